@@ -1,0 +1,125 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// kennel: functional tests for QEMU and virtual machines.
+#[derive(Debug, Parser)]
+#[command(name = "kennel", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Discover and run tests under the paths (default: tests/).
+    Run(RunArgs),
+    /// Show what would run: tests, variants, tags.
+    List(ListArgs),
+    /// Print a job's summary (default: latest).
+    Report(ReportArgs),
+    /// What is installed and usable, and how to fix what is missing.
+    Doctor(DoctorArgs),
+    /// Internal: run one test case in this process (started by `kennel run`).
+    #[command(name = "__run-test", hide = true)]
+    RunTest(RunTestArgs),
+}
+
+/// Options shared by `run` and `list`.
+#[derive(Debug, Args)]
+pub struct Selection {
+    /// Test files or directories.
+    pub paths: Vec<PathBuf>,
+    /// Tag filter: commas AND, repeated flag OR, `-tag` negates, `key:-value` negates a value.
+    #[arg(short = 't', long = "tags", value_name = "EXPR")]
+    pub tags: Vec<String>,
+    /// Set or override a parameter for all tests (repeatable).
+    #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+}
+
+/// `kennel run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Tests run at once (default: number of CPUs).
+    #[arg(short = 'j', long = "jobs")]
+    pub jobs: Option<usize>,
+    /// Multiply every test's timeout.
+    #[arg(long, default_value_t = 1.0)]
+    pub timeout_factor: f64,
+    /// Where job folders go.
+    #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = "kennel-results")]
+    pub results_dir: PathBuf,
+    /// QEMU binary, or a QEMU build directory holding qemu-system-* (also $QEMU_TEST_QEMU_BINARY).
+    #[arg(long, value_name = "PATH")]
+    pub qemu: Option<PathBuf>,
+    /// Extra attempts for failing tests (overrides each test's `retries`).
+    #[arg(long)]
+    pub retries: Option<u32>,
+    /// Start no more tests after the first failure.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Output: `human` lines, or `json` (one event object per line).
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Lines for people and CI logs.
+    Human,
+    /// One JSON event per line.
+    Json,
+}
+
+/// `kennel list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `kennel report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A job folder (default: latest in the results directory).
+    pub job: Option<PathBuf>,
+    /// Where job folders are.
+    #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = "kennel-results")]
+    pub results_dir: PathBuf,
+}
+
+/// `kennel doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// QEMU binary or build directory to check.
+    #[arg(long, value_name = "PATH")]
+    pub qemu: Option<PathBuf>,
+}
+
+/// `kennel __run-test`.
+#[derive(Debug, Args)]
+pub struct RunTestArgs {
+    #[arg(long)]
+    pub file: PathBuf,
+    #[arg(long = "case")]
+    pub case_index: usize,
+    #[arg(long)]
+    pub logdir: PathBuf,
+    #[arg(long)]
+    pub timeout_ms: u64,
+    #[arg(long, default_value = "{}")]
+    pub params_json: String,
+    #[arg(long)]
+    pub qemu: Option<PathBuf>,
+}

@@ -1,0 +1,336 @@
+//! Each subcommand: turn checked arguments into library calls and an exit status.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use kennel_report::{JsonEvents, Reporter, ResultsDir, ResultsFile, Terminal};
+use kennel_runner::{Discovery, JobOptions, Planned, PlannedTest, RunEvent};
+use kennel_spec::{TagFilter, Value};
+
+use crate::args::{
+    Cli, Command, DoctorArgs, Format, ListArgs, ReportArgs, RunArgs, RunTestArgs, Selection,
+};
+use crate::exit;
+
+pub fn dispatch(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Run(a) => run(a),
+        Command::List(a) => list(a),
+        Command::Report(a) => report(a),
+        Command::Doctor(a) => doctor(a),
+        Command::RunTest(a) => run_test(a),
+    }
+}
+
+/// A checked selection: discovered files, parsed filter and parameters.
+struct Selected {
+    discovery: Discovery,
+    overrides: IndexMap<String, Value>,
+    planned: Vec<PlannedTest>,
+}
+
+fn select(sel: &Selection) -> Result<Selected, String> {
+    let filter = TagFilter::parse(&sel.tags).map_err(|e| format!("--tags: {e}"))?;
+    let mut overrides = IndexMap::new();
+    for p in &sel.params {
+        let (k, v) = kennel_spec::parse_param(p).map_err(|e| format!("-p {p}: {e}"))?;
+        overrides.insert(k, v);
+    }
+    let paths = if sel.paths.is_empty() {
+        vec![PathBuf::from("tests")]
+    } else {
+        sel.paths.clone()
+    };
+    let discovery = kennel_runner::discover(&paths).map_err(|e| e.to_string())?;
+    let planned = kennel_runner::plan(&discovery, &overrides, &filter);
+    Ok(Selected {
+        discovery,
+        overrides,
+        planned,
+    })
+}
+
+fn run(a: RunArgs) -> i32 {
+    let selected = match select(&a.selection) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kennel: {e}");
+            return exit::USAGE;
+        }
+    };
+    for f in &selected.discovery.failures {
+        eprintln!("kennel: error: {}", f.message);
+    }
+    let runnable = selected
+        .planned
+        .iter()
+        .filter(|p| matches!(p.what, Planned::Case { .. }))
+        .count();
+    if runnable == 0 {
+        if selected.planned.is_empty() {
+            eprintln!("kennel: no tests found or selected");
+        } else {
+            for p in &selected.planned {
+                if let Planned::Invalid(f) = &p.what {
+                    if !selected.discovery.failures.iter().any(|d| d.path == f.path) {
+                        eprintln!("kennel: error: {}", f.message);
+                    }
+                }
+            }
+            eprintln!("kennel: nothing could run");
+        }
+        return exit::USAGE;
+    }
+    if !(a.timeout_factor > 0.0) {
+        eprintln!("kennel: --timeout-factor must be positive");
+        return exit::USAGE;
+    }
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("kennel: cannot find my own executable: {e}");
+            return exit::USAGE;
+        }
+    };
+    let opts = JobOptions {
+        jobs: a.jobs.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        }),
+        overrides: selected.overrides.clone(),
+        timeout_factor: a.timeout_factor,
+        results_dir: a.results_dir.clone(),
+        qemu: a.qemu.clone(),
+        retries: a.retries,
+        fail_fast: a.fail_fast,
+        exe,
+        job_id: kennel_runner::new_job_id(),
+    };
+    let mut results = ResultsDir::new();
+    let mut screen: Box<dyn Reporter> = match a.format {
+        Format::Human => Box::new(Terminal::new(
+            std::io::stdout(),
+            std::io::stdout().is_terminal(),
+        )),
+        Format::Json => Box::new(JsonEvents::new(std::io::stdout())),
+    };
+    let mut on_event = |e: &RunEvent| {
+        results.report(e);
+        screen.report(e);
+    };
+    let report = match kennel_runner::run_job(&selected.planned, &opts, &mut on_event) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("kennel: {e}");
+            return exit::USAGE;
+        }
+    };
+    for e in results.errors() {
+        eprintln!("kennel: cannot write {e}");
+    }
+    if report.interrupted {
+        exit::INTERRUPTED
+    } else if report.summary.ok() {
+        exit::OK
+    } else {
+        exit::TESTS_FAILED
+    }
+}
+
+fn list(a: ListArgs) -> i32 {
+    let selected = match select(&a.selection) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kennel: {e}");
+            return exit::USAGE;
+        }
+    };
+    let mut invalid = false;
+    let mut rows = Vec::new();
+    for p in &selected.planned {
+        match &p.what {
+            Planned::Case { case, .. } => {
+                if a.json {
+                    rows.push(serde_json::json!({
+                        "name": case.name,
+                        "file": case.file.path,
+                        "variant": case.variant,
+                        "tags": case.file.tags,
+                        "timeout_s": case.file.timeout.as_secs_f64(),
+                    }));
+                } else {
+                    let tags = if case.file.tags.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  [{}]", case.file.tags.join(", "))
+                    };
+                    println!("{}  ({}){tags}", case.name, case.file.path.display());
+                }
+            }
+            Planned::Invalid(f) => {
+                invalid = true;
+                eprintln!("kennel: error: {}", f.message);
+            }
+        }
+    }
+    if a.json {
+        println!("{}", Value::Array(rows));
+    }
+    if invalid {
+        exit::USAGE
+    } else {
+        exit::OK
+    }
+}
+
+fn report(a: ReportArgs) -> i32 {
+    let dir = a.job.unwrap_or_else(|| a.results_dir.join("latest"));
+    let file = match ResultsFile::read(&dir) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("kennel: cannot read {}/results.json: {e}", dir.display());
+            return exit::USAGE;
+        }
+    };
+    println!(
+        "job {} started {} ({:.1}s){}",
+        file.job_id,
+        file.started,
+        file.duration_s,
+        if file.interrupted {
+            ", interrupted"
+        } else {
+            ""
+        }
+    );
+    for t in &file.tests {
+        println!(
+            " {:<11} {:>7}  {}",
+            t.status.as_str(),
+            kennel_report::human_secs(t.duration_s),
+            t.name
+        );
+        if let Some(r) = &t.reason {
+            println!("             {r}");
+        }
+    }
+    let s = file.summary;
+    println!(
+        "kennel: {} passed, {} failed, {} skipped",
+        s.pass,
+        s.fail + s.error + s.interrupted,
+        s.skip
+    );
+    if s.ok() {
+        exit::OK
+    } else {
+        exit::TESTS_FAILED
+    }
+}
+
+fn doctor(a: DoctorArgs) -> i32 {
+    let mut fixes: Vec<String> = Vec::new();
+    println!("QEMU binaries:");
+    let mut host_binary = None;
+    for arch in ["x86_64", "aarch64", "ppc64"] {
+        match kennel_machine::find_qemu(arch, None, a.qemu.as_deref()) {
+            Ok(b) => {
+                let info = kennel_runner::interpret::QemuInfo::of(&b.path);
+                let ver = info
+                    .version
+                    .map(|(x, y, z)| format!("{x}.{y}.{z}"))
+                    .unwrap_or_else(|| "version unknown".into());
+                println!(
+                    "  {arch:<8} {} (QEMU {ver}, via {})",
+                    b.path.display(),
+                    b.source
+                );
+                if arch == kennel_machine::host_arch() {
+                    host_binary = Some(b.path);
+                }
+            }
+            Err(e) => {
+                println!("  {arch:<8} missing: {e}");
+                fixes.push(format!(
+                    "apt-get install {}",
+                    match arch {
+                        "x86_64" => "qemu-system-x86",
+                        "aarch64" => "qemu-system-arm",
+                        _ => "qemu-system-ppc",
+                    }
+                ));
+            }
+        }
+    }
+    println!("Accelerator:");
+    match host_binary {
+        Some(b) => match kennel_machine::probe_kvm(&b) {
+            Ok(p) if p.usable => println!("  KVM usable: {}", p.detail),
+            Ok(p) => println!("  KVM not usable ({}); tests run under TCG", p.detail),
+            Err(e) => println!("  KVM probe failed: {e}; tests run under TCG"),
+        },
+        None => println!("  no QEMU for the host architecture, KVM not probed"),
+    }
+    println!("Guest pieces:");
+    let kernels: Vec<PathBuf> = std::fs::read_dir("/boot")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    match kernels.first() {
+        Some(k) => println!("  kernel   {}", k.display()),
+        None => {
+            println!("  kernel   missing: no /boot/vmlinuz-*");
+            fixes.push("apt-get install linux-image-amd64".into());
+        }
+    }
+    match ["/bin/busybox", "/usr/bin/busybox"]
+        .iter()
+        .find(|p| std::path::Path::new(p).exists())
+    {
+        Some(b) => println!("  busybox  {b}"),
+        None => {
+            println!("  busybox  missing");
+            fixes.push("apt-get install busybox-static".into());
+        }
+    }
+    if fixes.is_empty() {
+        println!("Everything kennel's examples need is here.");
+        exit::OK
+    } else {
+        println!("To fix (as root):");
+        for f in fixes {
+            println!("  {f}");
+        }
+        exit::TESTS_FAILED
+    }
+}
+
+fn run_test(a: RunTestArgs) -> i32 {
+    let overrides: IndexMap<String, Value> =
+        match serde_json::from_str::<serde_json::Map<String, Value>>(&a.params_json) {
+            Ok(m) => m.into_iter().collect(),
+            Err(e) => {
+                eprintln!("kennel __run-test: bad --params-json: {e}");
+                return exit::USAGE;
+            }
+        };
+    let args = kennel_runner::child::ChildArgs {
+        file: a.file,
+        case_index: a.case_index,
+        overrides,
+        logdir: a.logdir,
+        timeout: Duration::from_millis(a.timeout_ms),
+        qemu: a.qemu,
+    };
+    kennel_runner::child::run_child(&args)
+}

@@ -1,0 +1,138 @@
+use std::path::{Path, PathBuf};
+
+use crate::error::MachineError;
+
+/// Environment variable naming the QEMU binary to test (as in QEMU's own tests).
+pub const QEMU_BINARY_ENV: &str = "QEMU_TEST_QEMU_BINARY";
+
+/// A QEMU system emulator binary, and how it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QemuBinary {
+    /// Path to the executable.
+    pub path: PathBuf,
+    /// How it was chosen (for logs): "binary key", "--qemu", env var, or "PATH".
+    pub source: &'static str,
+}
+
+/// Find the QEMU binary for `arch`.
+///
+/// Order: the machine's own `explicit` binary; `--qemu` (`qemu_opt`: a binary, or a
+/// build directory holding `qemu-system-<arch>`); `$QEMU_TEST_QEMU_BINARY`;
+/// `qemu-system-<arch>` on `PATH`.
+pub fn find_qemu(
+    arch: &str,
+    explicit: Option<&Path>,
+    qemu_opt: Option<&Path>,
+) -> Result<QemuBinary, MachineError> {
+    let wanted = format!("qemu-system-{arch}");
+    if let Some(path) = explicit {
+        return existing(path, "the machine's `binary`", arch);
+    }
+    if let Some(opt) = qemu_opt {
+        if opt.is_dir() {
+            for candidate in [opt.join(&wanted), opt.join("build").join(&wanted)] {
+                if is_executable(&candidate) {
+                    return Ok(QemuBinary {
+                        path: candidate,
+                        source: "--qemu build directory",
+                    });
+                }
+            }
+            return Err(MachineError::BinaryNotFound {
+                arch: arch.to_string(),
+                detail: format!("--qemu {} has no {wanted}", opt.display()),
+            });
+        }
+        return existing(opt, "--qemu", arch);
+    }
+    if let Some(env) = std::env::var_os(QEMU_BINARY_ENV).filter(|v| !v.is_empty()) {
+        return existing(Path::new(&env), "$QEMU_TEST_QEMU_BINARY", arch);
+    }
+    if let Some(path) = search_path(&wanted) {
+        return Ok(QemuBinary {
+            path,
+            source: "PATH",
+        });
+    }
+    Err(MachineError::BinaryNotFound {
+        arch: arch.to_string(),
+        detail: format!(
+            "{wanted} is not on PATH; install it (Debian: apt-get install {}) or pass --qemu PATH",
+            debian_package(arch)
+        ),
+    })
+}
+
+fn existing(path: &Path, source: &'static str, arch: &str) -> Result<QemuBinary, MachineError> {
+    let resolved = if path.components().count() == 1 && !path.exists() {
+        search_path(&path.to_string_lossy())
+    } else {
+        Some(path.to_path_buf())
+    };
+    match resolved {
+        Some(p) if is_executable(&p) => Ok(QemuBinary { path: p, source }),
+        _ => Err(MachineError::BinaryNotFound {
+            arch: arch.to_string(),
+            detail: format!("{source} {} is not an executable file", path.display()),
+        }),
+    }
+}
+
+fn search_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+/// The Debian package that ships `qemu-system-<arch>`.
+pub(crate) fn debian_package(arch: &str) -> &'static str {
+    match arch {
+        "x86_64" | "i386" => "qemu-system-x86",
+        "aarch64" | "arm" => "qemu-system-arm",
+        "ppc64" | "ppc" => "qemu-system-ppc",
+        "riscv64" | "riscv32" => "qemu-system-misc",
+        "s390x" => "qemu-system-s390x",
+        _ => "qemu-system",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_directory_without_the_binary_names_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = find_qemu("x86_64", None, Some(dir.path())).expect_err("must fail");
+        assert!(
+            err.to_string().contains("has no qemu-system-x86_64"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn build_directory_with_the_binary_is_used() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bin = dir.path().join("qemu-system-aarch64");
+        std::fs::write(&bin, "#!/bin/sh\n").expect("write");
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let found = find_qemu("aarch64", None, Some(dir.path())).expect("found");
+        assert_eq!(found.path, bin);
+    }
+
+    #[test]
+    fn missing_explicit_binary_is_an_error() {
+        let err =
+            find_qemu("x86_64", Some(Path::new("/nonexistent/qemu")), None).expect_err("must fail");
+        assert!(err.to_string().contains("/nonexistent/qemu"), "{err}");
+    }
+}

@@ -1,0 +1,95 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+use kennel_qmp::Transcript;
+
+use crate::accel::Accel;
+use crate::logsink::LogSink;
+
+/// Everything needed to start one QEMU.
+///
+/// Fields are public: fill what you need, leave the rest at their defaults.
+#[derive(Clone)]
+pub struct MachineConfig {
+    /// Name used in logs and messages (`main` for a single machine).
+    pub name: String,
+    /// Target architecture; default: the host's.
+    pub arch: Option<String>,
+    /// Explicit QEMU binary (wins over everything else).
+    pub binary: Option<PathBuf>,
+    /// `--qemu`: a binary or a build directory.
+    pub qemu_option: Option<PathBuf>,
+    /// `-machine` value.
+    pub machine_type: Option<String>,
+    /// Accelerator wanted.
+    pub accel: Accel,
+    /// `-smp`.
+    pub cpus: Option<u64>,
+    /// `-m`.
+    pub memory: Option<String>,
+    /// `-kernel`.
+    pub kernel: Option<PathBuf>,
+    /// `-initrd`.
+    pub initrd: Option<PathBuf>,
+    /// `-append`.
+    pub append: Option<String>,
+    /// `-dtb`.
+    pub dtb: Option<PathBuf>,
+    /// Capture the first serial console.
+    pub console: bool,
+    /// Console text that fails every wait at once.
+    pub console_fail: Vec<String>,
+    /// Extra arguments, passed as they are.
+    pub extra_args: Vec<String>,
+    /// `-incoming` value.
+    pub incoming: Option<String>,
+    /// Connect a QMP monitor (off for machines expected to exit by themselves).
+    pub qmp: bool,
+    /// How long QEMU may take to connect its sockets and greet.
+    pub launch_timeout: Duration,
+    /// Where the console goes.
+    pub console_log: LogSink,
+    /// Where QEMU's stdout and stderr go.
+    pub qemu_log: LogSink,
+    /// Where QMP traffic goes.
+    pub transcript: Transcript,
+    /// Extra environment for QEMU.
+    pub env: Vec<(String, String)>,
+}
+
+impl MachineConfig {
+    /// A config with defaults: host arch, `auto` accelerator, QMP on, no console.
+    pub fn new(name: impl Into<String>) -> MachineConfig {
+        MachineConfig {
+            name: name.into(),
+            arch: None,
+            binary: None,
+            qemu_option: None,
+            machine_type: None,
+            accel: Accel::Auto,
+            cpus: None,
+            memory: None,
+            kernel: None,
+            initrd: None,
+            append: None,
+            dtb: None,
+            console: false,
+            console_fail: vec!["Kernel panic - not syncing".into()],
+            extra_args: Vec::new(),
+            incoming: None,
+            qmp: true,
+            launch_timeout: Duration::from_secs(60),
+            console_log: LogSink::discard(),
+            qemu_log: LogSink::discard(),
+            transcript: Transcript::discard(),
+            env: Vec::new(),
+        }
+    }
+
+    /// The target architecture (explicit, or the host's).
+    pub fn target_arch(&self) -> String {
+        self.arch
+            .clone()
+            .unwrap_or_else(|| crate::accel::host_arch().to_string())
+    }
+}

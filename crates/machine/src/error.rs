@@ -1,0 +1,82 @@
+use std::path::PathBuf;
+
+use crate::capture::WaitError;
+
+/// Everything that can go wrong while starting, driving or stopping a machine.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MachineError {
+    /// No QEMU binary could be found for the target.
+    #[error("no QEMU binary for {arch}: {detail}")]
+    BinaryNotFound {
+        /// The target architecture that was looked up.
+        arch: String,
+        /// Where kennel looked, and how to fix it.
+        detail: String,
+    },
+    /// The private socket directory could not be made.
+    #[error("cannot create the private socket directory")]
+    SocketDir(#[source] std::io::Error),
+    /// QEMU could not be started at all (exec failed).
+    #[error("cannot start {binary}")]
+    Spawn {
+        /// The binary that failed to start.
+        binary: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// QEMU exited (or never connected) during launch.
+    #[error("QEMU failed to launch: {reason}\n  command: {cmdline}\n  exit: {exit}\n  output:\n{output}")]
+    LaunchFailed {
+        /// What went wrong.
+        reason: String,
+        /// The exact command line.
+        cmdline: String,
+        /// How QEMU ended, if it did.
+        exit: String,
+        /// QEMU's last output (stderr and stdout).
+        output: String,
+    },
+    /// A QMP exchange failed.
+    #[error(transparent)]
+    Qmp(#[from] kennel_qmp::QmpError),
+    /// The machine has no QMP monitor (not launched, or launched to exit by itself).
+    #[error("machine `{machine}` has no QMP monitor: {why}")]
+    NoQmp {
+        /// The machine's name.
+        machine: String,
+        /// Why not.
+        why: String,
+    },
+    /// The machine has no captured console.
+    #[error("machine `{machine}` has no console (set `console = true`)")]
+    NoConsole {
+        /// The machine's name.
+        machine: String,
+    },
+    /// A console or output wait did not succeed.
+    #[error(transparent)]
+    Wait(#[from] WaitError),
+    /// QEMU did not exit in time.
+    #[error("QEMU did not exit within {waited:?}")]
+    ExitTimeout {
+        /// How long kennel waited.
+        waited: std::time::Duration,
+    },
+    /// The machine is not running (never launched, or already exited).
+    #[error("machine `{machine}` is not running")]
+    NotRunning {
+        /// The machine's name.
+        machine: String,
+    },
+    /// An I/O error talking to QEMU's process or sockets.
+    #[error("I/O error on machine `{machine}`")]
+    Io {
+        /// The machine's name.
+        machine: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}

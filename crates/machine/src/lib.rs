@@ -1,0 +1,48 @@
+//! One QEMU process, driven the way a functional test needs it.
+//!
+//! A [`MachineConfig`] describes what to start; [`MachineConfig::launch`] finds the
+//! QEMU binary, builds the command line (`-display none`, a QMP monitor and an
+//! optional serial console on private sockets), starts QEMU with the parent-death
+//! signal set, waits for it to connect, and negotiates QMP. The resulting
+//! [`Machine`] gives access to QMP, the console (waits for text with a deadline,
+//! failure patterns, input), QEMU's own output, and its lifecycle (shutdown, kill,
+//! wait for exit). Dropping a [`Machine`] kills QEMU if it is still running.
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use std::time::{Duration, Instant};
+//! use kennel_machine::MachineConfig;
+//!
+//! let mut config = MachineConfig::new("main");
+//! config.machine_type = Some("none".into());
+//! config.extra_args = vec!["-nodefaults".into(), "-S".into()];
+//! let mut vm = config.launch()?;
+//! let deadline = Instant::now() + Duration::from_secs(10);
+//! let status = vm.qmp()?.execute("query-status", None, deadline)?;
+//! assert_eq!(status["status"], "prelaunch");
+//! let exit = vm.shutdown(Duration::from_secs(5))?;
+//! assert_eq!(exit.code, Some(0));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+
+mod accel;
+mod binary;
+mod capture;
+mod config;
+mod error;
+pub mod fsutil;
+mod logsink;
+mod machine;
+pub mod process;
+mod sockets;
+
+pub use accel::{host_arch, probe_kvm, Accel, AccelChoice, KvmProbe};
+pub use binary::{find_qemu, QemuBinary, QEMU_BINARY_ENV};
+pub use capture::{Capture, Pattern, TextMatch, WaitError};
+pub use config::MachineConfig;
+pub use error::MachineError;
+pub use kennel_qmp::{CommandError, Qmp, QmpError, Transcript, Value};
+pub use logsink::LogSink;
+pub use machine::{ExitInfo, Machine};

@@ -1,0 +1,36 @@
+//! Consumers of a job's [`RunEvent`]s: what people and CI read.
+//!
+//! Reporters only consume events; none reaches back into the runner.
+//! [`Terminal`] prints a line per finished test and a summary; [`JsonEvents`]
+//! prints one JSON object per event; [`ResultsDir`] writes the job folder's
+//! `job.log`, `results.json`, `junit.xml` and `results.tap`.
+#![deny(missing_docs)]
+
+mod json_events;
+mod junit;
+mod results_dir;
+mod tap;
+mod terminal;
+
+pub use json_events::JsonEvents;
+pub use results_dir::{ResultsDir, ResultsFile};
+pub use terminal::Terminal;
+
+use kennel_runner::RunEvent;
+
+/// Something that consumes a job's events.
+pub trait Reporter {
+    /// Handle one event.
+    fn report(&mut self, event: &RunEvent);
+}
+
+/// Format seconds for people: `0.041s`, `12.3s`, `2m05s`.
+pub fn human_secs(s: f64) -> String {
+    if s < 1.0 {
+        format!("{s:.3}s")
+    } else if s < 60.0 {
+        format!("{s:.1}s")
+    } else {
+        format!("{}m{:02}s", (s / 60.0) as u64, (s % 60.0) as u64)
+    }
+}

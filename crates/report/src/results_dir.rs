@@ -1,0 +1,188 @@
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use kennel_machine::fsutil::write_atomic;
+use kennel_runner::{EventKind, RunEvent, Summary, TestResult};
+use serde::{Deserialize, Serialize};
+
+use crate::Reporter;
+
+/// `results.json`, as in the results contract.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResultsFile {
+    /// kennel's version.
+    pub kennel_version: String,
+    /// The job id.
+    pub job_id: String,
+    /// RFC 3339 UTC start time.
+    pub started: String,
+    /// Wall-clock duration of the job.
+    pub duration_s: f64,
+    /// Counts by status.
+    pub summary: Summary,
+    /// The user interrupted the job.
+    #[serde(default)]
+    pub interrupted: bool,
+    /// Every test, in job order.
+    pub tests: Vec<TestResult>,
+}
+
+impl ResultsFile {
+    /// Read a job folder's `results.json`.
+    pub fn read(job_dir: &Path) -> std::io::Result<ResultsFile> {
+        let bytes = std::fs::read(job_dir.join("results.json"))?;
+        serde_json::from_slice(&bytes).map_err(std::io::Error::other)
+    }
+}
+
+/// Writes the job folder: `job.log` as events come, and at the end
+/// `results.json`, `junit.xml` and `results.tap` (each atomically).
+pub struct ResultsDir {
+    job_dir: PathBuf,
+    job_id: String,
+    started: SystemTime,
+    log: Option<File>,
+    results: Vec<(usize, TestResult)>,
+    errors: Vec<String>,
+}
+
+impl Default for ResultsDir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ResultsDir {
+    /// A writer that learns its folder from the `JobStarted` event.
+    pub fn new() -> ResultsDir {
+        ResultsDir {
+            job_dir: PathBuf::new(),
+            job_id: String::new(),
+            started: SystemTime::now(),
+            log: None,
+            results: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Files that could not be written (shown to the user at the end).
+    pub fn errors(&self) -> &[String] {
+        &self.errors
+    }
+
+    fn log(&mut self, event: &RunEvent, text: &str) {
+        if let Some(f) = self.log.as_mut() {
+            let stamp = humantime::format_rfc3339_millis(event.timestamp);
+            let _ = writeln!(f, "{stamp} {text}");
+        }
+    }
+
+    fn finish(&mut self, summary: Summary, interrupted: bool, duration_s: f64) {
+        self.results.sort_by_key(|(i, _)| *i);
+        let file = ResultsFile {
+            kennel_version: env!("CARGO_PKG_VERSION").to_string(),
+            job_id: self.job_id.clone(),
+            started: humantime::format_rfc3339_seconds(self.started).to_string(),
+            duration_s: (duration_s * 1000.0).round() / 1000.0,
+            summary,
+            interrupted,
+            tests: self.results.iter().map(|(_, r)| r.clone()).collect(),
+        };
+        let outputs: [(&str, Result<Vec<u8>, String>); 3] = [
+            (
+                "results.json",
+                serde_json::to_vec_pretty(&file).map_err(|e| e.to_string()),
+            ),
+            ("junit.xml", crate::junit::render(&file)),
+            ("results.tap", Ok(crate::tap::render(&file).into_bytes())),
+        ];
+        for (name, bytes) in outputs {
+            let path = self.job_dir.join(name);
+            let res = bytes.and_then(|b| write_atomic(&path, &b).map_err(|e| e.to_string()));
+            if let Err(e) = res {
+                self.errors.push(format!("{}: {e}", path.display()));
+            }
+        }
+    }
+}
+
+impl Reporter for ResultsDir {
+    fn report(&mut self, event: &RunEvent) {
+        match &event.kind {
+            EventKind::JobStarted {
+                job_id,
+                job_dir,
+                total,
+                jobs,
+            } => {
+                self.job_dir = job_dir.clone();
+                self.job_id = job_id.clone();
+                self.started = event.timestamp;
+                self.log = File::create(job_dir.join("job.log")).ok();
+                self.log(event, &format!("job {job_id}: {total} tests, {jobs} slots"));
+            }
+            EventKind::TestStarted {
+                index,
+                name,
+                attempt,
+            } => self.log(
+                event,
+                &format!("start #{} {name} (attempt {attempt})", index + 1),
+            ),
+            EventKind::TestRetrying {
+                index,
+                name,
+                outcome,
+            } => self.log(
+                event,
+                &format!(
+                    "retry #{} {name}: {} {}",
+                    index + 1,
+                    outcome.status,
+                    outcome.reason.as_deref().unwrap_or("")
+                ),
+            ),
+            EventKind::TestFinished { index, result } => {
+                let text = format!(
+                    "end #{} {}: {} in {:.3}s{}",
+                    index + 1,
+                    result.name,
+                    result.status,
+                    result.duration_s,
+                    result
+                        .reason
+                        .as_deref()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default()
+                );
+                self.log(event, &text);
+                self.results.push((*index, result.clone()));
+            }
+            EventKind::Note { text } => self.log(event, text),
+            EventKind::JobFinished {
+                summary,
+                interrupted,
+            } => {
+                self.log(
+                    event,
+                    &format!(
+                        "job done: {} pass, {} fail, {} error, {} skip, {} interrupted{}",
+                        summary.pass,
+                        summary.fail,
+                        summary.error,
+                        summary.skip,
+                        summary.interrupted,
+                        if *interrupted {
+                            " (interrupted by the user)"
+                        } else {
+                            ""
+                        }
+                    ),
+                );
+                self.finish(*summary, *interrupted, event.elapsed.as_secs_f64());
+            }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+use std::io::Write;
+use std::path::PathBuf;
+
+use kennel_runner::{EventKind, RunEvent, Status};
+
+use crate::{human_secs, Reporter};
+
+/// Plain text for a terminal or a CI log: one line per finished test, the reason
+/// and log folder of each failure, and a closing summary line.
+pub struct Terminal<W: Write> {
+    out: W,
+    job_dir: PathBuf,
+    verbose: bool,
+}
+
+impl<W: Write> Terminal<W> {
+    /// Print to `out`; `verbose` also prints retries and notes.
+    pub fn new(out: W, verbose: bool) -> Terminal<W> {
+        Terminal {
+            out,
+            job_dir: PathBuf::new(),
+            verbose,
+        }
+    }
+}
+
+impl<W: Write> Reporter for Terminal<W> {
+    fn report(&mut self, event: &RunEvent) {
+        let out = &mut self.out;
+        let _ = match &event.kind {
+            EventKind::JobStarted {
+                job_dir,
+                total,
+                jobs,
+                ..
+            } => {
+                self.job_dir = job_dir.clone();
+                writeln!(
+                    out,
+                    "kennel: running {total} test{} on {jobs} slot{}; results in {}",
+                    if *total == 1 { "" } else { "s" },
+                    if *jobs == 1 { "" } else { "s" },
+                    job_dir.display()
+                )
+            }
+            EventKind::TestStarted { .. } => Ok(()),
+            EventKind::TestRetrying { name, outcome, .. } => writeln!(
+                out,
+                " {:<11} {name}: {} (retrying)",
+                format!("{}", outcome.status),
+                outcome.reason.as_deref().unwrap_or("")
+            ),
+            EventKind::TestFinished { result, .. } => {
+                let flaky = if result.flaky {
+                    " (FLAKY: passed after failing)"
+                } else {
+                    ""
+                };
+                let mut r = writeln!(
+                    out,
+                    " {:<11} {:>7}  {}{flaky}",
+                    result.status.as_str(),
+                    human_secs(result.duration_s),
+                    result.name
+                );
+                if result.status != Status::Pass {
+                    if let Some(reason) = &result.reason {
+                        r = r.and_then(|_| writeln!(out, "             {reason}"));
+                    }
+                }
+                if !result.status.is_ok() {
+                    if let Some(detail) = &result.detail {
+                        for line in detail.lines().skip(1).take(20) {
+                            r = r.and_then(|_| writeln!(out, "             {line}"));
+                        }
+                    }
+                    r = r.and_then(|_| {
+                        writeln!(
+                            out,
+                            "             logs: {}",
+                            self.job_dir.join(&result.logdir).display()
+                        )
+                    });
+                }
+                r
+            }
+            EventKind::Note { text } if self.verbose => writeln!(out, "kennel: {text}"),
+            EventKind::Note { .. } => Ok(()),
+            EventKind::JobFinished {
+                summary,
+                interrupted,
+            } => {
+                let failed = summary.fail + summary.error + summary.interrupted;
+                let extra = if failed > 0 {
+                    format!(
+                        " ({} FAIL, {} ERROR, {} INTERRUPTED)",
+                        summary.fail, summary.error, summary.interrupted
+                    )
+                } else {
+                    String::new()
+                };
+                let intr = if *interrupted {
+                    "kennel: interrupted by the user\n"
+                } else {
+                    ""
+                };
+                writeln!(
+                    out,
+                    "{intr}kennel: {} tests in {}{extra}\nkennel: {} passed, {failed} failed, {} skipped",
+                    summary.total,
+                    human_secs(event.elapsed.as_secs_f64()),
+                    summary.pass,
+                    summary.skip
+                )
+            }
+        };
+        let _ = self.out.flush();
+    }
+}

@@ -1,0 +1,180 @@
+//! Finding test files and expanding them into the cases a job runs.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use kennel_spec::{TagFilter, TestCase, TestFile, Value};
+
+use crate::error::RunnerError;
+
+/// A test file that could not be loaded.
+#[derive(Debug, Clone)]
+pub struct LoadFailure {
+    /// The file.
+    pub path: PathBuf,
+    /// `file:line:column: what was expected`.
+    pub message: String,
+}
+
+/// What discovery found.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// Valid test files, in path order.
+    pub files: Vec<Arc<TestFile>>,
+    /// Files that look like tests but do not load.
+    pub failures: Vec<LoadFailure>,
+}
+
+/// Find test files under `paths` (files or directories, searched recursively in
+/// name order). In a directory, a `.toml` file that is not a test is passed over;
+/// named explicitly, it is an error.
+pub fn discover(paths: &[PathBuf]) -> Result<Discovery, RunnerError> {
+    let mut found = Discovery::default();
+    for path in paths {
+        if path.is_dir() {
+            let mut files = Vec::new();
+            walk(path, &mut files)?;
+            for f in files {
+                load(&f, false, &mut found)?;
+            }
+        } else if path.exists() {
+            load(path, true, &mut found)?;
+        } else {
+            return Err(RunnerError::NoSuchPath { path: path.clone() });
+        }
+    }
+    Ok(found)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), RunnerError> {
+    let read = std::fs::read_dir(dir).map_err(|source| RunnerError::ReadDir {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut entries: Vec<PathBuf> = read.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for p in entries {
+        let hidden = p
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if p.extension().is_some_and(|e| e == "toml") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+fn load(path: &Path, explicit: bool, found: &mut Discovery) -> Result<(), RunnerError> {
+    match kennel_spec::load_file(path) {
+        Ok(Some(f)) => found.files.push(Arc::new(f)),
+        Ok(None) if explicit => {
+            return Err(RunnerError::NotATest {
+                path: path.to_path_buf(),
+            })
+        }
+        Ok(None) => {}
+        Err(e) => found.failures.push(LoadFailure {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }),
+    }
+    Ok(())
+}
+
+/// One entry of a job: a case to run, or a file that failed to load (an ERROR in the results).
+#[derive(Debug, Clone)]
+pub enum Planned {
+    /// A runnable case, and its index among its file's cases.
+    Case {
+        /// The case.
+        case: TestCase,
+        /// Index in `file.cases(overrides)`, for the test process.
+        case_index: usize,
+    },
+    /// A file that does not load.
+    Invalid(LoadFailure),
+}
+
+/// A numbered entry of a job, with its log folder.
+#[derive(Debug, Clone)]
+pub struct PlannedTest {
+    /// Position in the job (0-based).
+    pub index: usize,
+    /// What to run.
+    pub what: Planned,
+    /// Log folder, relative to the job folder: `tests/001-<slug>`.
+    pub logdir: PathBuf,
+}
+
+impl PlannedTest {
+    /// Display name.
+    pub fn name(&self) -> String {
+        match &self.what {
+            Planned::Case { case, .. } => case.name.clone(),
+            Planned::Invalid(f) => f.path.display().to_string(),
+        }
+    }
+
+    /// Tags of the test file.
+    pub fn tags(&self) -> Vec<String> {
+        match &self.what {
+            Planned::Case { case, .. } => case.file.tags.clone(),
+            Planned::Invalid(_) => Vec::new(),
+        }
+    }
+}
+
+/// Expand files into cases (variants and `-p` overrides), keep those the tag filter
+/// selects, and number them. Files that fail `-p`-aware variable checks become
+/// [`Planned::Invalid`] entries, as do files that failed to load.
+pub fn plan(
+    discovery: &Discovery,
+    overrides: &IndexMap<String, Value>,
+    filter: &TagFilter,
+) -> Vec<PlannedTest> {
+    let mut out = Vec::new();
+    let keys: Vec<String> = overrides.keys().cloned().collect();
+    let mut push = |what: Planned| {
+        let index = out.len();
+        let name = match &what {
+            Planned::Case { case, .. } => case.name.clone(),
+            Planned::Invalid(f) => f
+                .path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
+        let logdir =
+            PathBuf::from("tests").join(format!("{:03}-{}", index + 1, crate::slug::slug(&name)));
+        out.push(PlannedTest {
+            index,
+            what,
+            logdir,
+        });
+    };
+    for f in &discovery.failures {
+        push(Planned::Invalid(f.clone()));
+    }
+    for file in &discovery.files {
+        if !filter.matches(&file.tags) {
+            continue;
+        }
+        if let Err(e) = file.check_vars(&keys) {
+            push(Planned::Invalid(LoadFailure {
+                path: file.path.clone(),
+                message: e.to_string(),
+            }));
+            continue;
+        }
+        for (case_index, case) in file.cases(overrides).into_iter().enumerate() {
+            push(Planned::Case { case, case_index });
+        }
+    }
+    out
+}

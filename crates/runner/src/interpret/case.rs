@@ -1,0 +1,313 @@
+//! One test case, from requirements to teardown.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use indexmap::IndexMap;
+use kennel_machine::{find_qemu, LogSink, Machine};
+use kennel_spec::{MachineSpec, TestCase, TestFile, Value};
+
+use super::log::TestLog;
+use super::machines::{self, MachineEnv};
+use super::requires;
+use super::steps::StepError;
+use super::vars::StepVars;
+use crate::event::{Outcome, Status};
+
+/// How long a machine gets to stop after QMP `quit` at the end of a test.
+pub(super) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// What the test process needs to run one case.
+pub struct CaseRun<'a> {
+    /// The case (file and variant).
+    pub case: &'a TestCase,
+    /// The test's log folder (created by the caller).
+    pub logdir: &'a Path,
+    /// `--qemu`.
+    pub qemu_option: Option<PathBuf>,
+    /// The effective test timeout (after `--timeout-factor`).
+    pub timeout: Duration,
+}
+
+/// A machine of the test: its spec and, once launched, the process.
+pub(super) struct Slot<'a> {
+    pub spec: &'a MachineSpec,
+    pub machine: Option<Machine>,
+}
+
+/// The interpreter's state for one case.
+pub(super) struct Interp<'a> {
+    pub file: &'a TestFile,
+    pub params: &'a IndexMap<String, Value>,
+    pub log: TestLog,
+    pub env: MachineEnv,
+    pub slots: IndexMap<String, Slot<'a>>,
+    pub saved: HashMap<String, Value>,
+    pub tmp: PathBuf,
+    pub deadline: Instant,
+    pub timeout: Duration,
+    pub cmdline: Option<std::fs::File>,
+    pub accel: IndexMap<String, String>,
+}
+
+/// Run one case and say how it went. Never panics on bad input; every machine
+/// is stopped before this returns.
+pub fn run_case(run: &CaseRun<'_>) -> Outcome {
+    let file: &TestFile = &run.case.file;
+    let open = |name: &str| -> LogSink {
+        match std::fs::File::create(run.logdir.join(name)) {
+            Ok(f) => LogSink::new(Box::new(f)),
+            Err(_) => LogSink::discard(),
+        }
+    };
+    let tmp = run.logdir.join("tmp");
+    let _ = std::fs::create_dir_all(&tmp);
+    let mut interp = Interp {
+        file,
+        params: &run.case.params,
+        log: TestLog::create(&run.logdir.join("test.log")),
+        env: MachineEnv {
+            qemu_option: run.qemu_option.clone(),
+            console_log: open("console.log"),
+            qemu_log: open("qemu.log"),
+            qmp_log: open("qmp.log"),
+            several: file.machines.len() > 1,
+        },
+        slots: file
+            .machines
+            .iter()
+            .map(|m| {
+                (
+                    m.name.clone(),
+                    Slot {
+                        spec: m,
+                        machine: None,
+                    },
+                )
+            })
+            .collect(),
+        saved: HashMap::new(),
+        tmp,
+        deadline: Instant::now() + run.timeout,
+        timeout: run.timeout,
+        cmdline: std::fs::File::create(run.logdir.join("cmdline")).ok(),
+        accel: IndexMap::new(),
+    };
+    interp.log.line(&format!("test: {}", run.case.name));
+    interp.log.line(&format!("file: {}", file.path.display()));
+    if !run.case.params.is_empty() {
+        interp.log.line(&format!(
+            "parameters: {}",
+            Value::from(serde_json::Map::from_iter(run.case.params.clone()))
+        ));
+    }
+    let mut outcome = interp.run();
+    interp.teardown();
+    interp.log.line(&format!(
+        "result: {}{}",
+        outcome.status,
+        outcome
+            .reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default()
+    ));
+    outcome.accel = std::mem::take(&mut interp.accel);
+    outcome
+}
+
+impl<'a> Interp<'a> {
+    fn vars(&self) -> StepVars<'_> {
+        StepVars {
+            saved: &self.saved,
+            params: self.params,
+            tmp: &self.tmp,
+            dir: &self.file.dir,
+        }
+    }
+
+    fn run(&mut self) -> Outcome {
+        if let Some(reason) = self.unmet_requirement() {
+            self.log.line(&format!("skip: {reason}"));
+            return Outcome::with(Status::Skip, reason);
+        }
+        let names: Vec<String> = self.slots.keys().cloned().collect();
+        for name in names {
+            if self.slots[&name].spec.launch {
+                if let Err(e) = self.launch(&name) {
+                    return e.into_outcome();
+                }
+            }
+        }
+        for (i, step) in self.file.steps.iter().enumerate() {
+            let label = format!(
+                "step {} ({}:{}, {})",
+                i + 1,
+                self.file.path.display(),
+                step.line,
+                step.describe()
+            );
+            self.log.line(&format!("{label}: start"));
+            let started = Instant::now();
+            match self.run_step(step) {
+                Ok(()) => self.log.line(&format!(
+                    "{label}: pass ({} ms)",
+                    started.elapsed().as_millis()
+                )),
+                Err(e) => {
+                    let e = e.prefixed(&label);
+                    self.log.line(&format!("{label}: {}", e.verdict_text()));
+                    return e.into_outcome();
+                }
+            }
+            if let Some(e) = self.console_failure() {
+                let e = e.prefixed(&label);
+                self.log.line(&e.verdict_text());
+                return e.into_outcome();
+            }
+        }
+        Outcome::pass()
+    }
+
+    fn unmet_requirement(&self) -> Option<String> {
+        let main = self
+            .slots
+            .get("main")
+            .or_else(|| self.slots.first().map(|(_, s)| s))?;
+        let vars = self.vars();
+        let arch = main
+            .spec
+            .arch
+            .as_ref()
+            .and_then(|a| a.render(&vars).ok())
+            .unwrap_or_else(|| kennel_machine::host_arch().to_string());
+        let explicit = main
+            .spec
+            .binary
+            .as_ref()
+            .and_then(|b| b.render(&vars).ok())
+            .map(PathBuf::from);
+        let qemu = self.env.qemu_option.as_deref();
+        let binary = find_qemu(&arch, explicit.as_deref(), qemu).ok();
+        let arch_tagged = self.file.tags.iter().any(|t| t == &format!("arch:{arch}"))
+            || self.file.requires.arch.contains(&arch);
+        if binary.is_none() && arch_tagged {
+            return Some(format!(
+                "no QEMU binary for {arch} (qemu-system-{arch} not found)"
+            ));
+        }
+        let binary_for = |a: &str| find_qemu(a, None, qemu).is_ok();
+        requires::unmet(
+            &self.file.requires,
+            binary.as_ref().map(|b| b.path.as_path()),
+            &binary_for,
+        )
+    }
+
+    /// Launch one declared machine; checks `expect_exit` right away.
+    pub(super) fn launch(&mut self, name: &str) -> Result<(), StepError> {
+        let vars = self.vars();
+        let slot = &self.slots[name];
+        let config = machines::config(slot.spec, &vars, &self.env).map_err(StepError::Error)?;
+        let expect_exit = slot.spec.expect_exit.clone();
+        let launched_at = Instant::now();
+        let machine = config
+            .launch()
+            .map_err(|e| StepError::Error(format!("machine `{name}`: {e}")))?;
+        self.log.line(&format!(
+            "launched `{name}` (pid {}, {}: {}) in {} ms",
+            machine.pid(),
+            machine.accel().accel,
+            machine.accel().reason,
+            launched_at.elapsed().as_millis()
+        ));
+        self.accel.insert(
+            name.to_string(),
+            format!("{} ({})", machine.accel().accel, machine.accel().reason),
+        );
+        if let Some(f) = self.cmdline.as_mut() {
+            if self.env.several {
+                let _ = writeln!(f, "# machine {name}");
+            }
+            let _ = writeln!(f, "{}", machine.cmdline());
+        }
+        if let Some(slot) = self.slots.get_mut(name) {
+            slot.machine = Some(machine);
+        }
+        if let Some(expect) = expect_exit {
+            let limit = expect.timeout.unwrap_or(Duration::from_secs(30));
+            let deadline = (launched_at + limit).min(self.deadline);
+            self.check_exit(name, &expect, deadline)?;
+        }
+        Ok(())
+    }
+
+    fn console_failure(&self) -> Option<StepError> {
+        for (name, slot) in &self.slots {
+            if let Some(m) = &slot.machine {
+                if let Ok(c) = m.console() {
+                    if let Some(p) = c.failed() {
+                        return Some(StepError::Fail(format!(
+                            "console of `{name}` showed {p:?}; last lines:\n{}",
+                            c.last_lines(15)
+                        )));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    fn teardown(&mut self) {
+        for (name, slot) in self.slots.iter_mut() {
+            if let Some(m) = slot.machine.as_mut() {
+                if m.is_running() {
+                    match m.shutdown(SHUTDOWN_GRACE) {
+                        Ok(exit) => self.log.line(&format!("stopped `{name}`: {exit}")),
+                        Err(e) => self.log.line(&format!("stopping `{name}` failed: {e}")),
+                    }
+                }
+            }
+        }
+    }
+
+    /// What a timed-out wait means: FAIL for a step timeout, INTERRUPTED for the test's.
+    pub(super) fn timed_out(&self, what: String) -> StepError {
+        if Instant::now() >= self.deadline {
+            StepError::Interrupted(format!(
+                "test timeout ({}) reached while waiting for {what}",
+                humantime::format_duration(self.timeout)
+            ))
+        } else {
+            StepError::Fail(what)
+        }
+    }
+}
+
+impl StepError {
+    fn into_outcome(self) -> Outcome {
+        match self {
+            StepError::Fail(m) => Outcome::with(Status::Fail, m),
+            StepError::Error(m) => Outcome::with(Status::Error, m),
+            StepError::Interrupted(m) => Outcome::with(Status::Interrupted, m),
+        }
+    }
+
+    fn prefixed(self, label: &str) -> StepError {
+        match self {
+            StepError::Fail(m) => StepError::Fail(format!("{label}: {m}")),
+            StepError::Error(m) => StepError::Error(format!("{label}: {m}")),
+            StepError::Interrupted(m) => StepError::Interrupted(format!("{label}: {m}")),
+        }
+    }
+
+    fn verdict_text(&self) -> String {
+        match self {
+            StepError::Fail(m) => format!("fail: {m}"),
+            StepError::Error(m) => format!("error: {m}"),
+            StepError::Interrupted(m) => format!("interrupted: {m}"),
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The declarative step interpreter: runs one test case inside the test process.
+
+mod case;
+mod checks;
+mod log;
+mod machines;
+mod requires;
+mod steps;
+mod vars;
+
+pub use case::{run_case, CaseRun};
+pub use requires::QemuInfo;

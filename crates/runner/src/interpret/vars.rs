@@ -1,0 +1,29 @@
+use std::collections::HashMap;
+use std::path::Path;
+
+use indexmap::IndexMap;
+use kennel_spec::{Value, Vars};
+
+/// Variables visible to a step: saved values, parameters, builtins.
+pub(crate) struct StepVars<'a> {
+    pub saved: &'a HashMap<String, Value>,
+    pub params: &'a IndexMap<String, Value>,
+    pub tmp: &'a Path,
+    pub dir: &'a Path,
+}
+
+impl Vars for StepVars<'_> {
+    fn get(&self, name: &str) -> Option<Value> {
+        if let Some(v) = self.saved.get(name) {
+            return Some(v.clone());
+        }
+        if let Some(v) = self.params.get(name) {
+            return Some(v.clone());
+        }
+        match name {
+            "tmp" => Some(Value::String(self.tmp.to_string_lossy().into_owned())),
+            "dir" => Some(Value::String(self.dir.to_string_lossy().into_owned())),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,434 @@
+//! Running a planned job: parallel slots, one test process per attempt,
+//! timeouts, retries, interrupts, and the event stream.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant, SystemTime};
+
+use indexmap::IndexMap;
+use kennel_spec::Value;
+
+use crate::child::{read_outcome, ChildArgs};
+use crate::discover::{Planned, PlannedTest};
+use crate::error::RunnerError;
+use crate::event::{EventKind, Outcome, RunEvent, Status, Summary, TestResult};
+
+/// How long past its own timeout a test process may take (its teardown) before
+/// the runner kills its process group.
+const BACKSTOP: Duration = Duration::from_secs(20);
+
+/// How a job runs.
+#[derive(Debug, Clone)]
+pub struct JobOptions {
+    /// Parallel slots.
+    pub jobs: usize,
+    /// `-p` parameters.
+    pub overrides: IndexMap<String, Value>,
+    /// Multiplies every test's timeout.
+    pub timeout_factor: f64,
+    /// Where job folders go.
+    pub results_dir: PathBuf,
+    /// `--qemu`.
+    pub qemu: Option<PathBuf>,
+    /// `--retries`: overrides the tests' own `retries`.
+    pub retries: Option<u32>,
+    /// Stop starting tests after the first failure.
+    pub fail_fast: bool,
+    /// The `kennel` executable that runs `__run-test`.
+    pub exe: PathBuf,
+    /// The job's id (see [`new_job_id`]).
+    pub job_id: String,
+}
+
+/// What a finished job produced.
+#[derive(Debug, Clone)]
+pub struct JobReport {
+    /// The job folder.
+    pub job_dir: PathBuf,
+    /// Results, in plan order.
+    pub results: Vec<TestResult>,
+    /// Counts.
+    pub summary: Summary,
+    /// The user interrupted the job.
+    pub interrupted: bool,
+}
+
+/// A job id: UTC time and 8 hex digits, `20261125T031500-3f9a2c1d`.
+pub fn new_job_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let now = SystemTime::now();
+    let stamp = humantime::format_rfc3339_seconds(now).to_string();
+    let compact: String = stamp
+        .trim_end_matches('Z')
+        .chars()
+        .filter(|c| *c != '-' && *c != ':')
+        .collect();
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.write_u128(
+        now.duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    format!("{compact}-{:08x}", h.finish() as u32)
+}
+
+struct Shared<'a> {
+    tests: &'a [PlannedTest],
+    opts: &'a JobOptions,
+    job_dir: &'a Path,
+    next: AtomicUsize,
+    stop: &'a AtomicBool,
+    interrupted: &'a AtomicBool,
+    start: Instant,
+}
+
+/// Run the planned tests and report every event to `on_event`.
+///
+/// Creates the job folder (and points `latest` at it), runs up to `jobs` test
+/// processes at a time, and returns once every test has a result. Ctrl-C
+/// (SIGINT) or SIGTERM stops the running tests, marks what did not run, and
+/// returns with `interrupted` set.
+pub fn run_job(
+    tests: &[PlannedTest],
+    opts: &JobOptions,
+    on_event: &mut dyn FnMut(&RunEvent),
+) -> Result<JobReport, RunnerError> {
+    let job_dir = opts.results_dir.join(format!("job-{}", opts.job_id));
+    std::fs::create_dir_all(job_dir.join("tests")).map_err(|source| RunnerError::Results {
+        path: job_dir.clone(),
+        source,
+    })?;
+    point_latest(&opts.results_dir, &job_dir);
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register(sig, Arc::clone(&interrupted));
+    }
+    let stop = AtomicBool::new(false);
+    let start = Instant::now();
+    let started = SystemTime::now();
+    let emit = |on_event: &mut dyn FnMut(&RunEvent), kind: EventKind| {
+        on_event(&RunEvent {
+            timestamp: SystemTime::now(),
+            elapsed: start.elapsed(),
+            kind,
+        })
+    };
+    let jobs = opts.jobs.max(1).min(tests.len().max(1));
+    emit(
+        on_event,
+        EventKind::JobStarted {
+            job_id: opts.job_id.clone(),
+            job_dir: job_dir.clone(),
+            total: tests.len(),
+            jobs,
+        },
+    );
+    let shared = Shared {
+        tests,
+        opts,
+        job_dir: &job_dir,
+        next: AtomicUsize::new(0),
+        stop: &stop,
+        interrupted: &interrupted,
+        start,
+    };
+    let mut results: Vec<Option<TestResult>> = vec![None; tests.len()];
+    let (tx, rx) = mpsc::channel::<EventKind>();
+    std::thread::scope(|scope| {
+        for slot in 0..jobs {
+            let tx = tx.clone();
+            let shared = &shared;
+            scope.spawn(move || worker(shared, slot, tx));
+        }
+        drop(tx);
+        for kind in rx {
+            if let EventKind::TestFinished { index, result } = &kind {
+                if !result.status.is_ok() && opts.fail_fast {
+                    stop.store(true, Ordering::SeqCst);
+                }
+                if let Some(r) = results.get_mut(*index) {
+                    *r = Some(result.clone());
+                }
+            }
+            emit(on_event, kind);
+        }
+    });
+    let was_interrupted = interrupted.load(Ordering::SeqCst);
+    let mut summary = Summary::default();
+    let mut final_results = Vec::new();
+    for (i, r) in results.into_iter().enumerate() {
+        let r = match r {
+            Some(r) => r,
+            None => {
+                let why = if was_interrupted {
+                    "not run: the job was interrupted"
+                } else {
+                    "not run: --fail-fast stopped the job after a failure"
+                };
+                let r = not_run(&tests[i], why);
+                emit(
+                    on_event,
+                    EventKind::TestFinished {
+                        index: i,
+                        result: r.clone(),
+                    },
+                );
+                r
+            }
+        };
+        summary.add(r.status);
+        final_results.push(r);
+    }
+    let _ = started;
+    emit(
+        on_event,
+        EventKind::JobFinished {
+            summary,
+            interrupted: was_interrupted,
+        },
+    );
+    Ok(JobReport {
+        job_dir,
+        results: final_results,
+        summary,
+        interrupted: was_interrupted,
+    })
+}
+
+fn not_run(t: &PlannedTest, why: &str) -> TestResult {
+    let (file, variant) = match &t.what {
+        Planned::Case { case, .. } => (case.file.path.clone(), case.variant.clone()),
+        Planned::Invalid(f) => (f.path.clone(), IndexMap::new()),
+    };
+    TestResult {
+        name: t.name(),
+        file,
+        variant,
+        tags: t.tags(),
+        status: Status::Skip,
+        reason: Some(why.to_string()),
+        flaky: false,
+        duration_s: 0.0,
+        logdir: t.logdir.clone(),
+        attempts: 0,
+        detail: None,
+        accel: IndexMap::new(),
+        start_s: 0.0,
+        slot: 0,
+    }
+}
+
+/// `latest` -> the job folder, replaced atomically (new link, then rename).
+fn point_latest(results_dir: &Path, job_dir: &Path) {
+    let Some(name) = job_dir.file_name() else {
+        return;
+    };
+    let tmp = results_dir.join(format!(".latest-{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    if std::os::unix::fs::symlink(name, &tmp).is_ok() {
+        let _ = std::fs::rename(&tmp, results_dir.join("latest"));
+    }
+}
+
+fn worker(shared: &Shared<'_>, slot: usize, tx: mpsc::Sender<EventKind>) {
+    loop {
+        if shared.stop.load(Ordering::SeqCst) || shared.interrupted.load(Ordering::SeqCst) {
+            return;
+        }
+        let i = shared.next.fetch_add(1, Ordering::SeqCst);
+        let Some(t) = shared.tests.get(i) else { return };
+        let result = run_test(shared, t, slot, &tx);
+        if tx
+            .send(EventKind::TestFinished { index: i, result })
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+fn run_test(
+    shared: &Shared<'_>,
+    t: &PlannedTest,
+    slot: usize,
+    tx: &mpsc::Sender<EventKind>,
+) -> TestResult {
+    let started = Instant::now();
+    let start_s = started.duration_since(shared.start).as_secs_f64();
+    let logdir = shared.job_dir.join(&t.logdir);
+    let _ = std::fs::create_dir_all(&logdir);
+    let mut result = not_run(t, "");
+    result.start_s = start_s;
+    result.slot = slot;
+    let (case, case_index) = match &t.what {
+        Planned::Invalid(f) => {
+            let _ = std::fs::write(logdir.join("test.log"), format!("{}\n", f.message));
+            let o = Outcome::with(Status::Error, f.message.clone());
+            result.status = o.status;
+            result.reason = o.reason;
+            result.detail = o.detail;
+            result.attempts = 1;
+            return result;
+        }
+        Planned::Case { case, case_index } => (case, *case_index),
+    };
+    let retries = shared.opts.retries.unwrap_or(case.file.retries);
+    let timeout = case
+        .file
+        .timeout
+        .mul_f64(shared.opts.timeout_factor.max(0.01));
+    let mut outcome = Outcome::pass();
+    let mut attempt = 0;
+    let mut failed_before = false;
+    while attempt <= retries {
+        attempt += 1;
+        let _ = tx.send(EventKind::TestStarted {
+            index: t.index,
+            name: case.name.clone(),
+            attempt,
+        });
+        if attempt > 1 {
+            keep_attempt(&logdir, attempt - 1);
+        }
+        let args = ChildArgs {
+            file: case.file.path.clone(),
+            case_index,
+            overrides: shared.opts.overrides.clone(),
+            logdir: logdir.clone(),
+            timeout,
+            qemu: shared.opts.qemu.clone(),
+        };
+        outcome = run_attempt(shared, &args);
+        let retryable = matches!(
+            outcome.status,
+            Status::Fail | Status::Error | Status::Interrupted
+        );
+        if !retryable || attempt > retries || shared.interrupted.load(Ordering::SeqCst) {
+            break;
+        }
+        failed_before = true;
+        let _ = tx.send(EventKind::TestRetrying {
+            index: t.index,
+            name: case.name.clone(),
+            outcome: outcome.clone(),
+        });
+    }
+    result.status = outcome.status;
+    result.reason = outcome.reason;
+    result.detail = outcome.detail;
+    result.accel = outcome.accel;
+    result.flaky = failed_before && outcome.status == Status::Pass;
+    result.attempts = attempt;
+    result.duration_s = started.elapsed().as_secs_f64();
+    result
+}
+
+/// Move the files of a finished attempt into `attempt-N/`.
+fn keep_attempt(logdir: &Path, n: u32) {
+    let dest = logdir.join(format!("attempt-{n}"));
+    if std::fs::create_dir_all(&dest).is_err() {
+        return;
+    }
+    if let Ok(entries) = std::fs::read_dir(logdir) {
+        for e in entries.flatten() {
+            let name = e.file_name();
+            if name.to_string_lossy().starts_with("attempt-") {
+                continue;
+            }
+            let _ = std::fs::rename(e.path(), dest.join(name));
+        }
+    }
+}
+
+fn run_attempt(shared: &Shared<'_>, args: &ChildArgs) -> Outcome {
+    let log = std::fs::File::create(args.logdir.join("test-process.log"));
+    let mut cmd = Command::new(&shared.opts.exe);
+    cmd.arg("__run-test")
+        .args(args.to_args())
+        .stdin(Stdio::null());
+    match log.and_then(|f| Ok((f.try_clone()?, f))) {
+        Ok((out, err)) => {
+            cmd.stdout(out).stderr(err);
+        }
+        Err(_) => {
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+    }
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    kennel_machine::process::kill_with_parent(&mut cmd);
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            return Outcome::with(
+                Status::Error,
+                RunnerError::Spawn {
+                    exe: shared.opts.exe.clone(),
+                    source: e,
+                }
+                .to_string(),
+            )
+        }
+    };
+    let pgid = child.id();
+    let started = Instant::now();
+    let limit = args.timeout + BACKSTOP;
+    let mut pause = Duration::from_micros(500);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break Some(s),
+            Ok(None) => {}
+            Err(_) => break None,
+        }
+        if shared.interrupted.load(Ordering::SeqCst) {
+            kennel_machine::process::signal_group(pgid, libc::SIGKILL);
+            let _ = child.wait();
+            return Outcome::with(Status::Interrupted, "interrupted by the user");
+        }
+        if started.elapsed() > limit {
+            kennel_machine::process::signal_group(pgid, libc::SIGKILL);
+            let _ = child.wait();
+            return Outcome::with(
+                Status::Interrupted,
+                format!(
+                    "the test process did not finish within its timeout ({}) plus {}s, and was killed; last test.log line: {}",
+                    humantime::format_duration(args.timeout),
+                    BACKSTOP.as_secs(),
+                    last_line(&args.logdir.join("test.log"))
+                ),
+            );
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    };
+    // Whatever the test process left behind in its group (it should be nothing) goes now.
+    kennel_machine::process::signal_group(pgid, libc::SIGKILL);
+    match read_outcome(&args.logdir) {
+        Some(o) => o,
+        None => Outcome::with(
+            Status::Error,
+            format!(
+                "the test process ended ({}) without reporting a result; its output:\n{}",
+                status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "unknown status".into()),
+                tail(&args.logdir.join("test-process.log"), 15)
+            ),
+        ),
+    }
+}
+
+fn last_line(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| t.lines().last().map(|l| l.trim().to_string()))
+        .unwrap_or_else(|| "(none)".into())
+}
+
+fn tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}

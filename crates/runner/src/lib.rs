@@ -1,0 +1,21 @@
+//! Discover, schedule and execute kennel tests.
+//!
+//! A job goes: [`discover`] the test files under the given paths, expand them into
+//! cases (variants), select them (tags), then [`run_job`] runs each case in its own
+//! child process (`kennel __run-test`, see [`child`]) with a timeout, and streams
+//! [`RunEvent`]s to the caller's reporter. Inside the child, the
+//! [`interpret`] module runs the declarative steps against real QEMU.
+#![deny(missing_docs)]
+
+pub mod child;
+mod discover;
+mod error;
+mod event;
+pub mod interpret;
+mod job;
+mod slug;
+
+pub use discover::{discover, plan, Discovery, LoadFailure, Planned, PlannedTest};
+pub use error::RunnerError;
+pub use event::{EventKind, Outcome, RunEvent, Status, Summary, TestResult};
+pub use job::{new_job_id, run_job, JobOptions, JobReport};

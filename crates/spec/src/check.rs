@@ -1,0 +1,225 @@
+//! Checking `${...}` references against what will be defined at run time.
+
+use std::collections::HashSet;
+
+use crate::error::{error_at_line, SpecError};
+use crate::model::{
+    AssetSource, DescCheck, ExitExpect, MachineSpec, QmpExpect, Step, StepKind, TestFile, TextCheck,
+};
+use crate::template::{value_vars, Templ, Template};
+
+/// Variables every test has: `tmp`, `dir`, `guest_kernel`, `guest_initrd`
+/// (plus `asset:<name>` for each declared asset).
+pub const BUILTINS: [&str; 4] = ["tmp", "dir", "guest_kernel", "guest_initrd"];
+
+impl TestFile {
+    /// Check every `${...}` in the file is defined: a variant, a built-in,
+    /// `asset:<declared asset>`, one of `params` (the `-p` keys), or (in a
+    /// step) a name saved by an earlier step. The error names the machine
+    /// table or step header holding the reference.
+    pub fn check_vars(&self, params: &[String]) -> Result<(), SpecError> {
+        check_refs(self, Some(params))
+    }
+}
+
+/// With `params` unknown (`None`, at load), only what no parameter can fix is
+/// reported: `${asset:<undeclared>}`.
+pub(crate) fn check_refs(test: &TestFile, params: Option<&[String]>) -> Result<(), SpecError> {
+    let saved_by: Vec<(&str, usize)> = test
+        .steps
+        .iter()
+        .flat_map(|step| step.save.iter().map(|(name, _)| (name.as_str(), step.line)))
+        .collect();
+    let check = |name: &str, saved: &HashSet<&str>, in_step: bool| -> Result<(), String> {
+        if let Some(asset) = name.strip_prefix("asset:") {
+            return if test.assets.contains_key(asset) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "unknown variable `${{{name}}}`: there is no `[assets.{asset}]` table"
+                ))
+            };
+        }
+        let Some(params) = params else { return Ok(()) };
+        if BUILTINS.contains(&name)
+            || test.variants.contains_key(name)
+            || saved.contains(name)
+            || params.iter().any(|p| p == name)
+        {
+            return Ok(());
+        }
+        let hint = match saved_by.iter().find(|(saved, _)| *saved == name) {
+            Some((_, line)) if in_step => {
+                format!("it is saved by a later step (line {line}); saved values are usable in later steps only")
+            }
+            Some(_) => "saved values are usable in steps only, not in machines or assets".to_owned(),
+            None => "not a variant, a `-p` parameter, a built-in (`tmp`, `dir`, `guest_kernel`, `guest_initrd`) or a value saved by an earlier step".to_owned(),
+        };
+        Err(format!("unknown variable `${{{name}}}`: {hint}"))
+    };
+    let none = HashSet::new();
+    for asset in test.assets.values() {
+        if let AssetSource::Path(path) = &asset.source {
+            for name in path.vars() {
+                check(name, &none, false)
+                    .map_err(|message| error_at_line(&test.path, asset.line, 1, message))?;
+            }
+        }
+    }
+    for machine in &test.machines {
+        for name in machine_vars(machine) {
+            check(&name, &none, false)
+                .map_err(|message| error_at_line(&test.path, machine.line, 1, message))?;
+        }
+    }
+    let mut saved: HashSet<&str> = HashSet::new();
+    for step in &test.steps {
+        for name in step_vars(step) {
+            check(&name, &saved, true)
+                .map_err(|message| error_at_line(&test.path, step.line, 1, message))?;
+        }
+        saved.extend(step.save.iter().map(|(name, _)| name.as_str()));
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct Names(Vec<String>);
+
+impl Names {
+    fn tmpl(&mut self, template: &Template) {
+        self.0.extend(template.vars().map(str::to_owned));
+    }
+    fn opt(&mut self, template: &Option<Template>) {
+        if let Some(template) = template {
+            self.tmpl(template);
+        }
+    }
+    fn templ<T>(&mut self, templ: &Option<Templ<T>>) {
+        if let Some(Templ::Var(name)) = templ {
+            self.0.push(name.clone());
+        }
+    }
+    fn check(&mut self, check: &Option<TextCheck>) {
+        if let Some(check) = check {
+            self.tmpl(check.template());
+        }
+    }
+    fn exit(&mut self, exit: &ExitExpect) {
+        self.templ(&exit.code);
+        self.check(&exit.stdout);
+        self.check(&exit.stderr);
+        self.check(&exit.output);
+    }
+    fn value(&mut self, value: &Option<crate::Value>) {
+        if let Some(value) = value {
+            self.0.extend(value_vars(value));
+        }
+    }
+}
+
+/// Every variable a machine refers to.
+pub fn machine_vars(machine: &MachineSpec) -> Vec<String> {
+    let mut names = Names::default();
+    names.templ(&machine.arch);
+    names.opt(&machine.binary);
+    names.opt(&machine.machine_type);
+    names.templ(&machine.accel);
+    names.templ(&machine.cpus);
+    for template in [
+        &machine.memory,
+        &machine.kernel,
+        &machine.initrd,
+        &machine.append,
+        &machine.dtb,
+        &machine.guest,
+        &machine.image,
+        &machine.incoming,
+    ] {
+        names.opt(template);
+    }
+    names.value(&machine.cloud_init);
+    for template in machine.console_fail.iter().flatten().chain(&machine.args) {
+        names.tmpl(template);
+    }
+    if let Some(exit) = &machine.expect_exit {
+        names.exit(exit);
+    }
+    names.0
+}
+
+/// Every variable a step refers to.
+pub fn step_vars(step: &Step) -> Vec<String> {
+    let mut names = Names::default();
+    match &step.kind {
+        StepKind::Qmp {
+            command,
+            args,
+            expect,
+        } => {
+            names.tmpl(command);
+            names.value(args);
+            match expect {
+                QmpExpect::Success => {}
+                QmpExpect::Returns(value) | QmpExpect::ReturnsExact(value) => {
+                    names.0.extend(value_vars(value));
+                }
+                QmpExpect::Error { class, desc } => {
+                    names.opt(class);
+                    match desc {
+                        Some(
+                            DescCheck::Exact(t) | DescCheck::Contains(t) | DescCheck::Regex(t),
+                        ) => {
+                            names.tmpl(t);
+                        }
+                        None => {}
+                    }
+                }
+            }
+        }
+        StepKind::Hmp {
+            command,
+            contains,
+            lacks,
+            regex,
+        } => {
+            names.tmpl(command);
+            names.opt(contains);
+            names.opt(lacks);
+            names.opt(regex);
+        }
+        StepKind::Event { name, matches } => {
+            names.tmpl(name);
+            names.value(matches);
+        }
+        StepKind::Console(check) => names.tmpl(check.template()),
+        StepKind::Send(text) => names.tmpl(text),
+        StepKind::Exec { command, expect } => {
+            names.tmpl(command);
+            names.opt(expect);
+        }
+        StepKind::Run {
+            command,
+            exit_code,
+            stdout,
+            stdout_contains,
+            stdout_regex,
+            stderr_contains,
+        } => {
+            names.tmpl(command);
+            names.templ(exit_code);
+            names.opt(stdout);
+            names.opt(stdout_contains);
+            names.opt(stdout_regex);
+            names.opt(stderr_contains);
+        }
+        StepKind::Output { contains, lacks } => {
+            names.check(contains);
+            names.check(lacks);
+        }
+        StepKind::Exit(exit) => names.exit(exit),
+        StepKind::Shutdown { code } => names.templ(code),
+        StepKind::Running(_) | StepKind::Launch | StepKind::Kill => {}
+    }
+    names.0
+}

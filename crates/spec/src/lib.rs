@@ -1,0 +1,42 @@
+//! kennel's declarative test model.
+//!
+//! Parses and validates `*.toml` test files (see `design/test-format.md`)
+//! into a typed [`TestFile`]; expands variants into [`TestCase`]s; provides
+//! `${...}` substitution ([`Template`], [`Templ`], [`render_value`]), tag
+//! filters ([`TagFilter`]), duration strings and QEMU version requirements.
+//! It runs nothing: the runner interprets the steps.
+
+#![deny(missing_docs)]
+
+mod check;
+mod duration;
+mod error;
+mod load;
+mod model;
+mod pattern;
+mod raw;
+mod tags;
+mod template;
+mod variants;
+mod version;
+
+/// Every TOML value in a test is converted to a JSON value (datetimes become
+/// strings).
+pub type Value = serde_json::Value;
+
+pub use check::{machine_vars, step_vars, BUILTINS};
+pub use duration::{parse_duration, DurationError};
+pub use error::SpecError;
+pub use load::{load_file, load_str, load_test, DEFAULT_TIMEOUT, MAIN_MACHINE};
+pub use model::{
+    AssetHash, AssetSource, AssetSpec, DescCheck, ExitExpect, MachineSpec, QmpExpect, Requires,
+    Step, StepKind, TestFile, TextCheck, CHANNELS, DEFAULT_CONSOLE_FAIL,
+};
+pub use pattern::compile_regex;
+pub use tags::{TagFilter, TagFilterError};
+pub use template::{
+    is_var_name, render_value, value_text, value_vars, RenderError, Templ, Template, TemplateError,
+    Vars,
+};
+pub use variants::{parse_param, ParamError, TestCase};
+pub use version::{VersionReq, VersionReqError};

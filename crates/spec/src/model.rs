@@ -1,0 +1,413 @@
+//! The typed model of a declarative test file.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+use crate::template::{Templ, Template};
+use crate::version::VersionReq;
+use crate::Value;
+
+/// A loaded and validated test file. One file is one test, times its variants
+/// (see [`TestFile::cases`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestFile {
+    /// The file, as given to the loader.
+    pub path: PathBuf,
+    /// The directory holding the file (`${dir}`).
+    pub dir: PathBuf,
+    /// Display name; defaults to the file stem. Not substituted.
+    pub name: String,
+    /// Free text shown in reports. Not substituted.
+    pub description: Option<String>,
+    /// Tags, for `--tags` filtering.
+    pub tags: Vec<String>,
+    /// Wall-clock limit for the whole test (default 120 s).
+    pub timeout: Duration,
+    /// Extra attempts after a FAIL, ERROR or INTERRUPTED outcome.
+    pub retries: u32,
+    /// Requirements; an unmet one makes the test SKIP.
+    pub requires: Requires,
+    /// The machines, in file order; `[machine]` yields one named `main`.
+    pub machines: Vec<MachineSpec>,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    /// `[variants]`: parameter name to its values, in file order.
+    pub variants: IndexMap<String, Vec<Value>>,
+    /// `[assets.<name>]`, in file order.
+    pub assets: IndexMap<String, AssetSpec>,
+}
+
+impl TestFile {
+    /// The machine called `name`.
+    pub fn machine(&self, name: &str) -> Option<&MachineSpec> {
+        self.machines.iter().find(|m| m.name == name)
+    }
+}
+
+/// `[requires]`: what the host and QEMU must offer, or the test is SKIPped.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Requires {
+    /// A QEMU system binary for one of these targets must be available.
+    pub arch: Vec<String>,
+    /// The binary must know these machine types.
+    pub machines: Vec<String>,
+    /// The binary must know these device types.
+    pub devices: Vec<String>,
+    /// The binary must have these network backends.
+    pub netdevs: Vec<String>,
+    /// This accelerator must be usable (probed).
+    pub accel: Option<String>,
+    /// Host commands that must be on `PATH`.
+    pub commands: Vec<String>,
+    /// The QEMU binary's version must satisfy this.
+    pub qemu_version: Option<VersionReq>,
+}
+
+impl Requires {
+    /// Whether nothing is required.
+    pub fn is_empty(&self) -> bool {
+        *self == Requires::default()
+    }
+}
+
+/// How `run` steps reach the guest.
+pub const CHANNELS: [&str; 3] = ["agent", "ssh", "console"];
+
+/// A machine: `[machine]` (named `main`) or `[machines.<name>]`.
+///
+/// `None` means "not written": the runner applies the contract's defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MachineSpec {
+    /// `main` for `[machine]`, else the table's key.
+    pub name: String,
+    /// Line of the table's header.
+    pub line: usize,
+    /// Target, selecting `qemu-system-<arch>` (tag `arch:` fills it in for the main machine).
+    pub arch: Option<Templ<String>>,
+    /// Explicit QEMU binary.
+    pub binary: Option<Template>,
+    /// `-machine` value, key `type` (tag `machine:` fills it in for the main machine).
+    pub machine_type: Option<Template>,
+    /// `tcg`, `kvm` or `auto` (tag `accel:` fills it in for the main machine).
+    pub accel: Option<Templ<String>>,
+    /// `-smp`.
+    pub cpus: Option<Templ<u64>>,
+    /// `-m`.
+    pub memory: Option<Template>,
+    /// Direct kernel boot: `-kernel`.
+    pub kernel: Option<Template>,
+    /// `-initrd`.
+    pub initrd: Option<Template>,
+    /// `-append` (added to a `guest`'s own command line).
+    pub append: Option<Template>,
+    /// `-dtb`.
+    pub dtb: Option<Template>,
+    /// A guest the framework provides, e.g. `busybox`.
+    pub guest: Option<Template>,
+    /// A disk image, booted through a private overlay.
+    pub image: Option<Template>,
+    /// `true`, or a table such as `{ user_data = "..." }` (strings may hold templates).
+    pub cloud_init: Option<Value>,
+    /// `agent`, `ssh` or `console`; see [`CHANNELS`].
+    pub channel: Option<String>,
+    /// Capture the first serial console.
+    pub console: Option<bool>,
+    /// Strings failing the test when seen on the console (replaces the default).
+    pub console_fail: Option<Vec<Template>>,
+    /// Extra QEMU arguments, as-is.
+    pub args: Vec<Template>,
+    /// `-incoming <value>`.
+    pub incoming: Option<Template>,
+    /// Launch before the first step (default `true`).
+    pub launch: bool,
+    /// QEMU must exit by itself like this; no step may target the machine.
+    pub expect_exit: Option<ExitExpect>,
+}
+
+/// The console patterns failing a test by default.
+pub const DEFAULT_CONSOLE_FAIL: [&str; 1] = ["Kernel panic - not syncing"];
+
+impl MachineSpec {
+    /// Whether the console is captured: as written, else `true` when a kernel
+    /// or guest is set.
+    pub fn console_enabled(&self) -> bool {
+        self.console
+            .unwrap_or(self.kernel.is_some() || self.guest.is_some())
+    }
+
+    /// The command channel: as written, else `agent` with `guest`, `ssh` with
+    /// `cloud_init`, else `console`.
+    pub fn channel_or_default(&self) -> &str {
+        match &self.channel {
+            Some(channel) => channel,
+            None if self.guest.is_some() => "agent",
+            None if self
+                .cloud_init
+                .as_ref()
+                .is_some_and(|c| *c != Value::Bool(false)) =>
+            {
+                "ssh"
+            }
+            None => "console",
+        }
+    }
+}
+
+/// What a QEMU exiting by itself must look like (`expect_exit`, `exit` step).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExitExpect {
+    /// Exit code.
+    pub code: Option<Templ<i64>>,
+    /// Check on stdout (`stdout` / `stdout_regex`).
+    pub stdout: Option<TextCheck>,
+    /// Check on stderr (`stderr` / `stderr_regex`).
+    pub stderr: Option<TextCheck>,
+    /// Check passing when either stream matches (`output` / `output_regex`).
+    pub output: Option<TextCheck>,
+    /// `expect_exit` only: time allowed from launch (runner default 30 s).
+    pub timeout: Option<Duration>,
+}
+
+/// A text check: plain substring or regex (keys `x` vs `x_regex`).
+///
+/// A regex without `${...}` was compiled at load time; one with references is
+/// compiled when rendered. Build regexes with [`crate::compile_regex`] (multi-line mode).
+#[derive(Debug, Clone, PartialEq)]
+pub enum TextCheck {
+    /// The text must appear.
+    Contains(Template),
+    /// The regex must match.
+    Regex(Template),
+}
+
+impl TextCheck {
+    /// The pattern or text template.
+    pub fn template(&self) -> &Template {
+        match self {
+            TextCheck::Contains(t) | TextCheck::Regex(t) => t,
+        }
+    }
+}
+
+/// One `[[step]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// Line of the `[[step]]` header.
+    pub line: usize,
+    /// The machine it targets (resolved: `on`, else the only machine or `main`).
+    pub on: String,
+    /// Own timeout (default: what is left of the test's time).
+    pub timeout: Option<Duration>,
+    /// Repeat until it passes or its timeout runs out.
+    pub poll: bool,
+    /// `save = { name = "/json/pointer" }`, in file order.
+    pub save: Vec<(String, String)>,
+    /// What the step does.
+    pub kind: StepKind,
+}
+
+/// What a step does and when it passes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepKind {
+    /// `qmp = "<command>"`, `args`, and `returns` / `returns_exact` / `error`.
+    Qmp {
+        /// The command.
+        command: Template,
+        /// Arguments; strings may hold templates (see [`crate::render_value`]).
+        args: Option<Value>,
+        /// The expected outcome.
+        expect: QmpExpect,
+    },
+    /// `hmp = "..."` through `human-monitor-command`.
+    Hmp {
+        /// The command line.
+        command: Template,
+        /// Text the output must contain.
+        contains: Option<Template>,
+        /// Text the output must not contain.
+        lacks: Option<Template>,
+        /// Regex the output must match.
+        regex: Option<Template>,
+    },
+    /// `event = "<NAME>"`, optional `match`.
+    Event {
+        /// Event name.
+        name: Template,
+        /// Recursive subset of the whole event object.
+        matches: Option<Value>,
+    },
+    /// `console` / `console_regex`.
+    Console(TextCheck),
+    /// `send = "text"` (no newline added).
+    Send(Template),
+    /// `exec = "cmd"` (sent with `\r`), optional `expect`.
+    Exec {
+        /// Command line.
+        command: Template,
+        /// Text expected after the echo of the command.
+        expect: Option<Template>,
+    },
+    /// `run = "command"` in the guest.
+    Run {
+        /// The command.
+        command: Template,
+        /// Expected exit code (runner default 0).
+        exit_code: Option<Templ<i64>>,
+        /// Exact stdout, after trimming.
+        stdout: Option<Template>,
+        /// Text stdout must contain.
+        stdout_contains: Option<Template>,
+        /// Regex stdout must match.
+        stdout_regex: Option<Template>,
+        /// Text stderr must contain.
+        stderr_contains: Option<Template>,
+    },
+    /// `output = { contains, lacks, contains_regex, lacks_regex }` on QEMU's stdout+stderr.
+    Output {
+        /// Must appear.
+        contains: Option<TextCheck>,
+        /// Must not appear.
+        lacks: Option<TextCheck>,
+    },
+    /// `running = true|false`.
+    Running(bool),
+    /// `launch = true`.
+    Launch,
+    /// `exit = { ... }`: QEMU exits by itself.
+    Exit(ExitExpect),
+    /// `shutdown = { code = N }`: QMP `quit`, then this exit code.
+    Shutdown {
+        /// Expected exit code.
+        code: Option<Templ<i64>>,
+    },
+    /// `kill = true`: SIGKILL.
+    Kill,
+}
+
+/// Outcome a QMP step expects.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QmpExpect {
+    /// The command succeeds (any return value).
+    Success,
+    /// `returns`: recursive subset match.
+    Returns(Value),
+    /// `returns_exact`: equality.
+    ReturnsExact(Value),
+    /// `error = { class, desc | desc_contains | desc_regex }`.
+    Error {
+        /// Error class, e.g. `GenericError`.
+        class: Option<Template>,
+        /// Check on the description.
+        desc: Option<DescCheck>,
+    },
+}
+
+/// Check on a QMP error description.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DescCheck {
+    /// `desc`: equality.
+    Exact(Template),
+    /// `desc_contains`.
+    Contains(Template),
+    /// `desc_regex`.
+    Regex(Template),
+}
+
+impl StepKind {
+    /// The key naming the kind: `qmp`, `console_regex`, `kill`, ...
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepKind::Qmp { .. } => "qmp",
+            StepKind::Hmp { .. } => "hmp",
+            StepKind::Event { .. } => "event",
+            StepKind::Console(TextCheck::Contains(_)) => "console",
+            StepKind::Console(TextCheck::Regex(_)) => "console_regex",
+            StepKind::Send(_) => "send",
+            StepKind::Exec { .. } => "exec",
+            StepKind::Run { .. } => "run",
+            StepKind::Output { .. } => "output",
+            StepKind::Running(_) => "running",
+            StepKind::Launch => "launch",
+            StepKind::Exit(_) => "exit",
+            StepKind::Shutdown { .. } => "shutdown",
+            StepKind::Kill => "kill",
+        }
+    }
+}
+
+impl Step {
+    /// The key naming the step's kind: `qmp`, `console_regex`, `kill`, ...
+    pub fn kind_name(&self) -> &'static str {
+        self.kind.name()
+    }
+
+    /// A short description for messages, e.g. `qmp set-numa-node` or
+    /// `console "login:"`.
+    pub fn describe(&self) -> String {
+        let quoted = |t: &Template| format!("{:?}", shorten(t.source()));
+        let name = self.kind_name();
+        match &self.kind {
+            StepKind::Qmp { command, .. }
+            | StepKind::Hmp { command, .. }
+            | StepKind::Exec { command, .. }
+            | StepKind::Run { command, .. } => format!("{name} {}", shorten(command.source())),
+            StepKind::Event { name: event, .. } => format!("{name} {}", event.source()),
+            StepKind::Console(check) => format!("{name} {}", quoted(check.template())),
+            StepKind::Send(text) => format!("{name} {}", quoted(text)),
+            StepKind::Running(running) => format!("{name} = {running}"),
+            StepKind::Output { .. }
+            | StepKind::Launch
+            | StepKind::Exit(_)
+            | StepKind::Shutdown { .. }
+            | StepKind::Kill => name.to_owned(),
+        }
+    }
+}
+
+fn shorten(s: &str) -> String {
+    const MAX: usize = 60;
+    if s.chars().count() <= MAX {
+        s.to_owned()
+    } else {
+        let mut out: String = s.chars().take(MAX - 3).collect();
+        out.push_str("...");
+        out
+    }
+}
+
+/// `[assets.<name>]`: a file a test needs, declared with its hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssetSpec {
+    /// The table's key; used as `${asset:<name>}`.
+    pub name: String,
+    /// Line of the table's header.
+    pub line: usize,
+    /// Where it comes from.
+    pub source: AssetSource,
+    /// Expected hash; `None` is an ERROR unless the run allows unverified assets.
+    pub hash: Option<AssetHash>,
+    /// Decompress after download.
+    pub uncompress: bool,
+    /// A member to extract (from .tar*, .cpio*, .deb).
+    pub extract: Option<String>,
+}
+
+/// Where an asset comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AssetSource {
+    /// `url = "..."` (http, https, file).
+    Url(String),
+    /// `path = "..."` (may use `${dir}`; relative paths are relative to the test's directory).
+    Path(Template),
+}
+
+/// An asset's expected hash, lowercase hex.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssetHash {
+    /// `sha256 = "..."`.
+    Sha256(String),
+    /// `sha512 = "..."`.
+    Sha512(String),
+}

@@ -1,0 +1,31 @@
+//! Tests of kennel-spec's public API.
+
+mod errors;
+mod load;
+mod matching;
+mod template;
+mod variants;
+
+use std::path::Path;
+
+use kennel_spec::{load_str, TestFile};
+
+/// The path test texts are loaded as.
+pub const PATH: &str = "tests/qmp/t.toml";
+
+/// Load a text that must be a valid test.
+pub fn load(text: &str) -> TestFile {
+    match load_str(Path::new(PATH), text) {
+        Ok(Some(test)) => test,
+        Ok(None) => panic!("not a test"),
+        Err(e) => panic!("load failed: {e}"),
+    }
+}
+
+/// The rendered error of loading a text that must be invalid.
+pub fn load_err(text: &str) -> String {
+    match load_str(Path::new(PATH), text) {
+        Ok(_) => panic!("loaded, expected an error"),
+        Err(e) => e.to_string(),
+    }
+}

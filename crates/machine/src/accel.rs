@@ -48,11 +48,16 @@ pub struct KvmProbe {
 
 #[derive(Serialize, Deserialize)]
 struct CachedProbe {
+    #[serde(default)]
+    version: u32,
     boot_id: String,
     binary: PathBuf,
     binary_mtime: u64,
     probe: KvmProbe,
 }
+
+/// Bumped whenever the probe changes, so cached verdicts of an older probe are not trusted.
+const PROBE_VERSION: u32 = 2;
 
 /// The QEMU architecture name of the host (`x86_64`, `aarch64`, `ppc64`, ...).
 pub fn host_arch() -> &'static str {
@@ -105,9 +110,9 @@ fn tcg(reason: String) -> AccelChoice {
 
 /// Whether KVM really runs a guest with this QEMU binary: cached per boot and binary.
 ///
-/// The probe boots a 64 KiB firmware image whose reset vector writes to an
-/// `isa-debug-exit` port: only a guest that actually executes makes QEMU exit with
-/// the expected code. A hang (killed after 3 s), an assertion, or any other exit
+/// The probe boots a 64 KiB firmware image that switches to long mode and then
+/// writes to an `isa-debug-exit` port: only a guest that really executes makes
+/// QEMU exit with the expected code. A hang (killed after 1.5 s), an assertion, or any other exit
 /// means KVM is not usable. Only x86 hosts have a probe guest; elsewhere QEMU
 /// starting with `-accel kvm` and answering is taken as enough.
 pub fn probe_kvm(binary: &Path) -> Result<KvmProbe, std::io::Error> {
@@ -137,7 +142,11 @@ pub fn probe_kvm(binary: &Path) -> Result<KvmProbe, std::io::Error> {
     if let Some(path) = &cache {
         if let Ok(text) = std::fs::read_to_string(path) {
             if let Ok(c) = serde_json::from_str::<CachedProbe>(&text) {
-                if c.boot_id == boot_id && c.binary == binary && c.binary_mtime == mtime {
+                if c.version == PROBE_VERSION
+                    && c.boot_id == boot_id
+                    && c.binary == binary
+                    && c.binary_mtime == mtime
+                {
                     return Ok(KvmProbe {
                         millis: 0,
                         ..c.probe
@@ -149,6 +158,7 @@ pub fn probe_kvm(binary: &Path) -> Result<KvmProbe, std::io::Error> {
     let probe = run_probe(binary)?;
     if let Some(path) = &cache {
         let record = CachedProbe {
+            version: PROBE_VERSION,
             boot_id,
             binary: binary.to_path_buf(),
             binary_mtime: mtime,
@@ -158,9 +168,6 @@ pub fn probe_kvm(binary: &Path) -> Result<KvmProbe, std::io::Error> {
     }
     Ok(probe)
 }
-
-/// Exit code QEMU gives when the probe guest writes 0x2a to isa-debug-exit.
-const PROBE_EXIT: i32 = (0x2a << 1) | 1;
 
 fn run_probe(binary: &Path) -> Result<KvmProbe, std::io::Error> {
     let start = Instant::now();
@@ -176,7 +183,7 @@ fn run_probe(binary: &Path) -> Result<KvmProbe, std::io::Error> {
     let x86 = matches!(host_arch(), "x86_64" | "i386");
     if x86 {
         let bios = dir.path().join("probe.bin");
-        std::fs::write(&bios, probe_firmware())?;
+        std::fs::write(&bios, crate::kvm_probe_x86::firmware())?;
         args.extend([
             "-machine".into(),
             "pc".into(),
@@ -197,7 +204,7 @@ fn run_probe(binary: &Path) -> Result<KvmProbe, std::io::Error> {
         .stderr(Stdio::piped());
     crate::process::kill_with_parent(&mut cmd);
     let mut child = cmd.spawn()?;
-    let limit = Duration::from_secs(3);
+    let limit = Duration::from_millis(1500);
     let status = loop {
         if let Some(status) = child.try_wait()? {
             break Some(status);
@@ -217,9 +224,12 @@ fn run_probe(binary: &Path) -> Result<KvmProbe, std::io::Error> {
     let millis = start.elapsed().as_millis() as u64;
     let first_err = stderr.lines().next().unwrap_or("").to_string();
     let (usable, detail) = match status {
-        None if x86 => (false, "probe guest hung under KVM".to_string()),
+        None if x86 => (
+            false,
+            "the probe guest hung switching to long mode under KVM".to_string(),
+        ),
         None => (true, "QEMU started with -accel kvm".to_string()),
-        Some(s) if x86 && s.code() == Some(PROBE_EXIT) => {
+        Some(s) if x86 && s.code() == Some(crate::kvm_probe_x86::PROBE_EXIT) => {
             (true, format!("probe guest ran in {millis} ms"))
         }
         Some(s) => (
@@ -241,14 +251,6 @@ fn run_probe(binary: &Path) -> Result<KvmProbe, std::io::Error> {
     })
 }
 
-/// A 64 KiB x86 firmware image: at the reset vector, `mov al, 0x2a; out 0xf4, al; hlt`.
-fn probe_firmware() -> Vec<u8> {
-    let mut image = vec![0xf4u8; 64 * 1024];
-    let code = [0xb0, 0x2a, 0xe6, 0xf4, 0xf4, 0xeb, 0xfd];
-    image[0xfff0..0xfff0 + code.len()].copy_from_slice(&code);
-    image
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,12 +266,5 @@ mod tests {
     fn named_accelerator_is_used_as_is() {
         let c = choose(&Accel::parse("kvm"), "x86_64", None, Path::new("/x"));
         assert_eq!(c.accel, "kvm");
-    }
-
-    #[test]
-    fn firmware_reset_vector_holds_the_probe_code() {
-        let fw = probe_firmware();
-        assert_eq!(fw.len(), 65536);
-        assert_eq!(&fw[0xfff0..0xfff4], &[0xb0, 0x2a, 0xe6, 0xf4]);
     }
 }

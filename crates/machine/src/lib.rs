@@ -33,6 +33,7 @@ mod capture;
 mod config;
 mod error;
 pub mod fsutil;
+mod kvm_probe_x86;
 mod logsink;
 mod machine;
 pub mod process;

@@ -331,6 +331,11 @@ impl Machine {
         })
     }
 
+    /// The QMP client even after QEMU has exited, for events it sent before it went.
+    pub fn qmp_client(&self) -> Option<&Qmp> {
+        self.qmp.as_ref()
+    }
+
     /// "QEMU exited (exit code 1); last output: ..." for error messages.
     pub fn exited_description(&mut self) -> String {
         let exit = self

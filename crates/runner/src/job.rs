@@ -260,6 +260,7 @@ fn run_test(
     let start_s = started.duration_since(shared.start).as_secs_f64();
     let logdir = shared.job_dir.join(&t.logdir);
     let _ = std::fs::create_dir_all(&logdir);
+    let logdir = std::path::absolute(&logdir).unwrap_or(logdir);
     let mut result = not_run(t, "");
     result.start_s = start_s;
     result.slot = slot;

@@ -9,12 +9,14 @@
 #![deny(missing_docs)]
 
 mod check;
+mod convert;
 mod duration;
 mod error;
 mod load;
 mod model;
 mod pattern;
 mod raw;
+mod steps;
 mod tags;
 mod template;
 mod variants;

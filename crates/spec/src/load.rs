@@ -5,21 +5,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use indexmap::IndexMap;
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::check::{check_refs, BUILTINS};
-use crate::duration::parse_duration;
+use crate::convert::{list, to_json};
 use crate::error::{error_at_line, Source, SpecError};
 use crate::model::{
-    AssetHash, AssetSource, AssetSpec, DescCheck, ExitExpect, MachineSpec, QmpExpect, Requires,
-    Step, StepKind, TestFile, TextCheck, CHANNELS,
+    AssetHash, AssetSource, AssetSpec, ExitExpect, MachineSpec, Requires, TestFile, TextCheck,
+    CHANNELS,
 };
-use crate::pattern::compile_regex;
-use crate::raw::{
-    kind_options, RawAsset, RawCloudInit, RawExit, RawFile, RawMachine, RawOutput, RawQmpError,
-    RawStep, KIND_KEYS, POLL_KINDS, S, SAVE_KINDS,
-};
+use crate::raw::{RawAsset, RawCloudInit, RawExit, RawFile, RawMachine, S};
 use crate::template::{check_value, is_var_name, Templ, Template};
 use crate::version::VersionReq;
 use crate::Value;
@@ -109,18 +104,18 @@ fn toml_error(src: Source<'_>, error: &toml::de::Error) -> SpecError {
     src.error_at(offset, error.message().trim_end())
 }
 
-struct Loader<'a> {
-    src: Source<'a>,
+pub(crate) struct Loader<'a> {
+    pub(crate) src: Source<'a>,
 }
 
-type Result<T, E = SpecError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = SpecError> = std::result::Result<T, E>;
 
 impl Loader<'_> {
-    fn err<T>(&self, offset: usize, message: impl Into<String>) -> Result<T> {
+    pub(crate) fn err<T>(&self, offset: usize, message: impl Into<String>) -> Result<T> {
         Err(self.src.error_at(offset, message))
     }
 
-    fn line(&self, offset: usize) -> usize {
+    pub(crate) fn line(&self, offset: usize) -> usize {
         self.src.line_col(offset).0
     }
 
@@ -402,7 +397,7 @@ impl Loader<'_> {
         self.value(value)
     }
 
-    fn exit(&self, raw: &S<RawExit>, in_machine: bool) -> Result<ExitExpect> {
+    pub(crate) fn exit(&self, raw: &S<RawExit>, in_machine: bool) -> Result<ExitExpect> {
         let exit = raw.get_ref();
         let timeout = match &exit.timeout {
             Some(_) if !in_machine => {
@@ -433,7 +428,7 @@ impl Loader<'_> {
     }
 
     /// A text check from a `key` / `key_regex` pair, at most one of them set.
-    fn text_check(
+    pub(crate) fn text_check(
         &self,
         (plain_key, plain): (&str, &Option<S<String>>),
         (regex_key, regex): (&str, &Option<S<String>>),
@@ -447,508 +442,6 @@ impl Loader<'_> {
             (None, Some(regex)) => Ok(Some(TextCheck::Regex(self.regex(regex)?))),
             (None, None) => Ok(None),
         }
-    }
-
-    fn steps(&self, raw: Vec<S<RawStep>>, machines: &[MachineSpec]) -> Result<Vec<Step>> {
-        raw.iter().map(|step| self.step(step, machines)).collect()
-    }
-
-    fn step(&self, raw: &S<RawStep>, machines: &[MachineSpec]) -> Result<Step> {
-        let header = raw.span().start;
-        let line = self.line(header);
-        let step = raw.get_ref();
-        let present = step.present_keys();
-        let kinds: Vec<&str> = present
-            .iter()
-            .copied()
-            .filter(|key| KIND_KEYS.contains(key))
-            .collect();
-        let kind = match kinds.as_slice() {
-            [] => {
-                return self.err(
-                    header,
-                    format!("step has no kind: expected one of {}", list(&KIND_KEYS)),
-                )
-            }
-            [kind] => *kind,
-            [a, b] => return self.err(header, format!("step has two kinds: `{a}` and `{b}`")),
-            many => {
-                return self.err(
-                    header,
-                    format!("step has {} kinds: {}", many.len(), list(many)),
-                )
-            }
-        };
-        let options = kind_options(kind);
-        for key in &present {
-            if KIND_KEYS.contains(key) || matches!(*key, "save" | "poll") || options.contains(key) {
-                continue;
-            }
-            let takes = if options.is_empty() {
-                "none".to_owned()
-            } else {
-                list(options)
-            };
-            return self.err(
-                header,
-                format!("key `{key}` does not apply to a `{kind}` step (its own keys: {takes})"),
-            );
-        }
-        let poll = step.poll.unwrap_or(false);
-        if poll && !POLL_KINDS.contains(&kind) {
-            return self.err(
-                header,
-                format!(
-                    "`poll` does not apply to a `{kind}` step (only to {})",
-                    list(&POLL_KINDS)
-                ),
-            );
-        }
-        let save = match &step.save {
-            Some(save) if !SAVE_KINDS.contains(&kind) => {
-                return self.err(
-                    save.span().start,
-                    format!(
-                    "`save` does not apply to a `{kind}` step (only to {}, which produce a value)",
-                    list(&SAVE_KINDS)
-                ),
-                )
-            }
-            Some(save) => self.save(save)?,
-            None => Vec::new(),
-        };
-        let on = self.resolve_on(header, step.on.as_ref(), machines)?;
-        let timeout = match &step.timeout {
-            Some(timeout) => Some(self.duration(timeout)?),
-            None => None,
-        };
-        let kind = self.step_kind(kind, raw)?;
-        Ok(Step {
-            line,
-            on,
-            timeout,
-            poll,
-            save,
-            kind,
-        })
-    }
-
-    fn save(&self, save: &S<IndexMap<String, String>>) -> Result<Vec<(String, String)>> {
-        let at = save.span().start;
-        let mut out = Vec::new();
-        for (name, pointer) in save.get_ref() {
-            if !is_var_name(name) || name.contains(':') {
-                return self.err(
-                    at,
-                    format!(
-                        "bad name `{name}` in `save` (expected letters, digits, `_`, `-`, `.`)"
-                    ),
-                );
-            }
-            if BUILTINS.contains(&name.as_str()) {
-                return self.err(
-                    at,
-                    format!("`save` name `{name}` would hide the built-in `${{{name}}}`"),
-                );
-            }
-            if !(pointer.is_empty() || pointer.starts_with('/')) {
-                return self.err(
-                    at,
-                    format!("`save.{name}` = {pointer:?} is not a JSON pointer: expected \"\" or a path starting with `/`, like \"/0/qom-path\""),
-                );
-            }
-            out.push((name.clone(), pointer.clone()));
-        }
-        Ok(out)
-    }
-
-    fn resolve_on(
-        &self,
-        header: usize,
-        on: Option<&S<String>>,
-        machines: &[MachineSpec],
-    ) -> Result<String> {
-        let names: Vec<&str> = machines.iter().map(|m| m.name.as_str()).collect();
-        let target = match (on, machines) {
-            (_, []) => {
-                return self.err(
-                    header,
-                    "test has steps but no machine: add a `[machine]` table",
-                )
-            }
-            (Some(on), _) => {
-                let on = on.get_ref();
-                if !names.contains(&on.as_str()) {
-                    return self.err(
-                        header,
-                        format!(
-                            "step targets unknown machine `{on}` (machines: {})",
-                            list(&names)
-                        ),
-                    );
-                }
-                on.clone()
-            }
-            (None, [only]) => only.name.clone(),
-            (None, _) if names.contains(&MAIN_MACHINE) => MAIN_MACHINE.to_owned(),
-            (None, _) => {
-                return self.err(
-                    header,
-                    format!(
-                        "step needs `on`: there are several machines ({}) and none is named `main`",
-                        list(&names)
-                    ),
-                )
-            }
-        };
-        if machines
-            .iter()
-            .any(|m| m.name == target && m.expect_exit.is_some())
-        {
-            return self.err(
-                header,
-                format!("step targets machine `{target}`, which has `expect_exit`: no step may target such a machine"),
-            );
-        }
-        Ok(target)
-    }
-
-    fn step_kind(&self, kind: &str, raw: &S<RawStep>) -> Result<StepKind> {
-        let header = raw.span().start;
-        let step = raw.get_ref();
-        let opt = |value: &Option<S<String>>| self.opt_tmpl(value.as_ref());
-        Ok(match (kind, step) {
-            (
-                "qmp",
-                RawStep {
-                    qmp: Some(command), ..
-                },
-            ) => StepKind::Qmp {
-                command: self.tmpl(command)?,
-                args: match &step.args {
-                    Some(args) => Some(self.table_value(args, "args")?),
-                    None => None,
-                },
-                expect: self.qmp_expect(header, step)?,
-            },
-            (
-                "hmp",
-                RawStep {
-                    hmp: Some(command), ..
-                },
-            ) => StepKind::Hmp {
-                command: self.tmpl(command)?,
-                contains: opt(&step.contains)?,
-                lacks: opt(&step.lacks)?,
-                regex: match &step.regex {
-                    Some(regex) => Some(self.regex(regex)?),
-                    None => None,
-                },
-            },
-            (
-                "event",
-                RawStep {
-                    event: Some(name), ..
-                },
-            ) => StepKind::Event {
-                name: self.tmpl(name)?,
-                matches: match &step.r#match {
-                    Some(matches) => Some(self.table_value(matches, "match")?),
-                    None => None,
-                },
-            },
-            (
-                "console",
-                RawStep {
-                    console: Some(text),
-                    ..
-                },
-            ) => StepKind::Console(TextCheck::Contains(self.tmpl(text)?)),
-            (
-                "console_regex",
-                RawStep {
-                    console_regex: Some(regex),
-                    ..
-                },
-            ) => StepKind::Console(TextCheck::Regex(self.regex(regex)?)),
-            (
-                "send",
-                RawStep {
-                    send: Some(text), ..
-                },
-            ) => StepKind::Send(self.tmpl(text)?),
-            (
-                "exec",
-                RawStep {
-                    exec: Some(command),
-                    ..
-                },
-            ) => StepKind::Exec {
-                command: self.tmpl(command)?,
-                expect: opt(&step.expect)?,
-            },
-            (
-                "run",
-                RawStep {
-                    run: Some(command), ..
-                },
-            ) => StepKind::Run {
-                command: self.tmpl(command)?,
-                exit_code: self.opt_templ(step.exit_code.as_ref(), "an integer")?,
-                stdout: opt(&step.stdout)?,
-                stdout_contains: opt(&step.stdout_contains)?,
-                stdout_regex: match &step.stdout_regex {
-                    Some(regex) => Some(self.regex(regex)?),
-                    None => None,
-                },
-                stderr_contains: opt(&step.stderr_contains)?,
-            },
-            (
-                "output",
-                RawStep {
-                    output: Some(output),
-                    ..
-                },
-            ) => self.output(output)?,
-            (
-                "running",
-                RawStep {
-                    running: Some(running),
-                    ..
-                },
-            ) => StepKind::Running(*running),
-            (
-                "launch",
-                RawStep {
-                    launch: Some(launch),
-                    ..
-                },
-            ) => {
-                if !launch.get_ref() {
-                    return self.err(
-                        launch.span().start,
-                        "`launch = false` is not a step: write `launch = true` to launch a machine declared with `launch = false`",
-                    );
-                }
-                StepKind::Launch
-            }
-            (
-                "exit",
-                RawStep {
-                    exit: Some(exit), ..
-                },
-            ) => StepKind::Exit(self.exit(exit, false)?),
-            (
-                "shutdown",
-                RawStep {
-                    shutdown: Some(shutdown),
-                    ..
-                },
-            ) => StepKind::Shutdown {
-                code: self.opt_templ(shutdown.get_ref().code.as_ref(), "an integer")?,
-            },
-            (
-                "kill",
-                RawStep {
-                    kill: Some(kill), ..
-                },
-            ) => {
-                if !kill.get_ref() {
-                    return self.err(
-                        kill.span().start,
-                        "`kill = false` is not a step: write `kill = true` to kill the machine",
-                    );
-                }
-                StepKind::Kill
-            }
-            _ => return self.err(header, format!("step kind `{kind}` is not handled")),
-        })
-    }
-
-    fn qmp_expect(&self, header: usize, step: &RawStep) -> Result<QmpExpect> {
-        let set: Vec<&str> = [
-            ("returns", step.returns.is_some()),
-            ("returns_exact", step.returns_exact.is_some()),
-            ("error", step.error.is_some()),
-        ]
-        .iter()
-        .filter(|(_, present)| *present)
-        .map(|(key, _)| *key)
-        .collect();
-        if let [a, b, ..] = set.as_slice() {
-            return self.err(
-                header,
-                format!("`{a}` and `{b}` cannot be combined in a `qmp` step: expected one"),
-            );
-        }
-        Ok(if let Some(returns) = &step.returns {
-            QmpExpect::Returns(self.value(returns)?)
-        } else if let Some(returns) = &step.returns_exact {
-            QmpExpect::ReturnsExact(self.value(returns)?)
-        } else if let Some(error) = &step.error {
-            self.qmp_error(error)?
-        } else {
-            QmpExpect::Success
-        })
-    }
-
-    fn qmp_error(&self, raw: &S<RawQmpError>) -> Result<QmpExpect> {
-        let error = raw.get_ref();
-        let descs: Vec<(&str, &S<String>)> = [
-            ("desc", &error.desc),
-            ("desc_contains", &error.desc_contains),
-            ("desc_regex", &error.desc_regex),
-        ]
-        .into_iter()
-        .filter_map(|(key, value)| value.as_ref().map(|v| (key, v)))
-        .collect();
-        let desc = match descs.as_slice() {
-            [] => None,
-            [("desc", value)] => Some(DescCheck::Exact(self.tmpl(value)?)),
-            [("desc_contains", value)] => Some(DescCheck::Contains(self.tmpl(value)?)),
-            [(_, value)] => Some(DescCheck::Regex(self.regex(value)?)),
-            [(a, _), (b, value), ..] => {
-                return self.err(
-                    value.span().start,
-                    format!("`{a}` and `{b}` cannot be combined in `error`: expected one"),
-                )
-            }
-        };
-        Ok(QmpExpect::Error {
-            class: self.opt_tmpl(error.class.as_ref())?,
-            desc,
-        })
-    }
-
-    fn output(&self, raw: &S<RawOutput>) -> Result<StepKind> {
-        let output: &RawOutput = raw.get_ref();
-        let contains = self.text_check(
-            ("contains", &output.contains),
-            ("contains_regex", &output.contains_regex),
-        )?;
-        let lacks = self.text_check(
-            ("lacks", &output.lacks),
-            ("lacks_regex", &output.lacks_regex),
-        )?;
-        if contains.is_none() && lacks.is_none() {
-            return self.err(
-                raw.span().start,
-                "`output` needs one of `contains`, `lacks`, `contains_regex`, `lacks_regex`",
-            );
-        }
-        Ok(StepKind::Output { contains, lacks })
-    }
-
-    // Leaf conversions.
-
-    fn tmpl(&self, value: &S<String>) -> Result<Template> {
-        Template::parse(value.get_ref()).or_else(|e| self.err(value.span().start, e.to_string()))
-    }
-
-    fn opt_tmpl(&self, value: Option<&S<String>>) -> Result<Option<Template>> {
-        value.map(|v| self.tmpl(v)).transpose()
-    }
-
-    fn tmpl_list(&self, items: &S<Vec<String>>) -> Result<Vec<Template>> {
-        items
-            .get_ref()
-            .iter()
-            .map(|item| {
-                Template::parse(item).or_else(|e| self.err(items.span().start, e.to_string()))
-            })
-            .collect()
-    }
-
-    /// A regex template; compiled now when it has no references.
-    fn regex(&self, value: &S<String>) -> Result<Template> {
-        let template = self.tmpl(value)?;
-        if let Some(pattern) = template.literal() {
-            compile_regex(pattern)
-                .or_else(|e| self.err(value.span().start, format!("bad regex: {e}")))?;
-        }
-        Ok(template)
-    }
-
-    /// A typed value written literally, or as a string that is exactly one `${name}`.
-    fn templ<T: DeserializeOwned>(
-        &self,
-        value: &S<toml::Value>,
-        expected: &str,
-    ) -> Result<Templ<T>> {
-        let at = value.span().start;
-        let mismatch = |found: &str| {
-            self.err(
-                at,
-                format!("expected {expected} or a string that is exactly one `${{name}}`, found {found}"),
-            )
-        };
-        match value.get_ref() {
-            toml::Value::String(text) => {
-                let template = Template::parse(text).or_else(|e| self.err(at, e.to_string()))?;
-                if let Some(name) = template.single_var() {
-                    return Ok(Templ::Var(name.to_owned()));
-                }
-                match template.literal() {
-                    Some(literal) => T::deserialize(toml::Value::String(literal.to_owned()))
-                        .map(Templ::Lit)
-                        .or_else(|_| mismatch(&format!("string {text:?}"))),
-                    None => mismatch(&format!("string {text:?}")),
-                }
-            }
-            other => T::deserialize(other.clone())
-                .map(Templ::Lit)
-                .or_else(|_| mismatch(&describe_value(other))),
-        }
-    }
-
-    fn opt_templ<T: DeserializeOwned>(
-        &self,
-        value: Option<&S<toml::Value>>,
-        expected: &str,
-    ) -> Result<Option<Templ<T>>> {
-        value.map(|v| self.templ(v, expected)).transpose()
-    }
-
-    fn duration(&self, value: &S<toml::Value>) -> Result<Duration> {
-        let at = value.span().start;
-        match value.get_ref() {
-            toml::Value::String(text) => {
-                parse_duration(text).or_else(|e| self.err(at, e.to_string()))
-            }
-            other => self.err(
-                at,
-                format!(
-                    "expected a duration string such as \"30s\", \"2m\" or \"1500ms\", found {}",
-                    describe_value(other)
-                ),
-            ),
-        }
-    }
-
-    /// A JSON value whose strings are templates.
-    fn value(&self, value: &S<toml::Value>) -> Result<Value> {
-        let json = to_json(value.get_ref());
-        check_value(&json).or_else(|e| self.err(value.span().start, e.to_string()))?;
-        Ok(json)
-    }
-
-    /// A table, or a string that is exactly one `${name}` (rendered to the
-    /// variable's value with its type).
-    fn table_value(&self, value: &S<toml::Value>, key: &str) -> Result<Value> {
-        let single_var = match value.get_ref() {
-            toml::Value::String(s) => Template::parse(s).is_ok_and(|t| t.single_var().is_some()),
-            _ => false,
-        };
-        if !value.get_ref().is_table() && !single_var {
-            return self.err(
-                value.span().start,
-                format!(
-                    "`{key}` must be a table (or a string that is exactly one `${{name}}`), found {}",
-                    describe_value(value.get_ref())
-                ),
-            );
-        }
-        self.value(value)
     }
 }
 
@@ -975,40 +468,4 @@ fn apply_tag_defaults(tags: &[String], machines: &mut [MachineSpec]) {
     if main.accel.is_none() {
         main.accel = tag("accel").map(|a| Templ::Lit(a.to_owned()));
     }
-}
-
-/// A TOML value as JSON: datetimes become strings, non-finite floats too
-/// (JSON has no NaN or infinity).
-pub(crate) fn to_json(value: &toml::Value) -> Value {
-    match value {
-        toml::Value::String(s) => Value::String(s.clone()),
-        toml::Value::Integer(i) => Value::from(*i),
-        toml::Value::Float(f) => serde_json::Number::from_f64(*f)
-            .map_or_else(|| Value::String(f.to_string()), Value::Number),
-        toml::Value::Boolean(b) => Value::Bool(*b),
-        toml::Value::Datetime(d) => Value::String(d.to_string()),
-        toml::Value::Array(items) => Value::Array(items.iter().map(to_json).collect()),
-        toml::Value::Table(table) => {
-            Value::Object(table.iter().map(|(k, v)| (k.clone(), to_json(v))).collect())
-        }
-    }
-}
-
-fn describe_value(value: &toml::Value) -> String {
-    match value {
-        toml::Value::String(s) => format!("string {s:?}"),
-        toml::Value::Integer(i) => format!("integer {i}"),
-        toml::Value::Float(f) => format!("float {f}"),
-        toml::Value::Boolean(b) => format!("boolean {b}"),
-        other => other.type_str().to_owned(),
-    }
-}
-
-/// "`a`, `b`, `c`".
-pub(crate) fn list(items: &[&str]) -> String {
-    items
-        .iter()
-        .map(|item| format!("`{item}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

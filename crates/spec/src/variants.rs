@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
-use crate::load::to_json;
+use crate::convert::to_json;
 use crate::model::TestFile;
 use crate::template::{is_var_name, value_text};
 use crate::Value;

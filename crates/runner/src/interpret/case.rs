@@ -62,8 +62,16 @@ pub fn run_case(run: &CaseRun<'_>) -> Outcome {
             Err(_) => LogSink::discard(),
         }
     };
-    let tmp = run.logdir.join("tmp");
-    let _ = std::fs::create_dir_all(&tmp);
+    // A short absolute path: UNIX socket paths in it must fit in 108 bytes.
+    let scratch = tempfile::Builder::new().prefix("kennel-tmp-").tempdir();
+    let tmp = match &scratch {
+        Ok(d) => d.path().to_path_buf(),
+        Err(_) => {
+            let t = run.logdir.join("tmp");
+            let _ = std::fs::create_dir_all(&t);
+            t
+        }
+    };
     let mut interp = Interp {
         file,
         params: &run.case.params,
@@ -115,6 +123,14 @@ pub fn run_case(run: &CaseRun<'_>) -> Outcome {
             .unwrap_or_default()
     ));
     outcome.accel = std::mem::take(&mut interp.accel);
+    if std::env::var_os("KENNEL_KEEP_TMP").is_some() {
+        if let Ok(d) = scratch {
+            let kept = d.keep();
+            interp
+                .log
+                .line(&format!("kept scratch folder {}", kept.display()));
+        }
+    }
     outcome
 }
 

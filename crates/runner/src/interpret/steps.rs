@@ -162,7 +162,10 @@ impl Interp<'_> {
                     .transpose()
                     .map_err(|e| StepError::Error(e.to_string()))?;
                 let m = machine(&mut self.slots, &step.on)?;
-                let qmp = m.qmp().map_err(|e| StepError::Error(e.to_string()))?;
+                // Events QEMU sent before it exited still count.
+                let Some(qmp) = m.qmp_client() else {
+                    return Err(StepError::Error(m.qmp().err().map(|e| e.to_string()).unwrap_or_default()));
+                };
                 match qmp.wait_event(&name, pat.as_ref(), deadline) {
                     Ok(ev) => Ok(Some(ev)),
                     Err(QmpError::Timeout { .. }) => {

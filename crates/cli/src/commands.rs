@@ -83,7 +83,7 @@ fn run(a: RunArgs) -> i32 {
         }
         return exit::USAGE;
     }
-    if !(a.timeout_factor > 0.0) {
+    if a.timeout_factor.is_nan() || a.timeout_factor <= 0.0 {
         eprintln!("kennel: --timeout-factor must be positive");
         return exit::USAGE;
     }

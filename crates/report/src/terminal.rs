@@ -11,6 +11,7 @@ pub struct Terminal<W: Write> {
     out: W,
     job_dir: PathBuf,
     verbose: bool,
+    told_about_accel: bool,
 }
 
 impl<W: Write> Terminal<W> {
@@ -20,6 +21,7 @@ impl<W: Write> Terminal<W> {
             out,
             job_dir: PathBuf::new(),
             verbose,
+            told_about_accel: false,
         }
     }
 }
@@ -51,6 +53,12 @@ impl<W: Write> Reporter for Terminal<W> {
                 outcome.reason.as_deref().unwrap_or("")
             ),
             EventKind::TestFinished { result, .. } => {
+                if !self.told_about_accel {
+                    if let Some(a) = result.accel.values().find(|a| a.contains("falling back")) {
+                        self.told_about_accel = true;
+                        let _ = writeln!(out, "kennel: note: machines run under {a}");
+                    }
+                }
                 let flaky = if result.flaky {
                     " (FLAKY: passed after failing)"
                 } else {

@@ -1,0 +1,35 @@
+# The two commands a new machine needs (see README.md):
+#   make examples   set up, build kennel, run `kennel run examples/`
+#   make check      set up, then the CI gate: fmt, clippy, docs, the test suite
+
+CARGO ?= cargo
+KENNEL := target/release/kennel
+
+.PHONY: examples check setup build test lint
+examples: setup build
+	$(KENNEL) run examples/
+
+check: setup lint test
+
+setup:
+	bash scripts/setup.sh
+
+build:
+	$(CARGO) build --release -p kennel-cli
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet
+
+# nextest runs each test in its own process (faster, and a stuck test cannot
+# hold the others); doctests need cargo test.
+test:
+	$(CARGO) build -p kennel-cli -p kennel-fake-qemu
+	if $(CARGO) nextest --version >/dev/null 2>&1; then \
+	  $(CARGO) nextest run --workspace --no-fail-fast; \
+	else \
+	  $(CARGO) test --workspace --no-fail-fast; \
+	fi
+	$(CARGO) test --workspace --doc
+	$(CARGO) run --quiet -p kennel-cli -- run examples/ tests/functional/pass --results-dir target/kennel-results

@@ -1,0 +1,69 @@
+#!/bin/bash
+# Make this machine ready for kennel: QEMU, the guest pieces, and the guest
+# image the boot examples use. Safe to run again: it installs only what is missing.
+#
+# As root with apt-get, it installs Debian packages itself; otherwise it prints
+# the exact command to run and goes on with what it can do.
+set -euo pipefail
+
+say() { echo "setup: $*"; }
+
+# Commands or files we need, and the Debian package that provides each.
+need=(
+  "qemu-system-x86_64:qemu-system-x86"
+  "qemu-system-aarch64:qemu-system-arm"
+  "qemu-system-ppc64:qemu-system-ppc"
+  "qemu-img:qemu-utils"
+  "/bin/busybox:busybox-static"
+  "cpio:cpio"
+  "gzip:gzip"
+  "as:binutils"
+)
+missing=()
+for entry in "${need[@]}"; do
+  what=${entry%%:*} pkg=${entry##*:}
+  if [[ $what == /* ]]; then [ -e "$what" ] || missing+=("$pkg"); else command -v "$what" >/dev/null || missing+=("$pkg"); fi
+done
+compgen -G "/boot/vmlinuz-*" >/dev/null || missing+=("linux-image-amd64")
+
+apt_update() {
+  # A mirror that is syncing makes one index fail now and then: try again, and
+  # go on with the lists we have if it keeps failing.
+  for i in 1 2 3 4 5; do
+    if apt-get update -q; then return 0; fi
+    say "apt-get update failed (attempt $i), retrying"
+    sleep $((i * 3))
+  done
+  say "apt-get update kept failing; trying the install with the package lists we have"
+}
+
+if [ ${#missing[@]} -gt 0 ]; then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt_update
+    # qemu-utils must match the QEMU the distribution ships: a newer one (say,
+    # from backports) refuses to live beside qemu-system 7.2, so pin it.
+    pins=()
+    if printf '%s\n' "${missing[@]}" | grep -q '^qemu-'; then
+      v=$(apt-cache policy qemu-system-common | awk '/Candidate:/ {print $2}')
+      if [ -n "$v" ] && [ "$v" != "(none)" ]; then pins=("qemu-utils=$v"); fi
+    fi
+    list=()
+    for p in "${missing[@]}"; do [ "$p" = qemu-utils ] || list+=("$p"); done
+    apt-get install -y -q --no-install-recommends --allow-downgrades "${list[@]}" "${pins[@]}"
+  else
+    say "missing: ${missing[*]}"
+    say "run as root: apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
+  fi
+fi
+
+if [ -e /boot ] && compgen -G "/boot/vmlinuz-*" >/dev/null && [ -x /bin/busybox ]; then
+  if [ ! -s build/guest/initramfs-x86_64.cpio.gz ] || [ scripts/build-guest.sh -nt build/guest/initramfs-x86_64.cpio.gz ]; then
+    bash scripts/build-guest.sh build/guest
+  fi
+else
+  say "no kernel or busybox yet: the boot examples will fail until they are installed"
+fi
+say "done"

@@ -1,6 +1,6 @@
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use kennel_qmp::Qmp;
@@ -11,6 +11,7 @@ use crate::capture::Capture;
 use crate::config::MachineConfig;
 use crate::error::MachineError;
 use crate::logsink::LogSink;
+use crate::process::Reaper;
 use crate::sockets::{accept_all, AcceptError, Listener};
 
 /// How a QEMU process ended.
@@ -47,7 +48,7 @@ impl std::fmt::Display for ExitInfo {
 /// Dropping it kills QEMU if it still runs; use [`Machine::shutdown`] for a clean stop.
 pub struct Machine {
     name: String,
-    child: Child,
+    process: Reaper,
     exit: Option<ExitInfo>,
     qmp: Option<Qmp>,
     console: Option<Capture>,
@@ -173,7 +174,7 @@ impl MachineConfig {
 
         let mut machine = Machine {
             name: self.name.clone(),
-            child,
+            process: Reaper::spawn(child),
             exit: None,
             qmp: None,
             console: None,
@@ -191,7 +192,7 @@ impl MachineConfig {
         }
         let deadline = Instant::now() + self.launch_timeout;
         let refs: Vec<&Listener> = listeners.iter().collect();
-        let mut streams = match accept_all(&refs, &mut machine.child, deadline) {
+        let mut streams = match accept_all(&refs, &machine.process, deadline) {
             Ok(s) => s,
             Err(AcceptError::Exited) if !self.qmp => return Ok(machine),
             Err(e) => {
@@ -269,8 +270,11 @@ fn quote(s: &str) -> String {
 
 impl Machine {
     fn launch_failed(mut self, reason: String) -> MachineError {
-        let _ = self.child.kill();
-        let status = self.child.wait().ok().map(ExitInfo::from);
+        self.process.signal(libc::SIGKILL);
+        let status = self
+            .process
+            .wait_until(Instant::now() + Duration::from_secs(5))
+            .map(ExitInfo::from);
         self.exit = status;
         let end = Instant::now() + Duration::from_secs(2);
         self.stdout.wait_closed(end);
@@ -292,7 +296,7 @@ impl Machine {
 
     /// QEMU's process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
     /// The exact command line, shell-quoted.
@@ -391,13 +395,12 @@ impl Machine {
         if self.exit.is_some() {
             return false;
         }
-        match self.child.try_wait() {
-            Ok(Some(status)) => {
+        match self.process.status() {
+            Some(status) => {
                 self.exit = Some(status.into());
                 false
             }
-            Ok(None) => true,
-            Err(_) => false,
+            None => true,
         }
     }
 
@@ -411,31 +414,22 @@ impl Machine {
     /// given a moment to drain so that output checks see everything.
     pub fn wait_exit(&mut self, deadline: Instant) -> Result<ExitInfo, MachineError> {
         let start = Instant::now();
-        let mut pause = Duration::from_micros(500);
-        loop {
-            if !self.is_running() {
-                if let Some(q) = &self.qmp {
-                    q.close();
-                }
-                let drain = Instant::now() + Duration::from_secs(2);
-                self.stdout.wait_closed(drain);
-                self.stderr.wait_closed(drain);
-                if let Some(c) = &self.console {
-                    c.wait_closed(drain);
-                }
-                return self.exit.ok_or(MachineError::NotRunning {
-                    machine: self.name.clone(),
-                });
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(MachineError::ExitTimeout {
-                    waited: now - start,
-                });
-            }
-            std::thread::sleep(pause.min(deadline - now));
-            pause = (pause * 2).min(Duration::from_millis(10));
+        let Some(status) = self.process.wait_until(deadline) else {
+            return Err(MachineError::ExitTimeout {
+                waited: start.elapsed(),
+            });
+        };
+        self.exit = Some(status.into());
+        if let Some(q) = &self.qmp {
+            q.close();
         }
+        let drain = Instant::now() + Duration::from_secs(2);
+        self.stdout.wait_closed(drain);
+        self.stderr.wait_closed(drain);
+        if let Some(c) = &self.console {
+            c.wait_closed(drain);
+        }
+        Ok(status.into())
     }
 
     /// Graceful stop: QMP `quit`, wait up to `grace`, then SIGKILL. Returns how QEMU ended.
@@ -449,7 +443,7 @@ impl Machine {
                 // The reply may never come if QEMU exits first: that is fine.
                 let _ = q.execute_raw("quit", None, deadline);
             }
-            _ => crate::process::signal(self.child.id(), libc::SIGTERM),
+            _ => self.process.signal(libc::SIGTERM),
         }
         match self.wait_exit(deadline) {
             Ok(exit) => Ok(exit),
@@ -461,14 +455,9 @@ impl Machine {
     /// SIGKILL QEMU and reap it.
     pub fn kill(&mut self) -> Result<ExitInfo, MachineError> {
         if self.is_running() {
-            let _ = self.child.kill();
-            let status = self.child.wait().map_err(|source| MachineError::Io {
-                machine: self.name.clone(),
-                source,
-            })?;
-            self.exit = Some(status.into());
+            self.process.signal(libc::SIGKILL);
         }
-        self.wait_exit(Instant::now())
+        self.wait_exit(Instant::now() + Duration::from_secs(10))
     }
 }
 
@@ -478,8 +467,9 @@ impl Drop for Machine {
             q.close();
         }
         if self.exit.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+            self.process.signal(libc::SIGKILL);
+            self.process
+                .wait_until(Instant::now() + Duration::from_secs(5));
         }
     }
 }

@@ -46,3 +46,76 @@ pub fn signal_group(pgid: u32, signal: libc::c_int) {
         }
     }
 }
+
+/// Reaps a child process on a thread of its own, so that waiting for its exit
+/// wakes the moment it happens instead of polling.
+pub struct Reaper {
+    pid: u32,
+    state: std::sync::Arc<(
+        std::sync::Mutex<Option<std::process::ExitStatus>>,
+        std::sync::Condvar,
+    )>,
+}
+
+impl Reaper {
+    /// Take over `child` (take its pipes first): a thread waits for it.
+    pub fn spawn(mut child: std::process::Child) -> Reaper {
+        let pid = child.id();
+        let state = std::sync::Arc::new((std::sync::Mutex::new(None), std::sync::Condvar::new()));
+        let shared = std::sync::Arc::clone(&state);
+        std::thread::spawn(move || {
+            let status = loop {
+                match child.wait() {
+                    Ok(s) => break Some(s),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => break None,
+                }
+            };
+            let (lock, cond) = &*shared;
+            let mut st = lock.lock().unwrap_or_else(|e| e.into_inner());
+            *st = status.or_else(|| {
+                use std::os::unix::process::ExitStatusExt;
+                Some(std::process::ExitStatus::from_raw(0))
+            });
+            cond.notify_all();
+        });
+        Reaper { pid, state }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The exit status, if the process has ended.
+    pub fn status(&self) -> Option<std::process::ExitStatus> {
+        *self.state.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wait for the exit until `deadline`; `None` if it is still running then.
+    pub fn wait_until(&self, deadline: std::time::Instant) -> Option<std::process::ExitStatus> {
+        let (lock, cond) = &*self.state;
+        let mut st = lock.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(s) = *st {
+                return Some(s);
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            st = cond
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Send `sig` to the process unless it has already been reaped.
+    pub fn signal(&self, sig: libc::c_int) {
+        let st = self.state.0.lock().unwrap_or_else(|e| e.into_inner());
+        if st.is_none() {
+            signal(self.pid, sig);
+        }
+    }
+}

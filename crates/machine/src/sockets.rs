@@ -3,7 +3,6 @@
 use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
-use std::process::Child;
 use std::time::Instant;
 
 /// Why QEMU did not connect.
@@ -33,7 +32,7 @@ impl Listener {
 /// Accept one connection on each listener, while watching that QEMU is alive.
 pub(crate) fn accept_all(
     listeners: &[&Listener],
-    child: &mut Child,
+    process: &crate::process::Reaper,
     deadline: Instant,
 ) -> Result<Vec<UnixStream>, AcceptError> {
     let mut accepted: Vec<Option<UnixStream>> = listeners.iter().map(|_| None).collect();
@@ -80,7 +79,7 @@ pub(crate) fn accept_all(
         if accepted.iter().all(Option::is_some) {
             return Ok(accepted.into_iter().flatten().collect());
         }
-        if matches!(child.try_wait(), Ok(Some(_))) {
+        if process.status().is_some() {
             return Err(AcceptError::Exited);
         }
     }

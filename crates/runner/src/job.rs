@@ -19,6 +19,9 @@ use crate::event::{EventKind, Outcome, RunEvent, Status, Summary, TestResult};
 /// the runner kills its process group.
 const BACKSTOP: Duration = Duration::from_secs(20);
 
+/// How often a waiting slot looks at the interrupt flag.
+const INTERRUPT_CHECK: Duration = Duration::from_millis(50);
+
 /// How a job runs.
 #[derive(Debug, Clone)]
 pub struct JobOptions {
@@ -360,7 +363,7 @@ fn run_attempt(shared: &Shared<'_>, args: &ChildArgs) -> Outcome {
     }
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     kennel_machine::process::kill_with_parent(&mut cmd);
-    let mut child = match cmd.spawn() {
+    let child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
             return Outcome::with(
@@ -373,24 +376,23 @@ fn run_attempt(shared: &Shared<'_>, args: &ChildArgs) -> Outcome {
             )
         }
     };
-    let pgid = child.id();
-    let started = Instant::now();
-    let limit = args.timeout + BACKSTOP;
-    let mut pause = Duration::from_micros(500);
+    let process = kennel_machine::process::Reaper::spawn(child);
+    let pgid = process.pid();
+    let limit = Instant::now() + args.timeout + BACKSTOP;
     let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break Some(s),
-            Ok(None) => {}
-            Err(_) => break None,
+        // Wake at once when the test process ends; look at the interrupt flag now and then.
+        let next = (Instant::now() + INTERRUPT_CHECK).min(limit);
+        if let Some(s) = process.wait_until(next) {
+            break s;
         }
         if shared.interrupted.load(Ordering::SeqCst) {
             kennel_machine::process::signal_group(pgid, libc::SIGKILL);
-            let _ = child.wait();
+            process.wait_until(Instant::now() + Duration::from_secs(10));
             return Outcome::with(Status::Interrupted, "interrupted by the user");
         }
-        if started.elapsed() > limit {
+        if Instant::now() >= limit {
             kennel_machine::process::signal_group(pgid, libc::SIGKILL);
-            let _ = child.wait();
+            process.wait_until(Instant::now() + Duration::from_secs(10));
             return Outcome::with(
                 Status::Interrupted,
                 format!(
@@ -401,8 +403,6 @@ fn run_attempt(shared: &Shared<'_>, args: &ChildArgs) -> Outcome {
                 ),
             );
         }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(20));
     };
     // Whatever the test process left behind in its group (it should be nothing) goes now.
     kennel_machine::process::signal_group(pgid, libc::SIGKILL);
@@ -412,9 +412,7 @@ fn run_attempt(shared: &Shared<'_>, args: &ChildArgs) -> Outcome {
             Status::Error,
             format!(
                 "the test process ended ({}) without reporting a result; its output:\n{}",
-                status
-                    .map(|s| s.to_string())
-                    .unwrap_or_else(|| "unknown status".into()),
+                status,
                 tail(&args.logdir.join("test-process.log"), 15)
             ),
         ),

@@ -226,12 +226,19 @@ impl<'a> Interp<'a> {
     pub(super) fn launch(&mut self, name: &str) -> Result<(), StepError> {
         let vars = self.vars();
         let slot = &self.slots[name];
-        let config = machines::config(slot.spec, &vars, &self.env).map_err(StepError::Error)?;
+        let mut config = machines::config(slot.spec, &vars, &self.env).map_err(StepError::Error)?;
+        config.launch_timeout = config
+            .launch_timeout
+            .min(self.deadline.saturating_duration_since(Instant::now()));
         let expect_exit = slot.spec.expect_exit.clone();
         let launched_at = Instant::now();
-        let machine = config
-            .launch()
-            .map_err(|e| StepError::Error(format!("machine `{name}`: {e}")))?;
+        let machine = config.launch().map_err(|e| {
+            if Instant::now() >= self.deadline {
+                self.timed_out(format!("machine `{name}` to launch: {e}"))
+            } else {
+                StepError::Error(format!("machine `{name}`: {e}"))
+            }
+        })?;
         self.log.line(&format!(
             "launched `{name}` (pid {}, {}: {}) in {} ms",
             machine.pid(),

@@ -40,6 +40,9 @@ pub struct Selection {
     /// Set or override a parameter for all tests (repeatable).
     #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
     pub params: Vec<String>,
+    /// Run only shard K of N (1-based): every N-th test starting at the K-th.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
 }
 
 /// `kennel run`.
@@ -65,6 +68,12 @@ pub struct RunArgs {
     /// Start no more tests after the first failure.
     #[arg(long)]
     pub fail_fast: bool,
+    /// Stop the whole job after this long (e.g. `30m`); running tests end INTERRUPTED.
+    #[arg(long, value_name = "DURATION")]
+    pub job_timeout: Option<String>,
+    /// Memory the tests' machines may use at once, in MiB (default: what is available).
+    #[arg(long, value_name = "MIB")]
+    pub memory: Option<u64>,
     /// Output: `human` lines, or `json` (one event object per line).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,

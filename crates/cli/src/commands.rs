@@ -44,12 +44,28 @@ fn select(sel: &Selection) -> Result<Selected, String> {
         sel.paths.clone()
     };
     let discovery = kennel_runner::discover(&paths).map_err(|e| e.to_string())?;
-    let planned = kennel_runner::plan(&discovery, &overrides, &filter);
+    let mut planned = kennel_runner::plan(&discovery, &overrides, &filter);
+    if let Some(spec) = &sel.shard {
+        let (k, n) = parse_shard(spec)?;
+        planned = kennel_runner::shard(planned, k, n);
+    }
     Ok(Selected {
         discovery,
         overrides,
         planned,
     })
+}
+
+/// `K/N` with 1 <= K <= N.
+fn parse_shard(spec: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("--shard {spec}: expected K/N with 1 <= K <= N, e.g. 2/4");
+    let (k, n) = spec.split_once('/').ok_or_else(bad)?;
+    let k: usize = k.trim().parse().map_err(|_| bad())?;
+    let n: usize = n.trim().parse().map_err(|_| bad())?;
+    if k == 0 || n == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k, n))
 }
 
 fn run(a: RunArgs) -> i32 {
@@ -66,7 +82,7 @@ fn run(a: RunArgs) -> i32 {
     let runnable = selected
         .planned
         .iter()
-        .filter(|p| matches!(p.what, Planned::Case { .. }))
+        .filter(|p| !matches!(p.what, Planned::Invalid(_)))
         .count();
     if runnable == 0 {
         if selected.planned.is_empty() {
@@ -94,6 +110,18 @@ fn run(a: RunArgs) -> i32 {
             return exit::USAGE;
         }
     };
+    let job_timeout = match a
+        .job_timeout
+        .as_deref()
+        .map(kennel_spec::parse_duration)
+        .transpose()
+    {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("kennel: --job-timeout: {e}");
+            return exit::USAGE;
+        }
+    };
     let opts = JobOptions {
         jobs: a.jobs.unwrap_or_else(|| {
             std::thread::available_parallelism()
@@ -108,6 +136,8 @@ fn run(a: RunArgs) -> i32 {
         fail_fast: a.fail_fast,
         exe,
         job_id: kennel_runner::new_job_id(),
+        job_timeout,
+        memory_mib: a.memory,
     };
     let mut results = ResultsDir::new();
     let mut screen: Box<dyn Reporter> = match a.format {
@@ -168,6 +198,18 @@ fn list(a: ListArgs) -> i32 {
                         format!("  [{}]", case.file.tags.join(", "))
                     };
                     println!("{}  ({}){tags}", case.name, case.file.path.display());
+                }
+            }
+            Planned::Executable { path } => {
+                if a.json {
+                    rows.push(
+                        serde_json::json!({"name": p.name(), "file": path, "kind": "executable"}),
+                    );
+                } else {
+                    println!(
+                        "{}  (executable; TAP test points are listed when it runs)",
+                        path.display()
+                    );
                 }
             }
             Planned::Invalid(f) => {

@@ -149,7 +149,7 @@ fn killed_machine_is_not_running_and_has_no_qmp() {
     let mut vm = machine_none().launch().expect("launch");
     vm.kill().expect("kill");
 
-    let qmp = vm.qmp().err().expect("no QMP after kill");
+    let qmp = vm.qmp().expect_err("no QMP after kill");
 
     assert!(!vm.is_running());
     assert!(matches!(qmp, MachineError::NoQmp { .. }), "{qmp:?}");

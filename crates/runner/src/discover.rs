@@ -24,6 +24,8 @@ pub struct Discovery {
     pub files: Vec<Arc<TestFile>>,
     /// Files that look like tests but do not load.
     pub failures: Vec<LoadFailure>,
+    /// Executable files (any program is a test; TAP producers are many).
+    pub executables: Vec<PathBuf>,
 }
 
 /// Find test files under `paths` (files or directories, searched recursively in
@@ -63,14 +65,30 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), RunnerError> {
         }
         if p.is_dir() {
             walk(&p, out)?;
-        } else if p.extension().is_some_and(|e| e == "toml") {
+        } else if p.extension().is_some_and(|e| e == "toml") || is_executable(&p) {
             out.push(p);
         }
     }
     Ok(())
 }
 
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
 fn load(path: &Path, explicit: bool, found: &mut Discovery) -> Result<(), RunnerError> {
+    if path.extension().is_none_or(|e| e != "toml") {
+        if is_executable(path) {
+            found.executables.push(path.to_path_buf());
+            return Ok(());
+        }
+        return Err(RunnerError::NotATest {
+            path: path.to_path_buf(),
+        });
+    }
     match kennel_spec::load_file(path) {
         Ok(Some(f)) => found.files.push(Arc::new(f)),
         Ok(None) if explicit => {
@@ -97,6 +115,11 @@ pub enum Planned {
         /// Index in `file.cases(overrides)`, for the test process.
         case_index: usize,
     },
+    /// An executable test (or TAP producer).
+    Executable {
+        /// The program.
+        path: PathBuf,
+    },
     /// A file that does not load.
     Invalid(LoadFailure),
 }
@@ -117,7 +140,17 @@ impl PlannedTest {
     pub fn name(&self) -> String {
         match &self.what {
             Planned::Case { case, .. } => case.name.clone(),
-            Planned::Invalid(f) => f.path.display().to_string(),
+            Planned::Executable { path } | Planned::Invalid(LoadFailure { path, .. }) => {
+                path.display().to_string()
+            }
+        }
+    }
+
+    /// The file it comes from.
+    pub fn file(&self) -> &Path {
+        match &self.what {
+            Planned::Case { case, .. } => &case.file.path,
+            Planned::Executable { path } | Planned::Invalid(LoadFailure { path, .. }) => path,
         }
     }
 
@@ -125,7 +158,7 @@ impl PlannedTest {
     pub fn tags(&self) -> Vec<String> {
         match &self.what {
             Planned::Case { case, .. } => case.file.tags.clone(),
-            Planned::Invalid(_) => Vec::new(),
+            Planned::Executable { .. } | Planned::Invalid(_) => Vec::new(),
         }
     }
 }
@@ -144,18 +177,15 @@ pub fn plan(
         let index = out.len();
         let name = match &what {
             Planned::Case { case, .. } => case.name.clone(),
-            Planned::Invalid(f) => f
-                .path
-                .file_stem()
+            Planned::Executable { path } | Planned::Invalid(LoadFailure { path, .. }) => path
+                .file_name()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         };
-        let logdir =
-            PathBuf::from("tests").join(format!("{:03}-{}", index + 1, crate::slug::slug(&name)));
         out.push(PlannedTest {
             index,
+            logdir: logdir_for(index, &name),
             what,
-            logdir,
         });
     };
     for f in &discovery.failures {
@@ -176,5 +206,39 @@ pub fn plan(
             push(Planned::Case { case, case_index });
         }
     }
+    // Executables carry no tags: a tag filter selects none of them.
+    if filter.is_empty() {
+        for path in &discovery.executables {
+            push(Planned::Executable { path: path.clone() });
+        }
+    }
     out
+}
+
+fn logdir_for(index: usize, name: &str) -> PathBuf {
+    PathBuf::from("tests").join(format!("{:03}-{}", index + 1, crate::slug::slug(name)))
+}
+
+/// Keep shard `k` of `n` (1-based): every n-th test of the plan, starting at the
+/// k-th. Deterministic for the same files and options; the shards together hold
+/// every test exactly once, and their sizes differ by one at most.
+pub fn shard(tests: Vec<PlannedTest>, k: usize, n: usize) -> Vec<PlannedTest> {
+    let n = n.max(1);
+    tests
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % n == (k.max(1) - 1) % n)
+        .enumerate()
+        .map(|(new, (_, mut t))| {
+            let slug = t
+                .logdir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .and_then(|n| n.split_once('-').map(|(_, rest)| rest.to_string()))
+                .unwrap_or_default();
+            t.index = new;
+            t.logdir = PathBuf::from("tests").join(format!("{:03}-{slug}", new + 1));
+            t
+        })
+        .collect()
 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -43,6 +43,10 @@ pub struct JobOptions {
     pub exe: PathBuf,
     /// The job's id (see [`new_job_id`]).
     pub job_id: String,
+    /// Stop the whole job after this long (running tests end INTERRUPTED).
+    pub job_timeout: Option<Duration>,
+    /// Memory the tests' machines may use at once, in MiB (default: what the machine has available).
+    pub memory_mib: Option<u64>,
 }
 
 /// What a finished job produced.
@@ -78,22 +82,50 @@ pub fn new_job_id() -> String {
     format!("{compact}-{:08x}", h.finish() as u32)
 }
 
+/// Why the job stops early.
+const ABORT_NONE: u8 = 0;
+const ABORT_USER: u8 = 1;
+const ABORT_JOB_TIMEOUT: u8 = 2;
+
 struct Shared<'a> {
-    tests: &'a [PlannedTest],
     opts: &'a JobOptions,
     job_dir: &'a Path,
-    next: AtomicUsize,
-    stop: &'a AtomicBool,
+    abort: AtomicU8,
     interrupted: &'a AtomicBool,
     start: Instant,
 }
 
+impl Shared<'_> {
+    /// Why running tests must stop now, if they must.
+    fn abort_reason(&self) -> Option<&'static str> {
+        if self.interrupted.load(Ordering::SeqCst) {
+            self.abort.store(ABORT_USER, Ordering::SeqCst);
+        }
+        match self.abort.load(Ordering::SeqCst) {
+            ABORT_NONE => None,
+            ABORT_USER => Some("interrupted by the user"),
+            _ => Some("the job's timeout was reached"),
+        }
+    }
+}
+
+/// What test threads tell the coordinator.
+enum Msg {
+    Event(EventKind),
+    Done {
+        index: usize,
+        slot: usize,
+        results: Vec<TestResult>,
+    },
+}
+
 /// Run the planned tests and report every event to `on_event`.
 ///
-/// Creates the job folder (and points `latest` at it), runs up to `jobs` test
-/// processes at a time, and returns once every test has a result. Ctrl-C
-/// (SIGINT) or SIGTERM stops the running tests, marks what did not run, and
-/// returns with `interrupted` set.
+/// Creates the job folder (and points `latest` at it), starts tests while the
+/// parallel slots and the machine's memory allow (see [`crate::schedule`]), each
+/// attempt in its own child process, and returns once every test has a result.
+/// Ctrl-C (SIGINT) or SIGTERM, and the job timeout, stop the running tests, mark
+/// what did not run, and return with the results complete.
 pub fn run_job(
     tests: &[PlannedTest],
     opts: &JobOptions,
@@ -109,9 +141,7 @@ pub fn run_job(
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         let _ = signal_hook::flag::register(sig, Arc::clone(&interrupted));
     }
-    let stop = AtomicBool::new(false);
     let start = Instant::now();
-    let started = SystemTime::now();
     let emit = |on_event: &mut dyn FnMut(&RunEvent), kind: EventKind| {
         on_event(&RunEvent {
             timestamp: SystemTime::now(),
@@ -120,6 +150,9 @@ pub fn run_job(
         })
     };
     let jobs = opts.jobs.max(1).min(tests.len().max(1));
+    let memory = opts
+        .memory_mib
+        .unwrap_or_else(crate::schedule::available_memory_mib);
     emit(
         on_event,
         EventKind::JobStarted {
@@ -129,49 +162,92 @@ pub fn run_job(
             jobs,
         },
     );
+    emit(
+        on_event,
+        EventKind::Note {
+            text: format!(
+                "scheduling {} tests on {jobs} slots within {memory} MiB of memory",
+                tests.len()
+            ),
+        },
+    );
     let shared = Shared {
-        tests,
         opts,
         job_dir: &job_dir,
-        next: AtomicUsize::new(0),
-        stop: &stop,
+        abort: AtomicU8::new(ABORT_NONE),
         interrupted: &interrupted,
         start,
     };
-    let mut results: Vec<Option<TestResult>> = vec![None; tests.len()];
-    let (tx, rx) = mpsc::channel::<EventKind>();
-    std::thread::scope(|scope| {
-        for slot in 0..jobs {
+    let weights = tests.iter().map(crate::schedule::weight).collect();
+    let mut scheduler = crate::schedule::Scheduler::new(weights, jobs, memory);
+    let mut results: Vec<Option<Vec<TestResult>>> = vec![None; tests.len()];
+    let (tx, rx) = mpsc::channel::<Msg>();
+    std::thread::scope(|scope| loop {
+        if shared.abort_reason().is_some() {
+            scheduler.drain();
+        }
+        while let Some((index, slot)) = scheduler.next() {
             let tx = tx.clone();
             let shared = &shared;
-            scope.spawn(move || worker(shared, slot, tx));
+            let test = &tests[index];
+            scope.spawn(move || {
+                let results = run_test(shared, test, slot, &tx);
+                let _ = tx.send(Msg::Done {
+                    index,
+                    slot,
+                    results,
+                });
+            });
         }
-        drop(tx);
-        for kind in rx {
-            if let EventKind::TestFinished { index, result } = &kind {
-                if !result.status.is_ok() && opts.fail_fast {
-                    stop.store(true, Ordering::SeqCst);
+        if scheduler.is_done() {
+            break;
+        }
+        let wait = match opts.job_timeout {
+            Some(t) => (start + t).saturating_duration_since(Instant::now()),
+            None => Duration::from_millis(200),
+        }
+        .min(Duration::from_millis(200));
+        match rx.recv_timeout(wait) {
+            Ok(Msg::Event(kind)) => emit(on_event, kind),
+            Ok(Msg::Done {
+                index,
+                slot,
+                results: r,
+            }) => {
+                scheduler.finish(index, slot);
+                if opts.fail_fast && r.iter().any(|t| !t.status.is_ok()) {
+                    scheduler.drain();
                 }
-                if let Some(r) = results.get_mut(*index) {
-                    *r = Some(result.clone());
+                for result in &r {
+                    emit(
+                        on_event,
+                        EventKind::TestFinished {
+                            index,
+                            result: result.clone(),
+                        },
+                    );
                 }
+                results[index] = Some(r);
             }
-            emit(on_event, kind);
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        if opts.job_timeout.is_some_and(|t| start.elapsed() >= t) {
+            shared.abort.store(ABORT_JOB_TIMEOUT, Ordering::SeqCst);
         }
     });
-    let was_interrupted = interrupted.load(Ordering::SeqCst);
+    let was_interrupted = shared.abort.load(Ordering::SeqCst) == ABORT_USER;
+    let why_not_run = match shared.abort_reason() {
+        Some(r) => format!("not run: {r}"),
+        None => "not run: --fail-fast stopped the job after a failure".into(),
+    };
     let mut summary = Summary::default();
     let mut final_results = Vec::new();
     for (i, r) in results.into_iter().enumerate() {
         let r = match r {
             Some(r) => r,
             None => {
-                let why = if was_interrupted {
-                    "not run: the job was interrupted"
-                } else {
-                    "not run: --fail-fast stopped the job after a failure"
-                };
-                let r = not_run(&tests[i], why);
+                let r = not_run(&tests[i], &why_not_run);
                 emit(
                     on_event,
                     EventKind::TestFinished {
@@ -179,13 +255,14 @@ pub fn run_job(
                         result: r.clone(),
                     },
                 );
-                r
+                vec![r]
             }
         };
-        summary.add(r.status);
-        final_results.push(r);
+        for t in r {
+            summary.add(t.status);
+            final_results.push(t);
+        }
     }
-    let _ = started;
     emit(
         on_event,
         EventKind::JobFinished {
@@ -202,13 +279,13 @@ pub fn run_job(
 }
 
 fn not_run(t: &PlannedTest, why: &str) -> TestResult {
-    let (file, variant) = match &t.what {
-        Planned::Case { case, .. } => (case.file.path.clone(), case.variant.clone()),
-        Planned::Invalid(f) => (f.path.clone(), IndexMap::new()),
+    let variant = match &t.what {
+        Planned::Case { case, .. } => case.variant.clone(),
+        _ => IndexMap::new(),
     };
     TestResult {
         name: t.name(),
-        file,
+        file: t.file().to_path_buf(),
         variant,
         tags: t.tags(),
         status: Status::Skip,
@@ -236,29 +313,12 @@ fn point_latest(results_dir: &Path, job_dir: &Path) {
     }
 }
 
-fn worker(shared: &Shared<'_>, slot: usize, tx: mpsc::Sender<EventKind>) {
-    loop {
-        if shared.stop.load(Ordering::SeqCst) || shared.interrupted.load(Ordering::SeqCst) {
-            return;
-        }
-        let i = shared.next.fetch_add(1, Ordering::SeqCst);
-        let Some(t) = shared.tests.get(i) else { return };
-        let result = run_test(shared, t, slot, &tx);
-        if tx
-            .send(EventKind::TestFinished { index: i, result })
-            .is_err()
-        {
-            return;
-        }
-    }
-}
-
 fn run_test(
     shared: &Shared<'_>,
     t: &PlannedTest,
     slot: usize,
-    tx: &mpsc::Sender<EventKind>,
-) -> TestResult {
+    tx: &mpsc::Sender<Msg>,
+) -> Vec<TestResult> {
     let started = Instant::now();
     let start_s = started.duration_since(shared.start).as_secs_f64();
     let logdir = shared.job_dir.join(&t.logdir);
@@ -267,6 +327,7 @@ fn run_test(
     let mut result = not_run(t, "");
     result.start_s = start_s;
     result.slot = slot;
+    result.attempts = 1;
     let (case, case_index) = match &t.what {
         Planned::Invalid(f) => {
             let _ = std::fs::write(logdir.join("test.log"), format!("{}\n", f.message));
@@ -274,8 +335,15 @@ fn run_test(
             result.status = o.status;
             result.reason = o.reason;
             result.detail = o.detail;
-            result.attempts = 1;
-            return result;
+            return vec![result];
+        }
+        Planned::Executable { path } => {
+            let _ = tx.send(Msg::Event(EventKind::TestStarted {
+                index: t.index,
+                name: t.name(),
+                attempt: 1,
+            }));
+            return run_executable_test(shared, path, &logdir, result);
         }
         Planned::Case { case, case_index } => (case, *case_index),
     };
@@ -289,11 +357,11 @@ fn run_test(
     let mut failed_before = false;
     while attempt <= retries {
         attempt += 1;
-        let _ = tx.send(EventKind::TestStarted {
+        let _ = tx.send(Msg::Event(EventKind::TestStarted {
             index: t.index,
             name: case.name.clone(),
             attempt,
-        });
+        }));
         if attempt > 1 {
             keep_attempt(&logdir, attempt - 1);
         }
@@ -310,15 +378,15 @@ fn run_test(
             outcome.status,
             Status::Fail | Status::Error | Status::Interrupted
         );
-        if !retryable || attempt > retries || shared.interrupted.load(Ordering::SeqCst) {
+        if !retryable || attempt > retries || shared.abort_reason().is_some() {
             break;
         }
         failed_before = true;
-        let _ = tx.send(EventKind::TestRetrying {
+        let _ = tx.send(Msg::Event(EventKind::TestRetrying {
             index: t.index,
             name: case.name.clone(),
             outcome: outcome.clone(),
-        });
+        }));
     }
     result.status = outcome.status;
     result.reason = outcome.reason;
@@ -327,7 +395,59 @@ fn run_test(
     result.flaky = failed_before && outcome.status == Status::Pass;
     result.attempts = attempt;
     result.duration_s = started.elapsed().as_secs_f64();
-    result
+    vec![result]
+}
+
+/// An executable: one result, or one per TAP test point.
+fn run_executable_test(
+    shared: &Shared<'_>,
+    path: &Path,
+    logdir: &Path,
+    template: TestResult,
+) -> Vec<TestResult> {
+    let mut env: Vec<(String, String)> = shared
+        .opts
+        .overrides
+        .iter()
+        .map(|(k, v)| {
+            (
+                format!("KENNEL_PARAM_{}", k.to_ascii_uppercase()),
+                kennel_spec::value_text(v),
+            )
+        })
+        .collect();
+    if let Some(q) = &shared.opts.qemu {
+        if let Ok(b) = kennel_machine::find_qemu(kennel_machine::host_arch(), None, Some(q)) {
+            env.push((
+                kennel_machine::QEMU_BINARY_ENV.to_string(),
+                b.path.to_string_lossy().into_owned(),
+            ));
+        }
+    }
+    let abort = || shared.abort_reason().is_some();
+    let timeout = kennel_spec::DEFAULT_TIMEOUT.mul_f64(shared.opts.timeout_factor.max(0.01));
+    let outcomes = crate::executable::run_executable(&crate::executable::ExecRun {
+        path,
+        logdir,
+        timeout,
+        env,
+        interrupted: &abort,
+    });
+    outcomes
+        .into_iter()
+        .map(|r| {
+            let mut t = template.clone();
+            if let Some(point) = &r.point {
+                t.name = format!("{}: {point}", template.name);
+            }
+            t.status = r.outcome.status;
+            t.reason = r.outcome.reason;
+            t.detail = r.outcome.detail;
+            t.duration_s = r.duration_s;
+            t.start_s = template.start_s + (r.at_s - r.duration_s).max(0.0);
+            t
+        })
+        .collect()
 }
 
 /// Move the files of a finished attempt into `attempt-N/`.
@@ -385,10 +505,10 @@ fn run_attempt(shared: &Shared<'_>, args: &ChildArgs) -> Outcome {
         if let Some(s) = process.wait_until(next) {
             break s;
         }
-        if shared.interrupted.load(Ordering::SeqCst) {
+        if let Some(why) = shared.abort_reason() {
             kennel_machine::process::signal_group(pgid, libc::SIGKILL);
             process.wait_until(Instant::now() + Duration::from_secs(10));
-            return Outcome::with(Status::Interrupted, "interrupted by the user");
+            return Outcome::with(Status::Interrupted, why);
         }
         if Instant::now() >= limit {
             kennel_machine::process::signal_group(pgid, libc::SIGKILL);

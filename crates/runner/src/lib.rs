@@ -11,11 +11,14 @@ pub mod child;
 mod discover;
 mod error;
 mod event;
+pub mod executable;
 pub mod interpret;
 mod job;
+pub mod schedule;
 mod slug;
+pub mod tap;
 
-pub use discover::{discover, plan, Discovery, LoadFailure, Planned, PlannedTest};
+pub use discover::{discover, plan, shard, Discovery, LoadFailure, Planned, PlannedTest};
 pub use error::RunnerError;
 pub use event::{EventKind, Outcome, RunEvent, Status, Summary, TestResult};
 pub use job::{new_job_id, run_job, JobOptions, JobReport};

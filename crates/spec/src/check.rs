@@ -58,6 +58,13 @@ pub(crate) fn check_refs(test: &TestFile, params: Option<&[String]>) -> Result<(
         Err(format!("unknown variable `${{{name}}}`: {hint}"))
     };
     let none = HashSet::new();
+    if let Ok(name) = Template::parse(&test.name) {
+        for var in name.vars() {
+            check(var, &none, false).map_err(|message| {
+                error_at_line(&test.path, 1, 1, format!("in `name`: {message}"))
+            })?;
+        }
+    }
     for asset in test.assets.values() {
         if let AssetSource::Path(path) = &asset.source {
             for name in path.vars() {

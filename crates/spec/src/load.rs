@@ -150,6 +150,7 @@ impl Loader<'_> {
             tags: raw.tags,
             timeout,
             retries: raw.retries,
+            exclusive: raw.exclusive,
             requires,
             machines,
             steps,

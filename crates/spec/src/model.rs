@@ -27,6 +27,8 @@ pub struct TestFile {
     pub timeout: Duration,
     /// Extra attempts after a FAIL, ERROR or INTERRUPTED outcome.
     pub retries: u32,
+    /// Run alone: no other test runs while this one does (`exclusive = true`).
+    pub exclusive: bool,
     /// Requirements; an unmet one makes the test SKIP.
     pub requires: Requires,
     /// The machines, in file order; `[machine]` yields one named `main`.

@@ -19,6 +19,8 @@ pub(crate) struct RawFile {
     pub timeout: Option<S<toml::Value>>,
     #[serde(default)]
     pub retries: u32,
+    #[serde(default)]
+    pub exclusive: bool,
     pub requires: Option<RawRequires>,
     pub machine: Option<S<RawMachine>>,
     #[serde(default)]

@@ -70,7 +70,7 @@ impl TestFile {
                 params.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
                 TestCase {
                     file: Arc::clone(self),
-                    name: case_name(&self.name, &variant),
+                    name: case_name(&self.name, &variant, &params),
                     variant,
                     params,
                 }
@@ -79,7 +79,16 @@ impl TestFile {
     }
 }
 
-fn case_name(name: &str, variant: &IndexMap<String, Value>) -> String {
+fn case_name(
+    name: &str,
+    variant: &IndexMap<String, Value>,
+    params: &IndexMap<String, Value>,
+) -> String {
+    // `${...}` in the name takes the case's parameters (the contract's "any string of the file").
+    let rendered = crate::template::Template::parse(name)
+        .ok()
+        .and_then(|t| t.render(params).ok());
+    let name = rendered.as_deref().unwrap_or(name);
     if variant.is_empty() {
         return name.to_owned();
     }

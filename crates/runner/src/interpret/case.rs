@@ -50,6 +50,8 @@ pub(super) struct Interp<'a> {
     pub timeout: Duration,
     pub cmdline: Option<std::fs::File>,
     pub accel: IndexMap<String, String>,
+    /// The running step's own time limit, for messages.
+    pub step_timeout: Option<Duration>,
 }
 
 /// Run one case and say how it went. Never panics on bad input; every machine
@@ -102,6 +104,7 @@ pub fn run_case(run: &CaseRun<'_>) -> Outcome {
         timeout: run.timeout,
         cmdline: std::fs::File::create(run.logdir.join("cmdline")).ok(),
         accel: IndexMap::new(),
+        step_timeout: None,
     };
     interp.log.line(&format!("test: {}", run.case.name));
     interp.log.line(&format!("file: {}", file.path.display()));
@@ -304,7 +307,11 @@ impl<'a> Interp<'a> {
                 humantime::format_duration(self.timeout)
             ))
         } else {
-            StepError::Fail(what)
+            let after = self
+                .step_timeout
+                .map(|t| format!(" after {}", humantime::format_duration(round_ms(t))))
+                .unwrap_or_default();
+            StepError::Fail(format!("timed out{after} waiting for {what}"))
         }
     }
 }
@@ -333,4 +340,9 @@ impl StepError {
             StepError::Interrupted(m) => format!("interrupted: {m}"),
         }
     }
+}
+
+/// A duration to whole milliseconds, for messages.
+fn round_ms(d: Duration) -> Duration {
+    Duration::from_millis(d.as_millis().try_into().unwrap_or(u64::MAX))
 }

@@ -30,6 +30,9 @@ impl Interp<'_> {
             .map(|t| Instant::now() + t)
             .unwrap_or(self.deadline)
             .min(self.deadline);
+        self.step_timeout = step
+            .timeout
+            .or_else(|| Some(deadline.saturating_duration_since(Instant::now())));
         let mut attempts = 0u32;
         let value = loop {
             attempts += 1;
@@ -39,7 +42,7 @@ impl Interp<'_> {
                     let now = Instant::now();
                     if now + POLL_PAUSE >= deadline {
                         return Err(self.timed_out(format!(
-                            "did not pass after {attempts} attempts; last: {msg}"
+                            "the step to pass ({attempts} attempts); last: {msg}"
                         )));
                     }
                     std::thread::sleep(POLL_PAUSE);
@@ -383,6 +386,8 @@ fn machine<'m>(
 
 /// A QMP failure that is not a timeout: QEMU went away or spoke garbage.
 fn qmp_gone(m: &mut Machine, e: QmpError) -> StepError {
+    // The connection usually closes a moment before the process is reaped.
+    let _ = m.wait_exit(Instant::now() + Duration::from_secs(1));
     if m.is_running() {
         StepError::Error(format!("QMP failed: {e}"))
     } else {

@@ -26,7 +26,7 @@ fn unknown_top_level_key_is_named_with_the_expected_keys() {
     assert_eq!(
         err,
         "tests/qmp/t.toml:2:1: unknown field `timout`, expected one of `name`, `description`, \
-         `tags`, `timeout`, `retries`, `requires`, `machine`, `machines`, `variants`, `assets`, `step`"
+         `tags`, `timeout`, `retries`, `exclusive`, `requires`, `machine`, `machines`, `variants`, `assets`, `step`"
     );
 }
 

@@ -81,6 +81,7 @@ fn contract_example_loads_to_the_expected_model() {
         tags: vec!["quick".to_owned(), "numa".to_owned()],
         timeout: Duration::from_secs(120),
         retries: 0,
+        exclusive: false,
         requires: Requires::default(),
         machines: vec![MachineSpec {
             machine_type: Some(t("none")),

@@ -1,0 +1,168 @@
+//! `kennel run` killed or interrupted while a test waits: no QEMU survives it.
+//!
+//! The runner is tagged with a unique `KENNEL_TEST_MARKER` environment variable,
+//! which its test processes and their QEMUs inherit; that is how these tests find
+//! (and count) the processes it started.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A test that waits 60 s for an event nothing emits.
+const LONG_WAIT: &str = r#"
+name = "waits a minute"
+timeout = "90s"
+
+[machine]
+type = "none"
+args = ["-nodefaults", "-S"]
+
+[[step]]
+event = "NEVER_EMITTED"
+timeout = "60s"
+"#;
+
+fn unique_marker() -> String {
+    format!(
+        "kennel-signal-test-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    )
+}
+
+/// Live processes whose environment holds `KENNEL_TEST_MARKER=<marker>`.
+fn processes_with(marker: &str) -> Vec<u32> {
+    let needle = format!("KENNEL_TEST_MARKER={marker}");
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .map(|env| env.split(|b| *b == 0).any(|v| v == needle.as_bytes()))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+fn is_qemu(pid: u32) -> bool {
+    std::fs::read_link(format!("/proc/{pid}/exe"))
+        .map(|exe| exe.to_string_lossy().contains("qemu-system-"))
+        .unwrap_or(false)
+}
+
+/// Poll until `done` holds or `limit` passes; whether it held.
+fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    done()
+}
+
+/// A running `kennel run` over [`LONG_WAIT`], once its QEMU is up.
+struct Started {
+    child: Child,
+    marker: String,
+    results_dir: tempfile::TempDir,
+    _tests: tempfile::TempDir,
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        // Only if an assertion failed before the runner was stopped.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_long_test() -> Started {
+    let tests = tempfile::tempdir().expect("tests dir");
+    std::fs::write(tests.path().join("long.toml"), LONG_WAIT).expect("write test");
+    let results_dir = tempfile::tempdir().expect("results dir");
+    let marker = unique_marker();
+    let child = Command::new(env!("CARGO_BIN_EXE_kennel"))
+        .arg("run")
+        .arg(tests.path())
+        .arg("--results-dir")
+        .arg(results_dir.path())
+        .env("KENNEL_TEST_MARKER", &marker)
+        .env_remove("QEMU_TEST_QEMU_BINARY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start kennel");
+    let started = Started {
+        child,
+        marker,
+        results_dir,
+        _tests: tests,
+    };
+    let qemu_up = wait_until(Duration::from_secs(20), || {
+        processes_with(&started.marker).into_iter().any(is_qemu)
+    });
+    assert!(qemu_up, "kennel's QEMU never showed up");
+    started
+}
+
+fn signal(pid: u32, sig: libc::c_int) {
+    let pid = libc::pid_t::try_from(pid).expect("pid");
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    let rc = unsafe { libc::kill(pid, sig) };
+    assert_eq!(rc, 0, "kill({pid}, {sig})");
+}
+
+fn results_json(dir: &Path) -> serde_json::Value {
+    let path: PathBuf = dir.join("latest").join("results.json");
+    let text = std::fs::read_to_string(&path).expect("results.json");
+    serde_json::from_str(&text).expect("results.json is JSON")
+}
+
+#[test]
+fn sigkill_of_the_runner_leaves_no_qemu_behind() {
+    let mut run = start_long_test();
+
+    signal(run.child.id(), libc::SIGKILL);
+    run.child.wait().expect("reap kennel");
+
+    let marker = run.marker.clone();
+    let gone = wait_until(Duration::from_secs(5), || {
+        processes_with(&marker).is_empty()
+    });
+    assert!(gone, "survivors: {:?}", processes_with(&marker));
+}
+
+#[test]
+fn sigint_of_the_runner_exits_130_with_the_test_interrupted() {
+    let mut run = start_long_test();
+    let started = Instant::now();
+
+    signal(run.child.id(), libc::SIGINT);
+    let status = run.child.wait().expect("reap kennel");
+
+    let results = results_json(run.results_dir.path());
+    let marker = run.marker.clone();
+    assert_eq!(status.code(), Some(130));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(results["tests"][0]["status"], "INTERRUPTED");
+    assert_eq!(results["summary"]["interrupted"], 1);
+    assert!(
+        wait_until(Duration::from_secs(2), || processes_with(&marker)
+            .is_empty()),
+        "survivors: {:?}",
+        processes_with(&marker)
+    );
+}

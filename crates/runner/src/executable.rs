@@ -1,0 +1,313 @@
+//! Executable tests: any program is a test (exit 0 PASS, 77 SKIP, anything else
+//! FAIL), and a program that prints TAP is as many tests as it has test points.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::event::{Outcome, Status};
+use crate::tap::{PointStatus, TapReader};
+
+/// Exit status an executable test uses to say "skip me" (as in Automake and Avocado).
+pub const SKIP_EXIT: i32 = 77;
+
+/// One result of an executable: the program itself, or one of its TAP test points.
+#[derive(Debug, Clone)]
+pub struct ExecResult {
+    /// Suffix for the test's name: `None` for the program, the point's description for TAP.
+    pub point: Option<String>,
+    /// The verdict.
+    pub outcome: Outcome,
+    /// Seconds since the program started, when this result was known.
+    pub at_s: f64,
+    /// Seconds it took (for TAP points: since the previous point).
+    pub duration_s: f64,
+}
+
+/// How to run one executable test.
+pub struct ExecRun<'a> {
+    /// The program.
+    pub path: &'a Path,
+    /// Its log folder: `stdout.log` (also `test.log`), `stderr.log`.
+    pub logdir: &'a Path,
+    /// Timeout for the whole program.
+    pub timeout: Duration,
+    /// Extra environment (parameters, QEMU binary).
+    pub env: Vec<(String, String)>,
+    /// Checked while waiting: true when the user interrupted the job.
+    pub interrupted: &'a dyn Fn() -> bool,
+}
+
+/// Run the program to its end (or its timeout) and judge it.
+pub fn run_executable(run: &ExecRun<'_>) -> Vec<ExecResult> {
+    let started = Instant::now();
+    let fail = |status, text: String| {
+        vec![ExecResult {
+            point: None,
+            outcome: Outcome::with(status, text),
+            at_s: started.elapsed().as_secs_f64(),
+            duration_s: started.elapsed().as_secs_f64(),
+        }]
+    };
+    let stderr = match std::fs::File::create(run.logdir.join("stderr.log")) {
+        Ok(f) => f,
+        Err(e) => return fail(Status::Error, format!("cannot create stderr.log: {e}")),
+    };
+    let stdout_log = match std::fs::File::create(run.logdir.join("test.log")) {
+        Ok(f) => f,
+        Err(e) => return fail(Status::Error, format!("cannot create test.log: {e}")),
+    };
+    let program: PathBuf = std::path::absolute(run.path).unwrap_or_else(|_| run.path.to_path_buf());
+    let mut cmd = Command::new(&program);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .env("KENNEL_TEST_LOGDIR", run.logdir)
+        .envs(run.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    kennel_machine::process::kill_with_parent(&mut cmd);
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            return fail(
+                Status::Error,
+                format!("cannot start {}: {e}", program.display()),
+            )
+        }
+    };
+    // Stream stdout to the log and through the TAP reader: output of any size,
+    // never held whole in memory.
+    let out = child.stdout.take();
+    let reader = std::thread::spawn(move || {
+        let mut tap = TapReader::default();
+        let mut seen_at: Vec<f64> = Vec::new();
+        let mut log = stdout_log;
+        if let Some(mut out) = out {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match out.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        let _ = std::io::Write::write_all(&mut log, &buf[..n]);
+                        for _ in tap.feed(&buf[..n]) {
+                            seen_at.push(started.elapsed().as_secs_f64());
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+        }
+        for _ in tap.finish() {
+            seen_at.push(started.elapsed().as_secs_f64());
+        }
+        (tap, seen_at)
+    });
+    let process = kennel_machine::process::Reaper::spawn(child);
+    let limit = started + run.timeout;
+    let mut killed: Option<String> = None;
+    let status = loop {
+        let next = (Instant::now() + Duration::from_millis(50)).min(limit);
+        if let Some(s) = process.wait_until(next) {
+            break Some(s);
+        }
+        if (run.interrupted)() {
+            killed = Some("interrupted by the user".into());
+        } else if Instant::now() >= limit {
+            killed = Some(format!(
+                "timed out after {} (the test's timeout); killed",
+                humantime::format_duration(run.timeout)
+            ));
+        }
+        if killed.is_some() {
+            kennel_machine::process::signal_group(process.pid(), libc::SIGKILL);
+            break process.wait_until(Instant::now() + Duration::from_secs(10));
+        }
+    };
+    // Children of the test that kept the group alive go with it.
+    kennel_machine::process::signal_group(process.pid(), libc::SIGKILL);
+    let (tap, seen_at) = reader.join().unwrap_or_default();
+    // Points with the diagnostics that followed them, and when each was seen.
+    let points: Vec<(f64, crate::tap::Point)> = seen_at
+        .into_iter()
+        .zip(tap.points.iter().cloned())
+        .collect();
+    judge(
+        run,
+        &tap,
+        &points,
+        status,
+        killed,
+        started.elapsed().as_secs_f64(),
+    )
+}
+
+fn judge(
+    run: &ExecRun<'_>,
+    tap: &TapReader,
+    points: &[(f64, crate::tap::Point)],
+    status: Option<std::process::ExitStatus>,
+    killed: Option<String>,
+    total_s: f64,
+) -> Vec<ExecResult> {
+    let exit = status.map(kennel_machine::ExitInfo::from);
+    let tail = || tail_lines(&run.logdir.join("test.log"), &run.logdir.join("stderr.log"));
+    let mut results = Vec::new();
+    if tap.is_tap() {
+        let mut prev = 0.0;
+        for (at, p) in points {
+            let outcome = match &p.status {
+                PointStatus::Ok => Outcome::pass(),
+                PointStatus::Todo(r) => {
+                    let mut o = Outcome::pass();
+                    o.reason = Some(format!("TODO (expected failure): {r}"));
+                    o
+                }
+                PointStatus::Skip(r) => Outcome::with(
+                    Status::Skip,
+                    if r.is_empty() {
+                        "skipped".into()
+                    } else {
+                        r.clone()
+                    },
+                ),
+                PointStatus::NotOk => {
+                    let mut text = format!("not ok {} - {}", p.number, p.description);
+                    for d in &p.diagnostics {
+                        text.push('\n');
+                        text.push_str(d);
+                    }
+                    Outcome::with(Status::Fail, text)
+                }
+            };
+            let name = if p.description.is_empty() {
+                format!("{}", p.number)
+            } else {
+                p.description.clone()
+            };
+            results.push(ExecResult {
+                point: Some(name),
+                outcome,
+                at_s: *at,
+                duration_s: at - prev,
+            });
+            prev = *at;
+        }
+        let problem = if let Some(k) = killed {
+            Some((
+                Status::Interrupted,
+                format!("{k} after {} test points", points.len()),
+            ))
+        } else if let Some(b) = &tap.bailed {
+            Some((Status::Error, format!("bailed out: {b}")))
+        } else if tap.plan.is_some_and(|n| n != points.len() as u64) && tap.skip_all.is_none() {
+            Some((
+                Status::Error,
+                format!(
+                    "planned {} tests but ran {}",
+                    tap.plan.unwrap_or(0),
+                    points.len()
+                ),
+            ))
+        } else {
+            match exit {
+                Some(e) if e.code == Some(0) => None,
+                Some(e)
+                    if results.iter().any(|r| r.outcome.status == Status::Fail)
+                        && e.code.is_some() =>
+                {
+                    None
+                }
+                Some(e) => Some((
+                    Status::Error,
+                    format!("exited with {e} after its test points\n{}", tail()),
+                )),
+                None => Some((Status::Error, "exit status unknown".into())),
+            }
+        };
+        if let Some(skip) = &tap.skip_all {
+            results.push(ExecResult {
+                point: None,
+                outcome: Outcome::with(
+                    Status::Skip,
+                    if skip.is_empty() {
+                        "skipped (plan 1..0)".into()
+                    } else {
+                        skip.clone()
+                    },
+                ),
+                at_s: total_s,
+                duration_s: total_s,
+            });
+        }
+        if let Some((status, text)) = problem {
+            results.push(ExecResult {
+                point: None,
+                outcome: Outcome::with(status, text),
+                at_s: total_s,
+                duration_s: total_s - prev,
+            });
+        }
+        return results;
+    }
+    let outcome = match (killed, exit) {
+        (Some(k), _) => Outcome::with(Status::Interrupted, format!("{k}\n{}", tail())),
+        (None, Some(e)) if e.code == Some(0) => Outcome::pass(),
+        (None, Some(e)) if e.code == Some(SKIP_EXIT) => {
+            let why = last_line(&run.logdir.join("stderr.log"))
+                .or_else(|| last_line(&run.logdir.join("test.log")))
+                .unwrap_or_else(|| "exit status 77".into());
+            Outcome::with(Status::Skip, why)
+        }
+        (None, Some(e)) => Outcome::with(Status::Fail, format!("exited with {e}\n{}", tail())),
+        (None, None) => Outcome::with(Status::Error, "exit status unknown"),
+    };
+    vec![ExecResult {
+        point: None,
+        outcome,
+        at_s: total_s,
+        duration_s: total_s,
+    }]
+}
+
+fn last_line(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.trim().to_string())
+}
+
+/// The last lines of stdout and stderr, for a failure's detail.
+fn tail_lines(stdout: &Path, stderr: &Path) -> String {
+    let mut out = String::new();
+    for (name, path) in [("stdout", stdout), ("stderr", stderr)] {
+        let text = read_tail(path, 4096);
+        let lines: Vec<&str> = text.lines().collect();
+        let from = lines.len().saturating_sub(10);
+        if lines.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("last {name}:\n"));
+        for l in &lines[from..] {
+            out.push_str("  | ");
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out.trim_end().to_string()
+}
+
+/// The last `max` bytes of a file, without reading the whole file.
+fn read_tail(path: &Path, max: u64) -> String {
+    use std::io::{Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return String::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(max)));
+    let mut buf = Vec::new();
+    let _ = f.take(max).read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
+}

@@ -100,12 +100,30 @@ pub struct ListArgs {
 
 /// `kennel report`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ReportArgs {
+    /// `merge`: join shard results into one job.
+    #[command(subcommand)]
+    pub action: Option<ReportAction>,
     /// A job folder (default: latest in the results directory).
     pub job: Option<PathBuf>,
     /// Where job folders are.
     #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = "kennel-results")]
     pub results_dir: PathBuf,
+}
+
+/// `kennel report` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ReportAction {
+    /// Join the job folders of several shards into one new job (results, logs, report).
+    Merge {
+        /// Job folders to join, in order.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where the merged job folder goes.
+        #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = "kennel-results")]
+        results_dir: PathBuf,
+    },
 }
 
 /// `kennel doctor`.

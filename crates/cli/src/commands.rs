@@ -10,7 +10,8 @@ use kennel_runner::{Discovery, JobOptions, Planned, PlannedTest, RunEvent};
 use kennel_spec::{TagFilter, Value};
 
 use crate::args::{
-    Cli, Command, DoctorArgs, Format, ListArgs, ReportArgs, RunArgs, RunTestArgs, Selection,
+    Cli, Command, DoctorArgs, Format, ListArgs, ReportAction, ReportArgs, RunArgs, RunTestArgs,
+    Selection,
 };
 use crate::exit;
 
@@ -229,48 +230,52 @@ fn list(a: ListArgs) -> i32 {
 }
 
 fn report(a: ReportArgs) -> i32 {
+    if let Some(ReportAction::Merge { dirs, results_dir }) = a.action {
+        return match kennel_report::merge(&dirs, &results_dir) {
+            Ok(job) => {
+                println!(
+                    "kennel: merged {} job folders into {}",
+                    dirs.len(),
+                    job.display()
+                );
+                match ResultsFile::read(&job) {
+                    Ok(f) if f.summary.ok() => exit::OK,
+                    Ok(_) => exit::TESTS_FAILED,
+                    Err(_) => exit::OK,
+                }
+            }
+            Err(e) => {
+                eprintln!("kennel: {}", error_chain(&e));
+                exit::USAGE
+            }
+        };
+    }
     let dir = a.job.unwrap_or_else(|| a.results_dir.join("latest"));
-    let file = match ResultsFile::read(&dir) {
+    let file = match ResultsFile::load(&dir) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("kennel: cannot read {}/results.json: {e}", dir.display());
+            eprintln!("kennel: {}", error_chain(&e));
             return exit::USAGE;
         }
     };
-    println!(
-        "job {} started {} ({:.1}s){}",
-        file.job_id,
-        file.started,
-        file.duration_s,
-        if file.interrupted {
-            ", interrupted"
-        } else {
-            ""
-        }
-    );
-    for t in &file.tests {
-        println!(
-            " {:<11} {:>7}  {}",
-            t.status.as_str(),
-            kennel_report::human_secs(t.duration_s),
-            t.name
-        );
-        if let Some(r) = &t.reason {
-            println!("             {r}");
-        }
-    }
-    let s = file.summary;
-    println!(
-        "kennel: {} passed, {} failed, {} skipped",
-        s.pass,
-        s.fail + s.error + s.interrupted,
-        s.skip
-    );
-    if s.ok() {
+    print!("{}", kennel_report::summary_text(&file));
+    if file.summary.ok() {
         exit::OK
     } else {
         exit::TESTS_FAILED
     }
+}
+
+/// An error and its causes on one line: `cannot read x: permission denied`.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 fn doctor(a: DoctorArgs) -> i32 {

@@ -358,7 +358,6 @@ fn toml_syntax_error_alone_exits_2_naming_file_line_and_column() {
 }
 
 #[test]
-#[test]
 fn unknown_variable_in_a_machine_names_the_machine_table_and_the_variable() {
     let dir = test_dir(&[(
         "bad.toml",

@@ -2,9 +2,10 @@ use kennel_runner::Status;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::results_dir::ResultsFile;
+use crate::ReportError;
 
 /// `junit.xml` for GitLab, Jenkins and friends: one suite per test file.
-pub(crate) fn render(file: &ResultsFile) -> Result<Vec<u8>, String> {
+pub(crate) fn render(file: &ResultsFile) -> Result<Vec<u8>, ReportError> {
     let mut report = Report::new(format!("kennel job {}", file.job_id));
     let mut suites: indexmap::IndexMap<String, TestSuite> = indexmap::IndexMap::new();
     for t in &file.tests {
@@ -51,5 +52,5 @@ pub(crate) fn render(file: &ResultsFile) -> Result<Vec<u8>, String> {
     report
         .to_string()
         .map(String::into_bytes)
-        .map_err(|e| e.to_string())
+        .map_err(ReportError::Junit)
 }

@@ -3,17 +3,26 @@
 //! Reporters only consume events; none reaches back into the runner.
 //! [`Terminal`] prints a line per finished test and a summary; [`JsonEvents`]
 //! prints one JSON object per event; [`ResultsDir`] writes the job folder's
-//! `job.log`, `results.json`, `junit.xml` and `results.tap`.
+//! `job.log`, `results.json`, `junit.xml`, `results.tap` and `report.html`.
+//! [`merge`] joins shard job folders into one; [`summary_text`] is
+//! `kennel report`'s view of a finished job.
 #![deny(missing_docs)]
 
+mod error;
+mod html;
 mod json_events;
 mod junit;
+mod merge;
 mod results_dir;
+mod summary;
 mod tap;
 mod terminal;
 
+pub use error::ReportError;
 pub use json_events::JsonEvents;
+pub use merge::merge;
 pub use results_dir::{ResultsDir, ResultsFile};
+pub use summary::summary_text;
 pub use terminal::Terminal;
 
 use kennel_runner::RunEvent;

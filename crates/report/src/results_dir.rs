@@ -7,7 +7,8 @@ use kennel_machine::fsutil::write_atomic;
 use kennel_runner::{EventKind, RunEvent, Summary, TestResult};
 use serde::{Deserialize, Serialize};
 
-use crate::Reporter;
+use crate::error::chain;
+use crate::{ReportError, Reporter};
 
 /// `results.json`, as in the results contract.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,10 +36,50 @@ impl ResultsFile {
         let bytes = std::fs::read(job_dir.join("results.json"))?;
         serde_json::from_slice(&bytes).map_err(std::io::Error::other)
     }
+
+    /// Read a job folder's `results.json`, telling a missing file
+    /// ([`ReportError::NoResults`]) from a broken one ([`ReportError::BadResults`]).
+    pub fn load(job_dir: &Path) -> Result<ResultsFile, ReportError> {
+        let path = job_dir.join("results.json");
+        let bytes = std::fs::read(&path).map_err(|source| ReportError::NoResults {
+            dir: job_dir.to_path_buf(),
+            source,
+        })?;
+        serde_json::from_slice(&bytes).map_err(|source| ReportError::BadResults { path, source })
+    }
+}
+
+/// Write a job's end-of-job files into `job_dir`, each atomically: `results.json`,
+/// `junit.xml`, `results.tap` and `report.html` (which reads the logs under `job_dir`).
+/// Goes on past a failure; returns every file that could not be written.
+pub(crate) fn write_outputs(job_dir: &Path, file: &ResultsFile) -> Vec<ReportError> {
+    let outputs: [(&str, Result<Vec<u8>, ReportError>); 4] = [
+        (
+            "results.json",
+            serde_json::to_vec_pretty(file).map_err(ReportError::Json),
+        ),
+        ("junit.xml", crate::junit::render(file)),
+        ("results.tap", Ok(crate::tap::render(file).into_bytes())),
+        (
+            "report.html",
+            crate::html::render(file, job_dir).map(String::into_bytes),
+        ),
+    ];
+    let mut errors = Vec::new();
+    for (name, bytes) in outputs {
+        let path = job_dir.join(name);
+        let res = bytes.and_then(|b| {
+            write_atomic(&path, &b).map_err(|source| ReportError::Write { path, source })
+        });
+        if let Err(e) = res {
+            errors.push(e);
+        }
+    }
+    errors
 }
 
 /// Writes the job folder: `job.log` as events come, and at the end
-/// `results.json`, `junit.xml` and `results.tap` (each atomically).
+/// `results.json`, `junit.xml`, `results.tap` and `report.html` (each atomically).
 pub struct ResultsDir {
     job_dir: PathBuf,
     job_id: String,
@@ -90,20 +131,8 @@ impl ResultsDir {
             interrupted,
             tests: self.results.iter().map(|(_, r)| r.clone()).collect(),
         };
-        let outputs: [(&str, Result<Vec<u8>, String>); 3] = [
-            (
-                "results.json",
-                serde_json::to_vec_pretty(&file).map_err(|e| e.to_string()),
-            ),
-            ("junit.xml", crate::junit::render(&file)),
-            ("results.tap", Ok(crate::tap::render(&file).into_bytes())),
-        ];
-        for (name, bytes) in outputs {
-            let path = self.job_dir.join(name);
-            let res = bytes.and_then(|b| write_atomic(&path, &b).map_err(|e| e.to_string()));
-            if let Err(e) = res {
-                self.errors.push(format!("{}: {e}", path.display()));
-            }
+        for e in write_outputs(&self.job_dir, &file) {
+            self.errors.push(chain(&e));
         }
     }
 }

@@ -111,7 +111,7 @@ impl Shared<'_> {
 
 /// What test threads tell the coordinator.
 enum Msg {
-    Event(EventKind),
+    Event(Box<EventKind>),
     Done {
         index: usize,
         slot: usize,
@@ -186,7 +186,7 @@ pub fn run_job(
         if shared.abort_reason().is_some() {
             scheduler.drain();
         }
-        while let Some((index, slot)) = scheduler.next() {
+        while let Some((index, slot)) = scheduler.next_to_start() {
             let tx = tx.clone();
             let shared = &shared;
             let test = &tests[index];
@@ -208,7 +208,7 @@ pub fn run_job(
         }
         .min(Duration::from_millis(200));
         match rx.recv_timeout(wait) {
-            Ok(Msg::Event(kind)) => emit(on_event, kind),
+            Ok(Msg::Event(kind)) => emit(on_event, *kind),
             Ok(Msg::Done {
                 index,
                 slot,
@@ -338,11 +338,11 @@ fn run_test(
             return vec![result];
         }
         Planned::Executable { path } => {
-            let _ = tx.send(Msg::Event(EventKind::TestStarted {
+            let _ = tx.send(Msg::Event(Box::new(EventKind::TestStarted {
                 index: t.index,
                 name: t.name(),
                 attempt: 1,
-            }));
+            })));
             return run_executable_test(shared, path, &logdir, result);
         }
         Planned::Case { case, case_index } => (case, *case_index),
@@ -357,11 +357,11 @@ fn run_test(
     let mut failed_before = false;
     while attempt <= retries {
         attempt += 1;
-        let _ = tx.send(Msg::Event(EventKind::TestStarted {
+        let _ = tx.send(Msg::Event(Box::new(EventKind::TestStarted {
             index: t.index,
             name: case.name.clone(),
             attempt,
-        }));
+        })));
         if attempt > 1 {
             keep_attempt(&logdir, attempt - 1);
         }
@@ -382,11 +382,11 @@ fn run_test(
             break;
         }
         failed_before = true;
-        let _ = tx.send(Msg::Event(EventKind::TestRetrying {
+        let _ = tx.send(Msg::Event(Box::new(EventKind::TestRetrying {
             index: t.index,
             name: case.name.clone(),
             outcome: outcome.clone(),
-        }));
+        })));
     }
     result.status = outcome.status;
     result.reason = outcome.reason;

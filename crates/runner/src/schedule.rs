@@ -148,7 +148,7 @@ impl Scheduler {
     }
 
     /// The next test to start and the slot id it runs in (for the timeline), if one fits now.
-    pub fn next(&mut self) -> Option<(usize, usize)> {
+    pub fn next_to_start(&mut self) -> Option<(usize, usize)> {
         let pick = if self
             .pending
             .front()
@@ -232,19 +232,19 @@ mod tests {
             4,
             1000,
         );
-        assert_eq!(s.next(), Some((0, 0)));
+        assert_eq!(s.next_to_start(), Some((0, 0)));
         // 600 + 600 > 1000: the third (300) may overtake.
-        assert_eq!(s.next(), Some((2, 1)));
-        assert_eq!(s.next(), None);
+        assert_eq!(s.next_to_start(), Some((2, 1)));
+        assert_eq!(s.next_to_start(), None);
         s.finish(0, 0);
-        assert_eq!(s.next(), Some((1, 0)));
+        assert_eq!(s.next_to_start(), Some((1, 0)));
     }
 
     #[test]
     fn a_test_bigger_than_the_budget_runs_alone() {
         let mut s = Scheduler::new(vec![w(5000, 1, false), w(100, 1, false)], 2, 1000);
-        assert_eq!(s.next(), Some((0, 0)));
-        assert_eq!(s.next(), None);
+        assert_eq!(s.next_to_start(), Some((0, 0)));
+        assert_eq!(s.next_to_start(), None);
     }
 
     #[test]
@@ -254,20 +254,20 @@ mod tests {
             4,
             1000,
         );
-        assert_eq!(s.next(), Some((0, 0)));
+        assert_eq!(s.next_to_start(), Some((0, 0)));
         // The exclusive head cannot start; the third overtakes it a bounded number of times.
-        assert_eq!(s.next(), Some((2, 1)));
-        assert_eq!(s.next(), None);
+        assert_eq!(s.next_to_start(), Some((2, 1)));
+        assert_eq!(s.next_to_start(), None);
         s.finish(0, 0);
         s.finish(2, 1);
-        assert_eq!(s.next().map(|(i, _)| i), Some(1));
-        assert_eq!(s.next(), None);
+        assert_eq!(s.next_to_start().map(|(i, _)| i), Some(1));
+        assert_eq!(s.next_to_start(), None);
     }
 
     #[test]
     fn vcpus_take_slots() {
         let mut s = Scheduler::new(vec![w(10, 2, false), w(10, 1, false)], 2, 1000);
-        assert_eq!(s.next(), Some((0, 0)));
-        assert_eq!(s.next(), None);
+        assert_eq!(s.next_to_start(), Some((0, 0)));
+        assert_eq!(s.next_to_start(), None);
     }
 }

@@ -1,0 +1,482 @@
+//! `report.html`: one self-contained page (inline CSS, a few lines of inline JS,
+//! no external resources) with the summary, a timeline of the job by slot, and
+//! every test with its logs inline.
+
+use std::fmt::Write as _;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Component, Path};
+
+use kennel_runner::{Status, TestResult};
+use minijinja::{AutoEscape, Environment, Output, State, Value};
+use serde::Serialize;
+
+use crate::{human_secs, ReportError, ResultsFile};
+
+const TEMPLATE: &str = include_str!("report.html.j2");
+
+/// The logs shown inline, in this order.
+const LOGS: [&str; 6] = [
+    "test.log",
+    "console.log",
+    "qmp.log",
+    "qemu.log",
+    "cmdline",
+    "test-process.log",
+];
+
+/// Each inline log shows at most its last this many bytes.
+pub(crate) const LOG_CAP: u64 = 256 * 1024;
+/// The whole page inlines at most this many bytes of logs; after that, links only.
+const PAGE_LOG_BUDGET: u64 = 32 * 1024 * 1024;
+
+/// The timeline's drawing width (SVG user units) and geometry.
+const TL_WIDTH: f64 = 1000.0;
+const TL_LABEL: f64 = 60.0;
+const TL_ROW: f64 = 22.0;
+const TL_BAR: f64 = 16.0;
+const TL_AXIS: f64 = 18.0;
+
+#[derive(Serialize)]
+struct Page {
+    job_id: String,
+    started: String,
+    duration: String,
+    kennel_version: String,
+    interrupted: bool,
+    total: usize,
+    failed: usize,
+    counts: Vec<Count>,
+    groups: Vec<Group>,
+    cap: String,
+    timeline: Timeline,
+    tests: Vec<Row>,
+}
+
+#[derive(Serialize)]
+struct Count {
+    status: &'static str,
+    class: &'static str,
+    n: usize,
+}
+
+#[derive(Serialize)]
+struct Group {
+    key: &'static str,
+    label: &'static str,
+    n: usize,
+}
+
+#[derive(Serialize)]
+struct Timeline {
+    width: f64,
+    height: f64,
+    label_width: f64,
+    lanes: Vec<Lane>,
+    ticks: Vec<Tick>,
+    bars: Vec<Bar>,
+}
+
+#[derive(Serialize)]
+struct Lane {
+    label: String,
+    y: f64,
+    text_y: f64,
+}
+
+#[derive(Serialize)]
+struct Tick {
+    x: f64,
+    label: String,
+}
+
+#[derive(Serialize)]
+struct Bar {
+    anchor: String,
+    x: f64,
+    y: f64,
+    w: f64,
+    h: f64,
+    class: &'static str,
+    title: String,
+}
+
+#[derive(Serialize)]
+struct Row {
+    anchor: String,
+    number: usize,
+    status: &'static str,
+    class: &'static str,
+    group: &'static str,
+    duration: String,
+    name: String,
+    file: String,
+    variant: String,
+    tags: String,
+    reason: Option<String>,
+    detail: Option<String>,
+    flaky: bool,
+    attempts: u32,
+    accel: Vec<String>,
+    logdir: String,
+    logdir_href: String,
+    logs: Vec<Log>,
+}
+
+#[derive(Serialize)]
+struct Log {
+    name: &'static str,
+    href: String,
+    size: String,
+    /// The text shown (the tail when `truncated`); `None` when over the page budget.
+    text: Option<String>,
+    truncated: bool,
+    empty: bool,
+}
+
+/// CSS class of a status.
+fn class(status: Status) -> &'static str {
+    match status {
+        Status::Pass => "pass",
+        Status::Fail => "fail",
+        Status::Error => "error",
+        Status::Skip => "skip",
+        Status::Interrupted => "interrupted",
+    }
+}
+
+/// Which filter button shows a row.
+fn group(status: Status) -> &'static str {
+    match status {
+        Status::Pass => "passed",
+        Status::Skip => "skipped",
+        Status::Fail | Status::Error | Status::Interrupted => "failed",
+    }
+}
+
+/// Failures first, then passes, then skips.
+fn rank(status: Status) -> u8 {
+    match status {
+        Status::Fail | Status::Error | Status::Interrupted => 0,
+        Status::Pass => 1,
+        Status::Skip => 2,
+    }
+}
+
+/// Render `report.html` for `file`, reading test logs under `job_dir`.
+pub(crate) fn render(file: &ResultsFile, job_dir: &Path) -> Result<String, ReportError> {
+    let mut env = Environment::new();
+    env.set_formatter(html_formatter);
+    env.add_template("report.html.j2", TEMPLATE)
+        .map_err(ReportError::Html)?;
+    let tmpl = env
+        .get_template("report.html.j2")
+        .map_err(ReportError::Html)?;
+    tmpl.render(page(file, job_dir)).map_err(ReportError::Html)
+}
+
+/// minijinja's HTML escaping, minus `/` → `&#x2f;` (which bloats logs full of paths):
+/// strings escape `&`, `<`, `>`, `"` and `'`; everything else as minijinja does it.
+fn html_formatter(out: &mut Output, state: &State, value: &Value) -> Result<(), minijinja::Error> {
+    match value.as_str() {
+        Some(text) if state.auto_escape() == AutoEscape::Html && !value.is_safe() => {
+            out.write_str(&escape(text)).map_err(minijinja::Error::from)
+        }
+        _ => minijinja::escape_formatter(out, state, value),
+    }
+}
+
+/// Escape text for HTML content and quoted attributes.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn page(file: &ResultsFile, job_dir: &Path) -> Page {
+    let s = &file.summary;
+    let counts = [
+        (Status::Pass, s.pass),
+        (Status::Fail, s.fail),
+        (Status::Error, s.error),
+        (Status::Skip, s.skip),
+        (Status::Interrupted, s.interrupted),
+    ]
+    .into_iter()
+    .map(|(st, n)| Count {
+        status: st.as_str(),
+        class: class(st),
+        n,
+    })
+    .collect();
+    let in_group = |g: &str| file.tests.iter().filter(|t| group(t.status) == g).count();
+    let mut order: Vec<usize> = (0..file.tests.len()).collect();
+    order.sort_by_key(|&i| (rank(file.tests[i].status), i));
+    let mut budget = PAGE_LOG_BUDGET;
+    let tests = order
+        .into_iter()
+        .map(|i| row(i, &file.tests[i], job_dir, &mut budget))
+        .collect();
+    Page {
+        job_id: file.job_id.clone(),
+        started: file.started.clone(),
+        duration: human_secs(file.duration_s),
+        kennel_version: file.kennel_version.clone(),
+        interrupted: file.interrupted,
+        total: s.total,
+        failed: s.fail + s.error + s.interrupted,
+        counts,
+        groups: vec![
+            Group {
+                key: "all",
+                label: "all",
+                n: file.tests.len(),
+            },
+            Group {
+                key: "failed",
+                label: "failed",
+                n: in_group("failed"),
+            },
+            Group {
+                key: "passed",
+                label: "passed",
+                n: in_group("passed"),
+            },
+            Group {
+                key: "skipped",
+                label: "skipped",
+                n: in_group("skipped"),
+            },
+        ],
+        cap: human_bytes(LOG_CAP),
+        timeline: timeline(file),
+        tests,
+    }
+}
+
+fn row(i: usize, t: &TestResult, job_dir: &Path, budget: &mut u64) -> Row {
+    let variant = t
+        .variant
+        .iter()
+        .map(|(k, v)| format!("{k}={}", serde_json::to_string(v).unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let logdir_ok = is_relative_inside(&t.logdir);
+    let logs = if logdir_ok {
+        LOGS.iter()
+            .filter_map(|name| log(job_dir, &t.logdir, name, budget))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Row {
+        anchor: format!("t{}", i + 1),
+        number: i + 1,
+        status: t.status.as_str(),
+        class: class(t.status),
+        group: group(t.status),
+        duration: human_secs(t.duration_s),
+        name: t.name.clone(),
+        file: t.file.display().to_string(),
+        variant,
+        tags: t.tags.join(", "),
+        reason: t.reason.clone(),
+        detail: t.detail.clone(),
+        flaky: t.flaky,
+        attempts: t.attempts,
+        accel: t.accel.iter().map(|(m, a)| format!("{m}: {a}")).collect(),
+        logdir: t.logdir.display().to_string(),
+        logdir_href: if logdir_ok {
+            format!("{}/", href(&t.logdir.display().to_string()))
+        } else {
+            String::new()
+        },
+        logs,
+    }
+}
+
+/// A log as shown inline: `None` when the test did not write it.
+fn log(job_dir: &Path, logdir: &Path, name: &'static str, budget: &mut u64) -> Option<Log> {
+    let path = job_dir.join(logdir).join(name);
+    let len = std::fs::metadata(&path).ok()?.len();
+    if name == "test-process.log" && len == 0 {
+        return None;
+    }
+    let shown = len.min(LOG_CAP);
+    let text = if shown <= *budget {
+        *budget -= shown;
+        Some(tail(&path, len).unwrap_or_else(|e| format!("(cannot read {name}: {e})")))
+    } else {
+        None
+    };
+    Some(Log {
+        name,
+        href: href(&format!("{}/{name}", logdir.display())),
+        size: human_bytes(len),
+        text,
+        truncated: len > LOG_CAP,
+        empty: len == 0,
+    })
+}
+
+/// The last [`LOG_CAP`] bytes of a file of `len` bytes, starting at a line.
+pub(crate) fn tail(path: &Path, len: u64) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    if len > LOG_CAP {
+        f.seek(SeekFrom::Start(len - LOG_CAP))?;
+        f.take(LOG_CAP).read_to_end(&mut bytes)?;
+        if let Some(nl) = bytes.iter().position(|&b| b == b'\n') {
+            bytes.drain(..=nl);
+        }
+    } else {
+        f.read_to_end(&mut bytes)?;
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A log folder from results.json is read only when it stays inside the job folder.
+fn is_relative_inside(p: &Path) -> bool {
+    !p.as_os_str().is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)))
+}
+
+/// A relative URL for a relative path: every byte outside the unreserved set
+/// (and `/`) percent-encoded.
+fn href(path: &str) -> String {
+    let mut out = String::new();
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+fn human_bytes(n: u64) -> String {
+    if n < 1024 {
+        format!("{n} B")
+    } else if n % 1024 == 0 && n < 1024 * 1024 {
+        format!("{} KiB", n / 1024)
+    } else if n < 1024 * 1024 {
+        format!("{:.1} KiB", n as f64 / 1024.0)
+    } else {
+        format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0))
+    }
+}
+
+/// One lane per slot, one bar per test placed by `start_s` and `duration_s`.
+fn timeline(file: &ResultsFile) -> Timeline {
+    let span = file
+        .tests
+        .iter()
+        .map(|t| t.start_s + t.duration_s)
+        .fold(file.duration_s, f64::max)
+        .max(0.001);
+    let slots = file.tests.iter().map(|t| t.slot + 1).max().unwrap_or(1);
+    let plot = TL_WIDTH - TL_LABEL - 10.0;
+    let x_of = |s: f64| TL_LABEL + (s.max(0.0) / span) * plot;
+    let lanes = (0..slots)
+        .map(|slot| {
+            let y = TL_AXIS + slot as f64 * TL_ROW;
+            Lane {
+                label: format!("slot {slot}"),
+                y,
+                text_y: y + TL_ROW / 2.0 + 4.0,
+            }
+        })
+        .collect();
+    let step = nice_step(span / 8.0);
+    let ticks = (0..)
+        .map(|k| k as f64 * step)
+        .take_while(|s| *s <= span + 1e-9)
+        .map(|s| Tick {
+            x: round1(x_of(s)),
+            label: if s == 0.0 { "0".into() } else { human_secs(s) },
+        })
+        .collect();
+    let bars = file
+        .tests
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let x = x_of(t.start_s);
+            let w = ((t.duration_s.max(0.0) / span) * plot).max(2.0);
+            let mut title = format!(
+                "#{} {} — {} in {}",
+                i + 1,
+                t.name,
+                t.status,
+                human_secs(t.duration_s)
+            );
+            if let Some(r) = &t.reason {
+                title.push_str(&format!("\n{r}"));
+            }
+            Bar {
+                anchor: format!("t{}", i + 1),
+                x: round1(x),
+                y: TL_AXIS + t.slot as f64 * TL_ROW + (TL_ROW - TL_BAR) / 2.0,
+                w: round1(w),
+                h: TL_BAR,
+                class: class(t.status),
+                title,
+            }
+        })
+        .collect();
+    Timeline {
+        width: TL_WIDTH,
+        height: TL_AXIS + slots as f64 * TL_ROW + 4.0,
+        label_width: TL_LABEL,
+        lanes,
+        ticks,
+        bars,
+    }
+}
+
+/// 1, 2 or 5 times a power of ten, at least `raw`.
+fn nice_step(raw: f64) -> f64 {
+    let raw = raw.max(1e-3);
+    let mag = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag)
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_are_round() {
+        assert_eq!(nice_step(0.13), 0.2);
+        assert_eq!(nice_step(3.0), 5.0);
+        assert_eq!(nice_step(70.0), 100.0);
+    }
+
+    #[test]
+    fn logdirs_outside_the_job_are_not_read() {
+        assert!(is_relative_inside(Path::new("tests/001-a")));
+        assert!(!is_relative_inside(Path::new("../elsewhere")));
+        assert!(!is_relative_inside(Path::new("/etc")));
+    }
+
+    #[test]
+    fn hrefs_are_percent_encoded() {
+        assert_eq!(href("tests/001-a b/x\"y"), "tests/001-a%20b/x%22y");
+    }
+}

@@ -1,0 +1,115 @@
+//! report.html: escaped, one timeline bar per test, logs inline and capped.
+
+mod common;
+
+fn job() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    common::write_job(dir.path(), common::JOB_ID, 0.0);
+    dir
+}
+
+fn page(dir: &tempfile::TempDir) -> String {
+    std::fs::read_to_string(dir.path().join("report.html")).expect("report.html")
+}
+
+fn escaped(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#x27;")
+}
+
+#[test]
+fn every_test_name_appears_escaped() {
+    let dir = job();
+
+    let html = page(&dir);
+
+    for t in common::results() {
+        assert!(html.contains(&escaped(&t.name)), "{} missing", t.name);
+    }
+    assert!(!html.contains("<script>alert(1)"));
+    assert!(html.contains("stop and cont &lt;script&gt;alert(1)&lt;/script&gt;"));
+}
+
+#[test]
+fn timeline_has_one_bar_per_test() {
+    let dir = job();
+
+    let html = page(&dir);
+
+    assert_eq!(html.matches("<rect class=\"bar ").count(), 6);
+    assert_eq!(html.matches("class=\"lane-label\"").count(), 2);
+    assert!(html.contains("<rect class=\"bar fail\""));
+}
+
+#[test]
+fn page_is_self_contained() {
+    let dir = job();
+
+    let html = page(&dir);
+
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    for external in ["src=\"http", "href=\"http", "@import", "<link "] {
+        assert!(!html.contains(external), "page loads {external}");
+    }
+}
+
+#[test]
+fn failures_come_first_and_each_row_has_a_filter_group() {
+    let dir = job();
+
+    let html = page(&dir);
+
+    let groups: Vec<&str> = html
+        .match_indices("data-group=\"")
+        .skip(4) // the four filter buttons
+        .map(|(i, m)| {
+            let rest = &html[i + m.len()..];
+            &rest[..rest.find('"').unwrap_or(0)]
+        })
+        .collect();
+    assert_eq!(
+        groups,
+        ["failed", "failed", "failed", "passed", "passed", "skipped"]
+    );
+}
+
+#[test]
+fn logs_are_inline_escaped_with_links() {
+    let dir = job();
+
+    let html = page(&dir);
+
+    assert!(html.contains("<code>test.log</code>"));
+    assert!(html.contains("<code>cmdline</code>"));
+    assert!(html.contains("&lt;b&gt;&amp;amp;&lt;/b&gt;"));
+    assert!(html.contains("href=\"tests/002-migration-completes/test.log\""));
+    assert!(
+        !html.contains("<code>qmp.log</code>"),
+        "a log never written is not shown"
+    );
+}
+
+#[test]
+fn a_long_log_shows_its_tail_with_a_note() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let logdir = dir
+        .path()
+        .join("tests/001-boot-reaches-a-login-prompt-machine-pc");
+    std::fs::create_dir_all(&logdir).expect("mkdir");
+    let mut big = String::from("FIRST LINE\n");
+    for i in 0..40_000 {
+        big.push_str(&format!("console line {i:06}\n"));
+    }
+    big.push_str("LAST LINE\n");
+    std::fs::write(logdir.join("console.log"), &big).expect("write");
+
+    common::write_job(dir.path(), common::JOB_ID, 0.0);
+    let html = page(&dir);
+
+    assert!(html.contains("LAST LINE"));
+    assert!(!html.contains("FIRST LINE"));
+    assert!(html.contains("showing the last 256 KiB of"));
+}

@@ -20,6 +20,8 @@ pub enum Command {
     Run(RunArgs),
     /// Show what would run: tests, variants, tags.
     List(ListArgs),
+    /// Run again what a job ran (default: latest), or only what failed.
+    Replay(ReplayArgs),
     /// Print a job's summary (default: latest).
     Report(ReportArgs),
     /// What is installed and usable, and how to fix what is missing.
@@ -124,6 +126,31 @@ pub enum ReportAction {
         #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = "kennel-results")]
         results_dir: PathBuf,
     },
+}
+
+/// `kennel replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The job folder to replay (default: latest in the results directory).
+    pub job: Option<PathBuf>,
+    /// Only the tests that did not PASS or SKIP.
+    #[arg(long)]
+    pub failed: bool,
+    /// Tests run at once (default: number of CPUs).
+    #[arg(short = 'j', long = "jobs")]
+    pub jobs: Option<usize>,
+    /// Where job folders are (the replay's own job goes there too).
+    #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = "kennel-results")]
+    pub results_dir: PathBuf,
+    /// QEMU binary or build directory (default: the one the job used).
+    #[arg(long, value_name = "PATH")]
+    pub qemu: Option<PathBuf>,
+    /// Extra attempts for failing tests.
+    #[arg(long)]
+    pub retries: Option<u32>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
 }
 
 /// `kennel doctor`.

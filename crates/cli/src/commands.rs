@@ -5,13 +5,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use indexmap::IndexMap;
-use kennel_report::{JsonEvents, Reporter, ResultsDir, ResultsFile, Terminal};
+use kennel_report::{JsonEvents, LiveTerminal, Reporter, ResultsDir, ResultsFile, Terminal};
 use kennel_runner::{Discovery, JobOptions, Planned, PlannedTest, RunEvent};
 use kennel_spec::{TagFilter, Value};
 
 use crate::args::{
-    Cli, Command, DoctorArgs, Format, ListArgs, ReportAction, ReportArgs, RunArgs, RunTestArgs,
-    Selection,
+    Cli, Command, DoctorArgs, Format, ListArgs, ReplayArgs, ReportAction, ReportArgs, RunArgs,
+    RunTestArgs, Selection,
 };
 use crate::exit;
 
@@ -19,6 +19,7 @@ pub fn dispatch(cli: Cli) -> i32 {
     match cli.command {
         Command::Run(a) => run(a),
         Command::List(a) => list(a),
+        Command::Replay(a) => replay(a),
         Command::Report(a) => report(a),
         Command::Doctor(a) => doctor(a),
         Command::RunTest(a) => run_test(a),
@@ -77,6 +78,11 @@ fn run(a: RunArgs) -> i32 {
             return exit::USAGE;
         }
     };
+    execute(selected, &a)
+}
+
+/// Run a selection with the options of `a`, print, write results, and say how it went.
+fn execute(selected: Selected, a: &RunArgs) -> i32 {
     for f in &selected.discovery.failures {
         eprintln!("kennel: error: {}", f.message);
     }
@@ -140,12 +146,21 @@ fn run(a: RunArgs) -> i32 {
         job_timeout,
         memory_mib: a.memory,
     };
-    let mut results = ResultsDir::new();
+    let options = serde_json::json!({
+        "paths": if a.selection.paths.is_empty() { vec![PathBuf::from("tests")] } else { a.selection.paths.clone() },
+        "params": Value::Object(selected.overrides.clone().into_iter().collect()),
+        "tags": a.selection.tags,
+        "shard": a.selection.shard,
+        "qemu": a.qemu,
+        "timeout_factor": a.timeout_factor,
+    });
+    let mut results = ResultsDir::new().with_options(options);
     let mut screen: Box<dyn Reporter> = match a.format {
-        Format::Human => Box::new(Terminal::new(
-            std::io::stdout(),
-            std::io::stdout().is_terminal(),
-        )),
+        Format::Human if std::io::stdout().is_terminal() && std::io::stderr().is_terminal() => {
+            Box::new(LiveTerminal::new())
+        }
+        Format::Human => Box::new(Terminal::new(std::io::stdout(), false)),
+
         Format::Json => Box::new(JsonEvents::new(std::io::stdout())),
     };
     let mut on_event = |e: &RunEvent| {
@@ -227,6 +242,99 @@ fn list(a: ListArgs) -> i32 {
     } else {
         exit::OK
     }
+}
+
+fn replay(a: ReplayArgs) -> i32 {
+    let dir = a
+        .job
+        .clone()
+        .unwrap_or_else(|| a.results_dir.join("latest"));
+    let job = match ResultsFile::load(&dir) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("kennel: {}", error_chain(&e));
+            return exit::USAGE;
+        }
+    };
+    let wanted: Vec<&kennel_runner::TestResult> = job
+        .tests
+        .iter()
+        .filter(|t| !a.failed || !t.status.is_ok())
+        .collect();
+    if wanted.is_empty() {
+        println!("kennel: nothing to replay in {}", dir.display());
+        return exit::OK;
+    }
+    let mut files: Vec<PathBuf> = Vec::new();
+    for t in &wanted {
+        if !files.contains(&t.file) {
+            files.push(t.file.clone());
+        }
+    }
+    let params: Vec<String> = job
+        .options
+        .get("params")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", kennel_spec::value_text(v)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let selection = Selection {
+        paths: files,
+        tags: Vec::new(),
+        params,
+        shard: None,
+    };
+    let mut selected = match select(&selection) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kennel: {e}");
+            return exit::USAGE;
+        }
+    };
+    // Keep the cases the job had (by name); an executable stays when any of its results is wanted.
+    let names: std::collections::HashSet<&str> = wanted.iter().map(|t| t.name.as_str()).collect();
+    selected.planned.retain(|p| match &p.what {
+        Planned::Case { case, .. } => names.contains(case.name.as_str()),
+        Planned::Executable { path } => wanted.iter().any(|t| &t.file == path),
+        Planned::Invalid(_) => true,
+    });
+    let selected = Selected {
+        planned: kennel_runner::shard(selected.planned, 1, 1),
+        ..selected
+    };
+    let qemu = a.qemu.clone().or_else(|| {
+        job.options
+            .get("qemu")
+            .and_then(Value::as_str)
+            .map(PathBuf::from)
+    });
+    let timeout_factor = job
+        .options
+        .get("timeout_factor")
+        .and_then(Value::as_f64)
+        .unwrap_or(1.0);
+    println!(
+        "kennel: replaying {} of {} tests from job {}",
+        selected.planned.len(),
+        job.tests.len(),
+        job.job_id
+    );
+    let run_args = RunArgs {
+        selection,
+        jobs: a.jobs,
+        timeout_factor,
+        results_dir: a.results_dir.clone(),
+        qemu,
+        retries: a.retries,
+        fail_fast: false,
+        job_timeout: None,
+        memory: None,
+        format: a.format,
+    };
+    execute(selected, &run_args)
 }
 
 fn report(a: ReportArgs) -> i32 {

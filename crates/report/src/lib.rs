@@ -12,6 +12,7 @@ mod error;
 mod html;
 mod json_events;
 mod junit;
+mod live;
 mod merge;
 mod results_dir;
 mod summary;
@@ -20,6 +21,7 @@ mod terminal;
 
 pub use error::ReportError;
 pub use json_events::JsonEvents;
+pub use live::LiveTerminal;
 pub use merge::merge;
 pub use results_dir::{ResultsDir, ResultsFile};
 pub use summary::summary_text;

@@ -93,6 +93,10 @@ fn write_job(
     let mut summary = Summary::default();
     let mut interrupted = false;
     let mut slot_base = 0;
+    let options = shards
+        .first()
+        .map(|s| s.1.options.clone())
+        .unwrap_or_default();
     for (dir, file, started) in shards {
         let _ = writeln!(
             log,
@@ -148,6 +152,7 @@ fn write_job(
         summary,
         interrupted,
         tests,
+        options,
     };
     match write_outputs(job_dir, &merged).into_iter().next() {
         Some(e) => Err(e),

@@ -28,6 +28,9 @@ pub struct ResultsFile {
     pub interrupted: bool,
     /// Every test, in job order.
     pub tests: Vec<TestResult>,
+    /// How the job was run (paths, parameters, QEMU), so that `kennel replay` can run it again.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub options: serde_json::Value,
 }
 
 impl ResultsFile {
@@ -87,6 +90,7 @@ pub struct ResultsDir {
     log: Option<File>,
     results: Vec<(usize, TestResult)>,
     errors: Vec<String>,
+    options: serde_json::Value,
 }
 
 impl Default for ResultsDir {
@@ -105,7 +109,14 @@ impl ResultsDir {
             log: None,
             results: Vec::new(),
             errors: Vec::new(),
+            options: serde_json::Value::Null,
         }
+    }
+
+    /// Record how the job was run in `results.json` (`options`), for `kennel replay`.
+    pub fn with_options(mut self, options: serde_json::Value) -> ResultsDir {
+        self.options = options;
+        self
     }
 
     /// Files that could not be written (shown to the user at the end).
@@ -130,6 +141,7 @@ impl ResultsDir {
             summary,
             interrupted,
             tests: self.results.iter().map(|(_, r)| r.clone()).collect(),
+            options: self.options.clone(),
         };
         for e in write_outputs(&self.job_dir, &file) {
             self.errors.push(chain(&e));

@@ -26,6 +26,13 @@ impl<W: Write> Terminal<W> {
     }
 }
 
+impl Terminal<Vec<u8>> {
+    /// What was written so far, leaving the buffer empty.
+    pub fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
+    }
+}
+
 impl<W: Write> Reporter for Terminal<W> {
     fn report(&mut self, event: &RunEvent) {
         let out = &mut self.out;

@@ -24,6 +24,9 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Print a job's summary (default: latest).
     Report(ReportArgs),
+    /// Fetch, list or purge the assets tests declare.
+    #[command(subcommand)]
+    Assets(AssetsCommand),
     /// What is installed and usable, and how to fix what is missing.
     Doctor(DoctorArgs),
     /// Internal: run one test case in this process (started by `kennel run`).
@@ -76,9 +79,25 @@ pub struct RunArgs {
     /// Memory the tests' machines may use at once, in MiB (default: what is available).
     #[arg(long, value_name = "MIB")]
     pub memory: Option<u64>,
+    #[command(flatten)]
+    pub assets: AssetFlags,
     /// Output: `human` lines, or `json` (one event object per line).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+}
+
+/// How assets may be fetched.
+#[derive(Debug, Clone, Args)]
+pub struct AssetFlags {
+    /// Download nothing: a test whose asset is not cached is SKIPped (also KENNEL_NO_DOWNLOAD=1).
+    #[arg(long)]
+    pub offline: bool,
+    /// With --offline, a missing asset is an ERROR rather than a SKIP.
+    #[arg(long)]
+    pub require_assets: bool,
+    /// Accept assets declared without a sha256/sha512.
+    #[arg(long)]
+    pub allow_unverified: bool,
 }
 
 /// Output formats.
@@ -153,6 +172,33 @@ pub struct ReplayArgs {
     pub format: Format,
 }
 
+/// `kennel assets ...`.
+#[derive(Debug, Subcommand)]
+pub enum AssetsCommand {
+    /// Download and verify every asset the tests under the paths declare (default: tests/).
+    Fetch {
+        /// Test files or directories.
+        paths: Vec<PathBuf>,
+        /// Accept assets declared without a hash.
+        #[arg(long)]
+        allow_unverified: bool,
+    },
+    /// What the cache holds.
+    List,
+    /// Remove cached assets: older than a duration, and/or down to a total size.
+    Purge {
+        /// Remove what was not used for this long (e.g. `30d`).
+        #[arg(long, value_name = "DURATION")]
+        older_than: Option<String>,
+        /// Then remove the least recently used until the cache is at most this many MiB.
+        #[arg(long, value_name = "MIB")]
+        max_size: Option<u64>,
+        /// Remove everything.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
 /// `kennel doctor`.
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
@@ -176,4 +222,6 @@ pub struct RunTestArgs {
     pub params_json: String,
     #[arg(long)]
     pub qemu: Option<PathBuf>,
+    #[command(flatten)]
+    pub assets: AssetFlags,
 }

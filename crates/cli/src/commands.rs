@@ -10,8 +10,8 @@ use kennel_runner::{Discovery, JobOptions, Planned, PlannedTest, RunEvent};
 use kennel_spec::{TagFilter, Value};
 
 use crate::args::{
-    Cli, Command, DoctorArgs, Format, ListArgs, ReplayArgs, ReportAction, ReportArgs, RunArgs,
-    RunTestArgs, Selection,
+    AssetFlags, AssetsCommand, Cli, Command, DoctorArgs, Format, ListArgs, ReplayArgs,
+    ReportAction, ReportArgs, RunArgs, RunTestArgs, Selection,
 };
 use crate::exit;
 
@@ -21,6 +21,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::List(a) => list(a),
         Command::Replay(a) => replay(a),
         Command::Report(a) => report(a),
+        Command::Assets(a) => assets(a),
         Command::Doctor(a) => doctor(a),
         Command::RunTest(a) => run_test(a),
     }
@@ -145,6 +146,7 @@ fn execute(selected: Selected, a: &RunArgs) -> i32 {
         job_id: kennel_runner::new_job_id(),
         job_timeout,
         memory_mib: a.memory,
+        assets: asset_policy(&a.assets),
     };
     let options = serde_json::json!({
         "paths": if a.selection.paths.is_empty() { vec![PathBuf::from("tests")] } else { a.selection.paths.clone() },
@@ -252,7 +254,7 @@ fn replay(a: ReplayArgs) -> i32 {
     let job = match ResultsFile::load(&dir) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("kennel: {}", error_chain(&e));
+            eprintln!("kennel: {}", kennel_runner::error_chain(&e));
             return exit::USAGE;
         }
     };
@@ -332,6 +334,11 @@ fn replay(a: ReplayArgs) -> i32 {
         fail_fast: false,
         job_timeout: None,
         memory: None,
+        assets: AssetFlags {
+            offline: false,
+            require_assets: false,
+            allow_unverified: false,
+        },
         format: a.format,
     };
     execute(selected, &run_args)
@@ -353,7 +360,7 @@ fn report(a: ReportArgs) -> i32 {
                 }
             }
             Err(e) => {
-                eprintln!("kennel: {}", error_chain(&e));
+                eprintln!("kennel: {}", kennel_runner::error_chain(&e));
                 exit::USAGE
             }
         };
@@ -362,7 +369,7 @@ fn report(a: ReportArgs) -> i32 {
     let file = match ResultsFile::load(&dir) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("kennel: {}", error_chain(&e));
+            eprintln!("kennel: {}", kennel_runner::error_chain(&e));
             return exit::USAGE;
         }
     };
@@ -374,16 +381,195 @@ fn report(a: ReportArgs) -> i32 {
     }
 }
 
-/// An error and its causes on one line: `cannot read x: permission denied`.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
+fn asset_policy(f: &AssetFlags) -> kennel_runner::interpret::AssetPolicy {
+    let no_download = std::env::var("KENNEL_NO_DOWNLOAD").is_ok_and(|v| !v.is_empty() && v != "0");
+    kennel_runner::interpret::AssetPolicy {
+        offline: f.offline || no_download,
+        require: f.require_assets,
+        allow_unverified: f.allow_unverified,
     }
-    text
+}
+
+fn assets(a: AssetsCommand) -> i32 {
+    let cache = match kennel_assets::Cache::default_dir() {
+        Ok(d) => kennel_assets::Cache::new(d),
+        Err(e) => {
+            eprintln!("kennel: {}", kennel_runner::error_chain(&e));
+            return exit::USAGE;
+        }
+    };
+    match a {
+        AssetsCommand::Fetch {
+            paths,
+            allow_unverified,
+        } => assets_fetch(&cache, paths, allow_unverified),
+        AssetsCommand::List => match cache.list() {
+            Ok(entries) => {
+                let mut total = 0;
+                for e in &entries {
+                    total += e.size;
+                    println!(
+                        "{:>10}  {}  {}",
+                        human_bytes(e.size),
+                        e.name.as_deref().unwrap_or("-"),
+                        e.url
+                            .as_deref()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| e.path.display().to_string())
+                    );
+                }
+                println!(
+                    "{} entries, {} in {}",
+                    entries.len(),
+                    human_bytes(total),
+                    cache.assets_dir().display()
+                );
+                exit::OK
+            }
+            Err(e) => {
+                eprintln!("kennel: {}", kennel_runner::error_chain(&e));
+                exit::TESTS_FAILED
+            }
+        },
+        AssetsCommand::Purge {
+            older_than,
+            max_size,
+            all,
+        } => {
+            let rule = if all {
+                kennel_assets::PurgeRule::everything()
+            } else {
+                let older_than = match older_than
+                    .as_deref()
+                    .map(kennel_spec::parse_duration)
+                    .transpose()
+                {
+                    Ok(d) => d,
+                    Err(e) => {
+                        eprintln!("kennel: --older-than: {e}");
+                        return exit::USAGE;
+                    }
+                };
+                if older_than.is_none() && max_size.is_none() {
+                    eprintln!("kennel: say what to purge: --older-than, --max-size or --all");
+                    return exit::USAGE;
+                }
+                kennel_assets::PurgeRule {
+                    older_than,
+                    max_total_size: max_size.map(|m| m * 1024 * 1024),
+                }
+            };
+            match cache.purge(&rule) {
+                Ok(r) => {
+                    println!(
+                        "kennel: removed {} entries, freed {}{}",
+                        r.removed.len(),
+                        human_bytes(r.freed),
+                        if r.busy.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; {} in use were kept", r.busy.len())
+                        }
+                    );
+                    exit::OK
+                }
+                Err(e) => {
+                    eprintln!("kennel: {}", kennel_runner::error_chain(&e));
+                    exit::TESTS_FAILED
+                }
+            }
+        }
+    }
+}
+
+/// Fetch every declared asset of the tests under `paths`, a few at a time.
+fn assets_fetch(cache: &kennel_assets::Cache, paths: Vec<PathBuf>, allow_unverified: bool) -> i32 {
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from("tests")]
+    } else {
+        paths
+    };
+    let discovery = match kennel_runner::discover(&paths) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("kennel: {e}");
+            return exit::USAGE;
+        }
+    };
+    for f in &discovery.failures {
+        eprintln!("kennel: error: {}", f.message);
+    }
+    let mut wanted = Vec::new();
+    for file in &discovery.files {
+        for (name, spec) in &file.assets {
+            wanted.push((
+                file.path.clone(),
+                file.dir.clone(),
+                name.clone(),
+                spec.clone(),
+            ));
+        }
+    }
+    if wanted.is_empty() {
+        println!("kennel: the tests declare no assets");
+        return exit::OK;
+    }
+    let policy = kennel_assets::FetchPolicy {
+        offline: false,
+        allow_unverified,
+    };
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed = std::sync::atomic::AtomicUsize::new(0);
+    let workers = wanted.len().min(4);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some((file, dir, name, spec)) = wanted.get(i) else {
+                    break;
+                };
+                let started = std::time::Instant::now();
+                match cache.resolve(spec, dir, &policy, &mut kennel_assets::no_progress) {
+                    Ok(path) => println!(
+                        " ok     {name} ({}) -> {} in {:.1}s",
+                        file.display(),
+                        path.display(),
+                        started.elapsed().as_secs_f64()
+                    ),
+                    Err(e) => {
+                        failed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        println!(
+                            " FAILED {name} ({}): {}",
+                            file.display(),
+                            kennel_runner::error_chain(&e)
+                        );
+                    }
+                }
+            });
+        }
+    });
+    let failed = failed.into_inner();
+    println!("kennel: {} assets, {} failed", wanted.len(), failed);
+    if failed == 0 && discovery.failures.is_empty() {
+        exit::OK
+    } else {
+        exit::TESTS_FAILED
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }
 
 fn doctor(a: DoctorArgs) -> i32 {
@@ -486,6 +672,7 @@ fn run_test(a: RunTestArgs) -> i32 {
         logdir: a.logdir,
         timeout: Duration::from_millis(a.timeout_ms),
         qemu: a.qemu,
+        assets: asset_policy(&a.assets),
     };
     kennel_runner::child::run_child(&args)
 }

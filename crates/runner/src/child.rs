@@ -30,6 +30,8 @@ pub struct ChildArgs {
     pub timeout: Duration,
     /// `--qemu`.
     pub qemu: Option<PathBuf>,
+    /// How assets may be fetched.
+    pub assets: crate::interpret::AssetPolicy,
 }
 
 impl ChildArgs {
@@ -51,6 +53,15 @@ impl ChildArgs {
             a.push("--qemu".into());
             a.push(q.to_string_lossy().into_owned());
         }
+        for (on, flag) in [
+            (self.assets.offline, "--offline"),
+            (self.assets.require, "--require-assets"),
+            (self.assets.allow_unverified, "--allow-unverified"),
+        ] {
+            if on {
+                a.push(flag.into());
+            }
+        }
         a
     }
 }
@@ -64,6 +75,7 @@ pub fn run_child(args: &ChildArgs) -> i32 {
             logdir: &args.logdir,
             qemu_option: args.qemu.clone(),
             timeout: args.timeout,
+            assets: args.assets,
         }),
         Err(msg) => Outcome::with(Status::Error, msg),
     };

@@ -47,6 +47,8 @@ pub struct JobOptions {
     pub job_timeout: Option<Duration>,
     /// Memory the tests' machines may use at once, in MiB (default: what the machine has available).
     pub memory_mib: Option<u64>,
+    /// How assets may be fetched.
+    pub assets: crate::interpret::AssetPolicy,
 }
 
 /// What a finished job produced.
@@ -372,6 +374,7 @@ fn run_test(
             logdir: logdir.clone(),
             timeout,
             qemu: shared.opts.qemu.clone(),
+            assets: shared.opts.assets,
         };
         outcome = run_attempt(shared, &args);
         let retryable = matches!(

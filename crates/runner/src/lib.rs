@@ -22,3 +22,18 @@ pub use discover::{discover, plan, shard, Discovery, LoadFailure, Planned, Plann
 pub use error::RunnerError;
 pub use event::{EventKind, Outcome, RunEvent, Status, Summary, TestResult};
 pub use job::{new_job_id, run_job, JobOptions, JobReport};
+
+/// An error and its causes on one line: `cannot read x: permission denied`.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let t = s.to_string();
+        if !text.contains(&t) {
+            text.push_str(": ");
+            text.push_str(&t);
+        }
+        source = s.source();
+    }
+    text
+}

@@ -125,6 +125,8 @@ impl Loader<'_> {
             Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
             _ => PathBuf::from("."),
         };
+        // Absolute, so that `${dir}` means the same from any working directory.
+        let dir = std::path::absolute(&dir).unwrap_or(dir);
         let name = match raw.name {
             Some(name) => name,
             None => path

@@ -29,6 +29,19 @@ pub struct CaseRun<'a> {
     pub qemu_option: Option<PathBuf>,
     /// The effective test timeout (after `--timeout-factor`).
     pub timeout: Duration,
+    /// How assets may be fetched.
+    pub assets: AssetPolicy,
+}
+
+/// How a test's `[assets]` are resolved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AssetPolicy {
+    /// Never download (`--offline`, `KENNEL_NO_DOWNLOAD=1`): a missing asset SKIPs the test.
+    pub offline: bool,
+    /// With `offline`, a missing asset is an ERROR instead (`--require-assets`).
+    pub require: bool,
+    /// Accept assets without a hash (`--allow-unverified`).
+    pub allow_unverified: bool,
 }
 
 /// A machine of the test: its spec and, once launched, the process.
@@ -45,9 +58,11 @@ pub(super) struct Interp<'a> {
     pub env: MachineEnv,
     pub slots: IndexMap<String, Slot<'a>>,
     pub saved: HashMap<String, Value>,
+    pub assets: HashMap<String, PathBuf>,
     pub tmp: PathBuf,
     pub deadline: Instant,
     pub timeout: Duration,
+    pub asset_policy: AssetPolicy,
     pub cmdline: Option<std::fs::File>,
     pub accel: IndexMap<String, String>,
     /// The running step's own time limit, for messages.
@@ -99,9 +114,11 @@ pub fn run_case(run: &CaseRun<'_>) -> Outcome {
             })
             .collect(),
         saved: HashMap::new(),
+        assets: HashMap::new(),
         tmp,
         deadline: Instant::now() + run.timeout,
         timeout: run.timeout,
+        asset_policy: run.assets,
         cmdline: std::fs::File::create(run.logdir.join("cmdline")).ok(),
         accel: IndexMap::new(),
         step_timeout: None,
@@ -144,10 +161,14 @@ impl<'a> Interp<'a> {
             params: self.params,
             tmp: &self.tmp,
             dir: &self.file.dir,
+            assets: &self.assets,
         }
     }
 
     fn run(&mut self) -> Outcome {
+        if let Err(outcome) = self.resolve_assets() {
+            return *outcome;
+        }
         if let Some(reason) = self.unmet_requirement() {
             self.log.line(&format!("skip: {reason}"));
             return Outcome::with(Status::Skip, reason);
@@ -188,6 +209,55 @@ impl<'a> Interp<'a> {
             }
         }
         Outcome::pass()
+    }
+
+    /// Fetch (or find in the cache) and verify every declared asset.
+    fn resolve_assets(&mut self) -> Result<(), Box<Outcome>> {
+        if self.file.assets.is_empty() {
+            return Ok(());
+        }
+        let dir = match kennel_assets::Cache::default_dir() {
+            Ok(d) => d,
+            Err(e) => return Err(Box::new(Outcome::with(Status::Error, e.to_string()))),
+        };
+        let cache = kennel_assets::Cache::new(dir);
+        let policy = kennel_assets::FetchPolicy {
+            offline: self.asset_policy.offline,
+            allow_unverified: self.asset_policy.allow_unverified,
+        };
+        for (name, spec) in &self.file.assets {
+            let started = Instant::now();
+            match cache.resolve(
+                spec,
+                &self.file.dir,
+                &policy,
+                &mut kennel_assets::no_progress,
+            ) {
+                Ok(path) => {
+                    self.log.line(&format!(
+                        "asset {name}: {} ({} ms)",
+                        path.display(),
+                        started.elapsed().as_millis()
+                    ));
+                    self.assets.insert(name.clone(), path);
+                }
+                Err(e @ kennel_assets::AssetError::NotCached { .. })
+                    if !self.asset_policy.require =>
+                {
+                    self.log.line(&format!("asset {name}: {e}"));
+                    return Err(Box::new(Outcome::with(
+                        Status::Skip,
+                        format!("asset `{name}` is not cached and downloads are off: {e}"),
+                    )));
+                }
+                Err(e) => {
+                    let text = crate::error_chain(&e);
+                    self.log.line(&format!("asset {name}: {text}"));
+                    return Err(Box::new(Outcome::with(Status::Error, text)));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn unmet_requirement(&self) -> Option<String> {

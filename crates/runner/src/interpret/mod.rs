@@ -8,5 +8,5 @@ mod requires;
 mod steps;
 mod vars;
 
-pub use case::{run_case, CaseRun};
+pub use case::{run_case, AssetPolicy, CaseRun};
 pub use requires::QemuInfo;

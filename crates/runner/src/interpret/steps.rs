@@ -75,6 +75,7 @@ impl Interp<'_> {
             params: self.params,
             tmp: &self.tmp,
             dir: &self.file.dir,
+            assets: &self.assets,
         };
         let text = |t: &kennel_spec::Template| {
             t.render(&vars).map_err(|e| StepError::Error(e.to_string()))
@@ -288,6 +289,7 @@ impl Interp<'_> {
             params: self.params,
             tmp: &self.tmp,
             dir: &self.file.dir,
+            assets: &self.assets,
         };
         let code = expect
             .code

@@ -10,6 +10,8 @@ pub(crate) struct StepVars<'a> {
     pub params: &'a IndexMap<String, Value>,
     pub tmp: &'a Path,
     pub dir: &'a Path,
+    /// Verified asset files by asset name.
+    pub assets: &'a HashMap<String, std::path::PathBuf>,
 }
 
 impl Vars for StepVars<'_> {
@@ -19,6 +21,12 @@ impl Vars for StepVars<'_> {
         }
         if let Some(v) = self.params.get(name) {
             return Some(v.clone());
+        }
+        if let Some(asset) = name.strip_prefix("asset:") {
+            return self
+                .assets
+                .get(asset)
+                .map(|p| Value::String(p.to_string_lossy().into_owned()));
         }
         match name {
             "tmp" => Some(Value::String(self.tmp.to_string_lossy().into_owned())),

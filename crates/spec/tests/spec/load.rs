@@ -75,7 +75,7 @@ fn contract_example_loads_to_the_expected_model() {
     };
     let expected = TestFile {
         path: PathBuf::from(PATH),
-        dir: PathBuf::from("tests/qmp"),
+        dir: std::path::absolute("tests/qmp").expect("absolute"),
         name: "set-numa-node is refused outside preconfig".to_owned(),
         description: None,
         tags: vec!["quick".to_owned(), "numa".to_owned()],

@@ -48,6 +48,10 @@ pub struct AssetPolicy {
 pub(super) struct Slot<'a> {
     pub spec: &'a MachineSpec,
     pub machine: Option<Machine>,
+    /// The guest agent, once it said it is ready.
+    pub agent: Option<kennel_agent::AgentClient>,
+    /// Commands run through the console shell so far (numbers their framing).
+    pub console_commands: u64,
 }
 
 /// The interpreter's state for one case.
@@ -109,6 +113,8 @@ pub fn run_case(run: &CaseRun<'_>) -> Outcome {
                     Slot {
                         spec: m,
                         machine: None,
+                        agent: None,
+                        console_commands: 0,
                     },
                 )
             })

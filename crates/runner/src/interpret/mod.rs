@@ -2,6 +2,7 @@
 
 mod case;
 mod checks;
+mod console_shell;
 mod log;
 mod machines;
 mod requires;

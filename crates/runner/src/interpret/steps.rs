@@ -82,15 +82,25 @@ impl Interp<'_> {
         };
         match &step.kind {
             StepKind::Launch => {
-                let running = self.slots.get_mut(&step.on).and_then(|s| s.machine.as_mut()).is_some_and(Machine::is_running);
+                let running = self
+                    .slots
+                    .get_mut(&step.on)
+                    .and_then(|s| s.machine.as_mut())
+                    .is_some_and(Machine::is_running);
                 if running {
-                    return Err(StepError::Error(format!("machine `{}` is already running", step.on)));
+                    return Err(StepError::Error(format!(
+                        "machine `{}` is already running",
+                        step.on
+                    )));
                 }
                 self.launch(&step.on.clone())?;
                 Ok(None)
             }
             StepKind::Running(want) => {
-                let slot = self.slots.get_mut(&step.on).ok_or_else(|| unknown(&step.on))?;
+                let slot = self
+                    .slots
+                    .get_mut(&step.on)
+                    .ok_or_else(|| unknown(&step.on))?;
                 let alive = slot.machine.as_mut().is_some_and(Machine::is_running);
                 if alive == *want {
                     return Ok(None);
@@ -100,11 +110,19 @@ impl Interp<'_> {
                         "expected QEMU to be running, but it is not: {}",
                         m.exited_description()
                     ))),
-                    None => Err(StepError::Fail("expected QEMU to be running, but it was never launched".into())),
-                    Some(_) => Err(StepError::Fail("expected QEMU not to be running, but it is".into())),
+                    None => Err(StepError::Fail(
+                        "expected QEMU to be running, but it was never launched".into(),
+                    )),
+                    Some(_) => Err(StepError::Fail(
+                        "expected QEMU not to be running, but it is".into(),
+                    )),
                 }
             }
-            StepKind::Qmp { command, args, expect } => {
+            StepKind::Qmp {
+                command,
+                args,
+                expect,
+            } => {
                 let command = text(command)?;
                 let args = args
                     .as_ref()
@@ -124,11 +142,22 @@ impl Interp<'_> {
                 };
                 judge_qmp(&command, reply, &expect)
             }
-            StepKind::Hmp { command, contains, lacks, regex: re } => {
+            StepKind::Hmp {
+                command,
+                contains,
+                lacks,
+                regex: re,
+            } => {
                 let command = text(command)?;
                 let contains = contains.as_ref().map(text).transpose()?;
                 let lacks = lacks.as_ref().map(text).transpose()?;
-                let re = re.as_ref().map(text).transpose()?.map(|r| regex(&r)).transpose().map_err(StepError::Error)?;
+                let re = re
+                    .as_ref()
+                    .map(text)
+                    .transpose()?
+                    .map(|r| regex(&r))
+                    .transpose()
+                    .map_err(StepError::Error)?;
                 let m = machine(&mut self.slots, &step.on)?;
                 let qmp = m.qmp().map_err(|e| StepError::Error(e.to_string()))?;
                 let out = match qmp.hmp(&command, deadline) {
@@ -143,17 +172,27 @@ impl Interp<'_> {
                 };
                 if let Some(c) = &contains {
                     if !out.contains(c.as_str()) {
-                        return Err(StepError::Fail(format!("HMP `{command}` output lacks {c:?}; output:\n{}", cut(&out, 2000))));
+                        return Err(StepError::Fail(format!(
+                            "HMP `{command}` output lacks {c:?}; output:\n{}",
+                            cut(&out, 2000)
+                        )));
                     }
                 }
                 if let Some(l) = &lacks {
                     if out.contains(l.as_str()) {
-                        return Err(StepError::Fail(format!("HMP `{command}` output contains {l:?}; output:\n{}", cut(&out, 2000))));
+                        return Err(StepError::Fail(format!(
+                            "HMP `{command}` output contains {l:?}; output:\n{}",
+                            cut(&out, 2000)
+                        )));
                     }
                 }
                 if let Some(r) = &re {
                     if !r.is_match(&out) {
-                        return Err(StepError::Fail(format!("HMP `{command}` output does not match /{}/; output:\n{}", r.as_str(), cut(&out, 2000))));
+                        return Err(StepError::Fail(format!(
+                            "HMP `{command}` output does not match /{}/; output:\n{}",
+                            r.as_str(),
+                            cut(&out, 2000)
+                        )));
                     }
                 }
                 Ok(Some(Value::String(out)))
@@ -168,7 +207,9 @@ impl Interp<'_> {
                 let m = machine(&mut self.slots, &step.on)?;
                 // Events QEMU sent before it exited still count.
                 let Some(qmp) = m.qmp_client() else {
-                    return Err(StepError::Error(m.qmp().err().map(|e| e.to_string()).unwrap_or_default()));
+                    return Err(StepError::Error(
+                        m.qmp().err().map(|e| e.to_string()).unwrap_or_default(),
+                    ));
                 };
                 match qmp.wait_event(&name, pat.as_ref(), deadline) {
                     Ok(ev) => Ok(Some(ev)),
@@ -193,7 +234,10 @@ impl Interp<'_> {
             StepKind::Console(check) => {
                 let pat = pattern(check, &vars).map_err(StepError::Error)?;
                 let m = machine(&mut self.slots, &step.on)?;
-                let console = m.console().map_err(|e| StepError::Error(e.to_string()))?.clone();
+                let console = m
+                    .console()
+                    .map_err(|e| StepError::Error(e.to_string()))?
+                    .clone();
                 match console.wait_for(&pat, deadline) {
                     Ok(found) => Ok(Some(groups_value(&found.groups, &found.text))),
                     Err(e) => Err(self.wait_failed(&step.on, e)),
@@ -202,14 +246,18 @@ impl Interp<'_> {
             StepKind::Send(t) => {
                 let t = text(t)?;
                 let m = machine(&mut self.slots, &step.on)?;
-                m.console_write(t.as_bytes()).map_err(|e| StepError::Error(e.to_string()))?;
+                m.console_write(t.as_bytes())
+                    .map_err(|e| StepError::Error(e.to_string()))?;
                 Ok(None)
             }
             StepKind::Exec { command, expect } => {
                 let command = text(command)?;
                 let expect = expect.as_ref().map(text).transpose()?;
                 let m = machine(&mut self.slots, &step.on)?;
-                let console = m.console().map_err(|e| StepError::Error(e.to_string()))?.clone();
+                let console = m
+                    .console()
+                    .map_err(|e| StepError::Error(e.to_string()))?
+                    .clone();
                 console.skip_to_end();
                 m.console_write(format!("{command}\r").as_bytes())
                     .map_err(|e| StepError::Error(e.to_string()))?;
@@ -224,22 +272,113 @@ impl Interp<'_> {
                 }
                 Ok(None)
             }
-            StepKind::Run { .. } => Err(StepError::Error(
-                "`run` steps need the guest command channel (built-in guest), which this version of kennel does not have yet".into(),
-            )),
+            StepKind::Run {
+                command,
+                exit_code,
+                stdout,
+                stdout_contains,
+                stdout_regex,
+                stderr_contains,
+            } => {
+                let command = text(command)?;
+                let want_code = exit_code
+                    .as_ref()
+                    .map(|c| c.render(&vars))
+                    .transpose()
+                    .map_err(|e| StepError::Error(e.to_string()))?
+                    .unwrap_or(0);
+                let stdout = stdout.as_ref().map(text).transpose()?;
+                let stdout_contains = stdout_contains.as_ref().map(text).transpose()?;
+                let stdout_regex = stdout_regex
+                    .as_ref()
+                    .map(text)
+                    .transpose()?
+                    .map(|r| regex(&r))
+                    .transpose()
+                    .map_err(StepError::Error)?;
+                let stderr_contains = stderr_contains.as_ref().map(text).transpose()?;
+                let out = self.guest_run(&step.on, &command, deadline)?;
+                let value = serde_json::json!({
+                    "stdout": out.stdout, "stderr": out.stderr, "exit_code": out.exit_code,
+                });
+                let shown = || {
+                    format!(
+                        "exit code {}; stdout:\n{}\nstderr:\n{}",
+                        out.exit_code
+                            .map(|c| c.to_string())
+                            .unwrap_or_else(|| "none (killed by a signal)".into()),
+                        cut(out.stdout.trim_end(), 1500),
+                        cut(out.stderr.trim_end(), 1500)
+                    )
+                };
+                if out.exit_code != Some(want_code as i32) {
+                    return Err(StepError::Fail(format!(
+                        "`{command}` in the guest: expected exit code {want_code}, got {}",
+                        shown()
+                    )));
+                }
+                if let Some(s) = &stdout {
+                    if out.stdout.trim() != s.trim() {
+                        return Err(StepError::Fail(format!(
+                            "`{command}` in the guest: stdout is not {s:?}; {}",
+                            shown()
+                        )));
+                    }
+                }
+                if let Some(s) = &stdout_contains {
+                    if !out.stdout.contains(s.as_str()) {
+                        return Err(StepError::Fail(format!(
+                            "`{command}` in the guest: stdout lacks {s:?}; {}",
+                            shown()
+                        )));
+                    }
+                }
+                if let Some(r) = &stdout_regex {
+                    if !r.is_match(&out.stdout) {
+                        return Err(StepError::Fail(format!(
+                            "`{command}` in the guest: stdout does not match /{}/; {}",
+                            r.as_str(),
+                            shown()
+                        )));
+                    }
+                }
+                if let Some(s) = &stderr_contains {
+                    if !out.stderr.contains(s.as_str()) {
+                        return Err(StepError::Fail(format!(
+                            "`{command}` in the guest: stderr lacks {s:?}; {}",
+                            shown()
+                        )));
+                    }
+                }
+                Ok(Some(value))
+            }
             StepKind::Output { contains, lacks } => {
-                let contains = contains.as_ref().map(|c| pattern(c, &vars)).transpose().map_err(StepError::Error)?;
-                let lacks = lacks.as_ref().map(|c| pattern(c, &vars)).transpose().map_err(StepError::Error)?;
+                let contains = contains
+                    .as_ref()
+                    .map(|c| pattern(c, &vars))
+                    .transpose()
+                    .map_err(StepError::Error)?;
+                let lacks = lacks
+                    .as_ref()
+                    .map(|c| pattern(c, &vars))
+                    .transpose()
+                    .map_err(StepError::Error)?;
                 let m = machine(&mut self.slots, &step.on)?;
                 let out = m.output().text();
                 if let Some(p) = &contains {
                     if !found(p, &out) {
-                        return Err(StepError::Fail(format!("QEMU output lacks {p}; output:\n{}", m.output().last_lines(15))));
+                        return Err(StepError::Fail(format!(
+                            "QEMU output lacks {p}; output:\n{}",
+                            m.output().last_lines(15)
+                        )));
                     }
                 }
                 if let Some(p) = &lacks {
                     if found(p, &out) {
-                        return Err(StepError::Fail(format!("QEMU output contains {p}; output:\n{}", m.output().last_lines(15))));
+                        return Err(StepError::Fail(format!(
+                            "QEMU output contains {p}; output:\n{}",
+                            m.output().last_lines(15)
+                        )));
                     }
                 }
                 Ok(Some(Value::String(out)))
@@ -257,10 +396,17 @@ impl Interp<'_> {
                     .map_err(|e| StepError::Error(e.to_string()))?;
                 let m = machine(&mut self.slots, &step.on)?;
                 if !m.is_running() {
-                    return Err(StepError::Error(format!("cannot shut down: {}", m.exited_description())));
+                    return Err(StepError::Error(format!(
+                        "cannot shut down: {}",
+                        m.exited_description()
+                    )));
                 }
-                let grace = deadline.saturating_duration_since(Instant::now()).min(SHUTDOWN_GRACE);
-                let exit = m.shutdown(grace).map_err(|e| StepError::Error(e.to_string()))?;
+                let grace = deadline
+                    .saturating_duration_since(Instant::now())
+                    .min(SHUTDOWN_GRACE);
+                let exit = m
+                    .shutdown(grace)
+                    .map_err(|e| StepError::Error(e.to_string()))?;
                 match code {
                     Some(c) if exit.code != Some(c as i32) => Err(StepError::Fail(format!(
                         "expected QEMU to exit with code {c} after `quit`, got {exit}; output:\n{}",
@@ -274,6 +420,58 @@ impl Interp<'_> {
                 let exit = m.kill().map_err(|e| StepError::Error(e.to_string()))?;
                 Ok(Some(exit_value(exit)))
             }
+        }
+    }
+
+    /// Run a command in the guest through its channel: the agent when the machine
+    /// has one, else the shell on its console.
+    fn guest_run(
+        &mut self,
+        name: &str,
+        command: &str,
+        deadline: Instant,
+    ) -> Result<super::console_shell::GuestOutput, StepError> {
+        let slot = self.slots.get_mut(name).ok_or_else(|| unknown(name))?;
+        if let Some(agent) = slot.agent.as_mut() {
+            let timeout = deadline.saturating_duration_since(Instant::now());
+            return match agent.run(command, timeout) {
+                Ok(out) if out.timed_out => {
+                    Err(self.timed_out(format!("`{command}` to finish in the guest")))
+                }
+                Ok(out) => Ok(super::console_shell::GuestOutput {
+                    stdout: out.stdout_text(),
+                    stderr: out.stderr_text(),
+                    exit_code: out.exit_code,
+                }),
+                Err(kennel_agent::AgentError::Timeout { waiting_for }) => {
+                    Err(self.timed_out(waiting_for))
+                }
+                Err(e) => {
+                    let why = crate::error_chain(&e);
+                    let gone = slot
+                        .machine
+                        .as_mut()
+                        .map(|m| {
+                            if m.is_running() {
+                                String::new()
+                            } else {
+                                format!("; {}", m.exited_description())
+                            }
+                        })
+                        .unwrap_or_default();
+                    Err(StepError::Error(format!("guest agent: {why}{gone}")))
+                }
+            };
+        }
+        slot.console_commands += 1;
+        let seq = slot.console_commands;
+        let m = slot.machine.as_mut().ok_or_else(|| {
+            StepError::Error(format!("machine `{name}` was never launched (`launch = false`): add a `launch = true` step first"))
+        })?;
+        match super::console_shell::run(m, command, seq, deadline) {
+            Ok(out) => Ok(out),
+            Err(super::console_shell::ConsoleRunError::Wait(e)) => Err(self.wait_failed(name, e)),
+            Err(super::console_shell::ConsoleRunError::Machine(e)) => Err(StepError::Error(e)),
         }
     }
 

@@ -15,7 +15,7 @@ setup:
 	bash scripts/setup.sh
 
 build:
-	$(CARGO) build --release -p kennel-cli
+	$(CARGO) build --release -p kennel-cli -p kennel-agent
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -25,7 +25,7 @@ lint:
 # nextest runs each test in its own process (faster, and a stuck test cannot
 # hold the others); doctests need cargo test.
 test:
-	$(CARGO) build -p kennel-cli -p kennel-fake-qemu
+	$(CARGO) build -p kennel-cli -p kennel-fake-qemu -p kennel-agent
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  $(CARGO) nextest run --workspace --no-fail-fast; \
 	else \

@@ -45,6 +45,11 @@ pub struct MachineConfig {
     pub incoming: Option<String>,
     /// Connect a QMP monitor (off for machines expected to exit by themselves).
     pub qmp: bool,
+    /// Extra character devices on sockets kennel listens on: for each id, QEMU gets
+    /// `-chardev socket,id=<id>,path=<private dir>/<id>.sock` (the devices that use
+    /// them go in `extra_args`), and [`crate::Machine::take_socket`] gives the
+    /// connected stream after launch.
+    pub sockets: Vec<String>,
     /// How long QEMU may take to connect its sockets and greet.
     pub launch_timeout: Duration,
     /// Where the console goes.
@@ -78,6 +83,7 @@ impl MachineConfig {
             extra_args: Vec::new(),
             incoming: None,
             qmp: true,
+            sockets: Vec::new(),
             launch_timeout: Duration::from_secs(60),
             console_log: LogSink::discard(),
             qemu_log: LogSink::discard(),

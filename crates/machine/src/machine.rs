@@ -53,6 +53,7 @@ pub struct Machine {
     qmp: Option<Qmp>,
     console: Option<Capture>,
     console_in: Option<UnixStream>,
+    sockets: Vec<(String, UnixStream)>,
     stdout: Capture,
     stderr: Capture,
     output: Capture,
@@ -110,6 +111,13 @@ impl MachineConfig {
             args.push("-chardev".into());
             args.push(format!("socket,id=console,path={}", l.path.display()));
             args.extend(["-serial".into(), "chardev:console".into()]);
+            listeners.push(l);
+        }
+        for id in &self.sockets {
+            let l = Listener::bind(sockdir.path().join(format!("{id}.sock")))
+                .map_err(MachineError::SocketDir)?;
+            args.push("-chardev".into());
+            args.push(format!("socket,id={id},path={}", l.path.display()));
             listeners.push(l);
         }
         if let Some(t) = &self.machine_type {
@@ -179,6 +187,7 @@ impl MachineConfig {
             qmp: None,
             console: None,
             console_in: None,
+            sockets: Vec::new(),
             stdout,
             stderr,
             output,
@@ -207,6 +216,9 @@ impl MachineConfig {
                 return Err(machine.launch_failed(reason));
             }
         };
+        // Streams come back in listener order: QMP, console, then the extra sockets.
+        let extra = streams.split_off(streams.len().saturating_sub(self.sockets.len()));
+        machine.sockets = self.sockets.iter().cloned().zip(extra).collect();
         if self.console {
             if let Some(stream) = streams.pop() {
                 let capture = Capture::new(
@@ -352,6 +364,12 @@ impl Machine {
             "QEMU has exited ({exit}); last output:\n{}",
             self.output.last_lines(10)
         )
+    }
+
+    /// The connected stream of an extra socket (see [`MachineConfig::sockets`]), once.
+    pub fn take_socket(&mut self, id: &str) -> Option<UnixStream> {
+        let at = self.sockets.iter().position(|(i, _)| i == id)?;
+        Some(self.sockets.remove(at).1)
     }
 
     /// The captured console.

@@ -16,6 +16,9 @@ use super::steps::StepError;
 use super::vars::StepVars;
 use crate::event::{Outcome, Status};
 
+/// How long a built-in guest may take to boot before it counts as not coming up.
+const GUEST_BOOT_LIMIT: Duration = Duration::from_secs(120);
+
 /// How long a machine gets to stop after QMP `quit` at the end of a test.
 pub(super) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -63,6 +66,8 @@ pub(super) struct Interp<'a> {
     pub slots: IndexMap<String, Slot<'a>>,
     pub saved: HashMap<String, Value>,
     pub assets: HashMap<String, PathBuf>,
+    /// `${guest_kernel}` and `${guest_initrd}`.
+    pub guest_files: Option<(PathBuf, PathBuf)>,
     pub tmp: PathBuf,
     pub deadline: Instant,
     pub timeout: Duration,
@@ -121,6 +126,7 @@ pub fn run_case(run: &CaseRun<'_>) -> Outcome {
             .collect(),
         saved: HashMap::new(),
         assets: HashMap::new(),
+        guest_files: None,
         tmp,
         deadline: Instant::now() + run.timeout,
         timeout: run.timeout,
@@ -168,12 +174,16 @@ impl<'a> Interp<'a> {
             tmp: &self.tmp,
             dir: &self.file.dir,
             assets: &self.assets,
+            guest: self.guest_files.as_ref(),
         }
     }
 
     fn run(&mut self) -> Outcome {
         if let Err(outcome) = self.resolve_assets() {
             return *outcome;
+        }
+        if let Err(e) = self.prepare_guest_files() {
+            return e.into_outcome();
         }
         if let Some(reason) = self.unmet_requirement() {
             self.log.line(&format!("skip: {reason}"));
@@ -305,7 +315,12 @@ impl<'a> Interp<'a> {
     pub(super) fn launch(&mut self, name: &str) -> Result<(), StepError> {
         let vars = self.vars();
         let slot = &self.slots[name];
-        let mut config = machines::config(slot.spec, &vars, &self.env).map_err(StepError::Error)?;
+        let guest = match &slot.spec.guest {
+            Some(g) => Some(self.prepare_guest(slot.spec, g, &vars)?),
+            None => None,
+        };
+        let mut config = machines::config(slot.spec, &vars, &self.env, guest.as_ref())
+            .map_err(StepError::Error)?;
         config.launch_timeout = config
             .launch_timeout
             .min(self.deadline.saturating_duration_since(Instant::now()));
@@ -338,10 +353,174 @@ impl<'a> Interp<'a> {
         if let Some(slot) = self.slots.get_mut(name) {
             slot.machine = Some(machine);
         }
+        if let Some(g) = &guest {
+            self.wait_for_guest(name, g, launched_at)?;
+        }
         if let Some(expect) = expect_exit {
             let limit = expect.timeout.unwrap_or(Duration::from_secs(30));
             let deadline = (launched_at + limit).min(self.deadline);
             self.check_exit(name, &expect, deadline)?;
+        }
+        Ok(())
+    }
+
+    /// `${guest_kernel}` and `${guest_initrd}`: the built-in guest for the main
+    /// machine's architecture, built only when the file uses them.
+    fn prepare_guest_files(&mut self) -> Result<(), StepError> {
+        let uses = |names: Vec<String>| {
+            names
+                .iter()
+                .any(|n| n == "guest_kernel" || n == "guest_initrd")
+        };
+        let used = self
+            .file
+            .machines
+            .iter()
+            .any(|m| uses(kennel_spec::machine_vars(m)))
+            || self
+                .file
+                .steps
+                .iter()
+                .any(|s| uses(kennel_spec::step_vars(s)));
+        if !used {
+            return Ok(());
+        }
+        let arch = self
+            .file
+            .machines
+            .first()
+            .and_then(|m| m.arch.as_ref())
+            .and_then(|a| a.render(&self.vars()).ok())
+            .unwrap_or_else(|| kennel_machine::host_arch().to_string());
+        match super::guest::prepare(&arch, None) {
+            Ok(g) => {
+                self.log.line(&format!(
+                    "guest_kernel = {}, guest_initrd = {}",
+                    g.image.kernel.display(),
+                    g.image.initrd.display()
+                ));
+                self.guest_files = Some((g.image.kernel, g.image.initrd));
+                Ok(())
+            }
+            Err(super::guest::GuestProblem::Missing(why)) => Err(StepError::Skip(why)),
+            Err(super::guest::GuestProblem::Failed(why)) => Err(StepError::Error(why)),
+        }
+    }
+
+    /// Build the built-in guest a machine asks for (`guest = "busybox"`).
+    fn prepare_guest(
+        &self,
+        spec: &MachineSpec,
+        which: &kennel_spec::Template,
+        vars: &StepVars<'_>,
+    ) -> Result<super::guest::BuiltGuest, StepError> {
+        let which = which
+            .render(vars)
+            .map_err(|e| StepError::Error(e.to_string()))?;
+        if which != "busybox" {
+            return Err(StepError::Error(format!(
+                "machine `{}`: unknown guest {which:?} (kennel has \"busybox\")",
+                spec.name
+            )));
+        }
+        let arch = match &spec.arch {
+            Some(a) => a
+                .render(vars)
+                .map_err(|e| StepError::Error(e.to_string()))?,
+            None => kennel_machine::host_arch().to_string(),
+        };
+        let kernel = spec
+            .kernel
+            .as_ref()
+            .map(|k| k.render(vars))
+            .transpose()
+            .map_err(|e| StepError::Error(e.to_string()))?
+            .map(PathBuf::from);
+        let started = Instant::now();
+        match super::guest::prepare(&arch, kernel.as_deref()) {
+            Ok(g) => {
+                self.log.line(&format!(
+                    "guest for `{}`: {} kernel {} ({}), initramfs {}, {} in {} ms",
+                    spec.name,
+                    g.image.arch.name(),
+                    g.image.kernel.display(),
+                    if g.image.pvh { "PVH" } else { "as shipped" },
+                    g.image.initrd.display(),
+                    if g.image.from_cache {
+                        "from the cache"
+                    } else {
+                        "built"
+                    },
+                    started.elapsed().as_millis()
+                ));
+                if let Some(n) = &g.note {
+                    self.log.line(n);
+                }
+                Ok(g)
+            }
+            Err(super::guest::GuestProblem::Missing(why)) => Err(StepError::Skip(why)),
+            Err(super::guest::GuestProblem::Failed(why)) => Err(StepError::Error(format!(
+                "machine `{}`: building the guest failed: {why}",
+                spec.name
+            ))),
+        }
+    }
+
+    /// Wait until the guest is up: its agent says ready, or (without an agent)
+    /// its init prints the ready marker on the console.
+    fn wait_for_guest(
+        &mut self,
+        name: &str,
+        guest: &super::guest::BuiltGuest,
+        launched_at: Instant,
+    ) -> Result<(), StepError> {
+        let deadline = (Instant::now() + GUEST_BOOT_LIMIT).min(self.deadline);
+        let test_deadline = self.deadline;
+        let Some(slot) = self.slots.get_mut(name) else {
+            return Ok(());
+        };
+        let Some(m) = slot.machine.as_mut() else {
+            return Ok(());
+        };
+        let console = m
+            .console()
+            .map_err(|e| StepError::Error(e.to_string()))?
+            .clone();
+        let not_up = |why: String| {
+            let text = format!(
+                "the guest of `{name}` did not come up ({why}); last console lines:\n{}",
+                console.last_lines(15)
+            );
+            if Instant::now() >= test_deadline {
+                StepError::Interrupted(text)
+            } else {
+                StepError::Fail(text)
+            }
+        };
+        if guest.agent {
+            let Some(stream) = m.take_socket(super::guest::AGENT_SOCKET) else {
+                return Err(StepError::Error(
+                    "the agent's socket was not connected".into(),
+                ));
+            };
+            let agent = kennel_agent::AgentClient::connect(stream, deadline)
+                .map_err(|e| not_up(crate::error_chain(&e)))?;
+            self.log.line(&format!(
+                "guest `{name}` is up: agent {} on Linux {} after {} ms",
+                agent.ready_info().version,
+                agent.ready_info().kernel_release,
+                launched_at.elapsed().as_millis()
+            ));
+            slot.agent = Some(agent);
+        } else {
+            let marker = kennel_machine::Pattern::Text(kennel_guest::READY_MARKER.into());
+            console
+                .wait_for(&marker, deadline)
+                .map_err(|e| not_up(e.to_string()))?;
+            self.log.line(&format!(
+                "guest `{name}` is up (console) after {} ms",
+                launched_at.elapsed().as_millis()
+            ));
         }
         Ok(())
     }
@@ -398,6 +577,7 @@ impl StepError {
             StepError::Fail(m) => Outcome::with(Status::Fail, m),
             StepError::Error(m) => Outcome::with(Status::Error, m),
             StepError::Interrupted(m) => Outcome::with(Status::Interrupted, m),
+            StepError::Skip(m) => Outcome::with(Status::Skip, m),
         }
     }
 
@@ -406,6 +586,7 @@ impl StepError {
             StepError::Fail(m) => StepError::Fail(format!("{label}: {m}")),
             StepError::Error(m) => StepError::Error(format!("{label}: {m}")),
             StepError::Interrupted(m) => StepError::Interrupted(format!("{label}: {m}")),
+            StepError::Skip(m) => StepError::Skip(m),
         }
     }
 
@@ -414,6 +595,7 @@ impl StepError {
             StepError::Fail(m) => format!("fail: {m}"),
             StepError::Error(m) => format!("error: {m}"),
             StepError::Interrupted(m) => format!("interrupted: {m}"),
+            StepError::Skip(m) => format!("skip: {m}"),
         }
     }
 }

@@ -20,10 +20,10 @@ pub(crate) fn config(
     spec: &MachineSpec,
     vars: &dyn Vars,
     env: &MachineEnv,
+    guest: Option<&super::guest::BuiltGuest>,
 ) -> Result<MachineConfig, String> {
     let r = |t: &kennel_spec::Template| t.render(vars).map_err(|e| e.to_string());
     for (key, set) in [
-        ("guest", spec.guest.is_some()),
         ("image", spec.image.is_some()),
         ("cloud_init", spec.cloud_init.is_some()),
     ] {
@@ -63,6 +63,29 @@ pub(crate) fn config(
     c.extra_args = spec.args.iter().map(r).collect::<Result<_, _>>()?;
     c.incoming = spec.incoming.as_ref().map(r).transpose()?;
     c.qmp = spec.expect_exit.is_none();
+    if let Some(g) = guest {
+        let image = &g.image;
+        if c.machine_type.is_none() {
+            c.machine_type = Some(image.arch.default_machine().to_string());
+        }
+        if c.memory.is_none() {
+            c.memory = Some("256M".into());
+        }
+        c.kernel = Some(image.kernel.clone());
+        c.initrd = Some(image.initrd.clone());
+        c.append = Some(match &c.append {
+            Some(extra) => format!("{} {extra}", image.append),
+            None => image.append.clone(),
+        });
+        c.console = true;
+        if image.arch == kennel_guest::Arch::Aarch64 && !c.extra_args.iter().any(|a| a == "-cpu") {
+            c.extra_args.extend(["-cpu".into(), "cortex-a57".into()]);
+        }
+        if g.agent {
+            c.sockets.push(super::guest::AGENT_SOCKET.into());
+            c.extra_args.extend(super::guest::agent_args());
+        }
+    }
     let prefix = format!("[{}] ", spec.name);
     if env.several {
         c.console_log = env.console_log.with_prefix(prefix.clone());

@@ -3,6 +3,7 @@
 mod case;
 mod checks;
 mod console_shell;
+mod guest;
 mod log;
 mod machines;
 mod requires;

@@ -17,6 +17,8 @@ pub(super) enum StepError {
     Error(String),
     /// The test's own timeout ran out.
     Interrupted(String),
+    /// Something the test needs is not here.
+    Skip(String),
 }
 
 /// How long a polling step waits between attempts.
@@ -76,6 +78,7 @@ impl Interp<'_> {
             tmp: &self.tmp,
             dir: &self.file.dir,
             assets: &self.assets,
+            guest: self.guest_files.as_ref(),
         };
         let text = |t: &kennel_spec::Template| {
             t.render(&vars).map_err(|e| StepError::Error(e.to_string()))
@@ -488,6 +491,7 @@ impl Interp<'_> {
             tmp: &self.tmp,
             dir: &self.file.dir,
             assets: &self.assets,
+            guest: self.guest_files.as_ref(),
         };
         let code = expect
             .code

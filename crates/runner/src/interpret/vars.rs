@@ -12,6 +12,8 @@ pub(crate) struct StepVars<'a> {
     pub dir: &'a Path,
     /// Verified asset files by asset name.
     pub assets: &'a HashMap<String, std::path::PathBuf>,
+    /// The built-in guest's kernel and initramfs, when the test uses them.
+    pub guest: Option<&'a (std::path::PathBuf, std::path::PathBuf)>,
 }
 
 impl Vars for StepVars<'_> {
@@ -27,6 +29,17 @@ impl Vars for StepVars<'_> {
                 .assets
                 .get(asset)
                 .map(|p| Value::String(p.to_string_lossy().into_owned()));
+        }
+        if let Some((kernel, initrd)) = self.guest {
+            match name {
+                "guest_kernel" => {
+                    return Some(Value::String(kernel.to_string_lossy().into_owned()))
+                }
+                "guest_initrd" => {
+                    return Some(Value::String(initrd.to_string_lossy().into_owned()))
+                }
+                _ => {}
+            }
         }
         match name {
             "tmp" => Some(Value::String(self.tmp.to_string_lossy().into_owned())),

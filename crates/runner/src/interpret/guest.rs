@@ -1,0 +1,141 @@
+//! The built-in guest (`guest = "busybox"`): which kernel, busybox and agent go
+//! in, and what QEMU needs to boot it with the command channel.
+
+use std::path::{Path, PathBuf};
+
+use kennel_guest::{Arch, GuestImage, GuestSpec, KernelSource};
+
+/// Name of the virtio-serial port the agent listens on.
+pub(crate) const AGENT_PORT: &str = "org.kennel.agent";
+/// Id of the chardev socket the agent port is wired to.
+pub(crate) const AGENT_SOCKET: &str = "agent";
+
+/// A guest built for one machine.
+pub(crate) struct BuiltGuest {
+    pub image: GuestImage,
+    /// The agent is in the image: wire its port and wait for it.
+    pub agent: bool,
+    /// Why there is no agent, for the log.
+    pub note: Option<String>,
+}
+
+/// Why no guest could be built.
+pub(crate) enum GuestProblem {
+    /// A piece is not installed here: SKIP with this reason.
+    Missing(String),
+    /// Building failed: ERROR with this message.
+    Failed(String),
+}
+
+/// Where the guest pieces of a foreign architecture are: `$KENNEL_GUEST_DIR/<arch>`,
+/// else `build/guest/<arch>` in the working directory or in the source tree that
+/// holds this kennel binary.
+fn foreign_tree(arch: Arch) -> Option<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(d) = std::env::var_os("KENNEL_GUEST_DIR") {
+        candidates.push(PathBuf::from(d).join(arch.name()));
+    }
+    candidates.push(PathBuf::from("build/guest").join(arch.name()));
+    if let Ok(exe) = std::env::current_exe() {
+        // target/{debug,release}/kennel -> the tree's build/guest
+        if let Some(root) = exe.parent().and_then(Path::parent).and_then(Path::parent) {
+            candidates.push(root.join("build/guest").join(arch.name()));
+        }
+    }
+    candidates
+        .into_iter()
+        .find(|d| d.join("vmlinuz").exists() && d.join("busybox").exists())
+}
+
+/// The agent binary to put in host-architecture guests: `$KENNEL_AGENT`, or
+/// `kennel-agent` beside this kennel binary.
+fn agent_binary() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("KENNEL_AGENT").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe().ok()?;
+    let candidate = exe.with_file_name("kennel-agent");
+    candidate.is_file().then_some(candidate)
+}
+
+/// Build (or find in the cache) the built-in guest for `arch`, with `kernel`
+/// when the test names one (a file, or a Debian `linux-image-*.deb`).
+pub(crate) fn prepare(arch_name: &str, kernel: Option<&Path>) -> Result<BuiltGuest, GuestProblem> {
+    let arch = Arch::from_name(arch_name).ok_or_else(|| {
+        GuestProblem::Missing(format!(
+            "the built-in guest exists for x86_64, aarch64 and ppc64, not {arch_name}"
+        ))
+    })?;
+    let host = Arch::host() == Some(arch);
+    let mut spec = match (kernel, host) {
+        (Some(k), _) => {
+            let source = if k.extension().is_some_and(|e| e == "deb") {
+                KernelSource::Deb(k.to_path_buf())
+            } else {
+                KernelSource::Path(k.to_path_buf())
+            };
+            let busybox = if host {
+                PathBuf::from("/bin/busybox")
+            } else {
+                foreign_tree(arch)
+                    .map(|d| d.join("busybox"))
+                    .ok_or_else(|| missing_foreign(arch))?
+            };
+            GuestSpec::new(arch, source, busybox)
+        }
+        (None, true) => GuestSpec::new(arch, KernelSource::Host, "/bin/busybox"),
+        (None, false) => {
+            let tree = foreign_tree(arch).ok_or_else(|| missing_foreign(arch))?;
+            GuestSpec::from_debian_tree(arch, &tree)
+        }
+    };
+    if host && !Path::new("/bin/busybox").exists() {
+        return Err(GuestProblem::Missing(
+            "no /bin/busybox for the built-in guest (apt-get install busybox-static)".into(),
+        ));
+    }
+    let mut note = None;
+    let agent = if host {
+        match agent_binary() {
+            Some(a) => {
+                spec.agent = Some(a);
+                spec.modules = vec!["virtio_pci".into(), "virtio_console".into()];
+                true
+            }
+            None => {
+                note = Some("no kennel-agent beside kennel (or $KENNEL_AGENT): commands go through the console".into());
+                false
+            }
+        }
+    } else {
+        note = Some(format!(
+            "no agent for {} guests (no Rust target for it here): commands go through the console",
+            arch.name()
+        ));
+        false
+    };
+    match GuestImage::build(&spec) {
+        Ok(image) => Ok(BuiltGuest { image, agent, note }),
+        Err(e @ kennel_guest::GuestError::NoKernel { .. }) => {
+            Err(GuestProblem::Missing(crate::error_chain(&e)))
+        }
+        Err(e) => Err(GuestProblem::Failed(crate::error_chain(&e))),
+    }
+}
+
+fn missing_foreign(arch: Arch) -> GuestProblem {
+    GuestProblem::Missing(format!(
+        "no {} guest kernel and busybox (run scripts/fetch-foreign-guests.sh as root, or set KENNEL_GUEST_DIR)",
+        arch.name()
+    ))
+}
+
+/// QEMU arguments for the agent's virtio-serial port.
+pub(crate) fn agent_args() -> Vec<String> {
+    vec![
+        "-device".into(),
+        "virtio-serial-pci,id=kennel-vser".into(),
+        "-device".into(),
+        format!("virtserialport,bus=kennel-vser.0,chardev={AGENT_SOCKET},name={AGENT_PORT}"),
+    ]
+}

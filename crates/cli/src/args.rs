@@ -24,6 +24,9 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Print a job's summary (default: latest).
     Report(ReportArgs),
+    /// Build the built-in guest, or boot it with a shell on this terminal.
+    #[command(subcommand)]
+    Guest(GuestCommand),
     /// Fetch, list or purge the assets tests declare.
     #[command(subcommand)]
     Assets(AssetsCommand),
@@ -197,6 +200,35 @@ pub enum AssetsCommand {
         #[arg(long)]
         all: bool,
     },
+}
+
+/// `kennel guest ...`.
+#[derive(Debug, Subcommand)]
+pub enum GuestCommand {
+    /// Build (or find in the cache) the built-in guest and print its files.
+    Build(GuestArgs),
+    /// Boot the built-in guest with its console on this terminal (Ctrl-A X quits).
+    Shell(GuestArgs),
+}
+
+/// Which guest.
+#[derive(Debug, Args)]
+pub struct GuestArgs {
+    /// x86_64, aarch64 or ppc64 (default: the host's).
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// A kernel file or a Debian linux-image-*.deb (default: the host's, or Debian's for other arches).
+    #[arg(long)]
+    pub kernel: Option<PathBuf>,
+    /// vCPUs (shell).
+    #[arg(long, default_value_t = 1)]
+    pub cpus: u64,
+    /// Memory (shell).
+    #[arg(long, default_value = "256M")]
+    pub memory: String,
+    /// QEMU binary or build directory.
+    #[arg(long, value_name = "PATH")]
+    pub qemu: Option<PathBuf>,
 }
 
 /// `kennel doctor`.

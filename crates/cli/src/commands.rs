@@ -10,8 +10,8 @@ use kennel_runner::{Discovery, JobOptions, Planned, PlannedTest, RunEvent};
 use kennel_spec::{TagFilter, Value};
 
 use crate::args::{
-    AssetFlags, AssetsCommand, Cli, Command, DoctorArgs, Format, ListArgs, ReplayArgs,
-    ReportAction, ReportArgs, RunArgs, RunTestArgs, Selection,
+    AssetFlags, AssetsCommand, Cli, Command, DoctorArgs, Format, GuestArgs, GuestCommand, ListArgs,
+    ReplayArgs, ReportAction, ReportArgs, RunArgs, RunTestArgs, Selection,
 };
 use crate::exit;
 
@@ -22,6 +22,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Replay(a) => replay(a),
         Command::Report(a) => report(a),
         Command::Assets(a) => assets(a),
+        Command::Guest(a) => guest(a),
         Command::Doctor(a) => doctor(a),
         Command::RunTest(a) => run_test(a),
     }
@@ -570,6 +571,88 @@ fn human_bytes(n: u64) -> String {
     } else {
         format!("{v:.1} {}", UNITS[u])
     }
+}
+
+fn guest(cmd: GuestCommand) -> i32 {
+    let (shell, a): (bool, &GuestArgs) = match &cmd {
+        GuestCommand::Build(a) => (false, a),
+        GuestCommand::Shell(a) => (true, a),
+    };
+    let arch = a
+        .arch
+        .clone()
+        .unwrap_or_else(|| kennel_machine::host_arch().to_string());
+    let started = std::time::Instant::now();
+    let (image, agent) = match kennel_runner::interpret::build_guest(&arch, a.kernel.as_deref()) {
+        Ok(g) => g,
+        Err(why) => {
+            eprintln!("kennel: {why}");
+            return exit::TESTS_FAILED;
+        }
+    };
+    if !shell {
+        println!("arch     {}", image.arch.name());
+        println!(
+            "kernel   {} ({}{})",
+            image.kernel.display(),
+            image.kernel_release,
+            if image.pvh { ", PVH" } else { "" }
+        );
+        println!("initrd   {}", image.initrd.display());
+        println!("append   {}", image.append);
+        println!(
+            "agent    {}",
+            if agent { "yes" } else { "no (console only)" }
+        );
+        println!(
+            "{} in {} ms",
+            if image.from_cache {
+                "from the cache"
+            } else {
+                "built"
+            },
+            started.elapsed().as_millis()
+        );
+        return exit::OK;
+    }
+    let binary = match kennel_machine::find_qemu(&arch, None, a.qemu.as_deref()) {
+        Ok(b) => b.path,
+        Err(e) => {
+            eprintln!("kennel: {e}");
+            return exit::TESTS_FAILED;
+        }
+    };
+    let mut args: Vec<String> = vec![
+        "-machine".into(),
+        image.arch.default_machine().into(),
+        "-accel".into(),
+        kennel_machine::choose_accel(&arch, &binary),
+        "-smp".into(),
+        a.cpus.to_string(),
+        "-m".into(),
+        a.memory.clone(),
+        "-nodefaults".into(),
+        "-no-reboot".into(),
+        "-display".into(),
+        "none".into(),
+        "-serial".into(),
+        "mon:stdio".into(),
+    ];
+    if image.arch == kennel_guest::Arch::Aarch64 {
+        args.extend(["-cpu".into(), "cortex-a57".into()]);
+    }
+    args.extend(
+        image
+            .qemu_args()
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned()),
+    );
+    eprintln!("kennel: {} {}", binary.display(), args.join(" "));
+    eprintln!("kennel: the guest's shell is on this terminal; `poweroff -f` or Ctrl-A X ends it");
+    use std::os::unix::process::CommandExt;
+    let err = std::process::Command::new(&binary).args(&args).exec();
+    eprintln!("kennel: cannot start {}: {err}", binary.display());
+    exit::TESTS_FAILED
 }
 
 fn doctor(a: DoctorArgs) -> i32 {

@@ -47,3 +47,8 @@ pub use error::MachineError;
 pub use kennel_qmp::{CommandError, Qmp, QmpError, Transcript, Value};
 pub use logsink::LogSink;
 pub use machine::{ExitInfo, Machine};
+
+/// The accelerator `auto` picks for a guest of `arch` run by `binary` (`kvm` or `tcg`).
+pub fn choose_accel(arch: &str, binary: &std::path::Path) -> String {
+    accel::choose(&Accel::Auto, arch, None, binary).accel
+}

@@ -32,4 +32,4 @@ test:
 	  $(CARGO) test --workspace --no-fail-fast; \
 	fi
 	$(CARGO) test --workspace --doc
-	$(CARGO) run --quiet -p kennel-cli -- run examples/ tests/functional/pass --results-dir target/kennel-results
+	$(CARGO) run --quiet -p kennel-cli -- run examples/ tests/functional/pass tests/functional/guest --results-dir target/kennel-results

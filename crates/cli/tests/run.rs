@@ -1045,3 +1045,41 @@ fn shards_together_run_every_test_exactly_once() {
 
     assert_eq!(sharded, all);
 }
+
+// ---- the built-in guest ----
+
+#[test]
+fn guest_commands_through_agent_and_console_agree() {
+    let run = kennel(&["tests/functional/guest"], &[]);
+
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(run.statuses(), ["PASS"]);
+}
+
+#[test]
+fn guest_that_never_comes_up_fails_with_its_last_console_lines() {
+    let dir = test_dir(&[(
+        "never_up.toml",
+        "name = \"never up\"\ntimeout = \"60s\"\n[machine]\nguest = \"busybox\"\nappend = \"rdinit=/bin/false\"\n[[step]]\nrun = \"true\"\n",
+    )]);
+
+    let run = kennel(&[path_str(dir.path())], &[]);
+
+    let test = run.test("never up");
+    assert_eq!(test["status"], "FAIL", "{test}");
+    assert!(
+        test["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("did not come up"),
+        "{test}"
+    );
+    assert!(
+        test["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("Kernel panic"),
+        "{test}"
+    );
+    assert!(run.elapsed < Duration::from_secs(50), "{:?}", run.elapsed);
+}

@@ -78,6 +78,10 @@ pub(crate) fn config(
             None => image.append.clone(),
         });
         c.console = true;
+        // A guest whose init dies panics (`panic=-1`): end QEMU instead of rebooting.
+        if !c.extra_args.iter().any(|a| a == "-no-reboot") {
+            c.extra_args.push("-no-reboot".into());
+        }
         if image.arch == kennel_guest::Arch::Aarch64 && !c.extra_args.iter().any(|a| a == "-cpu") {
             c.extra_args.extend(["-cpu".into(), "cortex-a57".into()]);
         }

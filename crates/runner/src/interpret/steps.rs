@@ -435,7 +435,23 @@ impl Interp<'_> {
         deadline: Instant,
     ) -> Result<super::console_shell::GuestOutput, StepError> {
         let slot = self.slots.get_mut(name).ok_or_else(|| unknown(name))?;
-        if let Some(agent) = slot.agent.as_mut() {
+        let channel = slot.spec.channel.as_deref();
+        if channel == Some("ssh") {
+            return Err(StepError::Error(
+                "`channel = \"ssh\"` needs cloud images with SSH, which this version of kennel does not have yet".into(),
+            ));
+        }
+        let agent = if channel == Some("console") {
+            None
+        } else {
+            slot.agent.as_mut()
+        };
+        if channel == Some("agent") && agent.is_none() {
+            return Err(StepError::Error(format!(
+                "machine `{name}` has no guest agent (`channel = \"agent\"` needs `guest = \"busybox\"` on an architecture with the agent)"
+            )));
+        }
+        if let Some(agent) = agent {
             let timeout = deadline.saturating_duration_since(Instant::now());
             return match agent.run(command, timeout) {
                 Ok(out) if out.timed_out => {

@@ -120,6 +120,9 @@ pub struct ListArgs {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
+    /// QEMU binary or build directory (for skip reasons).
+    #[arg(long, value_name = "PATH")]
+    pub qemu: Option<PathBuf>,
 }
 
 /// `kennel report`.

@@ -202,6 +202,11 @@ fn list(a: ListArgs) -> i32 {
     for p in &selected.planned {
         match &p.what {
             Planned::Case { case, .. } => {
+                let skip = kennel_runner::interpret::skip_reason(
+                    &case.file,
+                    &case.params,
+                    a.qemu.as_deref(),
+                );
                 if a.json {
                     rows.push(serde_json::json!({
                         "name": case.name,
@@ -209,6 +214,7 @@ fn list(a: ListArgs) -> i32 {
                         "variant": case.variant,
                         "tags": case.file.tags,
                         "timeout_s": case.file.timeout.as_secs_f64(),
+                        "skip": skip,
                     }));
                 } else {
                     let tags = if case.file.tags.is_empty() {
@@ -216,7 +222,8 @@ fn list(a: ListArgs) -> i32 {
                     } else {
                         format!("  [{}]", case.file.tags.join(", "))
                     };
-                    println!("{}  ({}){tags}", case.name, case.file.path.display());
+                    let skip = skip.map(|s| format!("  SKIP: {s}")).unwrap_or_default();
+                    println!("{}  ({}){tags}{skip}", case.name, case.file.path.display());
                 }
             }
             Planned::Executable { path } => {

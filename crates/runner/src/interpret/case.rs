@@ -277,38 +277,7 @@ impl<'a> Interp<'a> {
     }
 
     fn unmet_requirement(&self) -> Option<String> {
-        let main = self
-            .slots
-            .get("main")
-            .or_else(|| self.slots.first().map(|(_, s)| s))?;
-        let vars = self.vars();
-        let arch = main
-            .spec
-            .arch
-            .as_ref()
-            .and_then(|a| a.render(&vars).ok())
-            .unwrap_or_else(|| kennel_machine::host_arch().to_string());
-        let explicit = main
-            .spec
-            .binary
-            .as_ref()
-            .and_then(|b| b.render(&vars).ok())
-            .map(PathBuf::from);
-        let qemu = self.env.qemu_option.as_deref();
-        let binary = find_qemu(&arch, explicit.as_deref(), qemu).ok();
-        let arch_tagged = self.file.tags.iter().any(|t| t == &format!("arch:{arch}"))
-            || self.file.requires.arch.contains(&arch);
-        if binary.is_none() && arch_tagged {
-            return Some(format!(
-                "no QEMU binary for {arch} (qemu-system-{arch} not found)"
-            ));
-        }
-        let binary_for = |a: &str| find_qemu(a, None, qemu).is_ok();
-        requires::unmet(
-            &self.file.requires,
-            binary.as_ref().map(|b| b.path.as_path()),
-            &binary_for,
-        )
+        skip_reason(self.file, &self.vars(), self.env.qemu_option.as_deref())
     }
 
     /// Launch one declared machine; checks `expect_exit` right away.
@@ -603,4 +572,43 @@ impl StepError {
 /// A duration to whole milliseconds, for messages.
 fn round_ms(d: Duration) -> Duration {
     Duration::from_millis(d.as_millis().try_into().unwrap_or(u64::MAX))
+}
+
+/// Why a test would SKIP before it launches anything (`[requires]`, or no QEMU for
+/// an architecture the test is tagged for); `None` when it can run. `kennel list`
+/// shows this too.
+pub fn skip_reason(
+    file: &TestFile,
+    vars: &dyn kennel_spec::Vars,
+    qemu: Option<&Path>,
+) -> Option<String> {
+    let main = file
+        .machines
+        .iter()
+        .find(|m| m.name == "main")
+        .or_else(|| file.machines.first())?;
+    let arch = main
+        .arch
+        .as_ref()
+        .and_then(|a| a.render(vars).ok())
+        .unwrap_or_else(|| kennel_machine::host_arch().to_string());
+    let explicit = main
+        .binary
+        .as_ref()
+        .and_then(|b| b.render(vars).ok())
+        .map(PathBuf::from);
+    let binary = find_qemu(&arch, explicit.as_deref(), qemu).ok();
+    let arch_tagged = file.tags.iter().any(|t| t == &format!("arch:{arch}"))
+        || file.requires.arch.contains(&arch);
+    if binary.is_none() && arch_tagged {
+        return Some(format!(
+            "no QEMU binary for {arch} (qemu-system-{arch} not found)"
+        ));
+    }
+    let binary_for = |a: &str| find_qemu(a, None, qemu).is_ok();
+    requires::unmet(
+        &file.requires,
+        binary.as_ref().map(|b| b.path.as_path()),
+        &binary_for,
+    )
 }

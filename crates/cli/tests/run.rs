@@ -1083,3 +1083,45 @@ fn guest_that_never_comes_up_fails_with_its_last_console_lines() {
     );
     assert!(run.elapsed < Duration::from_secs(50), "{:?}", run.elapsed);
 }
+
+#[test]
+fn guest_kernel_from_a_debian_package_asset_boots() {
+    // The arm64 kernel package that scripts/fetch-foreign-guests.sh downloads.
+    let debs = workspace().join("build/guest/aarch64/debs");
+    let Some(deb) = std::fs::read_dir(&debs).ok().and_then(|d| {
+        d.flatten().map(|e| e.path()).find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("linux-image-"))
+        })
+    }) else {
+        eprintln!(
+            "no arm64 kernel package in {}: run scripts/fetch-foreign-guests.sh",
+            debs.display()
+        );
+        return;
+    };
+    let sha = Command::new("sha256sum")
+        .arg(&deb)
+        .output()
+        .expect("sha256sum");
+    let sha = String::from_utf8_lossy(&sha.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let cache = tempfile::tempdir().expect("cache");
+    let (k, v) = cache_env(&cache);
+    let dir = test_dir(&[(
+        "deb_kernel.toml",
+        &format!(
+            "name = \"kernel from a deb\"\ntimeout = \"120s\"\n[assets.kernel]\npath = \"{}\"\nsha256 = \"{sha}\"\n\
+             [machine]\narch = \"aarch64\"\nguest = \"busybox\"\nkernel = \"${{asset:kernel}}\"\n\
+             [[step]]\nrun = \"uname -r\"\nstdout_contains = \"arm64\"\n",
+            deb.display()
+        ),
+    )]);
+
+    let run = kennel(&[path_str(dir.path())], &[(k, v.as_str())]);
+
+    assert_eq!(run.statuses(), ["PASS"], "{}", run.stdout);
+}

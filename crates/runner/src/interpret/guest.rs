@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use kennel_guest::{Arch, GuestImage, GuestSpec, KernelSource};
+use kennel_machine::MachineConfig;
 
 /// Name of the virtio-serial port the agent listens on.
 pub(crate) const AGENT_PORT: &str = "org.kennel.agent";
@@ -55,7 +56,13 @@ fn agent_binary() -> Option<PathBuf> {
     }
     let exe = std::env::current_exe().ok()?;
     let candidate = exe.with_file_name("kennel-agent");
-    candidate.is_file().then_some(candidate)
+    if candidate.is_file() {
+        return Some(candidate);
+    }
+    // A cargo test binary (`target/debug/deps/NAME-HASH`): the agent is one folder up.
+    let dir = exe.parent()?;
+    let up = dir.parent()?.join("kennel-agent");
+    (dir.file_name()? == "deps" && up.is_file()).then_some(up)
 }
 
 /// Build (or find in the cache) the built-in guest for `arch`, with `kernel`
@@ -69,7 +76,7 @@ pub(crate) fn prepare(arch_name: &str, kernel: Option<&Path>) -> Result<BuiltGue
     let host = Arch::host() == Some(arch);
     let mut spec = match (kernel, host) {
         (Some(k), _) => {
-            let source = if k.extension().is_some_and(|e| e == "deb") {
+            let source = if is_deb(k) {
                 KernelSource::Deb(k.to_path_buf())
             } else {
                 KernelSource::Path(k.to_path_buf())
@@ -138,4 +145,46 @@ pub(crate) fn agent_args() -> Vec<String> {
         "-device".into(),
         format!("virtserialport,bus=kennel-vser.0,chardev={AGENT_SOCKET},name={AGENT_PORT}"),
     ]
+}
+
+/// Wire the built-in guest `image` into `c`: kernel, initrd and command line, the
+/// serial console, `-no-reboot`, and (with `agent`) the agent's virtio-serial port
+/// on the chardev socket [`AGENT_SOCKET`].
+pub(crate) fn apply(c: &mut MachineConfig, image: &GuestImage, agent: bool) {
+    if c.machine_type.is_none() {
+        c.machine_type = Some(image.arch.default_machine().to_string());
+    }
+    if c.memory.is_none() {
+        c.memory = Some("256M".into());
+    }
+    c.kernel = Some(image.kernel.clone());
+    c.initrd = Some(image.initrd.clone());
+    c.append = Some(match &c.append {
+        Some(extra) => format!("{} {extra}", image.append),
+        None => image.append.clone(),
+    });
+    c.console = true;
+    // A guest whose init dies panics (`panic=-1`): end QEMU instead of rebooting.
+    if !c.extra_args.iter().any(|a| a == "-no-reboot") {
+        c.extra_args.push("-no-reboot".into());
+    }
+    if image.arch == kennel_guest::Arch::Aarch64 && !c.extra_args.iter().any(|a| a == "-cpu") {
+        c.extra_args.extend(["-cpu".into(), "cortex-a57".into()]);
+    }
+    if agent {
+        c.sockets.push(AGENT_SOCKET.into());
+        c.extra_args.extend(agent_args());
+    }
+}
+
+/// A Debian package (an `ar` archive), by name or by content: cached assets have
+/// no extension.
+fn is_deb(path: &Path) -> bool {
+    if path.extension().is_some_and(|e| e == "deb") {
+        return true;
+    }
+    let mut magic = [0u8; 8];
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+        .is_ok_and(|()| &magic == b"!<arch>\n")
 }

@@ -64,31 +64,7 @@ pub(crate) fn config(
     c.incoming = spec.incoming.as_ref().map(r).transpose()?;
     c.qmp = spec.expect_exit.is_none();
     if let Some(g) = guest {
-        let image = &g.image;
-        if c.machine_type.is_none() {
-            c.machine_type = Some(image.arch.default_machine().to_string());
-        }
-        if c.memory.is_none() {
-            c.memory = Some("256M".into());
-        }
-        c.kernel = Some(image.kernel.clone());
-        c.initrd = Some(image.initrd.clone());
-        c.append = Some(match &c.append {
-            Some(extra) => format!("{} {extra}", image.append),
-            None => image.append.clone(),
-        });
-        c.console = true;
-        // A guest whose init dies panics (`panic=-1`): end QEMU instead of rebooting.
-        if !c.extra_args.iter().any(|a| a == "-no-reboot") {
-            c.extra_args.push("-no-reboot".into());
-        }
-        if image.arch == kennel_guest::Arch::Aarch64 && !c.extra_args.iter().any(|a| a == "-cpu") {
-            c.extra_args.extend(["-cpu".into(), "cortex-a57".into()]);
-        }
-        if g.agent {
-            c.sockets.push(super::guest::AGENT_SOCKET.into());
-            c.extra_args.extend(super::guest::agent_args());
-        }
+        super::guest::apply(&mut c, &g.image, g.agent);
     }
     let prefix = format!("[{}] ", spec.name);
     if env.several {

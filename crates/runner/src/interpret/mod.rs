@@ -24,3 +24,18 @@ pub fn build_guest(
         Err(guest::GuestProblem::Missing(why) | guest::GuestProblem::Failed(why)) => Err(why),
     }
 }
+
+/// Wire a built-in guest `image` (from [`build_guest`]) into `config` as
+/// `guest = "busybox"` machines get it: kernel, initrd, command line, serial
+/// console, `-no-reboot`, and with `agent` the agent's virtio-serial port on the
+/// chardev socket [`GUEST_AGENT_SOCKET`] (take it with `Machine::take_socket`).
+pub fn apply_guest(
+    config: &mut kennel_machine::MachineConfig,
+    image: &kennel_guest::GuestImage,
+    agent: bool,
+) {
+    guest::apply(config, image, agent);
+}
+
+/// The id of the chardev socket the guest agent's port is wired to.
+pub const GUEST_AGENT_SOCKET: &str = guest::AGENT_SOCKET;

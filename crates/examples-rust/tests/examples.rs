@@ -1,0 +1,154 @@
+//! Rust versions of the declarative examples in `examples/`. Run with
+//! `cargo test -p kennel-examples` or `cargo nextest run -p kennel-examples`
+//! (the guest test needs `cargo build -p kennel-agent` first).
+
+use kennel::prelude::*;
+
+/// The regression from the talk: QEMU commit "numa: Do not allow set-numa-node
+/// outside preconfig" (Markus Armbruster). Mirrors
+/// `examples/qmp/set_numa_node_outside_preconfig.toml`.
+#[kennel::test(tags = ["quick", "numa"], timeout = "30s")]
+fn set_numa_node_outside_preconfig_is_refused(t: &mut Test) -> kennel::Result<()> {
+    let mut vm = t
+        .machine()
+        .machine_type("none")
+        .args(["-nodefaults", "-S"])
+        .launch()?;
+
+    let err = vm.qmp_err("set-numa-node", json!({"type": "node"}))?;
+
+    assert_eq!(err.class, "GenericError");
+    assert_eq!(
+        err.desc,
+        "The command is permitted only before the machine has been created"
+    );
+    assert!(vm.is_running(), "QEMU must survive the refused command");
+    assert_eq!(vm.shutdown()?, 0);
+    Ok(())
+}
+
+/// Every CPU model QEMU reports expands (`query-cpu-model-expansion`, full) to a
+/// model of the same name with properties. The models are listed on machine
+/// `none`; the expansion needs a machine with a CPU (`pc`, stopped, TCG).
+#[kennel::test(tags = ["cpu", "arch:x86_64"], timeout = "60s")]
+fn every_cpu_model_expands(t: &mut Test) -> kennel::Result<()> {
+    let mut lister = t
+        .machine()
+        .name("lister")
+        .machine_type("none")
+        .args(["-nodefaults", "-S"])
+        .launch()?;
+    let defs = lister.qmp("query-cpu-definitions", Value::Null)?;
+    let models: Vec<String> = defs
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        !models.is_empty(),
+        "query-cpu-definitions reported no model"
+    );
+    assert_eq!(lister.shutdown()?, 0);
+    t.log(format!("{} CPU models", models.len()));
+
+    let mut vm = t
+        .machine()
+        .name("expander")
+        .machine_type("pc")
+        .accel("tcg")
+        .args(["-nodefaults", "-S"])
+        .launch()?;
+    for model in &models {
+        let expansion = vm.qmp(
+            "query-cpu-model-expansion",
+            json!({"type": "full", "model": {"name": model}}),
+        )?;
+
+        assert_eq!(
+            expansion["model"]["name"],
+            model.as_str(),
+            "expansion of {model}"
+        );
+        assert!(
+            expansion["model"]["props"]
+                .as_object()
+                .is_some_and(|p| !p.is_empty()),
+            "{model} expanded without properties: {expansion}"
+        );
+    }
+    assert_eq!(vm.shutdown()?, 0);
+    Ok(())
+}
+
+/// Boot the built-in guest with `cpus` CPUs (parameter `KENNEL_PARAM_CPUS`, 2 by
+/// default) and count them from inside. Mirrors `examples/guest/hardware_check.toml`.
+#[kennel::test(tags = ["guest", "boot"], timeout = "120s")]
+fn guest_sees_all_its_cpus(t: &mut Test) -> kennel::Result<()> {
+    let cpus: u64 = t.param_or("cpus", 2)?;
+    let mut vm = t.machine().cpus(cpus).guest_busybox().launch()?;
+
+    let counted = vm.run_ok("grep -c ^processor /proc/cpuinfo")?;
+
+    assert_eq!(counted.trim(), cpus.to_string());
+    assert_eq!(vm.shutdown()?, 0);
+    Ok(())
+}
+
+/// Two machines: `src` migrates to `dst`, which waits with `-incoming defer`,
+/// through a UNIX socket in the scratch folder. Mirrors
+/// `examples/migration/live_migration.toml`.
+#[kennel::test(tags = ["migration", "arch:x86_64"], timeout = "60s")]
+fn migration_between_two_machines_completes(t: &mut Test) -> kennel::Result<()> {
+    let uri = format!("unix:{}/migration.sock", t.tmp()?.display());
+    let machine = |t: &mut Test, name: &str| {
+        t.machine()
+            .name(name)
+            .machine_type("pc")
+            .memory("64M")
+            .args(["-nodefaults"])
+    };
+    let mut src = machine(t, "src").launch()?;
+    let mut dst = machine(t, "dst").incoming("defer").launch()?;
+
+    dst.qmp("migrate-incoming", json!({ "uri": uri }))?;
+    src.qmp("migrate", json!({ "uri": uri }))?;
+    t.wait_until("query-migrate on src reports completed", || {
+        let state = src.qmp("query-migrate", Value::Null)?;
+        match state["status"].as_str() {
+            Some("completed") => Ok(Some(())),
+            Some("failed" | "cancelled") => Err(Error::msg(format!("migration ended: {state}"))),
+            _ => Ok(None),
+        }
+    })?;
+
+    assert_eq!(
+        src.qmp("query-status", Value::Null)?["status"],
+        "postmigrate"
+    );
+    t.wait_until("dst is running", || {
+        let status = dst.qmp("query-status", Value::Null)?;
+        Ok((status["status"] == "running").then_some(()))
+    })?;
+    assert_eq!(src.shutdown()?, 0);
+    assert_eq!(dst.shutdown()?, 0);
+    Ok(())
+}
+
+/// A test that panics: FAIL with the panic message, and its QEMU is gone.
+/// Ignored by default; run it with `--ignored` to see the failure report.
+#[kennel::test(tags = ["demo"], ignore = "fails on purpose: shows a panic report")]
+fn panicking_test_fails_and_kills_qemu(t: &mut Test) -> kennel::Result<()> {
+    let mut vm = t.machine().machine_type("none").args(["-S"]).launch()?;
+    let status = vm.qmp("query-status", Value::Null)?;
+    t.log(format!("QEMU pid {}", vm.machine().pid()));
+    assert_eq!(
+        status["status"], "running",
+        "a stopped machine is not running"
+    );
+    Ok(())
+}
+
+kennel::main!();

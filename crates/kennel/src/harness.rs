@@ -1,0 +1,153 @@
+//! The harness behind `kennel::main!()`: the registered tests as libtest-mimic
+//! trials, run under `cargo test` or `cargo nextest run` with their usual flags.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+
+use crate::error::Result;
+use crate::test::{Test, DEFAULT_TIMEOUT};
+
+/// Environment variable selecting tests by tag: a comma-separated list; a test
+/// runs when it has one of the plain tags and none of the `-`-prefixed ones.
+pub const TAGS_ENV: &str = "KENNEL_TAGS";
+
+/// One test registered by `#[kennel::test]`. Made by the attribute only.
+#[doc(hidden)]
+pub struct TestDef {
+    /// The function's name.
+    pub name: &'static str,
+    /// `module_path!()` where it is defined.
+    pub module: &'static str,
+    /// The test function.
+    pub func: fn(&mut Test) -> Result<()>,
+    /// Its tags.
+    pub tags: &'static [&'static str],
+    /// Its timeout in milliseconds, when it names one.
+    pub timeout_ms: Option<u64>,
+    /// `ignore` (with its reason, possibly empty).
+    pub ignore: Option<&'static str>,
+}
+
+inventory::collect!(TestDef);
+
+impl TestDef {
+    /// The name the harness lists: the module path below the crate root, then the
+    /// function (`foo`, or `cpu::foo` for a test in `mod cpu`).
+    pub fn full_name(&self) -> String {
+        match self.module.split_once("::") {
+            Some((_, rest)) => format!("{rest}::{}", self.name),
+            None => self.name.to_string(),
+        }
+    }
+
+    fn selected(&self, filter: &str) -> bool {
+        let mut wanted = Vec::new();
+        for item in filter.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match item.strip_prefix('-') {
+                Some(no) if self.tags.contains(&no) => return false,
+                Some(_) => {}
+                None => wanted.push(item),
+            }
+        }
+        wanted.is_empty() || wanted.iter().any(|w| self.tags.contains(w))
+    }
+}
+
+/// Run one registered test: make its context, call it, catch a panic. The
+/// machines it launched are dropped (QEMU killed) before this returns.
+fn run_one(def: &TestDef) -> std::result::Result<(), Failed> {
+    let name = def.full_name();
+    let timeout = def
+        .timeout_ms
+        .map(Duration::from_millis)
+        .unwrap_or(DEFAULT_TIMEOUT);
+    let mut t = Test::new(&name, def.tags, timeout).map_err(|e| Failed::from(e.chain()))?;
+    let outcome = catch_unwind(AssertUnwindSafe(|| (def.func)(&mut t)));
+    let logdir = t.logdir().display().to_string();
+    match outcome {
+        Ok(Ok(())) => {
+            t.log("PASS");
+            Ok(())
+        }
+        Ok(Err(e)) if e.skip_reason().is_some() => {
+            let why = e.skip_reason().unwrap_or_default();
+            t.log(format!("SKIP: {why}"));
+            eprintln!("kennel: {name}: skipped: {why}");
+            Ok(())
+        }
+        Ok(Err(e)) => {
+            let text = e.chain();
+            t.log(format!("FAIL: {text}"));
+            Err(format!("{text}\n  logs: {logdir}").into())
+        }
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(a panic without a message)".into());
+            t.log(format!("FAIL: panicked: {msg}"));
+            Err(format!("panicked: {msg}\n  logs: {logdir}").into())
+        }
+    }
+}
+
+/// The trials of every registered test, sorted by name, filtered by
+/// `$KENNEL_TAGS` when set.
+pub fn trials() -> Vec<Trial> {
+    let filter = std::env::var(TAGS_ENV).unwrap_or_default();
+    let mut defs: Vec<&'static TestDef> = inventory::iter::<TestDef>
+        .into_iter()
+        .filter(|d| d.selected(&filter))
+        .collect();
+    defs.sort_by_key(|d| d.full_name());
+    defs.into_iter()
+        .map(|d| {
+            Trial::test(d.full_name(), move || run_one(d)).with_ignored_flag(d.ignore.is_some())
+        })
+        .collect()
+}
+
+/// The body of `kennel::main!()`: parse the libtest arguments, run, exit.
+pub fn run_main() -> ! {
+    let args = Arguments::from_args();
+    libtest_mimic::run(&args, trials()).exit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(module: &'static str, tags: &'static [&'static str]) -> TestDef {
+        fn body(_t: &mut Test) -> Result<()> {
+            Ok(())
+        }
+        TestDef {
+            name: "boots",
+            module,
+            func: body,
+            tags,
+            timeout_ms: None,
+            ignore: None,
+        }
+    }
+
+    #[test]
+    fn names_drop_the_crate_root() {
+        assert_eq!(def("examples", &[]).full_name(), "boots");
+        assert_eq!(def("examples::cpu", &[]).full_name(), "cpu::boots");
+    }
+
+    #[test]
+    fn tag_filter_keeps_any_wanted_and_drops_excluded() {
+        let d = def("x", &["quick", "numa"]);
+        assert!(d.selected(""));
+        assert!(d.selected("quick"));
+        assert!(d.selected("slow, numa"));
+        assert!(!d.selected("slow"));
+        assert!(!d.selected("quick,-numa"));
+        assert!(d.selected("-slow"));
+    }
+}

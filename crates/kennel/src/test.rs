@@ -1,0 +1,263 @@
+//! [`Test`]: the context a test function gets.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use kennel_machine::LogSink;
+
+use crate::error::{ErrorKind, Result};
+use crate::vm::MachineBuilder;
+
+/// Environment variable naming the folder a test logs into (set by `kennel run`).
+pub const LOGDIR_ENV: &str = "KENNEL_TEST_LOGDIR";
+/// Prefix of the environment variables holding parameters: `KENNEL_PARAM_CPUS`.
+pub const PARAM_ENV_PREFIX: &str = "KENNEL_PARAM_";
+/// The timeout of a test that names none, as for declarative tests.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The log files of one test, shared by its machines.
+#[derive(Clone)]
+pub(crate) struct Logs {
+    pub start: Instant,
+    pub test: LogSink,
+    pub console: LogSink,
+    pub qemu: LogSink,
+    pub qmp: LogSink,
+}
+
+impl Logs {
+    /// One line in `test.log`, stamped with the time since the test started.
+    pub fn line(&self, text: &str) {
+        let ms = self.start.elapsed().as_millis();
+        let mut out = String::new();
+        for l in text.lines() {
+            out.push_str(&format!("[{:>4}.{:03}] {l}\n", ms / 1000, ms % 1000));
+        }
+        self.test.write(out.as_bytes());
+    }
+}
+
+fn sink(dir: &Path, name: &str) -> Result<LogSink> {
+    let path = dir.join(name);
+    let f = File::create(&path).map_err(|source| ErrorKind::Io {
+        what: format!("creating {}", path.display()),
+        source,
+    })?;
+    Ok(LogSink::new(Box::new(f)))
+}
+
+/// The context of one running test: machines, parameters, scratch and log folders,
+/// skipping. The harness makes one per test and passes it to the test function.
+///
+/// Every wait a test makes through it (QMP replies, events, console text, guest
+/// commands) ends at the test's deadline, its `timeout` from the start.
+///
+/// # Examples
+///
+/// ```no_run
+/// use kennel::prelude::*;
+///
+/// #[kennel::test(tags = ["quick"], timeout = "30s")]
+/// fn query_status_reports_prelaunch(t: &mut Test) -> kennel::Result<()> {
+///     let mut vm = t.machine().machine_type("none").args(["-nodefaults", "-S"]).launch()?;
+///     let status = vm.qmp("query-status", json!(null))?;
+///     assert_eq!(status["status"], "prelaunch");
+///     t.log(format!("status: {status}"));
+///     assert_eq!(vm.shutdown()?, 0);
+///     Ok(())
+/// }
+/// # kennel::main!();
+/// ```
+pub struct Test {
+    name: String,
+    tags: Vec<String>,
+    timeout: Duration,
+    deadline: Instant,
+    logdir: PathBuf,
+    tmp: Option<tempfile::TempDir>,
+    logs: Logs,
+    machines: usize,
+}
+
+impl Test {
+    /// A context for the test `name`, logging into `$KENNEL_TEST_LOGDIR` or else a
+    /// new folder under the temporary directory (kept, for reading after a failure).
+    pub fn new(name: &str, tags: &[&str], timeout: Duration) -> Result<Test> {
+        let logdir = match std::env::var_os(LOGDIR_ENV).filter(|v| !v.is_empty()) {
+            Some(d) => {
+                let d = PathBuf::from(d);
+                std::fs::create_dir_all(&d).map_err(|source| ErrorKind::Io {
+                    what: format!("creating the log folder {}", d.display()),
+                    source,
+                })?;
+                d
+            }
+            None => {
+                let safe: String = name
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                    .collect();
+                tempfile::Builder::new()
+                    .prefix(&format!("kennel-log-{safe}-"))
+                    .tempdir()
+                    .map_err(|source| ErrorKind::Io {
+                        what: "creating a log folder".into(),
+                        source,
+                    })?
+                    .keep()
+            }
+        };
+        let logs = Logs {
+            start: Instant::now(),
+            test: sink(&logdir, "test.log")?,
+            console: sink(&logdir, "console.log")?,
+            qemu: sink(&logdir, "qemu.log")?,
+            qmp: sink(&logdir, "qmp.log")?,
+        };
+        logs.line(&format!("test {name} (timeout {timeout:?})"));
+        Ok(Test {
+            name: name.to_string(),
+            tags: tags.iter().map(|s| s.to_string()).collect(),
+            timeout,
+            deadline: Instant::now() + timeout,
+            logdir,
+            tmp: None,
+            logs,
+            machines: 0,
+        })
+    }
+
+    /// The test's name, as the harness lists it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The test's tags, from `#[kennel::test(tags = [...])]`.
+    pub fn tags(&self) -> &[String] {
+        &self.tags
+    }
+
+    /// The test's timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// When the test's time runs out: every wait ends by then.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// A builder for a machine (the options of a declarative `[machine]`); its
+    /// `launch()` gives a [`Vm`](crate::Vm). The first machine is named `main`,
+    /// the next ones `vm2`, `vm3`... unless named with `.name(..)`.
+    pub fn machine(&mut self) -> MachineBuilder {
+        self.machines += 1;
+        let name = if self.machines == 1 {
+            "main".to_string()
+        } else {
+            format!("vm{}", self.machines)
+        };
+        MachineBuilder::new(name, self.logs.clone(), self.deadline)
+    }
+
+    /// A parameter: the environment variable `KENNEL_PARAM_<NAME>` (upper case,
+    /// `-` as `_`), as `kennel run -p name=value` and variants set it.
+    pub fn param(&self, name: &str) -> Option<String> {
+        let var = format!(
+            "{PARAM_ENV_PREFIX}{}",
+            name.to_ascii_uppercase().replace('-', "_")
+        );
+        std::env::var(var).ok()
+    }
+
+    /// A parameter parsed as `T`, or `default` when it is not set.
+    pub fn param_or<T>(&self, name: &str, default: T) -> Result<T>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        match self.param(name) {
+            None => Ok(default),
+            Some(value) => value.trim().parse().map_err(|e: T::Err| {
+                ErrorKind::Param {
+                    name: name.to_string(),
+                    why: e.to_string(),
+                    value,
+                }
+                .into()
+            }),
+        }
+    }
+
+    /// A private scratch folder, made on first use and removed when the test ends
+    /// (kept with `KENNEL_KEEP_TMP=1`). Its path is short enough for UNIX sockets.
+    pub fn tmp(&mut self) -> Result<&Path> {
+        if self.tmp.is_none() {
+            let dir = tempfile::Builder::new()
+                .prefix("kennel-")
+                .tempdir()
+                .map_err(|source| ErrorKind::Io {
+                    what: "creating the scratch folder".into(),
+                    source,
+                })?;
+            self.logs.line(&format!("tmp = {}", dir.path().display()));
+            self.tmp = Some(dir);
+        }
+        match &self.tmp {
+            Some(d) => Ok(d.path()),
+            None => unreachable!("made above"),
+        }
+    }
+
+    /// The folder holding `test.log`, `console.log`, `qmp.log` and `qemu.log`.
+    pub fn logdir(&self) -> &Path {
+        &self.logdir
+    }
+
+    /// Write a line (or several) into the test's `test.log`.
+    pub fn log(&self, text: impl AsRef<str>) {
+        self.logs.line(text.as_ref());
+    }
+
+    /// Skip the test with a reason: `return t.skip("needs KVM");`. The harness
+    /// reports it as passed with a `skipped: REASON` note (see the crate docs).
+    pub fn skip<T>(&self, reason: impl Into<String>) -> Result<T> {
+        Err(ErrorKind::Skip(reason.into()).into())
+    }
+
+    /// Poll `check` (every 100 ms) until it returns `Some`, and return that; an
+    /// error when the test's deadline passes first, naming `what` was awaited and
+    /// the last value `check` described through its `Err` or `None`.
+    pub fn wait_until<T>(
+        &self,
+        what: &str,
+        mut check: impl FnMut() -> Result<Option<T>>,
+    ) -> Result<T> {
+        self.logs.line(&format!("wait until {what}"));
+        loop {
+            if let Some(v) = check()? {
+                return Ok(v);
+            }
+            if Instant::now() + Duration::from_millis(100) >= self.deadline {
+                return Err(ErrorKind::Timeout {
+                    what: what.to_string(),
+                    timeout: self.timeout,
+                }
+                .into());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Test {
+    fn drop(&mut self) {
+        if let Some(dir) = self.tmp.take() {
+            if std::env::var_os("KENNEL_KEEP_TMP").is_some_and(|v| v == "1") {
+                let _ = dir.keep();
+            }
+        }
+    }
+}

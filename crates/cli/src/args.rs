@@ -51,6 +51,12 @@ pub struct Selection {
     /// Run only shard K of N (1-based): every N-th test starting at the K-th.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
+    /// Also build and run the Rust tests (`#[kennel::test]`) of cargo packages, one process each.
+    #[arg(long)]
+    pub cargo: bool,
+    /// With --cargo: this package only (repeatable; default: the workspace).
+    #[arg(long = "package", value_name = "PKG", requires = "cargo")]
+    pub packages: Vec<String>,
 }
 
 /// `kennel run`.

@@ -42,13 +42,18 @@ fn select(sel: &Selection) -> Result<Selected, String> {
         let (k, v) = kennel_spec::parse_param(p).map_err(|e| format!("-p {p}: {e}"))?;
         overrides.insert(k, v);
     }
-    let paths = if sel.paths.is_empty() {
+    let paths = if sel.paths.is_empty() && !sel.cargo {
         vec![PathBuf::from("tests")]
     } else {
         sel.paths.clone()
     };
     let discovery = kennel_runner::discover(&paths).map_err(|e| e.to_string())?;
     let mut planned = kennel_runner::plan(&discovery, &overrides, &filter);
+    if sel.cargo && filter.is_empty() {
+        let tests = kennel_runner::cargo::discover_cargo(&sel.packages)
+            .map_err(|e| kennel_runner::error_chain(&e))?;
+        kennel_runner::cargo::plan_cargo(&mut planned, tests);
+    }
     if let Some(spec) = &sel.shard {
         let (k, n) = parse_shard(spec)?;
         planned = kennel_runner::shard(planned, k, n);
@@ -226,6 +231,15 @@ fn list(a: ListArgs) -> i32 {
                     println!("{}  ({}){tags}{skip}", case.name, case.file.path.display());
                 }
             }
+            Planned::CargoTest(t) => {
+                if a.json {
+                    rows.push(
+                        serde_json::json!({"name": p.name(), "file": t.binary, "kind": "cargo"}),
+                    );
+                } else {
+                    println!("{}  (Rust test in {})", p.name(), t.binary.display());
+                }
+            }
             Planned::Executable { path } => {
                 if a.json {
                     rows.push(
@@ -296,6 +310,8 @@ fn replay(a: ReplayArgs) -> i32 {
         tags: Vec::new(),
         params,
         shard: None,
+        cargo: false,
+        packages: Vec::new(),
     };
     let mut selected = match select(&selection) {
         Ok(s) => s,
@@ -309,6 +325,7 @@ fn replay(a: ReplayArgs) -> i32 {
     selected.planned.retain(|p| match &p.what {
         Planned::Case { case, .. } => names.contains(case.name.as_str()),
         Planned::Executable { path } => wanted.iter().any(|t| &t.file == path),
+        Planned::CargoTest(_) => names.contains(p.name().as_str()),
         Planned::Invalid(_) => true,
     });
     let selected = Selected {

@@ -1125,3 +1125,36 @@ fn guest_kernel_from_a_debian_package_asset_boots() {
 
     assert_eq!(run.statuses(), ["PASS"], "{}", run.stdout);
 }
+
+#[test]
+fn rust_tests_run_under_kennel_one_process_each() {
+    let run = kennel(&["--cargo", "--package", "kennel-examples"], &[]);
+
+    let mut by_name: Vec<(String, String)> = run.results()["tests"]
+        .as_array()
+        .expect("tests")
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap_or("").to_string(),
+                t["status"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    by_name.sort();
+    assert!(
+        by_name.contains(&(
+            "kennel-examples::set_numa_node_outside_preconfig_is_refused".into(),
+            "PASS".into()
+        )),
+        "{by_name:?}"
+    );
+    assert!(
+        by_name.contains(&(
+            "kennel-examples::panicking_test_fails_and_kills_qemu".into(),
+            "SKIP".into()
+        )),
+        "{by_name:?}"
+    );
+    assert_eq!(run.code, 0, "{}", run.stdout);
+}

@@ -120,6 +120,8 @@ pub enum Planned {
         /// The program.
         path: PathBuf,
     },
+    /// A Rust test: one test of a cargo test binary.
+    CargoTest(crate::cargo::CargoTest),
     /// A file that does not load.
     Invalid(LoadFailure),
 }
@@ -143,6 +145,7 @@ impl PlannedTest {
             Planned::Executable { path } | Planned::Invalid(LoadFailure { path, .. }) => {
                 path.display().to_string()
             }
+            Planned::CargoTest(t) => format!("{}::{}", t.package, t.name),
         }
     }
 
@@ -151,6 +154,7 @@ impl PlannedTest {
         match &self.what {
             Planned::Case { case, .. } => &case.file.path,
             Planned::Executable { path } | Planned::Invalid(LoadFailure { path, .. }) => path,
+            Planned::CargoTest(t) => &t.binary,
         }
     }
 
@@ -158,7 +162,7 @@ impl PlannedTest {
     pub fn tags(&self) -> Vec<String> {
         match &self.what {
             Planned::Case { case, .. } => case.file.tags.clone(),
-            Planned::Executable { .. } | Planned::Invalid(_) => Vec::new(),
+            Planned::Executable { .. } | Planned::CargoTest(_) | Planned::Invalid(_) => Vec::new(),
         }
     }
 }
@@ -177,6 +181,7 @@ pub fn plan(
         let index = out.len();
         let name = match &what {
             Planned::Case { case, .. } => case.name.clone(),
+            Planned::CargoTest(t) => t.name.clone(),
             Planned::Executable { path } | Planned::Invalid(LoadFailure { path, .. }) => path
                 .file_name()
                 .map(|s| s.to_string_lossy().into_owned())

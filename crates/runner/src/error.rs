@@ -43,4 +43,13 @@ pub enum RunnerError {
         #[source]
         source: std::io::Error,
     },
+    /// Building or listing Rust tests failed.
+    #[error("{what}")]
+    Cargo {
+        /// What failed.
+        what: String,
+        /// The cause, when there is one.
+        #[source]
+        source: Option<std::io::Error>,
+    },
 }

@@ -29,6 +29,8 @@ pub struct ExecResult {
 pub struct ExecRun<'a> {
     /// The program.
     pub path: &'a Path,
+    /// Its arguments.
+    pub args: &'a [String],
     /// Its log folder: `stdout.log` (also `test.log`), `stderr.log`.
     pub logdir: &'a Path,
     /// Timeout for the whole program.
@@ -60,7 +62,8 @@ pub fn run_executable(run: &ExecRun<'_>) -> Vec<ExecResult> {
     };
     let program: PathBuf = std::path::absolute(run.path).unwrap_or_else(|_| run.path.to_path_buf());
     let mut cmd = Command::new(&program);
-    cmd.stdin(Stdio::null())
+    cmd.args(run.args)
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(stderr)
         .env("KENNEL_TEST_LOGDIR", run.logdir)
@@ -253,7 +256,10 @@ fn judge(
     }
     let outcome = match (killed, exit) {
         (Some(k), _) => Outcome::with(Status::Interrupted, format!("{k}\n{}", tail())),
-        (None, Some(e)) if e.code == Some(0) => Outcome::pass(),
+        (None, Some(e)) if e.code == Some(0) => match kennel_skip(&run.logdir.join("stderr.log")) {
+            Some(why) => Outcome::with(Status::Skip, why),
+            None => Outcome::pass(),
+        },
         (None, Some(e)) if e.code == Some(SKIP_EXIT) => {
             let why = last_line(&run.logdir.join("stderr.log"))
                 .or_else(|| last_line(&run.logdir.join("test.log")))
@@ -269,6 +275,18 @@ fn judge(
         at_s: total_s,
         duration_s: total_s,
     }]
+}
+
+/// A Rust test that skipped says so on stderr: `kennel: NAME: skipped: REASON`.
+fn kennel_skip(stderr: &Path) -> Option<String> {
+    let text = read_tail(stderr, 16 * 1024);
+    text.lines()
+        .rev()
+        .filter(|l| l.starts_with("kennel: "))
+        .find_map(|l| {
+            l.split_once(": skipped: ")
+                .map(|(_, why)| why.trim().to_string())
+        })
 }
 
 fn last_line(path: &Path) -> Option<String> {

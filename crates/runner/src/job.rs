@@ -345,7 +345,20 @@ fn run_test(
                 name: t.name(),
                 attempt: 1,
             })));
-            return run_executable_test(shared, path, &logdir, result);
+            return run_executable_test(shared, path, &[], &logdir, result);
+        }
+        Planned::CargoTest(c) if c.ignored => {
+            result.reason = Some("ignored (marked `ignore` in the test)".into());
+            return vec![result];
+        }
+        Planned::CargoTest(c) => {
+            let _ = tx.send(Msg::Event(Box::new(EventKind::TestStarted {
+                index: t.index,
+                name: t.name(),
+                attempt: 1,
+            })));
+            let args = vec!["--exact".to_string(), c.name.clone(), "--nocapture".into()];
+            return run_executable_test(shared, &c.binary, &args, &logdir, result);
         }
         Planned::Case { case, case_index } => (case, *case_index),
     };
@@ -405,6 +418,7 @@ fn run_test(
 fn run_executable_test(
     shared: &Shared<'_>,
     path: &Path,
+    args: &[String],
     logdir: &Path,
     template: TestResult,
 ) -> Vec<TestResult> {
@@ -431,6 +445,7 @@ fn run_executable_test(
     let timeout = kennel_spec::DEFAULT_TIMEOUT.mul_f64(shared.opts.timeout_factor.max(0.01));
     let outcomes = crate::executable::run_executable(&crate::executable::ExecRun {
         path,
+        args,
         logdir,
         timeout,
         env,

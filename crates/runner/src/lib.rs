@@ -7,6 +7,7 @@
 //! [`interpret`] module runs the declarative steps against real QEMU.
 #![deny(missing_docs)]
 
+pub mod cargo;
 pub mod child;
 mod discover;
 mod error;

@@ -1,0 +1,140 @@
+//! Rust tests under kennel: build a cargo package's test targets, list their
+//! tests, and plan one test process per test (`<binary> --exact <name>`).
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use crate::discover::{Planned, PlannedTest};
+use crate::error::RunnerError;
+
+/// One Rust test found in a test binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CargoTest {
+    /// The cargo package.
+    pub package: String,
+    /// The test binary.
+    pub binary: PathBuf,
+    /// The test's name as the harness lists it.
+    pub name: String,
+    /// Marked ignored: reported as SKIP, not run.
+    pub ignored: bool,
+}
+
+/// Build the integration-test targets of `packages` (the whole workspace when
+/// empty) with `cargo test --no-run`, and list the tests of each binary.
+pub fn discover_cargo(packages: &[String]) -> Result<Vec<CargoTest>, RunnerError> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(&cargo);
+    cmd.args([
+        "test",
+        "--no-run",
+        "--message-format=json-render-diagnostics",
+    ]);
+    if packages.is_empty() {
+        cmd.arg("--workspace");
+    }
+    for p in packages {
+        cmd.args(["-p", p]);
+    }
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|source| RunnerError::Cargo {
+            what: "cannot run `cargo test --no-run`".into(),
+            source: Some(source),
+        })?;
+    if !out.status.success() {
+        return Err(RunnerError::Cargo {
+            what: format!("`cargo test --no-run` failed ({})", out.status),
+            source: None,
+        });
+    }
+    let mut found = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let is_test_target = msg["reason"] == "compiler-artifact"
+            && msg["profile"]["test"] == true
+            && msg["target"]["kind"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == "test"));
+        let Some(exe) = msg["executable"].as_str().filter(|_| is_test_target) else {
+            continue;
+        };
+        let package = msg["package_id"]
+            .as_str()
+            .and_then(package_name)
+            .unwrap_or_default();
+        let listed = Command::new(exe)
+            .arg("--list")
+            .stderr(Stdio::null())
+            .output()
+            .map_err(|source| RunnerError::Cargo {
+                what: format!("cannot list the tests of {exe}"),
+                source: Some(source),
+            })?;
+        let ignored = Command::new(exe)
+            .args(["--list", "--ignored"])
+            .stderr(Stdio::null())
+            .output()
+            .map(|o| names(&o.stdout))
+            .unwrap_or_default();
+        for name in names(&listed.stdout) {
+            found.push(CargoTest {
+                package: package.clone(),
+                binary: PathBuf::from(exe),
+                ignored: ignored.contains(&name),
+                name,
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// Test names in a harness's `--list` output (`name: test` lines).
+fn names(list: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(list)
+        .lines()
+        .filter_map(|l| l.strip_suffix(": test"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// `path+file:///work/kennel/crates/x#kennel-examples@0.1.0` or `kennel-examples 0.1.0 (...)`.
+fn package_name(id: &str) -> Option<String> {
+    if let Some((_, rest)) = id.split_once('#') {
+        return Some(rest.split('@').next().unwrap_or(rest).to_string());
+    }
+    id.split_whitespace().next().map(str::to_string)
+}
+
+/// Add the Rust tests to a plan, numbered after what is there.
+pub fn plan_cargo(planned: &mut Vec<PlannedTest>, tests: Vec<CargoTest>) {
+    for t in tests {
+        let index = planned.len();
+        let logdir =
+            PathBuf::from("tests").join(format!("{:03}-{}", index + 1, crate::slug::slug(&t.name)));
+        planned.push(PlannedTest {
+            index,
+            what: Planned::CargoTest(t),
+            logdir,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn package_names_come_from_both_id_forms() {
+        assert_eq!(
+            super::package_name("path+file:///w/crates/examples-rust#kennel-examples@0.1.0")
+                .as_deref(),
+            Some("kennel-examples")
+        );
+        assert_eq!(
+            super::package_name("kennel-examples 0.1.0 (path+file:///w)").as_deref(),
+            Some("kennel-examples")
+        );
+    }
+}

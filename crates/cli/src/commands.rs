@@ -543,6 +543,10 @@ fn assets_fetch(cache: &kennel_assets::Cache, paths: Vec<PathBuf>, allow_unverif
         offline: false,
         allow_unverified,
     };
+    // On a terminal, a progress bar per download in flight.
+    let bars = std::io::stderr()
+        .is_terminal()
+        .then(indicatif::MultiProgress::new);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let failed = std::sync::atomic::AtomicUsize::new(0);
     let workers = wanted.len().min(4);
@@ -554,7 +558,39 @@ fn assets_fetch(cache: &kennel_assets::Cache, paths: Vec<PathBuf>, allow_unverif
                     break;
                 };
                 let started = std::time::Instant::now();
-                match cache.resolve(spec, dir, &policy, &mut kennel_assets::no_progress) {
+                let bar = bars.as_ref().map(|m| {
+                    let b = m.add(indicatif::ProgressBar::new(0));
+                    b.set_style(
+                        indicatif::ProgressStyle::with_template(
+                            "{msg:20} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+                        )
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                    );
+                    b.set_message(name.clone());
+                    b
+                });
+                let mut progress = |e: &kennel_assets::FetchEvent<'_>| {
+                    let Some(b) = &bar else { return };
+                    match e {
+                        kennel_assets::FetchEvent::Started { total, offset, .. } => {
+                            b.set_length(total.unwrap_or(0));
+                            b.set_position(*offset);
+                        }
+                        kennel_assets::FetchEvent::Progress { bytes, total, .. } => {
+                            if let Some(t) = total {
+                                b.set_length(*t);
+                            }
+                            b.set_position(*bytes);
+                        }
+                        _ => {}
+                    }
+                };
+                let result = cache.resolve(spec, dir, &policy, &mut progress);
+                if let Some(b) = &bar {
+                    b.finish_and_clear();
+                }
+                match result {
                     Ok(path) => println!(
                         " ok     {name} ({}) -> {} in {:.1}s",
                         file.display(),

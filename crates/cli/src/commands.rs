@@ -43,7 +43,7 @@ fn select(sel: &Selection) -> Result<Selected, String> {
         overrides.insert(k, v);
     }
     let paths = if sel.paths.is_empty() && !sel.cargo {
-        vec![PathBuf::from("tests")]
+        default_paths()?
     } else {
         sel.paths.clone()
     };
@@ -63,6 +63,39 @@ fn select(sel: &Selection) -> Result<Selected, String> {
         overrides,
         planned,
     })
+}
+
+/// `kennel.toml` in the working directory, for the default paths.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProjectConfig {
+    /// Where the tests are.
+    #[serde(default)]
+    paths: Vec<PathBuf>,
+}
+
+/// The paths in `kennel.toml` (`paths = ["tests/kennel"]`), else `tests/`.
+fn default_paths() -> Result<Vec<PathBuf>, String> {
+    let file = std::path::Path::new("kennel.toml");
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return Ok(vec![PathBuf::from("tests")]);
+    };
+    let config: ProjectConfig = toml::from_str(&text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|s| {
+                let line = text[..s.start].matches('\n').count() + 1;
+                let column = s.start - text[..s.start].rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!(":{line}:{column}")
+            })
+            .unwrap_or_default();
+        format!("kennel.toml{at}: {}", e.message())
+    })?;
+    if config.paths.is_empty() {
+        Ok(vec![PathBuf::from("tests")])
+    } else {
+        Ok(config.paths)
+    }
 }
 
 /// `K/N` with 1 <= K <= N.

@@ -1158,3 +1158,23 @@ fn rust_tests_run_under_kennel_one_process_each() {
     );
     assert_eq!(run.code, 0, "{}", run.stdout);
 }
+
+#[test]
+fn kennel_toml_gives_the_default_paths() {
+    let dir = test_dir(&[("kennel.toml", "")]);
+    let examples = workspace().join("examples/qmp");
+    std::fs::write(
+        dir.path().join("kennel.toml"),
+        format!("paths = [{:?}]\n", examples.display().to_string()),
+    )
+    .expect("write");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_kennel"))
+        .args(["list", "--json"])
+        .current_dir(dir.path())
+        .output()
+        .expect("kennel list");
+
+    let listed: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(listed.as_array().map(Vec::len), Some(3), "{listed}");
+}

@@ -183,12 +183,11 @@ impl MachineBuilder {
             let prefix = format!("[{name}] ");
             config.console_log = logs.console.with_prefix(prefix.clone());
             config.qemu_log = logs.qemu.with_prefix(prefix);
-            config.transcript =
-                Transcript::new(Box::new(SinkWriter(logs.qmp.clone())), Some(name.clone()));
+            config.transcript = Transcript::new(Box::new(logs.qmp.clone()), Some(name.clone()));
         } else {
             config.console_log = logs.console.clone();
             config.qemu_log = logs.qemu.clone();
-            config.transcript = Transcript::new(Box::new(SinkWriter(logs.qmp.clone())), None);
+            config.transcript = Transcript::new(Box::new(logs.qmp.clone()), None);
         }
         let launched_at = Instant::now();
         let mut machine = config.launch().map_err(|source| ErrorKind::Launch {
@@ -534,17 +533,4 @@ fn regex_lite(text: &str) -> std::result::Result<regex::Regex, String> {
         .multi_line(true)
         .build()
         .map_err(|e| format!("bad regex {text:?}: {e}"))
-}
-
-/// Adapts a shared [`kennel_machine::LogSink`] to `io::Write` for the QMP transcript.
-struct SinkWriter(kennel_machine::LogSink);
-
-impl std::io::Write for SinkWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.write(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }

@@ -56,6 +56,18 @@ impl LogSink {
     }
 }
 
+/// A sink is also an `io::Write` (for the QMP transcript); writes never fail.
+impl Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LogSink::write(self, buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

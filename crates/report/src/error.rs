@@ -68,15 +68,3 @@ pub enum ReportError {
     #[error("cannot render report.html")]
     Html(#[source] minijinja::Error),
 }
-
-/// The error and its causes on one line: `cannot write x: No space left on device`.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        cur = s.source();
-    }
-    out
-}

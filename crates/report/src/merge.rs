@@ -66,7 +66,7 @@ pub fn merge(job_dirs: &[PathBuf], out_results_dir: &Path) -> Result<PathBuf, Re
         let _ = std::fs::remove_dir_all(&job_dir);
     }
     written?;
-    point_latest(out_results_dir, &job_dir);
+    kennel_runner::point_latest(out_results_dir, &job_dir);
     Ok(job_dir)
 }
 
@@ -172,27 +172,7 @@ fn logdir_slug(t: &TestResult) -> String {
             !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit()) && !rest.is_empty()
         })
         .map(|(_, rest)| rest.to_string());
-    old.unwrap_or_else(|| slug(&t.name))
-}
-
-/// A file-name-safe, lower-case form of a test name (as the runner makes them).
-fn slug(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.is_empty() && !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    while out.ends_with('-') {
-        out.pop();
-    }
-    out.truncate(80);
-    if out.is_empty() {
-        out.push_str("test");
-    }
-    out
+    old.unwrap_or_else(|| kennel_runner::slug(&t.name))
 }
 
 /// Recreate the folder `from` at `to`: sub-folders made, files hard-linked or,
@@ -219,28 +199,4 @@ fn link_or_copy_tree(from: &Path, to: &Path) -> Result<(), ReportError> {
         }
     }
     Ok(())
-}
-
-/// `latest` -> the job folder, replaced atomically (new link, then rename).
-fn point_latest(results_dir: &Path, job_dir: &Path) {
-    let Some(name) = job_dir.file_name() else {
-        return;
-    };
-    let tmp = results_dir.join(format!(".latest-{}", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    if std::os::unix::fs::symlink(name, &tmp).is_ok() {
-        let _ = std::fs::rename(&tmp, results_dir.join("latest"));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn names_become_slugs() {
-        assert_eq!(
-            super::slug("set-numa-node is refused [machine=pc,cpus=1]"),
-            "set-numa-node-is-refused-machine-pc-cpus-1"
-        );
-        assert_eq!(super::slug("<>"), "test");
-    }
 }

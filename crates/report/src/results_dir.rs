@@ -7,7 +7,6 @@ use kennel_machine::fsutil::write_atomic;
 use kennel_runner::{EventKind, RunEvent, Summary, TestResult};
 use serde::{Deserialize, Serialize};
 
-use crate::error::chain;
 use crate::{ReportError, Reporter};
 
 /// `results.json`, as in the results contract.
@@ -144,7 +143,7 @@ impl ResultsDir {
             options: self.options.clone(),
         };
         for e in write_outputs(&self.job_dir, &file) {
-            self.errors.push(chain(&e));
+            self.errors.push(kennel_runner::error_chain(&e));
         }
     }
 }

@@ -113,8 +113,7 @@ fn package_name(id: &str) -> Option<String> {
 pub fn plan_cargo(planned: &mut Vec<PlannedTest>, tests: Vec<CargoTest>) {
     for t in tests {
         let index = planned.len();
-        let logdir =
-            PathBuf::from("tests").join(format!("{:03}-{}", index + 1, crate::slug::slug(&t.name)));
+        let logdir = crate::discover::logdir_for(index, &t.name);
         planned.push(PlannedTest {
             index,
             what: Planned::CargoTest(t),

@@ -220,7 +220,8 @@ pub fn plan(
     out
 }
 
-fn logdir_for(index: usize, name: &str) -> PathBuf {
+/// `tests/NNN-<slug>`: a test's log folder in the job folder.
+pub(crate) fn logdir_for(index: usize, name: &str) -> PathBuf {
     PathBuf::from("tests").join(format!("{:03}-{}", index + 1, crate::slug::slug(name)))
 }
 

@@ -304,7 +304,7 @@ fn not_run(t: &PlannedTest, why: &str) -> TestResult {
 }
 
 /// `latest` -> the job folder, replaced atomically (new link, then rename).
-fn point_latest(results_dir: &Path, job_dir: &Path) {
+pub fn point_latest(results_dir: &Path, job_dir: &Path) {
     let Some(name) = job_dir.file_name() else {
         return;
     };

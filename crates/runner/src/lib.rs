@@ -17,12 +17,13 @@ pub mod interpret;
 mod job;
 pub mod schedule;
 mod slug;
+pub use slug::slug;
 pub mod tap;
 
 pub use discover::{discover, plan, shard, Discovery, LoadFailure, Planned, PlannedTest};
 pub use error::RunnerError;
 pub use event::{EventKind, Outcome, RunEvent, Status, Summary, TestResult};
-pub use job::{new_job_id, run_job, JobOptions, JobReport};
+pub use job::{new_job_id, point_latest, run_job, JobOptions, JobReport};
 
 /// An error and its causes on one line: `cannot read x: permission denied`.
 pub fn error_chain(e: &dyn std::error::Error) -> String {

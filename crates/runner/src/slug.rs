@@ -1,5 +1,6 @@
-/// A file-name-safe, lower-case form of a test name: `set-numa-node-is-refused`.
-pub(crate) fn slug(name: &str) -> String {
+/// A file-name-safe, lower-case form of a test name, for log folders:
+/// `set-numa-node-is-refused` (`test` when nothing is left).
+pub fn slug(name: &str) -> String {
     let mut out = String::new();
     let mut dash = false;
     for c in name.chars() {
@@ -15,6 +16,9 @@ pub(crate) fn slug(name: &str) -> String {
         out.pop();
     }
     out.truncate(80);
+    if out.is_empty() {
+        out.push_str("test");
+    }
     out
 }
 
@@ -26,5 +30,6 @@ mod tests {
             super::slug("set-numa-node is refused [machine=pc,cpus=1]"),
             "set-numa-node-is-refused-machine-pc-cpus-1"
         );
+        assert_eq!(super::slug("<>"), "test");
     }
 }

@@ -70,27 +70,11 @@ pub(crate) fn config(
     if env.several {
         c.console_log = env.console_log.with_prefix(prefix.clone());
         c.qemu_log = env.qemu_log.with_prefix(prefix);
-        c.transcript = Transcript::new(
-            Box::new(SinkWriter(env.qmp_log.clone())),
-            Some(spec.name.clone()),
-        );
+        c.transcript = Transcript::new(Box::new(env.qmp_log.clone()), Some(spec.name.clone()));
     } else {
         c.console_log = env.console_log.clone();
         c.qemu_log = env.qemu_log.clone();
-        c.transcript = Transcript::new(Box::new(SinkWriter(env.qmp_log.clone())), None);
+        c.transcript = Transcript::new(Box::new(env.qmp_log.clone()), None);
     }
     Ok(c)
-}
-
-/// Adapts a shared [`LogSink`] to `io::Write` for the QMP transcript.
-struct SinkWriter(LogSink);
-
-impl std::io::Write for SinkWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.write(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }

@@ -22,6 +22,10 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet
 
+# The cloud-init tests boot the Debian 12 cloud image scripts/build-cloud-image.sh
+# made (setup does it), served to kennel's image provider as a mirror.
+export KENNEL_IMAGE_MIRROR ?= file://$(CURDIR)/build/cloud/mirror
+
 # nextest runs each test in its own process (faster, and a stuck test cannot
 # hold the others); doctests need cargo test.
 test:
@@ -32,4 +36,4 @@ test:
 	  $(CARGO) test --workspace --no-fail-fast; \
 	fi
 	$(CARGO) test --workspace --doc
-	$(CARGO) run --quiet -p kennel-cli -- run examples/ tests/functional/pass tests/functional/guest --results-dir target/kennel-results
+	$(CARGO) run --quiet -p kennel-cli -- run examples/ tests/functional/pass tests/functional/guest tests/functional/cloud --results-dir target/kennel-results

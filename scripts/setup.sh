@@ -18,6 +18,14 @@ need=(
   "cpio:cpio"
   "gzip:gzip"
   "as:binutils"
+  # the cloud image kennel's own cloud-init tests boot, and SSH for its tests
+  "mmdebstrap:mmdebstrap"
+  "sfdisk:fdisk"
+  "mkfs.ext4:e2fsprogs"
+  "grub-mkimage:grub-pc-bin"
+  "/usr/lib/grub/i386-pc/boot.img:grub-pc-bin"
+  "/usr/sbin/sshd:openssh-server"
+  "ssh:openssh-client"
 )
 missing=()
 for entry in "${need[@]}"; do
@@ -65,5 +73,12 @@ if [ "$(id -u)" = 0 ]; then
   bash scripts/fetch-foreign-guests.sh || say "foreign guest pieces not fetched; aarch64/ppc64 guest tests will SKIP"
 else
   say "as root, scripts/fetch-foreign-guests.sh fetches the aarch64/ppc64 guest pieces"
+fi
+# A small Debian 12 cloud image (cloud-init, sshd), laid out as a mirror of
+# the distribution's image site, for the cloud-init tests; built once.
+if [ "$(id -u)" = 0 ]; then
+  bash scripts/build-cloud-image.sh build/cloud || say "cloud image not built; cloud-init tests will ERROR"
+else
+  say "as root, scripts/build-cloud-image.sh builds the cloud image the cloud-init tests boot"
 fi
 say "done"

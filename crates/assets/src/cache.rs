@@ -488,6 +488,10 @@ fn source_of(spec: &AssetSpec, base_dir: &Path) -> Result<Source, AssetError> {
                 label: url.clone(),
             })
         }
+        AssetSource::Cloud(image) => Err(AssetError::CloudUnresolved {
+            name: name.clone(),
+            image: image.source().to_owned(),
+        }),
         AssetSource::Path(template) => {
             let mut vars = BTreeMap::new();
             vars.insert(

@@ -49,6 +49,15 @@ pub enum AssetError {
         /// The URL.
         url: String,
     },
+    /// A `cloud = "..."` image was handed over before it was resolved to a
+    /// URL and hash (the image provider does that, see `kennel-cloud`).
+    #[error("asset `{name}`: the cloud image {image:?} must be resolved to a URL first")]
+    CloudUnresolved {
+        /// The asset's name.
+        name: String,
+        /// The image reference as written.
+        image: String,
+    },
     /// A `path = "..."` template could not be rendered.
     #[error("asset `{name}`: cannot render its path")]
     PathTemplate {

@@ -558,17 +558,44 @@ fn assets_fetch(cache: &kennel_assets::Cache, paths: Vec<PathBuf>, allow_unverif
         eprintln!("kennel: error: {}", f.message);
     }
     let mut wanted = Vec::new();
+    let mut unresolved = 0;
     for file in &discovery.files {
         for (name, spec) in &file.assets {
-            wanted.push((
-                file.path.clone(),
-                file.dir.clone(),
-                name.clone(),
-                spec.clone(),
-            ));
+            let kennel_spec::AssetSource::Cloud(image) = &spec.source else {
+                wanted.push((
+                    file.path.clone(),
+                    file.dir.clone(),
+                    name.clone(),
+                    spec.clone(),
+                ));
+                continue;
+            };
+            // A cloud image: resolve it for each variant (each may name another image).
+            let shared = std::sync::Arc::new(file.clone());
+            let mut seen = std::collections::BTreeSet::new();
+            for case in shared.cases(&indexmap::IndexMap::new()) {
+                let Ok(text) = image.render(&case.params) else {
+                    continue;
+                };
+                if !seen.insert(text.clone()) {
+                    continue;
+                }
+                match kennel_runner::cloud::resolve_cloud_asset(spec, &text, false) {
+                    Ok(resolved) => wanted.push((
+                        file.path.clone(),
+                        file.dir.clone(),
+                        format!("{name} ({text})"),
+                        resolved,
+                    )),
+                    Err(e) => {
+                        unresolved += 1;
+                        println!(" FAILED {name} ({}): {e}", file.path.display());
+                    }
+                }
+            }
         }
     }
-    if wanted.is_empty() {
+    if wanted.is_empty() && unresolved == 0 {
         println!("kennel: the tests declare no assets");
         return exit::OK;
     }
@@ -642,8 +669,12 @@ fn assets_fetch(cache: &kennel_assets::Cache, paths: Vec<PathBuf>, allow_unverif
             });
         }
     });
-    let failed = failed.into_inner();
-    println!("kennel: {} assets, {} failed", wanted.len(), failed);
+    let failed = failed.into_inner() + unresolved;
+    println!(
+        "kennel: {} assets, {} failed",
+        wanted.len() + unresolved,
+        failed
+    );
     if failed == 0 && discovery.failures.is_empty() {
         exit::OK
     } else {

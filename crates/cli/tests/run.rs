@@ -798,6 +798,8 @@ fn tag_filter_selects_only_tagged_tests() {
     assert_eq!(
         run.names(),
         vec![
+            "expected-fail: a cloud-init guest that panics".to_string(),
+            "expected-fail: a guest that never phones home".to_string(),
             "expected-fail: event step timeout".to_string(),
             "expected-fail: returns does not match".to_string(),
             "expected-fail: test timeout".to_string(),
@@ -1177,4 +1179,41 @@ fn kennel_toml_gives_the_default_paths() {
 
     let listed: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(listed.as_array().map(Vec::len), Some(3), "{listed}");
+}
+
+// ---- cloud-init guests (the full boot is tests/functional/cloud) ----
+
+#[test]
+fn guest_that_never_phones_home_fails_before_the_deadline_with_its_console() {
+    let run = kennel(&[&fixture("cloud-fail/never_phones_home.toml")], &[]);
+
+    let test = run.test("expected-fail: a guest that never phones home");
+    assert_eq!(test["status"], "FAIL", "{test}");
+    let reason = test["reason"].as_str().expect("reason");
+    assert!(reason.contains("did not come up"), "{reason}");
+    assert!(reason.contains("no phone-home"), "{reason}");
+    // The busybox guest came up on the console, which the failure shows.
+    let detail = test["detail"].as_str().expect("detail");
+    assert!(detail.contains("last console lines"), "{detail}");
+    assert!(detail.contains("kennel-guest"), "{detail}");
+    assert!(run.elapsed < Duration::from_secs(25), "{:?}", run.elapsed);
+    // The job made its SSH key, private to the user.
+    use std::os::unix::fs::PermissionsExt;
+    let key = run.job_dir().join("ssh/id_ed25519");
+    let mode = std::fs::metadata(&key)
+        .expect("job key")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn cloud_init_guest_that_panics_fails_at_once() {
+    let run = kennel(&[&fixture("cloud-fail/guest_panics.toml")], &[]);
+
+    let test = run.test("expected-fail: a cloud-init guest that panics");
+    assert_eq!(test["status"], "FAIL", "{test}");
+    let detail = test["detail"].as_str().expect("detail");
+    assert!(detail.contains("Kernel panic"), "{detail}");
+    assert!(run.elapsed < Duration::from_secs(30), "{:?}", run.elapsed);
 }

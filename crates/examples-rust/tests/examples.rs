@@ -97,6 +97,66 @@ fn guest_sees_all_its_cpus(t: &mut Test) -> kennel::Result<()> {
     Ok(())
 }
 
+/// The boot_linux test from the talk, in Rust: boot a distribution's cloud
+/// image (parameter `distro`, default Debian 12) with cloud-init, wait until it
+/// phones home, SSH in, and check the CPUs and memory QEMU was asked for.
+/// Parameters `cpus` (2), `memory_mib` (4096, lowered to half the host's
+/// available memory where that is less), `accel` (auto), `machine` (q35).
+/// Mirrors `tests/functional/cloud/boot_linux.toml`. Without
+/// `KENNEL_IMAGE_MIRROR` the image comes from the distribution's site.
+#[kennel::test(tags = ["cloud", "slow", "arch:x86_64"], timeout = "8m")]
+fn boot_linux(t: &mut Test) -> kennel::Result<()> {
+    let distro = t.param_or("distro", "debian 12 amd64 genericcloud".to_string())?;
+    let cpus: u64 = t.param_or("cpus", 2)?;
+    let wanted_mib: u64 = t.param_or("memory_mib", 4096)?;
+    let accel = t.param_or("accel", "auto".to_string())?;
+    let machine_type = t.param_or("machine", "q35".to_string())?;
+    let memory_mib = match host_available_mib() {
+        Some(available) if available / 2 < wanted_mib => {
+            t.log(format!(
+                "memory lowered from {wanted_mib} MiB: the host has {available} MiB available"
+            ));
+            available / 2
+        }
+        _ => wanted_mib,
+    };
+    let mut vm = t
+        .machine()
+        .machine_type(machine_type)
+        .accel(&accel)
+        .cpus(cpus)
+        .memory(format!("{memory_mib}M"))
+        .cloud_image(distro)
+        .cloud_init()
+        .launch()?;
+    for (phase, took) in vm.phases() {
+        t.log(format!("{phase}: {took:?}"));
+    }
+
+    let nproc = vm.run_ok("nproc")?;
+    let mem_kib: u64 = vm
+        .run_ok("awk '/^MemTotal:/ { print $2 }' /proc/meminfo")?
+        .trim()
+        .parse()
+        .map_err(|e| kennel::Error::msg(format!("MemTotal: {e}")))?;
+
+    assert_eq!(nproc.trim(), cpus.to_string());
+    assert!(
+        mem_kib > memory_mib * 1024 * 85 / 100 && mem_kib <= memory_mib * 1024,
+        "guest has {mem_kib} KiB of RAM, QEMU was given {memory_mib} MiB"
+    );
+    assert_eq!(vm.shutdown()?, 0);
+    Ok(())
+}
+
+/// `MemAvailable` of the host, in MiB.
+fn host_available_mib() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
 /// Two machines: `src` migrates to `dst`, which waits with `-incoming defer`,
 /// through a UNIX socket in the scratch folder. Mirrors
 /// `examples/migration/live_migration.toml`.

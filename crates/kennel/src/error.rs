@@ -95,8 +95,35 @@ pub enum ErrorKind {
         #[source]
         source: kennel_agent::AgentError,
     },
-    /// [`Vm::run`](crate::Vm::run) on a machine without the built-in guest.
-    #[error("machine `{machine}` has no guest agent: build it with `.guest_busybox()`")]
+    /// A command over SSH in a cloud-init guest could not be run.
+    #[error("running `{command}` over SSH in the guest of `{machine}`")]
+    Ssh {
+        /// The machine's name.
+        machine: String,
+        /// The command line (or the copy).
+        command: String,
+        /// Why.
+        #[source]
+        source: kennel_ssh::SshError,
+    },
+    /// The image, the cloud-init seed or the image provider failed before launch.
+    #[error("preparing the disk image of machine `{machine}`: {why}")]
+    Cloud {
+        /// The machine's name.
+        machine: String,
+        /// Why.
+        why: String,
+    },
+    /// A cloud-init guest did not phone home, or SSH did not work, in time.
+    #[error("waiting for the cloud-init guest of `{machine}`: {why}")]
+    CloudNotUp {
+        /// The machine's name.
+        machine: String,
+        /// Why, with the console's last lines.
+        why: String,
+    },
+    /// [`Vm::run`](crate::Vm::run) on a machine without a command channel.
+    #[error("machine `{machine}` has no command channel: build it with `.guest_busybox()` or `.cloud_init()`")]
     NoAgent {
         /// The machine's name.
         machine: String,

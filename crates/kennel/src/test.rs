@@ -159,7 +159,13 @@ impl Test {
         } else {
             format!("vm{}", self.machines)
         };
-        MachineBuilder::new(name, self.logs.clone(), self.deadline)
+        // Overlays and seeds go in the scratch folder, not among the logs.
+        let scratch = match self.tmp() {
+            Ok(dir) => dir.to_path_buf(),
+            Err(_) => self.logdir.clone(),
+        };
+        let key_dir = kennel_runner::cloud::job_key_dir(&self.logdir);
+        MachineBuilder::new(name, self.logs.clone(), self.deadline, scratch, key_dir)
     }
 
     /// A parameter: the environment variable `KENNEL_PARAM_<NAME>` (upper case,

@@ -1,7 +1,8 @@
 //! [`MachineBuilder`] and [`Vm`]: one QEMU, driven through QMP, its console and
-//! (with the built-in guest) the guest agent.
+//! a command channel into the guest: the agent of the built-in guest, or SSH
+//! into a cloud-init guest.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use kennel_agent::AgentClient;
@@ -26,16 +27,36 @@ pub struct MachineBuilder {
     named: bool,
     logs: Logs,
     deadline: Instant,
+    image: Option<ImageSource>,
+    cloud_init: Option<Option<String>>,
+    scratch: PathBuf,
+    key_dir: PathBuf,
+}
+
+/// Where a machine's disk image comes from.
+enum ImageSource {
+    Path(PathBuf),
+    Cloud(String),
 }
 
 impl MachineBuilder {
-    pub(crate) fn new(name: String, logs: Logs, deadline: Instant) -> MachineBuilder {
+    pub(crate) fn new(
+        name: String,
+        logs: Logs,
+        deadline: Instant,
+        scratch: PathBuf,
+        key_dir: PathBuf,
+    ) -> MachineBuilder {
         MachineBuilder {
             config: MachineConfig::new(name),
             guest: false,
             named: false,
             logs,
             deadline,
+            image: None,
+            cloud_init: None,
+            scratch,
+            key_dir,
         }
     }
 
@@ -139,8 +160,41 @@ impl MachineBuilder {
         self
     }
 
-    /// Start QEMU and connect QMP (and, with the built-in guest, wait for it to
-    /// come up), all before the test's deadline.
+    /// Boot this disk image through a private qcow2 overlay (the image itself
+    /// is never written), as `image = "..."` does.
+    pub fn image(mut self, path: impl Into<PathBuf>) -> Self {
+        self.image = Some(ImageSource::Path(path.into()));
+        self
+    }
+
+    /// Boot a distribution's cloud image, e.g. `"debian 12 amd64 genericcloud"`,
+    /// `"ubuntu 24.04 amd64"`, `"fedora 41 x86_64"`: resolved to a URL and
+    /// checksum from the distribution's checksum files (or the mirror in
+    /// `KENNEL_IMAGE_MIRROR`), fetched once into the asset cache, verified, and
+    /// booted through a private overlay.
+    pub fn cloud_image(mut self, image: impl Into<String>) -> Self {
+        self.image = Some(ImageSource::Cloud(image.into()));
+        self
+    }
+
+    /// Seed the guest with cloud-init (NoCloud): a per-test instance id, the
+    /// job's SSH key for the user `kennel`, and a phone-home URL. `launch`
+    /// returns once the guest phoned home and SSH works; [`Vm::run`] then runs
+    /// commands over SSH.
+    pub fn cloud_init(mut self) -> Self {
+        self.cloud_init = Some(None);
+        self
+    }
+
+    /// [`MachineBuilder::cloud_init`] with user-data of the test's own
+    /// (`#cloud-config ...`), merged after kennel's (lists are appended).
+    pub fn cloud_init_user_data(mut self, user_data: impl Into<String>) -> Self {
+        self.cloud_init = Some(Some(user_data.into()));
+        self
+    }
+
+    /// Start QEMU and connect QMP (and, with the built-in guest or cloud-init,
+    /// wait for the guest to come up), all before the test's deadline.
     pub fn launch(self) -> Result<Vm> {
         let MachineBuilder {
             mut config,
@@ -148,6 +202,10 @@ impl MachineBuilder {
             named,
             logs,
             deadline,
+            image,
+            cloud_init,
+            scratch,
+            key_dir,
         } = self;
         let name = config.name.clone();
         if config.kernel.is_some() && !guest {
@@ -176,6 +234,10 @@ impl MachineBuilder {
                 image.initrd.display()
             ));
             kennel_runner::interpret::apply_guest(&mut config, &image, agent);
+        }
+        let cloud = prepare_cloud(&config, image, cloud_init, &scratch, &key_dir, &logs)?;
+        if let Some((boot, _)) = &cloud {
+            boot.apply(&mut config);
         }
         let left = deadline.saturating_duration_since(Instant::now());
         config.launch_timeout = config.launch_timeout.min(left);
@@ -224,14 +286,130 @@ impl MachineBuilder {
             ));
             agent = Some(client);
         }
+        let mut ssh = None;
+        let mut phases = Vec::new();
+        if let Some((boot, Some(key))) = &cloud {
+            let ready = boot
+                .wait_ready(&mut machine, &key.key, launched_at, deadline)
+                .map_err(|problem| match problem {
+                    kennel_runner::cloud::WaitProblem::Error(why) => ErrorKind::Cloud {
+                        machine: name.clone(),
+                        why,
+                    },
+                    kennel_runner::cloud::WaitProblem::NotUp(why)
+                    | kennel_runner::cloud::WaitProblem::Died(why) => ErrorKind::CloudNotUp {
+                        machine: name.clone(),
+                        why,
+                    },
+                })?;
+            logs.line(&format!(
+                "[{name}] guest phoned home after {} ms, SSH ready {} ms later; reproduce with: ssh -i {} -p {} {}@127.0.0.1",
+                ready.boot_to_phone_home.as_millis(),
+                ready.phone_home_to_ssh.as_millis(),
+                key.path.display(),
+                ready.port,
+                kennel_runner::cloud::GUEST_USER,
+            ));
+            phases.push(("boot_to_phone_home", ready.boot_to_phone_home));
+            phases.push(("phone_home_to_ssh", ready.phone_home_to_ssh));
+            ssh = Some(ready.ssh);
+        }
         Ok(Vm {
             name,
             machine,
             agent,
+            ssh,
+            phases,
             logs,
             deadline,
         })
     }
+}
+
+/// Resolve (or fetch) the image, make the overlay and the seed.
+fn prepare_cloud(
+    config: &MachineConfig,
+    image: Option<ImageSource>,
+    cloud_init: Option<Option<String>>,
+    scratch: &Path,
+    key_dir: &Path,
+    logs: &Logs,
+) -> Result<
+    Option<(
+        kennel_runner::cloud::CloudBoot,
+        Option<kennel_runner::cloud::JobKey>,
+    )>,
+> {
+    if image.is_none() && cloud_init.is_none() {
+        return Ok(None);
+    }
+    let name = config.name.clone();
+    let cloud_error = |why: String| ErrorKind::Cloud {
+        machine: name.clone(),
+        why,
+    };
+    let image = match image {
+        None => None,
+        Some(ImageSource::Path(p)) => Some(p),
+        Some(ImageSource::Cloud(text)) => Some(fetch_cloud_image(&text).map_err(&cloud_error)?),
+    };
+    let key = match cloud_init {
+        Some(_) => Some(kennel_runner::cloud::job_key(key_dir).map_err(&cloud_error)?),
+        None => None,
+    };
+    let qemu_img = kennel_cloud::find_qemu_img(config.qemu_option.as_deref());
+    let boot = kennel_runner::cloud::prepare(&kennel_runner::cloud::CloudRequest {
+        machine: &name,
+        image: image.as_deref(),
+        cloud_init,
+        scratch,
+        qemu_img: &qemu_img,
+        key: key.as_ref(),
+    })
+    .map_err(&cloud_error)?;
+    if let (Some(overlay), Some(image)) = (&boot.overlay, &image) {
+        logs.line(&format!(
+            "[{name}] overlay {} over {}",
+            overlay.display(),
+            image.display()
+        ));
+    }
+    if let Some(seed) = &boot.seed {
+        logs.line(&format!(
+            "[{name}] cloud-init seed {} (instance {})",
+            seed.path.display(),
+            seed.instance_id
+        ));
+    }
+    Ok(Some((boot, key)))
+}
+
+/// A distribution's cloud image, resolved and in the asset cache.
+fn fetch_cloud_image(text: &str) -> std::result::Result<PathBuf, String> {
+    let offline = std::env::var_os("KENNEL_NO_DOWNLOAD").is_some_and(|v| v == "1");
+    let declared = kennel_spec::AssetSpec {
+        name: "image".into(),
+        line: 0,
+        source: kennel_spec::AssetSource::Cloud(kennel_spec::Template::from_text(text)),
+        hash: None,
+        uncompress: false,
+        extract: None,
+    };
+    let spec = kennel_runner::cloud::resolve_cloud_asset(&declared, text, offline)?;
+    let cache =
+        kennel_assets::Cache::new(kennel_assets::Cache::default_dir().map_err(|e| e.to_string())?);
+    let policy = kennel_assets::FetchPolicy {
+        offline,
+        allow_unverified: false,
+    };
+    cache
+        .resolve(
+            &spec,
+            Path::new("."),
+            &policy,
+            &mut kennel_assets::no_progress,
+        )
+        .map_err(|e| kennel_runner::error_chain(&e))
 }
 
 /// What a guest command did: [`Vm::run`].
@@ -270,6 +448,8 @@ pub struct Vm {
     name: String,
     machine: Machine,
     agent: Option<AgentClient>,
+    ssh: Option<kennel_ssh::Session>,
+    phases: Vec<(&'static str, Duration)>,
     logs: Logs,
     deadline: Instant,
 }
@@ -430,30 +610,46 @@ impl Vm {
             .map_err(Error::from)
     }
 
-    /// Run a shell command line in the built-in guest (through the agent) and
-    /// return its output and exit status; a non-zero exit is not an error here
-    /// (see [`Vm::run_ok`]).
+    /// Run a shell command line in the guest and return its output and exit
+    /// status; a non-zero exit is not an error here (see [`Vm::run_ok`]). It
+    /// goes through the agent of the built-in guest or over SSH into a
+    /// cloud-init guest: the same call either way.
     pub fn run(&mut self, command: &str) -> Result<Output> {
         self.logs.line(&format!("[{}] run {command}", self.name));
-        let Some(agent) = self.agent.as_mut() else {
+        let timeout = self.deadline.saturating_duration_since(Instant::now());
+        let out = if let Some(ssh) = self.ssh.as_ref() {
+            let out = ssh
+                .run(command, b"", timeout)
+                .map_err(|source| ErrorKind::Ssh {
+                    machine: self.name.clone(),
+                    command: command.to_string(),
+                    source,
+                })?;
+            Output {
+                stdout: out.stdout_text(),
+                stderr: out.stderr_text(),
+                exit_code: out.exit_code,
+                signal: out.signal.as_deref().map(signal_number),
+            }
+        } else if let Some(agent) = self.agent.as_mut() {
+            let out = agent
+                .run(command, timeout)
+                .map_err(|source| ErrorKind::Agent {
+                    machine: self.name.clone(),
+                    command: command.to_string(),
+                    source,
+                })?;
+            Output {
+                stdout: out.stdout_text(),
+                stderr: out.stderr_text(),
+                exit_code: out.exit_code,
+                signal: out.signal,
+            }
+        } else {
             return Err(ErrorKind::NoAgent {
                 machine: self.name.clone(),
             }
             .into());
-        };
-        let timeout = self.deadline.saturating_duration_since(Instant::now());
-        let out = agent
-            .run(command, timeout)
-            .map_err(|source| ErrorKind::Agent {
-                machine: self.name.clone(),
-                command: command.to_string(),
-                source,
-            })?;
-        let out = Output {
-            stdout: out.stdout_text(),
-            stderr: out.stderr_text(),
-            exit_code: out.exit_code,
-            signal: out.signal,
         };
         self.logs.line(&format!(
             "[{}] {}; stdout: {}",
@@ -478,6 +674,96 @@ impl Vm {
             }
             .into())
         }
+    }
+
+    /// Copy the host file `host_path` into the guest as `guest_path` (mode
+    /// 0644), through the guest's command channel (agent or SSH).
+    pub fn copy_in(&mut self, host_path: &Path, guest_path: &str) -> Result<()> {
+        self.logs.line(&format!(
+            "[{}] copy {} -> guest:{guest_path}",
+            self.name,
+            host_path.display()
+        ));
+        let what = format!("copy to {guest_path}");
+        if let Some(ssh) = self.ssh.as_ref() {
+            let data = std::fs::read(host_path).map_err(|source| ErrorKind::Io {
+                what: format!("reading {}", host_path.display()),
+                source,
+            })?;
+            let timeout = self.deadline.saturating_duration_since(Instant::now());
+            return ssh
+                .copy_in(&data, guest_path, 0o644, timeout)
+                .map_err(|source| self.ssh_error(what, source));
+        }
+        match self.agent.as_mut() {
+            Some(agent) => agent
+                .copy_in(host_path, guest_path, 0o644)
+                .map_err(|source| self.agent_error(what, source)),
+            None => Err(self.no_channel()),
+        }
+    }
+
+    /// Copy the guest file `guest_path` to the host file `host_path`, through
+    /// the guest's command channel (agent or SSH).
+    pub fn copy_out(&mut self, guest_path: &str, host_path: &Path) -> Result<()> {
+        self.logs.line(&format!(
+            "[{}] copy guest:{guest_path} -> {}",
+            self.name,
+            host_path.display()
+        ));
+        let what = format!("copy from {guest_path}");
+        if let Some(ssh) = self.ssh.as_ref() {
+            let timeout = self.deadline.saturating_duration_since(Instant::now());
+            let data = ssh
+                .copy_out(guest_path, timeout)
+                .map_err(|source| self.ssh_error(what, source))?;
+            return std::fs::write(host_path, data).map_err(|source| {
+                ErrorKind::Io {
+                    what: format!("writing {}", host_path.display()),
+                    source,
+                }
+                .into()
+            });
+        }
+        match self.agent.as_mut() {
+            Some(agent) => agent
+                .copy_out(guest_path, host_path)
+                .map(|_| ())
+                .map_err(|source| self.agent_error(what, source)),
+            None => Err(self.no_channel()),
+        }
+    }
+
+    /// How long the phases of a cloud-init guest's start took:
+    /// `boot_to_phone_home` (launch to the guest's phone-home) and
+    /// `phone_home_to_ssh` (to a working SSH session). Empty for other machines.
+    pub fn phases(&self) -> &[(&'static str, Duration)] {
+        &self.phases
+    }
+
+    fn ssh_error(&self, command: String, source: kennel_ssh::SshError) -> Error {
+        ErrorKind::Ssh {
+            machine: self.name.clone(),
+            command,
+            source,
+        }
+        .into()
+    }
+
+    fn agent_error(&self, command: String, source: kennel_agent::AgentError) -> Error {
+        ErrorKind::Agent {
+            machine: self.name.clone(),
+            command,
+            source,
+        }
+        .into()
+    }
+
+    fn no_channel(&self) -> Error {
+        ErrorKind::NoAgent {
+            machine: self.name.clone(),
+        }
+        .into()
     }
 
     /// QEMU is still running.
@@ -533,4 +819,24 @@ fn regex_lite(text: &str) -> std::result::Result<regex::Regex, String> {
         .multi_line(true)
         .build()
         .map_err(|e| format!("bad regex {text:?}: {e}"))
+}
+
+/// A signal's number from its name as SSH reports it (`"KILL"`), 0 when unknown.
+fn signal_number(name: &str) -> i32 {
+    match name.trim_start_matches("SIG") {
+        "HUP" => libc::SIGHUP,
+        "INT" => libc::SIGINT,
+        "QUIT" => libc::SIGQUIT,
+        "ILL" => libc::SIGILL,
+        "ABRT" => libc::SIGABRT,
+        "FPE" => libc::SIGFPE,
+        "KILL" => libc::SIGKILL,
+        "SEGV" => libc::SIGSEGV,
+        "PIPE" => libc::SIGPIPE,
+        "ALRM" => libc::SIGALRM,
+        "TERM" => libc::SIGTERM,
+        "USR1" => libc::SIGUSR1,
+        "USR2" => libc::SIGUSR2,
+        _ => 0,
+    }
 }

@@ -117,6 +117,7 @@ struct Row {
     flaky: bool,
     attempts: u32,
     accel: Vec<String>,
+    phases: Vec<String>,
     logdir: String,
     logdir_href: String,
     logs: Vec<Log>,
@@ -293,6 +294,11 @@ fn row(i: usize, t: &TestResult, job_dir: &Path, budget: &mut u64) -> Row {
         flaky: t.flaky,
         attempts: t.attempts,
         accel: t.accel.iter().map(|(m, a)| format!("{m}: {a}")).collect(),
+        phases: t
+            .phases
+            .iter()
+            .map(|(phase, s)| format!("{phase} {}", human_secs(*s)))
+            .collect(),
         logdir: t.logdir.display().to_string(),
         logdir_href: if logdir_ok {
             format!("{}/", href(&t.logdir.display().to_string()))

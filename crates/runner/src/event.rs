@@ -61,6 +61,10 @@ pub struct Outcome {
     /// Accelerator used by each machine, with the reason.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub accel: IndexMap<String, String>,
+    /// Timed phases of the attempt, in seconds (e.g. `boot_to_phone_home_s`;
+    /// prefixed with `<machine>.` when the test has several machines).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub phases: IndexMap<String, f64>,
 }
 
 impl Outcome {
@@ -71,6 +75,7 @@ impl Outcome {
             reason: None,
             detail: None,
             accel: IndexMap::new(),
+            phases: IndexMap::new(),
         }
     }
 
@@ -88,6 +93,7 @@ impl Outcome {
             reason: Some(first),
             detail,
             accel: IndexMap::new(),
+            phases: IndexMap::new(),
         }
     }
 }
@@ -121,6 +127,9 @@ pub struct TestResult {
     /// Accelerator per machine.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub accel: IndexMap<String, String>,
+    /// Timed phases of the final attempt, in seconds (see [`Outcome::phases`]).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub phases: IndexMap<String, f64>,
     /// When the test started, seconds since the job started.
     pub start_s: f64,
     /// Which worker slot ran it (for the timeline).

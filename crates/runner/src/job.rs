@@ -298,6 +298,7 @@ fn not_run(t: &PlannedTest, why: &str) -> TestResult {
         attempts: 0,
         detail: None,
         accel: IndexMap::new(),
+        phases: IndexMap::new(),
         start_s: 0.0,
         slot: 0,
     }
@@ -408,6 +409,7 @@ fn run_test(
     result.reason = outcome.reason;
     result.detail = outcome.detail;
     result.accel = outcome.accel;
+    result.phases = outcome.phases;
     result.flaky = failed_before && outcome.status == Status::Pass;
     result.attempts = attempt;
     result.duration_s = started.elapsed().as_secs_f64();

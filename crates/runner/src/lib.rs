@@ -9,6 +9,7 @@
 
 pub mod cargo;
 pub mod child;
+pub mod cloud;
 mod discover;
 mod error;
 mod event;

@@ -66,7 +66,7 @@ pub(crate) fn check_refs(test: &TestFile, params: Option<&[String]>) -> Result<(
         }
     }
     for asset in test.assets.values() {
-        if let AssetSource::Path(path) = &asset.source {
+        if let AssetSource::Path(path) | AssetSource::Cloud(path) = &asset.source {
             for name in path.vars() {
                 check(name, &none, false)
                     .map_err(|message| error_at_line(&test.path, asset.line, 1, message))?;

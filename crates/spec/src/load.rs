@@ -223,8 +223,23 @@ impl Loader<'_> {
                     format!("bad asset name `{name}` (expected letters, digits, `_`, `-`, `.`)"),
                 );
             }
-            let source = match (&asset.url, &asset.path) {
-                (Some(url), None) => {
+            if let Some(cloud) = &asset.cloud {
+                if let Some(other) = asset.url.as_ref().or(asset.path.as_ref()) {
+                    return self.err(
+                        other.span().start,
+                        format!("asset `{name}` has `cloud` and `url`/`path`: expected one"),
+                    );
+                }
+                if asset.uncompress || asset.extract.is_some() {
+                    return self.err(
+                        cloud.span().start,
+                        format!("asset `{name}`: `cloud` images take no `uncompress` or `extract`"),
+                    );
+                }
+            }
+            let source = match (&asset.url, &asset.path, &asset.cloud) {
+                (None, None, Some(cloud)) => AssetSource::Cloud(self.tmpl(cloud)?),
+                (Some(url), None, _) => {
                     let text = url.get_ref();
                     if !["http://", "https://", "file://"]
                         .iter()
@@ -239,15 +254,15 @@ impl Loader<'_> {
                     }
                     AssetSource::Url(text.clone())
                 }
-                (None, Some(path)) => AssetSource::Path(self.tmpl(path)?),
-                (Some(_), Some(path)) => {
+                (None, Some(path), _) => AssetSource::Path(self.tmpl(path)?),
+                (Some(_), Some(path), _) => {
                     return self.err(
                         path.span().start,
                         format!("asset `{name}` has both `url` and `path`: expected one"),
                     )
                 }
-                (None, None) => {
-                    return self.err(at, format!("asset `{name}` needs `url` or `path`"))
+                (None, None, None) => {
+                    return self.err(at, format!("asset `{name}` needs `url`, `path` or `cloud`"))
                 }
             };
             let hash = match (&asset.sha256, &asset.sha512) {

@@ -388,7 +388,8 @@ pub struct AssetSpec {
     pub line: usize,
     /// Where it comes from.
     pub source: AssetSource,
-    /// Expected hash; `None` is an ERROR unless the run allows unverified assets.
+    /// Expected hash; `None` is an ERROR unless the run allows unverified
+    /// assets (for `cloud`, the distribution's checksum is the hash).
     pub hash: Option<AssetHash>,
     /// Decompress after download.
     pub uncompress: bool,
@@ -403,6 +404,10 @@ pub enum AssetSource {
     Url(String),
     /// `path = "..."` (may use `${dir}`; relative paths are relative to the test's directory).
     Path(Template),
+    /// `cloud = "debian 12 amd64 genericcloud"`: a distribution's cloud image,
+    /// resolved to a URL and checksum from the distribution's published
+    /// checksum files (may use variants and `-p` parameters).
+    Cloud(Template),
 }
 
 /// An asset's expected hash, lowercase hex.

@@ -115,6 +115,7 @@ pub(crate) struct RawCloudInit {
 pub(crate) struct RawAsset {
     pub url: Option<S<String>>,
     pub path: Option<S<String>>,
+    pub cloud: Option<S<String>>,
     pub sha256: Option<S<String>>,
     pub sha512: Option<S<String>>,
     #[serde(default)]

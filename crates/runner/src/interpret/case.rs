@@ -55,6 +55,8 @@ pub(super) struct Slot<'a> {
     pub agent: Option<kennel_agent::AgentClient>,
     /// Commands run through the console shell so far (numbers their framing).
     pub console_commands: u64,
+    /// The SSH session of a cloud-init guest, once it phoned home.
+    pub ssh: Option<kennel_ssh::Session>,
 }
 
 /// The interpreter's state for one case.
@@ -76,6 +78,10 @@ pub(super) struct Interp<'a> {
     pub accel: IndexMap<String, String>,
     /// The running step's own time limit, for messages.
     pub step_timeout: Option<Duration>,
+    /// Where the job's SSH key lives.
+    pub ssh_dir: PathBuf,
+    /// Timed phases, for the results.
+    pub phases: IndexMap<String, f64>,
 }
 
 /// Run one case and say how it went. Never panics on bad input; every machine
@@ -120,6 +126,7 @@ pub fn run_case(run: &CaseRun<'_>) -> Outcome {
                         machine: None,
                         agent: None,
                         console_commands: 0,
+                        ssh: None,
                     },
                 )
             })
@@ -134,6 +141,8 @@ pub fn run_case(run: &CaseRun<'_>) -> Outcome {
         cmdline: std::fs::File::create(run.logdir.join("cmdline")).ok(),
         accel: IndexMap::new(),
         step_timeout: None,
+        ssh_dir: crate::cloud::job_key_dir(run.logdir),
+        phases: IndexMap::new(),
     };
     interp.log.line(&format!("test: {}", run.case.name));
     interp.log.line(&format!("file: {}", file.path.display()));
@@ -155,6 +164,7 @@ pub fn run_case(run: &CaseRun<'_>) -> Outcome {
             .unwrap_or_default()
     ));
     outcome.accel = std::mem::take(&mut interp.accel);
+    outcome.phases = std::mem::take(&mut interp.phases);
     if std::env::var_os("KENNEL_KEEP_TMP").is_some() {
         if let Ok(d) = scratch {
             let kept = d.keep();
@@ -243,6 +253,36 @@ impl<'a> Interp<'a> {
         };
         for (name, spec) in &self.file.assets {
             let started = Instant::now();
+            let resolved;
+            let spec = match &spec.source {
+                kennel_spec::AssetSource::Cloud(image) => {
+                    let image = image
+                        .render(&self.vars())
+                        .map_err(|e| Box::new(Outcome::with(Status::Error, e.to_string())))?;
+                    resolved =
+                        crate::cloud::resolve_cloud_asset(spec, &image, self.asset_policy.offline)
+                            .map_err(|e| {
+                                self.log.line(&e);
+                                // Offline, an image never resolved here is one not fetched yet.
+                                let status =
+                                    if self.asset_policy.offline && !self.asset_policy.require {
+                                        Status::Skip
+                                    } else {
+                                        Status::Error
+                                    };
+                                Box::new(Outcome::with(status, e))
+                            })?;
+                    self.log.line(&format!(
+                        "asset {name}: {image:?} is {}",
+                        match &resolved.source {
+                            kennel_spec::AssetSource::Url(url) => url.as_str(),
+                            _ => "?",
+                        }
+                    ));
+                    &resolved
+                }
+                _ => spec,
+            };
             match cache.resolve(
                 spec,
                 &self.file.dir,
@@ -288,8 +328,13 @@ impl<'a> Interp<'a> {
             Some(g) => Some(self.prepare_guest(slot.spec, g, &vars)?),
             None => None,
         };
+        let cloud = self.prepare_cloud(slot.spec, &vars)?;
+        let slot = &self.slots[name];
         let mut config = machines::config(slot.spec, &vars, &self.env, guest.as_ref())
             .map_err(StepError::Error)?;
+        if let Some((boot, _)) = &cloud {
+            boot.apply(&mut config);
+        }
         config.launch_timeout = config
             .launch_timeout
             .min(self.deadline.saturating_duration_since(Instant::now()));
@@ -324,6 +369,9 @@ impl<'a> Interp<'a> {
         }
         if let Some(g) = &guest {
             self.wait_for_guest(name, g, launched_at)?;
+        }
+        if let Some((boot, Some(key))) = &cloud {
+            self.wait_for_cloud(name, boot, key, launched_at)?;
         }
         if let Some(expect) = expect_exit {
             let limit = expect.timeout.unwrap_or(Duration::from_secs(30));
@@ -494,6 +542,136 @@ impl<'a> Interp<'a> {
         Ok(())
     }
 
+    /// The overlay and seed of a machine with `image` or `cloud_init`, and the
+    /// job key the guest will trust.
+    fn prepare_cloud(
+        &self,
+        spec: &MachineSpec,
+        vars: &StepVars<'_>,
+    ) -> Result<Option<(crate::cloud::CloudBoot, Option<crate::cloud::JobKey>)>, StepError> {
+        if spec.image.is_none() && spec.cloud_init.is_none() {
+            return Ok(None);
+        }
+        let image = spec
+            .image
+            .as_ref()
+            .map(|t| t.render(vars))
+            .transpose()
+            .map_err(|e| StepError::Error(e.to_string()))?
+            .map(|p| self.file.dir.join(p));
+        let cloud_init = match &spec.cloud_init {
+            None | Some(Value::Bool(false)) => None,
+            Some(value) => {
+                let value = kennel_spec::render_value(value, vars)
+                    .map_err(|e| StepError::Error(e.to_string()))?;
+                Some(
+                    value
+                        .get("user_data")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                )
+            }
+        };
+        let key = match cloud_init {
+            Some(_) => Some(
+                crate::cloud::job_key(&self.ssh_dir)
+                    .map_err(|e| StepError::Error(format!("machine `{}`: {e}", spec.name)))?,
+            ),
+            None => None,
+        };
+        let qemu_img = kennel_cloud::find_qemu_img(self.env.qemu_option.as_deref());
+        let started = Instant::now();
+        let boot = crate::cloud::prepare(&crate::cloud::CloudRequest {
+            machine: &spec.name,
+            image: image.as_deref(),
+            cloud_init,
+            scratch: &self.tmp,
+            qemu_img: &qemu_img,
+            key: key.as_ref(),
+        })
+        .map_err(|e| StepError::Error(format!("machine `{}`: {e}", spec.name)))?;
+        if let Some(overlay) = &boot.overlay {
+            self.log.line(&format!(
+                "machine `{}`: overlay {} over {}",
+                spec.name,
+                overlay.display(),
+                image.as_deref().unwrap_or(Path::new("?")).display()
+            ));
+        }
+        if let Some(seed) = &boot.seed {
+            self.log.line(&format!(
+                "machine `{}`: cloud-init seed {} (instance {}), job key {}, made in {} ms",
+                spec.name,
+                seed.path.display(),
+                seed.instance_id,
+                key.as_ref()
+                    .map(|k| k.path.display().to_string())
+                    .unwrap_or_default(),
+                started.elapsed().as_millis()
+            ));
+        }
+        Ok(Some((boot, key)))
+    }
+
+    /// Wait for a cloud-init guest to phone home and open its SSH session.
+    fn wait_for_cloud(
+        &mut self,
+        name: &str,
+        boot: &crate::cloud::CloudBoot,
+        key: &crate::cloud::JobKey,
+        launched_at: Instant,
+    ) -> Result<(), StepError> {
+        // Keep a little of the test's time to report a guest that never came up.
+        let reserve = (self.timeout / 10).min(Duration::from_secs(5));
+        let deadline = self.deadline - reserve;
+        let Some(m) = self.slots.get_mut(name).and_then(|s| s.machine.as_mut()) else {
+            return Ok(());
+        };
+        let ready = boot
+            .wait_ready(m, &key.key, launched_at, deadline)
+            .map_err(|problem| match problem {
+                crate::cloud::WaitProblem::Error(e) => {
+                    StepError::Error(format!("machine `{name}`: {e}"))
+                }
+                crate::cloud::WaitProblem::NotUp(e) | crate::cloud::WaitProblem::Died(e) => {
+                    StepError::Fail(format!("the guest of `{name}` did not come up: {e}"))
+                }
+            })?;
+        self.log.line(&format!(
+            "guest `{name}` phoned home after {} ms, SSH ready {} ms later (port {}, host key {})",
+            ready.boot_to_phone_home.as_millis(),
+            ready.phone_home_to_ssh.as_millis(),
+            ready.port,
+            ready.host_key.as_deref().unwrap_or("not sent, not pinned"),
+        ));
+        let prefix = if self.env.several {
+            format!("{name}.")
+        } else {
+            String::new()
+        };
+        self.phases.insert(
+            format!("{prefix}boot_to_phone_home_s"),
+            round3(ready.boot_to_phone_home),
+        );
+        self.phases.insert(
+            format!("{prefix}phone_home_to_ssh_s"),
+            round3(ready.phone_home_to_ssh),
+        );
+        if let Some(f) = self.cmdline.as_mut() {
+            let _ = writeln!(
+                f,
+                "# ssh -i {} -p {} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null {}@127.0.0.1",
+                key.path.display(),
+                ready.port,
+                crate::cloud::GUEST_USER
+            );
+        }
+        if let Some(slot) = self.slots.get_mut(name) {
+            slot.ssh = Some(ready.ssh);
+        }
+        Ok(())
+    }
+
     fn console_failure(&self) -> Option<StepError> {
         for (name, slot) in &self.slots {
             if let Some(m) = &slot.machine {
@@ -611,4 +789,9 @@ pub fn skip_reason(
         binary.as_ref().map(|b| b.path.as_path()),
         &binary_for,
     )
+}
+
+/// Seconds with millisecond precision.
+fn round3(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
 }

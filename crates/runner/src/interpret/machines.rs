@@ -23,17 +23,6 @@ pub(crate) fn config(
     guest: Option<&super::guest::BuiltGuest>,
 ) -> Result<MachineConfig, String> {
     let r = |t: &kennel_spec::Template| t.render(vars).map_err(|e| e.to_string());
-    for (key, set) in [
-        ("image", spec.image.is_some()),
-        ("cloud_init", spec.cloud_init.is_some()),
-    ] {
-        if set {
-            return Err(format!(
-                "machine `{}`: `{key}` needs guest support, which this version of kennel does not have yet",
-                spec.name
-            ));
-        }
-    }
     let mut c = MachineConfig::new(spec.name.clone());
     c.arch = spec
         .arch

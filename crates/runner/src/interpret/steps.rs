@@ -436,10 +436,24 @@ impl Interp<'_> {
     ) -> Result<super::console_shell::GuestOutput, StepError> {
         let slot = self.slots.get_mut(name).ok_or_else(|| unknown(name))?;
         let channel = slot.spec.channel.as_deref();
-        if channel == Some("ssh") {
-            return Err(StepError::Error(
-                "`channel = \"ssh\"` needs cloud images with SSH, which this version of kennel does not have yet".into(),
-            ));
+        if slot.spec.channel_or_default() == "ssh" {
+            let Some(ssh) = slot.ssh.as_ref() else {
+                return Err(StepError::Error(format!(
+                    "machine `{name}` has no SSH session (`channel = \"ssh\"` needs `cloud_init`)"
+                )));
+            };
+            let timeout = deadline.saturating_duration_since(Instant::now());
+            return match ssh.run(command, b"", timeout) {
+                Ok(out) if out.timed_out => {
+                    Err(self.timed_out(format!("`{command}` to finish in the guest (SSH)")))
+                }
+                Ok(out) => Ok(super::console_shell::GuestOutput {
+                    stdout: out.stdout_text(),
+                    stderr: out.stderr_text(),
+                    exit_code: out.exit_code,
+                }),
+                Err(e) => Err(StepError::Error(format!("SSH: {}", crate::error_chain(&e)))),
+            };
         }
         let agent = if channel == Some("console") {
             None

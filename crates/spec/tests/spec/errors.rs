@@ -372,7 +372,26 @@ fn variant_without_values_is_refused() {
 fn asset_without_source_is_refused() {
     let err = load_err("[machine]\n[assets.k]\nsha256 = \"00\"\n");
 
-    assert_eq!(err, "tests/qmp/t.toml:2:1: asset `k` needs `url` or `path`");
+    assert_eq!(
+        err,
+        "tests/qmp/t.toml:2:1: asset `k` needs `url`, `path` or `cloud`"
+    );
+}
+
+#[test]
+fn cloud_asset_with_a_url_is_refused() {
+    let err = load_err(
+        "[machine]
+[assets.k]
+cloud = \"debian 12 amd64\"
+url = \"http://x/y\"
+",
+    );
+
+    assert_eq!(
+        err,
+        "tests/qmp/t.toml:4:7: asset `k` has `cloud` and `url`/`path`: expected one"
+    );
 }
 
 #[test]

@@ -545,3 +545,17 @@ fn asset_paths_may_use_dir() {
     assert_eq!(test.assets["k"].hash, Some(AssetHash::Sha512(sha512)));
     test.check_vars(&[]).expect("defined");
 }
+
+#[test]
+fn cloud_assets_name_a_distribution_image_and_may_use_variants() {
+    let test = load(
+        "[variants]\ndistro = [\"debian 12 amd64\", \"ubuntu 24.04 amd64\"]\n[machine]\nimage = \"${asset:img}\"\ncloud_init = true\n[assets.img]\ncloud = \"${distro}\"\n",
+    );
+
+    assert_eq!(
+        test.assets["img"].source,
+        AssetSource::Cloud(t("${distro}"))
+    );
+    assert_eq!(test.assets["img"].hash, None);
+    test.check_vars(&[]).expect("defined");
+}

@@ -70,28 +70,13 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Standard base64 with padding, in lines of 76 characters.
+/// Standard base64 with padding, in lines of 76 characters (as MIME wants).
 fn base64_lines(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut encoded = Vec::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                encoded.push(ALPHABET[((n >> (18 - 6 * i)) & 0x3f) as usize]);
-            } else {
-                encoded.push(b'=');
-            }
-        }
-    }
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(data);
     let mut out = String::with_capacity(encoded.len() + encoded.len() / 76 + 1);
-    for line in encoded.chunks(76) {
-        out.extend(line.iter().map(|&c| char::from(c)));
+    for line in encoded.as_bytes().chunks(76) {
+        out.push_str(&String::from_utf8_lossy(line));
         out.push('\n');
     }
     out

@@ -145,6 +145,18 @@ fn boot_linux(t: &mut Test) -> kennel::Result<()> {
         mem_kib > memory_mib * 1024 * 85 / 100 && mem_kib <= memory_mib * 1024,
         "guest has {mem_kib} KiB of RAM, QEMU was given {memory_mib} MiB"
     );
+
+    // Files travel both ways over the same channel.
+    let data: Vec<u8> = (0..=255u8).cycle().take(1 << 20).collect();
+    let sent = t.tmp()?.join("sent");
+    let back = t.tmp()?.join("back");
+    std::fs::write(&sent, &data).map_err(kennel::Error::msg)?;
+    vm.copy_in(&sent, "/tmp/payload")?;
+    let size = vm.run_ok("stat -c %s /tmp/payload")?;
+    vm.copy_out("/tmp/payload", &back)?;
+
+    assert_eq!(size.trim(), (1 << 20).to_string());
+    assert!(std::fs::read(&back).map_err(kennel::Error::msg)? == data);
     assert_eq!(vm.shutdown()?, 0);
     Ok(())
 }

@@ -127,6 +127,33 @@ fn results_json(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&text).expect("results.json is JSON")
 }
 
+/// The scratch folder the running test told the runner about.
+fn scratch_of_running_test(results_dir: &Path) -> PathBuf {
+    for job in std::fs::read_dir(results_dir)
+        .expect("results dir")
+        .flatten()
+    {
+        let Ok(tests) = std::fs::read_dir(job.path().join("tests")) else {
+            continue;
+        };
+        for test in tests.flatten() {
+            if let Ok(text) = std::fs::read_to_string(test.path().join("scratch-dir")) {
+                let dir = PathBuf::from(text.trim());
+                assert!(
+                    dir.is_dir(),
+                    "{} should exist while the test runs",
+                    dir.display()
+                );
+                return dir;
+            }
+        }
+    }
+    panic!(
+        "no test in {} noted its scratch folder",
+        results_dir.display()
+    );
+}
+
 #[test]
 fn sigkill_of_the_runner_leaves_no_qemu_behind() {
     let mut run = start_long_test();
@@ -144,6 +171,7 @@ fn sigkill_of_the_runner_leaves_no_qemu_behind() {
 #[test]
 fn sigint_of_the_runner_exits_130_with_the_test_interrupted() {
     let mut run = start_long_test();
+    let scratch = scratch_of_running_test(run.results_dir.path());
     let started = Instant::now();
 
     signal(run.child.id(), libc::SIGINT);
@@ -159,6 +187,7 @@ fn sigint_of_the_runner_exits_130_with_the_test_interrupted() {
     );
     assert_eq!(results["tests"][0]["status"], "INTERRUPTED");
     assert_eq!(results["summary"]["interrupted"], 1);
+    assert!(!scratch.exists(), "{} was left behind", scratch.display());
     assert!(
         wait_until(Duration::from_secs(2), || processes_with(&marker)
             .is_empty()),

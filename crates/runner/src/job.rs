@@ -528,11 +528,13 @@ fn run_attempt(shared: &Shared<'_>, args: &ChildArgs) -> Outcome {
         if let Some(why) = shared.abort_reason() {
             kennel_machine::process::signal_group(pgid, libc::SIGKILL);
             process.wait_until(Instant::now() + Duration::from_secs(10));
+            remove_scratch(&args.logdir);
             return Outcome::with(Status::Interrupted, why);
         }
         if Instant::now() >= limit {
             kennel_machine::process::signal_group(pgid, libc::SIGKILL);
             process.wait_until(Instant::now() + Duration::from_secs(10));
+            remove_scratch(&args.logdir);
             return Outcome::with(
                 Status::Interrupted,
                 format!(
@@ -546,6 +548,7 @@ fn run_attempt(shared: &Shared<'_>, args: &ChildArgs) -> Outcome {
     };
     // Whatever the test process left behind in its group (it should be nothing) goes now.
     kennel_machine::process::signal_group(pgid, libc::SIGKILL);
+    remove_scratch(&args.logdir);
     match read_outcome(&args.logdir) {
         Some(o) => o,
         None => Outcome::with(
@@ -557,6 +560,25 @@ fn run_attempt(shared: &Shared<'_>, args: &ChildArgs) -> Outcome {
             ),
         ),
     }
+}
+
+/// Remove the scratch folder a test process did not get to remove (killed, or
+/// crashed): it may hold disk overlays of hundreds of MiB. Only a folder named
+/// like the ones test processes make is touched.
+fn remove_scratch(logdir: &Path) {
+    let note = logdir.join(crate::interpret::SCRATCH_NOTE);
+    let Ok(text) = std::fs::read_to_string(&note) else {
+        return;
+    };
+    let dir = PathBuf::from(text.trim());
+    let ours = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("kennel-tmp-"));
+    if ours && dir.is_dir() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let _ = std::fs::remove_file(&note);
 }
 
 fn last_line(path: &Path) -> String {

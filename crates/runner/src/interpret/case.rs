@@ -19,6 +19,10 @@ use crate::event::{Outcome, Status};
 /// How long a built-in guest may take to boot before it counts as not coming up.
 const GUEST_BOOT_LIMIT: Duration = Duration::from_secs(120);
 
+/// The file in a test's log folder naming its scratch folder while it exists
+/// (for the runner to remove when it has to kill the test process).
+pub const SCRATCH_NOTE: &str = "scratch-dir";
+
 /// How long a machine gets to stop after QMP `quit` at the end of a test.
 pub(super) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -97,7 +101,14 @@ pub fn run_case(run: &CaseRun<'_>) -> Outcome {
     // A short absolute path: UNIX socket paths in it must fit in 108 bytes.
     let scratch = tempfile::Builder::new().prefix("kennel-tmp-").tempdir();
     let tmp = match &scratch {
-        Ok(d) => d.path().to_path_buf(),
+        Ok(d) => {
+            // Told to the runner, which removes it if this process is killed.
+            let _ = std::fs::write(
+                run.logdir.join(SCRATCH_NOTE),
+                d.path().as_os_str().as_encoded_bytes(),
+            );
+            d.path().to_path_buf()
+        }
         Err(_) => {
             let t = run.logdir.join("tmp");
             let _ = std::fs::create_dir_all(&t);
@@ -167,6 +178,7 @@ pub fn run_case(run: &CaseRun<'_>) -> Outcome {
     outcome.phases = std::mem::take(&mut interp.phases);
     if std::env::var_os("KENNEL_KEEP_TMP").is_some() {
         if let Ok(d) = scratch {
+            let _ = std::fs::remove_file(run.logdir.join(SCRATCH_NOTE));
             let kept = d.keep();
             interp
                 .log

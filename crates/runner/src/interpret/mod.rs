@@ -10,7 +10,7 @@ mod requires;
 mod steps;
 mod vars;
 
-pub use case::{run_case, skip_reason, AssetPolicy, CaseRun};
+pub use case::{run_case, skip_reason, AssetPolicy, CaseRun, SCRATCH_NOTE};
 pub use requires::QemuInfo;
 
 /// Build (or find in the cache) the built-in guest for `arch`, as `guest = "busybox"`

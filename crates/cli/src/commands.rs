@@ -851,6 +851,29 @@ fn doctor(a: DoctorArgs) -> i32 {
             fixes.push("apt-get install busybox-static".into());
         }
     }
+    // Cloud images: not needed by the examples, so no fix is demanded.
+    println!("Cloud images:");
+    let qemu_img = kennel_cloud::find_qemu_img(None);
+    match std::process::Command::new(&qemu_img)
+        .arg("--version")
+        .output()
+    {
+        Ok(out) if out.status.success() => println!(
+            "  qemu-img {}",
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+        ),
+        _ => println!("  qemu-img missing (apt-get install qemu-utils): `image` tests will ERROR"),
+    }
+    match std::env::var(kennel_cloud::MIRROR_ENV) {
+        Ok(m) if !m.is_empty() => println!("  provider mirror {m} ({})", kennel_cloud::MIRROR_ENV),
+        _ => println!(
+            "  provider: the distributions' own sites ({} unset)",
+            kennel_cloud::MIRROR_ENV
+        ),
+    }
     if fixes.is_empty() {
         println!("Everything kennel's examples need is here.");
         exit::OK

@@ -137,7 +137,8 @@ impl Provider {
     }
 
     /// Keep resolutions in `dir` (created when needed); a cached resolution
-    /// is used for [`CACHE_FRESHNESS`] (24 hours).
+    /// is used for [`CACHE_FRESHNESS`] (24 hours), except for a `file://`
+    /// mirror, which is read again each time (offline, the cache is used).
     pub fn with_cache(mut self, dir: PathBuf) -> Provider {
         self.cache = Some(dir);
         self
@@ -161,9 +162,12 @@ impl Provider {
         let base = self.base(image.distro);
         let key = cache_key(image, base);
         let cache_file = self.cache.as_deref().map(|dir| cache_file(dir, &key));
+        // A local mirror costs nothing to read and may be rebuilt at any time:
+        // its cached resolution is only used offline.
+        let local = base.starts_with("file://");
         if let Some(entry) = cache_file.as_deref().and_then(|f| read_cache(f, &key)) {
             let age = unix_now().saturating_sub(entry.fetched_at);
-            if self.offline || Duration::from_secs(age) < CACHE_FRESHNESS {
+            if self.offline || (!local && Duration::from_secs(age) < CACHE_FRESHNESS) {
                 return Ok(entry.resolved);
             }
         }

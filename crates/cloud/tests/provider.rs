@@ -596,3 +596,33 @@ fn image_references_parse() {
         );
     }
 }
+
+#[test]
+fn a_rebuilt_local_mirror_is_seen_at_once_and_its_resolution_kept_for_offline() {
+    let tree = tree();
+    let cache = tempfile::tempdir().expect("tempdir");
+    let provider = || {
+        Provider::new()
+            .with_base(
+                Distro::Debian,
+                &format!("file://{}/debian", tree.root.display()),
+            )
+            .with_cache(cache.path().to_path_buf())
+    };
+    let image: ImageRef = "debian 12 amd64".parse().expect("ref");
+    let first = provider().resolve(&image).expect("first");
+    let latest = tree.root.join("debian/bookworm/latest");
+    let rebuilt = b"QFI\xfbrebuilt image".to_vec();
+    write(&latest.join("debian-12-genericcloud-amd64.qcow2"), &rebuilt);
+    write(
+        &latest.join("SHA512SUMS"),
+        format!("{}  debian-12-genericcloud-amd64.qcow2\n", sha512(&rebuilt)).as_bytes(),
+    );
+
+    let second = provider().resolve(&image).expect("second");
+    let offline = provider().offline(true).resolve(&image).expect("offline");
+
+    assert_eq!(first.sha512, Some(sha512(&tree.debian)));
+    assert_eq!(second.sha512, Some(sha512(&rebuilt)));
+    assert_eq!(offline.sha512, second.sha512);
+}

@@ -345,6 +345,18 @@ impl Loader<'_> {
                     ),
                 )
             }
+            Some(channel)
+                if channel.get_ref() == "ssh"
+                    && raw
+                        .cloud_init
+                        .as_ref()
+                        .is_none_or(|c| *c.get_ref() == toml::Value::Boolean(false)) =>
+            {
+                return self.err(
+                    channel.span().start,
+                    "`channel = \"ssh\"` needs `cloud_init` (it makes the guest's user and key)",
+                )
+            }
             Some(channel) => Some(channel.get_ref().clone()),
             None => None,
         };

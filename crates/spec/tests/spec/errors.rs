@@ -462,3 +462,13 @@ fn qmp_arguments_must_be_a_table() {
         "tests/qmp/t.toml:4:8: `args` must be a table (or a string that is exactly one `${name}`), found array"
     );
 }
+
+#[test]
+fn ssh_channel_without_cloud_init_is_refused() {
+    let err = load_err("[machine]\nchannel = \"ssh\"\n");
+
+    assert_eq!(
+        err,
+        "tests/qmp/t.toml:2:11: `channel = \"ssh\"` needs `cloud_init` (it makes the guest's user and key)"
+    );
+}

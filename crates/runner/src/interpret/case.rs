@@ -635,7 +635,7 @@ impl<'a> Interp<'a> {
     ) -> Result<(), StepError> {
         // Keep a little of the test's time to report a guest that never came up.
         let reserve = (self.timeout / 10).min(Duration::from_secs(5));
-        let deadline = self.deadline - reserve;
+        let deadline = self.deadline.checked_sub(reserve).unwrap_or(self.deadline);
         let Some(m) = self.slots.get_mut(name).and_then(|s| s.machine.as_mut()) else {
             return Ok(());
         };

@@ -8,6 +8,7 @@ use clap::Parser;
 
 fn main() {
     let cli = args::Cli::parse();
+    commands::apply_project_config();
     let code = commands::dispatch(cli);
     std::process::exit(code);
 }

@@ -1217,3 +1217,45 @@ fn cloud_init_guest_that_panics_fails_at_once() {
     assert!(detail.contains("Kernel panic"), "{detail}");
     assert!(run.elapsed < Duration::from_secs(30), "{:?}", run.elapsed);
 }
+
+#[test]
+fn kennel_toml_image_mirror_feeds_the_image_provider() {
+    let dir = test_dir(&[
+        ("kennel.toml", "image_mirror = \"mirror\"\n"),
+        (
+            "cloud.toml",
+            "[assets.img]\ncloud = \"debian 12 amd64\"\n[machine]\nimage = \"${asset:img}\"\n",
+        ),
+    ]);
+    let latest = dir.path().join("mirror/debian/bookworm/latest");
+    std::fs::create_dir_all(&latest).expect("mirror");
+    let image = latest.join("debian-12-genericcloud-amd64.qcow2");
+    std::fs::write(&image, b"QFI\xfb a small stand-in image").expect("image");
+    let sum = Command::new("sha512sum")
+        .arg(&image)
+        .output()
+        .expect("sha512sum");
+    let hex = String::from_utf8_lossy(&sum.stdout)
+        .split_whitespace()
+        .next()
+        .expect("hash")
+        .to_string();
+    std::fs::write(
+        latest.join("SHA512SUMS"),
+        format!("{hex}  debian-12-genericcloud-amd64.qcow2\n"),
+    )
+    .expect("sums");
+    let cache = tempfile::tempdir().expect("cache");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_kennel"))
+        .args(["assets", "fetch", "cloud.toml"])
+        .current_dir(dir.path())
+        .env("KENNEL_CACHE_DIR", cache.path())
+        .env_remove("KENNEL_IMAGE_MIRROR")
+        .output()
+        .expect("kennel assets fetch");
+
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains(&hex), "{stdout}");
+}

@@ -163,8 +163,13 @@ fn rank(status: Status) -> u8 {
     }
 }
 
-/// Render `report.html` for `file`, reading test logs under `job_dir`.
-pub(crate) fn render(file: &ResultsFile, job_dir: &Path) -> Result<String, ReportError> {
+/// Render `report.html` for `file` into `out` as it goes (a big job's page is
+/// never held whole in memory), reading test logs under `job_dir`.
+pub(crate) fn render_to(
+    file: &ResultsFile,
+    job_dir: &Path,
+    out: &mut dyn std::io::Write,
+) -> Result<(), ReportError> {
     let mut env = Environment::new();
     env.set_formatter(html_formatter);
     env.add_template("report.html.j2", TEMPLATE)
@@ -172,7 +177,9 @@ pub(crate) fn render(file: &ResultsFile, job_dir: &Path) -> Result<String, Repor
     let tmpl = env
         .get_template("report.html.j2")
         .map_err(ReportError::Html)?;
-    tmpl.render(page(file, job_dir)).map_err(ReportError::Html)
+    tmpl.render_captured_to(page(file, job_dir), out)
+        .map(|_| ())
+        .map_err(ReportError::Html)
 }
 
 /// minijinja's HTML escaping, minus `/` → `&#x2f;` (which bloats logs full of paths):

@@ -3,7 +3,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use kennel_machine::fsutil::write_atomic;
+use kennel_machine::fsutil::write_atomic_with;
 use kennel_runner::{EventKind, RunEvent, Summary, TestResult};
 use serde::{Deserialize, Serialize};
 
@@ -55,29 +55,68 @@ impl ResultsFile {
 /// `junit.xml`, `results.tap` and `report.html` (which reads the logs under `job_dir`).
 /// Goes on past a failure; returns every file that could not be written.
 pub(crate) fn write_outputs(job_dir: &Path, file: &ResultsFile) -> Vec<ReportError> {
-    let outputs: [(&str, Result<Vec<u8>, ReportError>); 4] = [
+    type Render<'a> = Box<dyn Fn(&mut dyn Write) -> Result<(), ReportError> + 'a>;
+    // One at a time, each streamed to its file: a job of thousands of tests
+    // never holds its reports in memory at once.
+    let outputs: [(&str, Render<'_>); 4] = [
         (
             "results.json",
-            serde_json::to_vec_pretty(file).map_err(ReportError::Json),
+            Box::new(|w| serde_json::to_writer_pretty(w, file).map_err(ReportError::Json)),
         ),
-        ("junit.xml", crate::junit::render(file)),
-        ("results.tap", Ok(crate::tap::render(file).into_bytes())),
+        (
+            "junit.xml",
+            Box::new(|w| {
+                let bytes = crate::junit::render(file)?;
+                w.write_all(&bytes).map_err(|source| ReportError::Write {
+                    path: job_dir.join("junit.xml"),
+                    source,
+                })
+            }),
+        ),
+        (
+            "results.tap",
+            Box::new(|w| {
+                w.write_all(crate::tap::render(file).as_bytes())
+                    .map_err(|source| ReportError::Write {
+                        path: job_dir.join("results.tap"),
+                        source,
+                    })
+            }),
+        ),
         (
             "report.html",
-            crate::html::render(file, job_dir).map(String::into_bytes),
+            Box::new(|w| crate::html::render_to(file, job_dir, w)),
         ),
     ];
     let mut errors = Vec::new();
-    for (name, bytes) in outputs {
-        let path = job_dir.join(name);
-        let res = bytes.and_then(|b| {
-            write_atomic(&path, &b).map_err(|source| ReportError::Write { path, source })
-        });
-        if let Err(e) = res {
+    for (name, render) in outputs {
+        if let Err(e) = write_streamed(&job_dir.join(name), &*render) {
             errors.push(e);
         }
     }
     errors
+}
+
+/// Stream `render` into `path`, atomically ([`write_atomic_with`]).
+fn write_streamed(
+    path: &Path,
+    render: &dyn Fn(&mut dyn Write) -> Result<(), ReportError>,
+) -> Result<(), ReportError> {
+    // The renderer's own error rides through the io::Error and comes back out.
+    let written = write_atomic_with(path, |w| render(w).map_err(std::io::Error::other));
+    written.map_err(
+        |e| match e.into_inner().map(|inner| inner.downcast::<ReportError>()) {
+            Some(Ok(report)) => *report,
+            Some(Err(other)) => ReportError::Write {
+                path: path.to_path_buf(),
+                source: std::io::Error::other(other),
+            },
+            None => ReportError::Write {
+                path: path.to_path_buf(),
+                source: std::io::Error::other("write failed"),
+            },
+        },
+    )
 }
 
 /// Writes the job folder: `job.log` as events come, and at the end

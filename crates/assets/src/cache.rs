@@ -474,17 +474,16 @@ fn source_of(spec: &AssetSpec, base_dir: &Path) -> Result<Source, AssetError> {
             Ok(Source::Http(url.clone()))
         }
         AssetSource::Url(url) => {
-            let path = url
-                .strip_prefix("file://")
-                .map(|rest| rest.strip_prefix("localhost").unwrap_or(rest))
-                .filter(|rest| rest.starts_with('/'))
-                .and_then(percent_decode)
+            let path = url::Url::parse(url)
+                .ok()
+                .filter(|u| u.scheme() == "file")
+                .and_then(|u| u.to_file_path().ok())
                 .ok_or_else(|| AssetError::UnsupportedUrl {
                     name: name.clone(),
                     url: url.clone(),
                 })?;
             Ok(Source::File {
-                path: PathBuf::from(path),
+                path,
                 label: url.clone(),
             })
         }
@@ -511,24 +510,6 @@ fn source_of(spec: &AssetSpec, base_dir: &Path) -> Result<Source, AssetError> {
             })
         }
     }
-}
-
-/// `%XX` escapes decoded; `None` for a malformed escape or non-UTF-8 result.
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// Writes to a file while hashing (SHA-256).
@@ -676,7 +657,22 @@ mod tests {
 
     #[test]
     fn file_urls_are_percent_decoded() {
-        assert_eq!(percent_decode("/a%20b").as_deref(), Some("/a b"));
-        assert_eq!(percent_decode("/a%2"), None);
+        let path_of = |url: &str| {
+            let spec = AssetSpec {
+                name: "a".into(),
+                line: 1,
+                source: AssetSource::Url(url.into()),
+                hash: None,
+                uncompress: false,
+                extract: None,
+            };
+            match source_of(&spec, Path::new("/")) {
+                Ok(crate::fetch::Source::File { path, .. }) => Some(path),
+                _ => None,
+            }
+        };
+        assert_eq!(path_of("file:///a%20b"), Some(PathBuf::from("/a b")));
+        assert_eq!(path_of("file://localhost/a"), Some(PathBuf::from("/a")));
+        assert_eq!(path_of("file://host/a"), None);
     }
 }

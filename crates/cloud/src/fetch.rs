@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::phone_home::percent_decode;
 use crate::CloudError;
 
 /// Connect, read and write timeout for every request.
@@ -85,27 +84,15 @@ impl Fetcher {
 /// For a `file://` URL, its local path; `None` for http(s); an error for
 /// anything else.
 fn file_path(url: &str) -> Result<Option<PathBuf>, CloudError> {
-    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
-    if lower.starts_with("http://") || lower.starts_with("https://") {
-        return Ok(None);
-    }
-    let rest = url
-        .strip_prefix("file://localhost/")
-        .map(|p| format!("/{p}"))
-        .or_else(|| {
-            url.strip_prefix("file://")
-                .filter(|p| p.starts_with('/'))
-                .map(str::to_string)
-        });
-    let Some(rest) = rest else {
-        return Err(CloudError::UnsupportedUrl {
-            url: url.to_string(),
-        });
+    let unsupported = || CloudError::UnsupportedUrl {
+        url: url.to_string(),
     };
-    let bytes = percent_decode(&rest, false);
-    Ok(Some(PathBuf::from(std::ffi::OsString::from(
-        String::from_utf8_lossy(&bytes).into_owned(),
-    ))))
+    let parsed = url::Url::parse(url).map_err(|_| unsupported())?;
+    match parsed.scheme() {
+        "http" | "https" => Ok(None),
+        "file" => parsed.to_file_path().map(Some).map_err(|()| unsupported()),
+        _ => Err(unsupported()),
+    }
 }
 
 /// The `href` attribute values in an HTML page, with `&amp;` and friends decoded.
@@ -148,19 +135,10 @@ fn decode_entities(s: &str) -> String {
 
 /// Resolve `href` relative to the directory URL `dir_url` (ending in `/`).
 fn join(dir_url: &str, href: &str) -> String {
-    if href.contains("://") {
-        return href.to_string();
-    }
-    if let Some(absolute) = href.strip_prefix('/') {
-        // Keep scheme and authority: "https://host" of "https://host/a/b/".
-        let authority_end = dir_url
-            .find("://")
-            .map(|s| s + 3)
-            .and_then(|s| dir_url[s..].find('/').map(|e| s + e))
-            .unwrap_or(dir_url.len());
-        return format!("{}/{absolute}", &dir_url[..authority_end]);
-    }
-    format!("{dir_url}{}", href.strip_prefix("./").unwrap_or(href))
+    url::Url::parse(dir_url)
+        .and_then(|base| base.join(href))
+        .map(String::from)
+        .unwrap_or_else(|_| href.to_string())
 }
 
 /// The last path segment of a URL, without query or fragment.

@@ -234,7 +234,11 @@ fn handle(mut request: tiny_http::Request, token: &str, shared: &Shared) {
         .and_then(|p| p.strip_prefix(token))
         .and_then(|p| p.strip_prefix('/'))
         .filter(|id| !id.is_empty())
-        .map(|id| String::from_utf8_lossy(&percent_decode(id, false)).into_owned());
+        .map(|id| {
+            percent_encoding::percent_decode_str(id)
+                .decode_utf8_lossy()
+                .into_owned()
+        });
     let Some(instance_id) = instance_id else {
         shared.lock().wrong_token += 1;
         respond(request, 404, "not found\n");
@@ -276,42 +280,9 @@ fn respond(request: tiny_http::Request, status: u16, body: &str) {
 
 /// Decode an `application/x-www-form-urlencoded` body. Later duplicates win.
 pub(crate) fn parse_form(body: &[u8]) -> BTreeMap<String, String> {
-    let text = String::from_utf8_lossy(body);
-    text.split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let decode = |s: &str| String::from_utf8_lossy(&percent_decode(s, true)).into_owned();
-            (decode(name), decode(value))
-        })
+    url::form_urlencoded::parse(body)
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
         .collect()
-}
-
-/// Decode `%XX` escapes (and `+` as a space when `plus` is set). Malformed
-/// escapes are kept literally.
-pub(crate) fn percent_decode(s: &str, plus: bool) -> Vec<u8> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' if plus => out.push(b' '),
-            b'%' => {
-                let hi = bytes.get(i + 1).and_then(|b| char::from(*b).to_digit(16));
-                let lo = bytes.get(i + 2).and_then(|b| char::from(*b).to_digit(16));
-                if let (Some(hi), Some(lo)) = (hi, lo) {
-                    // Two hex digits always fit in a byte.
-                    out.push((hi * 16 + lo) as u8);
-                    i += 2;
-                } else {
-                    out.push(b'%');
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    out
 }
 
 /// "30s", "1.5s" or "300ms", for the timeout message: rounded to a tenth of
@@ -358,7 +329,6 @@ mod tests {
         assert_eq!(form["empty"], "");
         assert_eq!(form["bare"], "");
         assert_eq!(form["bad"], "%zz%4");
-        assert_eq!(percent_decode("a+b%20c", false), b"a+b c");
     }
 
     #[test]

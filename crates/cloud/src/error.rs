@@ -35,8 +35,9 @@ pub enum CloudError {
     /// The phone-home HTTP server could not be started.
     #[error("cannot start the phone-home server on 127.0.0.1")]
     Server(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
-    /// The system random number generator failed.
-    #[error("cannot generate a random phone-home token")]
+    /// The system random number generator failed (for a phone-home token or
+    /// an instance id).
+    #[error("cannot get random bytes from the system")]
     Random(#[source] getrandom::Error),
     /// No phone-home request arrived in time.
     #[error(

@@ -25,4 +25,6 @@ pub use image_ref::{Distro, ImageRef};
 pub use overlay::{create_overlay, detect_format, find_qemu_img, ImageFormat};
 pub use phone_home::{PhoneHome, PhoneHomeReport};
 pub use provider::{Provider, Resolved, CACHE_FRESHNESS, DEFAULT_DEBIAN_VARIANT, MIRROR_ENV};
-pub use seed::{meta_data, user_data, write_seed, SeedConfig, SEED_LABEL, USER_MERGE_TYPE};
+pub use seed::{
+    meta_data, new_instance_id, user_data, write_seed, SeedConfig, SEED_LABEL, USER_MERGE_TYPE,
+};

@@ -17,6 +17,24 @@ pub const USER_MERGE_TYPE: &str = "list(append)+dict(recurse_array)+str()";
 /// The volume label cloud-init's NoCloud data source looks for.
 pub const SEED_LABEL: &str = "CIDATA";
 
+/// A new cloud-init instance id for the machine `name`:
+/// `kennel-<12 random hex digits>-<name>`, so that every test attempt is a new
+/// instance to cloud-init, and a human can tell which machine it is.
+///
+/// # Examples
+///
+/// ```
+/// let id = kennel_cloud::new_instance_id("main")?;
+/// assert!(id.starts_with("kennel-") && id.ends_with("-main"));
+/// assert_ne!(id, kennel_cloud::new_instance_id("main")?);
+/// # Ok::<(), kennel_cloud::CloudError>(())
+/// ```
+pub fn new_instance_id(name: &str) -> Result<String, CloudError> {
+    let mut bytes = [0u8; 6];
+    getrandom::fill(&mut bytes).map_err(CloudError::Random)?;
+    Ok(format!("kennel-{}-{name}", crate::multipart::hex(&bytes)))
+}
+
 /// What goes into a NoCloud seed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SeedConfig {

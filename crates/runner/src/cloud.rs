@@ -206,7 +206,8 @@ pub fn prepare(req: &CloudRequest<'_>) -> Result<CloudBoot, String> {
                 .key
                 .ok_or_else(|| "cloud-init needs the job's SSH key".to_string())?;
             let server = phone_home()?;
-            let instance_id = format!("kennel-{}-{}", random_hex(6), host_name(req.machine));
+            let instance_id = kennel_cloud::new_instance_id(&host_name(req.machine))
+                .map_err(|e| crate::error_chain(&e))?;
             let path = req.scratch.join(format!("{}-seed.img", req.machine));
             let config = SeedConfig {
                 instance_id: instance_id.clone(),
@@ -413,22 +414,6 @@ fn host_name(machine: &str) -> String {
     } else {
         name.to_string()
     }
-}
-
-fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    if getrandom::fill(&mut buf).is_err() {
-        // Unique enough within a job: the process id and the time.
-        let seed = u64::from(std::process::id())
-            ^ std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(0);
-        buf.iter_mut()
-            .enumerate()
-            .for_each(|(i, b)| *b = (seed >> ((i % 8) * 8)) as u8);
-    }
-    buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

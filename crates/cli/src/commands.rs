@@ -613,7 +613,7 @@ fn assets_fetch(cache: &kennel_assets::Cache, paths: Vec<PathBuf>, allow_unverif
                 if !seen.insert(text.clone()) {
                     continue;
                 }
-                match kennel_runner::cloud::resolve_cloud_asset(spec, &text, false) {
+                match kennel_vm::cloud::resolve_cloud_asset(spec, &text, false) {
                     Ok(resolved) => wanted.push((
                         file.path.clone(),
                         file.dir.clone(),
@@ -740,9 +740,12 @@ fn guest(cmd: GuestCommand) -> i32 {
         .clone()
         .unwrap_or_else(|| kennel_machine::host_arch().to_string());
     let started = std::time::Instant::now();
-    let (image, agent) = match kennel_runner::interpret::build_guest(&arch, a.kernel.as_deref()) {
-        Ok(g) => g,
-        Err(why) => {
+    let (image, agent) = match kennel_vm::guest::build(&arch, a.kernel.as_deref()) {
+        Ok(g) => (g.image, g.agent),
+        Err(
+            kennel_vm::guest::GuestProblem::Missing(why)
+            | kennel_vm::guest::GuestProblem::Failed(why),
+        ) => {
             eprintln!("kennel: {why}");
             return exit::TESTS_FAILED;
         }

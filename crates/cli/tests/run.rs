@@ -1059,6 +1059,31 @@ fn guest_commands_through_agent_and_console_agree() {
 }
 
 #[test]
+fn guest_command_killed_by_a_signal_fails_naming_the_signal() {
+    let dir = test_dir(&[(
+        "signal.toml",
+        r#"
+name = "killed"
+tags = ["arch:x86_64"]
+timeout = "120s"
+
+[machine]
+guest = "busybox"
+
+[[step]]
+run = "kill -KILL $$"
+"#,
+    )]);
+
+    let run = kennel(&[path_str(dir.path())], &[]);
+
+    let test = run.test("killed");
+    assert_eq!(test["status"], "FAIL", "{test}");
+    let reason = test["reason"].as_str().expect("reason");
+    assert!(reason.contains("killed by signal KILL"), "{reason}");
+}
+
+#[test]
 fn guest_that_never_comes_up_fails_with_its_last_console_lines() {
     let dir = test_dir(&[(
         "never_up.toml",

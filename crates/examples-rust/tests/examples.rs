@@ -97,6 +97,45 @@ fn guest_sees_all_its_cpus(t: &mut Test) -> kennel::Result<()> {
     Ok(())
 }
 
+/// The built-in guest of another architecture (parameter `arch`, aarch64 by
+/// default) has no agent (no Rust target for it here): `run` goes through a
+/// shell on its serial console, the same call as with the agent. Mirrors
+/// `examples/guest/three_architectures.toml`.
+#[kennel::test(tags = ["guest", "multiarch"], timeout = "180s")]
+fn foreign_guest_runs_commands_through_the_console(t: &mut Test) -> kennel::Result<()> {
+    let arch = t.param("arch").unwrap_or_else(|| "aarch64".into());
+    let mut vm = t.machine().arch(arch.as_str()).guest_busybox().launch()?;
+
+    let machine = vm.run_ok("uname -m")?;
+    let failed = vm.run("echo oops >&2; exit 3")?;
+
+    let uname = if arch == "ppc64" {
+        "ppc64le"
+    } else {
+        arch.as_str()
+    };
+    assert_eq!(machine.trim(), uname);
+    assert_eq!(vm.channel(), Some(ChannelKind::Console));
+    assert_eq!(failed.status, CommandStatus::Exited(3));
+    assert_eq!(failed.stderr.trim(), "oops");
+    assert_eq!(vm.shutdown()?, 0);
+    Ok(())
+}
+
+/// A guest command killed by a signal says which signal, not an exit code.
+#[kennel::test(tags = ["guest"], timeout = "120s")]
+fn a_command_killed_by_a_signal_reports_the_signal(t: &mut Test) -> kennel::Result<()> {
+    let mut vm = t.machine().guest_busybox().launch()?;
+
+    let out = vm.run("kill -KILL $$")?;
+
+    assert_eq!(vm.channel(), Some(ChannelKind::Agent));
+    assert_eq!(out.status, CommandStatus::Signaled("KILL".into()));
+    assert_eq!(out.exit_code(), None);
+    assert_eq!(vm.shutdown()?, 0);
+    Ok(())
+}
+
 /// The boot_linux test from the talk, in Rust: boot a distribution's cloud
 /// image (parameter `distro`, default Debian 12) with cloud-init, wait until it
 /// phones home, SSH in, and check the CPUs and memory QEMU was asked for.

@@ -23,33 +23,15 @@ impl From<ErrorKind> for Error {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// The machine could not be started.
-    #[error("launching machine `{machine}`")]
-    Launch {
+    /// The machine could not be started or its guest did not come up
+    /// ([`kennel_vm::VmError`] says which, with the console's last lines).
+    #[error("starting machine `{machine}`")]
+    Start {
         /// The machine's name.
         machine: String,
         /// Why.
         #[source]
-        source: MachineError,
-    },
-    /// The built-in guest could not be built.
-    #[error("building the built-in guest for machine `{machine}`: {why}")]
-    Guest {
-        /// The machine's name.
-        machine: String,
-        /// Why.
-        why: String,
-    },
-    /// The built-in guest did not come up (no agent before the deadline).
-    #[error("waiting for the guest of `{machine}` to come up; last console lines:\n{console}")]
-    GuestNotUp {
-        /// The machine's name.
-        machine: String,
-        /// The console's last lines.
-        console: String,
-        /// Why.
-        #[source]
-        source: kennel_agent::AgentError,
+        source: kennel_vm::VmError,
     },
     /// A QMP exchange failed (timeout, closed connection, protocol error), or QEMU
     /// refused the command ([`QmpError::Command`] holds its class and desc).
@@ -84,49 +66,25 @@ pub enum ErrorKind {
         #[source]
         source: MachineError,
     },
-    /// A command in the guest could not be run (agent error or timeout).
-    #[error("running `{command}` in the guest of `{machine}`")]
-    Agent {
+    /// A command or a copy in the guest could not be carried out (timeout, no
+    /// channel, the channel broke), whatever channel carries it.
+    #[error("{command} in the guest of `{machine}`")]
+    Guest {
         /// The machine's name.
         machine: String,
-        /// The command line.
+        /// The command line (`` `uname -r` ``) or the copy.
         command: String,
         /// Why.
         #[source]
-        source: kennel_agent::AgentError,
+        source: kennel_vm::ChannelError,
     },
-    /// A command over SSH in a cloud-init guest could not be run.
-    #[error("running `{command}` over SSH in the guest of `{machine}`")]
-    Ssh {
-        /// The machine's name.
-        machine: String,
-        /// The command line (or the copy).
-        command: String,
-        /// Why.
-        #[source]
-        source: kennel_ssh::SshError,
-    },
-    /// The image, the cloud-init seed or the image provider failed before launch.
-    #[error("preparing the disk image of machine `{machine}`: {why}")]
-    Cloud {
+    /// A distribution's cloud image could not be resolved or fetched.
+    #[error("fetching the disk image of machine `{machine}`: {why}")]
+    Image {
         /// The machine's name.
         machine: String,
         /// Why.
         why: String,
-    },
-    /// A cloud-init guest did not phone home, or SSH did not work, in time.
-    #[error("waiting for the cloud-init guest of `{machine}`: {why}")]
-    CloudNotUp {
-        /// The machine's name.
-        machine: String,
-        /// Why, with the console's last lines.
-        why: String,
-    },
-    /// [`Vm::run`](crate::Vm::run) on a machine without a command channel.
-    #[error("machine `{machine}` has no command channel: build it with `.guest_busybox()` or `.cloud_init()`")]
-    NoAgent {
-        /// The machine's name.
-        machine: String,
     },
     /// A guest command exited non-zero where success was expected.
     #[error("`{command}` in the guest of `{machine}` failed ({status}); stderr: {stderr}")]

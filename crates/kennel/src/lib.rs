@@ -59,6 +59,7 @@ mod vm;
 pub use error::{Error, ErrorKind, Result};
 pub use harness::TAGS_ENV;
 pub use kennel_machine::{CommandError, Value};
+pub use kennel_vm::{ChannelKind, CommandResult, CommandStatus};
 pub use test::{Test, DEFAULT_TIMEOUT, LOGDIR_ENV, PARAM_ENV_PREFIX};
 pub use vm::{MachineBuilder, Output, Vm};
 
@@ -91,7 +92,8 @@ pub use kennel_macros::test;
 /// What a test file needs: `use kennel::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        CommandError, Error, ErrorKind, MachineBuilder, Output, Result, Test, Value, Vm,
+        ChannelKind, CommandError, CommandStatus, Error, ErrorKind, MachineBuilder, Output, Result,
+        Test, Value, Vm,
     };
     pub use serde_json::json;
 }

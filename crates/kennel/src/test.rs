@@ -6,6 +6,7 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use kennel_machine::LogSink;
+use kennel_vm::{Deadlines, TestLog, Workspace};
 
 use crate::error::{ErrorKind, Result};
 use crate::vm::MachineBuilder;
@@ -20,22 +21,17 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 /// The log files of one test, shared by its machines.
 #[derive(Clone)]
 pub(crate) struct Logs {
-    pub start: Instant,
-    pub test: LogSink,
+    pub test: TestLog,
     pub console: LogSink,
     pub qemu: LogSink,
     pub qmp: LogSink,
+    pub cmdline: LogSink,
 }
 
 impl Logs {
     /// One line in `test.log`, stamped with the time since the test started.
     pub fn line(&self, text: &str) {
-        let ms = self.start.elapsed().as_millis();
-        let mut out = String::new();
-        for l in text.lines() {
-            out.push_str(&format!("[{:>4}.{:03}] {l}\n", ms / 1000, ms % 1000));
-        }
-        self.test.write(out.as_bytes());
+        self.test.line(text);
     }
 }
 
@@ -110,11 +106,11 @@ impl Test {
             }
         };
         let logs = Logs {
-            start: Instant::now(),
-            test: sink(&logdir, "test.log")?,
+            test: TestLog::create(&logdir.join("test.log")),
             console: sink(&logdir, "console.log")?,
             qemu: sink(&logdir, "qemu.log")?,
             qmp: sink(&logdir, "qmp.log")?,
+            cmdline: sink(&logdir, "cmdline")?,
         };
         logs.line(&format!("test {name} (timeout {timeout:?})"));
         Ok(Test {
@@ -164,8 +160,18 @@ impl Test {
             Ok(dir) => dir.to_path_buf(),
             Err(_) => self.logdir.clone(),
         };
-        let key_dir = kennel_runner::cloud::job_key_dir(&self.logdir);
-        MachineBuilder::new(name, self.logs.clone(), self.deadline, scratch, key_dir)
+        let workspace = Workspace {
+            scratch,
+            key_dir: kennel_vm::job_key_dir(&self.logdir),
+            log: self.logs.test.clone(),
+            cmdline: self.logs.cmdline.clone(),
+            several: self.machines > 1,
+        };
+        let deadlines = Deadlines {
+            until: self.deadline,
+            timeout: self.timeout,
+        };
+        MachineBuilder::new(name, self.logs.clone(), deadlines, workspace)
     }
 
     /// A parameter: the environment variable `KENNEL_PARAM_<NAME>` (upper case,

@@ -52,3 +52,19 @@ pub use machine::{ExitInfo, Machine};
 pub fn choose_accel(arch: &str, binary: &std::path::Path) -> String {
     accel::choose(&Accel::Auto, arch, None, binary).accel
 }
+
+/// An error and its causes on one line: `cannot read x: permission denied`.
+/// A cause whose text the message already holds is not repeated.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let t = s.to_string();
+        if !text.contains(&t) {
+            text.push_str(": ");
+            text.push_str(&t);
+        }
+        source = s.source();
+    }
+    text
+}

@@ -9,7 +9,6 @@
 
 pub mod cargo;
 pub mod child;
-pub mod cloud;
 mod discover;
 mod error;
 mod event;
@@ -26,17 +25,4 @@ pub use error::RunnerError;
 pub use event::{EventKind, Outcome, RunEvent, Status, Summary, TestResult};
 pub use job::{new_job_id, point_latest, run_job, JobOptions, JobReport};
 
-/// An error and its causes on one line: `cannot read x: permission denied`.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let t = s.to_string();
-        if !text.contains(&t) {
-            text.push_str(": ");
-            text.push_str(&t);
-        }
-        source = s.source();
-    }
-    text
-}
+pub use kennel_machine::error_chain;

@@ -1,30 +1,23 @@
 //! One test case, from requirements to teardown.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
-use kennel_machine::{find_qemu, LogSink, Machine};
+use kennel_machine::{find_qemu, LogSink};
 use kennel_spec::{MachineSpec, TestCase, TestFile, Value};
+use kennel_vm::{Deadlines, TestLog, Vm, VmError, Workspace};
 
-use super::log::TestLog;
 use super::machines::{self, MachineEnv};
 use super::requires;
 use super::steps::StepError;
 use super::vars::StepVars;
 use crate::event::{Outcome, Status};
 
-/// How long a built-in guest may take to boot before it counts as not coming up.
-const GUEST_BOOT_LIMIT: Duration = Duration::from_secs(120);
-
 /// The file in a test's log folder naming its scratch folder while it exists
 /// (for the runner to remove when it has to kill the test process).
 pub const SCRATCH_NOTE: &str = "scratch-dir";
-
-/// How long a machine gets to stop after QMP `quit` at the end of a test.
-pub(super) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// What the test process needs to run one case.
 pub struct CaseRun<'a> {
@@ -51,16 +44,10 @@ pub struct AssetPolicy {
     pub allow_unverified: bool,
 }
 
-/// A machine of the test: its spec and, once launched, the process.
+/// A machine of the test: its spec and, once launched, the machine core's [`Vm`].
 pub(super) struct Slot<'a> {
     pub spec: &'a MachineSpec,
-    pub machine: Option<Machine>,
-    /// The guest agent, once it said it is ready.
-    pub agent: Option<kennel_agent::AgentClient>,
-    /// Commands run through the console shell so far (numbers their framing).
-    pub console_commands: u64,
-    /// The SSH session of a cloud-init guest, once it phoned home.
-    pub ssh: Option<kennel_ssh::Session>,
+    pub vm: Option<Vm>,
 }
 
 /// The interpreter's state for one case.
@@ -78,7 +65,7 @@ pub(super) struct Interp<'a> {
     pub deadline: Instant,
     pub timeout: Duration,
     pub asset_policy: AssetPolicy,
-    pub cmdline: Option<std::fs::File>,
+    pub cmdline: LogSink,
     pub accel: IndexMap<String, String>,
     /// The running step's own time limit, for messages.
     pub step_timeout: Option<Duration>,
@@ -129,18 +116,7 @@ pub fn run_case(run: &CaseRun<'_>) -> Outcome {
         slots: file
             .machines
             .iter()
-            .map(|m| {
-                (
-                    m.name.clone(),
-                    Slot {
-                        spec: m,
-                        machine: None,
-                        agent: None,
-                        console_commands: 0,
-                        ssh: None,
-                    },
-                )
-            })
+            .map(|m| (m.name.clone(), Slot { spec: m, vm: None }))
             .collect(),
         saved: HashMap::new(),
         assets: HashMap::new(),
@@ -149,10 +125,10 @@ pub fn run_case(run: &CaseRun<'_>) -> Outcome {
         deadline: Instant::now() + run.timeout,
         timeout: run.timeout,
         asset_policy: run.assets,
-        cmdline: std::fs::File::create(run.logdir.join("cmdline")).ok(),
+        cmdline: open("cmdline"),
         accel: IndexMap::new(),
         step_timeout: None,
-        ssh_dir: crate::cloud::job_key_dir(run.logdir),
+        ssh_dir: kennel_vm::job_key_dir(run.logdir),
         phases: IndexMap::new(),
     };
     interp.log.line(&format!("test: {}", run.case.name));
@@ -271,19 +247,21 @@ impl<'a> Interp<'a> {
                     let image = image
                         .render(&self.vars())
                         .map_err(|e| Box::new(Outcome::with(Status::Error, e.to_string())))?;
-                    resolved =
-                        crate::cloud::resolve_cloud_asset(spec, &image, self.asset_policy.offline)
-                            .map_err(|e| {
-                                self.log.line(&e);
-                                // Offline, an image never resolved here is one not fetched yet.
-                                let status =
-                                    if self.asset_policy.offline && !self.asset_policy.require {
-                                        Status::Skip
-                                    } else {
-                                        Status::Error
-                                    };
-                                Box::new(Outcome::with(status, e))
-                            })?;
+                    resolved = kennel_vm::cloud::resolve_cloud_asset(
+                        spec,
+                        &image,
+                        self.asset_policy.offline,
+                    )
+                    .map_err(|e| {
+                        self.log.line(&e);
+                        // Offline, an image never resolved here is one not fetched yet.
+                        let status = if self.asset_policy.offline && !self.asset_policy.require {
+                            Status::Skip
+                        } else {
+                            Status::Error
+                        };
+                        Box::new(Outcome::with(status, e))
+                    })?;
                     self.log.line(&format!(
                         "asset {name}: {image:?} is {}",
                         match &resolved.source {
@@ -332,58 +310,46 @@ impl<'a> Interp<'a> {
         skip_reason(self.file, &self.vars(), self.env.qemu_option.as_deref())
     }
 
-    /// Launch one declared machine; checks `expect_exit` right away.
+    /// Launch one declared machine through the machine core, and wait for its
+    /// guest; checks `expect_exit` right away.
     pub(super) fn launch(&mut self, name: &str) -> Result<(), StepError> {
         let vars = self.vars();
         let slot = &self.slots[name];
-        let guest = match &slot.spec.guest {
-            Some(g) => Some(self.prepare_guest(slot.spec, g, &vars)?),
-            None => None,
-        };
-        let cloud = self.prepare_cloud(slot.spec, &vars)?;
-        let slot = &self.slots[name];
-        let mut config = machines::config(slot.spec, &vars, &self.env, guest.as_ref())
+        let desc = machines::desc(slot.spec, &vars, &self.env, &self.file.dir)
             .map_err(StepError::Error)?;
-        if let Some((boot, _)) = &cloud {
-            boot.apply(&mut config);
-        }
-        config.launch_timeout = config
-            .launch_timeout
-            .min(self.deadline.saturating_duration_since(Instant::now()));
         let expect_exit = slot.spec.expect_exit.clone();
+        let workspace = Workspace {
+            scratch: self.tmp.clone(),
+            key_dir: self.ssh_dir.clone(),
+            log: self.log.clone(),
+            cmdline: self.cmdline.clone(),
+            several: self.env.several,
+        };
         let launched_at = Instant::now();
-        let machine = config.launch().map_err(|e| {
-            if Instant::now() >= self.deadline {
-                self.timed_out(format!("machine `{name}` to launch: {e}"))
-            } else {
-                StepError::Error(format!("machine `{name}`: {e}"))
-            }
-        })?;
-        self.log.line(&format!(
-            "launched `{name}` (pid {}, {}: {}) in {} ms",
-            machine.pid(),
-            machine.accel().accel,
-            machine.accel().reason,
-            launched_at.elapsed().as_millis()
-        ));
+        let vm = kennel_vm::prepare(desc, &workspace)
+            .and_then(|plan| {
+                plan.start(Deadlines {
+                    until: self.deadline,
+                    timeout: self.timeout,
+                })
+            })
+            .map_err(|e| self.not_ready(name, e))?;
+        let accel = vm.machine_ref().accel();
         self.accel.insert(
             name.to_string(),
-            format!("{} ({})", machine.accel().accel, machine.accel().reason),
+            format!("{} ({})", accel.accel, accel.reason),
         );
-        if let Some(f) = self.cmdline.as_mut() {
-            if self.env.several {
-                let _ = writeln!(f, "# machine {name}");
-            }
-            let _ = writeln!(f, "{}", machine.cmdline());
+        let prefix = if self.env.several {
+            format!("{name}.")
+        } else {
+            String::new()
+        };
+        for (phase, took) in vm.phases() {
+            self.phases
+                .insert(format!("{prefix}{phase}_s"), round3(*took));
         }
         if let Some(slot) = self.slots.get_mut(name) {
-            slot.machine = Some(machine);
-        }
-        if let Some(g) = &guest {
-            self.wait_for_guest(name, g, launched_at)?;
-        }
-        if let Some((boot, Some(key))) = &cloud {
-            self.wait_for_cloud(name, boot, key, launched_at)?;
+            slot.vm = Some(vm);
         }
         if let Some(expect) = expect_exit {
             let limit = expect.timeout.unwrap_or(Duration::from_secs(30));
@@ -391,6 +357,22 @@ impl<'a> Interp<'a> {
             self.check_exit(name, &expect, deadline)?;
         }
         Ok(())
+    }
+
+    /// The verdict for a machine that could not be made ready.
+    fn not_ready(&self, name: &str, e: VmError) -> StepError {
+        let late = Instant::now() >= self.deadline;
+        match e {
+            VmError::Unavailable(why) => StepError::Skip(why),
+            VmError::Launch { .. } if late => {
+                self.timed_out(format!("machine `{name}` to launch: {e}"))
+            }
+            VmError::NotUp { .. } if late => StepError::Interrupted(e.to_string()),
+            VmError::NotUp { .. } => StepError::Fail(e.to_string()),
+            VmError::Prepare { .. } | VmError::Launch { .. } | VmError::Setup { .. } => {
+                StepError::Error(e.to_string())
+            }
+        }
     }
 
     /// `${guest_kernel}` and `${guest_initrd}`: the built-in guest for the main
@@ -421,7 +403,7 @@ impl<'a> Interp<'a> {
             .and_then(|m| m.arch.as_ref())
             .and_then(|a| a.render(&self.vars()).ok())
             .unwrap_or_else(|| kennel_machine::host_arch().to_string());
-        match super::guest::prepare(&arch, None) {
+        match kennel_vm::guest::build(&arch, None) {
             Ok(g) => {
                 self.log.line(&format!(
                     "guest_kernel = {}, guest_initrd = {}",
@@ -431,263 +413,15 @@ impl<'a> Interp<'a> {
                 self.guest_files = Some((g.image.kernel, g.image.initrd));
                 Ok(())
             }
-            Err(super::guest::GuestProblem::Missing(why)) => Err(StepError::Skip(why)),
-            Err(super::guest::GuestProblem::Failed(why)) => Err(StepError::Error(why)),
+            Err(kennel_vm::guest::GuestProblem::Missing(why)) => Err(StepError::Skip(why)),
+            Err(kennel_vm::guest::GuestProblem::Failed(why)) => Err(StepError::Error(why)),
         }
-    }
-
-    /// Build the built-in guest a machine asks for (`guest = "busybox"`).
-    fn prepare_guest(
-        &self,
-        spec: &MachineSpec,
-        which: &kennel_spec::Template,
-        vars: &StepVars<'_>,
-    ) -> Result<super::guest::BuiltGuest, StepError> {
-        let which = which
-            .render(vars)
-            .map_err(|e| StepError::Error(e.to_string()))?;
-        if which != "busybox" {
-            return Err(StepError::Error(format!(
-                "machine `{}`: unknown guest {which:?} (kennel has \"busybox\")",
-                spec.name
-            )));
-        }
-        let arch = match &spec.arch {
-            Some(a) => a
-                .render(vars)
-                .map_err(|e| StepError::Error(e.to_string()))?,
-            None => kennel_machine::host_arch().to_string(),
-        };
-        let kernel = spec
-            .kernel
-            .as_ref()
-            .map(|k| k.render(vars))
-            .transpose()
-            .map_err(|e| StepError::Error(e.to_string()))?
-            .map(PathBuf::from);
-        let started = Instant::now();
-        match super::guest::prepare(&arch, kernel.as_deref()) {
-            Ok(g) => {
-                self.log.line(&format!(
-                    "guest for `{}`: {} kernel {} ({}), initramfs {}, {} in {} ms",
-                    spec.name,
-                    g.image.arch.name(),
-                    g.image.kernel.display(),
-                    if g.image.pvh { "PVH" } else { "as shipped" },
-                    g.image.initrd.display(),
-                    if g.image.from_cache {
-                        "from the cache"
-                    } else {
-                        "built"
-                    },
-                    started.elapsed().as_millis()
-                ));
-                if let Some(n) = &g.note {
-                    self.log.line(n);
-                }
-                Ok(g)
-            }
-            Err(super::guest::GuestProblem::Missing(why)) => Err(StepError::Skip(why)),
-            Err(super::guest::GuestProblem::Failed(why)) => Err(StepError::Error(format!(
-                "machine `{}`: building the guest failed: {why}",
-                spec.name
-            ))),
-        }
-    }
-
-    /// Wait until the guest is up: its agent says ready, or (without an agent)
-    /// its init prints the ready marker on the console.
-    fn wait_for_guest(
-        &mut self,
-        name: &str,
-        guest: &super::guest::BuiltGuest,
-        launched_at: Instant,
-    ) -> Result<(), StepError> {
-        let deadline = (Instant::now() + GUEST_BOOT_LIMIT).min(self.deadline);
-        let test_deadline = self.deadline;
-        let Some(slot) = self.slots.get_mut(name) else {
-            return Ok(());
-        };
-        let Some(m) = slot.machine.as_mut() else {
-            return Ok(());
-        };
-        let console = m
-            .console()
-            .map_err(|e| StepError::Error(e.to_string()))?
-            .clone();
-        let not_up = |why: String| {
-            let text = format!(
-                "the guest of `{name}` did not come up ({why}); last console lines:\n{}",
-                console.last_lines(15)
-            );
-            if Instant::now() >= test_deadline {
-                StepError::Interrupted(text)
-            } else {
-                StepError::Fail(text)
-            }
-        };
-        if guest.agent {
-            let Some(stream) = m.take_socket(super::guest::AGENT_SOCKET) else {
-                return Err(StepError::Error(
-                    "the agent's socket was not connected".into(),
-                ));
-            };
-            let agent = kennel_agent::AgentClient::connect(stream, deadline)
-                .map_err(|e| not_up(crate::error_chain(&e)))?;
-            self.log.line(&format!(
-                "guest `{name}` is up: agent {} on Linux {} after {} ms",
-                agent.ready_info().version,
-                agent.ready_info().kernel_release,
-                launched_at.elapsed().as_millis()
-            ));
-            slot.agent = Some(agent);
-        } else {
-            let marker = kennel_machine::Pattern::Text(kennel_guest::READY_MARKER.into());
-            console
-                .wait_for(&marker, deadline)
-                .map_err(|e| not_up(e.to_string()))?;
-            self.log.line(&format!(
-                "guest `{name}` is up (console) after {} ms",
-                launched_at.elapsed().as_millis()
-            ));
-        }
-        Ok(())
-    }
-
-    /// The overlay and seed of a machine with `image` or `cloud_init`, and the
-    /// job key the guest will trust.
-    fn prepare_cloud(
-        &self,
-        spec: &MachineSpec,
-        vars: &StepVars<'_>,
-    ) -> Result<Option<(crate::cloud::CloudBoot, Option<crate::cloud::JobKey>)>, StepError> {
-        if spec.image.is_none() && spec.cloud_init.is_none() {
-            return Ok(None);
-        }
-        let image = spec
-            .image
-            .as_ref()
-            .map(|t| t.render(vars))
-            .transpose()
-            .map_err(|e| StepError::Error(e.to_string()))?
-            .map(|p| self.file.dir.join(p));
-        let cloud_init = match &spec.cloud_init {
-            None | Some(Value::Bool(false)) => None,
-            Some(value) => {
-                let value = kennel_spec::render_value(value, vars)
-                    .map_err(|e| StepError::Error(e.to_string()))?;
-                Some(
-                    value
-                        .get("user_data")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                )
-            }
-        };
-        let key = match cloud_init {
-            Some(_) => Some(
-                crate::cloud::job_key(&self.ssh_dir)
-                    .map_err(|e| StepError::Error(format!("machine `{}`: {e}", spec.name)))?,
-            ),
-            None => None,
-        };
-        let qemu_img = kennel_cloud::find_qemu_img(self.env.qemu_option.as_deref());
-        let started = Instant::now();
-        let boot = crate::cloud::prepare(&crate::cloud::CloudRequest {
-            machine: &spec.name,
-            image: image.as_deref(),
-            cloud_init,
-            scratch: &self.tmp,
-            qemu_img: &qemu_img,
-            key: key.as_ref(),
-        })
-        .map_err(|e| StepError::Error(format!("machine `{}`: {e}", spec.name)))?;
-        if let Some(overlay) = &boot.overlay {
-            self.log.line(&format!(
-                "machine `{}`: overlay {} over {}",
-                spec.name,
-                overlay.display(),
-                image.as_deref().unwrap_or(Path::new("?")).display()
-            ));
-        }
-        if let Some(seed) = &boot.seed {
-            self.log.line(&format!(
-                "machine `{}`: cloud-init seed {} (instance {}), job key {}, made in {} ms",
-                spec.name,
-                seed.path.display(),
-                seed.instance_id,
-                key.as_ref()
-                    .map(|k| k.path.display().to_string())
-                    .unwrap_or_default(),
-                started.elapsed().as_millis()
-            ));
-        }
-        Ok(Some((boot, key)))
-    }
-
-    /// Wait for a cloud-init guest to phone home and open its SSH session.
-    fn wait_for_cloud(
-        &mut self,
-        name: &str,
-        boot: &crate::cloud::CloudBoot,
-        key: &crate::cloud::JobKey,
-        launched_at: Instant,
-    ) -> Result<(), StepError> {
-        // Keep a little of the test's time to report a guest that never came up.
-        let reserve = (self.timeout / 10).min(Duration::from_secs(5));
-        let deadline = self.deadline.checked_sub(reserve).unwrap_or(self.deadline);
-        let Some(m) = self.slots.get_mut(name).and_then(|s| s.machine.as_mut()) else {
-            return Ok(());
-        };
-        let ready = boot
-            .wait_ready(m, &key.key, launched_at, deadline)
-            .map_err(|problem| match problem {
-                crate::cloud::WaitProblem::Error(e) => {
-                    StepError::Error(format!("machine `{name}`: {e}"))
-                }
-                crate::cloud::WaitProblem::NotUp(e) | crate::cloud::WaitProblem::Died(e) => {
-                    StepError::Fail(format!("the guest of `{name}` did not come up: {e}"))
-                }
-            })?;
-        self.log.line(&format!(
-            "guest `{name}` phoned home after {} ms, SSH ready {} ms later (port {}, host key {})",
-            ready.boot_to_phone_home.as_millis(),
-            ready.phone_home_to_ssh.as_millis(),
-            ready.port,
-            ready.host_key.as_deref().unwrap_or("not sent, not pinned"),
-        ));
-        let prefix = if self.env.several {
-            format!("{name}.")
-        } else {
-            String::new()
-        };
-        self.phases.insert(
-            format!("{prefix}boot_to_phone_home_s"),
-            round3(ready.boot_to_phone_home),
-        );
-        self.phases.insert(
-            format!("{prefix}phone_home_to_ssh_s"),
-            round3(ready.phone_home_to_ssh),
-        );
-        if let Some(f) = self.cmdline.as_mut() {
-            let _ = writeln!(
-                f,
-                "# ssh -i {} -p {} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null {}@127.0.0.1",
-                key.path.display(),
-                ready.port,
-                crate::cloud::GUEST_USER
-            );
-        }
-        if let Some(slot) = self.slots.get_mut(name) {
-            slot.ssh = Some(ready.ssh);
-        }
-        Ok(())
     }
 
     fn console_failure(&self) -> Option<StepError> {
         for (name, slot) in &self.slots {
-            if let Some(m) = &slot.machine {
-                if let Ok(c) = m.console() {
+            if let Some(vm) = &slot.vm {
+                if let Ok(c) = vm.machine_ref().console() {
                     if let Some(p) = c.failed() {
                         return Some(StepError::Fail(format!(
                             "console of `{name}` showed {p:?}; last lines:\n{}",
@@ -701,13 +435,10 @@ impl<'a> Interp<'a> {
     }
 
     fn teardown(&mut self) {
-        for (name, slot) in self.slots.iter_mut() {
-            if let Some(m) = slot.machine.as_mut() {
-                if m.is_running() {
-                    match m.shutdown(SHUTDOWN_GRACE) {
-                        Ok(exit) => self.log.line(&format!("stopped `{name}`: {exit}")),
-                        Err(e) => self.log.line(&format!("stopping `{name}` failed: {e}")),
-                    }
+        for slot in self.slots.values_mut() {
+            if let Some(vm) = slot.vm.as_mut() {
+                if vm.machine().is_running() {
+                    let _ = vm.shutdown(kennel_vm::SHUTDOWN_GRACE);
                 }
             }
         }

@@ -1,9 +1,10 @@
-//! From a `[machine]` table to a launchable [`MachineConfig`].
+//! From a `[machine]` table to the machine core's [`MachineDesc`].
 
 use std::path::PathBuf;
 
 use kennel_machine::{Accel, LogSink, MachineConfig, Transcript};
-use kennel_spec::{MachineSpec, Vars};
+use kennel_spec::{MachineSpec, Value, Vars};
+use kennel_vm::{BuiltinGuest, ChannelKind, MachineDesc};
 
 /// Where a test's machines log, and the run's options that shape them.
 pub(crate) struct MachineEnv {
@@ -15,13 +16,45 @@ pub(crate) struct MachineEnv {
     pub several: bool,
 }
 
-/// Render a machine's spec with the test's variables.
-pub(crate) fn config(
+/// Render a machine's spec with the test's variables into a description;
+/// relative image paths are relative to `dir`, the test file's folder.
+pub(crate) fn desc(
     spec: &MachineSpec,
     vars: &dyn Vars,
     env: &MachineEnv,
-    guest: Option<&super::guest::BuiltGuest>,
-) -> Result<MachineConfig, String> {
+    dir: &std::path::Path,
+) -> Result<MachineDesc, String> {
+    let r = |t: &kennel_spec::Template| t.render(vars).map_err(|e| e.to_string());
+    let mut desc = MachineDesc::new(config(spec, vars, env)?);
+    desc.guest = match spec.guest.as_ref().map(r).transpose()? {
+        None => None,
+        Some(which) => Some(BuiltinGuest::from_name(&which).ok_or_else(|| {
+            format!(
+                "machine `{}`: unknown guest {which:?} (kennel has \"busybox\")",
+                spec.name
+            )
+        })?),
+    };
+    desc.image = spec.image.as_ref().map(r).transpose()?.map(|p| dir.join(p));
+    desc.cloud_init = match &spec.cloud_init {
+        None | Some(Value::Bool(false)) => None,
+        Some(value) => {
+            let value = kennel_spec::render_value(value, vars).map_err(|e| e.to_string())?;
+            Some(
+                value
+                    .get("user_data")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            )
+        }
+    };
+    desc.channel = spec.channel.as_deref().and_then(ChannelKind::from_name);
+    desc.wait_ready = spec.expect_exit.is_none();
+    Ok(desc)
+}
+
+/// QEMU's own options of a machine.
+fn config(spec: &MachineSpec, vars: &dyn Vars, env: &MachineEnv) -> Result<MachineConfig, String> {
     let r = |t: &kennel_spec::Template| t.render(vars).map_err(|e| e.to_string());
     let mut c = MachineConfig::new(spec.name.clone());
     c.arch = spec
@@ -52,9 +85,6 @@ pub(crate) fn config(
     c.extra_args = spec.args.iter().map(r).collect::<Result<_, _>>()?;
     c.incoming = spec.incoming.as_ref().map(r).transpose()?;
     c.qmp = spec.expect_exit.is_none();
-    if let Some(g) = guest {
-        super::guest::apply(&mut c, &g.image, g.agent);
-    }
     let prefix = format!("[{}] ", spec.name);
     if env.several {
         c.console_log = env.console_log.with_prefix(prefix.clone());

@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 use kennel_machine::{Machine, MachineError, Pattern, QmpError, WaitError};
 use kennel_spec::{render_value, DescCheck, ExitExpect, QmpExpect, Step, StepKind, Value, Vars};
 
-use super::case::{Interp, SHUTDOWN_GRACE};
+use kennel_vm::{ChannelError, CommandResult, SHUTDOWN_GRACE};
+
+use super::case::Interp;
 use super::checks::{cut, exact_eq, fold_crlf, found, pattern, regex, show};
 
 /// Why a step did not pass.
@@ -88,8 +90,8 @@ impl Interp<'_> {
                 let running = self
                     .slots
                     .get_mut(&step.on)
-                    .and_then(|s| s.machine.as_mut())
-                    .is_some_and(Machine::is_running);
+                    .and_then(|s| s.vm.as_mut())
+                    .is_some_and(|vm| vm.machine().is_running());
                 if running {
                     return Err(StepError::Error(format!(
                         "machine `{}` is already running",
@@ -104,11 +106,11 @@ impl Interp<'_> {
                     .slots
                     .get_mut(&step.on)
                     .ok_or_else(|| unknown(&step.on))?;
-                let alive = slot.machine.as_mut().is_some_and(Machine::is_running);
+                let alive = slot.vm.as_mut().is_some_and(|vm| vm.machine().is_running());
                 if alive == *want {
                     return Ok(None);
                 }
-                match slot.machine.as_mut() {
+                match slot.vm.as_mut().map(|vm| vm.machine()) {
                     Some(m) if *want => Err(StepError::Fail(format!(
                         "expected QEMU to be running, but it is not: {}",
                         m.exited_description()
@@ -302,19 +304,18 @@ impl Interp<'_> {
                 let stderr_contains = stderr_contains.as_ref().map(text).transpose()?;
                 let out = self.guest_run(&step.on, &command, deadline)?;
                 let value = serde_json::json!({
-                    "stdout": out.stdout, "stderr": out.stderr, "exit_code": out.exit_code,
+                    "stdout": out.stdout, "stderr": out.stderr,
+                    "exit_code": out.exit_code(), "signal": out.signal(),
                 });
                 let shown = || {
                     format!(
-                        "exit code {}; stdout:\n{}\nstderr:\n{}",
-                        out.exit_code
-                            .map(|c| c.to_string())
-                            .unwrap_or_else(|| "none (killed by a signal)".into()),
+                        "{}; stdout:\n{}\nstderr:\n{}",
+                        out.status,
                         cut(out.stdout.trim_end(), 1500),
                         cut(out.stderr.trim_end(), 1500)
                     )
                 };
-                if out.exit_code != Some(want_code as i32) {
+                if out.exit_code() != Some(want_code as i32) {
                     return Err(StepError::Fail(format!(
                         "`{command}` in the guest: expected exit code {want_code}, got {}",
                         shown()
@@ -426,85 +427,23 @@ impl Interp<'_> {
         }
     }
 
-    /// Run a command in the guest through its channel: the agent when the machine
-    /// has one, else the shell on its console.
+    /// Run a command in the guest through the channel the machine core chose
+    /// (agent, console shell or SSH).
     fn guest_run(
         &mut self,
         name: &str,
         command: &str,
         deadline: Instant,
-    ) -> Result<super::console_shell::GuestOutput, StepError> {
+    ) -> Result<CommandResult, StepError> {
         let slot = self.slots.get_mut(name).ok_or_else(|| unknown(name))?;
-        let channel = slot.spec.channel.as_deref();
-        if slot.spec.channel_or_default() == "ssh" {
-            let Some(ssh) = slot.ssh.as_ref() else {
-                return Err(StepError::Error(format!(
-                    "machine `{name}` has no SSH session (`channel = \"ssh\"` needs `cloud_init`)"
-                )));
-            };
-            let timeout = deadline.saturating_duration_since(Instant::now());
-            return match ssh.run(command, b"", timeout) {
-                Ok(out) if out.timed_out => {
-                    Err(self.timed_out(format!("`{command}` to finish in the guest (SSH)")))
-                }
-                Ok(out) => Ok(super::console_shell::GuestOutput {
-                    stdout: out.stdout_text(),
-                    stderr: out.stderr_text(),
-                    exit_code: out.exit_code,
-                }),
-                Err(e) => Err(StepError::Error(format!("SSH: {}", crate::error_chain(&e)))),
-            };
-        }
-        let agent = if channel == Some("console") {
-            None
-        } else {
-            slot.agent.as_mut()
-        };
-        if channel == Some("agent") && agent.is_none() {
-            return Err(StepError::Error(format!(
-                "machine `{name}` has no guest agent (`channel = \"agent\"` needs `guest = \"busybox\"` on an architecture with the agent)"
-            )));
-        }
-        if let Some(agent) = agent {
-            let timeout = deadline.saturating_duration_since(Instant::now());
-            return match agent.run(command, timeout) {
-                Ok(out) if out.timed_out => {
-                    Err(self.timed_out(format!("`{command}` to finish in the guest")))
-                }
-                Ok(out) => Ok(super::console_shell::GuestOutput {
-                    stdout: out.stdout_text(),
-                    stderr: out.stderr_text(),
-                    exit_code: out.exit_code,
-                }),
-                Err(kennel_agent::AgentError::Timeout { waiting_for }) => {
-                    Err(self.timed_out(waiting_for))
-                }
-                Err(e) => {
-                    let why = crate::error_chain(&e);
-                    let gone = slot
-                        .machine
-                        .as_mut()
-                        .map(|m| {
-                            if m.is_running() {
-                                String::new()
-                            } else {
-                                format!("; {}", m.exited_description())
-                            }
-                        })
-                        .unwrap_or_default();
-                    Err(StepError::Error(format!("guest agent: {why}{gone}")))
-                }
-            };
-        }
-        slot.console_commands += 1;
-        let seq = slot.console_commands;
-        let m = slot.machine.as_mut().ok_or_else(|| {
-            StepError::Error(format!("machine `{name}` was never launched (`launch = false`): add a `launch = true` step first"))
-        })?;
-        match super::console_shell::run(m, command, seq, deadline) {
+        let vm = slot.vm.as_mut().ok_or_else(|| never_launched(name))?;
+        match vm.run(command, deadline) {
             Ok(out) => Ok(out),
-            Err(super::console_shell::ConsoleRunError::Wait(e)) => Err(self.wait_failed(name, e)),
-            Err(super::console_shell::ConsoleRunError::Machine(e)) => Err(StepError::Error(e)),
+            Err(ChannelError::Timeout { waiting_for }) => Err(self.timed_out(waiting_for)),
+            Err(e @ ChannelError::ConsoleFailure(_)) => Err(StepError::Fail(e.to_string())),
+            Err(e @ (ChannelError::Unavailable { .. } | ChannelError::Failed { .. })) => {
+                Err(StepError::Error(e.to_string()))
+            }
         }
     }
 
@@ -592,8 +531,8 @@ impl Interp<'_> {
                 let exit = self
                     .slots
                     .get_mut(name)
-                    .and_then(|s| s.machine.as_mut())
-                    .map(|m| m.exited_description())
+                    .and_then(|s| s.vm.as_mut())
+                    .map(|vm| vm.machine().exited_description())
                     .unwrap_or_default();
                 StepError::Error(format!("{e}\n{exit}"))
             }
@@ -611,11 +550,16 @@ fn machine<'m>(
     name: &str,
 ) -> Result<&'m mut Machine, StepError> {
     let slot = slots.get_mut(name).ok_or_else(|| unknown(name))?;
-    slot.machine.as_mut().ok_or_else(|| {
-        StepError::Error(format!(
-            "machine `{name}` was never launched (`launch = false`): add a `launch = true` step first"
-        ))
-    })
+    slot.vm
+        .as_mut()
+        .map(|vm| vm.machine())
+        .ok_or_else(|| never_launched(name))
+}
+
+fn never_launched(name: &str) -> StepError {
+    StepError::Error(format!(
+        "machine `{name}` was never launched (`launch = false`): add a `launch = true` step first"
+    ))
 }
 
 /// A QMP failure that is not a timeout: QEMU went away or spoke garbage.

@@ -1,6 +1,6 @@
 //! Machines booted from disk images (`image`), and cloud-init guests
 //! (`cloud_init`) reached over SSH: the pieces shared by declarative tests and
-//! the Rust API.
+//! the Rust API (both through [`crate::prepare`]).
 //!
 //! Before launch, [`prepare`] makes the machine's private qcow2 overlay (the
 //! image itself is never written) and, with cloud-init, a NoCloud seed carrying
@@ -107,7 +107,7 @@ pub fn resolve_cloud_asset(
     let resolved = kennel_cloud::Provider::from_env()
         .offline(offline)
         .resolve(&image_ref)
-        .map_err(|e| format!("asset `{}`: {}", spec.name, crate::error_chain(&e)))?;
+        .map_err(|e| format!("asset `{}`: {}", spec.name, kennel_machine::error_chain(&e)))?;
     let hash = match (&resolved.sha512, &resolved.sha256) {
         (Some(h), _) => kennel_spec::AssetHash::Sha512(h.clone()),
         (None, Some(h)) => kennel_spec::AssetHash::Sha256(h.clone()),
@@ -134,6 +134,41 @@ pub fn resolve_cloud_asset(
         uncompress: false,
         extract: None,
     })
+}
+
+/// A distribution's cloud image named as in `cloud = "..."` (`"debian 12 amd64
+/// genericcloud"`), resolved through the image provider, fetched once into the
+/// asset cache and verified; its path in the cache. `offline`: only what is
+/// cached already.
+pub fn fetch_cloud_image(text: &str, offline: bool) -> Result<PathBuf, String> {
+    let declared = kennel_spec::AssetSpec {
+        name: "image".into(),
+        line: 0,
+        source: kennel_spec::AssetSource::Cloud(kennel_spec::Template::from_text(text)),
+        hash: None,
+        uncompress: false,
+        extract: None,
+    };
+    let spec = resolve_cloud_asset(&declared, text, offline)?;
+    let cache =
+        kennel_assets::Cache::new(kennel_assets::Cache::default_dir().map_err(|e| e.to_string())?);
+    let policy = kennel_assets::FetchPolicy {
+        offline,
+        allow_unverified: false,
+    };
+    cache
+        .resolve(
+            &spec,
+            Path::new("."),
+            &policy,
+            &mut kennel_assets::no_progress,
+        )
+        .map_err(|e| kennel_machine::error_chain(&e))
+}
+
+/// Downloads are off for this process (`KENNEL_NO_DOWNLOAD`).
+pub fn downloads_off() -> bool {
+    std::env::var_os("KENNEL_NO_DOWNLOAD").is_some_and(|v| v == "1")
 }
 
 /// What a machine with `image` or `cloud_init` asks for.
@@ -195,7 +230,7 @@ pub fn prepare(req: &CloudRequest<'_>) -> Result<CloudBoot, String> {
             }
             let overlay = req.scratch.join(format!("{}-disk.qcow2", req.machine));
             kennel_cloud::create_overlay(req.qemu_img, &base, &overlay)
-                .map_err(|e| crate::error_chain(&e))?;
+                .map_err(|e| kennel_machine::error_chain(&e))?;
             Some(overlay)
         }
         None => None,
@@ -207,7 +242,7 @@ pub fn prepare(req: &CloudRequest<'_>) -> Result<CloudBoot, String> {
                 .ok_or_else(|| "cloud-init needs the job's SSH key".to_string())?;
             let server = phone_home()?;
             let instance_id = kennel_cloud::new_instance_id(&host_name(req.machine))
-                .map_err(|e| crate::error_chain(&e))?;
+                .map_err(|e| kennel_machine::error_chain(&e))?;
             let path = req.scratch.join(format!("{}-seed.img", req.machine));
             let config = SeedConfig {
                 instance_id: instance_id.clone(),
@@ -217,7 +252,8 @@ pub fn prepare(req: &CloudRequest<'_>) -> Result<CloudBoot, String> {
                 phone_home_url: Some(server.guest_url()),
                 extra_user_data: user_data.clone(),
             };
-            kennel_cloud::write_seed(&config, &path).map_err(|e| crate::error_chain(&e))?;
+            kennel_cloud::write_seed(&config, &path)
+                .map_err(|e| kennel_machine::error_chain(&e))?;
             Some(Seed { path, instance_id })
         }
         None => None,
@@ -314,7 +350,7 @@ impl CloudBoot {
             Err(e) => {
                 return Err(WaitProblem::NotUp(format!(
                     "{}; last console lines:\n{}",
-                    crate::error_chain(&e),
+                    kennel_machine::error_chain(&e),
                     last(&console)
                 )))
             }
@@ -330,7 +366,7 @@ impl CloudBoot {
         let ssh = Session::connect(&options, key).map_err(|e| {
             WaitProblem::NotUp(format!(
                 "the guest phoned home but SSH on 127.0.0.1:{port} did not work: {}; last console lines:\n{}",
-                crate::error_chain(&e),
+                kennel_machine::error_chain(&e),
                 last(&console)
             ))
         })?;

@@ -11,24 +11,9 @@
 
 use std::time::Instant;
 
-use kennel_machine::{Machine, Pattern, WaitError};
+use kennel_machine::{Machine, Pattern};
 
-/// What a command printed and how it ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct GuestOutput {
-    pub stdout: String,
-    pub stderr: String,
-    pub exit_code: Option<i32>,
-}
-
-/// Why a console command did not give an output.
-#[derive(Debug)]
-pub(crate) enum ConsoleRunError {
-    /// The framing did not appear in time (or the console closed).
-    Wait(WaitError),
-    /// The machine has no console, or writing failed.
-    Machine(String),
-}
+use crate::channel::{ChannelError, ChannelKind, CommandResult, CommandStatus};
 
 /// The shell text that runs `command` with framed output, for command number `seq`.
 pub(crate) fn framed(command: &str, seq: u64) -> String {
@@ -41,28 +26,30 @@ pub(crate) fn framed(command: &str, seq: u64) -> String {
 }
 
 /// Run `command` through the console shell of `m` and wait for its framed output.
+/// `seq` numbers the command (each needs its own markers).
 pub(crate) fn run(
     m: &mut Machine,
     command: &str,
     seq: u64,
     deadline: Instant,
-) -> Result<GuestOutput, ConsoleRunError> {
-    let console = m
-        .console()
-        .map_err(|e| ConsoleRunError::Machine(e.to_string()))?
-        .clone();
+) -> Result<CommandResult, ChannelError> {
+    let failed = |why: String| ChannelError::Failed {
+        channel: ChannelKind::Console,
+        why,
+    };
+    let console = m.console().map_err(|e| failed(e.to_string()))?.clone();
     console.skip_to_end();
     m.console_write(framed(command, seq).as_bytes())
-        .map_err(|e| ConsoleRunError::Machine(e.to_string()))?;
+        .map_err(|e| failed(e.to_string()))?;
     let tag = format!("KENNEL{seq}");
     let re = regex::RegexBuilder::new(&format!(r"^{tag}B (\d+)\n(.*?)\n{tag}M\n(.*?)\n{tag}E$"))
         .multi_line(true)
         .dot_matches_new_line(true)
         .build()
-        .map_err(|e| ConsoleRunError::Machine(e.to_string()))?;
+        .map_err(|e| failed(e.to_string()))?;
     let found = console
         .wait_for(&Pattern::Regex(re), deadline)
-        .map_err(ConsoleRunError::Wait)?;
+        .map_err(|e| ChannelError::from_wait(e, m))?;
     let group = |i: &str| {
         found
             .groups
@@ -71,10 +58,15 @@ pub(crate) fn run(
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     };
-    Ok(GuestOutput {
-        exit_code: group("1").parse().ok(),
+    // The shell reports a command killed by signal N as 128 + N: that is all a
+    // console shell can tell, so it stays an exit code.
+    let code = group("1")
+        .parse()
+        .map_err(|_| failed(format!("unreadable exit status {:?}", group("1"))))?;
+    Ok(CommandResult {
         stdout: group("2"),
         stderr: group("3"),
+        status: CommandStatus::Exited(code),
     })
 }
 

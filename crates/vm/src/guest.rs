@@ -7,12 +7,13 @@ use kennel_guest::{Arch, GuestImage, GuestSpec, KernelSource};
 use kennel_machine::MachineConfig;
 
 /// Name of the virtio-serial port the agent listens on.
-pub(crate) const AGENT_PORT: &str = "org.kennel.agent";
+pub const AGENT_PORT: &str = "org.kennel.agent";
 /// Id of the chardev socket the agent port is wired to.
-pub(crate) const AGENT_SOCKET: &str = "agent";
+pub const AGENT_SOCKET: &str = "agent";
 
 /// A guest built for one machine.
-pub(crate) struct BuiltGuest {
+pub struct BuiltGuest {
+    /// The kernel and initramfs.
     pub image: GuestImage,
     /// The agent is in the image: wire its port and wait for it.
     pub agent: bool,
@@ -21,7 +22,7 @@ pub(crate) struct BuiltGuest {
 }
 
 /// Why no guest could be built.
-pub(crate) enum GuestProblem {
+pub enum GuestProblem {
     /// A piece is not installed here: SKIP with this reason.
     Missing(String),
     /// Building failed: ERROR with this message.
@@ -29,19 +30,20 @@ pub(crate) enum GuestProblem {
 }
 
 /// Where the guest pieces of a foreign architecture are: `$KENNEL_GUEST_DIR/<arch>`,
-/// else `build/guest/<arch>` in the working directory or in the source tree that
-/// holds this kennel binary.
+/// else `build/guest/<arch>` in the working directory or one of its parents, or in
+/// the source tree that holds this program (`target/.../kennel`, or a test binary
+/// in `target/debug/deps`).
 fn foreign_tree(arch: Arch) -> Option<PathBuf> {
     let mut candidates = Vec::new();
     if let Some(d) = std::env::var_os("KENNEL_GUEST_DIR") {
         candidates.push(PathBuf::from(d).join(arch.name()));
     }
-    candidates.push(PathBuf::from("build/guest").join(arch.name()));
+    let tree = |root: &Path| root.join("build/guest").join(arch.name());
+    if let Ok(cwd) = std::env::current_dir() {
+        candidates.extend(cwd.ancestors().map(tree));
+    }
     if let Ok(exe) = std::env::current_exe() {
-        // target/{debug,release}/kennel -> the tree's build/guest
-        if let Some(root) = exe.parent().and_then(Path::parent).and_then(Path::parent) {
-            candidates.push(root.join("build/guest").join(arch.name()));
-        }
+        candidates.extend(exe.ancestors().skip(1).map(tree));
     }
     candidates
         .into_iter()
@@ -67,7 +69,7 @@ fn agent_binary() -> Option<PathBuf> {
 
 /// Build (or find in the cache) the built-in guest for `arch`, with `kernel`
 /// when the test names one (a file, or a Debian `linux-image-*.deb`).
-pub(crate) fn prepare(arch_name: &str, kernel: Option<&Path>) -> Result<BuiltGuest, GuestProblem> {
+pub fn build(arch_name: &str, kernel: Option<&Path>) -> Result<BuiltGuest, GuestProblem> {
     let arch = Arch::from_name(arch_name).ok_or_else(|| {
         GuestProblem::Missing(format!(
             "the built-in guest exists for x86_64, aarch64 and ppc64, not {arch_name}"
@@ -124,9 +126,9 @@ pub(crate) fn prepare(arch_name: &str, kernel: Option<&Path>) -> Result<BuiltGue
     match GuestImage::build(&spec) {
         Ok(image) => Ok(BuiltGuest { image, agent, note }),
         Err(e @ kennel_guest::GuestError::NoKernel { .. }) => {
-            Err(GuestProblem::Missing(crate::error_chain(&e)))
+            Err(GuestProblem::Missing(kennel_machine::error_chain(&e)))
         }
-        Err(e) => Err(GuestProblem::Failed(crate::error_chain(&e))),
+        Err(e) => Err(GuestProblem::Failed(kennel_machine::error_chain(&e))),
     }
 }
 
@@ -138,7 +140,7 @@ fn missing_foreign(arch: Arch) -> GuestProblem {
 }
 
 /// QEMU arguments for the agent's virtio-serial port.
-pub(crate) fn agent_args() -> Vec<String> {
+pub fn agent_args() -> Vec<String> {
     vec![
         "-device".into(),
         "virtio-serial-pci,id=kennel-vser".into(),
@@ -150,7 +152,7 @@ pub(crate) fn agent_args() -> Vec<String> {
 /// Wire the built-in guest `image` into `c`: kernel, initrd and command line, the
 /// serial console, `-no-reboot`, and (with `agent`) the agent's virtio-serial port
 /// on the chardev socket [`AGENT_SOCKET`].
-pub(crate) fn apply(c: &mut MachineConfig, image: &GuestImage, agent: bool) {
+pub fn apply(c: &mut MachineConfig, image: &GuestImage, agent: bool) {
     if c.machine_type.is_none() {
         c.machine_type = Some(image.arch.default_machine().to_string());
     }

@@ -1,0 +1,103 @@
+//! What a test asks for ([`MachineDesc`]), and where its machines keep their
+//! files ([`Workspace`]).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use kennel_machine::{LogSink, MachineConfig};
+
+use crate::channel::ChannelKind;
+use crate::log::TestLog;
+
+/// The guests kennel builds itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuiltinGuest {
+    /// The host's (or a Debian package's) kernel, busybox and, where it builds,
+    /// the kennel agent (`guest = "busybox"`).
+    Busybox,
+}
+
+impl BuiltinGuest {
+    /// From a test file's `guest = "..."`.
+    pub fn from_name(name: &str) -> Option<BuiltinGuest> {
+        (name == "busybox").then_some(BuiltinGuest::Busybox)
+    }
+}
+
+/// A machine as a test describes it: plain data, already substituted and
+/// validated. The TOML loader maps a `[machine]` table onto it; the Rust
+/// builder fills it call by call.
+#[derive(Clone)]
+pub struct MachineDesc {
+    /// QEMU's own options (binary, type, cpus, memory, kernel, args, logs...).
+    /// With a guest or an image, [`prepare`](crate::prepare) adds what they need.
+    pub config: MachineConfig,
+    /// Boot a guest kennel builds; `config.kernel`, when set, is the kernel to
+    /// build it around.
+    pub guest: Option<BuiltinGuest>,
+    /// Boot this disk image through a private overlay (never written itself).
+    pub image: Option<PathBuf>,
+    /// Seed cloud-init (NoCloud): `Some` with the test's own user-data, if any.
+    pub cloud_init: Option<Option<String>>,
+    /// The channel `run` uses; `None` picks: SSH with cloud-init, else the agent
+    /// when the guest has one, else the console shell.
+    pub channel: Option<ChannelKind>,
+    /// Wait for the guest to come up before the start returns (off for a
+    /// machine expected to exit by itself).
+    pub wait_ready: bool,
+}
+
+impl MachineDesc {
+    /// A machine with QEMU options only.
+    pub fn new(config: MachineConfig) -> MachineDesc {
+        MachineDesc {
+            config,
+            guest: None,
+            image: None,
+            cloud_init: None,
+            channel: None,
+            wait_ready: true,
+        }
+    }
+
+    /// The machine's name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+}
+
+/// Where a test's machines put their files, and where they log.
+#[derive(Clone)]
+pub struct Workspace {
+    /// The test's private scratch folder: overlays and seeds go here.
+    pub scratch: PathBuf,
+    /// Where the job's SSH key lives ([`crate::job_key_dir`]).
+    pub key_dir: PathBuf,
+    /// The test's `test.log`.
+    pub log: TestLog,
+    /// The test's `cmdline` file: each machine's exact command line, and how to
+    /// reach its guest.
+    pub cmdline: LogSink,
+    /// The test has several machines: name them in `cmdline`.
+    pub several: bool,
+}
+
+/// The deadlines a start is bounded by.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadlines {
+    /// When the test's (or the step's) time runs out: nothing waits past it.
+    pub until: Instant,
+    /// The test's whole time limit, for the reserve a cloud guest leaves to
+    /// report that it never came up.
+    pub timeout: Duration,
+}
+
+impl Deadlines {
+    /// `timeout` from now.
+    pub fn from_now(timeout: Duration) -> Deadlines {
+        Deadlines {
+            until: Instant::now() + timeout,
+            timeout,
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! From a description to a reachable machine: [`prepare`] decides everything
+//! and builds the files (guest, overlay, seed) into a [`Plan`];
+//! [`Plan::start`] launches QEMU and waits until the guest's channel answers.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use kennel_machine::MachineConfig;
+
+use crate::channel::{Channel, ChannelKind};
+use crate::cloud::{CloudBoot, CloudRequest, JobKey};
+use crate::desc::{BuiltinGuest, Deadlines, MachineDesc, Workspace};
+use crate::guest::{BuiltGuest, GuestProblem};
+use crate::vm::Vm;
+use crate::VmError;
+
+/// How long a built-in guest may take from launch to its agent (or console
+/// marker) before it counts as not coming up.
+pub const GUEST_BOOT_LIMIT: Duration = Duration::from_secs(120);
+
+/// How long QEMU gets to stop after QMP `quit` before it is killed.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The most a cloud-init guest keeps of the test's time to report that it
+/// never phoned home (a tenth of the test's timeout, at most this).
+pub const CLOUD_REPORT_RESERVE: Duration = Duration::from_secs(5);
+
+/// Everything decided, files built, nothing started: the exact QEMU options
+/// (in [`Plan::config`]), the guest, the overlay and the seed.
+pub struct Plan {
+    /// QEMU's options with the guest, overlay and seed wired in.
+    pub config: MachineConfig,
+    /// The built-in guest, when the machine boots one.
+    pub guest: Option<BuiltGuest>,
+    /// The overlay and cloud-init seed, when the machine boots an image.
+    pub cloud: Option<CloudBoot>,
+    /// The job's SSH key, with cloud-init.
+    pub key: Option<JobKey>,
+    /// The channel asked for (`None`: the default for the machine).
+    pub channel: Option<ChannelKind>,
+    /// Wait for the guest before [`Plan::start`] returns.
+    pub wait_ready: bool,
+    workspace: Workspace,
+}
+
+/// Decide everything and build the files a machine needs: the built-in guest
+/// (from the cache when built before), the disk overlay, the cloud-init seed
+/// and the job key. Nothing is started.
+pub fn prepare(desc: MachineDesc, workspace: &Workspace) -> Result<Plan, VmError> {
+    let MachineDesc {
+        mut config,
+        guest,
+        image,
+        cloud_init,
+        channel,
+        wait_ready,
+    } = desc;
+    let name = config.name.clone();
+    let log = &workspace.log;
+    let guest = match guest {
+        Some(BuiltinGuest::Busybox) => {
+            let built = build_guest(&config, log)?;
+            crate::guest::apply(&mut config, &built.image, built.agent);
+            Some(built)
+        }
+        None => None,
+    };
+    if guest.is_none() && config.kernel.is_some() {
+        config.console = true;
+    }
+    if channel == Some(ChannelKind::Agent) && !guest.as_ref().is_some_and(|g| g.agent) {
+        return Err(VmError::Prepare {
+            machine: name,
+            why: "`channel = \"agent\"` needs the built-in guest (`guest = \"busybox\"`) on an \
+                  architecture with the agent"
+                .into(),
+        });
+    }
+    let (cloud, key) = prepare_cloud(&name, &config, image.as_deref(), cloud_init, workspace)?;
+    if let Some(boot) = &cloud {
+        boot.apply(&mut config);
+    }
+    Ok(Plan {
+        config,
+        guest,
+        cloud,
+        key,
+        channel,
+        wait_ready,
+        workspace: workspace.clone(),
+    })
+}
+
+fn build_guest(config: &MachineConfig, log: &crate::TestLog) -> Result<BuiltGuest, VmError> {
+    let name = &config.name;
+    let started = Instant::now();
+    match crate::guest::build(&config.target_arch(), config.kernel.as_deref()) {
+        Ok(g) => {
+            log.line(&format!(
+                "guest for `{name}`: {} kernel {} ({}), initramfs {}, {} in {} ms",
+                g.image.arch.name(),
+                g.image.kernel.display(),
+                if g.image.pvh { "PVH" } else { "as shipped" },
+                g.image.initrd.display(),
+                if g.image.from_cache {
+                    "from the cache"
+                } else {
+                    "built"
+                },
+                started.elapsed().as_millis()
+            ));
+            if let Some(n) = &g.note {
+                log.line(n);
+            }
+            Ok(g)
+        }
+        Err(GuestProblem::Missing(why)) => Err(VmError::Unavailable(why)),
+        Err(GuestProblem::Failed(why)) => Err(VmError::Prepare {
+            machine: name.clone(),
+            why: format!("building the guest failed: {why}"),
+        }),
+    }
+}
+
+fn prepare_cloud(
+    name: &str,
+    config: &MachineConfig,
+    image: Option<&Path>,
+    cloud_init: Option<Option<String>>,
+    workspace: &Workspace,
+) -> Result<(Option<CloudBoot>, Option<JobKey>), VmError> {
+    if image.is_none() && cloud_init.is_none() {
+        return Ok((None, None));
+    }
+    let failed = |why: String| VmError::Prepare {
+        machine: name.to_string(),
+        why,
+    };
+    let key = match cloud_init {
+        Some(_) => Some(crate::cloud::job_key(&workspace.key_dir).map_err(failed)?),
+        None => None,
+    };
+    let qemu_img = kennel_cloud::find_qemu_img(config.qemu_option.as_deref());
+    let started = Instant::now();
+    let boot = crate::cloud::prepare(&CloudRequest {
+        machine: name,
+        image,
+        cloud_init,
+        scratch: &workspace.scratch,
+        qemu_img: &qemu_img,
+        key: key.as_ref(),
+    })
+    .map_err(failed)?;
+    let log = &workspace.log;
+    if let (Some(overlay), Some(image)) = (&boot.overlay, image) {
+        log.line(&format!(
+            "machine `{name}`: overlay {} over {}",
+            overlay.display(),
+            image.display()
+        ));
+    }
+    if let Some(seed) = &boot.seed {
+        log.line(&format!(
+            "machine `{name}`: cloud-init seed {} (instance {}), job key {}, made in {} ms",
+            seed.path.display(),
+            seed.instance_id,
+            key.as_ref()
+                .map(|k| k.path.display().to_string())
+                .unwrap_or_default(),
+            started.elapsed().as_millis()
+        ));
+    }
+    Ok((Some(boot), key))
+}
+
+impl Plan {
+    /// The machine's name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// Launch QEMU and, unless the plan says not to, wait until the guest's
+    /// channel answers: the agent's handshake, the console's ready marker, or
+    /// phone-home then SSH. Every wait ends by `deadlines.until`; a built-in
+    /// guest also within [`GUEST_BOOT_LIMIT`].
+    pub fn start(self, deadlines: Deadlines) -> Result<Vm, VmError> {
+        let Plan {
+            mut config,
+            guest,
+            cloud,
+            key,
+            channel,
+            wait_ready,
+            workspace,
+        } = self;
+        let name = config.name.clone();
+        let log = workspace.log.clone();
+        config.launch_timeout = config
+            .launch_timeout
+            .min(deadlines.until.saturating_duration_since(Instant::now()));
+        let launched_at = Instant::now();
+        let machine = config.launch().map_err(|source| VmError::Launch {
+            machine: name.clone(),
+            source,
+        })?;
+        log.line(&format!(
+            "launched `{name}` (pid {}, {}: {}) in {} ms",
+            machine.pid(),
+            machine.accel().accel,
+            machine.accel().reason,
+            launched_at.elapsed().as_millis()
+        ));
+        if workspace.several {
+            workspace
+                .cmdline
+                .write(format!("# machine {name}\n").as_bytes());
+        }
+        workspace
+            .cmdline
+            .write(format!("{}\n", machine.cmdline()).as_bytes());
+        let mut vm = Vm::new(name, machine, log);
+        if !wait_ready {
+            return Ok(vm);
+        }
+        if let Some(g) = &guest {
+            let up_by = (Instant::now() + GUEST_BOOT_LIMIT).min(deadlines.until);
+            vm.wait_for_guest(g.agent, launched_at, up_by)?;
+        }
+        if let (Some(boot), Some(key)) = (&cloud, &key) {
+            let reserve = (deadlines.timeout / 10).min(CLOUD_REPORT_RESERVE);
+            let up_by = deadlines
+                .until
+                .checked_sub(reserve)
+                .unwrap_or(deadlines.until);
+            vm.wait_for_cloud(boot, key, launched_at, up_by, &workspace.cmdline)?;
+        }
+        let console_asked = channel == Some(ChannelKind::Console);
+        if (console_asked || !vm.has_channel()) && vm.machine_ref().console().is_ok() {
+            vm.set_channel(Channel::Console { commands: 0 });
+        }
+        Ok(vm)
+    }
+}

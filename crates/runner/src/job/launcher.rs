@@ -153,3 +153,135 @@ fn tail(path: &Path, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
+
+#[cfg(test)]
+mod tests {
+    //! The real launcher, with a shell script standing in for `kennel`.
+
+    use super::*;
+
+    /// Finds `--logdir` among the arguments, as `kennel __run-test` does.
+    const FIND_LOGDIR: &str = r#"#!/bin/sh
+[ "$1" = __run-test ] || exit 9
+while [ $# -gt 0 ]; do
+    if [ "$1" = --logdir ]; then logdir="$2"; fi
+    shift
+done
+"#;
+
+    struct Fixture {
+        dir: tempfile::TempDir,
+        launcher: ProcessLauncher,
+        args: ChildArgs,
+    }
+
+    /// A launcher whose `kennel` is a script running `body` after [`FIND_LOGDIR`].
+    fn fixture(body: &str) -> Fixture {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let exe = dir.path().join("kennel");
+        std::fs::write(&exe, format!("{FIND_LOGDIR}{body}")).expect("write script");
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let logdir = dir.path().join("logdir");
+        std::fs::create_dir(&logdir).expect("logdir");
+        let args = ChildArgs {
+            file: dir.path().join("t.toml"),
+            case_index: 0,
+            overrides: Default::default(),
+            logdir,
+            timeout: Duration::from_secs(60),
+            qemu: None,
+            assets: Default::default(),
+        };
+        Fixture {
+            launcher: ProcessLauncher::new(exe),
+            dir,
+            args,
+        }
+    }
+
+    fn ends_within(process: &mut dyn TestProcess, limit: Duration) -> bool {
+        process.wait_until(Instant::now() + limit)
+    }
+
+    /// Polls until `pid` is gone (or a zombie, waiting for its reaper).
+    fn gone_within(pid: &str, limit: Duration) -> bool {
+        let until = Instant::now() + limit;
+        loop {
+            let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let state = state.rsplit(')').next().unwrap_or("").trim_start();
+            if state.is_empty() || state.starts_with('Z') {
+                return true;
+            }
+            if Instant::now() >= until {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn the_outcome_is_what_the_test_process_wrote() {
+        let f = fixture(
+            "printf '{\"status\":\"FAIL\",\"reason\":\"from the script\"}' > \"$logdir/result.json\"\n",
+        );
+
+        let mut process = f.launcher.start(&f.args).expect("starts");
+
+        assert!(ends_within(process.as_mut(), Duration::from_secs(30)));
+        let outcome = process.finish();
+        assert_eq!(outcome.status, Status::Fail);
+        assert_eq!(outcome.reason.as_deref(), Some("from the script"));
+    }
+
+    #[test]
+    fn a_test_process_ending_without_a_result_is_an_error_showing_its_output() {
+        let f = fixture("echo 'no result for you' >&2\nexit 3\n");
+
+        let mut process = f.launcher.start(&f.args).expect("starts");
+
+        assert!(ends_within(process.as_mut(), Duration::from_secs(30)));
+        let outcome = process.finish();
+        assert_eq!(outcome.status, Status::Error);
+        assert_eq!(
+            outcome.reason.as_deref(),
+            Some("the test process ended (exit status: 3) without reporting a result; its output:")
+        );
+        assert!(outcome
+            .detail
+            .unwrap_or_default()
+            .ends_with("no result for you"));
+    }
+
+    #[test]
+    fn a_killed_test_process_takes_its_group_and_its_scratch_folder_with_it() {
+        let f = fixture("sleep 300 &\necho $! > \"$logdir/grandchild\"\nwait\n");
+        let scratch = f.dir.path().join("kennel-tmp-unit");
+        std::fs::create_dir(&scratch).expect("scratch");
+        let note = f.args.logdir.join(crate::interpret::SCRATCH_NOTE);
+        std::fs::write(&note, scratch.to_string_lossy().as_bytes()).expect("note");
+        let mut process = f.launcher.start(&f.args).expect("starts");
+        let grandchild = f.args.logdir.join("grandchild");
+        let until = Instant::now() + Duration::from_secs(30);
+        while !grandchild.exists() && Instant::now() < until {
+            assert!(!ends_within(process.as_mut(), Duration::from_millis(20)));
+        }
+        let pid = std::fs::read_to_string(&grandchild).expect("grandchild pid");
+
+        process.kill();
+
+        assert!(gone_within(pid.trim(), Duration::from_secs(10)), "{pid}");
+        assert!(!scratch.exists());
+        assert!(!note.exists());
+    }
+
+    #[test]
+    fn a_missing_executable_cannot_start() {
+        let f = fixture("");
+        let launcher = ProcessLauncher::new(f.dir.path().join("no-such-kennel"));
+
+        let started = launcher.start(&f.args);
+
+        assert!(matches!(started, Err(RunnerError::Spawn { .. })));
+    }
+}

@@ -463,7 +463,7 @@ fn run_executable_test(
     }
     let abort = || shared.abort_reason().is_some();
     let timeout = kennel_spec::DEFAULT_TIMEOUT.mul_f64(shared.opts.timeout_factor.max(0.01));
-    let outcomes = crate::executable::run_executable(&crate::executable::ExecRun {
+    let outcomes = shared.launcher.run_executable(&crate::executable::ExecRun {
         path,
         args,
         logdir,

@@ -1,5 +1,6 @@
 //! The seam between a job and the operating system: how one attempt of a test
-//! case is started, waited for, killed, and how its outcome is learnt.
+//! case is started, waited for, killed, and how its outcome is learnt; and how an
+//! executable test is run.
 //!
 //! [`run_job`](super::run_job) uses [`ProcessLauncher`], a `kennel __run-test`
 //! child process per attempt; unit tests give
@@ -14,12 +15,14 @@ use std::time::{Duration, Instant};
 use crate::child::{read_outcome, ChildArgs};
 use crate::error::RunnerError;
 use crate::event::{Outcome, Status};
+use crate::executable::{ExecResult, ExecRun};
 
 /// How long past its own timeout a test process may take (its teardown) before
 /// the runner kills its process group.
 const BACKSTOP: Duration = Duration::from_secs(20);
 
-/// Starts attempts of test cases. The job calls it from several slot threads at once.
+/// Starts the job's test processes: attempts of test cases, and executable tests
+/// (including cargo tests). The job calls it from several slot threads at once.
 pub trait Launcher: Sync {
     /// Start one attempt; `args.logdir` exists and is the attempt's log folder.
     fn start(&self, args: &ChildArgs) -> Result<Box<dyn TestProcess>, RunnerError>;
@@ -27,6 +30,10 @@ pub trait Launcher: Sync {
     /// How long past `args.timeout` a started attempt may run (the test enforces its
     /// own timeout and then tears down) before the job kills it.
     fn grace(&self) -> Duration;
+
+    /// Run an executable test to its end, its timeout, or `run.interrupted`, and judge
+    /// it: one result, or one per TAP test point (see [`crate::executable`]).
+    fn run_executable(&self, run: &ExecRun<'_>) -> Vec<ExecResult>;
 }
 
 /// One running attempt, as the job sees it.
@@ -43,7 +50,8 @@ pub trait TestProcess {
 }
 
 /// The real launcher: `<exe> __run-test ...` in a process group of its own, its
-/// output in `test-process.log`, its outcome read from `result.json`.
+/// output in `test-process.log`, its outcome read from `result.json`; executables
+/// by [`crate::executable::run_executable`].
 #[derive(Debug, Clone)]
 pub struct ProcessLauncher {
     exe: PathBuf,
@@ -85,6 +93,10 @@ impl Launcher for ProcessLauncher {
 
     fn grace(&self) -> Duration {
         BACKSTOP
+    }
+
+    fn run_executable(&self, run: &ExecRun<'_>) -> Vec<ExecResult> {
+        crate::executable::run_executable(run)
     }
 }
 

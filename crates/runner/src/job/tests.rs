@@ -12,6 +12,7 @@ use indexmap::IndexMap;
 
 use super::*;
 use crate::discover::logdir_for;
+use crate::executable::{ExecResult, ExecRun};
 
 /// What one scripted attempt does.
 #[derive(Debug, Clone, Copy)]
@@ -24,6 +25,8 @@ enum Act {
     PressesCtrlC,
     /// Cannot be started.
     Unstartable,
+    /// An executable printing these TAP test points.
+    Points(&'static [(&'static str, Status)]),
 }
 
 use Act::*;
@@ -36,7 +39,8 @@ fn fails() -> Act {
     Ends(Status::Fail, Duration::from_millis(20))
 }
 
-/// A launcher playing each test's attempts from a script (a test without one passes).
+/// A launcher playing each test's attempts from a script, keyed by a case's file stem
+/// or an executable's path (a test without a script passes).
 struct Scripted {
     script: Mutex<HashMap<String, VecDeque<Act>>>,
     interrupt: Arc<AtomicBool>,
@@ -98,6 +102,35 @@ impl Launcher for Scripted {
 
     fn grace(&self) -> Duration {
         Duration::ZERO
+    }
+
+    fn run_executable(&self, run: &ExecRun<'_>) -> Vec<ExecResult> {
+        let name = run.path.display().to_string();
+        let act = self
+            .script
+            .lock()
+            .expect("script")
+            .get_mut(&name)
+            .and_then(VecDeque::pop_front);
+        self.log.lock().expect("log").push(format!("run {name}"));
+        let result = |point: Option<&str>, status| ExecResult {
+            point: point.map(str::to_string),
+            outcome: match status {
+                Status::Pass => Outcome::pass(),
+                status => Outcome::with(status, format!("scripted {status}")),
+            },
+            at_s: 0.0,
+            duration_s: 0.0,
+        };
+        match act {
+            Some(Points(points)) => points
+                .iter()
+                .map(|(point, status)| result(Some(point), *status))
+                .collect(),
+            Some(Ends(status, _)) => vec![result(None, status)],
+            None => vec![result(None, Status::Pass)],
+            Some(other) => panic!("{other:?} is not scripted for executables"),
+        }
     }
 }
 
@@ -456,6 +489,52 @@ fn fail_fast_lets_the_tests_already_running_finish() {
     let ran = run(small(&["fails", "slow", "later"]), &opts, &launcher);
 
     assert_eq!(ran.statuses(), [Status::Fail, Status::Pass, Status::Skip]);
+}
+
+#[test]
+fn fail_fast_stops_the_job_after_a_failing_executable() {
+    let dir = tempfile::tempdir().expect("results dir");
+    let launcher = Scripted::new(&[("tests/fails.sh", &[fails()])]);
+    let tests = vec![
+        Planned::Executable {
+            path: "tests/fails.sh".into(),
+        },
+        case("next", "", 1, "128M"),
+    ];
+    let opts = JobOptions {
+        fail_fast: true,
+        ..options(dir.path(), 1)
+    };
+
+    let ran = run(tests, &opts, &launcher);
+
+    assert_eq!(ran.statuses(), [Status::Fail, Status::Skip]);
+    assert_eq!(launcher.log(), ["run tests/fails.sh"]);
+}
+
+// --- Executables ------------------------------------------------------------------
+
+#[test]
+fn each_tap_point_of_an_executable_is_a_result_of_its_own() {
+    let dir = tempfile::tempdir().expect("results dir");
+    let launcher = Scripted::new(&[(
+        "tests/tap.sh",
+        &[Points(&[("one", Status::Pass), ("two", Status::Fail)])],
+    )]);
+    let tests = vec![Planned::Executable {
+        path: "tests/tap.sh".into(),
+    }];
+
+    let ran = run(tests, &options(dir.path(), 1), &launcher);
+
+    assert_eq!(
+        ran.story(),
+        [
+            "started tests/tap.sh #1",
+            "finished tests/tap.sh: one PASS",
+            "finished tests/tap.sh: two FAIL"
+        ]
+    );
 }
 
 // --- Timeouts and interrupts ------------------------------------------------------

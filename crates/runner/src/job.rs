@@ -2,7 +2,6 @@
 //! timeouts, retries, interrupts, and the event stream.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
@@ -10,14 +9,16 @@ use std::time::{Duration, Instant, SystemTime};
 use indexmap::IndexMap;
 use kennel_spec::Value;
 
-use crate::child::{read_outcome, ChildArgs};
+use crate::child::ChildArgs;
 use crate::discover::{Planned, PlannedTest};
 use crate::error::RunnerError;
 use crate::event::{EventKind, Outcome, RunEvent, Status, Summary, TestResult};
 
-/// How long past its own timeout a test process may take (its teardown) before
-/// the runner kills its process group.
-const BACKSTOP: Duration = Duration::from_secs(20);
+mod launcher;
+pub use launcher::{Launcher, ProcessLauncher, TestProcess};
+
+#[cfg(test)]
+mod tests;
 
 /// How often a waiting slot looks at the interrupt flag.
 const INTERRUPT_CHECK: Duration = Duration::from_millis(50);
@@ -39,7 +40,7 @@ pub struct JobOptions {
     pub retries: Option<u32>,
     /// Stop starting tests after the first failure.
     pub fail_fast: bool,
-    /// The `kennel` executable that runs `__run-test`.
+    /// The `kennel` executable that runs `__run-test` ([`run_job`]'s [`ProcessLauncher`]).
     pub exe: PathBuf,
     /// The job's id (see [`new_job_id`]).
     pub job_id: String,
@@ -94,6 +95,7 @@ struct Shared<'a> {
     job_dir: &'a Path,
     abort: AtomicU8,
     interrupted: &'a AtomicBool,
+    launcher: &'a dyn Launcher,
     start: Instant,
 }
 
@@ -125,12 +127,31 @@ enum Msg {
 ///
 /// Creates the job folder (and points `latest` at it), starts tests while the
 /// parallel slots and the machine's memory allow (see [`crate::schedule`]), each
-/// attempt in its own child process, and returns once every test has a result.
+/// attempt in its own child process (`opts.exe __run-test`, see
+/// [`ProcessLauncher`]), and returns once every test has a result.
 /// Ctrl-C (SIGINT) or SIGTERM, and the job timeout, stop the running tests, mark
 /// what did not run, and return with the results complete.
 pub fn run_job(
     tests: &[PlannedTest],
     opts: &JobOptions,
+    on_event: &mut dyn FnMut(&RunEvent),
+) -> Result<JobReport, RunnerError> {
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register(sig, Arc::clone(&interrupted));
+    }
+    let launcher = ProcessLauncher::new(&opts.exe);
+    run_job_with(tests, opts, &launcher, &interrupted, on_event)
+}
+
+/// [`run_job`] with the attempts started by `launcher` (`opts.exe` is not used) and
+/// the job stopped as by Ctrl-C once `interrupted` is set; no signal handler is
+/// installed.
+pub fn run_job_with(
+    tests: &[PlannedTest],
+    opts: &JobOptions,
+    launcher: &dyn Launcher,
+    interrupted: &AtomicBool,
     on_event: &mut dyn FnMut(&RunEvent),
 ) -> Result<JobReport, RunnerError> {
     let job_dir = opts.results_dir.join(format!("job-{}", opts.job_id));
@@ -139,10 +160,6 @@ pub fn run_job(
         source,
     })?;
     point_latest(&opts.results_dir, &job_dir);
-    let interrupted = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        let _ = signal_hook::flag::register(sig, Arc::clone(&interrupted));
-    }
     let start = Instant::now();
     let emit = |on_event: &mut dyn FnMut(&RunEvent), kind: EventKind| {
         on_event(&RunEvent {
@@ -177,7 +194,8 @@ pub fn run_job(
         opts,
         job_dir: &job_dir,
         abort: AtomicU8::new(ABORT_NONE),
-        interrupted: &interrupted,
+        interrupted,
+        launcher,
         start,
     };
     let weights = tests.iter().map(crate::schedule::weight).collect();
@@ -445,7 +463,7 @@ fn run_executable_test(
     }
     let abort = || shared.abort_reason().is_some();
     let timeout = kennel_spec::DEFAULT_TIMEOUT.mul_f64(shared.opts.timeout_factor.max(0.01));
-    let outcomes = crate::executable::run_executable(&crate::executable::ExecRun {
+    let outcomes = shared.launcher.run_executable(&crate::executable::ExecRun {
         path,
         args,
         logdir,
@@ -488,97 +506,35 @@ fn keep_attempt(logdir: &Path, n: u32) {
 }
 
 fn run_attempt(shared: &Shared<'_>, args: &ChildArgs) -> Outcome {
-    let log = std::fs::File::create(args.logdir.join("test-process.log"));
-    let mut cmd = Command::new(&shared.opts.exe);
-    cmd.arg("__run-test")
-        .args(args.to_args())
-        .stdin(Stdio::null());
-    match log.and_then(|f| Ok((f.try_clone()?, f))) {
-        Ok((out, err)) => {
-            cmd.stdout(out).stderr(err);
-        }
-        Err(_) => {
-            cmd.stdout(Stdio::null()).stderr(Stdio::null());
-        }
-    }
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    kennel_machine::process::kill_with_parent(&mut cmd);
-    let child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            return Outcome::with(
-                Status::Error,
-                RunnerError::Spawn {
-                    exe: shared.opts.exe.clone(),
-                    source: e,
-                }
-                .to_string(),
-            )
-        }
+    let mut process = match shared.launcher.start(args) {
+        Ok(p) => p,
+        Err(e) => return Outcome::with(Status::Error, e.to_string()),
     };
-    let process = kennel_machine::process::Reaper::spawn(child);
-    let pgid = process.pid();
-    let limit = Instant::now() + args.timeout + BACKSTOP;
-    let status = loop {
+    let grace = shared.launcher.grace();
+    let limit = Instant::now() + args.timeout + grace;
+    loop {
         // Wake at once when the test process ends; look at the interrupt flag now and then.
         let next = (Instant::now() + INTERRUPT_CHECK).min(limit);
-        if let Some(s) = process.wait_until(next) {
-            break s;
+        if process.wait_until(next) {
+            return process.finish();
         }
         if let Some(why) = shared.abort_reason() {
-            kennel_machine::process::signal_group(pgid, libc::SIGKILL);
-            process.wait_until(Instant::now() + Duration::from_secs(10));
-            remove_scratch(&args.logdir);
+            process.kill();
             return Outcome::with(Status::Interrupted, why);
         }
         if Instant::now() >= limit {
-            kennel_machine::process::signal_group(pgid, libc::SIGKILL);
-            process.wait_until(Instant::now() + Duration::from_secs(10));
-            remove_scratch(&args.logdir);
+            process.kill();
             return Outcome::with(
                 Status::Interrupted,
                 format!(
                     "the test process did not finish within its timeout ({}) plus {}s, and was killed; last test.log line: {}",
                     humantime::format_duration(args.timeout),
-                    BACKSTOP.as_secs(),
+                    grace.as_secs(),
                     last_line(&args.logdir.join("test.log"))
                 ),
             );
         }
-    };
-    // Whatever the test process left behind in its group (it should be nothing) goes now.
-    kennel_machine::process::signal_group(pgid, libc::SIGKILL);
-    remove_scratch(&args.logdir);
-    match read_outcome(&args.logdir) {
-        Some(o) => o,
-        None => Outcome::with(
-            Status::Error,
-            format!(
-                "the test process ended ({}) without reporting a result; its output:\n{}",
-                status,
-                tail(&args.logdir.join("test-process.log"), 15)
-            ),
-        ),
     }
-}
-
-/// Remove the scratch folder a test process did not get to remove (killed, or
-/// crashed): it may hold disk overlays of hundreds of MiB. Only a folder named
-/// like the ones test processes make is touched.
-fn remove_scratch(logdir: &Path) {
-    let note = logdir.join(crate::interpret::SCRATCH_NOTE);
-    let Ok(text) = std::fs::read_to_string(&note) else {
-        return;
-    };
-    let dir = PathBuf::from(text.trim());
-    let ours = dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with("kennel-tmp-"));
-    if ours && dir.is_dir() {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-    let _ = std::fs::remove_file(&note);
 }
 
 fn last_line(path: &Path) -> String {
@@ -586,10 +542,4 @@ fn last_line(path: &Path) -> String {
         .ok()
         .and_then(|t| t.lines().last().map(|l| l.trim().to_string()))
         .unwrap_or_else(|| "(none)".into())
-}
-
-fn tail(path: &Path, n: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }

@@ -3,7 +3,9 @@
 //! A job goes: [`discover`] the test files under the given paths, expand them into
 //! cases (variants), select them (tags), then [`run_job`] runs each case in its own
 //! child process (`kennel __run-test`, see [`child`]) with a timeout, and streams
-//! [`RunEvent`]s to the caller's reporter. Inside the child, the
+//! [`RunEvent`]s to the caller's reporter. How an attempt is started is the
+//! [`Launcher`] seam: [`run_job_with`] takes another one (and its own interrupt
+//! flag), which is how the job's scheduling, retries and stops are unit-tested. Inside the child, the
 //! [`interpret`] module runs the declarative steps against real QEMU.
 #![deny(missing_docs)]
 
@@ -23,6 +25,9 @@ pub mod tap;
 pub use discover::{discover, plan, shard, Discovery, LoadFailure, Planned, PlannedTest};
 pub use error::RunnerError;
 pub use event::{EventKind, Outcome, RunEvent, Status, Summary, TestResult};
-pub use job::{new_job_id, point_latest, run_job, JobOptions, JobReport};
+pub use job::{
+    new_job_id, point_latest, run_job, run_job_with, JobOptions, JobReport, Launcher,
+    ProcessLauncher, TestProcess,
+};
 
 pub use kennel_machine::error_chain;

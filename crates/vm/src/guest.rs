@@ -170,8 +170,8 @@ pub fn apply(c: &mut MachineConfig, image: &GuestImage, agent: bool) {
     if !c.extra_args.iter().any(|a| a == "-no-reboot") {
         c.extra_args.push("-no-reboot".into());
     }
-    if image.arch == kennel_guest::Arch::Aarch64 && !c.extra_args.iter().any(|a| a == "-cpu") {
-        c.extra_args.extend(["-cpu".into(), "cortex-a57".into()]);
+    if !c.extra_args.iter().any(|a| a == "-cpu") {
+        c.extra_args.extend(cpu_args(image.arch));
     }
     if agent {
         c.sockets.push(AGENT_SOCKET.into());
@@ -189,4 +189,44 @@ fn is_deb(path: &Path) -> bool {
     std::fs::File::open(path)
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
         .is_ok_and(|()| &magic == b"!<arch>\n")
+}
+
+/// The CPU model the guest of `arch` needs where QEMU's default does not boot
+/// it (`virt` has no default CPU that runs a 64-bit kernel).
+fn cpu_args(arch: Arch) -> Vec<String> {
+    match arch {
+        Arch::Aarch64 => vec!["-cpu".into(), "cortex-a57".into()],
+        _ => Vec::new(),
+    }
+}
+
+/// QEMU's arguments for a person's interactive session with the built-in guest
+/// `image` (`kennel guest shell`): the guest's shell on QEMU's standard input
+/// and output (`-serial mon:stdio`, Ctrl-A X ends it), no display, `accel`,
+/// `cpus` and `memory` (`-m` syntax).
+pub fn interactive_args(image: &GuestImage, accel: &str, cpus: u64, memory: &str) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "-machine".into(),
+        image.arch.default_machine().into(),
+        "-accel".into(),
+        accel.into(),
+        "-smp".into(),
+        cpus.to_string(),
+        "-m".into(),
+        memory.into(),
+        "-nodefaults".into(),
+        "-no-reboot".into(),
+        "-display".into(),
+        "none".into(),
+        "-serial".into(),
+        "mon:stdio".into(),
+    ];
+    args.extend(cpu_args(image.arch));
+    args.extend(
+        image
+            .qemu_args()
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned()),
+    );
+    args
 }

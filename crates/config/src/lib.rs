@@ -1,7 +1,7 @@
 //! kennel's configuration, read once, and the small rules every kennel crate
 //! shares.
 //!
-//! - [`Config`]: `kennel.toml` (working directory or the nearest folder above)
+//! - [`Config`], `kennel.toml` (working directory or the nearest folder above)
 //!   merged with the `KENNEL_*` / `QEMU_TEST_*` variables, the environment
 //!   winning; [`Config::get`] reads it once per process. The variables'
 //!   names are in [`env`]; `docs/configuration.md` has the table.

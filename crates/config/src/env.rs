@@ -5,7 +5,7 @@ use std::ffi::OsString;
 
 use crate::ConfigError;
 
-/// `KENNEL_CACHE_DIR`: kennel's cache directory (see [`cache_dir`](crate::cache_dir)).
+/// `KENNEL_CACHE_DIR`: kennel's cache directory (see [`cache_dir`](crate::cache_dir())).
 pub const CACHE_DIR: &str = "KENNEL_CACHE_DIR";
 /// `KENNEL_NO_DOWNLOAD`: a boolean; download nothing (like `--offline`).
 pub const NO_DOWNLOAD: &str = "KENNEL_NO_DOWNLOAD";
@@ -26,7 +26,7 @@ pub const TAGS: &str = "KENNEL_TAGS";
 /// `KENNEL_TEST_LOGDIR`: set by `kennel run` for a test process: the folder it logs into.
 pub const TEST_LOGDIR: &str = "KENNEL_TEST_LOGDIR";
 /// Prefix of the parameter variables `kennel run` sets for executables and
-/// Rust tests (see [`param_env_var`](crate::param_env_var)).
+/// Rust tests (see [`param_env_var`]).
 pub const PARAM_PREFIX: &str = "KENNEL_PARAM_";
 
 /// Every variable [`Config`](crate::Config) reads, in the order of

@@ -4,7 +4,7 @@
 //! - [`Config`], `kennel.toml` (working directory or the nearest folder above)
 //!   merged with the `KENNEL_*` / `QEMU_TEST_*` variables, the environment
 //!   winning; [`Config::get`] reads it once per process. The variables'
-//!   names are in [`env`]; `docs/configuration.md` has the table.
+//!   names are in [`mod@env`]; `docs/configuration.md` has the table.
 //! - [`parse_flag`] / [`env_flag`]: the one meaning of "set" for boolean
 //!   variables.
 //! - [`param_env_var`]: the variable that carries a test parameter.

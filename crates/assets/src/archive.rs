@@ -6,6 +6,7 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 use crate::compress::{decoder, Peeked};
+use crate::cpio;
 
 /// Symbolic links followed before giving up.
 const MAX_LINKS: usize = 16;
@@ -158,60 +159,37 @@ fn find_in_tar(
     Ok(Found::Missing)
 }
 
-const S_IFMT: u32 = 0o170_000;
-const S_IFREG: u32 = 0o100_000;
-const S_IFLNK: u32 = 0o120_000;
-
 /// A cpio archive in the "new ASCII" (newc, `070701`) or "crc" (`070702`)
-/// format, as built by `cpio -H newc` and the Linux initramfs tools.
-/// Concatenated archives (an early microcode cpio followed by a compressed
-/// one) are searched in order.
+/// format, as built by `cpio -H newc` and the Linux initramfs tools (read with
+/// [`crate::cpio::Reader`]). Concatenated archives (an early microcode cpio
+/// followed by a compressed one) are searched in order.
 fn find_in_cpio(
     reader: Box<dyn Read + '_>,
     want: &str,
     sink: &mut Sink<'_>,
 ) -> Result<Found, ExtractError> {
-    let mut r = BufReader::new(reader);
-    loop {
-        let mut header = [0u8; 110];
-        r.read_exact(&mut header)?;
-        if !(header.starts_with(b"070701") || header.starts_with(b"070702")) {
-            return Err(invalid("bad cpio header magic").into());
+    let mut r = cpio::Reader::new(BufReader::new(reader));
+    while let Some(entry) = r.next_entry()? {
+        if normalize(&entry.name) != want {
+            continue;
         }
-        let field = |i: usize| -> io::Result<u32> {
-            let text = std::str::from_utf8(&header[6 + 8 * i..14 + 8 * i])
-                .map_err(|_| invalid("bad cpio header field"))?;
-            u32::from_str_radix(text, 16).map_err(|_| invalid("bad cpio header field"))
+        return match entry.kind() {
+            cpio::S_IFREG => {
+                sink(&mut r.data())?;
+                Ok(Found::Done)
+            }
+            cpio::S_IFLNK => {
+                let mut target = Vec::new();
+                r.data().read_to_end(&mut target)?;
+                Ok(Found::Link(link_target(
+                    want,
+                    &String::from_utf8_lossy(&target),
+                )))
+            }
+            _ => Err(not_a_file(want)),
         };
-        let mode = field(1)?;
-        let size = u64::from(field(6)?);
-        let name_size = field(11)? as usize;
-        let mut name = vec![0; name_size];
-        r.read_exact(&mut name)?;
-        skip(&mut r, pad4(110 + name_size as u64))?;
-        let name = String::from_utf8_lossy(name.strip_suffix(b"\0").unwrap_or(&name)).into_owned();
-        if name == "TRAILER!!!" {
-            return next_cpio(r, want, sink);
-        }
-        if normalize(&name) == want {
-            return match mode & S_IFMT {
-                S_IFREG => {
-                    sink(&mut (&mut r).take(size))?;
-                    Ok(Found::Done)
-                }
-                S_IFLNK => {
-                    let mut target = Vec::new();
-                    (&mut r).take(size).read_to_end(&mut target)?;
-                    Ok(Found::Link(link_target(
-                        want,
-                        &String::from_utf8_lossy(&target),
-                    )))
-                }
-                _ => Err(not_a_file(want)),
-            };
-        }
-        skip(&mut r, size + pad4(size))?;
     }
+    next_cpio(r.into_inner(), want, sink)
 }
 
 /// After a trailer: skip the zero padding; whatever follows is another archive.
@@ -237,26 +215,6 @@ fn next_cpio(
         }
     }
     find(Box::new(r), want, sink)
-}
-
-fn pad4(n: u64) -> u64 {
-    (4 - n % 4) % 4
-}
-
-fn skip(r: &mut impl Read, n: u64) -> io::Result<()> {
-    let skipped = io::copy(&mut r.take(n), &mut io::sink())?;
-    if skipped == n {
-        Ok(())
-    } else {
-        Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "truncated cpio archive",
-        ))
-    }
-}
-
-fn invalid(message: &'static str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, message)
 }
 
 fn not_a_file(member: &str) -> ExtractError {
@@ -313,13 +271,5 @@ mod tests {
         assert_eq!(link_target("boot/vmlinuz", "vmlinuz-6"), "boot/vmlinuz-6");
         assert_eq!(link_target("a/b/c", "../d"), "a/d");
         assert_eq!(link_target("a/b/c", "/etc/x"), "etc/x");
-    }
-
-    #[test]
-    fn pad4_rounds_up_to_four() {
-        assert_eq!(
-            [pad4(0), pad4(1), pad4(2), pad4(3), pad4(4)],
-            [0, 3, 2, 1, 0]
-        );
     }
 }

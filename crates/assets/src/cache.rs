@@ -177,10 +177,11 @@ impl Cache {
         }
     }
 
-    /// The user's kennel cache directory: `$KENNEL_CACHE_DIR`, else
-    /// `$XDG_CACHE_HOME/kennel`, else `$HOME/.cache/kennel`.
+    /// The user's kennel cache directory ([`kennel_config::cache_dir`]:
+    /// `$KENNEL_CACHE_DIR`, else `$XDG_CACHE_HOME/kennel` when absolute, else
+    /// `$HOME/.cache/kennel`).
     pub fn default_dir() -> Result<PathBuf, AssetError> {
-        default_dir_from(|name| std::env::var_os(name))
+        kennel_config::cache_dir().ok_or(AssetError::NoCacheDir)
     }
 
     /// Where assets are kept: `<dir>/assets`.
@@ -377,23 +378,6 @@ impl Cache {
                 .join(short_key(&op.describe())),
         }
     }
-}
-
-/// `KENNEL_CACHE_DIR`, else `XDG_CACHE_HOME/kennel`, else `HOME/.cache/kennel`
-/// (empty and, for XDG, relative values are ignored).
-pub(crate) fn default_dir_from(
-    var: impl Fn(&str) -> Option<OsString>,
-) -> Result<PathBuf, AssetError> {
-    let set = |name: &str| var(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    if let Some(dir) = set("KENNEL_CACHE_DIR") {
-        return Ok(dir);
-    }
-    if let Some(dir) = set("XDG_CACHE_HOME").filter(|d| d.is_absolute()) {
-        return Ok(dir.join("kennel"));
-    }
-    set("HOME")
-        .map(|home| home.join(".cache").join("kennel"))
-        .ok_or(AssetError::NoCacheDir)
 }
 
 /// The entry, if its record's stamp still matches the file (no reading).
@@ -603,57 +587,6 @@ fn derive(name: &str, content: &Path, op: &Operation, out: &Path) -> Result<Dige
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<OsString> + 'a {
-        move |name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| OsString::from(v))
-        }
-    }
-
-    #[test]
-    fn kennel_cache_dir_wins() {
-        let vars = [
-            ("KENNEL_CACHE_DIR", "/k"),
-            ("XDG_CACHE_HOME", "/x"),
-            ("HOME", "/h"),
-        ];
-        assert_eq!(
-            default_dir_from(env(&vars)).expect("a directory"),
-            PathBuf::from("/k")
-        );
-    }
-
-    #[test]
-    fn xdg_cache_home_comes_next() {
-        let vars = [
-            ("KENNEL_CACHE_DIR", ""),
-            ("XDG_CACHE_HOME", "/x"),
-            ("HOME", "/h"),
-        ];
-        assert_eq!(
-            default_dir_from(env(&vars)).expect("a directory"),
-            PathBuf::from("/x/kennel")
-        );
-    }
-
-    #[test]
-    fn home_is_the_fallback_and_relative_xdg_is_ignored() {
-        let vars = [("XDG_CACHE_HOME", "rel"), ("HOME", "/h")];
-        assert_eq!(
-            default_dir_from(env(&vars)).expect("a directory"),
-            PathBuf::from("/h/.cache/kennel")
-        );
-    }
-
-    #[test]
-    fn no_variables_is_an_error() {
-        assert!(matches!(
-            default_dir_from(env(&[])),
-            Err(AssetError::NoCacheDir)
-        ));
-    }
 
     #[test]
     fn file_urls_are_percent_decoded() {

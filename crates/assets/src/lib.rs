@@ -31,6 +31,7 @@
 mod archive;
 mod cache;
 mod compress;
+pub mod cpio;
 mod digest;
 mod error;
 mod fetch;

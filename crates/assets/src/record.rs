@@ -11,7 +11,7 @@
 //! such damage goes unnoticed until the stamp changes.
 
 use std::fs::{self, Metadata};
-use std::io::{self, Write as _};
+use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -79,10 +79,6 @@ pub(crate) fn read(path: &Path) -> Option<Record> {
 
 /// Replace the record at `path` atomically (temporary file, then rename).
 pub(crate) fn write(path: &Path, record: &Record) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
     let json = serde_json::to_vec_pretty(record).map_err(io::Error::other)?;
-    tmp.write_all(&json)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    kennel_config::write_atomic(path, &json)
 }

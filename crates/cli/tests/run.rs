@@ -920,6 +920,22 @@ fn executables_pass_skip_and_fail_by_exit_status() {
     assert_eq!(run.results()["tests"][1]["reason"], "needs a gpu");
 }
 
+/// Issue 11: the runner upper-cased `-p` names (`KENNEL_PARAM_CPU-MODEL`)
+/// where `t.param("cpu-model")` reads `KENNEL_PARAM_CPU_MODEL`. Executables
+/// and Rust tests get their parameters from the same function; the Rust
+/// side is pinned in crates/kennel/src/test.rs.
+#[test]
+fn parameters_reach_executables_by_one_naming_rule() {
+    let dir = script_dir(&[(
+        "param.sh",
+        "#!/bin/sh\n[ \"$KENNEL_PARAM_CPU_MODEL\" = max ] || { echo \"got '$KENNEL_PARAM_CPU_MODEL'\"; exit 1; }\n",
+    )]);
+
+    let run = kennel(&[path_str(dir.path()), "-p", "cpu-model=max"], &[]);
+
+    assert_eq!(run.statuses(), ["PASS"], "{}", run.stdout);
+}
+
 #[test]
 fn each_tap_test_point_is_its_own_result() {
     let dir = script_dir(&[(

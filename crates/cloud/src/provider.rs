@@ -18,7 +18,7 @@ use crate::{CloudError, Distro, ImageRef};
 pub const CACHE_FRESHNESS: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The environment variable naming a mirror of all distributions.
-pub const MIRROR_ENV: &str = "KENNEL_IMAGE_MIRROR";
+pub const MIRROR_ENV: &str = kennel_config::env::IMAGE_MIRROR;
 
 /// The Debian variant used when an [`ImageRef`] names none.
 pub const DEFAULT_DEBIAN_VARIANT: &str = "genericcloud";
@@ -91,8 +91,8 @@ fn unix_now() -> u64 {
 
 impl Provider {
     /// A provider using the distributions' public sites and the resolution
-    /// cache `<kennel cache dir>/images` (see
-    /// [`kennel_machine::fsutil::cache_dir`]), online.
+    /// cache `<kennel cache dir>/images` (see [`kennel_config::cache_dir`]),
+    /// online.
     pub fn new() -> Provider {
         let bases = [
             (Distro::Debian, "https://cloud.debian.org/images/cloud"),
@@ -107,7 +107,7 @@ impl Provider {
         .collect();
         Provider {
             bases,
-            cache: kennel_machine::fsutil::cache_dir().map(|dir| dir.join("images")),
+            cache: kennel_config::cache_dir().map(|dir| dir.join("images")),
             offline: false,
             fetcher: Fetcher::new(),
         }
@@ -120,19 +120,34 @@ impl Provider {
         self
     }
 
-    /// [`Provider::new`], with every distribution's base set to
-    /// `$KENNEL_IMAGE_MIRROR/<distro>` (`debian`, `ubuntu`, `fedora`) when
-    /// that variable is set and not empty.
+    /// [`Provider::new`], with every distribution's base below `mirror`:
+    /// `<mirror>/debian`, `<mirror>/ubuntu`, `<mirror>/fedora`.
+    pub fn with_mirror(self, mirror: &str) -> Provider {
+        let mirror = mirror.trim().trim_end_matches('/').to_string();
+        Distro::ALL.into_iter().fold(self, |p, d| {
+            p.with_base(d, &format!("{mirror}/{}", d.name()))
+        })
+    }
+
+    /// [`Provider::new`] with the configured mirror, if any
+    /// (`$KENNEL_IMAGE_MIRROR`, else `image_mirror` of `kennel.toml`).
+    pub fn from_config(config: &kennel_config::Config) -> Provider {
+        match config.image_mirror_url() {
+            Some(mirror) => Provider::new().with_mirror(mirror),
+            None => Provider::new(),
+        }
+    }
+
+    /// [`Provider::from_config`] with the process's configuration
+    /// ([`kennel_config::Config::get`]): `$KENNEL_IMAGE_MIRROR`, else
+    /// `image_mirror` of the nearest `kennel.toml`, so that Rust tests under
+    /// plain `cargo test` use the project's mirror as `kennel run` does. A
+    /// configuration that does not load gives the distributions' sites (the
+    /// front end reports the configuration's error itself).
     pub fn from_env() -> Provider {
-        let provider = Provider::new();
-        match std::env::var(MIRROR_ENV) {
-            Ok(mirror) if !mirror.trim().is_empty() => {
-                let mirror = mirror.trim().trim_end_matches('/').to_string();
-                Distro::ALL.into_iter().fold(provider, |p, d| {
-                    p.with_base(d, &format!("{mirror}/{}", d.name()))
-                })
-            }
-            _ => provider,
+        match kennel_config::Config::get() {
+            Ok(config) => Provider::from_config(config),
+            Err(_) => Provider::new(),
         }
     }
 
@@ -190,7 +205,7 @@ impl Provider {
             };
             // The cache only saves requests: failing to write it is not an error.
             if let Ok(json) = serde_json::to_vec_pretty(&entry) {
-                let _ = kennel_machine::fsutil::write_atomic(&file, &json);
+                let _ = kennel_config::write_atomic(&file, &json);
             }
         }
         Ok(resolved)

@@ -185,7 +185,7 @@ pub fn write_seed(config: &SeedConfig, path: &Path) -> Result<(), CloudError> {
             ("meta-data", meta.as_bytes()),
         ],
     )?;
-    kennel_machine::fsutil::write_atomic(path, &image).map_err(|source| CloudError::Io {
+    kennel_config::write_atomic(path, &image).map_err(|source| CloudError::Io {
         action: "write seed image",
         path: path.to_path_buf(),
         source,

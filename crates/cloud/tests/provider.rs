@@ -327,9 +327,11 @@ fn resolves_every_distro_from_file_urls() {
 fn mirror_from_environment() {
     let tree = tree();
     let mirror = Mirror::start(&tree.root);
-    std::env::set_var("KENNEL_IMAGE_MIRROR", format!("{}/", mirror.url()));
-    let provider = Provider::from_env();
-    std::env::remove_var("KENNEL_IMAGE_MIRROR");
+    let url = format!("{}/", mirror.url());
+    let env = |name: &str| (name == "KENNEL_IMAGE_MIRROR").then(|| url.clone().into());
+    let nowhere = tempfile::tempdir().expect("tempdir");
+    let config = kennel_config::Config::load_in(nowhere.path(), env).expect("config");
+    let provider = Provider::from_config(&config);
     assert_eq!(
         provider.base(Distro::Ubuntu),
         format!("{}/ubuntu", mirror.url())
@@ -343,6 +345,41 @@ fn mirror_from_environment() {
     assert_eq!(
         Provider::new().base(Distro::Debian),
         "https://cloud.debian.org/images/cloud"
+    );
+}
+
+/// Issue 11: `cargo test -p kennel-examples` (working directory
+/// crates/examples-rust) ignored the repository's `image_mirror`. The
+/// provider now takes the mirror of the nearest `kennel.toml`, a folder
+/// relative to the file.
+#[test]
+fn mirror_folder_from_kennel_toml_above_the_working_directory() {
+    let tree = tree();
+    let project = tempfile::tempdir().expect("tempdir");
+    let mirror = project.path().join("build/cloud/mirror");
+    std::fs::create_dir_all(mirror.parent().expect("parent")).expect("mkdir");
+    std::os::unix::fs::symlink(&tree.root, &mirror).expect("link the tree");
+    std::fs::write(
+        project.path().join("kennel.toml"),
+        "image_mirror = \"build/cloud/mirror\"\n",
+    )
+    .expect("write kennel.toml");
+    let package = project.path().join("crates/examples-rust");
+    std::fs::create_dir_all(&package).expect("mkdir");
+
+    let config = kennel_config::Config::load_in(&package, |_| None).expect("config");
+    let provider = Provider::from_config(&config);
+
+    let base = format!(
+        "file://{}",
+        std::fs::canonicalize(&tree.root).expect("root").display()
+    );
+    assert_eq!(provider.base(Distro::Debian), format!("{base}/debian"));
+    let cache = tempfile::tempdir().expect("tempdir");
+    check_all(
+        &provider.with_cache(cache.path().to_path_buf()),
+        &base,
+        &tree,
     );
 }
 

@@ -1,7 +1,6 @@
 //! Where prepared kernels and initramfs images are kept: a content-addressed
 //! directory, written atomically.
 
-use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -27,11 +26,13 @@ impl GuestCache {
         }
     }
 
-    /// The guest cache under the user's kennel cache directory:
-    /// `$KENNEL_CACHE_DIR`, else `$XDG_CACHE_HOME/kennel` (when absolute),
-    /// else `$HOME/.cache/kennel`.
+    /// The guest cache under the user's kennel cache directory
+    /// ([`kennel_config::cache_dir`]: `$KENNEL_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/kennel` when absolute, else `$HOME/.cache/kennel`).
     pub fn user_default() -> Result<GuestCache, GuestError> {
-        default_root(|name| std::env::var_os(name)).map(|root| GuestCache::new(&root))
+        kennel_config::cache_dir()
+            .map(|root| GuestCache::new(&root))
+            .ok_or(GuestError::NoCacheDir)
     }
 
     /// The directory the artefacts are in.
@@ -47,47 +48,18 @@ impl GuestCache {
         std::fs::create_dir_all(&self.dir).map_err(io_err("create", &self.dir))
     }
 
-    /// Writes `name` atomically with what `fill` writes, readable by all.
+    /// Writes `name` atomically with what `fill` writes, readable by all
+    /// ([`kennel_config::write_atomic_with`]).
     pub(crate) fn write_atomic(
         &self,
         name: &str,
         fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
     ) -> Result<PathBuf, GuestError> {
-        use std::os::unix::fs::PermissionsExt;
         self.ensure_dir()?;
         let target = self.path(name);
-        let mut tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .tempfile_in(&self.dir)
-            .map_err(io_err("create a temporary file in", &self.dir))?;
-        {
-            let mut out = std::io::BufWriter::new(tmp.as_file_mut());
-            fill(&mut out).map_err(io_err("write", &target))?;
-            out.flush().map_err(io_err("write", &target))?;
-        }
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(io_err("write", &target))?;
-        tmp.persist(&target).map_err(|e| GuestError::Io {
-            action: "rename into",
-            path: target.clone(),
-            source: e.error,
-        })?;
+        kennel_config::write_atomic_with(&target, fill).map_err(io_err("write", &target))?;
         Ok(target)
     }
-}
-
-fn default_root(var: impl Fn(&str) -> Option<OsString>) -> Result<PathBuf, GuestError> {
-    let set = |name: &str| var(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    if let Some(dir) = set("KENNEL_CACHE_DIR") {
-        return Ok(dir);
-    }
-    if let Some(dir) = set("XDG_CACHE_HOME").filter(|d| d.is_absolute()) {
-        return Ok(dir.join("kennel"));
-    }
-    set("HOME")
-        .map(|home| home.join(".cache").join("kennel"))
-        .ok_or(GuestError::NoCacheDir)
 }
 
 /// A file's identity and state, cheap to read: size, mtime, ctime, inode, device.
@@ -110,34 +82,6 @@ pub(crate) fn stamp(path: &Path) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<OsString> + 'a {
-        move |name| {
-            vars.iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| OsString::from(v))
-        }
-    }
-
-    #[test]
-    fn the_cache_root_follows_kennel_then_xdg_then_home() {
-        assert_eq!(
-            default_root(env(&[("KENNEL_CACHE_DIR", "/k"), ("HOME", "/h")])).expect("dir"),
-            PathBuf::from("/k")
-        );
-        assert_eq!(
-            default_root(env(&[("XDG_CACHE_HOME", "/x"), ("HOME", "/h")])).expect("dir"),
-            PathBuf::from("/x/kennel")
-        );
-        assert_eq!(
-            default_root(env(&[("XDG_CACHE_HOME", "rel"), ("HOME", "/h")])).expect("dir"),
-            PathBuf::from("/h/.cache/kennel")
-        );
-        assert!(matches!(
-            default_root(env(&[])),
-            Err(GuestError::NoCacheDir)
-        ));
-    }
-
     #[test]
     fn atomic_writes_leave_no_temporary_files() {
         let root = tempfile::tempdir().expect("temp dir");
@@ -150,6 +94,6 @@ mod tests {
             .expect("list")
             .map(|e| e.expect("entry").file_name())
             .collect();
-        assert_eq!(names, [OsString::from("x")]);
+        assert_eq!(names, [std::ffi::OsString::from("x")]);
     }
 }

@@ -1,4 +1,5 @@
-//! The initramfs: a cpio "newc" archive built in memory, written deterministically.
+//! The initramfs: a cpio "newc" archive built in memory, written
+//! deterministically with [`kennel_assets::cpio::Writer`].
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -38,11 +39,7 @@ enum Entry {
     Symlink { target: String },
 }
 
-const S_IFDIR: u32 = 0o040_000;
-const S_IFREG: u32 = 0o100_000;
-const S_IFLNK: u32 = 0o120_000;
-/// Every entry's mtime: fixed so that the same content gives the same bytes.
-const MTIME: u32 = 0;
+use kennel_assets::cpio::{Writer, S_IFDIR, S_IFLNK, S_IFREG};
 
 /// An initramfs under construction: directories, files and symlinks, all
 /// owned by root, written as a cpio "newc" archive.
@@ -227,63 +224,20 @@ impl Initramfs {
         hex(&hasher.finalize())
     }
 
-    fn write_plain<W: Write>(&self, mut out: W) -> io::Result<()> {
-        let mut offset = 0u64;
-        for (ino, (path, entry)) in self.complete().into_iter().enumerate() {
-            let (mode, nlink, data): (u32, u32, &[u8]) = match &entry {
-                Entry::Dir { mode } => (S_IFDIR | mode, 2, &[]),
-                Entry::File { mode, data } => (S_IFREG | mode, 1, data),
-                Entry::Symlink { target } => (S_IFLNK | 0o777, 1, target.as_bytes()),
-            };
-            let size = u32::try_from(data.len())
-                .map_err(|_| io::Error::other(format!("{path}: too large for cpio")))?;
-            write_header(
-                &mut out,
-                &mut offset,
-                ino as u32 + 1,
-                mode,
-                nlink,
-                size,
-                path,
-            )?;
-            write_padded(&mut out, &mut offset, data)?;
+    fn write_plain<W: Write>(&self, out: W) -> io::Result<()> {
+        let mut archive = Writer::new(out);
+        for (path, entry) in self.complete() {
+            match &entry {
+                Entry::Dir { mode } => archive.entry(path, S_IFDIR | mode, 2, &[])?,
+                Entry::File { mode, data } => archive.entry(path, S_IFREG | mode, 1, data)?,
+                Entry::Symlink { target } => {
+                    archive.entry(path, S_IFLNK | 0o777, 1, target.as_bytes())?
+                }
+            }
         }
-        write_header(&mut out, &mut offset, 0, 0, 1, 0, "TRAILER!!!")?;
+        archive.finish()?;
         Ok(())
     }
-}
-
-fn write_header<W: Write>(
-    out: &mut W,
-    offset: &mut u64,
-    ino: u32,
-    mode: u32,
-    nlink: u32,
-    size: u32,
-    name: &str,
-) -> io::Result<()> {
-    let namesize = name.len() as u32 + 1;
-    // magic, ino, mode, uid, gid, nlink, mtime, filesize, devmajor, devminor,
-    // rdevmajor, rdevminor, namesize, check
-    let header = format!(
-        "070701{ino:08x}{mode:08x}{:08x}{:08x}{nlink:08x}{MTIME:08x}{size:08x}{:08x}{:08x}{:08x}{:08x}{namesize:08x}{:08x}",
-        0, 0, 0, 0, 0, 0, 0
-    );
-    let mut name_bytes = Vec::with_capacity(name.len() + 1);
-    name_bytes.extend_from_slice(name.as_bytes());
-    name_bytes.push(0);
-    out.write_all(header.as_bytes())?;
-    *offset += header.len() as u64;
-    write_padded(out, offset, &name_bytes)
-}
-
-fn write_padded<W: Write>(out: &mut W, offset: &mut u64, data: &[u8]) -> io::Result<()> {
-    out.write_all(data)?;
-    *offset += data.len() as u64;
-    let pad = (4 - (*offset % 4)) % 4;
-    out.write_all(&[0u8; 3][..pad as usize])?;
-    *offset += pad;
-    Ok(())
 }
 
 struct HashWriter<'a>(&'a mut Sha256);
@@ -335,15 +289,5 @@ mod tests {
             .expect("valid");
         let names: Vec<_> = fs.complete().into_keys().collect();
         assert_eq!(names, ["a", "a-b", "a/b", "a/b/c"]);
-    }
-
-    #[test]
-    fn every_record_is_four_byte_aligned() {
-        let mut fs = Initramfs::new();
-        fs.file("x", vec![7; 5], 0o644).expect("valid");
-        let bytes = fs.to_bytes(Compression::None);
-        // header 110 + "x\0" (2) = 112; data 5 + pad 3 = 8; trailer 110 + 11 = 121 + pad 3
-        assert_eq!(bytes.len(), 112 + 8 + 124);
-        assert_eq!(&bytes[112..117], &[7; 5]);
     }
 }

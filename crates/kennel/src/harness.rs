@@ -11,7 +11,7 @@ use crate::test::{Test, DEFAULT_TIMEOUT};
 
 /// Environment variable selecting tests by tag: a comma-separated list; a test
 /// runs when it has one of the plain tags and none of the `-`-prefixed ones.
-pub const TAGS_ENV: &str = "KENNEL_TAGS";
+pub const TAGS_ENV: &str = kennel_config::env::TAGS;
 
 /// One test registered by `#[kennel::test]`. Made by the attribute only.
 #[doc(hidden)]
@@ -97,7 +97,10 @@ fn run_one(def: &TestDef) -> std::result::Result<(), Failed> {
 /// The trials of every registered test, sorted by name, filtered by
 /// `$KENNEL_TAGS` when set.
 pub fn trials() -> Vec<Trial> {
-    let filter = std::env::var(TAGS_ENV).unwrap_or_default();
+    let filter = kennel_config::Config::get()
+        .ok()
+        .and_then(|c| c.tags.clone())
+        .unwrap_or_default();
     let mut defs: Vec<&'static TestDef> = inventory::iter::<TestDef>
         .into_iter()
         .filter(|d| d.selected(&filter))
@@ -113,6 +116,13 @@ pub fn trials() -> Vec<Trial> {
 /// The body of `kennel::main!()`: parse the libtest arguments, run, exit.
 pub fn run_main() -> ! {
     let args = Arguments::from_args();
+    // kennel.toml and the KENNEL_* variables, read as `kennel run` reads
+    // them: a configuration that does not load stops the binary before any
+    // test, with the file:line:column or the variable at fault.
+    if let Err(e) = kennel_config::Config::get() {
+        eprintln!("kennel: {e}");
+        std::process::exit(101);
+    }
     libtest_mimic::run(&args, trials()).exit()
 }
 

@@ -12,9 +12,10 @@ use crate::error::{ErrorKind, Result};
 use crate::vm::MachineBuilder;
 
 /// Environment variable naming the folder a test logs into (set by `kennel run`).
-pub const LOGDIR_ENV: &str = "KENNEL_TEST_LOGDIR";
-/// Prefix of the environment variables holding parameters: `KENNEL_PARAM_CPUS`.
-pub const PARAM_ENV_PREFIX: &str = "KENNEL_PARAM_";
+pub const LOGDIR_ENV: &str = kennel_config::env::TEST_LOGDIR;
+/// Prefix of the environment variables holding parameters: `KENNEL_PARAM_CPUS`
+/// (see [`kennel_config::param_env_var`]).
+pub const PARAM_ENV_PREFIX: &str = kennel_config::env::PARAM_PREFIX;
 /// The timeout of a test that names none, as for declarative tests.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -174,14 +175,13 @@ impl Test {
         MachineBuilder::new(name, self.logs.clone(), deadlines, workspace)
     }
 
-    /// A parameter: the environment variable `KENNEL_PARAM_<NAME>` (upper case,
-    /// `-` as `_`), as `kennel run -p name=value` and variants set it.
+    /// A parameter: the environment variable `KENNEL_PARAM_<NAME>` (upper
+    /// case, other characters than letters and digits as `_`:
+    /// [`kennel_config::param_env_var`], the rule `kennel run -p name=value`
+    /// and variants set it by), so `t.param("cpu-model")` reads
+    /// `KENNEL_PARAM_CPU_MODEL`.
     pub fn param(&self, name: &str) -> Option<String> {
-        let var = format!(
-            "{PARAM_ENV_PREFIX}{}",
-            name.to_ascii_uppercase().replace('-', "_")
-        );
-        std::env::var(var).ok()
+        std::env::var(kennel_config::param_env_var(name)).ok()
     }
 
     /// A parameter parsed as `T`, or `default` when it is not set.
@@ -267,9 +267,33 @@ impl Test {
 impl Drop for Test {
     fn drop(&mut self) {
         if let Some(dir) = self.tmp.take() {
-            if std::env::var_os("KENNEL_KEEP_TMP").is_some_and(|v| v == "1") {
+            // `KENNEL_KEEP_TMP`, read as the runner reads it (a malformed
+            // configuration keeps nothing: the harness reports it).
+            if kennel_config::Config::get().is_ok_and(|c| c.keep_tmp) {
                 let _ = dir.keep();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 11: `kennel run --cargo -p cpu-model=x` set `KENNEL_PARAM_CPU-MODEL`
+    /// and `t.param("cpu-model")` read `KENNEL_PARAM_CPU_MODEL`. The runner's
+    /// side is pinned by `parameters_reach_executables_by_one_naming_rule` in
+    /// crates/cli/tests/run.rs.
+    #[test]
+    fn a_dashed_parameter_is_read_from_its_underscored_variable() {
+        std::env::set_var("KENNEL_PARAM_CPU_MODEL", "max");
+        let t = Test::new("param", &[], DEFAULT_TIMEOUT).expect("test context");
+        let logdir = t.logdir().to_path_buf();
+
+        let value = t.param("cpu-model");
+
+        drop(t);
+        let _ = std::fs::remove_dir_all(logdir);
+        assert_eq!(value.as_deref(), Some("max"));
     }
 }

@@ -1,9 +1,11 @@
 use std::path::{Path, PathBuf};
 
+use kennel_config::is_executable;
+
 use crate::error::MachineError;
 
 /// Environment variable naming the QEMU binary to test (as in QEMU's own tests).
-pub const QEMU_BINARY_ENV: &str = "QEMU_TEST_QEMU_BINARY";
+pub const QEMU_BINARY_ENV: &str = kennel_config::env::QEMU_BINARY;
 
 /// A QEMU system emulator binary, and how it was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +50,7 @@ pub fn find_qemu(
     if let Some(env) = std::env::var_os(QEMU_BINARY_ENV).filter(|v| !v.is_empty()) {
         return existing(Path::new(&env), "$QEMU_TEST_QEMU_BINARY", arch);
     }
-    if let Some(path) = search_path(&wanted) {
+    if let Some(path) = kennel_config::which(&wanted) {
         return Ok(QemuBinary {
             path,
             source: "PATH",
@@ -65,7 +67,7 @@ pub fn find_qemu(
 
 fn existing(path: &Path, source: &'static str, arch: &str) -> Result<QemuBinary, MachineError> {
     let resolved = if path.components().count() == 1 && !path.exists() {
-        search_path(&path.to_string_lossy())
+        kennel_config::which(&path.to_string_lossy())
     } else {
         Some(path.to_path_buf())
     };
@@ -76,20 +78,6 @@ fn existing(path: &Path, source: &'static str, arch: &str) -> Result<QemuBinary,
             detail: format!("{source} {} is not an executable file", path.display()),
         }),
     }
-}
-
-fn search_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| is_executable(p))
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
 }
 
 /// The Debian package that ships `qemu-system-<arch>`.

@@ -264,7 +264,7 @@ fn page(file: &ResultsFile, job_dir: &Path) -> Page {
                 n: in_group("skipped"),
             },
         ],
-        cap: human_bytes(LOG_CAP),
+        cap: kennel_config::human_bytes(LOG_CAP),
         timeline: timeline(file),
         tests,
     }
@@ -333,7 +333,7 @@ fn log(job_dir: &Path, logdir: &Path, name: &'static str, budget: &mut u64) -> O
     Some(Log {
         name,
         href: href(&format!("{}/{name}", logdir.display())),
-        size: human_bytes(len),
+        size: kennel_config::human_bytes(len),
         text,
         truncated: len > LOG_CAP,
         empty: len == 0,
@@ -373,18 +373,6 @@ fn href(path: &str) -> String {
         }
     }
     out
-}
-
-fn human_bytes(n: u64) -> String {
-    if n < 1024 {
-        format!("{n} B")
-    } else if n % 1024 == 0 && n < 1024 * 1024 {
-        format!("{} KiB", n / 1024)
-    } else if n < 1024 * 1024 {
-        format!("{:.1} KiB", n as f64 / 1024.0)
-    } else {
-        format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0))
-    }
 }
 
 /// One lane per slot, one bar per test placed by `start_s` and `duration_s`.

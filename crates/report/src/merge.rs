@@ -2,7 +2,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use kennel_machine::fsutil::write_atomic;
+use kennel_config::write_atomic;
 use kennel_runner::{Summary, TestResult};
 
 use crate::results_dir::write_outputs;

@@ -3,7 +3,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use kennel_machine::fsutil::write_atomic_with;
+use kennel_config::write_atomic_with;
 use kennel_runner::{EventKind, RunEvent, Summary, TestResult};
 use serde::{Deserialize, Serialize};
 

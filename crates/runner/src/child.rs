@@ -104,7 +104,7 @@ fn load_case(args: &ChildArgs) -> Result<kennel_spec::TestCase, String> {
 
 fn write_outcome(logdir: &Path, outcome: &Outcome) -> std::io::Result<()> {
     let bytes = serde_json::to_vec_pretty(outcome).map_err(std::io::Error::other)?;
-    kennel_machine::fsutil::write_atomic(&logdir.join(RESULT_FILE), &bytes)
+    kennel_config::write_atomic(&logdir.join(RESULT_FILE), &bytes)
 }
 
 /// Read what a test process wrote.

@@ -65,23 +65,16 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), RunnerError> {
         }
         if p.is_dir() {
             walk(&p, out)?;
-        } else if p.extension().is_some_and(|e| e == "toml") || is_executable(&p) {
+        } else if p.extension().is_some_and(|e| e == "toml") || kennel_config::is_executable(&p) {
             out.push(p);
         }
     }
     Ok(())
 }
 
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
-}
-
 fn load(path: &Path, explicit: bool, found: &mut Discovery) -> Result<(), RunnerError> {
     if path.extension().is_none_or(|e| e != "toml") {
-        if is_executable(path) {
+        if kennel_config::is_executable(path) {
             found.executables.push(path.to_path_buf());
             return Ok(());
         }

@@ -65,9 +65,12 @@ pub struct JobReport {
     pub interrupted: bool,
 }
 
-/// A job id: UTC time and 8 hex digits, `20261125T031500-3f9a2c1d`.
+/// A job id: UTC time and 8 random hex digits, `20261125T031500-3f9a2c1d`.
+/// The digits come from the operating system's random source (`getrandom`),
+/// so that jobs started in the same second (shards on one machine, CI
+/// retries) get different ids; only where that source fails (no
+/// `getrandom(2)` and no `/dev/urandom`) are they the clock's nanoseconds.
 pub fn new_job_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
     let now = SystemTime::now();
     let stamp = humantime::format_rfc3339_seconds(now).to_string();
     let compact: String = stamp
@@ -75,14 +78,14 @@ pub fn new_job_id() -> String {
         .chars()
         .filter(|c| *c != '-' && *c != ':')
         .collect();
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u32(std::process::id());
-    h.write_u128(
-        now.duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    format!("{compact}-{:08x}", h.finish() as u32)
+    let mut bytes = [0u8; 4];
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        bytes = nanos.to_be_bytes();
+    }
+    format!("{compact}-{:08x}", u32::from_be_bytes(bytes))
 }
 
 /// Why the job stops early.
@@ -446,12 +449,7 @@ fn run_executable_test(
         .opts
         .overrides
         .iter()
-        .map(|(k, v)| {
-            (
-                format!("KENNEL_PARAM_{}", k.to_ascii_uppercase()),
-                kennel_spec::value_text(v),
-            )
-        })
+        .map(|(k, v)| (kennel_config::param_env_var(k), kennel_spec::value_text(v)))
         .collect();
     if let Some(q) = &shared.opts.qemu {
         if let Ok(b) = kennel_machine::find_qemu(kennel_machine::host_arch(), None, Some(q)) {

@@ -11,6 +11,10 @@ use crate::raw::S;
 use crate::template::{check_value, Templ, Template};
 use crate::Value;
 
+/// What an exit code must be: an exit status is a byte, so a larger number
+/// (`code = 4294967296`) would compare equal to its low byte.
+pub(crate) const EXIT_CODE: &str = "an exit code from 0 to 255";
+
 impl Loader<'_> {
     pub(crate) fn tmpl(&self, value: &S<String>) -> Result<Template> {
         Template::parse(value.get_ref()).or_else(|e| self.err(value.span().start, e.to_string()))

@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 
 use crate::check::{check_refs, BUILTINS};
-use crate::convert::{list, to_json};
+use crate::convert::{list, to_json, EXIT_CODE};
 use crate::error::{error_at_line, Source, SpecError};
 use crate::model::{
     AssetHash, AssetSource, AssetSpec, ExitExpect, MachineSpec, Requires, TestFile, TextCheck,
@@ -440,7 +440,7 @@ impl Loader<'_> {
             None => None,
         };
         Ok(ExitExpect {
-            code: self.opt_templ(exit.code.as_ref(), "an integer")?,
+            code: self.opt_templ(exit.code.as_ref(), EXIT_CODE)?,
             stdout: self.text_check(
                 ("stdout", &exit.stdout),
                 ("stdout_regex", &exit.stdout_regex),

@@ -160,8 +160,9 @@ impl MachineSpec {
 /// What a QEMU exiting by itself must look like (`expect_exit`, `exit` step).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExitExpect {
-    /// Exit code.
-    pub code: Option<Templ<i64>>,
+    /// Exit code, 0 to 255 (a value outside is a load error, or a render
+    /// error when it comes from a variable).
+    pub code: Option<Templ<u8>>,
     /// Check on stdout (`stdout` / `stdout_regex`).
     pub stdout: Option<TextCheck>,
     /// Check on stderr (`stderr` / `stderr_regex`).
@@ -255,8 +256,8 @@ pub enum StepKind {
     Run {
         /// The command.
         command: Template,
-        /// Expected exit code (runner default 0).
-        exit_code: Option<Templ<i64>>,
+        /// Expected exit code, 0 to 255 (runner default 0).
+        exit_code: Option<Templ<u8>>,
         /// Exact stdout, after trimming.
         stdout: Option<Template>,
         /// Text stdout must contain.
@@ -281,8 +282,8 @@ pub enum StepKind {
     Exit(ExitExpect),
     /// `shutdown = { code = N }`: QMP `quit`, then this exit code.
     Shutdown {
-        /// Expected exit code.
-        code: Option<Templ<i64>>,
+        /// Expected exit code, 0 to 255.
+        code: Option<Templ<u8>>,
     },
     /// `kill = true`: SIGKILL.
     Kill,

@@ -3,7 +3,7 @@
 use indexmap::IndexMap;
 
 use crate::check::BUILTINS;
-use crate::convert::list;
+use crate::convert::{list, EXIT_CODE};
 use crate::load::{Loader, Result, MAIN_MACHINE};
 use crate::model::{DescCheck, MachineSpec, QmpExpect, Step, StepKind, TextCheck};
 use crate::raw::{
@@ -261,7 +261,7 @@ impl Loader<'_> {
                 },
             ) => StepKind::Run {
                 command: self.tmpl(command)?,
-                exit_code: self.opt_templ(step.exit_code.as_ref(), "an integer")?,
+                exit_code: self.opt_templ(step.exit_code.as_ref(), EXIT_CODE)?,
                 stdout: opt(&step.stdout)?,
                 stdout_contains: opt(&step.stdout_contains)?,
                 stdout_regex: match &step.stdout_regex {
@@ -312,7 +312,7 @@ impl Loader<'_> {
                     ..
                 },
             ) => StepKind::Shutdown {
-                code: self.opt_templ(shutdown.get_ref().code.as_ref(), "an integer")?,
+                code: self.opt_templ(shutdown.get_ref().code.as_ref(), EXIT_CODE)?,
             },
             (
                 "kill",

@@ -166,9 +166,10 @@ pub fn fetch_cloud_image(text: &str, offline: bool) -> Result<PathBuf, String> {
         .map_err(|e| kennel_machine::error_chain(&e))
 }
 
-/// Downloads are off for this process (`KENNEL_NO_DOWNLOAD`).
+/// Downloads are off for this process (`KENNEL_NO_DOWNLOAD`, read through
+/// [`kennel_config::Config`]).
 pub fn downloads_off() -> bool {
-    std::env::var_os("KENNEL_NO_DOWNLOAD").is_some_and(|v| v == "1")
+    kennel_config::Config::get().is_ok_and(|c| c.no_download)
 }
 
 /// What a machine with `image` or `cloud_init` asks for.

@@ -35,8 +35,8 @@ pub enum GuestProblem {
 /// in `target/debug/deps`).
 fn foreign_tree(arch: Arch) -> Option<PathBuf> {
     let mut candidates = Vec::new();
-    if let Some(d) = std::env::var_os("KENNEL_GUEST_DIR") {
-        candidates.push(PathBuf::from(d).join(arch.name()));
+    if let Some(d) = config().and_then(|c| c.guest_dir.as_ref()) {
+        candidates.push(d.join(arch.name()));
     }
     let tree = |root: &Path| root.join("build/guest").join(arch.name());
     if let Ok(cwd) = std::env::current_dir() {
@@ -50,11 +50,16 @@ fn foreign_tree(arch: Arch) -> Option<PathBuf> {
         .find(|d| d.join("vmlinuz").exists() && d.join("busybox").exists())
 }
 
+/// The process's configuration; a broken one was reported by the front end.
+fn config() -> Option<&'static kennel_config::Config> {
+    kennel_config::Config::get().ok()
+}
+
 /// The agent binary to put in host-architecture guests: `$KENNEL_AGENT`, or
 /// `kennel-agent` beside this kennel binary.
 fn agent_binary() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("KENNEL_AGENT").filter(|v| !v.is_empty()) {
-        return Some(PathBuf::from(p));
+    if let Some(p) = config().and_then(|c| c.agent.clone()) {
+        return Some(p);
     }
     let exe = std::env::current_exe().ok()?;
     let candidate = exe.with_file_name("kennel-agent");

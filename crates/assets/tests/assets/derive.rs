@@ -57,46 +57,16 @@ fn tar(files: &[(&str, &[u8])], links: &[(&str, &str)]) -> Vec<u8> {
     builder.into_inner().expect("tar")
 }
 
-/// A cpio archive in the newc format, as `cpio -H newc` writes it.
+/// A cpio archive in the newc format, padded to 512-byte blocks as
+/// `cpio -H newc` writes it. (The writer is the guest's, which
+/// crates/guest/tests/initramfs.rs checks against the host's `cpio -i`.)
 fn cpio(files: &[(&str, u32, &[u8])]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut entry = |ino: usize, name: &str, mode: u32, data: &[u8]| {
-        let fields = [
-            ino as u32,
-            mode,
-            0,
-            0,
-            1,
-            0,
-            data.len() as u32,
-            0,
-            0,
-            0,
-            0,
-            name.len() as u32 + 1,
-            0,
-        ];
-        out.extend_from_slice(b"070701");
-        for field in fields {
-            out.extend_from_slice(format!("{field:08X}").as_bytes());
-        }
-        out.extend_from_slice(name.as_bytes());
-        out.push(0);
-        while out.len() % 4 != 0 {
-            out.push(0);
-        }
-        out.extend_from_slice(data);
-        while out.len() % 4 != 0 {
-            out.push(0);
-        }
-    };
-    for (i, (name, mode, data)) in files.iter().enumerate() {
-        entry(i + 1, name, *mode, data);
+    let mut w = kennel_assets::cpio::Writer::new(Vec::new());
+    for (name, mode, data) in files {
+        w.entry(name, *mode, 1, data).expect("cpio entry");
     }
-    entry(0, "TRAILER!!!", 0, b"");
-    while out.len() % 512 != 0 {
-        out.push(0);
-    }
+    let mut out = w.finish().expect("cpio trailer");
+    out.resize(out.len().next_multiple_of(512), 0);
     out
 }
 

@@ -152,7 +152,7 @@ pub fn run_case(run: &CaseRun<'_>) -> Outcome {
     ));
     outcome.accel = std::mem::take(&mut interp.accel);
     outcome.phases = std::mem::take(&mut interp.phases);
-    if std::env::var_os("KENNEL_KEEP_TMP").is_some() {
+    if kennel_config::Config::get().is_ok_and(|c| c.keep_tmp) {
         if let Ok(d) = scratch {
             let _ = std::fs::remove_file(run.logdir.join(SCRATCH_NOTE));
             let kept = d.keep();

@@ -118,7 +118,7 @@ pub(crate) fn unmet(
         ));
     }
     for cmd in &req.commands {
-        if which(cmd).is_none() {
+        if kennel_config::which(cmd).is_none() {
             return Some(format!("requires the command `{cmd}` on PATH"));
         }
     }
@@ -165,16 +165,6 @@ pub(crate) fn unmet(
         }
     }
     None
-}
-
-fn which(cmd: &str) -> Option<std::path::PathBuf> {
-    if cmd.contains('/') {
-        return Path::new(cmd).exists().then(|| cmd.into());
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(cmd))
-        .find(|p| p.is_file())
 }
 
 #[cfg(test)]

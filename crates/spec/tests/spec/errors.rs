@@ -472,3 +472,46 @@ fn ssh_channel_without_cloud_init_is_refused() {
         "tests/qmp/t.toml:2:11: `channel = \"ssh\"` needs `cloud_init` (it makes the guest's user and key)"
     );
 }
+
+/// Issue 11: an exit status is a byte, and `code = 4294967296` matched exit 0
+/// (the runner compared `code as i32`). Exit codes outside 0..=255 are load
+/// errors at the value.
+#[test]
+fn shutdown_code_outside_a_byte_is_a_load_error_at_the_value() {
+    let err = load_err("[machine]\n[[step]]\nshutdown = { code = 4294967296 }\n");
+
+    assert_eq!(
+        err,
+        "tests/qmp/t.toml:3:21: expected an exit code from 0 to 255 or a string that is \
+         exactly one `${name}`, found integer 4294967296"
+    );
+}
+
+#[test]
+fn exit_codes_outside_a_byte_are_refused_in_every_place() {
+    let exit = load_err("[machine]\n[[step]]\nexit = { code = 256 }\n");
+    let expect_exit = load_err("[machine]\nexpect_exit = { code = -1 }\n");
+    let run =
+        load_err("[machine]\nguest = \"busybox\"\n[[step]]\nrun = \"true\"\nexit_code = 300\n");
+
+    assert!(
+        exit.starts_with("tests/qmp/t.toml:3:17: expected an exit code from 0 to 255"),
+        "{exit}"
+    );
+    assert!(
+        expect_exit.starts_with("tests/qmp/t.toml:2:24: expected an exit code from 0 to 255"),
+        "{expect_exit}"
+    );
+    assert!(
+        run.starts_with("tests/qmp/t.toml:5:13: expected an exit code from 0 to 255"),
+        "{run}"
+    );
+}
+
+#[test]
+fn exit_codes_from_0_to_255_load() {
+    let test =
+        crate::load("[machine]\n[[step]]\nshutdown = { code = 255 }\n[[step]]\nlaunch = true\n");
+
+    assert_eq!(test.steps.len(), 2);
+}

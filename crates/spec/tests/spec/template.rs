@@ -131,3 +131,15 @@ fn whole_qmp_arguments_may_be_one_reference() {
         Ok(json!({ "id": "a" }))
     );
 }
+
+/// Issue 11: a variable holding an exit code outside 0..=255 does not render
+/// (it would compare equal to its low byte).
+#[test]
+fn an_exit_code_variable_outside_a_byte_does_not_render() {
+    let code: Templ<u8> = Templ::Var("code".to_owned());
+    let vars: IndexMap<String, Value> = [("code".to_owned(), json!(4294967296u64))].into();
+
+    let err = code.render(&vars).expect_err("out of range");
+
+    assert!(err.to_string().contains("`${code}` is 4294967296"), "{err}");
+}

@@ -1,0 +1,310 @@
+//! [`Config`]: `kennel.toml` and the environment, read once.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use crate::env::{self, flag_from, non_empty};
+use crate::project::{find_project_file, ProjectFile};
+use crate::{cache_dir_from, ConfigError};
+
+/// Where a setting came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The environment variable of this name.
+    Env(&'static str),
+    /// `kennel.toml` (this file).
+    File(PathBuf),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Env(name) => write!(f, "${name}"),
+            Origin::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// The cloud image mirror and where it was set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mirror {
+    /// A URL (`http(s)://` or `file://`) without a trailing `/`; a folder
+    /// named in `kennel.toml` is made a `file://` URL of its absolute path.
+    pub url: String,
+    /// `$KENNEL_IMAGE_MIRROR` or `kennel.toml`.
+    pub origin: Origin,
+}
+
+/// kennel's configuration: `kennel.toml` (in the working directory or the
+/// nearest folder above it) merged with the environment, the environment
+/// winning. Both front ends read it the same way: `kennel run` and a Rust
+/// test binary under plain `cargo test` (whose working directory is its
+/// package's folder) see the same settings. `docs/configuration.md` lists
+/// every setting.
+///
+/// # Examples
+///
+/// ```
+/// use std::ffi::OsString;
+/// use kennel_config::Config;
+///
+/// let env = |name: &str| match name {
+///     "KENNEL_KEEP_TMP" => Some(OsString::from("yes")),
+///     "HOME" => Some(OsString::from("/home/me")),
+///     _ => None,
+/// };
+/// let dir = tempfile::tempdir()?;
+/// let config = Config::load_in(dir.path(), env)?;
+/// assert!(config.keep_tmp);
+/// assert!(!config.no_download);
+/// assert_eq!(config.cache_dir.as_deref(), Some("/home/me/.cache/kennel".as_ref()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Config {
+    /// The `kennel.toml` read, if one was found (relative to the folder the
+    /// search started in: `kennel.toml`, `../../kennel.toml`).
+    pub project_file: Option<PathBuf>,
+    /// `paths` of `kennel.toml`, relative ones joined to the file's folder;
+    /// empty when not given (see [`Config::test_paths`]).
+    pub paths: Vec<PathBuf>,
+    /// `$KENNEL_IMAGE_MIRROR`, else `image_mirror` of `kennel.toml`.
+    pub image_mirror: Option<Mirror>,
+    /// kennel's cache directory ([`cache_dir`](crate::cache_dir)'s rule).
+    pub cache_dir: Option<PathBuf>,
+    /// `$KENNEL_NO_DOWNLOAD`: download nothing (the CLI's `--offline` too).
+    pub no_download: bool,
+    /// `$KENNEL_KEEP_TMP`: keep each test's scratch folder.
+    pub keep_tmp: bool,
+    /// `$KENNEL_GUEST_DIR`: the foreign-architecture guest pieces (`<dir>/<arch>`).
+    pub guest_dir: Option<PathBuf>,
+    /// `$KENNEL_AGENT`: the agent binary for host-architecture guests.
+    pub agent: Option<PathBuf>,
+    /// `$QEMU_TEST_QEMU_BINARY`: the QEMU binary.
+    pub qemu_binary: Option<PathBuf>,
+    /// `$KENNEL_RESULTS_DIR`: where `kennel run` puts its jobs.
+    pub results_dir: Option<PathBuf>,
+    /// `$KENNEL_TAGS`: the tag filter of a Rust test binary.
+    pub tags: Option<String>,
+}
+
+static CONFIG: OnceLock<Result<Config, ConfigError>> = OnceLock::new();
+
+impl Config {
+    /// The process's configuration, read on first use from the working
+    /// directory and the environment ([`Config::load`]) and kept. For library
+    /// code; a program that changes its environment or working directory
+    /// should call [`Config::load`] before and pass the result on.
+    pub fn get() -> Result<&'static Config, ConfigError> {
+        CONFIG
+            .get_or_init(Config::load)
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// Read the configuration now, from the working directory and this
+    /// process's environment.
+    pub fn load() -> Result<Config, ConfigError> {
+        Config::load_in(Path::new(""), |name| std::env::var_os(name))
+    }
+
+    /// Read the configuration with `kennel.toml` looked for in `dir` and the
+    /// folders above it (`dir` empty: the working directory, and paths stay
+    /// relative to it), and the variables from `var`.
+    pub fn load_in(
+        dir: &Path,
+        var: impl Fn(&str) -> Option<OsString>,
+    ) -> Result<Config, ConfigError> {
+        let search = if dir.as_os_str().is_empty() {
+            std::env::current_dir().map_err(|e| ConfigError::WorkingDir {
+                message: e.to_string(),
+            })?
+        } else {
+            dir.to_path_buf()
+        };
+        let mut config = Config {
+            cache_dir: cache_dir_from(&var),
+            no_download: flag_from(env::NO_DOWNLOAD, &var)?,
+            keep_tmp: flag_from(env::KEEP_TMP, &var)?,
+            guest_dir: non_empty(env::GUEST_DIR, &var).map(PathBuf::from),
+            agent: non_empty(env::AGENT, &var).map(PathBuf::from),
+            qemu_binary: non_empty(env::QEMU_BINARY, &var).map(PathBuf::from),
+            results_dir: non_empty(env::RESULTS_DIR, &var).map(PathBuf::from),
+            tags: text(env::TAGS, &var)?,
+            ..Config::default()
+        };
+        if let Some(mirror) = text(env::IMAGE_MIRROR, &var)? {
+            config.image_mirror = Some(Mirror {
+                url: mirror.trim().trim_end_matches('/').to_string(),
+                origin: Origin::Env(env::IMAGE_MIRROR),
+            });
+        }
+        if let Some(found) = find_project_file(&search) {
+            let file = dir.join(found);
+            let text = std::fs::read_to_string(&file).map_err(|e| ConfigError::Read {
+                path: file.clone(),
+                message: e.to_string(),
+            })?;
+            let project = ProjectFile::parse(&file, &text)?;
+            config.apply(&file, project);
+        }
+        Ok(config)
+    }
+
+    /// Merge `kennel.toml`'s keys in, below what the environment set.
+    fn apply(&mut self, file: &Path, project: ProjectFile) {
+        let folder = file.parent().unwrap_or(Path::new(""));
+        self.paths = project.paths.iter().map(|p| folder.join(p)).collect();
+        if self.image_mirror.is_none() {
+            self.image_mirror = project
+                .image_mirror
+                .filter(|m| !m.trim().is_empty())
+                .map(|m| Mirror {
+                    url: mirror_url(folder, m.trim()),
+                    origin: Origin::File(file.to_path_buf()),
+                });
+        }
+        self.project_file = Some(file.to_path_buf());
+    }
+
+    /// Where `kennel run` looks for tests when given no paths: `paths` of
+    /// `kennel.toml`, else `tests`.
+    pub fn test_paths(&self) -> Vec<PathBuf> {
+        if self.paths.is_empty() {
+            vec![PathBuf::from("tests")]
+        } else {
+            self.paths.clone()
+        }
+    }
+
+    /// The mirror's URL, if one is configured.
+    pub fn image_mirror_url(&self) -> Option<&str> {
+        self.image_mirror.as_ref().map(|m| m.url.as_str())
+    }
+}
+
+/// A URL as it is; a folder (relative to `folder`) as a `file://` URL.
+fn mirror_url(folder: &Path, mirror: &str) -> String {
+    let url = if mirror.contains("://") {
+        mirror.to_string()
+    } else {
+        let dir = folder.join(mirror);
+        let dir = std::fs::canonicalize(&dir)
+            .or_else(|_| std::path::absolute(&dir))
+            .unwrap_or(dir);
+        format!("file://{}", dir.display())
+    };
+    url.trim_end_matches('/').to_string()
+}
+
+/// A variable that must be text, when set and not empty.
+fn text(
+    name: &'static str,
+    var: &impl Fn(&str) -> Option<OsString>,
+) -> Result<Option<String>, ConfigError> {
+    match non_empty(name, var) {
+        None => Ok(None),
+        Some(v) => v
+            .into_string()
+            .map(Some)
+            .map_err(|_| ConfigError::NotUnicode {
+                name: name.to_string(),
+            }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::vars;
+
+    fn project(toml: &str) -> (tempfile::TempDir, PathBuf) {
+        let root = tempfile::tempdir().expect("tempdir");
+        std::fs::write(root.path().join("kennel.toml"), toml).expect("write");
+        let deep = root.path().join("crates/examples-rust");
+        std::fs::create_dir_all(&deep).expect("mkdir");
+        std::fs::create_dir_all(root.path().join("build/mirror")).expect("mkdir");
+        (root, deep)
+    }
+
+    /// Issue 11: `cargo test -p kennel-examples` runs in crates/examples-rust
+    /// and must see the repository's `image_mirror`.
+    #[test]
+    fn a_kennel_toml_above_the_working_directory_is_read() {
+        let (root, deep) = project("image_mirror = \"build/mirror\"\npaths = [\"tests/kennel\"]\n");
+
+        let config = Config::load_in(&deep, vars(&[])).expect("config");
+
+        let mirror_dir = std::fs::canonicalize(root.path().join("build/mirror")).expect("dir");
+        assert_eq!(
+            config.image_mirror_url(),
+            Some(format!("file://{}", mirror_dir.display()).as_str())
+        );
+        assert_eq!(config.project_file, Some(deep.join("../../kennel.toml")));
+        assert_eq!(config.paths, [deep.join("../../tests/kennel")]);
+    }
+
+    #[test]
+    fn the_environment_beats_kennel_toml() {
+        let (_root, deep) = project("image_mirror = \"build/mirror\"\n");
+
+        let config = Config::load_in(
+            &deep,
+            vars(&[("KENNEL_IMAGE_MIRROR", "http://127.0.0.1:8000/m/")]),
+        )
+        .expect("config");
+
+        let mirror = config.image_mirror.expect("a mirror");
+        assert_eq!(mirror.url, "http://127.0.0.1:8000/m");
+        assert_eq!(mirror.origin, Origin::Env("KENNEL_IMAGE_MIRROR"));
+    }
+
+    #[test]
+    fn a_mirror_url_in_kennel_toml_is_kept() {
+        let (_root, deep) = project("image_mirror = \"https://mirror.example/images/\"\n");
+        let config = Config::load_in(&deep, vars(&[])).expect("config");
+        assert_eq!(
+            config.image_mirror_url(),
+            Some("https://mirror.example/images")
+        );
+    }
+
+    #[test]
+    fn without_kennel_toml_tests_are_under_tests() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = Config::load_in(dir.path(), vars(&[])).expect("config");
+        assert_eq!(config.project_file, None);
+        assert_eq!(config.test_paths(), [PathBuf::from("tests")]);
+    }
+
+    #[test]
+    fn a_malformed_kennel_toml_is_an_error_at_its_line_and_column() {
+        let (_root, deep) = project("paths = [\"a\"]\nimage_mirror = 3\n");
+        let err = Config::load_in(&deep, vars(&[])).expect_err("wrong type");
+        let text = err.to_string();
+        assert!(text.contains("kennel.toml:2:16: "), "{text}");
+    }
+
+    /// Issue 11: the runner took any value of KENNEL_KEEP_TMP as set, the
+    /// Rust API only `1`. Both now read this field.
+    #[test]
+    fn booleans_have_one_meaning() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let on = Config::load_in(
+            dir.path(),
+            vars(&[("KENNEL_KEEP_TMP", "true"), ("KENNEL_NO_DOWNLOAD", "1")]),
+        )
+        .expect("config");
+        let off = Config::load_in(
+            dir.path(),
+            vars(&[("KENNEL_KEEP_TMP", "0"), ("KENNEL_NO_DOWNLOAD", "")]),
+        )
+        .expect("config");
+        let bad = Config::load_in(dir.path(), vars(&[("KENNEL_NO_DOWNLOAD", "y")]));
+
+        assert!(on.keep_tmp && on.no_download);
+        assert!(!off.keep_tmp && !off.no_download);
+        assert!(matches!(bad, Err(ConfigError::Flag { .. })));
+    }
+}

@@ -1,0 +1,35 @@
+//! kennel's configuration, read once, and the small rules every kennel crate
+//! shares.
+//!
+//! - [`Config`], `kennel.toml` (working directory or the nearest folder above)
+//!   merged with the `KENNEL_*` / `QEMU_TEST_*` variables, the environment
+//!   winning; [`Config::get`] reads it once per process. The variables'
+//!   names are in [`mod@env`]; `docs/configuration.md` has the table.
+//! - [`parse_flag`] / [`env_flag`]: the one meaning of "set" for boolean
+//!   variables.
+//! - [`param_env_var`]: the variable that carries a test parameter.
+//! - [`cache_dir`]: the one cache-directory rule.
+//! - [`write_atomic`], [`write_atomic_with`]: files appear whole or not at all.
+//! - [`which`]: a program on `PATH`.
+//! - [`human_bytes`]: sizes for people.
+//!
+//! This crate depends on no other kennel crate: every other one may use it.
+#![deny(missing_docs)]
+
+mod cache;
+mod config;
+pub mod env;
+mod error;
+mod fs;
+mod project;
+mod size;
+mod which;
+
+pub use cache::{cache_dir, cache_dir_from};
+pub use config::{Config, Mirror, Origin};
+pub use env::{env_flag, param_env_var, parse_flag};
+pub use error::ConfigError;
+pub use fs::{write_atomic, write_atomic_with};
+pub use project::{find_project_file, ProjectFile, FILE_NAME};
+pub use size::human_bytes;
+pub use which::{is_executable, which, which_in};

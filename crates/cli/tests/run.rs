@@ -1171,7 +1171,16 @@ fn guest_kernel_from_a_debian_package_asset_boots() {
 
 #[test]
 fn rust_tests_run_under_kennel_one_process_each() {
-    let run = kennel(&["--cargo", "--package", "kennel-examples"], &[]);
+    let run = kennel(
+        &[
+            "--cargo",
+            "--package",
+            "kennel-examples",
+            "-p",
+            "cpu-model=qemu64",
+        ],
+        &[],
+    );
 
     let mut by_name: Vec<(String, String)> = run.results()["tests"]
         .as_array()
@@ -1199,6 +1208,11 @@ fn rust_tests_run_under_kennel_one_process_each() {
         )),
         "{by_name:?}"
     );
+    // `-p cpu-model=...` reaches `t.param("cpu-model")`, dash and all.
+    let cpu = run.test("kennel-examples::every_cpu_model_expands");
+    let logdir = run.job_dir().join(cpu["logdir"].as_str().expect("logdir"));
+    let log = std::fs::read_to_string(logdir.join("test.log")).expect("test.log");
+    assert!(log.contains("expanding 1 CPU models: qemu64"), "{log}");
     assert_eq!(run.code, 0, "{}", run.stdout);
 }
 

@@ -28,8 +28,9 @@ fn set_numa_node_outside_preconfig_is_refused(t: &mut Test) -> kennel::Result<()
 }
 
 /// Every CPU model QEMU reports expands (`query-cpu-model-expansion`, full) to a
-/// model of the same name with properties. The models are listed on machine
-/// `none`; the expansion needs a machine with a CPU (`pc`, stopped, TCG).
+/// model of the same name with properties; parameter `cpu-model` checks only
+/// that one (`kennel run --cargo -p cpu-model=qemu64`). The models are listed on
+/// machine `none`; the expansion needs a machine with a CPU (`pc`, stopped, TCG).
 #[kennel::test(tags = ["cpu", "arch:x86_64"], timeout = "60s")]
 fn every_cpu_model_expands(t: &mut Test) -> kennel::Result<()> {
     let mut lister = t
@@ -52,7 +53,16 @@ fn every_cpu_model_expands(t: &mut Test) -> kennel::Result<()> {
         "query-cpu-definitions reported no model"
     );
     assert_eq!(lister.shutdown()?, 0);
-    t.log(format!("{} CPU models", models.len()));
+    let models = match t.param("cpu-model") {
+        Some(only) if models.contains(&only) => vec![only],
+        Some(only) => return Err(Error::msg(format!("QEMU has no CPU model {only:?}"))),
+        None => models,
+    };
+    t.log(format!(
+        "expanding {} CPU models: {}",
+        models.len(),
+        models.join(" ")
+    ));
 
     let mut vm = t
         .machine()

@@ -8,6 +8,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
 
 use indexmap::IndexMap;
+use kennel_layout::{JobDir, ResultsRoot, TestDir};
 use kennel_spec::Value;
 
 use crate::child::{read_outcome, ChildArgs};
@@ -133,10 +134,15 @@ pub fn run_job(
     opts: &JobOptions,
     on_event: &mut dyn FnMut(&RunEvent),
 ) -> Result<JobReport, RunnerError> {
-    let job_dir = opts.results_dir.join(format!("job-{}", opts.job_id));
-    std::fs::create_dir_all(job_dir.join("tests")).map_err(|source| RunnerError::Results {
-        path: job_dir.clone(),
-        source,
+    let job_dir = ResultsRoot::new(&opts.results_dir)
+        .job(&opts.job_id)
+        .root()
+        .to_path_buf();
+    std::fs::create_dir_all(JobDir::new(&job_dir).tests_dir()).map_err(|source| {
+        RunnerError::Results {
+            path: job_dir.clone(),
+            source,
+        }
     })?;
     point_latest(&opts.results_dir, &job_dir);
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -306,14 +312,7 @@ fn not_run(t: &PlannedTest, why: &str) -> TestResult {
 
 /// `latest` -> the job folder, replaced atomically (new link, then rename).
 pub fn point_latest(results_dir: &Path, job_dir: &Path) {
-    let Some(name) = job_dir.file_name() else {
-        return;
-    };
-    let tmp = results_dir.join(format!(".latest-{}", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    if std::os::unix::fs::symlink(name, &tmp).is_ok() {
-        let _ = std::fs::rename(&tmp, results_dir.join("latest"));
-    }
+    ResultsRoot::new(results_dir).point_latest(job_dir);
 }
 
 fn run_test(
@@ -333,7 +332,7 @@ fn run_test(
     result.attempts = 1;
     let (case, case_index) = match &t.what {
         Planned::Invalid(f) => {
-            let _ = std::fs::write(logdir.join("test.log"), format!("{}\n", f.message));
+            let _ = std::fs::write(TestDir::new(&logdir).test_log(), format!("{}\n", f.message));
             let o = Outcome::with(Status::Error, f.message.clone());
             result.status = o.status;
             result.reason = o.reason;
@@ -346,7 +345,14 @@ fn run_test(
                 name: t.name(),
                 attempt: 1,
             })));
-            return run_executable_test(shared, path, &[], &logdir, result);
+            return run_executable_test(
+                shared,
+                path,
+                &[],
+                &logdir,
+                kennel_layout::TEST_LOG,
+                result,
+            );
         }
         Planned::CargoTest(c) if c.ignored => {
             result.reason = Some("ignored (marked `ignore` in the test)".into());
@@ -359,7 +365,14 @@ fn run_test(
                 attempt: 1,
             })));
             let args = vec!["--exact".to_string(), c.name.clone(), "--nocapture".into()];
-            return run_executable_test(shared, &c.binary, &args, &logdir, result);
+            return run_executable_test(
+                shared,
+                &c.binary,
+                &args,
+                &logdir,
+                kennel_layout::STDOUT_LOG,
+                result,
+            );
         }
         Planned::Case { case, case_index } => (case, *case_index),
     };
@@ -422,6 +435,7 @@ fn run_executable_test(
     path: &Path,
     args: &[String],
     logdir: &Path,
+    stdout_file: &'static str,
     template: TestResult,
 ) -> Vec<TestResult> {
     let mut env: Vec<(String, String)> = shared
@@ -449,6 +463,7 @@ fn run_executable_test(
         path,
         args,
         logdir,
+        stdout_file,
         timeout,
         env,
         interrupted: &abort,
@@ -472,14 +487,14 @@ fn run_executable_test(
 
 /// Move the files of a finished attempt into `attempt-N/`.
 fn keep_attempt(logdir: &Path, n: u32) {
-    let dest = logdir.join(format!("attempt-{n}"));
+    let dest = TestDir::new(logdir).attempt(n).path().to_path_buf();
     if std::fs::create_dir_all(&dest).is_err() {
         return;
     }
     if let Ok(entries) = std::fs::read_dir(logdir) {
         for e in entries.flatten() {
             let name = e.file_name();
-            if name.to_string_lossy().starts_with("attempt-") {
+            if TestDir::is_attempt(&name.to_string_lossy()) {
                 continue;
             }
             let _ = std::fs::rename(e.path(), dest.join(name));
@@ -488,7 +503,7 @@ fn keep_attempt(logdir: &Path, n: u32) {
 }
 
 fn run_attempt(shared: &Shared<'_>, args: &ChildArgs) -> Outcome {
-    let log = std::fs::File::create(args.logdir.join("test-process.log"));
+    let log = std::fs::File::create(TestDir::new(&args.logdir).test_process_log());
     let mut cmd = Command::new(&shared.opts.exe);
     cmd.arg("__run-test")
         .args(args.to_args())
@@ -541,7 +556,7 @@ fn run_attempt(shared: &Shared<'_>, args: &ChildArgs) -> Outcome {
                     "the test process did not finish within its timeout ({}) plus {}s, and was killed; last test.log line: {}",
                     humantime::format_duration(args.timeout),
                     BACKSTOP.as_secs(),
-                    last_line(&args.logdir.join("test.log"))
+                    last_line(&TestDir::new(&args.logdir).test_log())
                 ),
             );
         }
@@ -556,7 +571,7 @@ fn run_attempt(shared: &Shared<'_>, args: &ChildArgs) -> Outcome {
             format!(
                 "the test process ended ({}) without reporting a result; its output:\n{}",
                 status,
-                tail(&args.logdir.join("test-process.log"), 15)
+                tail(&TestDir::new(&args.logdir).test_process_log(), 15)
             ),
         ),
     }
@@ -566,7 +581,7 @@ fn run_attempt(shared: &Shared<'_>, args: &ChildArgs) -> Outcome {
 /// crashed): it may hold disk overlays of hundreds of MiB. Only a folder named
 /// like the ones test processes make is touched.
 fn remove_scratch(logdir: &Path) {
-    let note = logdir.join(crate::interpret::SCRATCH_NOTE);
+    let note = TestDir::new(logdir).scratch_note();
     let Ok(text) = std::fs::read_to_string(&note) else {
         return;
     };
@@ -574,7 +589,7 @@ fn remove_scratch(logdir: &Path) {
     let ours = dir
         .file_name()
         .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with("kennel-tmp-"));
+        .is_some_and(|n| n.starts_with(kennel_layout::SCRATCH_PREFIX));
     if ours && dir.is_dir() {
         let _ = std::fs::remove_dir_all(&dir);
     }

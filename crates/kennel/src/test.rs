@@ -11,7 +11,7 @@ use crate::error::{ErrorKind, Result};
 use crate::vm::MachineBuilder;
 
 /// Environment variable naming the folder a test logs into (set by `kennel run`).
-pub const LOGDIR_ENV: &str = "KENNEL_TEST_LOGDIR";
+pub const LOGDIR_ENV: &str = kennel_layout::TEST_LOGDIR_ENV;
 /// Prefix of the environment variables holding parameters: `KENNEL_PARAM_CPUS`.
 pub const PARAM_ENV_PREFIX: &str = "KENNEL_PARAM_";
 /// The timeout of a test that names none, as for declarative tests.
@@ -111,10 +111,10 @@ impl Test {
         };
         let logs = Logs {
             start: Instant::now(),
-            test: sink(&logdir, "test.log")?,
-            console: sink(&logdir, "console.log")?,
-            qemu: sink(&logdir, "qemu.log")?,
-            qmp: sink(&logdir, "qmp.log")?,
+            test: sink(&logdir, kennel_layout::TEST_LOG)?,
+            console: sink(&logdir, kennel_layout::CONSOLE_LOG)?,
+            qemu: sink(&logdir, kennel_layout::QEMU_LOG)?,
+            qmp: sink(&logdir, kennel_layout::QMP_LOG)?,
         };
         logs.line(&format!("test {name} (timeout {timeout:?})"));
         Ok(Test {

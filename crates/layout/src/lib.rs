@@ -82,3 +82,7 @@ pub const SCRATCH_NOTE: &str = "scratch-dir";
 pub const SCRATCH_PREFIX: &str = "kennel-tmp-";
 /// An earlier attempt's files are kept in `attempt-N`.
 pub const ATTEMPT_PREFIX: &str = "attempt-";
+
+/// The environment variable that tells an executable or Rust test its log folder
+/// (set by `kennel run`; a Rust test writes `test.log`, `console.log`... there).
+pub const TEST_LOGDIR_ENV: &str = "KENNEL_TEST_LOGDIR";

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Component, Path};
 
-use kennel_layout::{JobDir, LogFile, LOGS};
+use kennel_layout::{JobDir, LogFile, TestDir, LOGS};
 use kennel_runner::{Status, TestResult};
 use minijinja::{AutoEscape, Environment, Output, State, Value};
 use serde::Serialize;
@@ -112,6 +112,14 @@ struct Row {
     logdir: String,
     logdir_href: String,
     logs: Vec<Log>,
+    /// The folders of earlier attempts (`attempt-N/`), linked.
+    earlier: Vec<Link>,
+}
+
+#[derive(Serialize)]
+struct Link {
+    name: String,
+    href: String,
 }
 
 #[derive(Serialize)]
@@ -269,12 +277,14 @@ fn row(i: usize, t: &TestResult, job_dir: &Path, budget: &mut u64) -> Row {
         .collect::<Vec<_>>()
         .join(", ");
     let logdir_ok = is_relative_inside(&t.logdir);
-    let logs = if logdir_ok {
-        LOGS.iter()
+    let (logs, earlier) = if logdir_ok {
+        let logs = LOGS
+            .iter()
             .filter_map(|file| log(job_dir, &t.logdir, file, budget))
-            .collect()
+            .collect();
+        (logs, earlier_attempts(job_dir, t))
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     Row {
         anchor: format!("t{}", i + 1),
@@ -304,7 +314,23 @@ fn row(i: usize, t: &TestResult, job_dir: &Path, budget: &mut u64) -> Row {
             String::new()
         },
         logs,
+        earlier,
     }
+}
+
+/// Links to the folders where the test's earlier attempts left their logs.
+fn earlier_attempts(job_dir: &Path, t: &TestResult) -> Vec<Link> {
+    (1..t.attempts)
+        .map(|n| TestDir::new(&t.logdir).attempt(n))
+        .filter(|a| job_dir.join(a.path()).is_dir())
+        .filter_map(|a| {
+            let name = a.path().file_name()?.to_string_lossy().into_owned();
+            Some(Link {
+                name: format!("{name}/"),
+                href: format!("{}/", href(&a.path().display().to_string())),
+            })
+        })
+        .collect()
 }
 
 /// A log as shown inline: `None` when the test did not write it (or left it empty,

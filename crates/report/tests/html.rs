@@ -151,3 +151,18 @@ fn an_empty_stderr_is_not_shown() {
 
     assert!(!page(&dir).contains("<code>stderr.log</code>"));
 }
+
+#[test]
+fn earlier_attempts_are_linked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let retried = &common::results()[3];
+    assert_eq!(retried.attempts, 2);
+    let attempt = dir.path().join(&retried.logdir).join("attempt-1");
+    std::fs::create_dir_all(&attempt).expect("mkdir");
+    std::fs::write(attempt.join("test.log"), "first try\n").expect("write");
+
+    common::write_job(dir.path(), common::JOB_ID, 0.0);
+
+    let link = format!("href=\"{}/attempt-1/\"", retried.logdir.display());
+    assert!(page(&dir).contains(&link), "no {link}");
+}

@@ -8,7 +8,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
 
 use indexmap::IndexMap;
-use kennel_layout::{JobDir, ResultsRoot, TestDir};
+use kennel_layout::{ResultsRoot, TestDir};
 use kennel_spec::Value;
 
 use crate::child::{read_outcome, ChildArgs};
@@ -134,15 +134,11 @@ pub fn run_job(
     opts: &JobOptions,
     on_event: &mut dyn FnMut(&RunEvent),
 ) -> Result<JobReport, RunnerError> {
-    let job_dir = ResultsRoot::new(&opts.results_dir)
-        .job(&opts.job_id)
-        .root()
-        .to_path_buf();
-    std::fs::create_dir_all(JobDir::new(&job_dir).tests_dir()).map_err(|source| {
-        RunnerError::Results {
-            path: job_dir.clone(),
-            source,
-        }
+    let job = ResultsRoot::new(&opts.results_dir).job(&opts.job_id);
+    let job_dir = job.root().to_path_buf();
+    std::fs::create_dir_all(job.tests_dir()).map_err(|source| RunnerError::Results {
+        path: job_dir.clone(),
+        source,
     })?;
     point_latest(&opts.results_dir, &job_dir);
     let interrupted = Arc::new(AtomicBool::new(false));

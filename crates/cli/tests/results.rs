@@ -165,3 +165,32 @@ fn results_json_records_the_paths_kennel_toml_chose_and_replay_reads_them_back()
     assert!(file.ends_with("checks/ok.sh"), "{replayed}");
     assert!(path_str(&file).contains("checks"));
 }
+
+#[test]
+fn replay_runs_a_failed_rust_test_again_as_a_rust_test() {
+    let project = tempfile::tempdir().expect("project");
+    write_files(project.path(), PANICKING_PACKAGE);
+    let kennel = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_kennel"))
+            .args(args)
+            .args(["--results-dir", "results"])
+            .current_dir(project.path())
+            .env("CARGO_TARGET_DIR", project.path().join("target"))
+            .env_remove("KENNEL_RESULTS_DIR")
+            .output()
+            .expect("run kennel")
+    };
+    let first = kennel(&["run", "--cargo", "--package", "panicking-fixture"]);
+    let name = results_json(&project.path().join("results"))["tests"][0]["name"].clone();
+
+    let replay = kennel(&["replay", "--failed"]);
+
+    assert_eq!(first.status.code(), Some(1), "{}", text(&first.stderr));
+    assert_eq!(replay.status.code(), Some(1), "{}", text(&replay.stderr));
+    let replayed = results_json(&project.path().join("results"));
+    assert_eq!(replayed["options"]["cargo"], true, "{replayed}");
+    let tests = replayed["tests"].as_array().expect("tests");
+    assert_eq!(tests.len(), 1, "{replayed}");
+    assert_eq!(tests[0]["name"], name, "{replayed}");
+    assert_eq!(tests[0]["status"], "FAIL", "{replayed}");
+}

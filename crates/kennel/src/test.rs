@@ -164,7 +164,7 @@ impl Test {
             Ok(dir) => dir.to_path_buf(),
             Err(_) => self.logdir.clone(),
         };
-        let key_dir = kennel_runner::cloud::job_key_dir(&self.logdir);
+        let key_dir = kennel_layout::TestDir::new(&self.logdir).job_key_dir();
         MachineBuilder::new(name, self.logs.clone(), self.deadline, scratch, key_dir)
     }
 

@@ -80,6 +80,8 @@ pub const RESULT_JSON: &str = "result.json";
 pub const SCRATCH_NOTE: &str = "scratch-dir";
 /// A test's scratch folder (under `$TMPDIR`) is named `kennel-tmp-<random>`.
 pub const SCRATCH_PREFIX: &str = "kennel-tmp-";
+/// `tmp`: the scratch folder in the log folder, when none could be made under `$TMPDIR`.
+pub const SCRATCH_FALLBACK_DIR: &str = "tmp";
 /// An earlier attempt's files are kept in `attempt-N`.
 pub const ATTEMPT_PREFIX: &str = "attempt-";
 

@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 
 use crate::{
     slug, JobDir, ATTEMPT_PREFIX, CMDLINE, CONSOLE_LOG, QEMU_LOG, QMP_LOG, RESULT_JSON,
-    SCRATCH_NOTE, SSH_DIR, STDERR_LOG, STDOUT_LOG, TESTS_DIR, TEST_LOG, TEST_PROCESS_LOG,
+    SCRATCH_FALLBACK_DIR, SCRATCH_NOTE, SSH_DIR, STDERR_LOG, STDOUT_LOG, TESTS_DIR, TEST_LOG,
+    TEST_PROCESS_LOG,
 };
 
 /// `tests/NNN-<slug>`: the log folder of the test at `index` (0-based) of a job,
@@ -108,6 +109,11 @@ impl TestDir {
     /// `scratch-dir`.
     pub fn scratch_note(&self) -> PathBuf {
         self.file(SCRATCH_NOTE)
+    }
+
+    /// `tmp/`: the scratch folder when none could be made under `$TMPDIR`.
+    pub fn scratch_fallback(&self) -> PathBuf {
+        self.file(SCRATCH_FALLBACK_DIR)
     }
 
     /// `attempt-N/`: where the files of attempt `n` (1-based) go when the test is retried.

@@ -23,12 +23,15 @@
 //! - **maintenance**: [`Cache::list`] and [`Cache::purge`] (by age or total
 //!   size, least recently used first).
 //!
+//! [`Cache::resolve_all`] resolves many assets with a few worker threads.
+//!
 //! The library prints nothing: progress reaches the caller as [`FetchEvent`]s.
 //! Unix only (it relies on `flock(2)` and inode numbers).
 
 #![deny(missing_docs)]
 
 mod archive;
+mod batch;
 mod cache;
 mod compress;
 pub mod cpio;
@@ -40,6 +43,7 @@ mod maintain;
 mod policy;
 mod record;
 
+pub use batch::{BatchEvent, BatchItem};
 pub use cache::Cache;
 pub use compress::Compression;
 pub use digest::{Digest, HashAlgo};

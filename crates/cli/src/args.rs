@@ -71,7 +71,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 1.0)]
     pub timeout_factor: f64,
     /// Where job folders go.
-    #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = "kennel-results")]
+    #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = kennel_layout::DEFAULT_RESULTS_DIR)]
     pub results_dir: PathBuf,
     /// QEMU binary, or a QEMU build directory holding qemu-system-* (also $QEMU_TEST_QEMU_BINARY).
     #[arg(long, value_name = "PATH")]
@@ -141,7 +141,7 @@ pub struct ReportArgs {
     /// A job folder (default: latest in the results directory).
     pub job: Option<PathBuf>,
     /// Where job folders are.
-    #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = "kennel-results")]
+    #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = kennel_layout::DEFAULT_RESULTS_DIR)]
     pub results_dir: PathBuf,
 }
 
@@ -154,7 +154,7 @@ pub enum ReportAction {
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
         /// Where the merged job folder goes.
-        #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = "kennel-results")]
+        #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = kennel_layout::DEFAULT_RESULTS_DIR)]
         results_dir: PathBuf,
     },
 }
@@ -171,7 +171,7 @@ pub struct ReplayArgs {
     #[arg(short = 'j', long = "jobs")]
     pub jobs: Option<usize>,
     /// Where job folders are (the replay's own job goes there too).
-    #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = "kennel-results")]
+    #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = kennel_layout::DEFAULT_RESULTS_DIR)]
     pub results_dir: PathBuf,
     /// QEMU binary or build directory (default: the one the job used).
     #[arg(long, value_name = "PATH")]

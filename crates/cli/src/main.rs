@@ -1,14 +1,44 @@
-//! The `kennel` command: argument parsing and wiring; the logic lives in the library crates.
+//! The `kennel` command: argument parsing and wiring, one module per subcommand;
+//! the logic lives in the library crates.
 
 mod args;
-mod commands;
+mod assets;
+mod doctor;
 mod exit;
+mod guest;
+mod list;
+mod project;
+mod replay;
+mod report;
+mod run;
+mod run_test;
+mod select;
 
 use clap::Parser;
 
+use crate::args::{Cli, Command};
+use crate::exit::{CliError, Ending};
+
 fn main() {
-    let cli = args::Cli::parse();
-    commands::apply_project_config();
-    let code = commands::dispatch(cli);
-    std::process::exit(code);
+    let cli = Cli::parse();
+    let result = project::apply_project_config()
+        .map_err(CliError::Usage)
+        .and_then(|()| dispatch(cli));
+    if let Err(e) = &result {
+        eprintln!("kennel: {e}");
+    }
+    std::process::exit(exit::code(&result));
+}
+
+fn dispatch(cli: Cli) -> Result<Ending, CliError> {
+    match cli.command {
+        Command::Run(a) => run::run(a),
+        Command::List(a) => list::list(a),
+        Command::Replay(a) => replay::replay(a),
+        Command::Report(a) => report::report(a),
+        Command::Assets(a) => assets::assets(a),
+        Command::Guest(a) => guest::guest(a),
+        Command::Doctor(a) => doctor::doctor(a),
+        Command::RunTest(a) => run_test::run_test(a),
+    }
 }

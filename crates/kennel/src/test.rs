@@ -12,7 +12,7 @@ use crate::error::{ErrorKind, Result};
 use crate::vm::MachineBuilder;
 
 /// Environment variable naming the folder a test logs into (set by `kennel run`).
-pub const LOGDIR_ENV: &str = kennel_config::env::TEST_LOGDIR;
+pub const LOGDIR_ENV: &str = kennel_layout::TEST_LOGDIR_ENV;
 /// Prefix of the environment variables holding parameters: `KENNEL_PARAM_CPUS`
 /// (see [`kennel_config::param_env_var`]).
 pub const PARAM_ENV_PREFIX: &str = kennel_config::env::PARAM_PREFIX;
@@ -107,11 +107,11 @@ impl Test {
             }
         };
         let logs = Logs {
-            test: TestLog::create(&logdir.join("test.log")),
-            console: sink(&logdir, "console.log")?,
-            qemu: sink(&logdir, "qemu.log")?,
-            qmp: sink(&logdir, "qmp.log")?,
-            cmdline: sink(&logdir, "cmdline")?,
+            test: TestLog::create(&logdir.join(kennel_layout::TEST_LOG)),
+            console: sink(&logdir, kennel_layout::CONSOLE_LOG)?,
+            qemu: sink(&logdir, kennel_layout::QEMU_LOG)?,
+            qmp: sink(&logdir, kennel_layout::QMP_LOG)?,
+            cmdline: sink(&logdir, kennel_layout::CMDLINE)?,
         };
         logs.line(&format!("test {name} (timeout {timeout:?})"));
         Ok(Test {
@@ -163,7 +163,7 @@ impl Test {
         };
         let workspace = Workspace {
             scratch,
-            key_dir: kennel_vm::job_key_dir(&self.logdir),
+            key_dir: kennel_layout::TestDir::new(&self.logdir).job_key_dir(),
             log: self.logs.test.clone(),
             cmdline: self.logs.cmdline.clone(),
             several: self.machines > 1,

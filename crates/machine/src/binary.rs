@@ -80,8 +80,9 @@ fn existing(path: &Path, source: &'static str, arch: &str) -> Result<QemuBinary,
     }
 }
 
-/// The Debian package that ships `qemu-system-<arch>`.
-pub(crate) fn debian_package(arch: &str) -> &'static str {
+/// The Debian package that ships `qemu-system-<arch>` (what `kennel doctor` and the
+/// "not on PATH" error tell the user to install).
+pub fn debian_package(arch: &str) -> &'static str {
     match arch {
         "x86_64" | "i386" => "qemu-system-x86",
         "aarch64" | "arm" => "qemu-system-arm",

@@ -40,7 +40,7 @@ pub mod process;
 mod sockets;
 
 pub use accel::{host_arch, probe_kvm, Accel, AccelChoice, KvmProbe};
-pub use binary::{find_qemu, QemuBinary, QEMU_BINARY_ENV};
+pub use binary::{debian_package, find_qemu, QemuBinary, QEMU_BINARY_ENV};
 pub use capture::{Capture, Pattern, TextMatch, WaitError};
 pub use config::MachineConfig;
 pub use error::MachineError;

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Component, Path};
 
+use kennel_layout::{JobDir, LogFile, TestDir, LOGS};
 use kennel_runner::{Status, TestResult};
 use minijinja::{AutoEscape, Environment, Output, State, Value};
 use serde::Serialize;
@@ -13,16 +14,6 @@ use serde::Serialize;
 use crate::{human_secs, ReportError, ResultsFile};
 
 const TEMPLATE: &str = include_str!("report.html.j2");
-
-/// The logs shown inline, in this order.
-const LOGS: [&str; 6] = [
-    "test.log",
-    "console.log",
-    "qmp.log",
-    "qemu.log",
-    "cmdline",
-    "test-process.log",
-];
 
 /// Each inline log shows at most its last this many bytes.
 pub(crate) const LOG_CAP: u64 = 256 * 1024;
@@ -121,6 +112,14 @@ struct Row {
     logdir: String,
     logdir_href: String,
     logs: Vec<Log>,
+    /// The folders of earlier attempts (`attempt-N/`), linked.
+    earlier: Vec<Link>,
+}
+
+#[derive(Serialize)]
+struct Link {
+    name: String,
+    href: String,
 }
 
 #[derive(Serialize)]
@@ -278,12 +277,14 @@ fn row(i: usize, t: &TestResult, job_dir: &Path, budget: &mut u64) -> Row {
         .collect::<Vec<_>>()
         .join(", ");
     let logdir_ok = is_relative_inside(&t.logdir);
-    let logs = if logdir_ok {
-        LOGS.iter()
-            .filter_map(|name| log(job_dir, &t.logdir, name, budget))
-            .collect()
+    let (logs, earlier) = if logdir_ok {
+        let logs = LOGS
+            .iter()
+            .filter_map(|file| log(job_dir, &t.logdir, file, budget))
+            .collect();
+        (logs, earlier_attempts(job_dir, t))
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     Row {
         anchor: format!("t{}", i + 1),
@@ -313,20 +314,38 @@ fn row(i: usize, t: &TestResult, job_dir: &Path, budget: &mut u64) -> Row {
             String::new()
         },
         logs,
+        earlier,
     }
 }
 
-/// A log as shown inline: `None` when the test did not write it.
-fn log(job_dir: &Path, logdir: &Path, name: &'static str, budget: &mut u64) -> Option<Log> {
-    let path = job_dir.join(logdir).join(name);
+/// Links to the folders where the test's earlier attempts left their logs.
+fn earlier_attempts(job_dir: &Path, t: &TestResult) -> Vec<Link> {
+    (1..t.attempts)
+        .map(|n| TestDir::new(&t.logdir).attempt(n))
+        .filter(|a| job_dir.join(a.path()).is_dir())
+        .filter_map(|a| {
+            let name = a.path().file_name()?.to_string_lossy().into_owned();
+            Some(Link {
+                name: format!("{name}/"),
+                href: format!("{}/", href(&a.path().display().to_string())),
+            })
+        })
+        .collect()
+}
+
+/// A log as shown inline: `None` when the test did not write it (or left it empty,
+/// for a log not worth showing empty).
+fn log(job_dir: &Path, logdir: &Path, file: &LogFile, budget: &mut u64) -> Option<Log> {
+    let name = file.name;
+    let path = JobDir::new(job_dir).test(logdir).file(name);
     let len = std::fs::metadata(&path).ok()?.len();
-    if name == "test-process.log" && len == 0 {
+    if file.hidden_when_empty && len == 0 {
         return None;
     }
     let shown = len.min(LOG_CAP);
     let text = if shown <= *budget {
         *budget -= shown;
-        Some(tail(&path, len).unwrap_or_else(|e| format!("(cannot read {name}: {e})")))
+        Some(tail(&path, len, LOG_CAP).unwrap_or_else(|e| format!("(cannot read {name}: {e})")))
     } else {
         None
     };
@@ -340,13 +359,13 @@ fn log(job_dir: &Path, logdir: &Path, name: &'static str, budget: &mut u64) -> O
     })
 }
 
-/// The last [`LOG_CAP`] bytes of a file of `len` bytes, starting at a line.
-pub(crate) fn tail(path: &Path, len: u64) -> std::io::Result<String> {
+/// The last `cap` bytes of a file of `len` bytes, starting at a line.
+pub(crate) fn tail(path: &Path, len: u64, cap: u64) -> std::io::Result<String> {
     let mut f = std::fs::File::open(path)?;
     let mut bytes = Vec::new();
-    if len > LOG_CAP {
-        f.seek(SeekFrom::Start(len - LOG_CAP))?;
-        f.take(LOG_CAP).read_to_end(&mut bytes)?;
+    if len > cap {
+        f.seek(SeekFrom::Start(len - cap))?;
+        f.take(cap).read_to_end(&mut bytes)?;
         if let Some(nl) = bytes.iter().position(|&b| b == b'\n') {
             bytes.drain(..=nl);
         }
@@ -357,7 +376,7 @@ pub(crate) fn tail(path: &Path, len: u64) -> std::io::Result<String> {
 }
 
 /// A log folder from results.json is read only when it stays inside the job folder.
-fn is_relative_inside(p: &Path) -> bool {
+pub(crate) fn is_relative_inside(p: &Path) -> bool {
     !p.as_os_str().is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)))
 }
 

@@ -1,11 +1,23 @@
-use kennel_runner::Status;
+use std::path::Path;
+
+use kennel_layout::{JobDir, Stream, LOGS};
+use kennel_runner::{Status, TestResult};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::results_dir::ResultsFile;
 use crate::ReportError;
 
-/// `junit.xml` for GitLab, Jenkins and friends: one suite per test file.
-pub(crate) fn render(file: &ResultsFile) -> Result<Vec<u8>, ReportError> {
+/// A failed test's `system-out`/`system-err` hold at most the last this many bytes
+/// of each log.
+pub(crate) const JUNIT_LOG_CAP: u64 = 16 * 1024;
+/// The whole file holds at most this many bytes of logs; after that, the logs' folder only.
+const JUNIT_LOG_BUDGET: u64 = 8 * 1024 * 1024;
+
+/// `junit.xml` for GitLab, Jenkins and friends: one suite per test file. A test that
+/// did not pass carries the tails of its logs (under `job_dir`): output logs in
+/// `system-out`, error logs (stderr, the test process, QEMU) in `system-err`.
+pub(crate) fn render(file: &ResultsFile, job_dir: &Path) -> Result<Vec<u8>, ReportError> {
+    let mut budget = JUNIT_LOG_BUDGET;
     let mut report = Report::new(format!("kennel job {}", file.job_id));
     let mut suites: indexmap::IndexMap<String, TestSuite> = indexmap::IndexMap::new();
     for t in &file.tests {
@@ -46,6 +58,14 @@ pub(crate) fn render(file: &ResultsFile) -> Result<Vec<u8>, ReportError> {
         let mut case = TestCase::new(t.name.clone(), status);
         case.set_time(std::time::Duration::from_secs_f64(t.duration_s.max(0.0)));
         case.set_classname(t.file.display().to_string());
+        if !t.status.is_ok() {
+            if let Some(out) = logs(job_dir, t, Stream::Out, &mut budget) {
+                case.set_system_out(out);
+            }
+            if let Some(err) = logs(job_dir, t, Stream::Err, &mut budget) {
+                case.set_system_err(err);
+            }
+        }
         suite.add_test_case(case);
     }
     report.add_test_suites(suites.into_values());
@@ -53,4 +73,43 @@ pub(crate) fn render(file: &ResultsFile) -> Result<Vec<u8>, ReportError> {
         .to_string()
         .map(String::into_bytes)
         .map_err(ReportError::Junit)
+}
+
+/// The tails of a test's logs of one stream, each under a `==> name <==` line
+/// (as `tail` prints several files); `None` when it wrote none.
+fn logs(job_dir: &Path, t: &TestResult, stream: Stream, budget: &mut u64) -> Option<String> {
+    if !crate::html::is_relative_inside(&t.logdir) {
+        return None;
+    }
+    let dir = JobDir::new(job_dir).test(&t.logdir);
+    let mut text = String::new();
+    for log in LOGS.iter().filter(|l| l.stream == stream) {
+        let path = dir.file(log.name);
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        let len = meta.len();
+        if len == 0 {
+            continue;
+        }
+        let shown = len.min(JUNIT_LOG_CAP);
+        text.push_str(&format!("==> {} <==\n", log.name));
+        if shown > *budget {
+            let rel = t.logdir.join(log.name);
+            text.push_str(&format!("(not inlined: see {})\n", rel.display()));
+            continue;
+        }
+        *budget -= shown;
+        if len > JUNIT_LOG_CAP {
+            text.push_str(&format!("(the last {} KiB)\n", JUNIT_LOG_CAP / 1024));
+        }
+        match crate::html::tail(&path, len, JUNIT_LOG_CAP) {
+            Ok(tail) => text.push_str(&tail),
+            Err(e) => text.push_str(&format!("(cannot read {}: {e})", log.name)),
+        }
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+    }
+    (!text.is_empty()).then_some(text)
 }

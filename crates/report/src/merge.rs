@@ -3,10 +3,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use kennel_config::write_atomic;
+use kennel_layout::{JobDir, ResultsRoot};
 use kennel_runner::{Summary, TestResult};
 
 use crate::results_dir::write_outputs;
-use crate::{ReportError, ResultsFile};
+use crate::{ReportError, ResultsFile, RunOptions};
 
 /// Join shard job folders (`kennel run --shard K/N` on several machines) into one
 /// new job folder under `out_results_dir`, and point `out_results_dir/latest` at it.
@@ -31,7 +32,7 @@ pub fn merge(job_dirs: &[PathBuf], out_results_dir: &Path) -> Result<PathBuf, Re
         let file = ResultsFile::load(dir)?;
         let started = humantime::parse_rfc3339_weak(&file.started).map_err(|source| {
             ReportError::BadStarted {
-                path: dir.join("results.json"),
+                path: JobDir::new(dir).results_json(),
                 started: file.started.clone(),
                 source,
             }
@@ -54,8 +55,9 @@ pub fn merge(job_dirs: &[PathBuf], out_results_dir: &Path) -> Result<PathBuf, Re
         .fold(0.0, f64::max);
 
     let job_id = kennel_runner::new_job_id();
-    let job_dir = out_results_dir.join(format!("job-{job_id}"));
-    let tests_dir = job_dir.join("tests");
+    let results_root = ResultsRoot::new(out_results_dir);
+    let job_dir = results_root.job(&job_id).root().to_path_buf();
+    let tests_dir = JobDir::new(&job_dir).tests_dir();
     std::fs::create_dir_all(&tests_dir).map_err(|source| ReportError::Write {
         path: tests_dir.clone(),
         source,
@@ -66,7 +68,7 @@ pub fn merge(job_dirs: &[PathBuf], out_results_dir: &Path) -> Result<PathBuf, Re
         let _ = std::fs::remove_dir_all(&job_dir);
     }
     written?;
-    kennel_runner::point_latest(out_results_dir, &job_dir);
+    results_root.point_latest(&job_dir);
     Ok(job_dir)
 }
 
@@ -93,10 +95,11 @@ fn write_job(
     let mut summary = Summary::default();
     let mut interrupted = false;
     let mut slot_base = 0;
+    // The shards ran with the same options; the merged job is all of them.
     let options = shards
         .first()
-        .map(|s| s.1.options.clone())
-        .unwrap_or_default();
+        .and_then(|s| s.1.options.clone())
+        .map(|o| RunOptions { shard: None, ..o });
     for (dir, file, started) in shards {
         let _ = writeln!(
             log,
@@ -110,8 +113,7 @@ fn write_job(
         interrupted |= file.interrupted;
         for t in &file.tests {
             let mut t = t.clone();
-            let logdir =
-                PathBuf::from("tests").join(format!("{:03}-{}", tests.len() + 1, logdir_slug(&t)));
+            let logdir = kennel_layout::renumbered(&t.logdir, tests.len(), &t.name);
             let from = dir.join(&t.logdir);
             if !t.logdir.as_os_str().is_empty() && from.is_dir() {
                 link_or_copy_tree(&from, &job_dir.join(&logdir))?;
@@ -138,7 +140,7 @@ fn write_job(
             ""
         }
     );
-    let log_path = job_dir.join("job.log");
+    let log_path = JobDir::new(job_dir).job_log();
     write_atomic(&log_path, log.as_bytes()).map_err(|source| ReportError::Write {
         path: log_path,
         source,
@@ -158,21 +160,6 @@ fn write_job(
         Some(e) => Err(e),
         None => Ok(()),
     }
-}
-
-/// The slug of a test's log folder: the old folder's name without its number
-/// (`001-boot-works` → `boot-works`), else made from the test's name.
-fn logdir_slug(t: &TestResult) -> String {
-    let old = t
-        .logdir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.split_once('-'))
-        .filter(|(num, rest)| {
-            !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit()) && !rest.is_empty()
-        })
-        .map(|(_, rest)| rest.to_string());
-    old.unwrap_or_else(|| kennel_runner::slug(&t.name))
 }
 
 /// Recreate the folder `from` at `to`: sub-folders made, files hard-linked or,

@@ -4,10 +4,11 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use kennel_config::write_atomic_with;
+use kennel_layout::{JobDir, JUNIT_XML, REPORT_HTML, RESULTS_JSON, RESULTS_TAP};
 use kennel_runner::{EventKind, RunEvent, Summary, TestResult};
 use serde::{Deserialize, Serialize};
 
-use crate::{ReportError, Reporter};
+use crate::{ReportError, Reporter, RunOptions};
 
 /// `results.json`, as in the results contract.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -28,21 +29,21 @@ pub struct ResultsFile {
     /// Every test, in job order.
     pub tests: Vec<TestResult>,
     /// How the job was run (paths, parameters, QEMU), so that `kennel replay` can run it again.
-    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
-    pub options: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<RunOptions>,
 }
 
 impl ResultsFile {
     /// Read a job folder's `results.json`.
     pub fn read(job_dir: &Path) -> std::io::Result<ResultsFile> {
-        let bytes = std::fs::read(job_dir.join("results.json"))?;
+        let bytes = std::fs::read(JobDir::new(job_dir).results_json())?;
         serde_json::from_slice(&bytes).map_err(std::io::Error::other)
     }
 
     /// Read a job folder's `results.json`, telling a missing file
     /// ([`ReportError::NoResults`]) from a broken one ([`ReportError::BadResults`]).
     pub fn load(job_dir: &Path) -> Result<ResultsFile, ReportError> {
-        let path = job_dir.join("results.json");
+        let path = JobDir::new(job_dir).results_json();
         let bytes = std::fs::read(&path).map_err(|source| ReportError::NoResults {
             dir: job_dir.to_path_buf(),
             source,
@@ -56,35 +57,36 @@ impl ResultsFile {
 /// Goes on past a failure; returns every file that could not be written.
 pub(crate) fn write_outputs(job_dir: &Path, file: &ResultsFile) -> Vec<ReportError> {
     type Render<'a> = Box<dyn Fn(&mut dyn Write) -> Result<(), ReportError> + 'a>;
+    let job = JobDir::new(job_dir);
     // One at a time, each streamed to its file: a job of thousands of tests
     // never holds its reports in memory at once.
     let outputs: [(&str, Render<'_>); 4] = [
         (
-            "results.json",
+            RESULTS_JSON,
             Box::new(|w| serde_json::to_writer_pretty(w, file).map_err(ReportError::Json)),
         ),
         (
-            "junit.xml",
+            JUNIT_XML,
             Box::new(|w| {
-                let bytes = crate::junit::render(file)?;
+                let bytes = crate::junit::render(file, job_dir)?;
                 w.write_all(&bytes).map_err(|source| ReportError::Write {
-                    path: job_dir.join("junit.xml"),
+                    path: job.junit_xml(),
                     source,
                 })
             }),
         ),
         (
-            "results.tap",
+            RESULTS_TAP,
             Box::new(|w| {
                 w.write_all(crate::tap::render(file).as_bytes())
                     .map_err(|source| ReportError::Write {
-                        path: job_dir.join("results.tap"),
+                        path: job.results_tap(),
                         source,
                     })
             }),
         ),
         (
-            "report.html",
+            REPORT_HTML,
             Box::new(|w| crate::html::render_to(file, job_dir, w)),
         ),
     ];
@@ -104,19 +106,22 @@ fn write_streamed(
 ) -> Result<(), ReportError> {
     // The renderer's own error rides through the io::Error and comes back out.
     let written = write_atomic_with(path, |w| render(w).map_err(std::io::Error::other));
-    written.map_err(
-        |e| match e.into_inner().map(|inner| inner.downcast::<ReportError>()) {
-            Some(Ok(report)) => *report,
-            Some(Err(other)) => ReportError::Write {
+    written.map_err(|e| {
+        if e.get_ref().is_some_and(|inner| inner.is::<ReportError>()) {
+            if let Some(Ok(report)) = e.into_inner().map(|inner| inner.downcast::<ReportError>()) {
+                return *report;
+            }
+            // Unreachable: the inner error was just seen to be a ReportError.
+            return ReportError::Write {
                 path: path.to_path_buf(),
-                source: std::io::Error::other(other),
-            },
-            None => ReportError::Write {
-                path: path.to_path_buf(),
-                source: std::io::Error::other("write failed"),
-            },
-        },
-    )
+                source: std::io::Error::other("cannot render"),
+            };
+        }
+        ReportError::Write {
+            path: path.to_path_buf(),
+            source: e,
+        }
+    })
 }
 
 /// Writes the job folder: `job.log` as events come, and at the end
@@ -128,7 +133,7 @@ pub struct ResultsDir {
     log: Option<File>,
     results: Vec<(usize, TestResult)>,
     errors: Vec<String>,
-    options: serde_json::Value,
+    options: Option<RunOptions>,
 }
 
 impl Default for ResultsDir {
@@ -147,13 +152,13 @@ impl ResultsDir {
             log: None,
             results: Vec::new(),
             errors: Vec::new(),
-            options: serde_json::Value::Null,
+            options: None,
         }
     }
 
     /// Record how the job was run in `results.json` (`options`), for `kennel replay`.
-    pub fn with_options(mut self, options: serde_json::Value) -> ResultsDir {
-        self.options = options;
+    pub fn with_options(mut self, options: RunOptions) -> ResultsDir {
+        self.options = Some(options);
         self
     }
 
@@ -199,7 +204,15 @@ impl Reporter for ResultsDir {
                 self.job_dir = job_dir.clone();
                 self.job_id = job_id.clone();
                 self.started = event.timestamp;
-                self.log = File::create(job_dir.join("job.log")).ok();
+                let path = JobDir::new(job_dir).job_log();
+                self.log = match File::create(&path) {
+                    Ok(f) => Some(f),
+                    Err(source) => {
+                        let e = ReportError::Write { path, source };
+                        self.errors.push(kennel_runner::error_chain(&e));
+                        None
+                    }
+                };
                 self.log(event, &format!("job {job_id}: {total} tests, {jobs} slots"));
             }
             EventKind::TestStarted {

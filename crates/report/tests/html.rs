@@ -113,3 +113,56 @@ fn a_long_log_shows_its_tail_with_a_note() {
     assert!(!html.contains("FIRST LINE"));
     assert!(html.contains("showing the last 256 KiB of"));
 }
+
+/// The log folder of the fixture's failing test (`migration completes`).
+fn failing_logdir(dir: &std::path::Path) -> std::path::PathBuf {
+    let logdir = dir.join("tests/002-migration-completes");
+    std::fs::create_dir_all(&logdir).expect("mkdir");
+    logdir
+}
+
+#[test]
+fn a_rust_tests_stderr_and_stdout_are_shown() {
+    // Issue 11: a Rust test's panic message (in stderr.log) was missing from the report.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let logdir = failing_logdir(dir.path());
+    std::fs::write(
+        logdir.join("stderr.log"),
+        "thread 'main' panicked at tests/x.rs:3:5:\nthe answer is not 41\n",
+    )
+    .expect("write");
+    std::fs::write(logdir.join("stdout.log"), "running 1 test\n").expect("write");
+
+    common::write_job(dir.path(), common::JOB_ID, 0.0);
+    let html = page(&dir);
+
+    assert!(html.contains("<code>stderr.log</code>"));
+    assert!(html.contains("the answer is not 41"));
+    assert!(html.contains("<code>stdout.log</code>"));
+    assert!(html.contains("running 1 test"));
+}
+
+#[test]
+fn an_empty_stderr_is_not_shown() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(failing_logdir(dir.path()).join("stderr.log"), "").expect("write");
+
+    common::write_job(dir.path(), common::JOB_ID, 0.0);
+
+    assert!(!page(&dir).contains("<code>stderr.log</code>"));
+}
+
+#[test]
+fn earlier_attempts_are_linked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let retried = &common::results()[3];
+    assert_eq!(retried.attempts, 2);
+    let attempt = dir.path().join(&retried.logdir).join("attempt-1");
+    std::fs::create_dir_all(&attempt).expect("mkdir");
+    std::fs::write(attempt.join("test.log"), "first try\n").expect("write");
+
+    common::write_job(dir.path(), common::JOB_ID, 0.0);
+
+    let link = format!("href=\"{}/attempt-1/\"", retried.logdir.display());
+    assert!(page(&dir).contains(&link), "no {link}");
+}

@@ -123,3 +123,71 @@ fn results_tap_plan_matches_and_directives_follow_status() {
         );
     }
 }
+
+/// The `<testcase>` named `name` in `junit.xml` text: (system-out, system-err).
+fn junit_output(xml: &str, name: &str) -> (Option<String>, Option<String>) {
+    let doc = roxmltree::Document::parse(xml).expect("well-formed XML");
+    let case = doc
+        .descendants()
+        .find(|n| n.has_tag_name("testcase") && n.attribute("name") == Some(name))
+        .expect("the test case");
+    let text = |tag: &str| {
+        case.children()
+            .find(|c| c.has_tag_name(tag))
+            .map(|c| c.text().unwrap_or("").to_string())
+    };
+    (text("system-out"), text("system-err"))
+}
+
+#[test]
+fn junit_xml_carries_a_failures_logs_in_system_out_and_err() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let logdir = dir.path().join("tests/002-migration-completes");
+    std::fs::create_dir_all(&logdir).expect("mkdir");
+    std::fs::write(logdir.join("stderr.log"), "thread 'main' panicked: boom\n").expect("write");
+    std::fs::write(logdir.join("console.log"), "Linux version 6.1\n").expect("write");
+
+    common::write_job(dir.path(), common::JOB_ID, 0.0);
+    let xml = std::fs::read_to_string(dir.path().join("junit.xml")).expect("junit.xml");
+    let (out, err) = junit_output(&xml, "migration completes");
+
+    let out = out.expect("system-out");
+    assert!(out.contains("==> test.log <=="), "{out}");
+    assert!(out.contains("Linux version 6.1"), "{out}");
+    let err = err.expect("system-err");
+    assert!(err.contains("==> stderr.log <=="), "{err}");
+    assert!(err.contains("thread 'main' panicked: boom"), "{err}");
+}
+
+#[test]
+fn junit_xml_has_no_logs_for_a_pass() {
+    let dir = job();
+    let xml = std::fs::read_to_string(dir.path().join("junit.xml")).expect("junit.xml");
+
+    let (out, err) = junit_output(&xml, "boot reaches a login prompt [machine=pc]");
+
+    assert_eq!((out, err), (None, None));
+}
+
+#[test]
+fn junit_xml_holds_only_the_tail_of_a_long_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let logdir = dir.path().join("tests/002-migration-completes");
+    std::fs::create_dir_all(&logdir).expect("mkdir");
+    let mut big = String::from("FIRST LINE\n");
+    for i in 0..10_000 {
+        big.push_str(&format!("stderr line {i:06}\n"));
+    }
+    big.push_str("LAST LINE\n");
+    std::fs::write(logdir.join("stderr.log"), &big).expect("write");
+
+    common::write_job(dir.path(), common::JOB_ID, 0.0);
+    let xml = std::fs::read_to_string(dir.path().join("junit.xml")).expect("junit.xml");
+    let err = junit_output(&xml, "migration completes")
+        .1
+        .expect("system-err");
+
+    assert!(err.contains("LAST LINE"));
+    assert!(!err.contains("FIRST LINE"));
+    assert!(err.len() < 20 * 1024, "{}", err.len());
+}

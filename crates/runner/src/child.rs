@@ -13,7 +13,7 @@ use crate::event::{Outcome, Status};
 use crate::interpret::{run_case, CaseRun};
 
 /// Name of the file the test process writes its outcome to.
-pub const RESULT_FILE: &str = "result.json";
+pub const RESULT_FILE: &str = kennel_layout::RESULT_JSON;
 
 /// What the test process is told.
 #[derive(Debug, Clone)]

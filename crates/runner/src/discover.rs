@@ -215,7 +215,7 @@ pub fn plan(
 
 /// `tests/NNN-<slug>`: a test's log folder in the job folder.
 pub(crate) fn logdir_for(index: usize, name: &str) -> PathBuf {
-    PathBuf::from("tests").join(format!("{:03}-{}", index + 1, crate::slug::slug(name)))
+    kennel_layout::test_logdir(index, name)
 }
 
 /// Keep shard `k` of `n` (1-based): every n-th test of the plan, starting at the
@@ -229,14 +229,8 @@ pub fn shard(tests: Vec<PlannedTest>, k: usize, n: usize) -> Vec<PlannedTest> {
         .filter(|(i, _)| i % n == (k.max(1) - 1) % n)
         .enumerate()
         .map(|(new, (_, mut t))| {
-            let slug = t
-                .logdir
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .and_then(|n| n.split_once('-').map(|(_, rest)| rest.to_string()))
-                .unwrap_or_default();
             t.index = new;
-            t.logdir = PathBuf::from("tests").join(format!("{:03}-{slug}", new + 1));
+            t.logdir = kennel_layout::renumbered(&t.logdir, new, &t.name());
             t
         })
         .collect()

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use kennel_layout::{TestDir, STDERR_LOG};
+
 use crate::event::{Outcome, Status};
 use crate::tap::{PointStatus, TapReader};
 
@@ -31,8 +33,11 @@ pub struct ExecRun<'a> {
     pub path: &'a Path,
     /// Its arguments.
     pub args: &'a [String],
-    /// Its log folder: `stdout.log` (also `test.log`), `stderr.log`.
+    /// Its log folder: stdout to [`stdout_file`](Self::stdout_file), stderr to `stderr.log`.
     pub logdir: &'a Path,
+    /// The file in `logdir` its stdout goes to: `test.log` for a program, `stdout.log`
+    /// for a Rust test (whose harness writes `test.log` itself).
+    pub stdout_file: &'static str,
     /// Timeout for the whole program.
     pub timeout: Duration,
     /// Extra environment (parameters, QEMU binary).
@@ -52,13 +57,17 @@ pub fn run_executable(run: &ExecRun<'_>) -> Vec<ExecResult> {
             duration_s: started.elapsed().as_secs_f64(),
         }]
     };
-    let stderr = match std::fs::File::create(run.logdir.join("stderr.log")) {
+    let dir = TestDir::new(run.logdir);
+    let stderr = match std::fs::File::create(dir.stderr_log()) {
         Ok(f) => f,
-        Err(e) => return fail(Status::Error, format!("cannot create stderr.log: {e}")),
+        Err(e) => return fail(Status::Error, format!("cannot create {STDERR_LOG}: {e}")),
     };
-    let stdout_log = match std::fs::File::create(run.logdir.join("test.log")) {
+    let stdout_log = match std::fs::File::create(dir.file(run.stdout_file)) {
         Ok(f) => f,
-        Err(e) => return fail(Status::Error, format!("cannot create test.log: {e}")),
+        Err(e) => {
+            let name = run.stdout_file;
+            return fail(Status::Error, format!("cannot create {name}: {e}"));
+        }
     };
     let program: PathBuf = std::path::absolute(run.path).unwrap_or_else(|_| run.path.to_path_buf());
     let mut cmd = Command::new(&program);
@@ -66,7 +75,7 @@ pub fn run_executable(run: &ExecRun<'_>) -> Vec<ExecResult> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(stderr)
-        .env(kennel_config::env::TEST_LOGDIR, run.logdir)
+        .env(kennel_layout::TEST_LOGDIR_ENV, run.logdir)
         .envs(run.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     kennel_machine::process::kill_with_parent(&mut cmd);
@@ -155,7 +164,8 @@ fn judge(
     total_s: f64,
 ) -> Vec<ExecResult> {
     let exit = status.map(kennel_machine::ExitInfo::from);
-    let tail = || tail_lines(&run.logdir.join("test.log"), &run.logdir.join("stderr.log"));
+    let dir = TestDir::new(run.logdir);
+    let tail = || tail_lines(&dir.file(run.stdout_file), &dir.stderr_log());
     let mut results = Vec::new();
     if tap.is_tap() {
         let mut prev = 0.0;
@@ -256,13 +266,13 @@ fn judge(
     }
     let outcome = match (killed, exit) {
         (Some(k), _) => Outcome::with(Status::Interrupted, format!("{k}\n{}", tail())),
-        (None, Some(e)) if e.code == Some(0) => match kennel_skip(&run.logdir.join("stderr.log")) {
+        (None, Some(e)) if e.code == Some(0) => match kennel_skip(&dir.stderr_log()) {
             Some(why) => Outcome::with(Status::Skip, why),
             None => Outcome::pass(),
         },
         (None, Some(e)) if e.code == Some(SKIP_EXIT) => {
-            let why = last_line(&run.logdir.join("stderr.log"))
-                .or_else(|| last_line(&run.logdir.join("test.log")))
+            let why = last_line(&dir.stderr_log())
+                .or_else(|| last_line(&dir.file(run.stdout_file)))
                 .unwrap_or_else(|| "exit status 77".into());
             Outcome::with(Status::Skip, why)
         }

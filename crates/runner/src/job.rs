@@ -7,6 +7,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
 
 use indexmap::IndexMap;
+use kennel_layout::{ResultsRoot, TestDir};
 use kennel_spec::Value;
 
 use crate::child::ChildArgs;
@@ -157,8 +158,9 @@ pub fn run_job_with(
     interrupted: &AtomicBool,
     on_event: &mut dyn FnMut(&RunEvent),
 ) -> Result<JobReport, RunnerError> {
-    let job_dir = opts.results_dir.join(format!("job-{}", opts.job_id));
-    std::fs::create_dir_all(job_dir.join("tests")).map_err(|source| RunnerError::Results {
+    let job = ResultsRoot::new(&opts.results_dir).job(&opts.job_id);
+    let job_dir = job.root().to_path_buf();
+    std::fs::create_dir_all(job.tests_dir()).map_err(|source| RunnerError::Results {
         path: job_dir.clone(),
         source,
     })?;
@@ -327,14 +329,7 @@ fn not_run(t: &PlannedTest, why: &str) -> TestResult {
 
 /// `latest` -> the job folder, replaced atomically (new link, then rename).
 pub fn point_latest(results_dir: &Path, job_dir: &Path) {
-    let Some(name) = job_dir.file_name() else {
-        return;
-    };
-    let tmp = results_dir.join(format!(".latest-{}", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    if std::os::unix::fs::symlink(name, &tmp).is_ok() {
-        let _ = std::fs::rename(&tmp, results_dir.join("latest"));
-    }
+    ResultsRoot::new(results_dir).point_latest(job_dir);
 }
 
 fn run_test(
@@ -354,7 +349,7 @@ fn run_test(
     result.attempts = 1;
     let (case, case_index) = match &t.what {
         Planned::Invalid(f) => {
-            let _ = std::fs::write(logdir.join("test.log"), format!("{}\n", f.message));
+            let _ = std::fs::write(TestDir::new(&logdir).test_log(), format!("{}\n", f.message));
             let o = Outcome::with(Status::Error, f.message.clone());
             result.status = o.status;
             result.reason = o.reason;
@@ -367,7 +362,14 @@ fn run_test(
                 name: t.name(),
                 attempt: 1,
             })));
-            return run_executable_test(shared, path, &[], &logdir, result);
+            return run_executable_test(
+                shared,
+                path,
+                &[],
+                &logdir,
+                kennel_layout::TEST_LOG,
+                result,
+            );
         }
         Planned::CargoTest(c) if c.ignored => {
             result.reason = Some("ignored (marked `ignore` in the test)".into());
@@ -380,7 +382,14 @@ fn run_test(
                 attempt: 1,
             })));
             let args = vec!["--exact".to_string(), c.name.clone(), "--nocapture".into()];
-            return run_executable_test(shared, &c.binary, &args, &logdir, result);
+            return run_executable_test(
+                shared,
+                &c.binary,
+                &args,
+                &logdir,
+                kennel_layout::STDOUT_LOG,
+                result,
+            );
         }
         Planned::Case { case, case_index } => (case, *case_index),
     };
@@ -443,6 +452,7 @@ fn run_executable_test(
     path: &Path,
     args: &[String],
     logdir: &Path,
+    stdout_file: &'static str,
     template: TestResult,
 ) -> Vec<TestResult> {
     let mut env: Vec<(String, String)> = shared
@@ -465,6 +475,7 @@ fn run_executable_test(
         path,
         args,
         logdir,
+        stdout_file,
         timeout,
         env,
         interrupted: &abort,
@@ -488,14 +499,14 @@ fn run_executable_test(
 
 /// Move the files of a finished attempt into `attempt-N/`.
 fn keep_attempt(logdir: &Path, n: u32) {
-    let dest = logdir.join(format!("attempt-{n}"));
+    let dest = TestDir::new(logdir).attempt(n).path().to_path_buf();
     if std::fs::create_dir_all(&dest).is_err() {
         return;
     }
     if let Ok(entries) = std::fs::read_dir(logdir) {
         for e in entries.flatten() {
             let name = e.file_name();
-            if name.to_string_lossy().starts_with("attempt-") {
+            if TestDir::is_attempt(&name.to_string_lossy()) {
                 continue;
             }
             let _ = std::fs::rename(e.path(), dest.join(name));
@@ -528,7 +539,7 @@ fn run_attempt(shared: &Shared<'_>, args: &ChildArgs) -> Outcome {
                     "the test process did not finish within its timeout ({}) plus {}s, and was killed; last test.log line: {}",
                     humantime::format_duration(args.timeout),
                     grace.as_secs(),
-                    last_line(&args.logdir.join("test.log"))
+                    last_line(&TestDir::new(&args.logdir).test_log())
                 ),
             );
         }

@@ -18,8 +18,7 @@ pub mod executable;
 pub mod interpret;
 mod job;
 pub mod schedule;
-mod slug;
-pub use slug::slug;
+pub use kennel_layout::slug;
 pub mod tap;
 
 pub use discover::{discover, plan, shard, Discovery, LoadFailure, Planned, PlannedTest};

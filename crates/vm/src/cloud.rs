@@ -61,17 +61,6 @@ pub fn job_key(dir: &Path) -> Result<JobKey, String> {
     }
 }
 
-/// Where the job's SSH key goes: `<job>/ssh` for a test of a job (whose log
-/// folder is `<job>/tests/<n>-<name>`), else `ssh` in the test's own log folder.
-pub fn job_key_dir(logdir: &Path) -> PathBuf {
-    match logdir.parent() {
-        Some(tests) if tests.file_name().is_some_and(|n| n == "tests") => {
-            tests.parent().unwrap_or(tests).join("ssh")
-        }
-        _ => logdir.join("ssh"),
-    }
-}
-
 fn load_key(path: &Path) -> Result<JobKey, String> {
     let key = KeyPair::load(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     Ok(JobKey {

@@ -71,7 +71,7 @@ impl MachineDesc {
 pub struct Workspace {
     /// The test's private scratch folder: overlays and seeds go here.
     pub scratch: PathBuf,
-    /// Where the job's SSH key lives ([`crate::job_key_dir`]).
+    /// Where the job's SSH key lives (`kennel_layout::TestDir::job_key_dir`).
     pub key_dir: PathBuf,
     /// The test's `test.log`.
     pub log: TestLog,

@@ -25,7 +25,7 @@ mod start;
 mod vm;
 
 pub use channel::{signal_name, ChannelError, ChannelKind, CommandResult, CommandStatus};
-pub use cloud::{job_key_dir, GUEST_USER};
+pub use cloud::GUEST_USER;
 pub use desc::{BuiltinGuest, Deadlines, MachineDesc, Workspace};
 pub use log::TestLog;
 pub use start::{prepare, Plan, CLOUD_REPORT_RESERVE, GUEST_BOOT_LIMIT, SHUTDOWN_GRACE};

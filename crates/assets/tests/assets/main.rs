@@ -1,6 +1,7 @@
 //! kennel-assets against a real (misbehaving) HTTP server on loopback, real
 //! archives built here, and real child processes.
 
+mod batch;
 mod derive;
 mod fetch;
 mod maintain;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
+use kennel_layout::TestDir;
 use kennel_machine::{find_qemu, LogSink};
 use kennel_spec::{MachineSpec, TestCase, TestFile, Value};
 use kennel_vm::{Deadlines, TestLog, Vm, VmError, Workspace};
@@ -14,10 +15,6 @@ use super::requires;
 use super::steps::StepError;
 use super::vars::StepVars;
 use crate::event::{Outcome, Status};
-
-/// The file in a test's log folder naming its scratch folder while it exists
-/// (for the runner to remove when it has to kill the test process).
-pub const SCRATCH_NOTE: &str = "scratch-dir";
 
 /// What the test process needs to run one case.
 pub struct CaseRun<'a> {
@@ -80,24 +77,24 @@ pub(super) struct Interp<'a> {
 pub fn run_case(run: &CaseRun<'_>) -> Outcome {
     let file: &TestFile = &run.case.file;
     let open = |name: &str| -> LogSink {
-        match std::fs::File::create(run.logdir.join(name)) {
+        match std::fs::File::create(TestDir::new(run.logdir).file(name)) {
             Ok(f) => LogSink::new(Box::new(f)),
             Err(_) => LogSink::discard(),
         }
     };
     // A short absolute path: UNIX socket paths in it must fit in 108 bytes.
-    let scratch = tempfile::Builder::new().prefix("kennel-tmp-").tempdir();
+    let dir = TestDir::new(run.logdir);
+    let scratch = tempfile::Builder::new()
+        .prefix(kennel_layout::SCRATCH_PREFIX)
+        .tempdir();
     let tmp = match &scratch {
         Ok(d) => {
             // Told to the runner, which removes it if this process is killed.
-            let _ = std::fs::write(
-                run.logdir.join(SCRATCH_NOTE),
-                d.path().as_os_str().as_encoded_bytes(),
-            );
+            let _ = std::fs::write(dir.scratch_note(), d.path().as_os_str().as_encoded_bytes());
             d.path().to_path_buf()
         }
         Err(_) => {
-            let t = run.logdir.join("tmp");
+            let t = dir.scratch_fallback();
             let _ = std::fs::create_dir_all(&t);
             t
         }
@@ -105,12 +102,12 @@ pub fn run_case(run: &CaseRun<'_>) -> Outcome {
     let mut interp = Interp {
         file,
         params: &run.case.params,
-        log: TestLog::create(&run.logdir.join("test.log")),
+        log: TestLog::create(&dir.test_log()),
         env: MachineEnv {
             qemu_option: run.qemu_option.clone(),
-            console_log: open("console.log"),
-            qemu_log: open("qemu.log"),
-            qmp_log: open("qmp.log"),
+            console_log: open(kennel_layout::CONSOLE_LOG),
+            qemu_log: open(kennel_layout::QEMU_LOG),
+            qmp_log: open(kennel_layout::QMP_LOG),
             several: file.machines.len() > 1,
         },
         slots: file
@@ -125,10 +122,10 @@ pub fn run_case(run: &CaseRun<'_>) -> Outcome {
         deadline: Instant::now() + run.timeout,
         timeout: run.timeout,
         asset_policy: run.assets,
-        cmdline: open("cmdline"),
+        cmdline: open(kennel_layout::CMDLINE),
         accel: IndexMap::new(),
         step_timeout: None,
-        ssh_dir: kennel_vm::job_key_dir(run.logdir),
+        ssh_dir: dir.job_key_dir(),
         phases: IndexMap::new(),
     };
     interp.log.line(&format!("test: {}", run.case.name));
@@ -154,7 +151,7 @@ pub fn run_case(run: &CaseRun<'_>) -> Outcome {
     outcome.phases = std::mem::take(&mut interp.phases);
     if kennel_config::Config::get().is_ok_and(|c| c.keep_tmp) {
         if let Ok(d) = scratch {
-            let _ = std::fs::remove_file(run.logdir.join(SCRATCH_NOTE));
+            let _ = std::fs::remove_file(dir.scratch_note());
             let kept = d.keep();
             interp
                 .log

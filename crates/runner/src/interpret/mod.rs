@@ -8,5 +8,5 @@ mod requires;
 mod steps;
 mod vars;
 
-pub use case::{run_case, skip_reason, AssetPolicy, CaseRun, SCRATCH_NOTE};
+pub use case::{run_case, skip_reason, AssetPolicy, CaseRun};
 pub use requires::QemuInfo;

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use kennel_layout::TestDir;
+
 use crate::child::{read_outcome, ChildArgs};
 use crate::error::RunnerError;
 use crate::event::{Outcome, Status};
@@ -66,7 +68,7 @@ impl ProcessLauncher {
 
 impl Launcher for ProcessLauncher {
     fn start(&self, args: &ChildArgs) -> Result<Box<dyn TestProcess>, RunnerError> {
-        let log = std::fs::File::create(args.logdir.join("test-process.log"));
+        let log = std::fs::File::create(TestDir::new(&args.logdir).test_process_log());
         let mut cmd = Command::new(&self.exe);
         cmd.arg("__run-test")
             .args(args.to_args())
@@ -134,7 +136,7 @@ impl TestProcess for ChildProcess {
                 format!(
                     "the test process ended ({}) without reporting a result; its output:\n{}",
                     status,
-                    tail(&self.logdir.join("test-process.log"), 15)
+                    tail(&TestDir::new(&self.logdir).test_process_log(), 15)
                 ),
             ),
         }
@@ -145,7 +147,7 @@ impl TestProcess for ChildProcess {
 /// crashed): it may hold disk overlays of hundreds of MiB. Only a folder named
 /// like the ones test processes make is touched.
 fn remove_scratch(logdir: &Path) {
-    let note = logdir.join(crate::interpret::SCRATCH_NOTE);
+    let note = TestDir::new(logdir).scratch_note();
     let Ok(text) = std::fs::read_to_string(&note) else {
         return;
     };
@@ -153,7 +155,7 @@ fn remove_scratch(logdir: &Path) {
     let ours = dir
         .file_name()
         .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with("kennel-tmp-"));
+        .is_some_and(|n| n.starts_with(kennel_layout::SCRATCH_PREFIX));
     if ours && dir.is_dir() {
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -268,9 +270,12 @@ done
     #[test]
     fn a_killed_test_process_takes_its_group_and_its_scratch_folder_with_it() {
         let f = fixture("sleep 300 &\necho $! > \"$logdir/grandchild\"\nwait\n");
-        let scratch = f.dir.path().join("kennel-tmp-unit");
+        let scratch = f
+            .dir
+            .path()
+            .join(format!("{}unit", kennel_layout::SCRATCH_PREFIX));
         std::fs::create_dir(&scratch).expect("scratch");
-        let note = f.args.logdir.join(crate::interpret::SCRATCH_NOTE);
+        let note = TestDir::new(&f.args.logdir).scratch_note();
         std::fs::write(&note, scratch.to_string_lossy().as_bytes()).expect("note");
         let mut process = f.launcher.start(&f.args).expect("starts");
         let grandchild = f.args.logdir.join("grandchild");

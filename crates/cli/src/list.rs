@@ -1,0 +1,77 @@
+//! `kennel list`: what would run, with variants, tags and skip reasons.
+
+use kennel_runner::Planned;
+use kennel_spec::Value;
+
+use crate::args::ListArgs;
+use crate::exit::{CliError, Ending};
+use crate::select::select;
+
+/// `kennel list`: a line per test, or `--json`. A file that does not load is a usage error.
+pub fn list(a: ListArgs) -> Result<Ending, CliError> {
+    let selected = select(&a.selection)?;
+    let mut invalid = false;
+    let mut rows = Vec::new();
+    for p in &selected.planned {
+        match &p.what {
+            Planned::Case { case, .. } => {
+                let skip = kennel_runner::interpret::skip_reason(
+                    &case.file,
+                    &case.params,
+                    a.qemu.as_deref(),
+                );
+                if a.json {
+                    rows.push(serde_json::json!({
+                        "name": case.name,
+                        "file": case.file.path,
+                        "variant": case.variant,
+                        "tags": case.file.tags,
+                        "timeout_s": case.file.timeout.as_secs_f64(),
+                        "skip": skip,
+                    }));
+                } else {
+                    let tags = if case.file.tags.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  [{}]", case.file.tags.join(", "))
+                    };
+                    let skip = skip.map(|s| format!("  SKIP: {s}")).unwrap_or_default();
+                    println!("{}  ({}){tags}{skip}", case.name, case.file.path.display());
+                }
+            }
+            Planned::CargoTest(t) => {
+                if a.json {
+                    rows.push(
+                        serde_json::json!({"name": p.name(), "file": t.binary, "kind": "cargo"}),
+                    );
+                } else {
+                    println!("{}  (Rust test in {})", p.name(), t.binary.display());
+                }
+            }
+            Planned::Executable { path } => {
+                if a.json {
+                    rows.push(
+                        serde_json::json!({"name": p.name(), "file": path, "kind": "executable"}),
+                    );
+                } else {
+                    println!(
+                        "{}  (executable; TAP test points are listed when it runs)",
+                        path.display()
+                    );
+                }
+            }
+            Planned::Invalid(f) => {
+                invalid = true;
+                eprintln!("kennel: error: {}", f.message);
+            }
+        }
+    }
+    if a.json {
+        println!("{}", Value::Array(rows));
+    }
+    if invalid {
+        Err(CliError::usage("some test files could not be loaded"))
+    } else {
+        Ok(Ending::Ok)
+    }
+}

@@ -1,0 +1,26 @@
+//! The project's configuration (`kennel.toml` and the `KENNEL_*` variables, read
+//! once by `kennel_config::Config`) as the commands need it.
+
+use std::path::PathBuf;
+
+use kennel_config::{Config, Origin};
+
+/// Before any thread starts: read the configuration (a malformed `kennel.toml`
+/// or a bad variable is an error at its place), and hand `kennel.toml`'s
+/// `image_mirror` to the test processes as `KENNEL_IMAGE_MIRROR`, which they may
+/// run from other folders (Rust tests run from their package's).
+pub fn apply_project_config() -> Result<(), String> {
+    let config = Config::get().map_err(|e| e.to_string())?;
+    if let Some(mirror) = &config.image_mirror {
+        if let Origin::File(_) = mirror.origin {
+            // Single-threaded here: main calls this first.
+            std::env::set_var(kennel_config::env::IMAGE_MIRROR, &mirror.url);
+        }
+    }
+    Ok(())
+}
+
+/// The paths in `kennel.toml` (`paths = ["tests/kennel"]`), else `tests/`.
+pub fn default_paths() -> Result<Vec<PathBuf>, String> {
+    Ok(Config::get().map_err(|e| e.to_string())?.test_paths())
+}

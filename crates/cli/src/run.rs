@@ -1,0 +1,118 @@
+//! `kennel run`: run a selection, print it, write the job folder.
+
+use std::io::IsTerminal;
+
+use kennel_report::{JsonEvents, LiveTerminal, Reporter, ResultsDir, RunOptions, Terminal};
+use kennel_runner::{JobOptions, Planned, RunEvent, RunnerError};
+
+use crate::args::{Format, RunArgs};
+use crate::exit::{CliError, Ending};
+use crate::select::{asset_policy, select, Selected};
+
+/// `kennel run`.
+pub fn run(a: RunArgs) -> Result<Ending, CliError> {
+    let selected = select(&a.selection)?;
+    execute(selected, &a)
+}
+
+/// Run a selection with the options of `a`, print, write results, and say how it went.
+pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
+    for f in &selected.discovery.failures {
+        eprintln!("kennel: error: {}", f.message);
+    }
+    check_runnable(&selected)?;
+    if a.timeout_factor.is_nan() || a.timeout_factor <= 0.0 {
+        return Err(CliError::usage("--timeout-factor must be positive"));
+    }
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::usage(format!("cannot find my own executable: {e}")))?;
+    let job_timeout = a
+        .job_timeout
+        .as_deref()
+        .map(kennel_spec::parse_duration)
+        .transpose()
+        .map_err(|e| CliError::usage(format!("--job-timeout: {e}")))?;
+    let opts = JobOptions {
+        jobs: a.jobs.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        }),
+        overrides: selected.overrides.clone(),
+        timeout_factor: a.timeout_factor,
+        results_dir: a.results_dir.clone(),
+        qemu: a.qemu.clone(),
+        retries: a.retries,
+        fail_fast: a.fail_fast,
+        exe,
+        job_id: kennel_runner::new_job_id(),
+        job_timeout,
+        memory_mib: a.memory,
+        assets: asset_policy(&a.assets),
+    };
+    let options = RunOptions {
+        paths: selected.paths.clone(),
+        params: selected.overrides.clone(),
+        tags: a.selection.tags.clone(),
+        shard: a.selection.shard.clone(),
+        qemu: a.qemu.clone(),
+        timeout_factor: a.timeout_factor,
+        cargo: a.selection.cargo,
+        packages: a.selection.packages.clone(),
+    };
+    let mut results = ResultsDir::new().with_options(options);
+    let mut screen: Box<dyn Reporter> = match a.format {
+        Format::Human if std::io::stdout().is_terminal() && std::io::stderr().is_terminal() => {
+            Box::new(LiveTerminal::new())
+        }
+        Format::Human => Box::new(Terminal::new(std::io::stdout(), false)),
+        Format::Json => Box::new(JsonEvents::new(std::io::stdout())),
+    };
+    let mut on_event = |e: &RunEvent| {
+        results.report(e);
+        screen.report(e);
+    };
+    let report =
+        kennel_runner::run_job(&selected.planned, &opts, &mut on_event).map_err(|e| match e {
+            RunnerError::Results { .. } => {
+                CliError::ResultsNotWritten(vec![kennel_runner::error_chain(&e)])
+            }
+            e => CliError::usage(e),
+        })?;
+    let unwritten = results.errors().to_vec();
+    if report.interrupted {
+        for e in &unwritten {
+            eprintln!("kennel: {e}");
+        }
+        Ok(Ending::Interrupted)
+    } else if !unwritten.is_empty() {
+        Err(CliError::ResultsNotWritten(unwritten))
+    } else if report.summary.ok() {
+        Ok(Ending::Ok)
+    } else {
+        Ok(Ending::Failed)
+    }
+}
+
+/// Nothing runnable is a usage error, naming every file that failed to load.
+fn check_runnable(selected: &Selected) -> Result<(), CliError> {
+    let runnable = selected
+        .planned
+        .iter()
+        .filter(|p| !matches!(p.what, Planned::Invalid(_)))
+        .count();
+    if runnable > 0 {
+        return Ok(());
+    }
+    if selected.planned.is_empty() {
+        return Err(CliError::usage("no tests found or selected"));
+    }
+    for p in &selected.planned {
+        if let Planned::Invalid(f) = &p.what {
+            if !selected.discovery.failures.iter().any(|d| d.path == f.path) {
+                eprintln!("kennel: error: {}", f.message);
+            }
+        }
+    }
+    Err(CliError::usage("nothing could run"))
+}

@@ -1,0 +1,92 @@
+//! What `run`, `list` and `replay` share: checking a selection (paths, tags,
+//! parameters, shard, cargo packages) into a plan, and the asset flags.
+
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+use kennel_runner::{Discovery, PlannedTest};
+use kennel_spec::{TagFilter, Value};
+
+use crate::args::{AssetFlags, Selection};
+use crate::exit::CliError;
+
+/// A checked selection: discovered files, parsed filter and parameters.
+pub struct Selected {
+    /// The paths the tests were discovered under (the command line's, else `kennel.toml`'s).
+    pub paths: Vec<PathBuf>,
+    /// What discovery found, and the files that failed to load.
+    pub discovery: Discovery,
+    /// `-p` parameters.
+    pub overrides: IndexMap<String, Value>,
+    /// The numbered plan.
+    pub planned: Vec<PlannedTest>,
+}
+
+/// Discover, plan, filter and shard what `sel` selects.
+pub fn select(sel: &Selection) -> Result<Selected, CliError> {
+    let filter =
+        TagFilter::parse(&sel.tags).map_err(|e| CliError::usage(format!("--tags: {e}")))?;
+    let mut overrides = IndexMap::new();
+    for p in &sel.params {
+        let (k, v) =
+            kennel_spec::parse_param(p).map_err(|e| CliError::usage(format!("-p {p}: {e}")))?;
+        overrides.insert(k, v);
+    }
+    let paths = if sel.paths.is_empty() && !sel.cargo {
+        crate::project::default_paths().map_err(CliError::Usage)?
+    } else {
+        sel.paths.clone()
+    };
+    let discovery = kennel_runner::discover(&paths).map_err(CliError::usage)?;
+    let mut planned = kennel_runner::plan(&discovery, &overrides, &filter);
+    if sel.cargo && filter.is_empty() {
+        let tests = kennel_runner::cargo::discover_cargo(&sel.packages)
+            .map_err(|e| CliError::Usage(kennel_runner::error_chain(&e)))?;
+        kennel_runner::cargo::plan_cargo(&mut planned, tests);
+    }
+    if let Some(spec) = &sel.shard {
+        let (k, n) = parse_shard(spec).map_err(CliError::Usage)?;
+        planned = kennel_runner::shard(planned, k, n);
+    }
+    Ok(Selected {
+        paths,
+        discovery,
+        overrides,
+        planned,
+    })
+}
+
+/// `K/N` with 1 <= K <= N.
+fn parse_shard(spec: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("--shard {spec}: expected K/N with 1 <= K <= N, e.g. 2/4");
+    let (k, n) = spec.split_once('/').ok_or_else(bad)?;
+    let k: usize = k.trim().parse().map_err(|_| bad())?;
+    let n: usize = n.trim().parse().map_err(|_| bad())?;
+    if k == 0 || n == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k, n))
+}
+
+/// The asset flags, and `KENNEL_NO_DOWNLOAD`, as the runner's policy.
+pub fn asset_policy(f: &AssetFlags) -> kennel_runner::interpret::AssetPolicy {
+    let no_download = kennel_config::Config::get().is_ok_and(|c| c.no_download);
+    kennel_runner::interpret::AssetPolicy {
+        offline: f.offline || no_download,
+        require: f.require_assets,
+        allow_unverified: f.allow_unverified,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_shard;
+
+    #[test]
+    fn shards_are_k_of_n() {
+        assert_eq!(parse_shard("2/4"), Ok((2, 4)));
+        assert!(parse_shard("0/4").is_err());
+        assert!(parse_shard("5/4").is_err());
+        assert!(parse_shard("x").is_err());
+    }
+}

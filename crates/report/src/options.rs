@@ -1,0 +1,71 @@
+//! `results.json`'s `options`: how a job was run, read back by `kennel replay`.
+
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+/// How a job was run, as recorded in `results.json` (`options`) so that
+/// `kennel replay` can run it again the same way. Every key may be missing from an
+/// older file: a missing key reads as its default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunOptions {
+    /// The paths the tests were discovered under: the command line's, else
+    /// `kennel.toml`'s `paths`, else `tests`.
+    pub paths: Vec<PathBuf>,
+    /// `-p` parameters.
+    pub params: IndexMap<String, serde_json::Value>,
+    /// `-t` tag filters, as given.
+    pub tags: Vec<String>,
+    /// `--shard K/N`.
+    pub shard: Option<String>,
+    /// `--qemu`.
+    pub qemu: Option<PathBuf>,
+    /// `--timeout-factor`.
+    pub timeout_factor: f64,
+    /// `--cargo`: Rust tests of cargo packages ran too.
+    pub cargo: bool,
+    /// `--package`: the cargo packages (empty: the workspace).
+    pub packages: Vec<String>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            paths: Vec::new(),
+            params: IndexMap::new(),
+            tags: Vec::new(),
+            shard: None,
+            qemu: None,
+            timeout_factor: 1.0,
+            cargo: false,
+            packages: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_of_an_older_results_json_read_back() {
+        let old = r#"{"paths": ["tests"], "params": {"cpus": 2}, "tags": [],
+                      "shard": null, "qemu": "/usr/bin/qemu-system-x86_64", "timeout_factor": 2.0}"#;
+
+        let options: RunOptions = serde_json::from_str(old).expect("parses");
+
+        assert_eq!(options.paths, [PathBuf::from("tests")]);
+        assert_eq!(options.params["cpus"], 2);
+        assert_eq!(options.timeout_factor, 2.0);
+        assert!(!options.cargo);
+    }
+
+    #[test]
+    fn missing_keys_read_as_defaults() {
+        let options: RunOptions = serde_json::from_str("{}").expect("parses");
+
+        assert_eq!(options, RunOptions::default());
+    }
+}

@@ -1,0 +1,228 @@
+//! What every `kennel run` test uses: the workspace and fixtures, running the
+//! real binary with a process marker, and reading its results.
+
+pub use std::path::{Path, PathBuf};
+pub use std::process::Command;
+pub use std::sync::OnceLock;
+pub use std::time::{Duration, Instant};
+
+pub use serde_json::Value;
+
+/// The workspace root: fixture paths and `examples/` are relative to it.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
+}
+
+pub fn fixture(rel: &str) -> String {
+    format!("tests/functional/{rel}")
+}
+
+/// Path of `kennel-fake-qemu`, built (once) beside the `kennel` binary.
+pub fn fake_qemu() -> PathBuf {
+    static FAKE: OnceLock<PathBuf> = OnceLock::new();
+    FAKE.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "-p", "kennel-fake-qemu"])
+            .current_dir(workspace())
+            .status()
+            .expect("run `cargo build -p kennel-fake-qemu`");
+        assert!(status.success(), "`cargo build -p kennel-fake-qemu` failed");
+        let path = Path::new(env!("CARGO_BIN_EXE_kennel")).with_file_name("kennel-fake-qemu");
+        assert!(
+            path.is_file(),
+            "{} missing; run `cargo build -p kennel-fake-qemu`",
+            path.display()
+        );
+        path
+    })
+    .clone()
+}
+
+pub fn unique_marker() -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    format!(
+        "kennel-cli-test-{}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+    )
+}
+
+/// Live processes whose environment holds `KENNEL_TEST_MARKER=<marker>`.
+pub fn processes_with(marker: &str) -> Vec<u32> {
+    let needle = format!("KENNEL_TEST_MARKER={marker}");
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .map(|env| env.split(|b| *b == 0).any(|v| v == needle.as_bytes()))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// Wait up to `limit` for every marked process to be gone; the survivors.
+pub fn survivors_after(marker: &str, limit: Duration) -> Vec<u32> {
+    let end = Instant::now() + limit;
+    loop {
+        let left = processes_with(marker);
+        if left.is_empty() || Instant::now() >= end {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A finished `kennel run`.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+    pub results_dir: tempfile::TempDir,
+}
+
+impl Run {
+    pub fn job_dir(&self) -> PathBuf {
+        self.results_dir.path().join("latest")
+    }
+
+    pub fn results(&self) -> Value {
+        let path = self.job_dir().join("results.json");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("read {}: {e}\nstderr:\n{}", path.display(), self.stderr));
+        serde_json::from_str(&text).expect("results.json is JSON")
+    }
+
+    /// The result entry of the test named `name`.
+    pub fn test(&self, name: &str) -> Value {
+        let results = self.results();
+        results["tests"]
+            .as_array()
+            .expect("tests[]")
+            .iter()
+            .find(|t| t["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no test named {name:?} in {results:#}"))
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.results()["tests"]
+            .as_array()
+            .expect("tests[]")
+            .iter()
+            .map(|t| t["name"].as_str().expect("name").to_string())
+            .collect();
+        names.sort();
+        names
+    }
+
+    pub fn statuses(&self) -> Vec<String> {
+        self.results()["tests"]
+            .as_array()
+            .expect("tests[]")
+            .iter()
+            .map(|t| t["status"].as_str().expect("status").to_string())
+            .collect()
+    }
+}
+
+/// Run `kennel run ARGS --results-dir <temp>` from the workspace root, with `env`.
+/// Panics when a process it started outlives it by more than 2 s.
+pub fn kennel(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let results_dir = tempfile::tempdir().expect("results dir");
+    let marker = unique_marker();
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_kennel"))
+        .arg("run")
+        .args(args)
+        .arg("--results-dir")
+        .arg(results_dir.path())
+        .current_dir(workspace())
+        .env("KENNEL_TEST_MARKER", &marker)
+        .env_remove("KENNEL_RESULTS_DIR")
+        .env_remove("QEMU_TEST_QEMU_BINARY")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run kennel");
+    let elapsed = started.elapsed();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed,
+        results_dir,
+    };
+    let left = survivors_after(&marker, Duration::from_secs(2));
+    assert!(
+        left.is_empty(),
+        "processes outlived `kennel run {args:?}`: {left:?}\nstdout:\n{}",
+        run.stdout
+    );
+    run
+}
+
+/// A folder holding the given `(file name, text)` test files.
+pub fn test_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("test dir");
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).expect("write test file");
+    }
+    dir
+}
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
+
+pub const GOOD: &str = r#"
+name = "good"
+timeout = "30s"
+
+[machine]
+type = "none"
+args = ["-nodefaults", "-S"]
+
+[[step]]
+qmp = "query-status"
+returns = { status = "prelaunch" }
+"#;
+
+/// A test on the fake QEMU: answers one `query-status`, then whatever `KENNEL_FAKE_QEMU` says.
+pub fn fake_test(timeout: &str) -> String {
+    format!(
+        r#"
+name = "fake"
+timeout = "{timeout}"
+
+[machine]
+binary = "{}"
+type = "none"
+
+[[step]]
+qmp = "query-status"
+returns = {{ status = "running" }}
+
+[[step]]
+qmp = "query-status"
+timeout = "1s"
+"#,
+        fake_qemu().display()
+    )
+}
+
+/// A private asset cache for one run.
+pub fn cache_env(dir: &tempfile::TempDir) -> (&'static str, String) {
+    ("KENNEL_CACHE_DIR", path_str(dir.path()).to_string())
+}

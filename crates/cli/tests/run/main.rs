@@ -1,0 +1,12 @@
+//! `kennel run` end to end: the real binary, over the fixtures in
+//! `tests/functional/` and files written to temporary folders.
+//!
+//! Every run goes through [`kennel`], which tags the processes it starts with a
+//! unique `KENNEL_TEST_MARKER` environment variable and fails the test if any of
+//! them (test processes, QEMUs, fake QEMUs) is still alive after kennel exits.
+
+mod assets;
+mod cloud;
+mod guest;
+mod harness;
+mod steps;

@@ -277,6 +277,19 @@ impl Vm {
         self.inner.channel()
     }
 
+    /// The QMP session, or an error saying what `what()` needed it for.
+    fn qmp_session(&mut self, what: impl FnOnce() -> String) -> Result<&kennel_machine::Qmp> {
+        let name = self.name.clone();
+        self.inner.machine().qmp().map_err(|source| {
+            ErrorKind::Machine {
+                machine: name,
+                what: what(),
+                source,
+            }
+            .into()
+        })
+    }
+
     fn qmp_raw(&mut self, command: &str, args: &Value) -> Result<Result<Value, CommandError>> {
         let args = (!args.is_null()).then_some(args);
         match args {
@@ -286,15 +299,7 @@ impl Vm {
             None => self.logs.line(&format!("[{}] qmp {command}", self.name)),
         }
         let deadline = self.deadline;
-        let qmp = self
-            .inner
-            .machine()
-            .qmp()
-            .map_err(|source| ErrorKind::Machine {
-                machine: self.name.clone(),
-                what: format!("QMP `{command}`"),
-                source,
-            })?;
+        let qmp = self.qmp_session(|| format!("QMP `{command}`"))?;
         qmp.execute_raw(command, args, deadline)
             .map_err(|source| ErrorKind::Qmp {
                 machine: self.name.clone(),
@@ -343,15 +348,7 @@ impl Vm {
         self.logs
             .line(&format!("[{}] hmp {command_line}", self.name));
         let deadline = self.deadline;
-        let qmp = self
-            .inner
-            .machine()
-            .qmp()
-            .map_err(|source| ErrorKind::Machine {
-                machine: self.name.clone(),
-                what: format!("HMP `{command_line}`"),
-                source,
-            })?;
+        let qmp = self.qmp_session(|| format!("HMP `{command_line}`"))?;
         qmp.hmp(command_line, deadline)
             .map_err(|source| ErrorKind::Qmp {
                 machine: self.name.clone(),
@@ -369,15 +366,7 @@ impl Vm {
         self.logs
             .line(&format!("[{}] wait for event {name}", self.name));
         let deadline = self.deadline;
-        let qmp = self
-            .inner
-            .machine()
-            .qmp()
-            .map_err(|source| ErrorKind::Machine {
-                machine: self.name.clone(),
-                what: format!("waiting for event {name}"),
-                source,
-            })?;
+        let qmp = self.qmp_session(|| format!("waiting for event {name}"))?;
         qmp.wait_event(name, pattern, deadline)
             .map_err(|source| ErrorKind::Machine {
                 machine: self.name.clone(),

@@ -197,8 +197,11 @@ fn run_probe(binary: &Path) -> Result<KvmProbe, std::io::Error> {
     } else {
         args.extend(["-machine".into(), "none".into(), "-S".into()]);
     }
+    let install = crate::QemuInstall::of(binary);
     let mut cmd = Command::new(binary);
-    cmd.args(&args)
+    install.apply_env(&mut cmd);
+    cmd.args(install.args())
+        .args(&args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());

@@ -20,7 +20,9 @@ pub struct QemuBinary {
 ///
 /// Order: the machine's own `explicit` binary; `--qemu` (`qemu_opt`: a binary, or a
 /// build directory holding `qemu-system-<arch>`); `$QEMU_TEST_QEMU_BINARY`;
-/// `qemu-system-<arch>` on `PATH`.
+/// `qemu-system-<arch>` on `PATH`. A binary given by `--qemu` or the variable is
+/// for its own architecture only: named `qemu-system-<other>`, it stands for the
+/// folder it is in, and the `qemu-system-<arch>` beside it (else on `PATH`) is used.
 pub fn find_qemu(
     arch: &str,
     explicit: Option<&Path>,
@@ -45,10 +47,17 @@ pub fn find_qemu(
                 detail: format!("--qemu {} has no {wanted}", opt.display()),
             });
         }
+        if let Some(found) = sibling(opt, &wanted, "beside --qemu") {
+            return found;
+        }
         return existing(opt, "--qemu", arch);
     }
     if let Some(env) = std::env::var_os(QEMU_BINARY_ENV).filter(|v| !v.is_empty()) {
-        return existing(Path::new(&env), "$QEMU_TEST_QEMU_BINARY", arch);
+        let env = Path::new(&env);
+        if let Some(found) = sibling(env, &wanted, "beside $QEMU_TEST_QEMU_BINARY") {
+            return found;
+        }
+        return existing(env, "$QEMU_TEST_QEMU_BINARY", arch);
     }
     if let Some(path) = kennel_config::which(&wanted) {
         return Ok(QemuBinary {
@@ -62,6 +71,41 @@ pub fn find_qemu(
             "{wanted} is not on PATH; install it (Debian: apt-get install {}) or pass --qemu PATH",
             debian_package(arch)
         ),
+    })
+}
+
+/// `given` is a QEMU for another architecture (`qemu-system-<other>`): the
+/// `wanted` binary beside it, else on `PATH`; `None` when `given` is the wanted
+/// one or not a `qemu-system-*` at all (a wrapper script stands for every arch).
+fn sibling(
+    given: &Path,
+    wanted: &str,
+    source: &'static str,
+) -> Option<Result<QemuBinary, MachineError>> {
+    let name = given.file_name()?.to_str()?;
+    if !name.starts_with("qemu-system-") || name == wanted {
+        return None;
+    }
+    let beside = given.with_file_name(wanted);
+    if is_executable(&beside) {
+        return Some(Ok(QemuBinary {
+            path: beside,
+            source,
+        }));
+    }
+    let arch = wanted.trim_start_matches("qemu-system-").to_string();
+    Some(match kennel_config::which(wanted) {
+        Some(path) => Ok(QemuBinary {
+            path,
+            source: "PATH",
+        }),
+        None => Err(MachineError::BinaryNotFound {
+            detail: format!(
+                "{} is for another architecture, and there is no {wanted} beside it or on PATH",
+                given.display()
+            ),
+            arch,
+        }),
     })
 }
 

@@ -10,6 +10,7 @@ use crate::binary::{find_qemu, QemuBinary};
 use crate::capture::Capture;
 use crate::config::MachineConfig;
 use crate::error::MachineError;
+use crate::install::QemuInstall;
 use crate::logsink::LogSink;
 use crate::process::Reaper;
 use crate::sockets::{accept_all, AcceptError, Listener};
@@ -92,7 +93,9 @@ impl MachineConfig {
             .prefix("kennel-")
             .tempdir()
             .map_err(MachineError::SocketDir)?;
+        let install = QemuInstall::of(&binary.path);
         let mut args: Vec<String> = vec!["-display".into(), "none".into()];
+        args.extend(install.args());
         if !self.extra_args.iter().any(|a| a == "-vga") {
             args.extend(["-vga".into(), "none".into()]);
         }
@@ -146,14 +149,23 @@ impl MachineConfig {
             args.extend(["-incoming".into(), i.clone()]);
         }
         args.extend(self.extra_args.iter().cloned());
-        let cmdline = shell_line(&binary.path.to_string_lossy(), &args);
+        let env: Vec<(String, String)> = install
+            .env()
+            .into_iter()
+            .chain(self.env.iter().cloned())
+            .collect();
+        let mut cmdline = String::new();
+        for (k, v) in &env {
+            cmdline.push_str(&format!("{k}={} ", quote(v)));
+        }
+        cmdline.push_str(&shell_line(&binary.path.to_string_lossy(), &args));
 
         let mut cmd = Command::new(&binary.path);
         cmd.args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        for (k, v) in &self.env {
+        for (k, v) in &env {
             cmd.env(k, v);
         }
         crate::process::kill_with_parent(&mut cmd);

@@ -172,8 +172,12 @@ pub fn apply(c: &mut MachineConfig, image: &GuestImage, agent: bool) {
     });
     c.console = true;
     // A guest whose init dies panics (`panic=-1`): end QEMU instead of rebooting.
-    if !c.extra_args.iter().any(|a| a == "-no-reboot") {
-        c.extra_args.push("-no-reboot".into());
+    // No default devices (NIC, VGA, floppy, parallel port...): the guest gets what
+    // it needs spelled out (console, agent port) and nothing a module must provide.
+    for flag in ["-no-reboot", "-nodefaults"] {
+        if !c.extra_args.iter().any(|a| a == flag) {
+            c.extra_args.push(flag.into());
+        }
     }
     if !c.extra_args.iter().any(|a| a == "-cpu") {
         c.extra_args.extend(cpu_args(image.arch));

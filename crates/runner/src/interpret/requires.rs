@@ -58,7 +58,10 @@ impl QemuInfo {
 }
 
 fn help(binary: &Path, args: &[&str]) -> String {
-    Command::new(binary)
+    let install = kennel_machine::QemuInstall::of(binary);
+    let mut cmd = Command::new(binary);
+    install.apply_env(&mut cmd);
+    cmd.args(install.args())
         .args(args)
         .args(["-display", "none"])
         .stdin(Stdio::null())

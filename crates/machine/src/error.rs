@@ -26,11 +26,14 @@ pub enum MachineError {
         #[source]
         source: std::io::Error,
     },
-    /// QEMU exited (or never connected) during launch.
-    #[error("QEMU failed to launch: {reason}\n  command: {cmdline}\n  exit: {exit}\n  output:\n{output}")]
+    /// QEMU exited (or never connected) during launch. The first line of the
+    /// message carries the cause: how QEMU ended and its last stderr lines.
+    #[error("QEMU failed to launch: {reason} ({exit}){}\n  command: {cmdline}\n  exit: {exit}\n  output:\n{output}", crate::capture::on_one_line(.stderr))]
     LaunchFailed {
         /// What went wrong.
         reason: String,
+        /// QEMU's last stderr lines (the cause, when QEMU refused its options).
+        stderr: String,
         /// The exact command line.
         cmdline: String,
         /// How QEMU ended, if it did.

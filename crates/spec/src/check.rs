@@ -4,7 +4,8 @@ use std::collections::HashSet;
 
 use crate::error::{error_at_line, SpecError};
 use crate::model::{
-    AssetSource, DescCheck, ExitExpect, MachineSpec, QmpExpect, Step, StepKind, TestFile, TextCheck,
+    AssetSource, DescCheck, ExitExpect, MachineSpec, QmpExpect, RequiresSpec, Step, StepKind,
+    TestFile, TextCheck,
 };
 use crate::template::{value_vars, Templ, Template};
 
@@ -58,6 +59,12 @@ pub(crate) fn check_refs(test: &TestFile, params: Option<&[String]>) -> Result<(
         Err(format!("unknown variable `${{{name}}}`: {hint}"))
     };
     let none = HashSet::new();
+    // An error points at the string holding the reference, else at the
+    // header of the table holding it.
+    let at = |pos: Option<(usize, usize)>, line: usize, message: String| {
+        let (line, column) = pos.unwrap_or((line, 1));
+        error_at_line(&test.path, line, column, message)
+    };
     if let Ok(name) = Template::parse(&test.name) {
         for var in name.vars() {
             check(var, &none, false).map_err(|message| {
@@ -65,37 +72,60 @@ pub(crate) fn check_refs(test: &TestFile, params: Option<&[String]>) -> Result<(
             })?;
         }
     }
+    for (name, pos) in requires_refs(&test.requires).0 {
+        check(&name, &none, false).map_err(|message| at(pos, 1, message))?;
+    }
     for asset in test.assets.values() {
-        if let AssetSource::Path(path) | AssetSource::Cloud(path) = &asset.source {
-            for name in path.vars() {
-                check(name, &none, false)
-                    .map_err(|message| error_at_line(&test.path, asset.line, 1, message))?;
-            }
+        let mut names = Names::default();
+        match &asset.source {
+            AssetSource::Path(path) | AssetSource::Cloud(path) => names.tmpl(path),
+            AssetSource::Url(url) => names.text(url),
+        }
+        if let Some(member) = &asset.extract {
+            names.text(member);
+        }
+        for (name, pos) in names.0 {
+            check(&name, &none, false).map_err(|message| at(pos, asset.line, message))?;
         }
     }
     for machine in &test.machines {
-        for name in machine_vars(machine) {
-            check(&name, &none, false)
-                .map_err(|message| error_at_line(&test.path, machine.line, 1, message))?;
+        for (name, pos) in machine_refs(machine).0 {
+            check(&name, &none, false).map_err(|message| at(pos, machine.line, message))?;
         }
     }
     let mut saved: HashSet<&str> = HashSet::new();
     for step in &test.steps {
-        for name in step_vars(step) {
-            check(&name, &saved, true)
-                .map_err(|message| error_at_line(&test.path, step.line, 1, message))?;
+        for (name, pos) in step_refs(step).0 {
+            check(&name, &saved, true).map_err(|message| at(pos, step.line, message))?;
         }
         saved.extend(step.save.iter().map(|(name, _)| name.as_str()));
     }
     Ok(())
 }
 
+/// A variable reference and where it is written, when known.
+type Ref = (String, Option<(usize, usize)>);
+
 #[derive(Default)]
-struct Names(Vec<String>);
+struct Names(Vec<Ref>);
 
 impl Names {
     fn tmpl(&mut self, template: &Template) {
-        self.0.extend(template.vars().map(str::to_owned));
+        let at = template.position();
+        self.0
+            .extend(template.vars().map(|name| (name.to_owned(), at)));
+    }
+    /// A string kept as written (checked to parse at load).
+    fn text(&mut self, source: &str) {
+        if let Ok(template) = Template::parse(source) {
+            self.tmpl(&template);
+        }
+    }
+    fn list(&mut self, templates: &[Template]) {
+        templates.iter().for_each(|t| self.tmpl(t));
+    }
+    fn names(self) -> Vec<String> {
+        self.0.into_iter().map(|(name, _)| name).collect()
     }
     fn opt(&mut self, template: &Option<Template>) {
         if let Some(template) = template {
@@ -104,7 +134,7 @@ impl Names {
     }
     fn templ<T>(&mut self, templ: &Option<Templ<T>>) {
         if let Some(Templ::Var(name)) = templ {
-            self.0.push(name.clone());
+            self.0.push((name.clone(), None));
         }
     }
     fn check(&mut self, check: &Option<TextCheck>) {
@@ -120,13 +150,18 @@ impl Names {
     }
     fn value(&mut self, value: &Option<crate::Value>) {
         if let Some(value) = value {
-            self.0.extend(value_vars(value));
+            self.0
+                .extend(value_vars(value).into_iter().map(|name| (name, None)));
         }
     }
 }
 
 /// Every variable a machine refers to.
 pub fn machine_vars(machine: &MachineSpec) -> Vec<String> {
+    machine_refs(machine).names()
+}
+
+fn machine_refs(machine: &MachineSpec) -> Names {
     let mut names = Names::default();
     names.templ(&machine.arch);
     names.opt(&machine.binary);
@@ -152,11 +187,15 @@ pub fn machine_vars(machine: &MachineSpec) -> Vec<String> {
     if let Some(exit) = &machine.expect_exit {
         names.exit(exit);
     }
-    names.0
+    names
 }
 
 /// Every variable a step refers to.
 pub fn step_vars(step: &Step) -> Vec<String> {
+    step_refs(step).names()
+}
+
+fn step_refs(step: &Step) -> Names {
     let mut names = Names::default();
     match &step.kind {
         StepKind::Qmp {
@@ -169,7 +208,7 @@ pub fn step_vars(step: &Step) -> Vec<String> {
             match expect {
                 QmpExpect::Success => {}
                 QmpExpect::Returns(value) | QmpExpect::ReturnsExact(value) => {
-                    names.0.extend(value_vars(value));
+                    names.value(&Some(value.clone()));
                 }
                 QmpExpect::Error { class, desc } => {
                     names.opt(class);
@@ -228,5 +267,21 @@ pub fn step_vars(step: &Step) -> Vec<String> {
         StepKind::Shutdown { code } => names.templ(code),
         StepKind::Running(_) | StepKind::Launch | StepKind::Kill => {}
     }
-    names.0
+    names
+}
+
+fn requires_refs(requires: &RequiresSpec) -> Names {
+    let mut names = Names::default();
+    for list in [
+        &requires.arch,
+        &requires.machines,
+        &requires.devices,
+        &requires.netdevs,
+        &requires.commands,
+    ] {
+        names.list(list);
+    }
+    names.opt(&requires.accel);
+    names.opt(&requires.qemu_version);
+    names
 }

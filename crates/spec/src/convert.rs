@@ -17,21 +17,20 @@ pub(crate) const EXIT_CODE: &str = "an exit code from 0 to 255";
 
 impl Loader<'_> {
     pub(crate) fn tmpl(&self, value: &S<String>) -> Result<Template> {
-        Template::parse(value.get_ref()).or_else(|e| self.err(value.span().start, e.to_string()))
+        let at = value.span().start;
+        let (line, column) = self.src.line_col(at);
+        Template::parse(value.get_ref())
+            .map(|t| t.at(line, column))
+            .or_else(|e| self.err(at, e.to_string()))
     }
 
     pub(crate) fn opt_tmpl(&self, value: Option<&S<String>>) -> Result<Option<Template>> {
         value.map(|v| self.tmpl(v)).transpose()
     }
 
-    pub(crate) fn tmpl_list(&self, items: &S<Vec<String>>) -> Result<Vec<Template>> {
-        items
-            .get_ref()
-            .iter()
-            .map(|item| {
-                Template::parse(item).or_else(|e| self.err(items.span().start, e.to_string()))
-            })
-            .collect()
+    /// A list of templates; an error points at the item at fault.
+    pub(crate) fn tmpl_list(&self, items: &[S<String>]) -> Result<Vec<Template>> {
+        items.iter().map(|item| self.tmpl(item)).collect()
     }
 
     /// A regex template; compiled now when it has no references.

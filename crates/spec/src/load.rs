@@ -11,7 +11,7 @@ use crate::check::{check_refs, BUILTINS};
 use crate::convert::{list, to_json, EXIT_CODE};
 use crate::error::{error_at_line, Source, SpecError};
 use crate::model::{
-    AssetHash, AssetSource, AssetSpec, ExitExpect, MachineSpec, Requires, TestFile, TextCheck,
+    AssetHash, AssetSource, AssetSpec, ExitExpect, MachineSpec, RequiresSpec, TestFile, TextCheck,
     CHANNELS,
 };
 use crate::raw::{RawAsset, RawCloudInit, RawExit, RawFile, RawMachine, S};
@@ -161,21 +161,25 @@ impl Loader<'_> {
         })
     }
 
-    fn requires(&self, raw: crate::raw::RawRequires) -> Result<Requires> {
+    fn requires(&self, raw: crate::raw::RawRequires) -> Result<RequiresSpec> {
         let qemu_version = match &raw.qemu_version {
-            Some(req) => Some(
-                VersionReq::parse(req.get_ref())
-                    .or_else(|e| self.err(req.span().start, e.to_string()))?,
-            ),
+            Some(req) => {
+                let template = self.tmpl(req)?;
+                if let Some(text) = template.literal() {
+                    VersionReq::parse(text)
+                        .or_else(|e| self.err(req.span().start, e.to_string()))?;
+                }
+                Some(template)
+            }
             None => None,
         };
-        Ok(Requires {
-            arch: raw.arch,
-            machines: raw.machines,
-            devices: raw.devices,
-            netdevs: raw.netdevs,
-            accel: raw.accel,
-            commands: raw.commands,
+        Ok(RequiresSpec {
+            arch: self.tmpl_list(&raw.arch)?,
+            machines: self.tmpl_list(&raw.machines)?,
+            devices: self.tmpl_list(&raw.devices)?,
+            netdevs: self.tmpl_list(&raw.netdevs)?,
+            accel: self.opt_tmpl(raw.accel.as_ref())?,
+            commands: self.tmpl_list(&raw.commands)?,
             qemu_version,
         })
     }
@@ -241,9 +245,10 @@ impl Loader<'_> {
                 (None, None, Some(cloud)) => AssetSource::Cloud(self.tmpl(cloud)?),
                 (Some(url), None, _) => {
                     let text = url.get_ref();
-                    if !["http://", "https://", "file://"]
+                    let template = self.tmpl(url)?;
+                    if !["http://", "https://", "file://", "${"]
                         .iter()
-                        .any(|scheme| text.starts_with(scheme))
+                        .any(|scheme| template.source().starts_with(scheme))
                     {
                         return self.err(
                             url.span().start,
@@ -284,7 +289,10 @@ impl Loader<'_> {
                     source,
                     hash,
                     uncompress: asset.uncompress,
-                    extract: asset.extract,
+                    extract: match &asset.extract {
+                        Some(member) => Some(self.tmpl(member)?.source().to_owned()),
+                        None => None,
+                    },
                 },
             );
         }

@@ -180,9 +180,13 @@ impl<'a> Interp<'a> {
         if let Err(e) = self.prepare_guest_files() {
             return e.into_outcome();
         }
-        if let Some(reason) = self.unmet_requirement() {
-            self.log.line(&format!("skip: {reason}"));
-            return Outcome::with(Status::Skip, reason);
+        match self.unmet_requirement() {
+            Ok(None) => {}
+            Ok(Some(reason)) => {
+                self.log.line(&format!("skip: {reason}"));
+                return Outcome::with(Status::Skip, reason);
+            }
+            Err(e) => return e.into_outcome(),
         }
         let names: Vec<String> = self.slots.keys().cloned().collect();
         for name in names {
@@ -238,14 +242,18 @@ impl<'a> Interp<'a> {
         };
         for (name, spec) in &self.file.assets {
             let started = Instant::now();
+            let spec = spec.render(&self.vars()).map_err(|e| {
+                Box::new(Outcome::with(
+                    Status::Error,
+                    format!("in `[assets.{name}]`: {e}"),
+                ))
+            })?;
             let resolved;
             let spec = match &spec.source {
                 kennel_spec::AssetSource::Cloud(image) => {
-                    let image = image
-                        .render(&self.vars())
-                        .map_err(|e| Box::new(Outcome::with(Status::Error, e.to_string())))?;
+                    let image = image.literal().unwrap_or_default().to_owned();
                     resolved = kennel_vm::cloud::resolve_cloud_asset(
-                        spec,
+                        &spec,
                         &image,
                         self.asset_policy.offline,
                     )
@@ -268,7 +276,7 @@ impl<'a> Interp<'a> {
                     ));
                     &resolved
                 }
-                _ => spec,
+                _ => &spec,
             };
             match cache.resolve(
                 spec,
@@ -303,8 +311,17 @@ impl<'a> Interp<'a> {
         Ok(())
     }
 
-    fn unmet_requirement(&self) -> Option<String> {
-        skip_reason(self.file, &self.vars(), self.env.qemu_option.as_deref())
+    /// Why the test SKIPs; a `[requires]` whose values do not render is an ERROR.
+    fn unmet_requirement(&self) -> Result<Option<String>, StepError> {
+        self.file
+            .requires
+            .render(&self.vars())
+            .map_err(|e| StepError::Error(format!("in `[requires]`: {e}")))?;
+        Ok(skip_reason(
+            self.file,
+            &self.vars(),
+            self.env.qemu_option.as_deref(),
+        ))
     }
 
     /// Launch one declared machine through the machine core, and wait for its
@@ -492,14 +509,18 @@ fn round_ms(d: Duration) -> Duration {
     Duration::from_millis(d.as_millis().try_into().unwrap_or(u64::MAX))
 }
 
-/// Why a test would SKIP before it launches anything (`[requires]`, or no QEMU for
-/// an architecture the test is tagged for); `None` when it can run. `kennel list`
-/// shows this too.
+/// Why a test would SKIP before it launches anything (`[requires]`, with
+/// `${...}` substituted from `vars`, or no QEMU for an architecture the test is
+/// tagged for); `None` when it can run. `kennel list` shows this too.
 pub fn skip_reason(
     file: &TestFile,
     vars: &dyn kennel_spec::Vars,
     qemu: Option<&Path>,
 ) -> Option<String> {
+    let requires = match file.requires.render(vars) {
+        Ok(r) => r,
+        Err(e) => return Some(format!("`[requires]` does not render: {e}")),
+    };
     let main = file
         .machines
         .iter()
@@ -516,8 +537,8 @@ pub fn skip_reason(
         .and_then(|b| b.render(vars).ok())
         .map(PathBuf::from);
     let binary = find_qemu(&arch, explicit.as_deref(), qemu).ok();
-    let arch_tagged = file.tags.iter().any(|t| t == &format!("arch:{arch}"))
-        || file.requires.arch.contains(&arch);
+    let arch_tagged =
+        file.tags.iter().any(|t| t == &format!("arch:{arch}")) || requires.arch.contains(&arch);
     if binary.is_none() && arch_tagged {
         return Some(format!(
             "no QEMU binary for {arch} (qemu-system-{arch} not found)"
@@ -525,7 +546,7 @@ pub fn skip_reason(
     }
     let binary_for = |a: &str| find_qemu(a, None, qemu).is_ok();
     requires::unmet(
-        &file.requires,
+        &requires,
         binary.as_ref().map(|b| b.path.as_path()),
         &binary_for,
     )

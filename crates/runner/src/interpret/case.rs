@@ -191,19 +191,23 @@ impl<'a> Interp<'a> {
         let names: Vec<String> = self.slots.keys().cloned().collect();
         for name in names {
             if self.slots[&name].spec.launch {
-                if let Err(e) = self.launch(&name) {
+                let need = self.first_need(&name);
+                let until = match need {
+                    Some((_, Some(timeout))) => (Instant::now() + timeout).min(self.deadline),
+                    _ => self.deadline,
+                };
+                if let Err(e) = self.launch(&name, until) {
+                    // The step that needed the guest is the one that fails.
+                    let e = match need {
+                        Some((index, _)) => e.prefixed(&self.step_label(index)),
+                        None => e,
+                    };
                     return e.into_outcome();
                 }
             }
         }
         for (i, step) in self.file.steps.iter().enumerate() {
-            let label = format!(
-                "step {} ({}:{}, {})",
-                i + 1,
-                self.file.path.display(),
-                step.line,
-                step.describe()
-            );
+            let label = self.step_label(i);
             self.log.line(&format!("{label}: start"));
             let started = Instant::now();
             match self.run_step(step) {
@@ -224,6 +228,31 @@ impl<'a> Interp<'a> {
             }
         }
         Outcome::pass()
+    }
+
+    /// "step 2 (file:line, run uname -r)", for reasons.
+    fn step_label(&self, index: usize) -> String {
+        let step = &self.file.steps[index];
+        format!(
+            "step {} ({}:{}, {})",
+            index + 1,
+            self.file.path.display(),
+            step.line,
+            step.describe()
+        )
+    }
+
+    /// The first step on machine `name`, and its own timeout: the wait for
+    /// the machine's guest is bounded by that step (the contract's deadline
+    /// rule), so a guest that never comes up FAILs that step in its own time
+    /// instead of using up the test's.
+    fn first_need(&self, name: &str) -> Option<(usize, Option<Duration>)> {
+        self.file
+            .steps
+            .iter()
+            .enumerate()
+            .find(|(_, step)| step.on == name)
+            .map(|(index, step)| (index, step.timeout))
     }
 
     /// Fetch (or find in the cache) and verify every declared asset.
@@ -326,7 +355,9 @@ impl<'a> Interp<'a> {
 
     /// Launch one declared machine through the machine core, and wait for its
     /// guest; checks `expect_exit` right away.
-    pub(super) fn launch(&mut self, name: &str) -> Result<(), StepError> {
+    /// Every wait ends by `until`: the test's deadline, or the deadline of the
+    /// step that needs the machine when that comes first.
+    pub(super) fn launch(&mut self, name: &str, until: Instant) -> Result<(), StepError> {
         let vars = self.vars();
         let slot = &self.slots[name];
         let desc = machines::desc(slot.spec, &vars, &self.env, &self.file.dir)
@@ -343,7 +374,7 @@ impl<'a> Interp<'a> {
         let vm = kennel_vm::prepare(desc, &workspace)
             .and_then(|plan| {
                 plan.start(Deadlines {
-                    until: self.deadline,
+                    until: until.min(self.deadline),
                     timeout: self.timeout,
                 })
             })

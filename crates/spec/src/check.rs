@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use crate::error::{error_at_line, SpecError};
+use crate::error::{error_at_line, Source, SpecError};
 use crate::model::{
     AssetSource, DescCheck, ExitExpect, MachineSpec, QmpExpect, RequiresSpec, Step, StepKind,
     TestFile, TextCheck,
@@ -19,13 +19,29 @@ impl TestFile {
     /// step) a name saved by an earlier step. The error names the machine
     /// table or step header holding the reference.
     pub fn check_vars(&self, params: &[String]) -> Result<(), SpecError> {
-        check_refs(self, Some(params))
+        let text = std::fs::read_to_string(&self.path).ok();
+        check_refs(self, Some(params), text.as_deref()).map_err(|e| match &text {
+            Some(text) => Source {
+                path: &self.path,
+                text,
+            }
+            .with_snippet(e),
+            None => e,
+        })
     }
 }
 
 /// With `params` unknown (`None`, at load), only what no parameter can fix is
 /// reported: `${asset:<undeclared>}`.
-pub(crate) fn check_refs(test: &TestFile, params: Option<&[String]>) -> Result<(), SpecError> {
+///
+/// An error points at the string holding the reference: its own position, or
+/// (for a typed value, which keeps none) the first `${name}` in `text` from the
+/// line of the table holding it, else that table's header.
+pub(crate) fn check_refs(
+    test: &TestFile,
+    params: Option<&[String]>,
+    text: Option<&str>,
+) -> Result<(), SpecError> {
     let saved_by: Vec<(&str, usize)> = test
         .steps
         .iter()
@@ -59,10 +75,10 @@ pub(crate) fn check_refs(test: &TestFile, params: Option<&[String]>) -> Result<(
         Err(format!("unknown variable `${{{name}}}`: {hint}"))
     };
     let none = HashSet::new();
-    // An error points at the string holding the reference, else at the
-    // header of the table holding it.
-    let at = |pos: Option<(usize, usize)>, line: usize, message: String| {
-        let (line, column) = pos.unwrap_or((line, 1));
+    let at = |pos: Option<(usize, usize)>, line: usize, name: &str, message: String| {
+        let (line, column) = pos
+            .or_else(|| locate(text?, line, name))
+            .unwrap_or((line, 1));
         error_at_line(&test.path, line, column, message)
     };
     if let Ok(name) = Template::parse(&test.name) {
@@ -73,7 +89,7 @@ pub(crate) fn check_refs(test: &TestFile, params: Option<&[String]>) -> Result<(
         }
     }
     for (name, pos) in requires_refs(&test.requires).0 {
-        check(&name, &none, false).map_err(|message| at(pos, 1, message))?;
+        check(&name, &none, false).map_err(|message| at(pos, 1, &name, message))?;
     }
     for asset in test.assets.values() {
         let mut names = Names::default();
@@ -85,22 +101,37 @@ pub(crate) fn check_refs(test: &TestFile, params: Option<&[String]>) -> Result<(
             names.text(member);
         }
         for (name, pos) in names.0 {
-            check(&name, &none, false).map_err(|message| at(pos, asset.line, message))?;
+            check(&name, &none, false).map_err(|message| at(pos, asset.line, &name, message))?;
         }
     }
     for machine in &test.machines {
         for (name, pos) in machine_refs(machine).0 {
-            check(&name, &none, false).map_err(|message| at(pos, machine.line, message))?;
+            check(&name, &none, false).map_err(|message| at(pos, machine.line, &name, message))?;
         }
     }
     let mut saved: HashSet<&str> = HashSet::new();
     for step in &test.steps {
         for (name, pos) in step_refs(step).0 {
-            check(&name, &saved, true).map_err(|message| at(pos, step.line, message))?;
+            check(&name, &saved, true).map_err(|message| at(pos, step.line, &name, message))?;
         }
         saved.extend(step.save.iter().map(|(name, _)| name.as_str()));
     }
     Ok(())
+}
+
+/// The 1-based line and column of the first `${name}` in `text` at or after
+/// line `from`.
+fn locate(text: &str, from: usize, name: &str) -> Option<(usize, usize)> {
+    let needle = format!("${{{name}}}");
+    text.lines()
+        .enumerate()
+        .skip(from.saturating_sub(1))
+        .find_map(|(index, line)| {
+            let at = line.find(&needle)?;
+            // The string holding it starts at its quote.
+            let start = line[..at].rfind(['"', '\'']).unwrap_or(at);
+            Some((index + 1, line[..start].chars().count() + 1))
+        })
 }
 
 /// A variable reference and where it is written, when known.

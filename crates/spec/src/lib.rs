@@ -17,6 +17,7 @@ mod model;
 mod pattern;
 mod raw;
 mod steps;
+mod syntax;
 mod tags;
 mod template;
 mod variants;

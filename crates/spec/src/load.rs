@@ -95,13 +95,18 @@ pub fn load_str(path: &Path, source: &str) -> Result<Option<TestFile>, SpecError
     }
     let raw: RawFile = toml::from_str(source).map_err(|e| toml_error(src, &e))?;
     let test = Loader { src }.file(raw)?;
-    check_refs(&test, None)?;
+    check_refs(&test, None, Some(src.text)).map_err(|e| src.with_snippet(e))?;
     Ok(Some(test))
 }
 
+/// A TOML error at the mistake: a string or array left open is reported
+/// where it opens, not where the parser gave up lines later.
 fn toml_error(src: Source<'_>, error: &toml::de::Error) -> SpecError {
     let offset = error.span().map_or(0, |span| span.start);
-    src.error_at(offset, error.message().trim_end())
+    match crate::syntax::likely_mistake(src.text, offset) {
+        Some((at, message)) => src.error_at(at, message),
+        None => src.error_at(offset, error.message().trim_end()),
+    }
 }
 
 pub(crate) struct Loader<'a> {

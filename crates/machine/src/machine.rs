@@ -294,13 +294,16 @@ impl Machine {
         let end = Instant::now() + Duration::from_secs(2);
         self.stdout.wait_closed(end);
         self.stderr.wait_closed(end);
+        let exit = status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "unknown".into());
         MachineError::LaunchFailed {
-            reason,
-            stderr: self.stderr.last_lines(3),
+            reason: format!(
+                "{reason} ({exit}){}",
+                crate::capture::on_one_line(&self.stderr.last_lines(3))
+            ),
             cmdline: self.cmdline.clone(),
-            exit: status
-                .map(|s| s.to_string())
-                .unwrap_or_else(|| "unknown".into()),
+            exit,
             output: self.output.last_lines(20),
         }
     }

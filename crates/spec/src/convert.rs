@@ -83,6 +83,38 @@ impl Loader<'_> {
         value.map(|v| self.templ(v, expected)).transpose()
     }
 
+    /// A count (0 or more) that fits in 32 bits, written as an integer.
+    pub(crate) fn count(&self, value: &S<toml::Value>, key: &str) -> Result<u32> {
+        match value.get_ref() {
+            toml::Value::Integer(n) => u32::try_from(*n).or_else(|_| {
+                self.err(
+                    value.span().start,
+                    format!(
+                        "{key} is a count: expected an integer from 0 to {}, found {n}",
+                        u32::MAX
+                    ),
+                )
+            }),
+            other => self.err(
+                value.span().start,
+                format!(
+                    "{key} is a count: expected an integer, found {}",
+                    describe_value(other)
+                ),
+            ),
+        }
+    }
+
+    /// A typed count of at least 1 (`cpus`), or a string that is exactly one `${name}`.
+    pub(crate) fn positive(&self, value: &S<toml::Value>) -> Result<Templ<u64>> {
+        const POSITIVE: &str = "a positive integer";
+        let templ = self.templ::<u64>(value, POSITIVE)?;
+        if templ.lit() == Some(&0) {
+            return self.err(value.span().start, format!("expected {POSITIVE}, found 0"));
+        }
+        Ok(templ)
+    }
+
     pub(crate) fn duration(&self, value: &S<toml::Value>) -> Result<Duration> {
         let at = value.span().start;
         match value.get_ref() {

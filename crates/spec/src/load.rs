@@ -156,7 +156,10 @@ impl Loader<'_> {
             description: raw.description,
             tags: raw.tags,
             timeout,
-            retries: raw.retries,
+            retries: match &raw.retries {
+                Some(retries) => self.count(retries, "`retries`")?,
+                None => 0,
+            },
             exclusive: raw.exclusive,
             requires,
             machines,
@@ -390,7 +393,10 @@ impl Loader<'_> {
             binary: self.opt_tmpl(raw.binary.as_ref())?,
             machine_type: self.opt_tmpl(raw.r#type.as_ref())?,
             accel: self.opt_templ(raw.accel.as_ref(), "a string")?,
-            cpus: self.opt_templ(raw.cpus.as_ref(), "a positive integer")?,
+            cpus: match &raw.cpus {
+                Some(cpus) => Some(self.positive(cpus)?),
+                None => None,
+            },
             memory: self.opt_tmpl(raw.memory.as_ref())?,
             kernel: self.opt_tmpl(raw.kernel.as_ref())?,
             initrd: self.opt_tmpl(raw.initrd.as_ref())?,

@@ -17,8 +17,7 @@ pub(crate) struct RawFile {
     #[serde(default)]
     pub tags: Vec<String>,
     pub timeout: Option<S<toml::Value>>,
-    #[serde(default)]
-    pub retries: u32,
+    pub retries: Option<S<toml::Value>>,
     #[serde(default)]
     pub exclusive: bool,
     pub requires: Option<RawRequires>,

@@ -84,13 +84,14 @@ pub(crate) fn likely_mistake(text: &str, limit: usize) -> Option<(usize, String)
 
 /// The offset of `close` in `text`, skipping backslash escapes in basic strings.
 fn find_close(text: &str, close: &str, escapes: bool) -> Option<usize> {
+    let bytes = text.as_bytes();
     let mut i = 0;
-    while i < text.len() {
-        if escapes && text.as_bytes()[i] == b'\\' {
+    while i < bytes.len() {
+        if escapes && bytes[i] == b'\\' {
             i += 2;
             continue;
         }
-        if text[i..].starts_with(close) {
+        if bytes[i..].starts_with(close.as_bytes()) {
             return Some(i);
         }
         i += 1;

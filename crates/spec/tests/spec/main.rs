@@ -2,7 +2,9 @@
 
 mod errors;
 mod load;
+mod malformed;
 mod matching;
+mod substitution;
 mod template;
 mod variants;
 

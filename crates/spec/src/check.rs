@@ -83,9 +83,8 @@ pub(crate) fn check_refs(
     };
     if let Ok(name) = Template::parse(&test.name) {
         for var in name.vars() {
-            check(var, &none, false).map_err(|message| {
-                error_at_line(&test.path, 1, 1, format!("in `name`: {message}"))
-            })?;
+            check(var, &none, false)
+                .map_err(|message| at(None, 1, var, format!("in `name`: {message}")))?;
         }
     }
     for (name, pos) in requires_refs(&test.requires).0 {

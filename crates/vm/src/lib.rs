@@ -85,6 +85,6 @@ fn console_tail(console: &str) -> String {
     if console.is_empty() {
         String::new()
     } else {
-        format!("; last console lines:\n{console}")
+        format!("\nlast console lines:\n{console}")
     }
 }

@@ -97,3 +97,31 @@ fn requires_takes_the_variant_value() {
         "{skipped}"
     );
 }
+
+#[test]
+fn list_shows_the_skip_of_the_variant_whose_requirement_is_unmet() {
+    let dir = test_dir(&[(
+        "t.toml",
+        "name = \"req\"\n[variants]\nmachine = [\"none\", \"no-such-board\"]\n[requires]\nmachines = [\"${machine}\"]\n[machine]\ntype = \"${machine}\"\n[[step]]\nrunning = true\n",
+    )]);
+
+    let out = Command::new(env!("CARGO_BIN_EXE_kennel"))
+        .args(["list", path_str(dir.path())])
+        .env_remove("QEMU_TEST_QEMU_BINARY")
+        .output()
+        .expect("run kennel list");
+
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name:?} in {stdout}"))
+            .to_owned()
+    };
+    assert!(!line("req [machine=none]").contains("SKIP"), "{stdout}");
+    assert!(
+        line("req [machine=no-such-board]").contains("SKIP: requires machine type `no-such-board`"),
+        "{stdout}"
+    );
+}

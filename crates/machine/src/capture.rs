@@ -345,6 +345,31 @@ fn last_lines(text: &str, n: usize) -> String {
     out
 }
 
+/// The last non-empty lines of `text` (at most three) on one line, after
+/// `": "`, for the first line of a message; empty when `text` has none.
+///
+/// # Examples
+///
+/// ```
+/// use kennel_machine::on_one_line;
+/// assert_eq!(on_one_line("qemu: -x: invalid option\n\n"), ": qemu: -x: invalid option");
+/// assert_eq!(on_one_line("a\nb\nc\nd\n"), ": b / c / d");
+/// assert_eq!(on_one_line("\n"), "");
+/// ```
+pub fn on_one_line(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(|l| l.trim().trim_start_matches("| ").trim())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let tail = &lines[lines.len().saturating_sub(3)..];
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", tail.join(" / "))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,10 +26,13 @@ pub enum MachineError {
         #[source]
         source: std::io::Error,
     },
-    /// QEMU exited (or never connected) during launch.
+    /// QEMU exited (or never connected) during launch. The first line of the
+    /// message carries the cause: how QEMU ended and its last stderr lines.
     #[error("QEMU failed to launch: {reason}\n  command: {cmdline}\n  exit: {exit}\n  output:\n{output}")]
     LaunchFailed {
-        /// What went wrong.
+        /// What went wrong, how QEMU ended and its last stderr lines (on one
+        /// line: `QEMU exited before connecting its monitor (exit code 1):
+        /// qemu-system-x86_64: -foo: invalid option`).
         reason: String,
         /// The exact command line.
         cmdline: String,

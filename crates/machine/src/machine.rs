@@ -38,7 +38,10 @@ impl std::fmt::Display for ExitInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (self.code, self.signal) {
             (Some(c), _) => write!(f, "exit code {c}"),
-            (None, Some(s)) => write!(f, "killed by signal {s}"),
+            (None, Some(s)) => match crate::process::signal_name(s) {
+                Some(name) => write!(f, "killed by signal {s} ({name})"),
+                None => write!(f, "killed by signal {s}"),
+            },
             (None, None) => write!(f, "unknown exit"),
         }
     }
@@ -303,12 +306,16 @@ impl Machine {
         let end = Instant::now() + Duration::from_secs(2);
         self.stdout.wait_closed(end);
         self.stderr.wait_closed(end);
+        let exit = status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "unknown".into());
         MachineError::LaunchFailed {
-            reason,
+            reason: format!(
+                "{reason} ({exit}){}",
+                crate::capture::on_one_line(&self.stderr.last_lines(3))
+            ),
             cmdline: self.cmdline.clone(),
-            exit: status
-                .map(|s| s.to_string())
-                .unwrap_or_else(|| "unknown".into()),
+            exit,
             output: self.output.last_lines(20),
         }
     }
@@ -373,7 +380,8 @@ impl Machine {
         self.output
             .wait_closed(Instant::now() + Duration::from_millis(500));
         format!(
-            "QEMU has exited ({exit}); last output:\n{}",
+            "QEMU has exited ({exit}){}; last output:\n{}",
+            crate::capture::on_one_line(&self.stderr.last_lines(3)),
             self.output.last_lines(10)
         )
     }

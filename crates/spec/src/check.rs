@@ -2,9 +2,10 @@
 
 use std::collections::HashSet;
 
-use crate::error::{error_at_line, SpecError};
+use crate::error::{error_at_line, Source, SpecError};
 use crate::model::{
-    AssetSource, DescCheck, ExitExpect, MachineSpec, QmpExpect, Step, StepKind, TestFile, TextCheck,
+    AssetSource, DescCheck, ExitExpect, MachineSpec, QmpExpect, RequiresSpec, Step, StepKind,
+    TestFile, TextCheck,
 };
 use crate::template::{value_vars, Templ, Template};
 
@@ -18,13 +19,29 @@ impl TestFile {
     /// step) a name saved by an earlier step. The error names the machine
     /// table or step header holding the reference.
     pub fn check_vars(&self, params: &[String]) -> Result<(), SpecError> {
-        check_refs(self, Some(params))
+        let text = std::fs::read_to_string(&self.path).ok();
+        check_refs(self, Some(params), text.as_deref()).map_err(|e| match &text {
+            Some(text) => Source {
+                path: &self.path,
+                text,
+            }
+            .with_snippet(e),
+            None => e,
+        })
     }
 }
 
 /// With `params` unknown (`None`, at load), only what no parameter can fix is
 /// reported: `${asset:<undeclared>}`.
-pub(crate) fn check_refs(test: &TestFile, params: Option<&[String]>) -> Result<(), SpecError> {
+///
+/// An error points at the string holding the reference: its own position, or
+/// (for a typed value, which keeps none) the first `${name}` in `text` from the
+/// line of the table holding it, else that table's header.
+pub(crate) fn check_refs(
+    test: &TestFile,
+    params: Option<&[String]>,
+    text: Option<&str>,
+) -> Result<(), SpecError> {
     let saved_by: Vec<(&str, usize)> = test
         .steps
         .iter()
@@ -58,44 +75,87 @@ pub(crate) fn check_refs(test: &TestFile, params: Option<&[String]>) -> Result<(
         Err(format!("unknown variable `${{{name}}}`: {hint}"))
     };
     let none = HashSet::new();
+    let at = |pos: Option<(usize, usize)>, line: usize, name: &str, message: String| {
+        let (line, column) = pos
+            .or_else(|| locate(text?, line, name))
+            .unwrap_or((line, 1));
+        error_at_line(&test.path, line, column, message)
+    };
     if let Ok(name) = Template::parse(&test.name) {
         for var in name.vars() {
-            check(var, &none, false).map_err(|message| {
-                error_at_line(&test.path, 1, 1, format!("in `name`: {message}"))
-            })?;
+            check(var, &none, false)
+                .map_err(|message| at(None, 1, var, format!("in `name`: {message}")))?;
         }
     }
+    for (name, pos) in requires_refs(&test.requires).0 {
+        check(&name, &none, false).map_err(|message| at(pos, 1, &name, message))?;
+    }
     for asset in test.assets.values() {
-        if let AssetSource::Path(path) | AssetSource::Cloud(path) = &asset.source {
-            for name in path.vars() {
-                check(name, &none, false)
-                    .map_err(|message| error_at_line(&test.path, asset.line, 1, message))?;
-            }
+        let mut names = Names::default();
+        match &asset.source {
+            AssetSource::Path(path) | AssetSource::Cloud(path) => names.tmpl(path),
+            AssetSource::Url(url) => names.text(url),
+        }
+        if let Some(member) = &asset.extract {
+            names.text(member);
+        }
+        for (name, pos) in names.0 {
+            check(&name, &none, false).map_err(|message| at(pos, asset.line, &name, message))?;
         }
     }
     for machine in &test.machines {
-        for name in machine_vars(machine) {
-            check(&name, &none, false)
-                .map_err(|message| error_at_line(&test.path, machine.line, 1, message))?;
+        for (name, pos) in machine_refs(machine).0 {
+            check(&name, &none, false).map_err(|message| at(pos, machine.line, &name, message))?;
         }
     }
     let mut saved: HashSet<&str> = HashSet::new();
     for step in &test.steps {
-        for name in step_vars(step) {
-            check(&name, &saved, true)
-                .map_err(|message| error_at_line(&test.path, step.line, 1, message))?;
+        for (name, pos) in step_refs(step).0 {
+            check(&name, &saved, true).map_err(|message| at(pos, step.line, &name, message))?;
         }
         saved.extend(step.save.iter().map(|(name, _)| name.as_str()));
     }
     Ok(())
 }
 
+/// The 1-based line and column of the first `${name}` in `text` at or after
+/// line `from`.
+fn locate(text: &str, from: usize, name: &str) -> Option<(usize, usize)> {
+    let needle = format!("${{{name}}}");
+    text.lines()
+        .enumerate()
+        .skip(from.saturating_sub(1))
+        .find_map(|(index, line)| {
+            let at = line.find(&needle)?;
+            // The string holding it starts at its quote.
+            let start = line[..at].rfind(['"', '\'']).unwrap_or(at);
+            Some((index + 1, line[..start].chars().count() + 1))
+        })
+}
+
+/// A variable reference and where it is written, when known.
+type Ref = (String, Option<(usize, usize)>);
+
 #[derive(Default)]
-struct Names(Vec<String>);
+struct Names(Vec<Ref>);
 
 impl Names {
     fn tmpl(&mut self, template: &Template) {
-        self.0.extend(template.vars().map(str::to_owned));
+        let at = template.position();
+        self.0
+            .extend(template.vars().map(|name| (name.to_owned(), at)));
+    }
+    /// A string kept as written (checked to parse at load).
+    fn text(&mut self, source: &str) {
+        if let Ok(template) = Template::parse(source) {
+            self.tmpl(&template);
+        }
+    }
+    fn list(&mut self, templates: &[Template]) {
+        templates.iter().for_each(|t| self.tmpl(t));
+    }
+    fn names(self) -> Vec<String> {
+        self.0.into_iter().map(|(name, _)| name).collect()
     }
     fn opt(&mut self, template: &Option<Template>) {
         if let Some(template) = template {
@@ -104,7 +164,7 @@ impl Names {
     }
     fn templ<T>(&mut self, templ: &Option<Templ<T>>) {
         if let Some(Templ::Var(name)) = templ {
-            self.0.push(name.clone());
+            self.0.push((name.clone(), None));
         }
     }
     fn check(&mut self, check: &Option<TextCheck>) {
@@ -120,13 +180,18 @@ impl Names {
     }
     fn value(&mut self, value: &Option<crate::Value>) {
         if let Some(value) = value {
-            self.0.extend(value_vars(value));
+            self.0
+                .extend(value_vars(value).into_iter().map(|name| (name, None)));
         }
     }
 }
 
 /// Every variable a machine refers to.
 pub fn machine_vars(machine: &MachineSpec) -> Vec<String> {
+    machine_refs(machine).names()
+}
+
+fn machine_refs(machine: &MachineSpec) -> Names {
     let mut names = Names::default();
     names.templ(&machine.arch);
     names.opt(&machine.binary);
@@ -152,11 +217,15 @@ pub fn machine_vars(machine: &MachineSpec) -> Vec<String> {
     if let Some(exit) = &machine.expect_exit {
         names.exit(exit);
     }
-    names.0
+    names
 }
 
 /// Every variable a step refers to.
 pub fn step_vars(step: &Step) -> Vec<String> {
+    step_refs(step).names()
+}
+
+fn step_refs(step: &Step) -> Names {
     let mut names = Names::default();
     match &step.kind {
         StepKind::Qmp {
@@ -169,7 +238,7 @@ pub fn step_vars(step: &Step) -> Vec<String> {
             match expect {
                 QmpExpect::Success => {}
                 QmpExpect::Returns(value) | QmpExpect::ReturnsExact(value) => {
-                    names.0.extend(value_vars(value));
+                    names.value(&Some(value.clone()));
                 }
                 QmpExpect::Error { class, desc } => {
                     names.opt(class);
@@ -228,5 +297,21 @@ pub fn step_vars(step: &Step) -> Vec<String> {
         StepKind::Shutdown { code } => names.templ(code),
         StepKind::Running(_) | StepKind::Launch | StepKind::Kill => {}
     }
-    names.0
+    names
+}
+
+fn requires_refs(requires: &RequiresSpec) -> Names {
+    let mut names = Names::default();
+    for list in [
+        &requires.arch,
+        &requires.machines,
+        &requires.devices,
+        &requires.netdevs,
+        &requires.commands,
+    ] {
+        names.list(list);
+    }
+    names.opt(&requires.accel);
+    names.opt(&requires.qemu_version);
+    names
 }

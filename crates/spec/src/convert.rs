@@ -17,21 +17,20 @@ pub(crate) const EXIT_CODE: &str = "an exit code from 0 to 255";
 
 impl Loader<'_> {
     pub(crate) fn tmpl(&self, value: &S<String>) -> Result<Template> {
-        Template::parse(value.get_ref()).or_else(|e| self.err(value.span().start, e.to_string()))
+        let at = value.span().start;
+        let (line, column) = self.src.line_col(at);
+        Template::parse(value.get_ref())
+            .map(|t| t.at(line, column))
+            .or_else(|e| self.err(at, e.to_string()))
     }
 
     pub(crate) fn opt_tmpl(&self, value: Option<&S<String>>) -> Result<Option<Template>> {
         value.map(|v| self.tmpl(v)).transpose()
     }
 
-    pub(crate) fn tmpl_list(&self, items: &S<Vec<String>>) -> Result<Vec<Template>> {
-        items
-            .get_ref()
-            .iter()
-            .map(|item| {
-                Template::parse(item).or_else(|e| self.err(items.span().start, e.to_string()))
-            })
-            .collect()
+    /// A list of templates; an error points at the item at fault.
+    pub(crate) fn tmpl_list(&self, items: &[S<String>]) -> Result<Vec<Template>> {
+        items.iter().map(|item| self.tmpl(item)).collect()
     }
 
     /// A regex template; compiled now when it has no references.
@@ -82,6 +81,38 @@ impl Loader<'_> {
         expected: &str,
     ) -> Result<Option<Templ<T>>> {
         value.map(|v| self.templ(v, expected)).transpose()
+    }
+
+    /// A count (0 or more) that fits in 32 bits, written as an integer.
+    pub(crate) fn count(&self, value: &S<toml::Value>, key: &str) -> Result<u32> {
+        match value.get_ref() {
+            toml::Value::Integer(n) => u32::try_from(*n).or_else(|_| {
+                self.err(
+                    value.span().start,
+                    format!(
+                        "{key} is a count: expected an integer from 0 to {}, found {n}",
+                        u32::MAX
+                    ),
+                )
+            }),
+            other => self.err(
+                value.span().start,
+                format!(
+                    "{key} is a count: expected an integer, found {}",
+                    describe_value(other)
+                ),
+            ),
+        }
+    }
+
+    /// A typed count of at least 1 (`cpus`), or a string that is exactly one `${name}`.
+    pub(crate) fn positive(&self, value: &S<toml::Value>) -> Result<Templ<u64>> {
+        const POSITIVE: &str = "a positive integer";
+        let templ = self.templ::<u64>(value, POSITIVE)?;
+        if templ.lit() == Some(&0) {
+            return self.err(value.span().start, format!("expected {POSITIVE}, found 0"));
+        }
+        Ok(templ)
     }
 
     pub(crate) fn duration(&self, value: &S<toml::Value>) -> Result<Duration> {

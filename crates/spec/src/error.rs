@@ -19,8 +19,10 @@ pub enum SpecError {
         source: io::Error,
     },
     /// The file is malformed: TOML syntax, a wrong type, an unknown key, or a
-    /// semantic error (a step with no kind, an unknown machine, ...).
-    #[error("{}:{line}:{column}: {message}", file.display())]
+    /// semantic error (a step with no kind, an unknown machine, ...). Under the
+    /// `file:line:column: message` line, the source line with a caret, as
+    /// rustc and cargo show it (when the text is at hand).
+    #[error("{}:{line}:{column}: {message}{snippet}", file.display())]
     Invalid {
         /// The file.
         file: PathBuf,
@@ -30,6 +32,9 @@ pub enum SpecError {
         column: usize,
         /// What is wrong and what was expected.
         message: String,
+        /// The source line and a caret under the column, each line after a
+        /// `\n`; empty when the file's text was not at hand.
+        snippet: String,
     },
 }
 
@@ -47,6 +52,15 @@ impl SpecError {
         match self {
             SpecError::Io { .. } => None,
             SpecError::Invalid { line, column, .. } => Some((*line, *column)),
+        }
+    }
+
+    /// The source line with a caret under the column, as shown under the
+    /// first line of the message; empty when the text was not at hand.
+    pub fn snippet(&self) -> &str {
+        match self {
+            SpecError::Io { .. } => "",
+            SpecError::Invalid { snippet, .. } => snippet.trim_start_matches('\n'),
         }
     }
 
@@ -88,8 +102,65 @@ impl<'a> Source<'a> {
             line,
             column,
             message: message.into(),
+            snippet: snippet(self.text, line, column),
         }
     }
+
+    /// `error` with this text's line and caret under it, when it has none yet.
+    pub(crate) fn with_snippet(&self, error: SpecError) -> SpecError {
+        match error {
+            SpecError::Invalid {
+                file,
+                line,
+                column,
+                message,
+                snippet: existing,
+            } if existing.is_empty() => SpecError::Invalid {
+                snippet: snippet(self.text, line, column),
+                file,
+                line,
+                column,
+                message,
+            },
+            other => other,
+        }
+    }
+}
+
+/// Line `line` of `text` with a caret under character `column` (both
+/// 1-based), rendered the way rustc and cargo show source, each line after a `\n`:
+///
+/// ```text
+///   |
+/// 3 | bogus = 1
+///   | ^
+/// ```
+fn snippet(text: &str, line: usize, column: usize) -> String {
+    use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+    let Some(source) = text.lines().nth(line.saturating_sub(1)) else {
+        return String::new();
+    };
+    let start: usize = source
+        .chars()
+        .take(column.saturating_sub(1))
+        .map(char::len_utf8)
+        .sum();
+    let end = source[start..]
+        .chars()
+        .next()
+        .map_or(start, |c| start + c.len_utf8());
+    let report = [Group::with_level(Level::ERROR).element(
+        Snippet::source(source)
+            .line_start(line)
+            .fold(false)
+            .annotation(AnnotationKind::Primary.span(start..end)),
+    )];
+    let rendered = Renderer::plain().render(&report);
+    rendered
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| format!("\n{}", l.trim_end()))
+        .collect()
 }
 
 /// An error positioned at a known line and column.
@@ -104,6 +175,7 @@ pub(crate) fn error_at_line(
         line,
         column,
         message: message.into(),
+        snippet: String::new(),
     }
 }
 

@@ -17,6 +17,7 @@ mod model;
 mod pattern;
 mod raw;
 mod steps;
+mod syntax;
 mod tags;
 mod template;
 mod variants;
@@ -32,7 +33,7 @@ pub use error::SpecError;
 pub use load::{load_file, load_str, load_test, DEFAULT_TIMEOUT, MAIN_MACHINE};
 pub use model::{
     AssetHash, AssetSource, AssetSpec, DescCheck, ExitExpect, MachineSpec, QmpExpect, Requires,
-    Step, StepKind, TestFile, TextCheck, CHANNELS, DEFAULT_CONSOLE_FAIL,
+    RequiresSpec, Step, StepKind, TestFile, TextCheck, CHANNELS, DEFAULT_CONSOLE_FAIL,
 };
 pub use pattern::compile_regex;
 pub use tags::{TagFilter, TagFilterError};

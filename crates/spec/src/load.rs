@@ -11,7 +11,7 @@ use crate::check::{check_refs, BUILTINS};
 use crate::convert::{list, to_json, EXIT_CODE};
 use crate::error::{error_at_line, Source, SpecError};
 use crate::model::{
-    AssetHash, AssetSource, AssetSpec, ExitExpect, MachineSpec, Requires, TestFile, TextCheck,
+    AssetHash, AssetSource, AssetSpec, ExitExpect, MachineSpec, RequiresSpec, TestFile, TextCheck,
     CHANNELS,
 };
 use crate::raw::{RawAsset, RawCloudInit, RawExit, RawFile, RawMachine, S};
@@ -95,13 +95,18 @@ pub fn load_str(path: &Path, source: &str) -> Result<Option<TestFile>, SpecError
     }
     let raw: RawFile = toml::from_str(source).map_err(|e| toml_error(src, &e))?;
     let test = Loader { src }.file(raw)?;
-    check_refs(&test, None)?;
+    check_refs(&test, None, Some(src.text)).map_err(|e| src.with_snippet(e))?;
     Ok(Some(test))
 }
 
+/// A TOML error at the mistake: a string or array left open is reported
+/// where it opens, not where the parser gave up lines later.
 fn toml_error(src: Source<'_>, error: &toml::de::Error) -> SpecError {
     let offset = error.span().map_or(0, |span| span.start);
-    src.error_at(offset, error.message().trim_end())
+    match crate::syntax::likely_mistake(src.text, offset) {
+        Some((at, message)) => src.error_at(at, message),
+        None => src.error_at(offset, error.message().trim_end()),
+    }
 }
 
 pub(crate) struct Loader<'a> {
@@ -151,7 +156,10 @@ impl Loader<'_> {
             description: raw.description,
             tags: raw.tags,
             timeout,
-            retries: raw.retries,
+            retries: match &raw.retries {
+                Some(retries) => self.count(retries, "`retries`")?,
+                None => 0,
+            },
             exclusive: raw.exclusive,
             requires,
             machines,
@@ -161,21 +169,25 @@ impl Loader<'_> {
         })
     }
 
-    fn requires(&self, raw: crate::raw::RawRequires) -> Result<Requires> {
+    fn requires(&self, raw: crate::raw::RawRequires) -> Result<RequiresSpec> {
         let qemu_version = match &raw.qemu_version {
-            Some(req) => Some(
-                VersionReq::parse(req.get_ref())
-                    .or_else(|e| self.err(req.span().start, e.to_string()))?,
-            ),
+            Some(req) => {
+                let template = self.tmpl(req)?;
+                if let Some(text) = template.literal() {
+                    VersionReq::parse(text)
+                        .or_else(|e| self.err(req.span().start, e.to_string()))?;
+                }
+                Some(template)
+            }
             None => None,
         };
-        Ok(Requires {
-            arch: raw.arch,
-            machines: raw.machines,
-            devices: raw.devices,
-            netdevs: raw.netdevs,
-            accel: raw.accel,
-            commands: raw.commands,
+        Ok(RequiresSpec {
+            arch: self.tmpl_list(&raw.arch)?,
+            machines: self.tmpl_list(&raw.machines)?,
+            devices: self.tmpl_list(&raw.devices)?,
+            netdevs: self.tmpl_list(&raw.netdevs)?,
+            accel: self.opt_tmpl(raw.accel.as_ref())?,
+            commands: self.tmpl_list(&raw.commands)?,
             qemu_version,
         })
     }
@@ -241,9 +253,10 @@ impl Loader<'_> {
                 (None, None, Some(cloud)) => AssetSource::Cloud(self.tmpl(cloud)?),
                 (Some(url), None, _) => {
                     let text = url.get_ref();
-                    if !["http://", "https://", "file://"]
+                    let template = self.tmpl(url)?;
+                    if !["http://", "https://", "file://", "${"]
                         .iter()
-                        .any(|scheme| text.starts_with(scheme))
+                        .any(|scheme| template.source().starts_with(scheme))
                     {
                         return self.err(
                             url.span().start,
@@ -284,7 +297,10 @@ impl Loader<'_> {
                     source,
                     hash,
                     uncompress: asset.uncompress,
-                    extract: asset.extract,
+                    extract: match &asset.extract {
+                        Some(member) => Some(self.tmpl(member)?.source().to_owned()),
+                        None => None,
+                    },
                 },
             );
         }
@@ -377,7 +393,10 @@ impl Loader<'_> {
             binary: self.opt_tmpl(raw.binary.as_ref())?,
             machine_type: self.opt_tmpl(raw.r#type.as_ref())?,
             accel: self.opt_templ(raw.accel.as_ref(), "a string")?,
-            cpus: self.opt_templ(raw.cpus.as_ref(), "a positive integer")?,
+            cpus: match &raw.cpus {
+                Some(cpus) => Some(self.positive(cpus)?),
+                None => None,
+            },
             memory: self.opt_tmpl(raw.memory.as_ref())?,
             kernel: self.opt_tmpl(raw.kernel.as_ref())?,
             initrd: self.opt_tmpl(raw.initrd.as_ref())?,

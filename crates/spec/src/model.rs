@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
-use crate::template::{Templ, Template};
+use crate::template::{RenderError, Templ, Template, Vars};
 use crate::version::VersionReq;
 use crate::Value;
 
@@ -17,7 +17,8 @@ pub struct TestFile {
     pub path: PathBuf,
     /// The directory holding the file (`${dir}`).
     pub dir: PathBuf,
-    /// Display name; defaults to the file stem. Not substituted.
+    /// Display name; defaults to the file stem. `${...}` in it takes the
+    /// case's parameters (see [`crate::TestCase`]).
     pub name: String,
     /// Free text shown in reports. Not substituted.
     pub description: Option<String>,
@@ -29,8 +30,9 @@ pub struct TestFile {
     pub retries: u32,
     /// Run alone: no other test runs while this one does (`exclusive = true`).
     pub exclusive: bool,
-    /// Requirements; an unmet one makes the test SKIP.
-    pub requires: Requires,
+    /// Requirements, as written (strings may hold `${...}`); render them
+    /// with [`RequiresSpec::render`]. An unmet one makes the test SKIP.
+    pub requires: RequiresSpec,
     /// The machines, in file order; `[machine]` yields one named `main`.
     pub machines: Vec<MachineSpec>,
     /// The steps, in order.
@@ -45,6 +47,66 @@ impl TestFile {
     /// The machine called `name`.
     pub fn machine(&self, name: &str) -> Option<&MachineSpec> {
         self.machines.iter().find(|m| m.name == name)
+    }
+}
+
+/// `[requires]` as written: every string may hold `${...}` (a variant, a `-p`
+/// parameter, a built-in), substituted by [`RequiresSpec::render`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequiresSpec {
+    /// See [`Requires::arch`].
+    pub arch: Vec<Template>,
+    /// See [`Requires::machines`].
+    pub machines: Vec<Template>,
+    /// See [`Requires::devices`].
+    pub devices: Vec<Template>,
+    /// See [`Requires::netdevs`].
+    pub netdevs: Vec<Template>,
+    /// See [`Requires::accel`].
+    pub accel: Option<Template>,
+    /// See [`Requires::commands`].
+    pub commands: Vec<Template>,
+    /// See [`Requires::qemu_version`]; parsed at load when it holds no `${...}`.
+    pub qemu_version: Option<Template>,
+}
+
+impl RequiresSpec {
+    /// The requirements with every `${...}` substituted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use indexmap::IndexMap;
+    ///
+    /// let text = "[requires]\nmachines = [\"${machine}\"]\n\n[machine]\ntype = \"${machine}\"\n";
+    /// let test = kennel_spec::load_str(Path::new("t.toml"), text).unwrap().unwrap();
+    /// let mut vars = IndexMap::new();
+    /// vars.insert("machine".to_owned(), serde_json::json!("q35"));
+    /// assert_eq!(test.requires.render(&vars).unwrap().machines, ["q35"]);
+    /// ```
+    pub fn render(&self, vars: &dyn Vars) -> Result<Requires, RenderError> {
+        let all = |list: &[Template]| -> Result<Vec<String>, RenderError> {
+            list.iter().map(|t| t.render(vars)).collect()
+        };
+        let qemu_version = match &self.qemu_version {
+            Some(t) => {
+                let text = t.render(vars)?;
+                Some(VersionReq::parse(&text).map_err(|e| {
+                    RenderError::invalid(t.vars().next().unwrap_or_default(), e.to_string())
+                })?)
+            }
+            None => None,
+        };
+        Ok(Requires {
+            arch: all(&self.arch)?,
+            machines: all(&self.machines)?,
+            devices: all(&self.devices)?,
+            netdevs: all(&self.netdevs)?,
+            accel: self.accel.as_ref().map(|t| t.render(vars)).transpose()?,
+            commands: all(&self.commands)?,
+            qemu_version,
+        })
     }
 }
 
@@ -394,14 +456,40 @@ pub struct AssetSpec {
     pub hash: Option<AssetHash>,
     /// Decompress after download.
     pub uncompress: bool,
-    /// A member to extract (from .tar*, .cpio*, .deb).
+    /// A member to extract (from .tar*, .cpio*, .deb); may hold `${...}`
+    /// until [`AssetSpec::render`].
     pub extract: Option<String>,
+}
+
+impl AssetSpec {
+    /// The asset with every `${...}` in `url`, `path`, `cloud` and `extract`
+    /// substituted (a variant, a `-p` parameter, a built-in).
+    pub fn render(&self, vars: &dyn Vars) -> Result<AssetSpec, RenderError> {
+        let text = |source: &str| {
+            Template::parse(source)
+                .map_err(|e| RenderError::invalid("", e.to_string()))?
+                .render(vars)
+        };
+        let source = match &self.source {
+            AssetSource::Url(url) => AssetSource::Url(text(url)?),
+            AssetSource::Path(path) => AssetSource::Path(Template::from_text(&path.render(vars)?)),
+            AssetSource::Cloud(image) => {
+                AssetSource::Cloud(Template::from_text(&image.render(vars)?))
+            }
+        };
+        Ok(AssetSpec {
+            source,
+            extract: self.extract.as_deref().map(text).transpose()?,
+            ..self.clone()
+        })
+    }
 }
 
 /// Where an asset comes from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AssetSource {
-    /// `url = "..."` (http, https, file).
+    /// `url = "..."` (http, https, file), as written: it may hold `${...}`
+    /// until [`AssetSpec::render`].
     Url(String),
     /// `path = "..."` (may use `${dir}`; relative paths are relative to the test's directory).
     Path(Template),

@@ -17,8 +17,7 @@ pub(crate) struct RawFile {
     #[serde(default)]
     pub tags: Vec<String>,
     pub timeout: Option<S<toml::Value>>,
-    #[serde(default)]
-    pub retries: u32,
+    pub retries: Option<S<toml::Value>>,
     #[serde(default)]
     pub exclusive: bool,
     pub requires: Option<RawRequires>,
@@ -40,16 +39,16 @@ pub(crate) struct RawFile {
 )]
 pub(crate) struct RawRequires {
     #[serde(default)]
-    pub arch: Vec<String>,
+    pub arch: Vec<S<String>>,
     #[serde(default)]
-    pub machines: Vec<String>,
+    pub machines: Vec<S<String>>,
     #[serde(default)]
-    pub devices: Vec<String>,
+    pub devices: Vec<S<String>>,
     #[serde(default)]
-    pub netdevs: Vec<String>,
-    pub accel: Option<String>,
+    pub netdevs: Vec<S<String>>,
+    pub accel: Option<S<String>>,
     #[serde(default)]
-    pub commands: Vec<String>,
+    pub commands: Vec<S<String>>,
     pub qemu_version: Option<S<String>>,
 }
 
@@ -74,8 +73,8 @@ pub(crate) struct RawMachine {
     pub cloud_init: Option<S<toml::Value>>,
     pub channel: Option<S<String>>,
     pub console: Option<bool>,
-    pub console_fail: Option<S<Vec<String>>>,
-    pub args: Option<S<Vec<String>>>,
+    pub console_fail: Option<Vec<S<String>>>,
+    pub args: Option<Vec<S<String>>>,
     pub incoming: Option<S<String>>,
     pub launch: Option<bool>,
     pub expect_exit: Option<S<RawExit>>,
@@ -120,7 +119,7 @@ pub(crate) struct RawAsset {
     pub sha512: Option<S<String>>,
     #[serde(default)]
     pub uncompress: bool,
-    pub extract: Option<String>,
+    pub extract: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

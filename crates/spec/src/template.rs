@@ -58,6 +58,14 @@ impl RenderError {
         }
     }
 
+    /// A value that does not fit where `variable` put it.
+    pub(crate) fn invalid(variable: &str, message: String) -> Self {
+        RenderError {
+            variable: variable.to_owned(),
+            message,
+        }
+    }
+
     /// The variable at fault (empty for a malformed template found at run time).
     pub fn variable(&self) -> &str {
         &self.variable
@@ -86,11 +94,22 @@ enum Part {
 /// assert_eq!(t.render(&vars).unwrap(), "-smp 4 costs ${money}");
 /// assert_eq!(t.vars().collect::<Vec<_>>(), ["cpus"]);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Template {
     source: String,
     parts: Vec<Part>,
+    /// 1-based line and column in the test file, when loaded from one.
+    at: Option<(usize, usize)>,
 }
+
+/// Two templates are equal when they are written the same, wherever they are.
+impl PartialEq for Template {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+impl Eq for Template {}
 
 /// Whether `name` is a valid variable name: letters, digits, `_`, `-`, `.`,
 /// and `:` (for `asset:<name>`).
@@ -144,6 +163,7 @@ impl Template {
         Ok(Template {
             source: source.to_owned(),
             parts,
+            at: None,
         })
     }
 
@@ -156,7 +176,19 @@ impl Template {
             } else {
                 vec![Part::Text(text.to_owned())]
             },
+            at: None,
         }
+    }
+
+    /// Where the template is written: 1-based line and column of its string
+    /// in the test file (`None` when it was not loaded from a file).
+    pub fn position(&self) -> Option<(usize, usize)> {
+        self.at
+    }
+
+    pub(crate) fn at(mut self, line: usize, column: usize) -> Template {
+        self.at = Some((line, column));
+        self
     }
 
     /// The source, as written in the file.

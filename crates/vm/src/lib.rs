@@ -66,9 +66,11 @@ pub enum VmError {
         /// Why.
         why: String,
     },
-    /// The guest did not come up by the deadline, or QEMU died first (FAIL,
-    /// or INTERRUPTED when the test's own time ran out).
-    #[error("the guest of `{machine}` did not come up ({why}){}", console_tail(.console))]
+    /// The guest did not come up by the deadline, or QEMU died first, or its
+    /// console showed a failure pattern (FAIL, or INTERRUPTED when the test's
+    /// own time ran out). `why` says what was awaited, how QEMU ended and what
+    /// the console showed last, on the message's first line.
+    #[error("the guest of `{machine}` did not come up: {why}{}", console_tail(.console))]
     NotUp {
         /// The machine's name.
         machine: String,
@@ -83,6 +85,6 @@ fn console_tail(console: &str) -> String {
     if console.is_empty() {
         String::new()
     } else {
-        format!("; last console lines:\n{console}")
+        format!("\nlast console lines:\n{console}")
     }
 }

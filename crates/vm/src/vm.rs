@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use kennel_machine::{ExitInfo, LogSink, Machine, MachineError, Pattern};
+use kennel_machine::{Capture, ExitInfo, LogSink, Machine, MachineError, Pattern, WaitError};
 
 use crate::channel::{Channel, ChannelError, ChannelKind, CommandResult};
 use crate::cloud::{CloudBoot, JobKey, GUEST_USER};
@@ -150,7 +150,9 @@ impl Vm {
     }
 
     /// Wait until the built-in guest is up: its agent's handshake, or (without
-    /// an agent) the ready marker its init prints on the console.
+    /// an agent) the ready marker its init prints on the console. The wait
+    /// ends at once when QEMU exits or the console shows a failure pattern
+    /// (a kernel panic), with the console's last lines in the error.
     pub(crate) fn wait_for_guest(
         &mut self,
         agent: bool,
@@ -166,11 +168,6 @@ impl Vm {
                 why: e.to_string(),
             })?
             .clone();
-        let not_up = |why: String| VmError::NotUp {
-            machine: name.clone(),
-            why,
-            console: console.last_lines(15),
-        };
         if agent {
             let Some(stream) = self.machine.take_socket(crate::guest::AGENT_SOCKET) else {
                 return Err(VmError::Setup {
@@ -178,8 +175,16 @@ impl Vm {
                     why: "the agent's socket was not connected".into(),
                 });
             };
-            let client = kennel_agent::AgentClient::connect(stream, deadline)
-                .map_err(|e| not_up(kennel_machine::error_chain(&e)))?;
+            let watch = FailureWatch::start(&stream, &console, deadline);
+            let connected = kennel_agent::AgentClient::connect(stream, deadline);
+            watch.stop();
+            let client = match connected {
+                Ok(client) => client,
+                Err(e) => {
+                    let why = kennel_machine::error_chain(&e);
+                    return Err(self.not_up(&console, why));
+                }
+            };
             self.log.line(&format!(
                 "guest `{name}` is up: agent {} on Linux {} after {} ms",
                 client.ready_info().version,
@@ -189,9 +194,21 @@ impl Vm {
             self.channel = Some(Channel::Agent(client));
         } else {
             let marker = Pattern::Text(kennel_guest::READY_MARKER.into());
-            console
-                .wait_for(&marker, deadline)
-                .map_err(|e| not_up(e.to_string()))?;
+            if let Err(e) = console.wait_for(&marker, deadline) {
+                let why = match e {
+                    WaitError::Timeout { what, .. } => format!("timed out waiting for {what}"),
+                    WaitError::Closed { what, .. } => {
+                        format!("the console closed before {what} appeared")
+                    }
+                    other => other
+                        .to_string()
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                };
+                return Err(self.not_up(&console, why));
+            }
             self.log.line(&format!(
                 "guest `{name}` is up (console) after {} ms",
                 launched_at.elapsed().as_millis()
@@ -199,6 +216,35 @@ impl Vm {
             self.channel = Some(Channel::Console { commands: 0 });
         }
         Ok(())
+    }
+
+    /// The guest did not come up because of `why`: the error names what the
+    /// console showed last (its failure pattern's line, or its last line) and
+    /// how QEMU ended, when it did, on its first line.
+    fn not_up(&mut self, console: &Capture, why: String) -> VmError {
+        let why = match console.failed() {
+            Some(pattern) => format!("its console showed {pattern:?}"),
+            None => why,
+        };
+        let exit = match self.machine.exit_info() {
+            Some(exit) => {
+                console.wait_closed(Instant::now() + Duration::from_millis(500));
+                format!("; QEMU exited ({exit})")
+            }
+            None => String::new(),
+        };
+        let text = console.text();
+        let seen = console
+            .failed()
+            .and_then(|p| text.lines().rev().find(|l| l.contains(&p)))
+            .or_else(|| text.lines().rev().find(|l| !l.trim().is_empty()))
+            .map(|line| format!("; console: {}", line.trim()))
+            .unwrap_or_else(|| "; the console printed nothing".to_owned());
+        VmError::NotUp {
+            machine: self.name.clone(),
+            why: format!("{why}{exit}{seen}"),
+            console: console.last_lines(15),
+        }
     }
 
     /// Wait for a cloud-init guest to phone home, then open its SSH session;
@@ -247,5 +293,48 @@ impl Vm {
         );
         self.channel = Some(Channel::Ssh(ready.ssh));
         Ok(())
+    }
+}
+
+/// Ends a wait on the agent's socket early: when the console shows a failure
+/// pattern (a kernel panic that does not end QEMU), the socket is shut down,
+/// so the agent's handshake fails at once instead of at its deadline. QEMU
+/// exiting closes the socket by itself.
+struct FailureWatch {
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FailureWatch {
+    /// How often the console is looked at.
+    const EVERY: Duration = Duration::from_millis(50);
+
+    fn start(
+        stream: &std::os::unix::net::UnixStream,
+        console: &Capture,
+        deadline: Instant,
+    ) -> FailureWatch {
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread = stream.try_clone().ok().map(|socket| {
+            let console = console.clone();
+            let done = std::sync::Arc::clone(&done);
+            std::thread::spawn(move || {
+                while !done.load(std::sync::atomic::Ordering::SeqCst) && Instant::now() < deadline {
+                    if console.failed().is_some() {
+                        let _ = socket.shutdown(std::net::Shutdown::Both);
+                        return;
+                    }
+                    std::thread::sleep(Self::EVERY);
+                }
+            })
+        });
+        FailureWatch { done, thread }
+    }
+
+    fn stop(mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }

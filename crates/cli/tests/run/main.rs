@@ -7,6 +7,8 @@
 
 mod assets;
 mod cloud;
+mod deadlines;
 mod guest;
 mod harness;
+mod reasons;
 mod steps;

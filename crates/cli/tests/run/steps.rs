@@ -134,7 +134,7 @@ fn toml_syntax_error_alone_exits_2_naming_file_line_and_column() {
 }
 
 #[test]
-fn unknown_variable_in_a_machine_names_the_machine_table_and_the_variable() {
+fn unknown_variable_in_a_machine_is_reported_at_its_string_with_a_caret() {
     let dir = test_dir(&[(
         "bad.toml",
         "# a comment\n[machine]\ntype = \"none\"\nargs = [\"-S\", \"${nope}\"]\n\n[[step]]\nrunning = true\n",
@@ -145,7 +145,13 @@ fn unknown_variable_in_a_machine_names_the_machine_table_and_the_variable() {
 
     assert_eq!(run.code, 2, "{}", run.stdout);
     assert!(
-        run.stderr.contains(&format!("{}:2:1:", file.display())) && run.stderr.contains("${nope}"),
+        run.stderr.contains(&format!("{}:4:15:", file.display())) && run.stderr.contains("${nope}"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("4 | args = [\"-S\", \"${nope}\"]\n  |               ^"),
         "{}",
         run.stderr
     );

@@ -180,26 +180,34 @@ impl<'a> Interp<'a> {
         if let Err(e) = self.prepare_guest_files() {
             return e.into_outcome();
         }
-        if let Some(reason) = self.unmet_requirement() {
-            self.log.line(&format!("skip: {reason}"));
-            return Outcome::with(Status::Skip, reason);
+        match self.unmet_requirement() {
+            Ok(None) => {}
+            Ok(Some(reason)) => {
+                self.log.line(&format!("skip: {reason}"));
+                return Outcome::with(Status::Skip, reason);
+            }
+            Err(e) => return e.into_outcome(),
         }
         let names: Vec<String> = self.slots.keys().cloned().collect();
         for name in names {
             if self.slots[&name].spec.launch {
-                if let Err(e) = self.launch(&name) {
+                let need = self.first_need(&name);
+                let until = match need {
+                    Some((_, Some(timeout))) => (Instant::now() + timeout).min(self.deadline),
+                    _ => self.deadline,
+                };
+                if let Err(e) = self.launch(&name, until) {
+                    // The step that needed the guest is the one that fails.
+                    let e = match need {
+                        Some((index, _)) => e.prefixed(&self.step_label(index)),
+                        None => e,
+                    };
                     return e.into_outcome();
                 }
             }
         }
         for (i, step) in self.file.steps.iter().enumerate() {
-            let label = format!(
-                "step {} ({}:{}, {})",
-                i + 1,
-                self.file.path.display(),
-                step.line,
-                step.describe()
-            );
+            let label = self.step_label(i);
             self.log.line(&format!("{label}: start"));
             let started = Instant::now();
             match self.run_step(step) {
@@ -222,6 +230,31 @@ impl<'a> Interp<'a> {
         Outcome::pass()
     }
 
+    /// "step 2 (file:line, run uname -r)", for reasons.
+    fn step_label(&self, index: usize) -> String {
+        let step = &self.file.steps[index];
+        format!(
+            "step {} ({}:{}, {})",
+            index + 1,
+            self.file.path.display(),
+            step.line,
+            step.describe()
+        )
+    }
+
+    /// The first step on machine `name`, and its own timeout: the wait for
+    /// the machine's guest is bounded by that step (the contract's deadline
+    /// rule), so a guest that never comes up FAILs that step in its own time
+    /// instead of using up the test's.
+    fn first_need(&self, name: &str) -> Option<(usize, Option<Duration>)> {
+        self.file
+            .steps
+            .iter()
+            .enumerate()
+            .find(|(_, step)| step.on == name)
+            .map(|(index, step)| (index, step.timeout))
+    }
+
     /// Fetch (or find in the cache) and verify every declared asset.
     fn resolve_assets(&mut self) -> Result<(), Box<Outcome>> {
         if self.file.assets.is_empty() {
@@ -238,14 +271,18 @@ impl<'a> Interp<'a> {
         };
         for (name, spec) in &self.file.assets {
             let started = Instant::now();
+            let spec = spec.render(&self.vars()).map_err(|e| {
+                Box::new(Outcome::with(
+                    Status::Error,
+                    format!("in `[assets.{name}]`: {e}"),
+                ))
+            })?;
             let resolved;
             let spec = match &spec.source {
                 kennel_spec::AssetSource::Cloud(image) => {
-                    let image = image
-                        .render(&self.vars())
-                        .map_err(|e| Box::new(Outcome::with(Status::Error, e.to_string())))?;
+                    let image = image.literal().unwrap_or_default().to_owned();
                     resolved = kennel_vm::cloud::resolve_cloud_asset(
-                        spec,
+                        &spec,
                         &image,
                         self.asset_policy.offline,
                     )
@@ -268,7 +305,7 @@ impl<'a> Interp<'a> {
                     ));
                     &resolved
                 }
-                _ => spec,
+                _ => &spec,
             };
             match cache.resolve(
                 spec,
@@ -303,13 +340,24 @@ impl<'a> Interp<'a> {
         Ok(())
     }
 
-    fn unmet_requirement(&self) -> Option<String> {
-        skip_reason(self.file, &self.vars(), self.env.qemu_option.as_deref())
+    /// Why the test SKIPs; a `[requires]` whose values do not render is an ERROR.
+    fn unmet_requirement(&self) -> Result<Option<String>, StepError> {
+        self.file
+            .requires
+            .render(&self.vars())
+            .map_err(|e| StepError::Error(format!("in `[requires]`: {e}")))?;
+        Ok(skip_reason(
+            self.file,
+            &self.vars(),
+            self.env.qemu_option.as_deref(),
+        ))
     }
 
     /// Launch one declared machine through the machine core, and wait for its
     /// guest; checks `expect_exit` right away.
-    pub(super) fn launch(&mut self, name: &str) -> Result<(), StepError> {
+    /// Every wait ends by `until`: the test's deadline, or the deadline of the
+    /// step that needs the machine when that comes first.
+    pub(super) fn launch(&mut self, name: &str, until: Instant) -> Result<(), StepError> {
         let vars = self.vars();
         let slot = &self.slots[name];
         let desc = machines::desc(slot.spec, &vars, &self.env, &self.file.dir)
@@ -326,7 +374,7 @@ impl<'a> Interp<'a> {
         let vm = kennel_vm::prepare(desc, &workspace)
             .and_then(|plan| {
                 plan.start(Deadlines {
-                    until: self.deadline,
+                    until: until.min(self.deadline),
                     timeout: self.timeout,
                 })
             })
@@ -492,14 +540,18 @@ fn round_ms(d: Duration) -> Duration {
     Duration::from_millis(d.as_millis().try_into().unwrap_or(u64::MAX))
 }
 
-/// Why a test would SKIP before it launches anything (`[requires]`, or no QEMU for
-/// an architecture the test is tagged for); `None` when it can run. `kennel list`
-/// shows this too.
+/// Why a test would SKIP before it launches anything (`[requires]`, with
+/// `${...}` substituted from `vars`, or no QEMU for an architecture the test is
+/// tagged for); `None` when it can run. `kennel list` shows this too.
 pub fn skip_reason(
     file: &TestFile,
     vars: &dyn kennel_spec::Vars,
     qemu: Option<&Path>,
 ) -> Option<String> {
+    let requires = match file.requires.render(vars) {
+        Ok(r) => r,
+        Err(e) => return Some(format!("`[requires]` does not render: {e}")),
+    };
     let main = file
         .machines
         .iter()
@@ -516,8 +568,8 @@ pub fn skip_reason(
         .and_then(|b| b.render(vars).ok())
         .map(PathBuf::from);
     let binary = find_qemu(&arch, explicit.as_deref(), qemu).ok();
-    let arch_tagged = file.tags.iter().any(|t| t == &format!("arch:{arch}"))
-        || file.requires.arch.contains(&arch);
+    let arch_tagged =
+        file.tags.iter().any(|t| t == &format!("arch:{arch}")) || requires.arch.contains(&arch);
     if binary.is_none() && arch_tagged {
         return Some(format!(
             "no QEMU binary for {arch} (qemu-system-{arch} not found)"
@@ -525,7 +577,7 @@ pub fn skip_reason(
     }
     let binary_for = |a: &str| find_qemu(a, None, qemu).is_ok();
     requires::unmet(
-        &file.requires,
+        &requires,
         binary.as_ref().map(|b| b.path.as_path()),
         &binary_for,
     )

@@ -45,6 +45,9 @@ impl Interp<'_> {
                 Err(StepError::Fail(msg)) if step.poll => {
                     let now = Instant::now();
                     if now + POLL_PAUSE >= deadline {
+                        // Up to the deadline itself: the test's deadline running
+                        // out is INTERRUPTED, the step's is FAIL.
+                        std::thread::sleep(deadline.saturating_duration_since(now));
                         return Err(self.timed_out(format!(
                             "the step to pass ({attempts} attempts); last: {msg}"
                         )));
@@ -98,7 +101,7 @@ impl Interp<'_> {
                         step.on
                     )));
                 }
-                self.launch(&step.on.clone())?;
+                self.launch(&step.on.clone(), deadline)?;
                 Ok(None)
             }
             StepKind::Running(want) => {

@@ -238,7 +238,7 @@ fn unterminated_reference_is_refused() {
 
     assert_eq!(
         err,
-        "tests/qmp/t.toml:2:8: `${` without a closing `}` (write `$${` for a literal `${`) in \"${mem\""
+        "tests/qmp/t.toml:2:15: `${` without a closing `}` (write `$${` for a literal `${`) in \"${mem\""
     );
 }
 
@@ -279,7 +279,7 @@ fn undeclared_asset_is_refused_at_load() {
 
     assert_eq!(
         err,
-        "tests/qmp/t.toml:3:1: unknown variable `${asset:disk}`: there is no `[assets.disk]` table"
+        "tests/qmp/t.toml:4:7: unknown variable `${asset:disk}`: there is no `[assets.disk]` table"
     );
 }
 
@@ -291,7 +291,7 @@ fn unknown_variable_is_refused_unless_a_parameter_sets_it() {
 
     assert_eq!(
         err.to_string(),
-        "tests/qmp/t.toml:3:1: unknown variable `${foo}`: not a variant, a `-p` parameter, a built-in \
+        "tests/qmp/t.toml:4:7: unknown variable `${foo}`: not a variant, a `-p` parameter, a built-in \
          (`tmp`, `dir`, `guest_kernel`, `guest_initrd`) or a value saved by an earlier step"
     );
     test.check_vars(&["foo".to_owned()])
@@ -323,7 +323,7 @@ fn saved_value_is_usable_in_later_steps_only() {
 
     assert_eq!(
         err.to_string(),
-        "tests/qmp/t.toml:2:1: unknown variable `${path}`: it is saved by a later step (line 4); \
+        "tests/qmp/t.toml:3:7: unknown variable `${path}`: it is saved by a later step (line 4); \
          saved values are usable in later steps only"
     );
 }

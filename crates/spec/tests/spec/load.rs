@@ -4,8 +4,8 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use kennel_spec::{
     load_file, load_str, load_test, AssetHash, AssetSource, AssetSpec, DescCheck, ExitExpect,
-    MachineSpec, QmpExpect, Requires, SpecError, Step, StepKind, Templ, Template, TestFile,
-    TextCheck, VersionReq,
+    MachineSpec, QmpExpect, Requires, RequiresSpec, SpecError, Step, StepKind, Templ, Template,
+    TestFile, TextCheck, VersionReq,
 };
 use serde_json::json;
 
@@ -82,7 +82,7 @@ fn contract_example_loads_to_the_expected_model() {
         timeout: Duration::from_secs(120),
         retries: 0,
         exclusive: false,
-        requires: Requires::default(),
+        requires: RequiresSpec::default(),
         machines: vec![MachineSpec {
             machine_type: Some(t("none")),
             args: vec![t("-nodefaults"), t("-S")],
@@ -199,7 +199,7 @@ qemu_version = ">=7.2"
     assert_eq!(test.timeout, Duration::from_secs(90));
     assert_eq!(test.retries, 2);
     assert_eq!(
-        test.requires,
+        test.requires.render(&IndexMap::new()).expect("renders"),
         Requires {
             arch: vec!["x86_64".to_owned(), "aarch64".to_owned()],
             machines: vec!["q35".to_owned()],

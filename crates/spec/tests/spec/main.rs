@@ -2,7 +2,9 @@
 
 mod errors;
 mod load;
+mod malformed;
 mod matching;
+mod substitution;
 mod template;
 mod variants;
 
@@ -22,8 +24,15 @@ pub fn load(text: &str) -> TestFile {
     }
 }
 
-/// The rendered error of loading a text that must be invalid.
+/// The first line (`file:line:column: message`) of the error of loading a
+/// text that must be invalid.
 pub fn load_err(text: &str) -> String {
+    let full = load_err_full(text);
+    full.lines().next().unwrap_or_default().to_owned()
+}
+
+/// The whole rendered error: its first line, then the source line and caret.
+pub fn load_err_full(text: &str) -> String {
     match load_str(Path::new(PATH), text) {
         Ok(_) => panic!("loaded, expected an error"),
         Err(e) => e.to_string(),

@@ -1,0 +1,178 @@
+//! The deadline rule of the test format, wait by wait, against real QEMU: a
+//! wait ends by the deadline of the step that needs it (its own `timeout` when
+//! shorter than what is left of the test's) and then FAILs; only the test's
+//! `timeout` gives INTERRUPTED. A guest that dies or panics ends the wait at once.
+
+use crate::harness::*;
+
+/// Run one test file; its result entry and how long kennel took.
+fn outcome(toml: &str) -> (Value, Duration) {
+    let dir = test_dir(&[("t.toml", toml)]);
+    let run = kennel(&[path_str(dir.path())], &[]);
+    let results = run.results();
+    (results["tests"][0].clone(), run.elapsed)
+}
+
+fn reason(test: &Value) -> &str {
+    test["reason"].as_str().expect("reason")
+}
+
+/// A built-in guest whose kernel finds no init and panics; `panic` picks
+/// what the kernel does then (`-1`: reboot, which `-no-reboot` turns into
+/// QEMU exiting; `0`: halt, QEMU stays).
+fn panicking_guest(test_timeout: &str, panic: &str, console_fail: &str, step: &str) -> String {
+    format!(
+        "name = \"t\"\ntags = [\"arch:x86_64\"]\ntimeout = \"{test_timeout}\"\n\n[machine]\nguest = \"busybox\"\nappend = \"rdinit=/nonexistent panic={panic}\"\n{console_fail}\n\n[[step]]\n{step}\n"
+    )
+}
+
+#[test]
+fn guest_whose_kernel_panics_and_exits_fails_its_first_step_at_once_with_the_panic_line() {
+    let (test, elapsed) = outcome(&panicking_guest(
+        "60s",
+        "-1",
+        "",
+        "run = \"true\"\ntimeout = \"30s\"",
+    ));
+
+    assert_eq!(test["status"], "FAIL", "{test}");
+    assert!(reason(&test).starts_with("step 1 ("), "{test}");
+    assert!(
+        reason(&test).contains("Kernel panic - not syncing: VFS"),
+        "{test}"
+    );
+    assert!(elapsed < Duration::from_secs(25), "{elapsed:?}");
+}
+
+#[test]
+fn guest_whose_kernel_panics_and_halts_fails_as_soon_as_the_console_shows_it() {
+    let (test, elapsed) = outcome(&panicking_guest(
+        "60s",
+        "0",
+        "",
+        "run = \"true\"\ntimeout = \"40s\"",
+    ));
+
+    assert_eq!(test["status"], "FAIL", "{test}");
+    assert!(
+        reason(&test).contains("its console showed \"Kernel panic - not syncing\""),
+        "{test}"
+    );
+    assert!(elapsed < Duration::from_secs(30), "{elapsed:?}");
+}
+
+#[test]
+fn guest_that_never_comes_up_fails_at_the_step_timeout_not_the_tests() {
+    let (test, elapsed) = outcome(&panicking_guest(
+        "60s",
+        "0",
+        "console_fail = []",
+        "run = \"true\"\ntimeout = \"4s\"",
+    ));
+
+    assert_eq!(test["status"], "FAIL", "{test}");
+    assert!(reason(&test).starts_with("step 1 ("), "{test}");
+    assert!(reason(&test).contains("did not come up"), "{test}");
+    assert!(reason(&test).contains("console: ["), "{test}");
+    assert!(elapsed < Duration::from_secs(30), "{elapsed:?}");
+}
+
+#[test]
+fn guest_that_never_comes_up_is_interrupted_only_by_the_test_timeout() {
+    let (test, _) = outcome(&panicking_guest(
+        "6s",
+        "0",
+        "console_fail = []",
+        "run = \"true\"",
+    ));
+
+    assert_eq!(test["status"], "INTERRUPTED", "{test}");
+    assert!(reason(&test).contains("did not come up"), "{test}");
+}
+
+const GUEST: &str = "name = \"t\"\ntags = [\"arch:x86_64\"]\n[machine]\nguest = \"busybox\"\n";
+
+#[test]
+fn console_wait_fails_at_the_step_timeout() {
+    let (test, _) = outcome(&format!(
+        "timeout = \"60s\"\n{GUEST}\n[[step]]\nconsole = \"never printed\"\ntimeout = \"3s\"\n"
+    ));
+
+    assert_eq!(test["status"], "FAIL", "{test}");
+    assert!(reason(&test).contains("timed out"), "{test}");
+}
+
+#[test]
+fn console_wait_is_interrupted_by_the_test_timeout() {
+    let (test, _) = outcome(&format!(
+        "timeout = \"15s\"\n{GUEST}\n[[step]]\nconsole = \"never printed\"\n"
+    ));
+
+    assert_eq!(test["status"], "INTERRUPTED", "{test}");
+}
+
+#[test]
+fn guest_command_fails_at_the_step_timeout() {
+    let (test, _) = outcome(&format!(
+        "timeout = \"60s\"\n{GUEST}\n[[step]]\nrun = \"sleep 100\"\ntimeout = \"3s\"\n"
+    ));
+
+    assert_eq!(test["status"], "FAIL", "{test}");
+}
+
+#[test]
+fn guest_command_is_interrupted_by_the_test_timeout() {
+    let (test, _) = outcome(&format!(
+        "timeout = \"15s\"\n{GUEST}\n[[step]]\nrun = \"sleep 100\"\n"
+    ));
+
+    assert_eq!(test["status"], "INTERRUPTED", "{test}");
+}
+
+#[test]
+fn console_command_fails_at_the_step_timeout() {
+    let (test, _) = outcome(&format!(
+        "timeout = \"60s\"\n{GUEST}channel = \"console\"\n\n[[step]]\nexec = \"sleep 100\"\nexpect = \"never printed\"\ntimeout = \"3s\"\n"
+    ));
+
+    assert_eq!(test["status"], "FAIL", "{test}");
+}
+
+const PAUSED: &str = "name = \"t\"\n[machine]\ntype = \"none\"\nargs = [\"-nodefaults\", \"-S\"]\n";
+
+#[test]
+fn polling_step_fails_at_its_timeout() {
+    let (test, _) = outcome(&format!(
+        "timeout = \"30s\"\n{PAUSED}\n[[step]]\nqmp = \"query-status\"\nreturns = {{ status = \"running\" }}\npoll = true\ntimeout = \"1s\"\n"
+    ));
+
+    assert_eq!(test["status"], "FAIL", "{test}");
+    assert!(reason(&test).contains("attempts"), "{test}");
+}
+
+#[test]
+fn polling_step_is_interrupted_by_the_test_timeout() {
+    let (test, _) = outcome(&format!(
+        "timeout = \"2s\"\n{PAUSED}\n[[step]]\nqmp = \"query-status\"\nreturns = {{ status = \"running\" }}\npoll = true\n"
+    ));
+
+    assert_eq!(test["status"], "INTERRUPTED", "{test}");
+}
+
+#[test]
+fn exit_wait_fails_at_the_step_timeout() {
+    let (test, _) = outcome(&format!(
+        "timeout = \"30s\"\n{PAUSED}\n[[step]]\nexit = {{ code = 0 }}\ntimeout = \"1s\"\n"
+    ));
+
+    assert_eq!(test["status"], "FAIL", "{test}");
+}
+
+#[test]
+fn exit_wait_is_interrupted_by_the_test_timeout() {
+    let (test, _) = outcome(&format!(
+        "timeout = \"2s\"\n{PAUSED}\n[[step]]\nexit = {{ code = 0 }}\n"
+    ));
+
+    assert_eq!(test["status"], "INTERRUPTED", "{test}");
+}

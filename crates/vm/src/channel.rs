@@ -302,30 +302,13 @@ fn no_copy(machine: &Machine) -> ChannelError {
 }
 
 /// The name of signal `number` without `SIG` (`9` → `"KILL"`); `signal N` for
-/// one without a name here. The one signal table of kennel.
+/// one without a name (from kennel's one signal table,
+/// [`kennel_machine::process::signal_name`]).
 pub fn signal_name(number: i32) -> String {
-    const NAMES: [(i32, &str); 15] = [
-        (libc::SIGHUP, "HUP"),
-        (libc::SIGINT, "INT"),
-        (libc::SIGQUIT, "QUIT"),
-        (libc::SIGILL, "ILL"),
-        (libc::SIGTRAP, "TRAP"),
-        (libc::SIGABRT, "ABRT"),
-        (libc::SIGBUS, "BUS"),
-        (libc::SIGFPE, "FPE"),
-        (libc::SIGKILL, "KILL"),
-        (libc::SIGUSR1, "USR1"),
-        (libc::SIGSEGV, "SEGV"),
-        (libc::SIGUSR2, "USR2"),
-        (libc::SIGPIPE, "PIPE"),
-        (libc::SIGALRM, "ALRM"),
-        (libc::SIGTERM, "TERM"),
-    ];
-    NAMES
-        .iter()
-        .find(|(n, _)| *n == number)
-        .map(|(_, name)| (*name).to_string())
-        .unwrap_or_else(|| format!("signal {number}"))
+    match kennel_machine::process::signal_name(number) {
+        Some(name) => name.trim_start_matches("SIG").to_string(),
+        None => format!("signal {number}"),
+    }
 }
 
 #[cfg(test)]

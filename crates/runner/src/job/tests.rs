@@ -308,10 +308,9 @@ fn a_test_needing_two_slots_runs_alone_on_two_slots() {
         case("a", "", 1, "128M"),
         case("b", "", 1, "128M"),
     ];
-    let launcher = Scripted::new(&[
-        ("big", &[passes()]),
-        ("a", &[Ends(Status::Pass, Duration::from_millis(500))]),
-    ]);
+    // Long enough for `a` and `b` to overlap on a loaded machine.
+    let long = Ends(Status::Pass, Duration::from_millis(1500));
+    let launcher = Scripted::new(&[("big", &[passes()]), ("a", &[long]), ("b", &[long])]);
 
     let ran = run(tests, &options(dir.path(), 2), &launcher);
 
@@ -355,7 +354,7 @@ fn tests_that_together_exceed_the_memory_budget_run_one_at_a_time() {
 #[test]
 fn tests_within_the_slots_and_the_budget_run_together() {
     let dir = tempfile::tempdir().expect("results dir");
-    let long = Ends(Status::Pass, Duration::from_millis(500));
+    let long = Ends(Status::Pass, Duration::from_millis(1500));
     let launcher = Scripted::new(&[("a", &[long]), ("b", &[long])]);
 
     let ran = run(small(&["a", "b"]), &options(dir.path(), 2), &launcher);

@@ -15,7 +15,12 @@ use crate::discover::{Planned, PlannedTest};
 use crate::error::RunnerError;
 use crate::event::{EventKind, Outcome, RunEvent, Status, Summary, TestResult};
 
+mod journal;
 mod launcher;
+pub use journal::{
+    read_journal, recover, JournalEntry, JournalWriter, Recovered, DIED_BEFORE_START,
+    DIED_WHILE_RUNNING,
+};
 pub use launcher::{Launcher, ProcessLauncher, TestProcess};
 
 #[cfg(test)]
@@ -51,15 +56,17 @@ pub struct JobOptions {
     pub memory_mib: Option<u64>,
     /// How assets may be fetched.
     pub assets: crate::interpret::AssetPolicy,
+    /// How the job was run, in the caller's words (`results.json`'s `options`): kept
+    /// in the journal so that the results can be rebuilt from it.
+    pub record: Option<serde_json::Value>,
 }
 
-/// What a finished job produced.
+/// What a finished job produced. The results themselves are in the job's journal
+/// (see [`recover`]) and were handed out as [`EventKind::TestFinished`] events.
 #[derive(Debug, Clone)]
 pub struct JobReport {
     /// The job folder.
     pub job_dir: PathBuf,
-    /// Results, in plan order.
-    pub results: Vec<TestResult>,
     /// Counts.
     pub summary: Summary,
     /// The user interrupted the job.
@@ -165,6 +172,11 @@ pub fn run_job_with(
         source,
     })?;
     point_latest(&opts.results_dir, &job_dir);
+    let journal_err = |source| RunnerError::Results {
+        path: job.journal(),
+        source,
+    };
+    let mut journal = JournalWriter::create(&job.journal()).map_err(journal_err)?;
     let start = Instant::now();
     let emit = |on_event: &mut dyn FnMut(&RunEvent), kind: EventKind| {
         on_event(&RunEvent {
@@ -173,6 +185,22 @@ pub fn run_job_with(
             kind,
         })
     };
+    journal
+        .append(&JournalEntry::Job {
+            job_id: opts.job_id.clone(),
+            started: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            total: tests.len(),
+            options: opts.record.clone(),
+        })
+        .map_err(journal_err)?;
+    for t in tests {
+        journal
+            .append(&JournalEntry::Planned {
+                index: t.index,
+                test: not_run(t, ""),
+            })
+            .map_err(journal_err)?;
+    }
     let jobs = opts.jobs.max(1).min(tests.len().max(1));
     let memory = opts
         .memory_mib
@@ -205,7 +233,28 @@ pub fn run_job_with(
     };
     let weights = tests.iter().map(crate::schedule::weight).collect();
     let mut scheduler = crate::schedule::Scheduler::new(weights, jobs, memory);
-    let mut results: Vec<Option<Vec<TestResult>>> = vec![None; tests.len()];
+    // Only whether each test has ended is kept: its results are in the journal.
+    let mut ended = vec![false; tests.len()];
+    let mut summary = Summary::default();
+    let mut record = |journal: &mut JournalWriter,
+                      on_event: &mut dyn FnMut(&RunEvent),
+                      index: usize,
+                      result: TestResult| {
+        summary.add(result.status);
+        let written = journal.append(&JournalEntry::Finished {
+            index,
+            test: result.clone(),
+        });
+        if let Err(e) = written {
+            emit(
+                on_event,
+                EventKind::Note {
+                    text: e.to_string(),
+                },
+            );
+        }
+        emit(on_event, EventKind::TestFinished { index, result });
+    };
     let (tx, rx) = mpsc::channel::<Msg>();
     std::thread::scope(|scope| loop {
         if shared.abort_reason().is_some() {
@@ -233,7 +282,12 @@ pub fn run_job_with(
         }
         .min(Duration::from_millis(200));
         match rx.recv_timeout(wait) {
-            Ok(Msg::Event(kind)) => emit(on_event, *kind),
+            Ok(Msg::Event(kind)) => {
+                if let EventKind::TestStarted { index, .. } = &*kind {
+                    let _ = journal.append(&JournalEntry::Started { index: *index });
+                }
+                emit(on_event, *kind)
+            }
             Ok(Msg::Done {
                 index,
                 slot,
@@ -243,16 +297,11 @@ pub fn run_job_with(
                 if opts.fail_fast && r.iter().any(|t| !t.status.is_ok()) {
                     scheduler.drain();
                 }
-                for result in &r {
-                    emit(
-                        on_event,
-                        EventKind::TestFinished {
-                            index,
-                            result: result.clone(),
-                        },
-                    );
+                for result in r {
+                    record(&mut journal, on_event, index, result);
                 }
-                results[index] = Some(r);
+                let _ = journal.append(&JournalEntry::Ended { index });
+                ended[index] = true;
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -266,28 +315,17 @@ pub fn run_job_with(
         Some(r) => format!("not run: {r}"),
         None => "not run: --fail-fast stopped the job after a failure".into(),
     };
-    let mut summary = Summary::default();
-    let mut final_results = Vec::new();
-    for (i, r) in results.into_iter().enumerate() {
-        let r = match r {
-            Some(r) => r,
-            None => {
-                let r = not_run(&tests[i], &why_not_run);
-                emit(
-                    on_event,
-                    EventKind::TestFinished {
-                        index: i,
-                        result: r.clone(),
-                    },
-                );
-                vec![r]
-            }
-        };
-        for t in r {
-            summary.add(t.status);
-            final_results.push(t);
+    for (i, t) in tests.iter().enumerate() {
+        if !ended[i] {
+            record(&mut journal, on_event, i, not_run(t, &why_not_run));
+            let _ = journal.append(&JournalEntry::Ended { index: i });
         }
     }
+    let _ = journal.append(&JournalEntry::Done {
+        interrupted: was_interrupted,
+        duration_s: (start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+    });
+    journal.sync();
     emit(
         on_event,
         EventKind::JobFinished {
@@ -297,7 +335,6 @@ pub fn run_job_with(
     );
     Ok(JobReport {
         job_dir,
-        results: final_results,
         summary,
         interrupted: was_interrupted,
     })

@@ -222,6 +222,7 @@ fn options(results_dir: &Path, jobs: usize) -> JobOptions {
         job_timeout: None,
         memory_mib: Some(64 * 1024),
         assets: Default::default(),
+        record: None,
     }
 }
 
@@ -232,16 +233,29 @@ struct Ran {
 }
 
 impl Ran {
-    fn result(&self, name: &str) -> &TestResult {
-        self.report
-            .results
+    /// The results of the `TestFinished` events, in plan order.
+    fn results(&self) -> Vec<TestResult> {
+        let mut finished: Vec<(usize, TestResult)> = self
+            .events
             .iter()
+            .filter_map(|e| match e {
+                EventKind::TestFinished { index, result } => Some((*index, result.clone())),
+                _ => None,
+            })
+            .collect();
+        finished.sort_by_key(|(i, _)| *i);
+        finished.into_iter().map(|(_, r)| r).collect()
+    }
+
+    fn result(&self, name: &str) -> TestResult {
+        self.results()
+            .into_iter()
             .find(|r| r.name == name)
             .unwrap_or_else(|| panic!("no result for {name}"))
     }
 
     fn statuses(&self) -> Vec<Status> {
-        self.report.results.iter().map(|r| r.status).collect()
+        self.results().iter().map(|r| r.status).collect()
     }
 
     /// `started NAME #N`, `retrying NAME`, `finished NAME STATUS`.

@@ -36,6 +36,7 @@ pub mod fsutil;
 mod kvm_probe_x86;
 mod logsink;
 mod machine;
+pub mod private_dir;
 pub mod process;
 mod sockets;
 

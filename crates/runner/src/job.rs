@@ -172,6 +172,14 @@ pub fn run_job_with(
         source,
     })?;
     point_latest(&opts.results_dir, &job_dir);
+    // Private folders of test processes killed with an earlier runner.
+    kennel_machine::private_dir::remove_orphans(
+        &std::env::temp_dir(),
+        &[
+            kennel_layout::SCRATCH_PREFIX,
+            kennel_machine::private_dir::SOCKET_DIR_PREFIX,
+        ],
+    );
     let journal_err = |source| RunnerError::Results {
         path: job.journal(),
         source,

@@ -225,3 +225,100 @@ fn replay_of_a_job_whose_runner_died_runs_its_tests_again() {
     assert!(text(&replayed.stdout).contains("replaying 1 of 1 tests"));
     assert!(job.join("results.json").is_file());
 }
+
+#[test]
+fn tap_points_arrive_as_the_producer_prints_them() {
+    // The producer prints its second point only once the test has seen the first
+    // one as a finished result: if points came only at the producer's end, the
+    // producer would give up waiting and fail.
+    let go = tempfile::tempdir().expect("go dir");
+    let go_file = go.path().join("go");
+    let tests = scripts(&[(
+        "live.sh",
+        &format!(
+            "echo 1..2\necho 'ok 1 - first'\ni=0\nwhile [ ! -e '{go}' ]; do\n  i=$((i+1)); [ $i -gt 600 ] && exit 1\n  sleep 0.1\ndone\necho 'ok 2 - second'\n",
+            go = go_file.display()
+        ),
+    )]);
+    let results = tempfile::tempdir().expect("results");
+    let mut runner = kennel(&[
+        "run",
+        path_str(tests.path()),
+        "--format",
+        "json",
+        "--results-dir",
+        path_str(results.path()),
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("start kennel");
+    let stdout = runner.stdout.take().expect("stdout");
+
+    let mut finished: Vec<(String, String, f64)> = Vec::new();
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+        let event: Value = serde_json::from_str(&line.expect("line")).expect("JSON event");
+        if event["event"] == "test_finished" {
+            let result = &event["result"];
+            finished.push((
+                result["name"].as_str().unwrap_or("").to_string(),
+                result["status"].as_str().unwrap_or("").to_string(),
+                event["elapsed_s"].as_f64().unwrap_or(0.0),
+            ));
+            std::fs::write(&go_file, "").expect("say go");
+        }
+    }
+    let status = runner.wait().expect("kennel ends");
+
+    assert_eq!(status.code(), Some(0));
+    let names: Vec<&str> = finished.iter().map(|(n, _, _)| n.as_str()).collect();
+    assert!(names[0].ends_with("live.sh: first"), "{names:?}");
+    assert!(names[1].ends_with("live.sh: second"), "{names:?}");
+    assert_eq!(finished.len(), 2);
+    assert!(finished[0].2 <= finished[1].2);
+    let job_log = std::fs::read_to_string(results.path().join("latest/job.log")).expect("job.log");
+    let first = job_log.find("live.sh: first").expect("first in job.log");
+    let second = job_log.find("live.sh: second").expect("second in job.log");
+    assert!(first < second);
+}
+
+#[test]
+fn a_tap_producer_killed_by_its_timeout_keeps_its_points_and_the_missing_ones_are_interrupted() {
+    let tests = scripts(&[(
+        "stuck.sh",
+        "echo 1..4\necho 'ok 1 - one'\necho 'ok 2 - two'\nexec sleep 300",
+    )]);
+    let results = tempfile::tempdir().expect("results");
+
+    // The default timeout (120 s) times 0.02: 2.4 s.
+    let out = run(&[
+        "run",
+        path_str(tests.path()),
+        "--timeout-factor",
+        "0.02",
+        "--results-dir",
+        path_str(results.path()),
+    ]);
+
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let results_json = json(&results.path().join("latest/results.json"));
+    let tests = &results_json["tests"];
+    let names: Vec<String> = field(tests, "name")
+        .into_iter()
+        .map(|n| n.rsplit(": ").next().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(names, ["one", "two", "3", "4"]);
+    assert_eq!(
+        field(tests, "status"),
+        ["PASS", "PASS", "INTERRUPTED", "INTERRUPTED"]
+    );
+    let reason = &field(tests, "reason")[3];
+    assert!(
+        reason.starts_with("never reported: the producer was timed out"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("after 2 of 4 planned test points"),
+        "{reason}"
+    );
+}

@@ -19,6 +19,10 @@ const TEMPLATE: &str = include_str!("report.html.j2");
 pub(crate) const LOG_CAP: u64 = 256 * 1024;
 /// The whole page inlines at most this many bytes of logs; after that, links only.
 const PAGE_LOG_BUDGET: u64 = 32 * 1024 * 1024;
+/// In a job of more tests than this, only the logs of tests that did not pass or
+/// skip are inlined; the others are linked (the page of a big job stays small and
+/// opens fast).
+pub(crate) const INLINE_ALL_LOGS_UP_TO: usize = 100;
 
 /// The timeline's drawing width (SVG user units) and geometry.
 const TL_WIDTH: f64 = 1000.0;
@@ -228,9 +232,19 @@ fn page(file: &ResultsFile, job_dir: &Path) -> Page {
     let mut order: Vec<usize> = (0..file.tests.len()).collect();
     order.sort_by_key(|&i| (rank(file.tests[i].status), i));
     let mut budget = PAGE_LOG_BUDGET;
+    let inline_all = file.tests.len() <= INLINE_ALL_LOGS_UP_TO;
     let tests = order
         .into_iter()
-        .map(|i| row(i, &file.tests[i], job_dir, &mut budget))
+        .map(|i| {
+            let t = &file.tests[i];
+            let mut none = 0;
+            let budget = if inline_all || !t.status.is_ok() {
+                &mut budget
+            } else {
+                &mut none
+            };
+            row(i, t, job_dir, budget)
+        })
         .collect();
     Page {
         job_id: file.job_id.clone(),

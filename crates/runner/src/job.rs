@@ -127,6 +127,11 @@ impl Shared<'_> {
 /// What test threads tell the coordinator.
 enum Msg {
     Event(Box<EventKind>),
+    /// A result known before its test ends (a TAP point).
+    Result {
+        index: usize,
+        result: Box<TestResult>,
+    },
     Done {
         index: usize,
         slot: usize,
@@ -290,6 +295,12 @@ pub fn run_job_with(
         }
         .min(Duration::from_millis(200));
         match rx.recv_timeout(wait) {
+            Ok(Msg::Result { index, result }) => {
+                if opts.fail_fast && !result.status.is_ok() {
+                    scheduler.drain();
+                }
+                record(&mut journal, on_event, index, *result);
+            }
             Ok(Msg::Event(kind)) => {
                 if let EventKind::TestStarted { index, .. } = &*kind {
                     let _ = journal.append(&JournalEntry::Started { index: *index });
@@ -409,6 +420,7 @@ fn run_test(
             })));
             return run_executable_test(
                 shared,
+                (t.index, tx),
                 path,
                 &[],
                 &logdir,
@@ -429,6 +441,7 @@ fn run_test(
             let args = vec!["--exact".to_string(), c.name.clone(), "--nocapture".into()];
             return run_executable_test(
                 shared,
+                (t.index, tx),
                 &c.binary,
                 &args,
                 &logdir,
@@ -491,9 +504,11 @@ fn run_test(
     vec![result]
 }
 
-/// An executable: one result, or one per TAP test point.
+/// An executable: one result, or one per TAP test point, each sent to the
+/// coordinator as soon as it is known (none are left for the end).
 fn run_executable_test(
     shared: &Shared<'_>,
+    (index, tx): (usize, &mpsc::Sender<Msg>),
     path: &Path,
     args: &[String],
     logdir: &Path,
@@ -516,7 +531,7 @@ fn run_executable_test(
     }
     let abort = || shared.abort_reason().is_some();
     let timeout = kennel_spec::DEFAULT_TIMEOUT.mul_f64(shared.opts.timeout_factor.max(0.01));
-    let outcomes = shared.launcher.run_executable(&crate::executable::ExecRun {
+    let run = crate::executable::ExecRun {
         path,
         args,
         logdir,
@@ -524,22 +539,23 @@ fn run_executable_test(
         timeout,
         env,
         interrupted: &abort,
+    };
+    shared.launcher.run_executable(&run, &mut |r| {
+        let mut t = template.clone();
+        if let Some(point) = &r.point {
+            t.name = format!("{}: {point}", template.name);
+        }
+        t.status = r.outcome.status;
+        t.reason = r.outcome.reason;
+        t.detail = r.outcome.detail;
+        t.duration_s = r.duration_s;
+        t.start_s = template.start_s + (r.at_s - r.duration_s).max(0.0);
+        let _ = tx.send(Msg::Result {
+            index,
+            result: Box::new(t),
+        });
     });
-    outcomes
-        .into_iter()
-        .map(|r| {
-            let mut t = template.clone();
-            if let Some(point) = &r.point {
-                t.name = format!("{}: {point}", template.name);
-            }
-            t.status = r.outcome.status;
-            t.reason = r.outcome.reason;
-            t.detail = r.outcome.detail;
-            t.duration_s = r.duration_s;
-            t.start_s = template.start_s + (r.at_s - r.duration_s).max(0.0);
-            t
-        })
-        .collect()
+    Vec::new()
 }
 
 /// Move the files of a finished attempt into `attempt-N/`.

@@ -104,7 +104,15 @@ impl Launcher for Scripted {
         Duration::ZERO
     }
 
-    fn run_executable(&self, run: &ExecRun<'_>) -> Vec<ExecResult> {
+    fn run_executable(&self, run: &ExecRun<'_>, on_result: &mut dyn FnMut(ExecResult)) {
+        for r in self.scripted_executable(run) {
+            on_result(r);
+        }
+    }
+}
+
+impl Scripted {
+    fn scripted_executable(&self, run: &ExecRun<'_>) -> Vec<ExecResult> {
         let name = run.path.display().to_string();
         let act = self
             .script

@@ -83,7 +83,14 @@ fn load(path: &Path, explicit: bool, found: &mut Discovery) -> Result<(), Runner
         });
     }
     match kennel_spec::load_file(path) {
-        Ok(Some(f)) => found.files.push(Arc::new(f)),
+        Ok(Some(mut f)) => {
+            // A job of thousands of files holds them all: no spare capacity (a
+            // machine is about 1 KiB; a Vec of one holds room for four).
+            f.machines.shrink_to_fit();
+            f.steps.shrink_to_fit();
+            f.tags.shrink_to_fit();
+            found.files.push(Arc::new(f))
+        }
         Ok(None) if explicit => {
             return Err(RunnerError::NotATest {
                 path: path.to_path_buf(),

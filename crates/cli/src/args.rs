@@ -48,9 +48,14 @@ pub struct Selection {
     /// Set or override a parameter for all tests (repeatable).
     #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
     pub params: Vec<String>,
-    /// Run only shard K of N (1-based): every N-th test starting at the K-th.
+    /// Run only shard K of N (1-based): every N-th test starting at the K-th, or with
+    /// --shard-history the K-th of N shards balanced by recorded durations.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
+    /// With --shard: balance the shards by the durations a previous job recorded
+    /// (its job folder or its results.json; tests it did not run count as average).
+    #[arg(long, value_name = "PATH", requires = "shard")]
+    pub shard_history: Option<PathBuf>,
     /// Also build and run the Rust tests (`#[kennel::test]`) of cargo packages, one process each.
     #[arg(long)]
     pub cargo: bool,
@@ -93,6 +98,20 @@ pub struct RunArgs {
     /// Output: `human` lines, or `json` (one event object per line).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    /// When the selection holds no test: `fail` (exit 2), `warn` or `pass` (exit 0).
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = NoTests::Fail)]
+    pub no_tests: NoTests,
+}
+
+/// What `kennel run` does when the paths, tags or shard select no test (nextest's `--no-tests`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NoTests {
+    /// Say so and exit 2.
+    Fail,
+    /// Say so and exit 0.
+    Warn,
+    /// Exit 0.
+    Pass,
 }
 
 /// How assets may be fetched.

@@ -56,6 +56,7 @@ pub fn replay(a: ReplayArgs) -> Result<Ending, CliError> {
             allow_unverified: false,
         },
         format: a.format,
+        no_tests: crate::args::NoTests::Fail,
     };
     execute(selected, &run_args)
 }
@@ -79,6 +80,7 @@ fn selection(wanted: &[&TestResult], recorded: &RunOptions) -> Selection {
         tags: Vec::new(),
         params,
         shard: None,
+        shard_history: None,
         cargo: recorded.cargo,
         packages: recorded.packages.clone(),
     }
@@ -106,6 +108,7 @@ fn keep_wanted(mut selected: Selected, wanted: &[&TestResult]) -> Selected {
     });
     Selected {
         planned: kennel_runner::shard(selected.planned, 1, 1),
+        why_empty: None,
         ..selected
     }
 }

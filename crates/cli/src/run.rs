@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use kennel_report::{JsonEvents, LiveTerminal, Reporter, ResultsDir, RunOptions, Terminal};
 use kennel_runner::{JobOptions, Planned, RunEvent, RunnerError};
 
-use crate::args::{Format, RunArgs};
+use crate::args::{Format, NoTests, RunArgs};
 use crate::exit::{CliError, Ending};
 use crate::select::{asset_policy, select, Selected};
 
@@ -19,6 +19,18 @@ pub fn run(a: RunArgs) -> Result<Ending, CliError> {
 pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
     for f in &selected.discovery.failures {
         eprintln!("kennel: error: {}", f.message);
+    }
+    if let Some(why) = &selected.why_empty {
+        return match a.no_tests {
+            NoTests::Fail => Err(CliError::Usage(format!(
+                "{why} (--no-tests=pass to accept that)"
+            ))),
+            NoTests::Warn => {
+                eprintln!("kennel: warning: {why}");
+                Ok(Ending::Ok)
+            }
+            NoTests::Pass => Ok(Ending::Ok),
+        };
     }
     check_runnable(&selected)?;
     if a.timeout_factor.is_nan() || a.timeout_factor <= 0.0 {
@@ -49,6 +61,7 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
         job_timeout,
         memory_mib: a.memory,
         assets: asset_policy(&a.assets),
+        record: None,
     };
     let options = RunOptions {
         paths: selected.paths.clone(),
@@ -59,6 +72,10 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
         timeout_factor: a.timeout_factor,
         cargo: a.selection.cargo,
         packages: a.selection.packages.clone(),
+    };
+    let opts = JobOptions {
+        record: serde_json::to_value(&options).ok(),
+        ..opts
     };
     let mut results = ResultsDir::new().with_options(options);
     let mut screen: Box<dyn Reporter> = match a.format {

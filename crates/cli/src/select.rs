@@ -1,6 +1,7 @@
 //! What `run`, `list` and `replay` share: checking a selection (paths, tags,
 //! parameters, shard, cargo packages) into a plan, and the asset flags.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use indexmap::IndexMap;
@@ -20,6 +21,8 @@ pub struct Selected {
     pub overrides: IndexMap<String, Value>,
     /// The numbered plan.
     pub planned: Vec<PlannedTest>,
+    /// When the plan is empty: why (nothing found, the tags or the shard selected nothing).
+    pub why_empty: Option<String>,
 }
 
 /// Discover, plan, filter and shard what `sel` selects.
@@ -44,16 +47,68 @@ pub fn select(sel: &Selection) -> Result<Selected, CliError> {
             .map_err(|e| CliError::Usage(kennel_runner::error_chain(&e)))?;
         kennel_runner::cargo::plan_cargo(&mut planned, tests);
     }
+    let mut why_empty = planned
+        .is_empty()
+        .then(|| nothing_selected(sel, &paths, &discovery));
     if let Some(spec) = &sel.shard {
         let (k, n) = parse_shard(spec).map_err(CliError::Usage)?;
-        planned = kennel_runner::shard(planned, k, n);
+        let before = planned.len();
+        planned = match &sel.shard_history {
+            Some(h) => kennel_runner::shard_by_time(planned, k, n, &history(h)?),
+            None => kennel_runner::shard(planned, k, n),
+        };
+        if planned.is_empty() && why_empty.is_none() {
+            why_empty = Some(format!(
+                "no tests selected: shard {k}/{n} holds none of the {before} tests selected"
+            ));
+        }
     }
     Ok(Selected {
         paths,
         discovery,
         overrides,
         planned,
+        why_empty,
     })
+}
+
+/// Why discovery and the tag filter left nothing.
+fn nothing_selected(sel: &Selection, paths: &[PathBuf], discovery: &Discovery) -> String {
+    let found = discovery.files.len() + discovery.executables.len();
+    let where_ = paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if found > 0 && !sel.tags.is_empty() {
+        format!(
+            "no tests selected: the tag filter `{}` selects none of the {found} test files found under {where_}",
+            sel.tags.join("` or `")
+        )
+    } else {
+        format!("no tests found under {where_}")
+    }
+}
+
+/// Seconds each test took in a previous job (`--shard-history`: a job folder or its
+/// `results.json`), by name.
+fn history(path: &std::path::Path) -> Result<HashMap<String, f64>, CliError> {
+    let dir = if path.is_dir() {
+        path.to_path_buf()
+    } else {
+        path.parent().map(PathBuf::from).unwrap_or_default()
+    };
+    let file = kennel_report::ResultsFile::load(&dir).map_err(|e| {
+        CliError::Usage(format!(
+            "--shard-history: {}",
+            kennel_runner::error_chain(&e)
+        ))
+    })?;
+    Ok(file
+        .tests
+        .into_iter()
+        .map(|t| (t.name, t.duration_s))
+        .collect())
 }
 
 /// `K/N` with 1 <= K <= N.

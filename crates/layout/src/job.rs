@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::{
-    TestDir, JOB_DIR_PREFIX, JOB_LOG, JUNIT_XML, LATEST, REPORT_HTML, RESULTS_JSON, RESULTS_TAP,
-    SSH_DIR, TESTS_DIR,
+    TestDir, JOB_DIR_PREFIX, JOB_LOG, JOURNAL, JUNIT_XML, LATEST, REPORT_HTML, RESULTS_JSON,
+    RESULTS_TAP, SSH_DIR, TESTS_DIR,
 };
 
 /// The results folder (`--results-dir`): job folders and the `latest` link.
@@ -100,6 +100,12 @@ impl JobDir {
     /// `job.log`.
     pub fn job_log(&self) -> PathBuf {
         self.root.join(JOB_LOG)
+    }
+
+    /// `journal.jsonl`: the job's results as they come, from which the end-of-job
+    /// files are written (and rebuilt, when the runner died before writing them).
+    pub fn journal(&self) -> PathBuf {
+        self.root.join(JOURNAL)
     }
 
     /// `tests/`, the parent of every test's log folder.

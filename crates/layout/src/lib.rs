@@ -9,6 +9,7 @@
 //!   latest -> job-<id>
 //!   job-<id>/                        JobDir
 //!     results.json junit.xml results.tap report.html job.log
+//!     journal.jsonl                  results as they come (see JOURNAL)
 //!     ssh/                           the job's SSH key
 //!     tests/NNN-<slug>/              TestDir: test.log, console.log, ...
 //!       attempt-N/                   an earlier attempt's files (a TestDir too)
@@ -47,6 +48,9 @@ pub const RESULTS_TAP: &str = "results.tap";
 pub const REPORT_HTML: &str = "report.html";
 /// `job.log`: what the runner did, with timestamps.
 pub const JOB_LOG: &str = "job.log";
+/// `journal.jsonl`: one JSON line per planned, started and finished test, appended as
+/// the job runs; a last line without its newline was cut short and is not read.
+pub const JOURNAL: &str = "journal.jsonl";
 /// `tests`: the folder of the tests' log folders in a job folder.
 pub const TESTS_DIR: &str = "tests";
 /// `ssh`: the job's SSH key pair, shared by its tests.

@@ -92,9 +92,7 @@ impl MachineConfig {
             self.machine_type.as_deref(),
             &binary.path,
         );
-        let sockdir = tempfile::Builder::new()
-            .prefix("kennel-")
-            .tempdir()
+        let sockdir = crate::private_dir::private_tempdir(crate::private_dir::SOCKET_DIR_PREFIX)
             .map_err(MachineError::SocketDir)?;
         let install = QemuInstall::of(&binary.path);
         let mut args: Vec<String> = vec!["-display".into(), "none".into()];

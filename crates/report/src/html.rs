@@ -19,6 +19,10 @@ const TEMPLATE: &str = include_str!("report.html.j2");
 pub(crate) const LOG_CAP: u64 = 256 * 1024;
 /// The whole page inlines at most this many bytes of logs; after that, links only.
 const PAGE_LOG_BUDGET: u64 = 32 * 1024 * 1024;
+/// In a job of more tests than this, only the logs of tests that did not pass or
+/// skip are inlined; the others are linked (the page of a big job stays small and
+/// opens fast).
+pub(crate) const INLINE_ALL_LOGS_UP_TO: usize = 100;
 
 /// The timeline's drawing width (SVG user units) and geometry.
 const TL_WIDTH: f64 = 1000.0;
@@ -40,7 +44,6 @@ struct Page {
     groups: Vec<Group>,
     cap: String,
     timeline: Timeline,
-    tests: Vec<Row>,
 }
 
 #[derive(Serialize)]
@@ -64,7 +67,9 @@ struct Timeline {
     label_width: f64,
     lanes: Vec<Lane>,
     ticks: Vec<Tick>,
-    bars: Vec<Bar>,
+    /// Time axis: seconds shown.
+    #[serde(skip)]
+    span: f64,
 }
 
 #[derive(Serialize)]
@@ -162,6 +167,11 @@ fn rank(status: Status) -> u8 {
     }
 }
 
+/// The template's parts, split at `{#- SPLIT ... #}`: the page's head, a timeline bar,
+/// the middle, a test's row, the foot. The page is rendered part by part, a bar and a
+/// row per test, so that a job of thousands of tests is never held whole in memory.
+const PARTS: [&str; 5] = ["head", "bar", "middle", "row", "foot"];
+
 /// Render `report.html` for `file` into `out` as it goes (a big job's page is
 /// never held whole in memory), reading test logs under `job_dir`.
 pub(crate) fn render_to(
@@ -171,14 +181,61 @@ pub(crate) fn render_to(
 ) -> Result<(), ReportError> {
     let mut env = Environment::new();
     env.set_formatter(html_formatter);
-    env.add_template("report.html.j2", TEMPLATE)
-        .map_err(ReportError::Html)?;
-    let tmpl = env
-        .get_template("report.html.j2")
-        .map_err(ReportError::Html)?;
-    tmpl.render_captured_to(page(file, job_dir), out)
-        .map(|_| ())
-        .map_err(ReportError::Html)
+    // Each part is an HTML template (autoescape by name).
+    for (name, source) in PARTS.iter().zip(split_template()) {
+        env.add_template_owned(format!("{name}.html"), source)
+            .map_err(ReportError::Html)?;
+    }
+    let part = |name: &str| {
+        env.get_template(&format!("{name}.html"))
+            .map_err(ReportError::Html)
+    };
+    let render = |name: &str, ctx: Value, out: &mut dyn std::io::Write| {
+        part(name)?
+            .render_captured_to(ctx, out)
+            .map(|_| ())
+            .map_err(ReportError::Html)
+    };
+    let page = page(file);
+    render("head", Value::from_serialize(&page), out)?;
+    for bar in bars(file, &page.timeline) {
+        render("bar", minijinja::context! { b => bar }, out)?;
+    }
+    render("middle", Value::from_serialize(&page), out)?;
+    let mut order: Vec<usize> = (0..file.tests.len()).collect();
+    order.sort_by_key(|&i| (rank(file.tests[i].status), i));
+    let mut budget = PAGE_LOG_BUDGET;
+    let inline_all = file.tests.len() <= INLINE_ALL_LOGS_UP_TO;
+    for i in order {
+        let t = &file.tests[i];
+        let mut none = 0;
+        let budget = if inline_all || !t.status.is_ok() {
+            &mut budget
+        } else {
+            &mut none
+        };
+        let row = row(i, t, job_dir, budget);
+        render(
+            "row",
+            minijinja::context! { t => row, cap => &page.cap },
+            out,
+        )?;
+    }
+    render("foot", Value::from_serialize(&page), out)
+}
+
+/// The template split into [`PARTS`]; each part but the last loses the whitespace
+/// before its marker, as `{#-` does.
+fn split_template() -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut rest = TEMPLATE;
+    while let Some(at) = rest.find("{#- SPLIT") {
+        parts.push(rest[..at].trim_end().to_string());
+        let after = rest[at..].find("#}").map_or(rest.len(), |e| at + e + 2);
+        rest = &rest[after..];
+    }
+    parts.push(rest.to_string());
+    parts
 }
 
 /// minijinja's HTML escaping, minus `/` → `&#x2f;` (which bloats logs full of paths):
@@ -208,7 +265,7 @@ pub(crate) fn escape(text: &str) -> String {
     out
 }
 
-fn page(file: &ResultsFile, job_dir: &Path) -> Page {
+fn page(file: &ResultsFile) -> Page {
     let s = &file.summary;
     let counts = [
         (Status::Pass, s.pass),
@@ -225,13 +282,6 @@ fn page(file: &ResultsFile, job_dir: &Path) -> Page {
     })
     .collect();
     let in_group = |g: &str| file.tests.iter().filter(|t| group(t.status) == g).count();
-    let mut order: Vec<usize> = (0..file.tests.len()).collect();
-    order.sort_by_key(|&i| (rank(file.tests[i].status), i));
-    let mut budget = PAGE_LOG_BUDGET;
-    let tests = order
-        .into_iter()
-        .map(|i| row(i, &file.tests[i], job_dir, &mut budget))
-        .collect();
     Page {
         job_id: file.job_id.clone(),
         started: file.started.clone(),
@@ -265,7 +315,6 @@ fn page(file: &ResultsFile, job_dir: &Path) -> Page {
         ],
         cap: kennel_config::human_bytes(LOG_CAP),
         timeline: timeline(file),
-        tests,
     }
 }
 
@@ -394,7 +443,7 @@ fn href(path: &str) -> String {
     out
 }
 
-/// One lane per slot, one bar per test placed by `start_s` and `duration_s`.
+/// One lane per slot and the time axis (the bars are [`bars`]).
 fn timeline(file: &ResultsFile) -> Timeline {
     let span = file
         .tests
@@ -424,42 +473,44 @@ fn timeline(file: &ResultsFile) -> Timeline {
             label: if s == 0.0 { "0".into() } else { human_secs(s) },
         })
         .collect();
-    let bars = file
-        .tests
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            let x = x_of(t.start_s);
-            let w = ((t.duration_s.max(0.0) / span) * plot).max(2.0);
-            let mut title = format!(
-                "#{} {} — {} in {}",
-                i + 1,
-                t.name,
-                t.status,
-                human_secs(t.duration_s)
-            );
-            if let Some(r) = &t.reason {
-                title.push_str(&format!("\n{r}"));
-            }
-            Bar {
-                anchor: format!("t{}", i + 1),
-                x: round1(x),
-                y: TL_AXIS + t.slot as f64 * TL_ROW + (TL_ROW - TL_BAR) / 2.0,
-                w: round1(w),
-                h: TL_BAR,
-                class: class(t.status),
-                title,
-            }
-        })
-        .collect();
     Timeline {
         width: TL_WIDTH,
         height: TL_AXIS + slots as f64 * TL_ROW + 4.0,
         label_width: TL_LABEL,
         lanes,
         ticks,
-        bars,
+        span,
     }
+}
+
+/// One timeline bar per test, placed by `start_s` and `duration_s`.
+fn bars<'a>(file: &'a ResultsFile, timeline: &Timeline) -> impl Iterator<Item = Bar> + 'a {
+    let span = timeline.span;
+    let plot = TL_WIDTH - TL_LABEL - 10.0;
+    let x_of = move |s: f64| TL_LABEL + (s.max(0.0) / span) * plot;
+    file.tests.iter().enumerate().map(move |(i, t)| {
+        let x = x_of(t.start_s);
+        let w = ((t.duration_s.max(0.0) / span) * plot).max(2.0);
+        let mut title = format!(
+            "#{} {} — {} in {}",
+            i + 1,
+            t.name,
+            t.status,
+            human_secs(t.duration_s)
+        );
+        if let Some(r) = &t.reason {
+            title.push_str(&format!("\n{r}"));
+        }
+        Bar {
+            anchor: format!("t{}", i + 1),
+            x: round1(x),
+            y: TL_AXIS + t.slot as f64 * TL_ROW + (TL_ROW - TL_BAR) / 2.0,
+            w: round1(w),
+            h: TL_BAR,
+            class: class(t.status),
+            title,
+        }
+    })
 }
 
 /// 1, 2 or 5 times a power of ten, at least `raw`.

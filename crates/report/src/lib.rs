@@ -25,7 +25,7 @@ pub use json_events::JsonEvents;
 pub use live::LiveTerminal;
 pub use merge::merge;
 pub use options::RunOptions;
-pub use results_dir::{ResultsDir, ResultsFile};
+pub use results_dir::{rebuild, ResultsDir, ResultsFile};
 pub use summary::summary_text;
 pub use terminal::Terminal;
 

@@ -42,14 +42,50 @@ impl ResultsFile {
 
     /// Read a job folder's `results.json`, telling a missing file
     /// ([`ReportError::NoResults`]) from a broken one ([`ReportError::BadResults`]).
+    /// A job folder whose runner died before writing `results.json` (`kill -9`, a
+    /// power cut) but that holds its journal has its end-of-job files rebuilt first
+    /// ([`rebuild`]).
     pub fn load(job_dir: &Path) -> Result<ResultsFile, ReportError> {
         let path = JobDir::new(job_dir).results_json();
+        if !path.exists() && JobDir::new(job_dir).journal().is_file() {
+            if let Some(e) = rebuild(job_dir)?.into_iter().next() {
+                return Err(e);
+            }
+        }
         let bytes = std::fs::read(&path).map_err(|source| ReportError::NoResults {
             dir: job_dir.to_path_buf(),
             source,
         })?;
         serde_json::from_slice(&bytes).map_err(|source| ReportError::BadResults { path, source })
     }
+}
+
+/// Write the end-of-job files of `job_dir` (`results.json`, `junit.xml`,
+/// `results.tap`, `report.html`) from its journal (`journal.jsonl`): what the runner
+/// does at the end of a job, and what `kennel report`, `replay` and `merge` do for a
+/// job whose runner died before it got there. Tests that had started or had not run
+/// when the runner died are INTERRUPTED, saying so. Returns the files that could not
+/// be written; an unreadable journal is [`ReportError::NoResults`].
+pub fn rebuild(job_dir: &Path) -> Result<Vec<ReportError>, ReportError> {
+    let journal = JobDir::new(job_dir).journal();
+    let mut tests = Vec::new();
+    let rec = kennel_runner::recover(&journal, &mut |t| tests.push(t)).map_err(|source| {
+        ReportError::NoResults {
+            dir: job_dir.to_path_buf(),
+            source,
+        }
+    })?;
+    let file = ResultsFile {
+        kennel_version: env!("CARGO_PKG_VERSION").to_string(),
+        job_id: rec.job_id,
+        started: rec.started,
+        duration_s: rec.duration_s,
+        summary: rec.summary,
+        interrupted: rec.interrupted,
+        tests,
+        options: rec.options.and_then(|o| serde_json::from_value(o).ok()),
+    };
+    Ok(write_outputs(job_dir, &file))
 }
 
 /// Write a job's end-of-job files into `job_dir`, each atomically: `results.json`,
@@ -132,6 +168,8 @@ pub struct ResultsDir {
     started: SystemTime,
     log: Option<File>,
     results: Vec<(usize, TestResult)>,
+    /// The runner keeps a journal: the files are written from it, nothing is collected.
+    journaled: bool,
     errors: Vec<String>,
     options: Option<RunOptions>,
 }
@@ -151,6 +189,7 @@ impl ResultsDir {
             started: SystemTime::now(),
             log: None,
             results: Vec::new(),
+            journaled: false,
             errors: Vec::new(),
             options: None,
         }
@@ -175,6 +214,13 @@ impl ResultsDir {
     }
 
     fn finish(&mut self, summary: Summary, interrupted: bool, duration_s: f64) {
+        if self.journaled {
+            let written = rebuild(&self.job_dir).unwrap_or_else(|e| vec![e]);
+            for e in written {
+                self.errors.push(kennel_runner::error_chain(&e));
+            }
+            return;
+        }
         self.results.sort_by_key(|(i, _)| *i);
         let file = ResultsFile {
             kennel_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -203,6 +249,7 @@ impl Reporter for ResultsDir {
             } => {
                 self.job_dir = job_dir.clone();
                 self.job_id = job_id.clone();
+                self.journaled = JobDir::new(job_dir).journal().is_file();
                 self.started = event.timestamp;
                 let path = JobDir::new(job_dir).job_log();
                 self.log = match File::create(&path) {
@@ -250,7 +297,9 @@ impl Reporter for ResultsDir {
                         .unwrap_or_default()
                 );
                 self.log(event, &text);
-                self.results.push((*index, result.clone()));
+                if !self.journaled {
+                    self.results.push((*index, result.clone()));
+                }
             }
             EventKind::Note { text } => self.log(event, text),
             EventKind::JobFinished {

@@ -46,16 +46,20 @@ pub struct ExecRun<'a> {
     pub interrupted: &'a dyn Fn() -> bool,
 }
 
-/// Run the program to its end (or its timeout) and judge it.
-pub fn run_executable(run: &ExecRun<'_>) -> Vec<ExecResult> {
+/// Run the program to its end (or its timeout) and judge it, handing each result to
+/// `on_result` as soon as it is known: a TAP point the moment its line arrives (a
+/// `not ok` point once the diagnostics that follow it are in), the program's own
+/// verdict at its end. A producer killed by its timeout keeps the points it printed;
+/// the planned points it never printed are INTERRUPTED.
+pub fn run_executable(run: &ExecRun<'_>, on_result: &mut dyn FnMut(ExecResult)) {
     let started = Instant::now();
-    let fail = |status, text: String| {
-        vec![ExecResult {
+    let mut fail = |status, text: String| {
+        on_result(ExecResult {
             point: None,
             outcome: Outcome::with(status, text),
             at_s: started.elapsed().as_secs_f64(),
             duration_s: started.elapsed().as_secs_f64(),
-        }]
+        })
     };
     let dir = TestDir::new(run.logdir);
     let stderr = match std::fs::File::create(dir.stderr_log()) {
@@ -89,39 +93,32 @@ pub fn run_executable(run: &ExecRun<'_>) -> Vec<ExecResult> {
         }
     };
     // Stream stdout to the log and through the TAP reader: output of any size,
-    // never held whole in memory.
+    // never held whole in memory; each complete point goes to `points` at once.
     let out = child.stdout.take();
-    let reader = std::thread::spawn(move || {
-        let mut tap = TapReader::default();
-        let mut seen_at: Vec<f64> = Vec::new();
-        let mut log = stdout_log;
-        if let Some(mut out) = out {
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                match out.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        let _ = std::io::Write::write_all(&mut log, &buf[..n]);
-                        for _ in tap.feed(&buf[..n]) {
-                            seen_at.push(started.elapsed().as_secs_f64());
-                        }
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(_) => break,
-                }
-            }
-        }
-        for _ in tap.finish() {
-            seen_at.push(started.elapsed().as_secs_f64());
-        }
-        (tap, seen_at)
-    });
+    let (points_tx, points) = std::sync::mpsc::channel::<(f64, crate::tap::Point)>();
+    let reader = std::thread::spawn(move || read_tap(out, stdout_log, started, &points_tx));
     let process = kennel_machine::process::Reaper::spawn(child);
     let limit = started + run.timeout;
     let mut killed: Option<String> = None;
+    let mut prev = 0.0;
+    let mut seen = 0;
+    let mut hand_out = |(at, p): (f64, crate::tap::Point), prev: &mut f64, seen: &mut usize| {
+        on_result(ExecResult {
+            point: Some(point_name(&p)),
+            outcome: point_outcome(&p),
+            at_s: at,
+            duration_s: at - *prev,
+        });
+        *prev = at;
+        *seen += 1;
+    };
     let status = loop {
         let next = (Instant::now() + Duration::from_millis(50)).min(limit);
-        if let Some(s) = process.wait_until(next) {
+        let ended = process.wait_until(next);
+        while let Ok(p) = points.try_recv() {
+            hand_out(p, &mut prev, &mut seen);
+        }
+        if let Some(s) = ended {
             break Some(s);
         }
         if (run.interrupted)() {
@@ -139,99 +136,159 @@ pub fn run_executable(run: &ExecRun<'_>) -> Vec<ExecResult> {
     };
     // Children of the test that kept the group alive go with it.
     kennel_machine::process::signal_group(process.pid(), libc::SIGKILL);
-    let (tap, seen_at) = reader.join().unwrap_or_default();
-    // Points with the diagnostics that followed them, and when each was seen.
-    let points: Vec<(f64, crate::tap::Point)> = seen_at
-        .into_iter()
-        .zip(tap.points.iter().cloned())
-        .collect();
-    judge(
-        run,
-        &tap,
-        &points,
+    let tap = reader.join().unwrap_or_default();
+    while let Ok(p) = points.try_recv() {
+        hand_out(p, &mut prev, &mut seen);
+    }
+    let end = Ending {
         status,
         killed,
-        started.elapsed().as_secs_f64(),
-    )
+        total_s: started.elapsed().as_secs_f64(),
+        last_point_s: prev,
+    };
+    for r in judge(run, &tap, end) {
+        on_result(r);
+    }
 }
 
-fn judge(
-    run: &ExecRun<'_>,
-    tap: &TapReader,
-    points: &[(f64, crate::tap::Point)],
+/// Copy the producer's stdout to its log and through a [`TapReader`], sending each
+/// point once it is complete: at once for `ok`, `skip` and `todo`; a `not ok` once
+/// the next point (or the end) shows its diagnostics are all in.
+fn read_tap(
+    out: Option<std::process::ChildStdout>,
+    mut log: std::fs::File,
+    started: Instant,
+    points: &std::sync::mpsc::Sender<(f64, crate::tap::Point)>,
+) -> TapReader {
+    let mut tap = TapReader::default();
+    let mut seen_at: Vec<f64> = Vec::new();
+    let mut sent = 0;
+    let mut send_complete = |tap: &TapReader, seen_at: &[f64], all: bool| {
+        while sent < tap.points.len() {
+            let last = sent + 1 == tap.points.len();
+            if last && !all && tap.points[sent].status == PointStatus::NotOk {
+                break;
+            }
+            let _ = points.send((seen_at[sent], tap.points[sent].clone()));
+            sent += 1;
+        }
+    };
+    if let Some(mut out) = out {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match out.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let _ = std::io::Write::write_all(&mut log, &buf[..n]);
+                    for _ in tap.feed(&buf[..n]) {
+                        seen_at.push(started.elapsed().as_secs_f64());
+                    }
+                    send_complete(&tap, &seen_at, false);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+    }
+    for _ in tap.finish() {
+        seen_at.push(started.elapsed().as_secs_f64());
+    }
+    send_complete(&tap, &seen_at, true);
+    tap
+}
+
+/// A point's name: its description, else its number.
+fn point_name(p: &crate::tap::Point) -> String {
+    if p.description.is_empty() {
+        format!("{}", p.number)
+    } else {
+        p.description.clone()
+    }
+}
+
+/// A point's verdict.
+fn point_outcome(p: &crate::tap::Point) -> Outcome {
+    match &p.status {
+        PointStatus::Ok => Outcome::pass(),
+        PointStatus::Todo(r) => {
+            let mut o = Outcome::pass();
+            o.reason = Some(format!("TODO (expected failure): {r}"));
+            o
+        }
+        PointStatus::Skip(r) => Outcome::with(
+            Status::Skip,
+            if r.is_empty() {
+                "skipped".into()
+            } else {
+                r.clone()
+            },
+        ),
+        PointStatus::NotOk => {
+            let mut text = format!("not ok {} - {}", p.number, p.description);
+            for d in &p.diagnostics {
+                text.push('\n');
+                text.push_str(d);
+            }
+            Outcome::with(Status::Fail, text)
+        }
+    }
+}
+
+/// How the program ended.
+struct Ending {
     status: Option<std::process::ExitStatus>,
     killed: Option<String>,
     total_s: f64,
-) -> Vec<ExecResult> {
+    /// When its last TAP point arrived (0 when none).
+    last_point_s: f64,
+}
+
+/// The results that follow the points: the program's verdict (a TAP producer's only
+/// when something is wrong), and the planned points a killed producer never printed.
+fn judge(run: &ExecRun<'_>, tap: &TapReader, end: Ending) -> Vec<ExecResult> {
+    let Ending {
+        status,
+        killed,
+        total_s,
+        last_point_s,
+    } = end;
     let exit = status.map(kennel_machine::ExitInfo::from);
     let dir = TestDir::new(run.logdir);
     let tail = || tail_lines(&dir.file(run.stdout_file), &dir.stderr_log());
     let mut results = Vec::new();
     if tap.is_tap() {
-        let mut prev = 0.0;
-        for (at, p) in points {
-            let outcome = match &p.status {
-                PointStatus::Ok => Outcome::pass(),
-                PointStatus::Todo(r) => {
-                    let mut o = Outcome::pass();
-                    o.reason = Some(format!("TODO (expected failure): {r}"));
-                    o
-                }
-                PointStatus::Skip(r) => Outcome::with(
-                    Status::Skip,
-                    if r.is_empty() {
-                        "skipped".into()
-                    } else {
-                        r.clone()
-                    },
-                ),
-                PointStatus::NotOk => {
-                    let mut text = format!("not ok {} - {}", p.number, p.description);
-                    for d in &p.diagnostics {
-                        text.push('\n');
-                        text.push_str(d);
-                    }
-                    Outcome::with(Status::Fail, text)
-                }
-            };
-            let name = if p.description.is_empty() {
-                format!("{}", p.number)
-            } else {
-                p.description.clone()
-            };
-            results.push(ExecResult {
-                point: Some(name),
-                outcome,
-                at_s: *at,
-                duration_s: at - prev,
-            });
-            prev = *at;
+        let ran = tap.points.len() as u64;
+        if let (Some(k), Some(plan)) = (&killed, tap.plan) {
+            // The producer was killed: every planned point it never printed.
+            for n in ran + 1..=plan {
+                results.push(ExecResult {
+                    point: Some(format!("{n}")),
+                    outcome: Outcome::with(
+                        Status::Interrupted,
+                        format!("never reported: the producer was {k} after {ran} of {plan} planned test points"),
+                    ),
+                    at_s: total_s,
+                    duration_s: 0.0,
+                });
+            }
+            if plan > ran {
+                return results;
+            }
         }
+        let failed = tap.points.iter().any(|p| p.status == PointStatus::NotOk);
         let problem = if let Some(k) = killed {
-            Some((
-                Status::Interrupted,
-                format!("{k} after {} test points", points.len()),
-            ))
+            Some((Status::Interrupted, format!("{k} after {ran} test points")))
         } else if let Some(b) = &tap.bailed {
             Some((Status::Error, format!("bailed out: {b}")))
-        } else if tap.plan.is_some_and(|n| n != points.len() as u64) && tap.skip_all.is_none() {
+        } else if tap.plan.is_some_and(|n| n != ran) && tap.skip_all.is_none() {
             Some((
                 Status::Error,
-                format!(
-                    "planned {} tests but ran {}",
-                    tap.plan.unwrap_or(0),
-                    points.len()
-                ),
+                format!("planned {} tests but ran {ran}", tap.plan.unwrap_or(0)),
             ))
         } else {
             match exit {
                 Some(e) if e.code == Some(0) => None,
-                Some(e)
-                    if results.iter().any(|r| r.outcome.status == Status::Fail)
-                        && e.code.is_some() =>
-                {
-                    None
-                }
+                Some(e) if failed && e.code.is_some() => None,
                 Some(e) => Some((
                     Status::Error,
                     format!("exited with {e} after its test points\n{}", tail()),
@@ -259,7 +316,7 @@ fn judge(
                 point: None,
                 outcome: Outcome::with(status, text),
                 at_s: total_s,
-                duration_s: total_s - prev,
+                duration_s: total_s - last_point_s,
             });
         }
         return results;

@@ -15,7 +15,12 @@ use crate::discover::{Planned, PlannedTest};
 use crate::error::RunnerError;
 use crate::event::{EventKind, Outcome, RunEvent, Status, Summary, TestResult};
 
+mod journal;
 mod launcher;
+pub use journal::{
+    read_journal, recover, JournalEntry, JournalWriter, Recovered, DIED_BEFORE_START,
+    DIED_WHILE_RUNNING,
+};
 pub use launcher::{Launcher, ProcessLauncher, TestProcess};
 
 #[cfg(test)]
@@ -51,15 +56,17 @@ pub struct JobOptions {
     pub memory_mib: Option<u64>,
     /// How assets may be fetched.
     pub assets: crate::interpret::AssetPolicy,
+    /// How the job was run, in the caller's words (`results.json`'s `options`): kept
+    /// in the journal so that the results can be rebuilt from it.
+    pub record: Option<serde_json::Value>,
 }
 
-/// What a finished job produced.
+/// What a finished job produced. The results themselves are in the job's journal
+/// (see [`recover`]) and were handed out as [`EventKind::TestFinished`] events.
 #[derive(Debug, Clone)]
 pub struct JobReport {
     /// The job folder.
     pub job_dir: PathBuf,
-    /// Results, in plan order.
-    pub results: Vec<TestResult>,
     /// Counts.
     pub summary: Summary,
     /// The user interrupted the job.
@@ -120,6 +127,11 @@ impl Shared<'_> {
 /// What test threads tell the coordinator.
 enum Msg {
     Event(Box<EventKind>),
+    /// A result known before its test ends (a TAP point).
+    Result {
+        index: usize,
+        result: Box<TestResult>,
+    },
     Done {
         index: usize,
         slot: usize,
@@ -165,6 +177,19 @@ pub fn run_job_with(
         source,
     })?;
     point_latest(&opts.results_dir, &job_dir);
+    // Private folders of test processes killed with an earlier runner.
+    kennel_machine::private_dir::remove_orphans(
+        &std::env::temp_dir(),
+        &[
+            kennel_layout::SCRATCH_PREFIX,
+            kennel_machine::private_dir::SOCKET_DIR_PREFIX,
+        ],
+    );
+    let journal_err = |source| RunnerError::Results {
+        path: job.journal(),
+        source,
+    };
+    let mut journal = JournalWriter::create(&job.journal()).map_err(journal_err)?;
     let start = Instant::now();
     let emit = |on_event: &mut dyn FnMut(&RunEvent), kind: EventKind| {
         on_event(&RunEvent {
@@ -173,6 +198,22 @@ pub fn run_job_with(
             kind,
         })
     };
+    journal
+        .append(&JournalEntry::Job {
+            job_id: opts.job_id.clone(),
+            started: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            total: tests.len(),
+            options: opts.record.clone(),
+        })
+        .map_err(journal_err)?;
+    for t in tests {
+        journal
+            .append(&JournalEntry::Planned {
+                index: t.index,
+                test: not_run(t, ""),
+            })
+            .map_err(journal_err)?;
+    }
     let jobs = opts.jobs.max(1).min(tests.len().max(1));
     let memory = opts
         .memory_mib
@@ -205,7 +246,28 @@ pub fn run_job_with(
     };
     let weights = tests.iter().map(crate::schedule::weight).collect();
     let mut scheduler = crate::schedule::Scheduler::new(weights, jobs, memory);
-    let mut results: Vec<Option<Vec<TestResult>>> = vec![None; tests.len()];
+    // Only whether each test has ended is kept: its results are in the journal.
+    let mut ended = vec![false; tests.len()];
+    let mut summary = Summary::default();
+    let mut record = |journal: &mut JournalWriter,
+                      on_event: &mut dyn FnMut(&RunEvent),
+                      index: usize,
+                      result: TestResult| {
+        summary.add(result.status);
+        let written = journal.append(&JournalEntry::Finished {
+            index,
+            test: result.clone(),
+        });
+        if let Err(e) = written {
+            emit(
+                on_event,
+                EventKind::Note {
+                    text: e.to_string(),
+                },
+            );
+        }
+        emit(on_event, EventKind::TestFinished { index, result });
+    };
     let (tx, rx) = mpsc::channel::<Msg>();
     std::thread::scope(|scope| loop {
         if shared.abort_reason().is_some() {
@@ -233,7 +295,18 @@ pub fn run_job_with(
         }
         .min(Duration::from_millis(200));
         match rx.recv_timeout(wait) {
-            Ok(Msg::Event(kind)) => emit(on_event, *kind),
+            Ok(Msg::Result { index, result }) => {
+                if opts.fail_fast && !result.status.is_ok() {
+                    scheduler.drain();
+                }
+                record(&mut journal, on_event, index, *result);
+            }
+            Ok(Msg::Event(kind)) => {
+                if let EventKind::TestStarted { index, .. } = &*kind {
+                    let _ = journal.append(&JournalEntry::Started { index: *index });
+                }
+                emit(on_event, *kind)
+            }
             Ok(Msg::Done {
                 index,
                 slot,
@@ -243,16 +316,11 @@ pub fn run_job_with(
                 if opts.fail_fast && r.iter().any(|t| !t.status.is_ok()) {
                     scheduler.drain();
                 }
-                for result in &r {
-                    emit(
-                        on_event,
-                        EventKind::TestFinished {
-                            index,
-                            result: result.clone(),
-                        },
-                    );
+                for result in r {
+                    record(&mut journal, on_event, index, result);
                 }
-                results[index] = Some(r);
+                let _ = journal.append(&JournalEntry::Ended { index });
+                ended[index] = true;
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -266,28 +334,17 @@ pub fn run_job_with(
         Some(r) => format!("not run: {r}"),
         None => "not run: --fail-fast stopped the job after a failure".into(),
     };
-    let mut summary = Summary::default();
-    let mut final_results = Vec::new();
-    for (i, r) in results.into_iter().enumerate() {
-        let r = match r {
-            Some(r) => r,
-            None => {
-                let r = not_run(&tests[i], &why_not_run);
-                emit(
-                    on_event,
-                    EventKind::TestFinished {
-                        index: i,
-                        result: r.clone(),
-                    },
-                );
-                vec![r]
-            }
-        };
-        for t in r {
-            summary.add(t.status);
-            final_results.push(t);
+    for (i, t) in tests.iter().enumerate() {
+        if !ended[i] {
+            record(&mut journal, on_event, i, not_run(t, &why_not_run));
+            let _ = journal.append(&JournalEntry::Ended { index: i });
         }
     }
+    let _ = journal.append(&JournalEntry::Done {
+        interrupted: was_interrupted,
+        duration_s: (start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+    });
+    journal.sync();
     emit(
         on_event,
         EventKind::JobFinished {
@@ -297,7 +354,6 @@ pub fn run_job_with(
     );
     Ok(JobReport {
         job_dir,
-        results: final_results,
         summary,
         interrupted: was_interrupted,
     })
@@ -364,6 +420,7 @@ fn run_test(
             })));
             return run_executable_test(
                 shared,
+                (t.index, tx),
                 path,
                 &[],
                 &logdir,
@@ -384,6 +441,7 @@ fn run_test(
             let args = vec!["--exact".to_string(), c.name.clone(), "--nocapture".into()];
             return run_executable_test(
                 shared,
+                (t.index, tx),
                 &c.binary,
                 &args,
                 &logdir,
@@ -446,9 +504,11 @@ fn run_test(
     vec![result]
 }
 
-/// An executable: one result, or one per TAP test point.
+/// An executable: one result, or one per TAP test point, each sent to the
+/// coordinator as soon as it is known (none are left for the end).
 fn run_executable_test(
     shared: &Shared<'_>,
+    (index, tx): (usize, &mpsc::Sender<Msg>),
     path: &Path,
     args: &[String],
     logdir: &Path,
@@ -471,7 +531,7 @@ fn run_executable_test(
     }
     let abort = || shared.abort_reason().is_some();
     let timeout = kennel_spec::DEFAULT_TIMEOUT.mul_f64(shared.opts.timeout_factor.max(0.01));
-    let outcomes = shared.launcher.run_executable(&crate::executable::ExecRun {
+    let run = crate::executable::ExecRun {
         path,
         args,
         logdir,
@@ -479,22 +539,23 @@ fn run_executable_test(
         timeout,
         env,
         interrupted: &abort,
+    };
+    shared.launcher.run_executable(&run, &mut |r| {
+        let mut t = template.clone();
+        if let Some(point) = &r.point {
+            t.name = format!("{}: {point}", template.name);
+        }
+        t.status = r.outcome.status;
+        t.reason = r.outcome.reason;
+        t.detail = r.outcome.detail;
+        t.duration_s = r.duration_s;
+        t.start_s = template.start_s + (r.at_s - r.duration_s).max(0.0);
+        let _ = tx.send(Msg::Result {
+            index,
+            result: Box::new(t),
+        });
     });
-    outcomes
-        .into_iter()
-        .map(|r| {
-            let mut t = template.clone();
-            if let Some(point) = &r.point {
-                t.name = format!("{}: {point}", template.name);
-            }
-            t.status = r.outcome.status;
-            t.reason = r.outcome.reason;
-            t.detail = r.outcome.detail;
-            t.duration_s = r.duration_s;
-            t.start_s = template.start_s + (r.at_s - r.duration_s).max(0.0);
-            t
-        })
-        .collect()
+    Vec::new()
 }
 
 /// Move the files of a finished attempt into `attempt-N/`.

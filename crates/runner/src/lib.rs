@@ -21,12 +21,16 @@ pub mod schedule;
 pub use kennel_layout::slug;
 pub mod tap;
 
-pub use discover::{discover, plan, shard, Discovery, LoadFailure, Planned, PlannedTest};
+pub use discover::{
+    balance, discover, plan, shard, shard_by_time, shard_weights, Discovery, LoadFailure, Planned,
+    PlannedTest,
+};
 pub use error::RunnerError;
 pub use event::{EventKind, Outcome, RunEvent, Status, Summary, TestResult};
 pub use job::{
-    new_job_id, point_latest, run_job, run_job_with, JobOptions, JobReport, Launcher,
-    ProcessLauncher, TestProcess,
+    new_job_id, point_latest, read_journal, recover, run_job, run_job_with, JobOptions, JobReport,
+    JournalEntry, JournalWriter, Launcher, ProcessLauncher, Recovered, TestProcess,
+    DIED_BEFORE_START, DIED_WHILE_RUNNING,
 };
 
 pub use kennel_machine::error_chain;

@@ -84,9 +84,7 @@ pub fn run_case(run: &CaseRun<'_>) -> Outcome {
     };
     // A short absolute path: UNIX socket paths in it must fit in 108 bytes.
     let dir = TestDir::new(run.logdir);
-    let scratch = tempfile::Builder::new()
-        .prefix(kennel_layout::SCRATCH_PREFIX)
-        .tempdir();
+    let scratch = kennel_machine::private_dir::private_tempdir(kennel_layout::SCRATCH_PREFIX);
     let tmp = match &scratch {
         Ok(d) => {
             // Told to the runner, which removes it if this process is killed.

@@ -34,8 +34,9 @@ pub trait Launcher: Sync {
     fn grace(&self) -> Duration;
 
     /// Run an executable test to its end, its timeout, or `run.interrupted`, and judge
-    /// it: one result, or one per TAP test point (see [`crate::executable`]).
-    fn run_executable(&self, run: &ExecRun<'_>) -> Vec<ExecResult>;
+    /// it: one result, or one per TAP test point (see [`crate::executable`]), each
+    /// handed to `on_result` as soon as it is known.
+    fn run_executable(&self, run: &ExecRun<'_>, on_result: &mut dyn FnMut(ExecResult));
 }
 
 /// One running attempt, as the job sees it.
@@ -97,8 +98,8 @@ impl Launcher for ProcessLauncher {
         BACKSTOP
     }
 
-    fn run_executable(&self, run: &ExecRun<'_>) -> Vec<ExecResult> {
-        crate::executable::run_executable(run)
+    fn run_executable(&self, run: &ExecRun<'_>, on_result: &mut dyn FnMut(ExecResult)) {
+        crate::executable::run_executable(run, on_result)
     }
 }
 

@@ -104,7 +104,15 @@ impl Launcher for Scripted {
         Duration::ZERO
     }
 
-    fn run_executable(&self, run: &ExecRun<'_>) -> Vec<ExecResult> {
+    fn run_executable(&self, run: &ExecRun<'_>, on_result: &mut dyn FnMut(ExecResult)) {
+        for r in self.scripted_executable(run) {
+            on_result(r);
+        }
+    }
+}
+
+impl Scripted {
+    fn scripted_executable(&self, run: &ExecRun<'_>) -> Vec<ExecResult> {
         let name = run.path.display().to_string();
         let act = self
             .script
@@ -222,6 +230,7 @@ fn options(results_dir: &Path, jobs: usize) -> JobOptions {
         job_timeout: None,
         memory_mib: Some(64 * 1024),
         assets: Default::default(),
+        record: None,
     }
 }
 
@@ -232,16 +241,29 @@ struct Ran {
 }
 
 impl Ran {
-    fn result(&self, name: &str) -> &TestResult {
-        self.report
-            .results
+    /// The results of the `TestFinished` events, in plan order.
+    fn results(&self) -> Vec<TestResult> {
+        let mut finished: Vec<(usize, TestResult)> = self
+            .events
             .iter()
+            .filter_map(|e| match e {
+                EventKind::TestFinished { index, result } => Some((*index, result.clone())),
+                _ => None,
+            })
+            .collect();
+        finished.sort_by_key(|(i, _)| *i);
+        finished.into_iter().map(|(_, r)| r).collect()
+    }
+
+    fn result(&self, name: &str) -> TestResult {
+        self.results()
+            .into_iter()
             .find(|r| r.name == name)
             .unwrap_or_else(|| panic!("no result for {name}"))
     }
 
     fn statuses(&self) -> Vec<Status> {
-        self.report.results.iter().map(|r| r.status).collect()
+        self.results().iter().map(|r| r.status).collect()
     }
 
     /// `started NAME #N`, `retrying NAME`, `finished NAME STATUS`.

@@ -1,0 +1,456 @@
+//! The job's journal (`journal.jsonl` in the job folder): what the job planned,
+//! started and finished, one JSON line each, appended as it happens.
+//!
+//! Each line is written whole by one `write(2)` of the line and its newline, so a
+//! runner killed by `kill -9` leaves every finished result on disk; a power cut can
+//! at worst cut the last line short, and a last line without its newline is not
+//! read. The end-of-job files (`results.json`, `junit.xml`, ...) are written from
+//! the journal, and rebuilt from it by [`recover`] when the runner died before
+//! writing them: tests that had started or had not run are then INTERRUPTED, with a
+//! reason that says the runner died.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Status, Summary, TestResult};
+
+/// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JournalEntry {
+    /// The first line: the job.
+    Job {
+        /// Job id.
+        job_id: String,
+        /// RFC 3339 UTC start time.
+        started: String,
+        /// How many tests are planned.
+        total: usize,
+        /// How the job was run, as its caller recorded it ([`crate::JobOptions::record`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        options: Option<serde_json::Value>,
+    },
+    /// A planned test, as its result reads before it runs.
+    Planned {
+        /// Index in the job.
+        index: usize,
+        /// Name, file, variant, tags and log folder (the status means nothing yet).
+        test: TestResult,
+    },
+    /// An attempt at a test started.
+    Started {
+        /// Index in the job.
+        index: usize,
+    },
+    /// A result of a test (an executable has one per TAP point).
+    Finished {
+        /// Index in the job.
+        index: usize,
+        /// The result.
+        test: TestResult,
+    },
+    /// Every result of the test is in the journal.
+    Ended {
+        /// Index in the job.
+        index: usize,
+    },
+    /// The last line: the job ended (it was not killed).
+    Done {
+        /// User interrupt.
+        interrupted: bool,
+        /// Wall-clock seconds.
+        duration_s: f64,
+    },
+}
+
+/// Appends [`JournalEntry`] lines to a journal file.
+#[derive(Debug)]
+pub struct JournalWriter {
+    path: PathBuf,
+    file: File,
+    failed: bool,
+}
+
+impl JournalWriter {
+    /// Create (or truncate) the journal at `path`.
+    pub fn create(path: &Path) -> std::io::Result<JournalWriter> {
+        Ok(JournalWriter {
+            path: path.to_path_buf(),
+            file: File::create(path)?,
+            failed: false,
+        })
+    }
+
+    /// Append one line. Returns the error of the first write that fails (later
+    /// failures are not reported again).
+    pub fn append(&mut self, entry: &JournalEntry) -> Result<(), std::io::Error> {
+        let mut line = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        match self.file.write_all(&line) {
+            Ok(()) => Ok(()),
+            Err(e) if !self.failed => {
+                self.failed = true;
+                Err(std::io::Error::new(
+                    e.kind(),
+                    format!("cannot write {}: {e}", self.path.display()),
+                ))
+            }
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Flush the journal to the disk (end of job).
+    pub fn sync(&mut self) {
+        let _ = self.file.sync_data();
+    }
+}
+
+/// The entries of the journal at `path`, in order; a last line without its newline
+/// (cut short) and lines that do not parse are passed over.
+pub fn read_journal(path: &Path) -> std::io::Result<impl Iterator<Item = JournalEntry>> {
+    Ok(read_journal_at(path)?.map(|(_, e)| e))
+}
+
+/// A job as its journal tells it.
+#[derive(Debug, Clone)]
+pub struct Recovered {
+    /// Job id.
+    pub job_id: String,
+    /// RFC 3339 start time.
+    pub started: String,
+    /// Wall-clock seconds (up to the last journal write when the runner died).
+    pub duration_s: f64,
+    /// Counts.
+    pub summary: Summary,
+    /// The user interrupted the job.
+    pub interrupted: bool,
+    /// The runner died before the job ended (no `done` line).
+    pub runner_died: bool,
+    /// How the job was run, as recorded.
+    pub options: Option<serde_json::Value>,
+}
+
+/// Why a test that had started has no result: the runner died.
+pub const DIED_WHILE_RUNNING: &str =
+    "the runner died while the test ran (killed, or the machine stopped); its logs are in its folder";
+/// Why a test that had not started has no result: the runner died.
+pub const DIED_BEFORE_START: &str =
+    "not run: the runner died (killed, or the machine stopped) before the test started";
+
+/// Read the journal and hand every test's results, in plan order, to `each`; a test
+/// without its `ended` line gets an INTERRUPTED result saying the runner died.
+///
+/// Reads the journal twice and keeps a few bytes per test in memory (where its
+/// `planned` line is, how many results it has), not the results themselves: only
+/// results that finished ahead of an earlier test still running wait in memory.
+pub fn recover(journal: &Path, each: &mut dyn FnMut(TestResult)) -> std::io::Result<Recovered> {
+    let mut rec = Recovered {
+        job_id: String::new(),
+        started: String::new(),
+        duration_s: 0.0,
+        summary: Summary::default(),
+        interrupted: false,
+        runner_died: true,
+        options: None,
+    };
+    let mut tests: Vec<Progress> = Vec::new();
+    let at = |tests: &mut Vec<Progress>, i: usize| -> usize {
+        if tests.len() <= i {
+            tests.resize(i + 1, Progress::default());
+        }
+        i
+    };
+    for (offset, entry) in read_journal_at(journal)? {
+        match entry {
+            JournalEntry::Job {
+                job_id,
+                started,
+                options,
+                total,
+            } => {
+                rec.job_id = job_id;
+                rec.started = started;
+                rec.options = options;
+                tests.reserve(total);
+            }
+            JournalEntry::Planned { index, .. } => {
+                let i = at(&mut tests, index);
+                tests[i].planned_at = Some(offset);
+            }
+            JournalEntry::Started { index } => {
+                let i = at(&mut tests, index);
+                tests[i].started = true;
+            }
+            JournalEntry::Finished { index, .. } => {
+                let i = at(&mut tests, index);
+                tests[i].results += 1;
+            }
+            JournalEntry::Ended { index } => {
+                let i = at(&mut tests, index);
+                tests[i].ended = true;
+            }
+            JournalEntry::Done {
+                interrupted,
+                duration_s,
+            } => {
+                rec.runner_died = false;
+                rec.interrupted = interrupted;
+                rec.duration_s = duration_s;
+            }
+        }
+    }
+    if rec.runner_died {
+        rec.duration_s = seconds_since(&rec.started, journal);
+    }
+    let mut planned_lines = BufReader::new(File::open(journal)?);
+    let mut ahead: std::collections::BTreeMap<usize, Vec<TestResult>> = Default::default();
+    let mut next = 0;
+    let mut hand_out = |i: usize, results: Vec<TestResult>, rec: &mut Recovered| {
+        let t = &tests[i];
+        for r in results {
+            rec.summary.add(r.status);
+            each(r);
+        }
+        if t.ended {
+            return;
+        }
+        let Some(mut template) = t.planned_at.and_then(|o| planned_at(&mut planned_lines, o))
+        else {
+            return;
+        };
+        template.status = Status::Interrupted;
+        template.reason = Some(
+            if t.started {
+                DIED_WHILE_RUNNING
+            } else {
+                DIED_BEFORE_START
+            }
+            .to_string(),
+        );
+        template.detail = None;
+        rec.summary.add(template.status);
+        each(template);
+    };
+    let ready = |i: usize, ahead: &std::collections::BTreeMap<usize, Vec<TestResult>>| {
+        ahead.get(&i).map_or(0, Vec::len) == tests[i].results
+    };
+    for (_, entry) in read_journal_at(journal)? {
+        if let JournalEntry::Finished { index, test } = entry {
+            ahead.entry(index).or_default().push(test);
+        }
+        while next < tests.len() && ready(next, &ahead) {
+            let results = ahead.remove(&next).unwrap_or_default();
+            hand_out(next, results, &mut rec);
+            next += 1;
+        }
+    }
+    while next < tests.len() {
+        let results = ahead.remove(&next).unwrap_or_default();
+        hand_out(next, results, &mut rec);
+        next += 1;
+    }
+    Ok(rec)
+}
+
+/// What the first reading of the journal learnt of one test.
+#[derive(Debug, Clone, Copy, Default)]
+struct Progress {
+    /// Where its `planned` line starts.
+    planned_at: Option<u64>,
+    started: bool,
+    ended: bool,
+    /// How many `finished` lines it has.
+    results: usize,
+}
+
+/// The journal's entries with the byte offset each line starts at.
+fn read_journal_at(path: &Path) -> std::io::Result<impl Iterator<Item = (u64, JournalEntry)>> {
+    let mut reader = BufReader::new(File::open(path)?);
+    let mut line = Vec::new();
+    let mut offset = 0u64;
+    Ok(std::iter::from_fn(move || loop {
+        line.clear();
+        let at = offset;
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => return None,
+            Ok(_) if line.last() != Some(&b'\n') => return None,
+            Ok(n) => {
+                offset += n as u64;
+                if let Ok(entry) = serde_json::from_slice(&line) {
+                    return Some((at, entry));
+                }
+            }
+        }
+    }))
+}
+
+/// The test of the `planned` line at `offset`.
+fn planned_at(reader: &mut BufReader<File>, offset: u64) -> Option<TestResult> {
+    use std::io::{Seek, SeekFrom};
+    reader.seek(SeekFrom::Start(offset)).ok()?;
+    let mut line = Vec::new();
+    reader.read_until(b'\n', &mut line).ok()?;
+    match serde_json::from_slice(&line).ok()? {
+        JournalEntry::Planned { test, .. } => Some(test),
+        _ => None,
+    }
+}
+
+/// Seconds from `started` (RFC 3339) to the journal's last change.
+fn seconds_since(started: &str, journal: &Path) -> f64 {
+    let Ok(start) = humantime::parse_rfc3339_weak(started) else {
+        return 0.0;
+    };
+    std::fs::metadata(journal)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|end| end.duration_since(start).ok())
+        .map_or(0.0, |d| (d.as_secs_f64() * 1000.0).round() / 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn test(name: &str, status: Status) -> TestResult {
+        TestResult {
+            name: name.into(),
+            file: PathBuf::from(format!("tests/{name}")),
+            variant: Default::default(),
+            tags: Vec::new(),
+            status,
+            reason: None,
+            flaky: false,
+            duration_s: 0.5,
+            logdir: PathBuf::from(format!("tests/{name}")),
+            attempts: 1,
+            detail: None,
+            accel: Default::default(),
+            phases: Default::default(),
+            start_s: 0.0,
+            slot: 0,
+        }
+    }
+
+    fn write(entries: &[JournalEntry], tail: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().expect("journal");
+        let mut w = JournalWriter::create(file.path()).expect("create");
+        for e in entries {
+            w.append(e).expect("append");
+        }
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(file.path())
+            .and_then(|mut f| f.write_all(tail.as_bytes()))
+            .expect("tail");
+        file
+    }
+
+    fn planned(names: &[&str]) -> Vec<JournalEntry> {
+        let mut e = vec![JournalEntry::Job {
+            job_id: "j".into(),
+            started: "2026-12-01T09:00:00Z".into(),
+            total: names.len(),
+            options: None,
+        }];
+        for (index, n) in names.iter().enumerate() {
+            e.push(JournalEntry::Planned {
+                index,
+                test: test(n, Status::Skip),
+            });
+        }
+        e
+    }
+
+    fn recovered(file: &Path) -> (Recovered, Vec<(String, Status, Option<String>)>) {
+        let mut out = Vec::new();
+        let rec = recover(file, &mut |t| out.push((t.name, t.status, t.reason))).expect("reads");
+        (rec, out)
+    }
+
+    #[test]
+    fn results_come_back_in_plan_order_whatever_order_they_finished_in() {
+        let mut e = planned(&["a", "b", "c"]);
+        e.extend([
+            JournalEntry::Started { index: 0 },
+            JournalEntry::Started { index: 1 },
+            JournalEntry::Finished {
+                index: 1,
+                test: test("b", Status::Fail),
+            },
+            JournalEntry::Ended { index: 1 },
+            JournalEntry::Started { index: 2 },
+            JournalEntry::Finished {
+                index: 2,
+                test: test("c: 1", Status::Pass),
+            },
+            JournalEntry::Finished {
+                index: 0,
+                test: test("a", Status::Pass),
+            },
+            JournalEntry::Ended { index: 0 },
+            JournalEntry::Finished {
+                index: 2,
+                test: test("c: 2", Status::Pass),
+            },
+            JournalEntry::Ended { index: 2 },
+            JournalEntry::Done {
+                interrupted: false,
+                duration_s: 1.0,
+            },
+        ]);
+        let file = write(&e, "");
+
+        let (rec, out) = recovered(file.path());
+
+        let names: Vec<&str> = out.iter().map(|(n, _, _)| n.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c: 1", "c: 2"]);
+        assert!(!rec.runner_died);
+        assert_eq!(rec.summary.total, 4);
+        assert_eq!(rec.summary.fail, 1);
+    }
+
+    #[test]
+    fn a_journal_cut_short_is_read_to_its_last_whole_line_and_the_rest_is_interrupted() {
+        let mut e = planned(&["a", "b", "c"]);
+        e.extend([
+            JournalEntry::Started { index: 0 },
+            JournalEntry::Finished {
+                index: 0,
+                test: test("a", Status::Pass),
+            },
+            JournalEntry::Ended { index: 0 },
+            JournalEntry::Started { index: 1 },
+            JournalEntry::Finished {
+                index: 1,
+                test: test("b: 1", Status::Pass),
+            },
+        ]);
+        let file = write(&e, r#"{"kind":"finished","index":1,"test":{"na"#);
+
+        let (rec, out) = recovered(file.path());
+
+        assert!(rec.runner_died);
+        assert_eq!(
+            out,
+            [
+                ("a".into(), Status::Pass, None),
+                ("b: 1".into(), Status::Pass, None),
+                (
+                    "b".into(),
+                    Status::Interrupted,
+                    Some(DIED_WHILE_RUNNING.into())
+                ),
+                (
+                    "c".into(),
+                    Status::Interrupted,
+                    Some(DIED_BEFORE_START.into())
+                ),
+            ]
+        );
+        assert_eq!(rec.summary.interrupted, 2);
+    }
+}

@@ -121,18 +121,7 @@ fn read_frame(stream: &mut UnixStream, decoder: &mut FrameDecoder) -> Frame {
     }
 }
 
-/// Deterministic bytes that are not text.
-fn pseudo_random(len: usize) -> Vec<u8> {
-    let mut x: u32 = 0x1234_5678;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x.to_le_bytes()[0]
-        })
-        .collect()
-}
+use kennel_testkit::pseudo_random;
 
 #[test]
 fn ready_handshake_reports_version_kernel_and_uptime() {

@@ -48,18 +48,7 @@ fn fake_qemu() -> PathBuf {
 }
 
 /// A unique value for `KENNEL_TEST_MARKER`, to find the processes a test started.
-fn unique_marker() -> String {
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    format!(
-        "kennel-test-{}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0)
-    )
-}
+use kennel_testkit::unique_marker;
 
 /// Live (non-zombie) processes whose environment holds `KENNEL_TEST_MARKER=<marker>`.
 fn processes_with(marker: &str) -> Vec<u32> {

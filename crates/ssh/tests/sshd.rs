@@ -1,7 +1,8 @@
 //! Integration tests against a private OpenSSH server on 127.0.0.1.
 //!
-//! Each test starts its own sshd (see `common`). Tests print `SKIP:` and pass
-//! when /usr/sbin/sshd is not installed.
+//! Each test starts its own sshd (see `common`). Without
+//! /usr/sbin/sshd a test prints `SKIP:` and returns, or fails under
+//! `KENNEL_REQUIRE_ALL` (see kennel-testkit).
 
 mod common;
 
@@ -38,18 +39,7 @@ fn run(session: &Session, command: &str, stdin: &[u8]) -> kennel_ssh::CommandOut
         .unwrap_or_else(|e| panic!("run {command:?}: {}", chain(&e)))
 }
 
-/// Deterministic pseudo-random bytes (xorshift64), covering all byte values.
-fn noise(len: usize) -> Vec<u8> {
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect()
-}
+use kennel_testkit::pseudo_random as noise;
 
 #[test]
 fn run_separates_stdout_stderr_and_exit_code() {

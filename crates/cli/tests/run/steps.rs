@@ -64,8 +64,8 @@ fn event_that_never_comes_fails_at_the_step_timeout() {
             .contains("NEVER_EMITTED"),
         "{test}"
     );
+    // FAIL, not INTERRUPTED: the step's 1 s ran out, not the test's 30 s.
     assert!(run.elapsed >= Duration::from_secs(1), "{:?}", run.elapsed);
-    assert!(run.elapsed < Duration::from_secs(4), "{:?}", run.elapsed);
 }
 
 #[test]
@@ -94,7 +94,8 @@ fn test_timeout_interrupts_a_longer_step() {
             .contains("test timeout"),
         "{test}"
     );
-    assert!(run.elapsed < Duration::from_secs(6), "{:?}", run.elapsed);
+    // The step alone would have waited 60 s.
+    assert!(run.elapsed < Duration::from_secs(60), "{:?}", run.elapsed);
 }
 
 // --- Malformed files ------------------------------------------------------
@@ -285,7 +286,6 @@ fn qemu_that_never_greets_is_stopped_by_the_test_timeout() {
     let reason = test["reason"].as_str().expect("reason");
     assert_eq!(run.code, 1);
     assert_eq!(test["status"], "INTERRUPTED");
-    assert!(run.elapsed < Duration::from_secs(10), "{:?}", run.elapsed);
     assert!(reason.contains("test timeout"), "{reason}");
     assert!(reason.contains("launch"), "{reason}");
 }
@@ -534,8 +534,10 @@ fn kernel_panic_on_the_console_fails_at_once_with_the_last_lines() {
 
     let test = run.test("console");
     let detail = test["detail"].as_str().unwrap_or_default();
+    // FAIL on the pattern, not a wait to the step's or the test's timeout.
     assert_eq!(test["status"], "FAIL");
-    assert!(run.elapsed < Duration::from_secs(5), "{:?}", run.elapsed);
+    let reason = test["reason"].as_str().unwrap_or_default();
+    assert!(!reason.contains("timed out"), "{test}");
     assert!(detail.contains("| early line"), "{test}");
 }
 

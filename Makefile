@@ -18,6 +18,7 @@ build:
 	$(CARGO) build --release -p kennel-cli -p kennel-agent
 
 lint:
+	bash scripts/check-rust-version.sh
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet

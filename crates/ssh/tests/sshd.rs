@@ -476,7 +476,7 @@ fn connection_lost_mid_command_is_an_error_not_a_hang() {
 }
 
 #[test]
-fn runs_from_several_threads_are_serialized() {
+fn runs_from_several_threads_each_get_their_own_output() {
     let Some((_fixture, _sshd, session)) = connected() else {
         return;
     };

@@ -189,11 +189,8 @@ fn report_merge_joins_two_shards_into_one_job() {
         text(&out.stdout),
         text(&out.stderr)
     );
-    assert!(
-        text(&out.stderr).contains("merged 2 job folders"),
-        "{}",
-        text(&out.stderr)
-    );
+    let said = text(&out.stdout) + &text(&out.stderr);
+    assert!(said.contains("merged 2 job folders"), "{said}");
     let results = read_json(&merged.path().join("latest/results.json"));
     assert_eq!(results["summary"]["total"], 3, "{results:#}");
     assert_eq!(results["summary"]["fail"], 1, "{results:#}");

@@ -33,6 +33,9 @@ need=(
   "blkid:util-linux"
   "mkfs.vfat:dosfstools"
   "sha256sum:coreutils"
+  "flock:util-linux"
+  # and open a real job's report.html in a headless browser
+  "chromium:chromium"
 )
 missing=()
 for entry in "${need[@]}"; do

@@ -38,3 +38,4 @@ test:
 	fi
 	$(CARGO) test --workspace --doc
 	$(CARGO) run --quiet -p kennel-cli -- run examples/ tests/functional/pass tests/functional/guest tests/functional/cloud --results-dir target/kennel-results
+	bash scripts/check-no-skips.sh target/kennel-results/latest

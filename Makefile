@@ -18,6 +18,7 @@ build:
 	$(CARGO) build --release -p kennel-cli -p kennel-agent
 
 lint:
+	bash scripts/check-rust-version.sh
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet
@@ -36,7 +37,10 @@ test:
 	  $(CARGO) test --workspace --no-fail-fast; \
 	fi
 	$(CARGO) test --workspace --doc
-	$(CARGO) run --quiet -p kennel-cli -- run examples/ tests/functional/pass tests/functional/guest tests/functional/versions tests/functional/cloud --results-dir target/kennel-results
+	$(CARGO) run --quiet -p kennel-cli -- run examples/ tests/functional/pass tests/functional/guest tests/functional/cloud --results-dir target/kennel-results
+	bash scripts/check-no-skips.sh target/kennel-results/latest
+	# Version-bound expectations: on each QEMU one of each pair SKIPs by design.
+	$(CARGO) run --quiet -p kennel-cli -- run tests/functional/versions --results-dir target/kennel-results
 
 # The same QMP, machine, machine-core and CLI suites and the examples against
 # QEMU 10.0 as well: Debian's bookworm-backports packages unpacked into
@@ -52,4 +56,6 @@ test-qemu10:
 	else \
 	  PATH=$(QEMU10):$$PATH $(CARGO) test -p kennel-qmp -p kennel-machine -p kennel-vm -p kennel-cli --no-fail-fast; \
 	fi
-	$(CARGO) run --quiet -p kennel-cli -- run --qemu $(QEMU10)/qemu-system-x86_64 examples/ tests/functional/pass tests/functional/guest tests/functional/versions --results-dir target/kennel-results-qemu10
+	$(CARGO) run --quiet -p kennel-cli -- run --qemu $(QEMU10)/qemu-system-x86_64 examples/ tests/functional/pass tests/functional/guest --results-dir target/kennel-results-qemu10
+	bash scripts/check-no-skips.sh target/kennel-results-qemu10/latest
+	$(CARGO) run --quiet -p kennel-cli -- run --qemu $(QEMU10)/qemu-system-x86_64 tests/functional/versions --results-dir target/kennel-results-qemu10

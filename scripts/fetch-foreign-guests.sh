@@ -14,9 +14,11 @@
 #   OUT=dir scripts/fetch-foreign-guests.sh      (default: build/guest)
 #
 # Needs root (dpkg --add-architecture, apt-get update). Idempotent: an
-# architecture whose pieces are all there is left alone. Fails soft: when a
-# package cannot be had it warns and goes on, and exits 0; the tests that need
-# that architecture then skip with the reason.
+# architecture whose pieces are all there is left alone. Network steps are
+# retried. When an architecture's pieces still cannot be had it warns, goes on
+# with the others, and at the end exits 1 naming every architecture that is
+# incomplete and what it lacks (setup.sh goes on without them, and the tests
+# that need them skip; under KENNEL_REQUIRE_ALL, as in CI, setup fails).
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 0
@@ -100,8 +102,18 @@ fetch_arch() {
   # shellcheck disable=SC2064
   trap "rm -rf '$tmp'; trap - RETURN" RETURN
   say "$arch: downloading $kpkg:$da busybox-static:$da"
-  if ! (cd "$tmp" && apt-get download -q "$kpkg:$da" "busybox-static:$da" >/dev/null); then
-    warn "$arch: apt-get download failed for $kpkg:$da busybox-static:$da"
+  local i downloaded=
+  for i in 1 2 3 4 5; do
+    if (cd "$tmp" && apt-get download -q "$kpkg:$da" "busybox-static:$da" >/dev/null); then
+      downloaded=1
+      break
+    fi
+    warn "$arch: apt-get download failed (attempt $i), retrying"
+    rm -f "$tmp"/*.deb
+    sleep $((i * 3))
+  done
+  if [ -z "$downloaded" ]; then
+    warn "$arch: apt-get download kept failing for $kpkg:$da busybox-static:$da"
     return 0
   fi
   rm -f "$d/debs/"*.deb
@@ -138,7 +150,28 @@ fetch_arch() {
   say "$arch: ready in $d (kernel $release)"
 }
 
+# What an incomplete architecture lacks, in words.
+lacks() {
+  local d=$1 what=()
+  [ -s "$d/vmlinuz" ] || what+=("$d/vmlinuz")
+  [ -s "$d/busybox" ] || what+=("$d/busybox")
+  if [ -s "$d/release" ]; then
+    [ -d "$d/lib/modules/$(cat "$d/release")" ] || what+=("$d/lib/modules/$(cat "$d/release")")
+  else
+    what+=("$d/release")
+  fi
+  echo "${what[*]}"
+}
+
+incomplete=()
 for a in "${archs[@]}"; do
   fetch_arch "$a"
+  complete "$out/$a" || incomplete+=("$a (missing: $(lacks "$out/$a"))")
 done
+if [ ${#incomplete[@]} -gt 0 ]; then
+  for i in "${incomplete[@]}"; do
+    echo "fetch-foreign-guests: error: guest pieces for $i" >&2
+  done
+  exit 1
+fi
 exit 0

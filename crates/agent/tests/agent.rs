@@ -102,6 +102,32 @@ fn fake_agent(script: impl FnOnce(UnixStream) + Send + 'static) -> UnixStream {
     host
 }
 
+/// Keep the fake guest's end open until the host closes its end (the test is
+/// over with it): waiting on that event rather than for a while.
+fn hold_until_the_host_hangs_up(mut guest: UnixStream) {
+    let _ = std::io::copy(&mut guest, &mut std::io::sink());
+}
+
+/// The children of process `pid` (from /proc).
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            fs::read_to_string(format!("/proc/{child}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    let after_name = stat.rsplit_once(") ")?.1.to_string();
+                    after_name.split(' ').nth(1)?.parse::<u32>().ok()
+                })
+                == Some(pid)
+        })
+        .collect()
+}
+
 fn ready_frame() -> Vec<u8> {
     encode_json(&AgentMessage::Ready(ReadyInfo {
         protocol: PROTOCOL_VERSION,
@@ -121,18 +147,7 @@ fn read_frame(stream: &mut UnixStream, decoder: &mut FrameDecoder) -> Frame {
     }
 }
 
-/// Deterministic bytes that are not text.
-fn pseudo_random(len: usize) -> Vec<u8> {
-    let mut x: u32 = 0x1234_5678;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x.to_le_bytes()[0]
-        })
-        .collect()
-}
+use kennel_testkit::pseudo_random;
 
 #[test]
 fn ready_handshake_reports_version_kernel_and_uptime() {
@@ -370,7 +385,12 @@ fn agent_killed_mid_command_ends_the_wait_at_once() {
     let mut client = agent.client();
     let pid = agent.child.id();
     let killer = thread::spawn(move || {
-        thread::sleep(Duration::from_millis(300));
+        // Kill it once the command is running (the agent has a child), not
+        // after a guess at how long that takes.
+        let deadline = Instant::now() + LONG;
+        while children_of(pid).is_empty() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
         Command::new("kill")
             .args(["-9", &pid.to_string()])
             .status()
@@ -378,7 +398,7 @@ fn agent_killed_mid_command_ends_the_wait_at_once() {
     });
     let started = Instant::now();
 
-    let error = client.run("sleep 3", LONG).expect_err("agent gone");
+    let error = client.run("sleep 10", LONG).expect_err("agent gone");
 
     let waited = started.elapsed();
     assert!(killer.join().expect("killer").success());
@@ -386,8 +406,9 @@ fn agent_killed_mid_command_ends_the_wait_at_once() {
         matches!(error, AgentError::Disconnected { .. }),
         "{error:?}"
     );
-    assert!(waited < Duration::from_secs(2), "waited {waited:?}");
-    assert!(chain(&error).contains("the result of request 1 (run `/bin/sh -c sleep 3`)"));
+    // At once: long before the command itself would have ended.
+    assert!(waited < Duration::from_secs(10), "waited {waited:?}");
+    assert!(chain(&error).contains("the result of request 1 (run `/bin/sh -c sleep 10`)"));
     let again = client.ping().expect_err("broken");
     assert!(matches!(again, AgentError::Broken { .. }), "{again:?}");
 }
@@ -416,7 +437,7 @@ fn console_text_instead_of_ready_is_a_protocol_error() {
         guest
             .write_all(b"Welcome to Buildroot\nlogin: ")
             .expect("write");
-        thread::sleep(Duration::from_secs(5));
+        hold_until_the_host_hangs_up(guest);
     });
 
     let error = AgentClient::connect(host, Instant::now() + LONG).expect_err("garbage");
@@ -440,7 +461,7 @@ fn oversized_frame_after_ready_breaks_the_channel() {
         let mut decoder = FrameDecoder::new();
         let _request = read_frame(&mut guest, &mut decoder);
         guest.write_all(b"\x7f\0\0\0O").expect("header");
-        thread::sleep(Duration::from_secs(5));
+        hold_until_the_host_hangs_up(guest);
     });
     let mut client = AgentClient::connect(host, Instant::now() + LONG).expect("ready");
 
@@ -485,7 +506,7 @@ fn host_timeout_cancels_the_command_and_skips_its_late_report() {
         guest
             .write_all(&encode_json(&AgentMessage::Pong { id: 2 }))
             .expect("pong");
-        thread::sleep(Duration::from_secs(5));
+        hold_until_the_host_hangs_up(guest);
     });
     let mut client = AgentClient::connect(host, Instant::now() + LONG).expect("ready");
     client.set_run_grace(Duration::from_millis(100));

@@ -292,7 +292,7 @@ pub(crate) fn fmt_waited(waited: Duration) -> String {
     match tenths {
         0 => format!("{}ms", waited.as_millis()),
         1..=9 => format!("{}ms", tenths * 100),
-        _ if tenths % 10 == 0 => format!("{}s", tenths / 10),
+        _ if tenths.is_multiple_of(10) => format!("{}s", tenths / 10),
         _ => format!("{}.{}s", tenths / 10, tenths % 10),
     }
 }

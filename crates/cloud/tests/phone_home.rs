@@ -68,11 +68,8 @@ fn listens_on_127_0_0_1_only() {
 fn good_post_is_reported() {
     let server = PhoneHome::start().expect("start");
     let url = server.host_url("vm-1");
-    let poster = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(300));
-        post(&url, &form())
-    });
     let before = Instant::now();
+    let poster = std::thread::spawn(move || post(&url, &form()));
     let report = server.wait("vm-1", soon(), &mut || false).expect("report");
     assert_eq!(poster.join().expect("poster thread").expect("post"), 200);
     assert!(report.at >= before);

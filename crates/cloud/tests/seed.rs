@@ -94,7 +94,7 @@ fn seed_image_holds_files_and_label() {
             "blkid: {out:?}"
         );
     } else {
-        eprintln!("blkid not found: label check with blkid skipped");
+        kennel_testkit::missing("blkid (apt-get install util-linux)");
     }
     if have("mdir") {
         let out = Command::new("mdir")
@@ -112,7 +112,7 @@ fn seed_image_holds_files_and_label() {
             "{listing}"
         );
     } else {
-        eprintln!("mdir not found: label check with mtools skipped");
+        kennel_testkit::missing("mdir (apt-get install mtools)");
     }
 }
 
@@ -146,7 +146,8 @@ phone_home:
 }
 
 /// Run a Python snippet with the document on stdin; `None` when python3 (or
-/// a module it needs) is missing.
+/// a module it needs) is missing: the caller skips (fails under
+/// `KENNEL_REQUIRE_ALL`, see kennel-testkit).
 fn python(script: &str, input: &str) -> Option<String> {
     use std::io::Write;
     let mut child = Command::new("python3")
@@ -182,7 +183,7 @@ fn awkward_strings_survive_yaml() {
     };
     let script = "import sys, yaml, json; print(json.dumps(yaml.safe_load(sys.stdin.read())))";
     let Some(user) = python(script, &user_data(&config)) else {
-        eprintln!("python3 with PyYAML not found: YAML round trip skipped");
+        kennel_testkit::missing("python3 with PyYAML (apt-get install python3-yaml)");
         return;
     };
     let user: serde_json::Value = serde_json::from_str(&user).expect("json");
@@ -241,7 +242,7 @@ parts = [{"type": p.get_content_type(), "merge": p.get("Merge-Type"),
 print(json.dumps(parts))
 "#;
     let Some(parts) = python(script, &doc) else {
-        eprintln!("python3 not found: MIME parse skipped");
+        kennel_testkit::missing("python3 (apt-get install python3)");
         return;
     };
     let parts: serde_json::Value = serde_json::from_str(&parts).expect("json");

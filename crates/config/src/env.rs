@@ -25,6 +25,11 @@ pub const RESULTS_DIR: &str = "KENNEL_RESULTS_DIR";
 pub const TAGS: &str = "KENNEL_TAGS";
 /// `KENNEL_TEST_LOGDIR`: set by `kennel run` for a test process: the folder it logs into.
 pub const TEST_LOGDIR: &str = "KENNEL_TEST_LOGDIR";
+/// `KENNEL_REQUIRE_ALL`: a boolean; a test that cannot run here (something it
+/// needs is missing) fails instead of skipping. kennel's own CI sets it, so
+/// that coverage cannot vanish while CI stays green; the Rust test harness
+/// (`Test::skip`) and kennel's own tests honour it.
+pub const REQUIRE_ALL: &str = "KENNEL_REQUIRE_ALL";
 /// Prefix of the parameter variables `kennel run` sets for executables and
 /// Rust tests (see [`param_env_var`]).
 pub const PARAM_PREFIX: &str = "KENNEL_PARAM_";

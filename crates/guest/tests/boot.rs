@@ -4,7 +4,6 @@
 mod common;
 
 use std::ffi::OsString;
-use std::path::Path;
 
 use kennel_guest::{Arch, GuestImage, GuestSpec, KernelSource};
 
@@ -14,7 +13,7 @@ fn qemu_available(binary: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !found {
-        eprintln!("SKIP: no {binary}");
+        kennel_testkit::missing(&format!("a working {binary} (apt-get install qemu-system)"));
     }
     found
 }
@@ -118,14 +117,9 @@ fn x86_64_q35_loads_the_virtio_modules_and_sees_a_virtio_console_port() -> anyho
 
 #[test]
 fn aarch64_virt_boots_the_debian_kernel_to_the_marker() -> anyhow::Result<()> {
-    let tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../build/guest/aarch64");
-    if !tree.join("vmlinuz").is_file() {
-        eprintln!(
-            "SKIP: no {} (run scripts/fetch-foreign-guests.sh as root)",
-            tree.display()
-        );
+    let Some(tree) = common::foreign_tree("aarch64") else {
         return Ok(());
-    }
+    };
     if !qemu_available("qemu-system-aarch64") {
         return Ok(());
     }
@@ -150,14 +144,9 @@ fn aarch64_virt_boots_the_debian_kernel_to_the_marker() -> anyhow::Result<()> {
 
 #[test]
 fn ppc64_pseries_boots_the_debian_kernel_to_the_marker() -> anyhow::Result<()> {
-    let tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../build/guest/ppc64");
-    if !tree.join("vmlinuz").is_file() {
-        eprintln!(
-            "SKIP: no {} (run scripts/fetch-foreign-guests.sh as root)",
-            tree.display()
-        );
+    let Some(tree) = common::foreign_tree("ppc64") else {
         return Ok(());
-    }
+    };
     if !qemu_available("qemu-system-ppc64") {
         return Ok(());
     }

@@ -88,7 +88,7 @@ fn the_host_bzimage_holds_an_elf_vmlinux_with_a_pvh_entry() -> anyhow::Result<()
 }
 
 #[test]
-fn an_unchanged_spec_is_reused_from_the_cache_in_milliseconds() -> anyhow::Result<()> {
+fn an_unchanged_spec_is_reused_from_the_cache_without_rebuilding() -> anyhow::Result<()> {
     let Some((kernel, _)) = common::host_kernel() else {
         return Ok(());
     };
@@ -100,6 +100,7 @@ fn an_unchanged_spec_is_reused_from_the_cache_in_milliseconds() -> anyhow::Resul
     let started = Instant::now();
     let first = GuestImage::build_in(&spec, &cache)?;
     let cold = started.elapsed();
+    let built_at = std::fs::metadata(&first.initrd)?.modified()?;
     let started = Instant::now();
     let second = GuestImage::build_in(&spec, &cache)?;
     let warm = started.elapsed();
@@ -109,7 +110,10 @@ fn an_unchanged_spec_is_reused_from_the_cache_in_milliseconds() -> anyhow::Resul
         (&first.kernel, &first.initrd, &first.append),
         (&second.kernel, &second.initrd, &second.append)
     );
-    assert!(warm.as_millis() < 50, "reuse took {warm:?}");
+    // Reused, not rebuilt: the initramfs on disk is the one the first build
+    // wrote. (How fast reuse is belongs in bench/, not in a pass/fail check on
+    // a shared machine.)
+    assert_eq!(std::fs::metadata(&second.initrd)?.modified()?, built_at);
     Ok(())
 }
 
@@ -227,14 +231,9 @@ fn a_kernel_package_is_located_with_its_release_and_modules() -> anyhow::Result<
 
 #[test]
 fn the_fetched_aarch64_tree_builds_with_builtin_virtio_skipped() -> anyhow::Result<()> {
-    let tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../build/guest/aarch64");
-    if !tree.join("vmlinuz").is_file() {
-        eprintln!(
-            "SKIP: no {} (run scripts/fetch-foreign-guests.sh as root)",
-            tree.display()
-        );
+    let Some(tree) = common::foreign_tree("aarch64") else {
         return Ok(());
-    }
+    };
     let mut spec = GuestSpec::from_debian_tree(Arch::Aarch64, &tree);
     spec.modules = vec!["virtio_console".into(), "virtio_pci".into()];
     spec.compression = Compression::Gzip;

@@ -4,7 +4,9 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+
+use kennel_config::env::REQUIRE_ALL;
 
 use crate::error::Result;
 use crate::test::{Test, DEFAULT_TIMEOUT};
@@ -56,8 +58,10 @@ impl TestDef {
 }
 
 /// Run one registered test: make its context, call it, catch a panic. The
-/// machines it launched are dropped (QEMU killed) before this returns.
-fn run_one(def: &TestDef) -> std::result::Result<(), Failed> {
+/// machines it launched are dropped (QEMU killed) before this returns. A test
+/// that skipped itself is reported as ignored (with its reason), or failed
+/// when `KENNEL_REQUIRE_ALL` is set.
+fn run_one(def: &TestDef) -> std::result::Result<Completion, Failed> {
     let name = def.full_name();
     let timeout = def
         .timeout_ms
@@ -69,13 +73,18 @@ fn run_one(def: &TestDef) -> std::result::Result<(), Failed> {
     match outcome {
         Ok(Ok(())) => {
             t.log("PASS");
-            Ok(())
+            Ok(Completion::Completed)
         }
         Ok(Err(e)) if e.skip_reason().is_some() => {
             let why = e.skip_reason().unwrap_or_default();
+            if skips_fail() {
+                let text = format!("{REQUIRE_ALL} is set and the test skipped: {why}");
+                t.log(format!("FAIL: {text}"));
+                return Err(format!("{text}\n  logs: {logdir}").into());
+            }
             t.log(format!("SKIP: {why}"));
             eprintln!("kennel: {name}: skipped: {why}");
-            Ok(())
+            Ok(Completion::ignored_with(why))
         }
         Ok(Err(e)) => {
             let text = e.chain();
@@ -94,6 +103,12 @@ fn run_one(def: &TestDef) -> std::result::Result<(), Failed> {
     }
 }
 
+/// Whether `KENNEL_REQUIRE_ALL` turns a skip into a failure (a value that is
+/// not a boolean counts as set: a typo must not quietly allow skips).
+fn skips_fail() -> bool {
+    kennel_config::env_flag(REQUIRE_ALL).unwrap_or(true)
+}
+
 /// The trials of every registered test, sorted by name, filtered by
 /// `$KENNEL_TAGS` when set.
 pub fn trials() -> Vec<Trial> {
@@ -108,7 +123,8 @@ pub fn trials() -> Vec<Trial> {
     defs.sort_by_key(|d| d.full_name());
     defs.into_iter()
         .map(|d| {
-            Trial::test(d.full_name(), move || run_one(d)).with_ignored_flag(d.ignore.is_some())
+            Trial::ignorable_test(d.full_name(), move || run_one(d))
+                .with_ignored_flag(d.ignore.is_some())
         })
         .collect()
 }

@@ -34,10 +34,13 @@
 //!   and what was awaited) and the path of the test's logs.
 //! - A panic (a failed `assert!`): fail with the panic message. The machines the
 //!   test launched are dropped while unwinding, and dropping a [`Vm`] kills QEMU.
-//! - [`Test::skip`]: libtest-mimic has no "skipped at run time" outcome, so a
-//!   skipped test is reported as **passed**, with `kennel: NAME: skipped: REASON`
-//!   on stderr and `SKIP: REASON` in its `test.log`. `#[kennel::test(ignore)]`
-//!   is the static kind: listed as ignored, run with `--ignored`.
+//! - [`Test::skip`]: reported as **ignored** at run time, with its reason
+//!   (`cargo test` prints `ignored, REASON`; nextest, which reads only the exit
+//!   status, counts it as passed), `kennel: NAME: skipped: REASON` on stderr
+//!   (which `kennel run --cargo` reads as SKIP) and `SKIP: REASON` in its
+//!   `test.log`. With `KENNEL_REQUIRE_ALL=1` (kennel's own CI sets it) a skip
+//!   fails the test instead, naming the reason. `#[kennel::test(ignore)]` is
+//!   the static kind: listed as ignored, run with `--ignored`.
 //! - The timeout (`timeout = "30s"`, 120 s by default) is the deadline of every
 //!   wait the test makes through this crate.
 //!

@@ -234,7 +234,8 @@ impl Test {
     }
 
     /// Skip the test with a reason: `return t.skip("needs KVM");`. The harness
-    /// reports it as passed with a `skipped: REASON` note (see the crate docs).
+    /// reports it as ignored with the reason, or as failed under
+    /// `KENNEL_REQUIRE_ALL` (see the crate docs).
     pub fn skip<T>(&self, reason: impl Into<String>) -> Result<T> {
         Err(ErrorKind::Skip(reason.into()).into())
     }

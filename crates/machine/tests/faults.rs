@@ -1,6 +1,7 @@
-//! Faults a real QEMU will not produce on demand, from `kennel-fake-qemu`:
+//! Faults a real QEMU will not produce on demand, from `kennel-fake-qemu`
+//! (normal console behaviour is tested on real QEMU in `console.rs`):
 //! failing at launch, never greeting, garbage on QMP, hanging or crashing
-//! mid-command, and console text.
+//! mid-command, console waits that time out or meet a failure pattern.
 //!
 //! The fake is built once per test binary with `cargo build -p kennel-fake-qemu`.
 
@@ -48,18 +49,7 @@ fn fake_qemu() -> PathBuf {
 }
 
 /// A unique value for `KENNEL_TEST_MARKER`, to find the processes a test started.
-fn unique_marker() -> String {
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    format!(
-        "kennel-test-{}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0)
-    )
-}
+use kennel_testkit::unique_marker;
 
 /// Live (non-zombie) processes whose environment holds `KENNEL_TEST_MARKER=<marker>`.
 fn processes_with(marker: &str) -> Vec<u32> {
@@ -212,22 +202,6 @@ fn qemu_crashing_mid_command_closes_qmp_and_exits_on_a_signal() {
 }
 
 #[test]
-fn console_text_is_waited_for() {
-    let marker = unique_marker();
-    let mut config = fake(r"console:booting\nhello\n", &marker);
-    config.console = true;
-    let vm = config.launch().expect("launch");
-
-    let found = vm
-        .console()
-        .expect("console")
-        .wait_for(&Pattern::Text("hello".into()), in_millis(5000))
-        .expect("hello appears");
-
-    assert_eq!(found.text, "hello");
-}
-
-#[test]
 fn console_wait_that_times_out_shows_the_last_console_lines() {
     let marker = unique_marker();
     let mut config = fake(r"console:first line\nlast line\n", &marker);
@@ -245,27 +219,11 @@ fn console_wait_that_times_out_shows_the_last_console_lines() {
 
     let text = err.to_string();
     assert!(matches!(err, WaitError::Timeout { .. }), "{err:?}");
-    assert!(started.elapsed() < Duration::from_secs(2));
+    // At its own deadline (300 ms), not at some longer one.
+    assert!(started.elapsed() < Duration::from_secs(10));
     assert!(text.contains("\"login:\""), "{text}");
     assert!(text.contains("| first line"), "{text}");
     assert!(text.contains("| last line"), "{text}");
-}
-
-#[test]
-fn console_written_before_qemu_exits_still_matches() {
-    let marker = unique_marker();
-    let mut config = fake(r"console:panic text\n,exit:7", &marker);
-    config.console = true;
-    config.qmp = false;
-    let mut vm = config.launch().expect("launch");
-
-    let exit = vm.wait_exit(in_millis(5000)).expect("exits by itself");
-
-    assert_eq!(exit.code, Some(7));
-    vm.console()
-        .expect("console")
-        .wait_for(&Pattern::Text("panic text".into()), in_millis(1000))
-        .expect("text printed before the exit is kept");
 }
 
 #[test]
@@ -279,20 +237,10 @@ fn console_fail_pattern_ends_a_wait_at_once() {
     let err = vm
         .console()
         .expect("console")
-        .wait_for(&Pattern::Text("login:".into()), in_millis(5000))
+        .wait_for(&Pattern::Text("login:".into()), in_millis(60_000))
         .expect_err("fails on the panic");
 
     assert!(matches!(err, WaitError::FailPattern { .. }), "{err:?}");
-    assert!(started.elapsed() < Duration::from_secs(2));
-}
-
-#[test]
-fn machine_without_console_says_so() {
-    let marker = unique_marker();
-    let vm = fake("greet,serve", &marker).launch().expect("launch");
-
-    let err = vm.console().err().expect("no console");
-
-    assert!(matches!(err, MachineError::NoConsole { .. }), "{err:?}");
-    assert!(err.to_string().contains("console = true"), "{err}");
+    // At once: long before the wait's own 60 s.
+    assert!(started.elapsed() < Duration::from_secs(30));
 }

@@ -19,6 +19,19 @@ fn in_secs(secs: u64) -> Instant {
     Instant::now() + Duration::from_secs(secs)
 }
 
+/// Wait (up to [`PROMPTLY`]) until the client's reader has queued an event
+/// named `name`: the event, not a guess at how long reading it takes.
+fn wait_until_queued(qmp: &Qmp, name: &str) {
+    let end = Instant::now() + PROMPTLY;
+    while !qmp.pending_events().iter().any(|e| e["event"] == name) {
+        assert!(
+            Instant::now() < end,
+            "{name} never reached the client's queue"
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// The QEMU side of the socket pair.
 struct Server {
     lines: BufReader<UnixStream>,
@@ -301,7 +314,7 @@ fn an_oversized_line_is_refused_with_the_limit() {
 fn no_reply_times_out_at_the_deadline_naming_the_command_and_the_last_message() {
     let (qmp, mut server) = connected();
     server.send_json(json!({"event": "RESUME", "timestamp": {"seconds": 1, "microseconds": 0}}));
-    thread::sleep(Duration::from_millis(50));
+    wait_until_queued(&qmp, "RESUME");
     let start = Instant::now();
 
     let error = qmp
@@ -381,6 +394,8 @@ fn close_ends_a_wait_on_another_thread_promptly() {
     let start = Instant::now();
 
     let event = spawn(&qmp, |qmp| qmp.wait_event("STOP", None, in_secs(60)));
+    // Not synchronisation: closing before the wait starts ends it with Closed
+    // too; the pause only makes "during the wait" the likely case.
     thread::sleep(Duration::from_millis(50));
     qmp.close();
 
@@ -397,6 +412,8 @@ fn events_received_before_and_after_the_wait_are_both_found() {
 
     let stop = qmp.wait_event("STOP", None, in_secs(10)).expect("STOP");
     let resume = spawn(&qmp, |qmp| qmp.wait_event("RESUME", None, in_secs(10)));
+    // Not synchronisation: RESUME is found whether it lands before or after
+    // the wait starts; the pause only makes "after" the likely case.
     thread::sleep(Duration::from_millis(50));
     server.send_json(json!({"event": "RESUME", "timestamp": {"seconds": 2, "microseconds": 0}}));
 
@@ -460,7 +477,7 @@ fn wait_event_takes_the_first_match_and_leaves_the_rest_queued_in_order() {
 fn a_timed_out_event_wait_names_the_pattern_and_the_unconsumed_events() {
     let (qmp, mut server) = connected();
     server.send_json(json!({"event": "RESUME", "timestamp": {"seconds": 1, "microseconds": 0}}));
-    thread::sleep(Duration::from_millis(50));
+    wait_until_queued(&qmp, "RESUME");
 
     let error = qmp
         .wait_event(

@@ -1,5 +1,6 @@
 //! The client against a real `qemu-system-x86_64 -machine none`. Each test skips
-//! (with a note) when QEMU is not on PATH.
+//! when QEMU is not on PATH (and fails under `KENNEL_REQUIRE_ALL`: see
+//! kennel-testkit).
 
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -15,11 +16,6 @@ fn in_secs(secs: u64) -> Instant {
     Instant::now() + Duration::from_secs(secs)
 }
 
-fn qemu_on_path() -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(QEMU).is_file()))
-}
-
 /// A running QEMU with its QMP connection; killed on drop, whatever happened.
 struct Qemu {
     child: Child,
@@ -28,12 +24,9 @@ struct Qemu {
 }
 
 impl Qemu {
-    /// `None` (after printing a note) when QEMU is not installed.
+    /// `None` (a skip, see kennel-testkit) when QEMU is not installed.
     fn start() -> Option<Qemu> {
-        if !qemu_on_path() {
-            eprintln!("note: {QEMU} not on PATH; skipping");
-            return None;
-        }
+        kennel_testkit::need_command(QEMU, "qemu-system-x86")?;
         let dir = tempfile::tempdir().expect("temp dir");
         let socket = dir.path().join("qmp.sock");
         let listener = UnixListener::bind(&socket).expect("bind QMP socket");

@@ -1,7 +1,8 @@
 //! Integration tests against a private OpenSSH server on 127.0.0.1.
 //!
-//! Each test starts its own sshd (see `common`). Tests print `SKIP:` and pass
-//! when /usr/sbin/sshd is not installed.
+//! Each test starts its own sshd (see `common`). Without
+//! /usr/sbin/sshd a test prints `SKIP:` and returns, or fails under
+//! `KENNEL_REQUIRE_ALL` (see kennel-testkit).
 
 mod common;
 
@@ -38,18 +39,7 @@ fn run(session: &Session, command: &str, stdin: &[u8]) -> kennel_ssh::CommandOut
         .unwrap_or_else(|e| panic!("run {command:?}: {}", chain(&e)))
 }
 
-/// Deterministic pseudo-random bytes (xorshift64), covering all byte values.
-fn noise(len: usize) -> Vec<u8> {
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect()
-}
+use kennel_testkit::pseudo_random as noise;
 
 #[test]
 fn run_separates_stdout_stderr_and_exit_code() {
@@ -486,7 +476,7 @@ fn connection_lost_mid_command_is_an_error_not_a_hang() {
 }
 
 #[test]
-fn runs_from_several_threads_are_serialized() {
+fn runs_from_several_threads_each_get_their_own_output() {
     let Some((_fixture, _sshd, session)) = connected() else {
         return;
     };

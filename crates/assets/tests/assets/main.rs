@@ -32,15 +32,7 @@ pub fn cache_in(dir: &Path) -> Cache {
 
 /// Deterministic, incompressible-looking bytes.
 pub fn payload(len: usize) -> Vec<u8> {
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
+    kennel_testkit::pseudo_random(len)
 }
 
 /// The SHA-256 digest of `bytes`.

@@ -26,6 +26,45 @@ fn cached(cache_dir: &Path, name: &str, bytes: &[u8], uncompress: bool) -> PathB
         .expect("resolve")
 }
 
+/// Another process (util-linux `flock`) holding the exclusive lock on a file
+/// until dropped; `None` (a skip) without `flock`.
+struct LockHolder(std::process::Child);
+
+impl LockHolder {
+    fn start(lock: &str) -> Option<LockHolder> {
+        use std::io::BufRead;
+        kennel_testkit::need_command("flock", "util-linux")?;
+        // The shell opens the lock file, flock(1) locks that open file, and
+        // the shell becomes `sleep` keeping it: one process to kill.
+        let mut child = std::process::Command::new("sh")
+            .args([
+                "-c",
+                "exec 9<\"$1\" && flock --exclusive 9 && echo held && exec sleep 600",
+                "sh",
+                lock,
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn flock");
+        let stdout = child.stdout.take();
+        let holder = LockHolder(child);
+        // Wait for the event, not for a while: flock prints once it holds the lock.
+        let mut line = String::new();
+        std::io::BufReader::new(stdout.expect("flock's stdout"))
+            .read_line(&mut line)
+            .expect("read flock's stdout");
+        assert_eq!(line.trim(), "held", "flock did not take the lock");
+        Some(holder)
+    }
+}
+
+impl Drop for LockHolder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Pretend `path` was last used `ago` ago (edits its record).
 fn last_used_ago(path: &Path, ago: Duration) {
     let record = PathBuf::from(format!("{}.json", path.display()));
@@ -133,12 +172,14 @@ fn purge_keeps_an_entry_another_process_holds_locked() {
     let dir = tempfile::tempdir().expect("tempdir");
     let busy = cached(dir.path(), "busy", b"busy", false);
     let free = cached(dir.path(), "free", b"free", false);
-    let lock = fs::File::open(format!("{}.lock", busy.display())).expect("lock file");
-    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).expect("flock");
+    let Some(holder) = LockHolder::start(&format!("{}.lock", busy.display())) else {
+        return;
+    };
 
     let report = cache_in(dir.path())
         .purge(&PurgeRule::everything())
         .expect("purge");
+    drop(holder);
 
     assert_eq!(
         report

@@ -15,7 +15,8 @@ fn guest_that_never_phones_home_fails_before_the_deadline_with_its_console() {
     let detail = test["detail"].as_str().expect("detail");
     assert!(detail.contains("last console lines"), "{detail}");
     assert!(detail.contains("kennel-guest"), "{detail}");
-    assert!(run.elapsed < Duration::from_secs(25), "{:?}", run.elapsed);
+    // FAIL (not INTERRUPTED, which the test's own 25 s timeout gives): it
+    // gave up before the deadline.
     // The job made its SSH key, private to the user.
     use std::os::unix::fs::PermissionsExt;
     let key = run.job_dir().join("ssh/id_ed25519");
@@ -34,7 +35,14 @@ fn cloud_init_guest_that_panics_fails_at_once() {
     assert_eq!(test["status"], "FAIL", "{test}");
     let detail = test["detail"].as_str().expect("detail");
     assert!(detail.contains("Kernel panic"), "{detail}");
-    assert!(run.elapsed < Duration::from_secs(30), "{:?}", run.elapsed);
+    // At once: when QEMU exits after the panic (panic=-1, -no-reboot), not at
+    // the end of the wait for the phone-home.
+    let reason = test["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("QEMU exited before the guest phoned home"),
+        "{reason}"
+    );
+    assert!(!reason.contains("timed out"), "{reason}");
 }
 
 #[test]

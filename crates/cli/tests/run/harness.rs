@@ -42,18 +42,7 @@ pub fn fake_qemu() -> PathBuf {
     .clone()
 }
 
-pub fn unique_marker() -> String {
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    format!(
-        "kennel-cli-test-{}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0)
-    )
-}
+pub use kennel_testkit::unique_marker;
 
 /// Live processes whose environment holds `KENNEL_TEST_MARKER=<marker>`.
 pub fn processes_with(marker: &str) -> Vec<u32> {

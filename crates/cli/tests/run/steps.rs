@@ -64,8 +64,8 @@ fn event_that_never_comes_fails_at_the_step_timeout() {
             .contains("NEVER_EMITTED"),
         "{test}"
     );
+    // FAIL, not INTERRUPTED: the step's 1 s ran out, not the test's 30 s.
     assert!(run.elapsed >= Duration::from_secs(1), "{:?}", run.elapsed);
-    assert!(run.elapsed < Duration::from_secs(4), "{:?}", run.elapsed);
 }
 
 #[test]
@@ -94,7 +94,8 @@ fn test_timeout_interrupts_a_longer_step() {
             .contains("test timeout"),
         "{test}"
     );
-    assert!(run.elapsed < Duration::from_secs(6), "{:?}", run.elapsed);
+    // The step alone would have waited 60 s.
+    assert!(run.elapsed < Duration::from_secs(60), "{:?}", run.elapsed);
 }
 
 // --- Malformed files ------------------------------------------------------
@@ -126,8 +127,9 @@ fn toml_syntax_error_alone_exits_2_naming_file_line_and_column() {
     let run = kennel(&[path_str(&file)], &[]);
 
     assert_eq!(run.code, 2, "{}", run.stdout);
+    // The string opened at column 8 runs to the end of line 2 (column 13).
     assert!(
-        run.stderr.contains(&format!("{}:2:", file.display())),
+        run.stderr.contains(&format!("{}:2:13:", file.display())),
         "{}",
         run.stderr
     );
@@ -291,7 +293,6 @@ fn qemu_that_never_greets_is_stopped_by_the_test_timeout() {
     let reason = test["reason"].as_str().expect("reason");
     assert_eq!(run.code, 1);
     assert_eq!(test["status"], "INTERRUPTED");
-    assert!(run.elapsed < Duration::from_secs(10), "{:?}", run.elapsed);
     assert!(reason.contains("test timeout"), "{reason}");
     assert!(reason.contains("launch"), "{reason}");
 }
@@ -472,9 +473,10 @@ fn junit_has_one_testcase_per_test_and_a_failure_for_each_fail() {
     assert_eq!(junit_counts(&xml), (3, 1), "{xml}");
 }
 
-// --- Console (on the fake QEMU) ---------------------------------------------
+// --- Console ---------------------------------------------------------------
 
-/// A console test on the fake QEMU, whose console text comes from `KENNEL_FAKE_QEMU`.
+/// A console test on the fake QEMU, whose console text comes from
+/// `KENNEL_FAKE_QEMU`: for faults real QEMU cannot be made to show on cue.
 fn console_test() -> String {
     format!(
         r#"
@@ -504,17 +506,40 @@ timeout = "2s"
     )
 }
 
-#[test]
-fn console_waits_regex_groups_and_send_pass() {
-    let dir = test_dir(&[("console.toml", &console_test())]);
+/// A console test on real QEMU: the machine's own kernel and kennel's busybox
+/// initramfs, a shell on the serial console.
+const REAL_CONSOLE_TEST: &str = r#"
+name = "console"
+timeout = "90s"
 
-    let run = kennel(
-        &[path_str(dir.path())],
-        &[(
-            "KENNEL_FAKE_QEMU",
-            r"console:Linux version 6.1.0 (x)\nlogin: \nbooted ver 6.1.0\n",
-        )],
-    );
+[machine]
+type = "pc"
+memory = "256M"
+kernel = "${guest_kernel}"
+initrd = "${guest_initrd}"
+append = "console=ttyS0 panic=-1"
+args = ["-nodefaults", "-no-reboot"]
+
+[[step]]
+console_regex = 'Linux version (?<ver>\S+)'
+save = { ver = "/ver" }
+
+[[step]]
+console = "kennel-guest: ready"
+
+[[step]]
+send = "echo sent-$((6*7))-$(uname -r)\n"
+
+[[step]]
+console = "sent-42-${ver}"
+timeout = "30s"
+"#;
+
+#[test]
+fn console_regex_saves_a_group_and_send_reaches_the_guest_shell() {
+    let dir = test_dir(&[("console.toml", REAL_CONSOLE_TEST)]);
+
+    let run = kennel(&[path_str(dir.path())], &[]);
 
     let console_log = std::fs::read_to_string(
         run.job_dir()
@@ -523,7 +548,10 @@ fn console_waits_regex_groups_and_send_pass() {
     )
     .expect("console.log");
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert!(console_log.contains("login: "), "{console_log}");
+    // The shell ran what was sent (6*7 computed, not echoed back as typed),
+    // and the kernel release it printed is the one the regex saved from the
+    // banner.
+    assert!(console_log.contains("sent-42-"), "{console_log}");
 }
 
 #[test]
@@ -540,8 +568,10 @@ fn kernel_panic_on_the_console_fails_at_once_with_the_last_lines() {
 
     let test = run.test("console");
     let detail = test["detail"].as_str().unwrap_or_default();
+    // FAIL on the pattern, not a wait to the step's or the test's timeout.
     assert_eq!(test["status"], "FAIL");
-    assert!(run.elapsed < Duration::from_secs(5), "{:?}", run.elapsed);
+    let reason = test["reason"].as_str().unwrap_or_default();
+    assert!(!reason.contains("timed out"), "{test}");
     assert!(detail.contains("| early line"), "{test}");
 }
 

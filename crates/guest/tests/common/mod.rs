@@ -17,6 +17,26 @@ pub fn shared_cache() -> GuestCache {
     GuestCache::new(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("kennel-guest-cache"))
 }
 
+/// The fetched pieces of the built-in guest for `arch` (`aarch64`, `ppc64`):
+/// `$KENNEL_GUEST_DIR/<arch>`, else `build/guest/<arch>`; None when they are
+/// not there (a skip, or a failure under `KENNEL_REQUIRE_ALL`).
+pub fn foreign_tree(arch: &str) -> Option<PathBuf> {
+    let tree = std::env::var_os(kennel_config::env::GUEST_DIR)
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../build/guest"))
+        .join(arch);
+    if tree.join("vmlinuz").is_file() {
+        Some(tree)
+    } else {
+        kennel_testkit::missing(&format!(
+            "{}/vmlinuz (run scripts/fetch-foreign-guests.sh {arch} as root)",
+            tree.display()
+        ));
+        None
+    }
+}
+
 /// Unpacks a plain cpio archive into a new temporary directory with `cpio -i`.
 pub fn unpack_with_host_cpio(archive: &[u8]) -> anyhow::Result<tempfile::TempDir> {
     let dir = tempfile::tempdir()?;
@@ -44,11 +64,12 @@ pub fn unpack_with_host_cpio(archive: &[u8]) -> anyhow::Result<tempfile::TempDir
     Ok(dir)
 }
 
-/// The host kernel's path and its modules tree, or None (and a message) when absent.
+/// The host kernel's path and its modules tree, or None when absent (a skip,
+/// or a failure under `KENNEL_REQUIRE_ALL`: see kennel-testkit).
 pub fn host_kernel() -> Option<(PathBuf, PathBuf)> {
     let kernel = kennel_guest::find_newest_kernel(Path::new("/boot")).ok();
     let Some(kernel) = kernel else {
-        eprintln!("SKIP: no readable /boot/vmlinuz-* on this machine");
+        kennel_testkit::missing("a readable /boot/vmlinuz-* (apt-get install linux-image-amd64)");
         return None;
     };
     let release = kernel

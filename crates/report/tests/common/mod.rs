@@ -45,17 +45,7 @@ pub fn result(
     serde_json::from_value(v).expect("a valid TestResult")
 }
 
-fn slug(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.is_empty() && !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    out.trim_end_matches('-').to_string()
-}
+use kennel_testkit::slug;
 
 /// The job's six tests, in job order.
 pub fn results() -> Vec<TestResult> {

@@ -14,12 +14,15 @@ use kennel_ssh::KeyPair;
 pub const SSHD: &str = "/usr/sbin/sshd";
 pub const SSH: &str = "/usr/bin/ssh";
 
-/// Prints why a test is skipped; returns true when it should be.
+/// Whether a test must skip for want of `binary` (says so; under
+/// `KENNEL_REQUIRE_ALL` it fails instead: see kennel-testkit).
 pub fn skip_without(binary: &str) -> bool {
     if Path::new(binary).exists() {
         false
     } else {
-        println!("SKIP: {binary} is missing (install openssh-server / openssh-client)");
+        kennel_testkit::missing(&format!(
+            "{binary} (apt-get install openssh-server openssh-client)"
+        ));
         true
     }
 }

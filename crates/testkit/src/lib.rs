@@ -1,0 +1,132 @@
+//! Helpers for kennel's own tests, in one place (a dev-dependency only).
+//!
+//! - [`missing`]: a test that cannot run here (no QEMU, no host kernel, no
+//!   foreign-architecture guest pieces, no sshd...) calls it and returns. It
+//!   prints `SKIP: ...` on stderr; when [`REQUIRE_ALL_ENV`] is set (CI sets it,
+//!   see `.ci/run`) it panics instead, naming what is missing, so coverage can
+//!   never vanish while CI stays green.
+//! - [`unique_marker`]: a string no other test process uses, to find the
+//!   processes a test started.
+//! - [`pseudo_random`]: deterministic bytes that are not text.
+//! - [`slug`]: the runner's own log-folder slug (re-exported from kennel-layout).
+#![deny(missing_docs)]
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub use kennel_layout::slug;
+
+/// Environment variable that turns every "missing, skipped" into a failure:
+/// `KENNEL_REQUIRE_ALL=1` (a boolean as kennel reads them all: `1`, `true`,
+/// `yes`, `on`).
+pub const REQUIRE_ALL_ENV: &str = kennel_config::env::REQUIRE_ALL;
+
+/// Whether [`REQUIRE_ALL_ENV`] asks for every test to run (a value that is
+/// not a boolean counts as set: a typo must not quietly allow skips).
+pub fn require_all() -> bool {
+    kennel_config::env_flag(REQUIRE_ALL_ENV).unwrap_or(true)
+}
+
+/// The test cannot run because `what` is missing (say what, and how to get it:
+/// `"qemu-system-aarch64 (apt-get install qemu-system-arm)"`). Prints
+/// `SKIP: <what> is missing` and returns, so the caller returns next; with
+/// [`REQUIRE_ALL_ENV`] set it panics with the same text, failing the test.
+///
+/// # Panics
+///
+/// When [`REQUIRE_ALL_ENV`] is set.
+#[track_caller]
+pub fn missing(what: &str) {
+    let text = format!("{what} is missing");
+    if require_all() {
+        panic!("{REQUIRE_ALL_ENV} is set and this test cannot run: {text}");
+    }
+    eprintln!("SKIP: {text}");
+}
+
+/// Whether `command` is an executable on `PATH` (or, given as a path, exists).
+pub fn have_command(command: &str) -> bool {
+    if command.contains('/') {
+        kennel_config::is_executable(Path::new(command))
+    } else {
+        kennel_config::which(command).is_some()
+    }
+}
+
+/// `command` when it is on `PATH`; else [`missing`] (naming the Debian
+/// `package` that provides it) and `None`.
+#[track_caller]
+pub fn need_command(command: &str, package: &str) -> Option<String> {
+    if have_command(command) {
+        Some(command.to_string())
+    } else {
+        missing(&format!("{command} (apt-get install {package})"));
+        None
+    }
+}
+
+/// A string unique to this call in this process and run: `kennel-test-PID-N-NANOS`.
+/// Put it in a child's environment to find the processes a test started.
+pub fn unique_marker() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "kennel-test-{}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+    )
+}
+
+/// `len` deterministic, incompressible-looking bytes covering every byte value
+/// (xorshift64): the same call gives the same bytes.
+pub fn pseudo_random(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_differ_between_calls() {
+        assert_ne!(unique_marker(), unique_marker());
+    }
+
+    #[test]
+    fn pseudo_random_bytes_repeat_and_cover_every_value() {
+        let bytes = pseudo_random(64 * 1024);
+        assert_eq!(bytes, pseudo_random(64 * 1024));
+        let mut seen = [false; 256];
+        for b in &bytes {
+            seen[*b as usize] = true;
+        }
+        assert!(seen.iter().all(|s| *s));
+    }
+
+    #[test]
+    fn with_require_all_set_missing_fails_naming_what() {
+        std::env::set_var(REQUIRE_ALL_ENV, "1");
+        let panic = std::panic::catch_unwind(|| missing("qemu-system-m68k"))
+            .expect_err("missing() under KENNEL_REQUIRE_ALL panics");
+        let text = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(text.contains("qemu-system-m68k is missing"), "{text}");
+        assert!(text.contains(REQUIRE_ALL_ENV), "{text}");
+    }
+
+    #[test]
+    fn a_shell_is_on_path_and_a_made_up_command_is_not() {
+        assert!(have_command("sh"));
+        assert!(!have_command("kennel-no-such-command-here"));
+    }
+}

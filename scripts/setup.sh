@@ -26,6 +26,9 @@ need=(
   "/usr/lib/grub/i386-pc/boot.img:grub-pc-bin"
   "/usr/sbin/sshd:openssh-server"
   "ssh:openssh-client"
+  # debugging (docs/debugging.md): QEMU's backtrace on a timeout, `--wrapper strace`
+  "gdb:gdb"
+  "strace:strace"
 )
 missing=()
 for entry in "${need[@]}"; do

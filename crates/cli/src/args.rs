@@ -93,6 +93,26 @@ pub struct RunArgs {
     /// Output: `human` lines, or `json` (one event object per line).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    #[command(flatten)]
+    pub debug: DebugFlags,
+}
+
+/// Debugging: QEMU under a program, a gdbstub, failure artifacts (docs/debugging.md).
+#[derive(Debug, Clone, Args)]
+pub struct DebugFlags {
+    /// Run QEMU under this command (`strace -f -o ${logdir}/strace.log`); `${logdir}` is the
+    /// test's log folder, `${machine}` the machine's name (also $KENNEL_WRAPPER).
+    #[arg(long, value_name = "CMD")]
+    pub wrapper: Option<String>,
+    /// Machines start with a gdbstub on a free loopback port; test timeouts are suspended.
+    #[arg(long)]
+    pub gdb: bool,
+    /// With --gdb: the guest waits for gdb's `continue` before its first instruction.
+    #[arg(long, requires = "gdb")]
+    pub gdb_wait: bool,
+    /// Collect no failure artifacts (registers, QEMU's backtrace, the guest's dmesg).
+    #[arg(long)]
+    pub no_artifacts: bool,
 }
 
 /// How assets may be fetched.
@@ -182,6 +202,8 @@ pub struct ReplayArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    #[command(flatten)]
+    pub debug: DebugFlags,
 }
 
 /// `kennel assets ...`.

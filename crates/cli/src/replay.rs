@@ -56,6 +56,7 @@ pub fn replay(a: ReplayArgs) -> Result<Ending, CliError> {
             allow_unverified: false,
         },
         format: a.format,
+        debug: a.debug.clone(),
     };
     execute(selected, &run_args)
 }

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use kennel_report::{JsonEvents, LiveTerminal, Reporter, ResultsDir, RunOptions, Terminal};
 use kennel_runner::{JobOptions, Planned, RunEvent, RunnerError};
 
-use crate::args::{Format, RunArgs};
+use crate::args::{DebugFlags, Format, RunArgs};
 use crate::exit::{CliError, Ending};
 use crate::select::{asset_policy, select, Selected};
 
@@ -24,6 +24,7 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
     if a.timeout_factor.is_nan() || a.timeout_factor <= 0.0 {
         return Err(CliError::usage("--timeout-factor must be positive"));
     }
+    let timeout_factor = debug_env(&a.debug, a.timeout_factor);
     let exe = std::env::current_exe()
         .map_err(|e| CliError::usage(format!("cannot find my own executable: {e}")))?;
     let job_timeout = a
@@ -39,7 +40,7 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
                 .unwrap_or(1)
         }),
         overrides: selected.overrides.clone(),
-        timeout_factor: a.timeout_factor,
+        timeout_factor,
         results_dir: a.results_dir.clone(),
         qemu: a.qemu.clone(),
         retries: a.retries,
@@ -91,6 +92,33 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
         Ok(Ending::Ok)
     } else {
         Ok(Ending::Failed)
+    }
+}
+
+/// How much longer test timeouts are under `--gdb`: suspended, in effect
+/// (two minutes become two weeks), for a person stepping through the guest.
+const GDB_TIMEOUT_FACTOR: f64 = 10_000.0;
+
+/// Hand the debugging flags to the test processes (TOML and Rust tests alike)
+/// through the variables `kennel_config::Debug` reads; the timeout factor
+/// to use.
+fn debug_env(d: &DebugFlags, timeout_factor: f64) -> f64 {
+    use kennel_config::env;
+    let set = |name: &str, on: bool| {
+        if on {
+            std::env::set_var(name, "1");
+        }
+    };
+    set(env::NO_ARTIFACTS, d.no_artifacts);
+    set(env::GDB, d.gdb);
+    set(env::GDB_WAIT, d.gdb_wait);
+    if let Some(w) = &d.wrapper {
+        std::env::set_var(env::WRAPPER, w);
+    }
+    if d.gdb {
+        timeout_factor * GDB_TIMEOUT_FACTOR
+    } else {
+        timeout_factor
     }
 }
 

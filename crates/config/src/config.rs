@@ -87,6 +87,25 @@ pub struct Config {
     pub results_dir: Option<PathBuf>,
     /// `$KENNEL_TAGS`: the tag filter of a Rust test binary.
     pub tags: Option<String>,
+    /// How machines are started and what is kept for debugging (`--wrapper`,
+    /// `--gdb`, `--no-artifacts`).
+    pub debug: Debug,
+}
+
+/// The debugging settings: the same for `kennel run` (which sets the variables
+/// for its test processes from its flags) and for a Rust test binary under
+/// plain `cargo test`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Debug {
+    /// `$KENNEL_WRAPPER`: QEMU runs under this command line (shell words;
+    /// `${logdir}` and `${machine}` are replaced when a machine starts).
+    pub wrapper: Option<String>,
+    /// Collect failure artifacts: on unless `$KENNEL_NO_ARTIFACTS` is set.
+    pub artifacts: bool,
+    /// `$KENNEL_GDB` (or `$KENNEL_GDB_WAIT`): a gdbstub on a free loopback port.
+    pub gdb: bool,
+    /// `$KENNEL_GDB_WAIT`: the guest waits for gdb before its first instruction.
+    pub gdb_wait: bool,
 }
 
 static CONFIG: OnceLock<Result<Config, ConfigError>> = OnceLock::new();
@@ -132,6 +151,12 @@ impl Config {
             qemu_binary: non_empty(env::QEMU_BINARY, &var).map(PathBuf::from),
             results_dir: non_empty(env::RESULTS_DIR, &var).map(PathBuf::from),
             tags: text(env::TAGS, &var)?,
+            debug: Debug {
+                wrapper: text(env::WRAPPER, &var)?,
+                artifacts: !flag_from(env::NO_ARTIFACTS, &var)?,
+                gdb: flag_from(env::GDB, &var)? || flag_from(env::GDB_WAIT, &var)?,
+                gdb_wait: flag_from(env::GDB_WAIT, &var)?,
+            },
             ..Config::default()
         };
         if let Some(mirror) = text(env::IMAGE_MIRROR, &var)? {

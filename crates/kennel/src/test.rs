@@ -167,6 +167,7 @@ impl Test {
             log: self.logs.test.clone(),
             cmdline: self.logs.cmdline.clone(),
             several: self.machines > 1,
+            logdir: self.logdir.clone(),
         };
         let deadlines = Deadlines {
             until: self.deadline,

@@ -49,6 +49,8 @@ impl std::fmt::Display for ExitInfo {
 pub struct Machine {
     name: String,
     process: Reaper,
+    /// QEMU's own process when it runs under a wrapper (found after launch).
+    wrapped: Option<u32>,
     exit: Option<ExitInfo>,
     qmp: Option<Qmp>,
     console: Option<Capture>,
@@ -146,9 +148,19 @@ impl MachineConfig {
             args.extend(["-incoming".into(), i.clone()]);
         }
         args.extend(self.extra_args.iter().cloned());
-        let cmdline = shell_line(&binary.path.to_string_lossy(), &args);
+        let binary_text = binary.path.to_string_lossy().into_owned();
+        let (program, args) = match self.wrapper.split_first() {
+            Some((program, before)) => {
+                let mut all: Vec<String> = before.to_vec();
+                all.push(binary_text);
+                all.extend(args);
+                (std::path::PathBuf::from(program), all)
+            }
+            None => (binary.path.clone(), args),
+        };
+        let cmdline = shell_line(&program.to_string_lossy(), &args);
 
-        let mut cmd = Command::new(&binary.path);
+        let mut cmd = Command::new(&program);
         cmd.args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -158,7 +170,7 @@ impl MachineConfig {
         }
         crate::process::kill_with_parent(&mut cmd);
         let mut child = cmd.spawn().map_err(|source| MachineError::Spawn {
-            binary: binary.path.clone(),
+            binary: program.clone(),
             source,
         })?;
 
@@ -183,6 +195,7 @@ impl MachineConfig {
         let mut machine = Machine {
             name: self.name.clone(),
             process: Reaper::spawn(child),
+            wrapped: None,
             exit: None,
             qmp: None,
             console: None,
@@ -199,10 +212,20 @@ impl MachineConfig {
         if listeners.is_empty() {
             return Ok(machine);
         }
+        let wrapped = !self.wrapper.is_empty();
         let deadline = Instant::now() + self.launch_timeout;
         let refs: Vec<&Listener> = listeners.iter().collect();
         let mut streams = match accept_all(&refs, &machine.process, deadline) {
-            Ok(s) => s,
+            Ok(s) => {
+                // QEMU has connected: it runs, under the wrapper.
+                if wrapped {
+                    machine.wrapped = crate::process::descendant_running(
+                        machine.process.pid(),
+                        &machine.binary.path,
+                    );
+                }
+                s
+            }
             Err(AcceptError::Exited) if !self.qmp => return Ok(machine),
             Err(e) => {
                 let reason = match e {
@@ -282,7 +305,7 @@ fn quote(s: &str) -> String {
 
 impl Machine {
     fn launch_failed(mut self, reason: String) -> MachineError {
-        self.process.signal(libc::SIGKILL);
+        self.signal_all(libc::SIGKILL);
         let status = self
             .process
             .wait_until(Instant::now() + Duration::from_secs(5))
@@ -306,9 +329,27 @@ impl Machine {
         &self.name
     }
 
-    /// QEMU's process id.
+    /// QEMU's process id (under a wrapper, QEMU's own once found; else the
+    /// wrapper's).
     pub fn pid(&self) -> u32 {
+        self.wrapped.unwrap_or_else(|| self.process.pid())
+    }
+
+    /// The process kennel started: the wrapper's id when QEMU runs under one,
+    /// else QEMU's.
+    pub fn started_pid(&self) -> u32 {
         self.process.pid()
+    }
+
+    /// A signal to QEMU and, under a wrapper, to QEMU itself as well: a tracer
+    /// killed first would leave its tracee running.
+    fn signal_all(&self, sig: libc::c_int) {
+        if let Some(pid) = self.wrapped {
+            if crate::process::runs(pid, &self.binary.path) {
+                crate::process::signal(pid, sig);
+            }
+        }
+        self.process.signal(sig);
     }
 
     /// The exact command line, shell-quoted.
@@ -461,7 +502,7 @@ impl Machine {
                 // The reply may never come if QEMU exits first: that is fine.
                 let _ = q.execute_raw("quit", None, deadline);
             }
-            _ => self.process.signal(libc::SIGTERM),
+            _ => self.signal_all(libc::SIGTERM),
         }
         match self.wait_exit(deadline) {
             Ok(exit) => Ok(exit),
@@ -473,7 +514,7 @@ impl Machine {
     /// SIGKILL QEMU and reap it.
     pub fn kill(&mut self) -> Result<ExitInfo, MachineError> {
         if self.is_running() {
-            self.process.signal(libc::SIGKILL);
+            self.signal_all(libc::SIGKILL);
         }
         self.wait_exit(Instant::now() + Duration::from_secs(10))
     }
@@ -484,8 +525,8 @@ impl Drop for Machine {
         if let Some(q) = &self.qmp {
             q.close();
         }
-        if self.exit.is_none() {
-            self.process.signal(libc::SIGKILL);
+        if self.exit.is_none() || self.wrapped.is_some() {
+            self.signal_all(libc::SIGKILL);
             self.process
                 .wait_until(Instant::now() + Duration::from_secs(5));
         }

@@ -7,6 +7,7 @@
 
 mod assets;
 mod cloud;
+mod debug;
 mod guest;
 mod harness;
 mod steps;

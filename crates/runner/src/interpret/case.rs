@@ -70,6 +70,11 @@ pub(super) struct Interp<'a> {
     pub ssh_dir: PathBuf,
     /// Timed phases, for the results.
     pub phases: IndexMap<String, f64>,
+    /// The test's log folder.
+    pub logdir: PathBuf,
+    /// A wait timed out (the step's or the test's time): the failure
+    /// artifacts include QEMU's backtrace.
+    pub timed_out_seen: std::cell::Cell<bool>,
 }
 
 /// Run one case and say how it went. Never panics on bad input; every machine
@@ -127,6 +132,8 @@ pub fn run_case(run: &CaseRun<'_>) -> Outcome {
         step_timeout: None,
         ssh_dir: dir.job_key_dir(),
         phases: IndexMap::new(),
+        logdir: run.logdir.to_path_buf(),
+        timed_out_seen: std::cell::Cell::new(false),
     };
     interp.log.line(&format!("test: {}", run.case.name));
     interp.log.line(&format!("file: {}", file.path.display()));
@@ -210,12 +217,14 @@ impl<'a> Interp<'a> {
                 Err(e) => {
                     let e = e.prefixed(&label);
                     self.log.line(&format!("{label}: {}", e.verdict_text()));
+                    self.failed(&e);
                     return e.into_outcome();
                 }
             }
             if let Some(e) = self.console_failure() {
                 let e = e.prefixed(&label);
                 self.log.line(&e.verdict_text());
+                self.failed(&e);
                 return e.into_outcome();
             }
         }
@@ -321,6 +330,7 @@ impl<'a> Interp<'a> {
             log: self.log.clone(),
             cmdline: self.cmdline.clone(),
             several: self.env.several,
+            logdir: self.logdir.clone(),
         };
         let launched_at = Instant::now();
         let vm = kennel_vm::prepare(desc, &workspace)
@@ -431,6 +441,29 @@ impl<'a> Interp<'a> {
         None
     }
 
+    /// A step failed: collect the failure artifacts of every live machine
+    /// (unless turned off) before teardown.
+    fn failed(&mut self, e: &StepError) {
+        if matches!(e, StepError::Skip(_)) || !kennel_vm::debug_settings().artifacts {
+            return;
+        }
+        let what = kennel_vm::Artifacts {
+            timed_out: self.timed_out_seen.get(),
+        };
+        for slot in self.slots.values_mut() {
+            if let Some(vm) = slot.vm.as_mut() {
+                let files = vm.collect_artifacts(&self.logdir, what);
+                for f in files {
+                    self.log.line(&format!(
+                        "failure artifact of `{}`: {}",
+                        vm.name(),
+                        f.display()
+                    ));
+                }
+            }
+        }
+    }
+
     fn teardown(&mut self) {
         for slot in self.slots.values_mut() {
             if let Some(vm) = slot.vm.as_mut() {
@@ -443,6 +476,7 @@ impl<'a> Interp<'a> {
 
     /// What a timed-out wait means: FAIL for a step timeout, INTERRUPTED for the test's.
     pub(super) fn timed_out(&self, what: String) -> StepError {
+        self.timed_out_seen.set(true);
         if Instant::now() >= self.deadline {
             StepError::Interrupted(format!(
                 "test timeout ({}) reached while waiting for {what}",

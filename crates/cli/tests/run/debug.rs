@@ -1,0 +1,103 @@
+//! Issue 13, debugging: QEMU under a wrapper, failure artifacts, a gdbstub.
+
+use crate::harness::*;
+
+const HANGS: &str = r#"
+name = "hangs"
+timeout = "60s"
+
+[machine]
+type = "none"
+args = ["-nodefaults"]
+
+[[step]]
+event = "RESET"
+timeout = "2s"
+"#;
+
+fn logdir(run: &Run, name: &str) -> std::path::PathBuf {
+    let test = run.test(name);
+    run.job_dir().join(test["logdir"].as_str().expect("logdir"))
+}
+
+#[test]
+fn qemu_under_strace_leaves_a_trace_naming_the_qemu_binary() {
+    let dir = test_dir(&[("good.toml", GOOD)]);
+
+    let run = kennel(
+        &[
+            path_str(dir.path()),
+            "--wrapper",
+            "strace -f -o ${logdir}/strace.log",
+        ],
+        &[],
+    );
+
+    assert_eq!(run.statuses(), ["PASS"], "{}", run.stdout);
+    let logs = logdir(&run, "good");
+    let trace = std::fs::read_to_string(logs.join("strace.log")).expect("strace.log");
+    assert!(
+        trace.contains("execve(\"/usr/bin/qemu-system-"),
+        "{trace:.2000}"
+    );
+    let cmdline = std::fs::read_to_string(logs.join("cmdline")).expect("cmdline");
+    assert!(
+        cmdline.starts_with(&format!("strace -f -o {}/strace.log ", logs.display()))
+            || cmdline.starts_with("strace -f -o "),
+        "{cmdline}"
+    );
+}
+
+#[test]
+fn a_wrapper_that_is_not_a_command_line_is_an_error_naming_it() {
+    let dir = test_dir(&[("good.toml", GOOD)]);
+
+    let run = kennel(&[path_str(dir.path()), "--wrapper", "strace -o 'x"], &[]);
+
+    let test = run.test("good");
+    assert_eq!(test["status"], "ERROR", "{test}");
+    assert!(
+        test["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("not a valid shell command line"),
+        "{test}"
+    );
+}
+
+#[test]
+fn a_step_that_times_out_leaves_registers_and_qemu_backtrace_linked_from_the_report() {
+    let dir = test_dir(&[("hangs.toml", HANGS)]);
+
+    let run = kennel(&[path_str(dir.path())], &[]);
+
+    assert_eq!(run.statuses(), ["FAIL"], "{}", run.stdout);
+    let logs = logdir(&run, "hangs");
+    let registers = std::fs::read_to_string(logs.join("registers.txt")).expect("registers.txt");
+    assert!(registers.contains("(qemu) info status"), "{registers}");
+    assert!(registers.contains("VM status: running"), "{registers}");
+    let backtrace =
+        std::fs::read_to_string(logs.join("qemu-backtrace.txt")).expect("qemu-backtrace.txt");
+    assert!(backtrace.contains("Thread "), "{backtrace:.3000}");
+    let report = std::fs::read_to_string(run.job_dir().join("report.html")).expect("report");
+    assert!(
+        report.contains("registers.txt"),
+        "report.html names registers.txt"
+    );
+    assert!(
+        report.contains("qemu-backtrace.txt"),
+        "report.html names the backtrace"
+    );
+}
+
+#[test]
+fn no_artifacts_turns_the_failure_artifacts_off() {
+    let dir = test_dir(&[("hangs.toml", HANGS)]);
+
+    let run = kennel(&[path_str(dir.path()), "--no-artifacts"], &[]);
+
+    assert_eq!(run.statuses(), ["FAIL"], "{}", run.stdout);
+    let logs = logdir(&run, "hangs");
+    assert!(!logs.join("registers.txt").exists());
+    assert!(!logs.join("qemu-backtrace.txt").exists());
+}

@@ -401,10 +401,36 @@ impl Machine {
             .unwrap_or_else(|| "still running".into());
         self.output
             .wait_closed(Instant::now() + Duration::from_millis(500));
-        format!(
+        let mut text = format!(
             "QEMU has exited ({exit}); last output:\n{}",
             self.output.last_lines(10)
-        )
+        );
+        if self.exit.is_some_and(|e| e.signal.is_some()) {
+            text.push_str(&self.death_context());
+        }
+        text
+    }
+
+    /// For QEMU killed by a signal: the last QMP exchange and the console's
+    /// tail, what it was doing when it died.
+    fn death_context(&self) -> String {
+        let mut text = String::new();
+        if let Some(q) = &self.qmp {
+            let last = q.transcript().last_lines(4);
+            if !last.is_empty() {
+                text.push_str("\nlast QMP exchange:\n");
+                text.push_str(&last.join("\n"));
+            }
+        }
+        if let Some(c) = &self.console {
+            c.wait_closed(Instant::now() + Duration::from_millis(200));
+            let tail = c.last_lines(10);
+            if !tail.trim().is_empty() {
+                text.push_str("\nlast console lines:\n");
+                text.push_str(&tail);
+            }
+        }
+        text
     }
 
     /// The connected stream of an extra socket (see [`MachineConfig::sockets`]), once.

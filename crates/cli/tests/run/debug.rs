@@ -101,3 +101,21 @@ fn no_artifacts_turns_the_failure_artifacts_off() {
     assert!(!logs.join("registers.txt").exists());
     assert!(!logs.join("qemu-backtrace.txt").exists());
 }
+
+#[test]
+fn qemu_killed_by_a_signal_names_the_signal_and_the_last_qmp_exchange() {
+    let dir = test_dir(&[("fake.toml", &fake_test("30s"))]);
+
+    let run = kennel(
+        &[path_str(dir.path())],
+        &[("KENNEL_FAKE_QEMU", "crash-after:1")],
+    );
+
+    let test = run.test("fake");
+    let reason = test["reason"].as_str().expect("reason");
+    assert_eq!(test["status"], "ERROR", "{test}");
+    assert!(reason.contains("killed by signal 6"), "{reason}");
+    let detail = test["detail"].as_str().expect("detail");
+    assert!(detail.contains("last QMP exchange:"), "{detail}");
+    assert!(detail.contains(">> {\"execute\":\"query-status\""), "{detail}");
+}

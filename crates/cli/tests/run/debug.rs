@@ -117,5 +117,72 @@ fn qemu_killed_by_a_signal_names_the_signal_and_the_last_qmp_exchange() {
     assert!(reason.contains("killed by signal 6"), "{reason}");
     let detail = test["detail"].as_str().expect("detail");
     assert!(detail.contains("last QMP exchange:"), "{detail}");
-    assert!(detail.contains(">> {\"execute\":\"query-status\""), "{detail}");
+    assert!(
+        detail.contains(">> {\"execute\":\"query-status\""),
+        "{detail}"
+    );
+}
+
+/// Where a running job's test put its gdb command (its `cmdline` file), read
+/// from the results folder while kennel runs.
+fn wait_for_gdb_address(results: &std::path::Path, limit: std::time::Duration) -> Option<String> {
+    let until = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < until {
+        let tests = results.join("latest/tests");
+        for entry in std::fs::read_dir(&tests).into_iter().flatten().flatten() {
+            let cmdline = std::fs::read_to_string(entry.path().join("cmdline")).unwrap_or_default();
+            if let Some(at) = cmdline.find("target remote ") {
+                let rest = &cmdline[at + "target remote ".len()..];
+                return rest.split('\'').next().map(str::to_string);
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    None
+}
+
+#[test]
+fn gdb_connects_to_a_waiting_built_in_guest_reads_a_register_and_the_test_passes() {
+    let dir = test_dir(&[(
+        "guest.toml",
+        "name = \"guest under gdb\"\ntags = [\"arch:x86_64\"]\ntimeout = \"120s\"\n\
+         [machine]\nguest = \"busybox\"\n[[step]]\nrun = \"true\"\n",
+    )]);
+    let results = tempfile::tempdir().expect("results dir");
+    let marker = unique_marker();
+    let mut kennel = std::process::Command::new(env!("CARGO_BIN_EXE_kennel"))
+        .args([
+            "run",
+            path_str(dir.path()),
+            "--gdb",
+            "--gdb-wait",
+            "--results-dir",
+        ])
+        .arg(results.path())
+        .current_dir(workspace())
+        .env("KENNEL_TEST_MARKER", &marker)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("kennel runs");
+
+    let address = wait_for_gdb_address(results.path(), std::time::Duration::from_secs(60))
+        .expect("the test's cmdline names the gdbstub");
+    let gdb = std::process::Command::new("gdb")
+        .args(["-nx", "-batch", "-ex"])
+        .arg(format!("target remote {address}"))
+        .args(["-ex", "info registers rip", "-ex", "detach"])
+        .output()
+        .expect("gdb runs");
+    let status = kennel.wait().expect("kennel ends");
+
+    let said = String::from_utf8_lossy(&gdb.stdout);
+    assert!(address.starts_with("127.0.0.1:"), "{address}");
+    assert!(
+        said.contains("rip"),
+        "{said}\n{}",
+        String::from_utf8_lossy(&gdb.stderr)
+    );
+    assert_eq!(status.code(), Some(0));
+    assert!(survivors_after(&marker, std::time::Duration::from_secs(2)).is_empty());
 }

@@ -95,10 +95,6 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
     }
 }
 
-/// How much longer test timeouts are under `--gdb`: suspended, in effect
-/// (two minutes become two weeks), for a person stepping through the guest.
-const GDB_TIMEOUT_FACTOR: f64 = 10_000.0;
-
 /// Hand the debugging flags to the test processes (TOML and Rust tests alike)
 /// through the variables `kennel_config::Debug` reads; the timeout factor
 /// to use.
@@ -115,11 +111,11 @@ fn debug_env(d: &DebugFlags, timeout_factor: f64) -> f64 {
     if let Some(w) = &d.wrapper {
         std::env::set_var(env::WRAPPER, w);
     }
-    if d.gdb {
-        timeout_factor * GDB_TIMEOUT_FACTOR
-    } else {
-        timeout_factor
-    }
+    let debug = kennel_config::Debug {
+        gdb: d.gdb,
+        ..kennel_config::Debug::default()
+    };
+    timeout_factor * debug.timeout_factor()
 }
 
 /// Nothing runnable is a usage error, naming every file that failed to load.

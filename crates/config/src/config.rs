@@ -108,6 +108,19 @@ pub struct Debug {
     pub gdb_wait: bool,
 }
 
+impl Debug {
+    /// How much longer test timeouts are: under gdb a person steps through the
+    /// guest, so its timeouts are suspended in effect (two minutes become two
+    /// weeks); otherwise 1.
+    pub fn timeout_factor(&self) -> f64 {
+        if self.gdb {
+            10_000.0
+        } else {
+            1.0
+        }
+    }
+}
+
 static CONFIG: OnceLock<Result<Config, ConfigError>> = OnceLock::new();
 
 impl Config {

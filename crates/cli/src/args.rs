@@ -32,6 +32,10 @@ pub enum Command {
     Assets(AssetsCommand),
     /// What is installed and usable, and how to fix what is missing.
     Doctor(DoctorArgs),
+    /// A session with a live test's machine: its QMP or HMP monitor, console, or guest shell.
+    Attach(AttachArgs),
+    /// Let the tests a `kennel run --pause-on-failure` paused finish (default: latest job).
+    Resume(ResumeArgs),
     /// Internal: run one test case in this process (started by `kennel run`).
     #[command(name = "__run-test", hide = true)]
     RunTest(RunTestArgs),
@@ -113,6 +117,49 @@ pub struct DebugFlags {
     /// Collect no failure artifacts (registers, QEMU's backtrace, the guest's dmesg).
     #[arg(long)]
     pub no_artifacts: bool,
+    /// When a test fails, keep its machines up and say how to reach them; Enter (or `kennel
+    /// resume`) lets it finish. Needs a terminal.
+    #[arg(long)]
+    pub pause_on_failure: bool,
+}
+
+/// `kennel attach`.
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// The test (its folder `001-boots`, number or name) in the latest job; or the job folder,
+    /// then the test.
+    #[arg(value_name = "[JOB] TEST")]
+    pub first: String,
+    #[arg(hide = true)]
+    pub second: Option<String>,
+    /// Which machine of the test (default: its first).
+    #[arg(long, value_name = "NAME")]
+    pub machine: Option<String>,
+    /// A QMP prompt on a second monitor: the test's own session is not disturbed (the default).
+    #[arg(long, group = "how")]
+    pub qmp: bool,
+    /// The HMP monitor, with QEMU's line editing and history (Ctrl-] ends).
+    #[arg(long, group = "how")]
+    pub hmp: bool,
+    /// Follow the serial console (read-only: the test holds its input).
+    #[arg(long, group = "how")]
+    pub console: bool,
+    /// A shell in the guest (SSH, for cloud-init machines).
+    #[arg(long, group = "how")]
+    pub shell: bool,
+    /// Where job folders are.
+    #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = kennel_layout::DEFAULT_RESULTS_DIR)]
+    pub results_dir: PathBuf,
+}
+
+/// `kennel resume`.
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The job folder (default: latest in the results directory).
+    pub job: Option<PathBuf>,
+    /// Where job folders are.
+    #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = kennel_layout::DEFAULT_RESULTS_DIR)]
+    pub results_dir: PathBuf,
 }
 
 /// How assets may be fetched.

@@ -24,6 +24,13 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
     if a.timeout_factor.is_nan() || a.timeout_factor <= 0.0 {
         return Err(CliError::usage("--timeout-factor must be positive"));
     }
+    if a.debug.pause_on_failure && !std::io::stdin().is_terminal() {
+        return Err(CliError::usage(
+            "--pause-on-failure needs a terminal to say how to reach the machines and to \
+             read Enter: run it interactively (on CI, the failure artifacts and logs are \
+             what there is)",
+        ));
+    }
     let timeout_factor = debug_env(&a.debug, a.timeout_factor);
     let exe = std::env::current_exe()
         .map_err(|e| CliError::usage(format!("cannot find my own executable: {e}")))?;
@@ -61,9 +68,18 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
         cargo: a.selection.cargo,
         packages: a.selection.packages.clone(),
     };
+    if a.debug.pause_on_failure {
+        let job = kennel_layout::ResultsRoot::new(&opts.results_dir).job(&opts.job_id);
+        resume_on_enter(job);
+    }
     let mut results = ResultsDir::new().with_options(options);
     let mut screen: Box<dyn Reporter> = match a.format {
-        Format::Human if std::io::stdout().is_terminal() && std::io::stderr().is_terminal() => {
+        // A pause prints on the terminal: no live status line to draw over it.
+        Format::Human
+            if std::io::stdout().is_terminal()
+                && std::io::stderr().is_terminal()
+                && !a.debug.pause_on_failure =>
+        {
             Box::new(LiveTerminal::new())
         }
         Format::Human => Box::new(Terminal::new(std::io::stdout(), false)),
@@ -108,6 +124,7 @@ fn debug_env(d: &DebugFlags, timeout_factor: f64) -> f64 {
     set(env::NO_ARTIFACTS, d.no_artifacts);
     set(env::GDB, d.gdb);
     set(env::GDB_WAIT, d.gdb_wait);
+    set(env::PAUSE_ON_FAILURE, d.pause_on_failure);
     if let Some(w) = &d.wrapper {
         std::env::set_var(env::WRAPPER, w);
     }
@@ -116,6 +133,20 @@ fn debug_env(d: &DebugFlags, timeout_factor: f64) -> f64 {
         ..kennel_config::Debug::default()
     };
     timeout_factor * debug.timeout_factor()
+}
+
+/// Each Enter on the terminal lets the job's paused tests finish
+/// (`--pause-on-failure`); the thread ends with the process.
+fn resume_on_enter(job: kennel_layout::JobDir) {
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
+            for t in crate::attach::resume_job(&job) {
+                eprintln!("kennel: resumed {}", t.display());
+            }
+            line.clear();
+        }
+    });
 }
 
 /// Nothing runnable is a usage error, naming every file that failed to load.

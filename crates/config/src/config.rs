@@ -106,6 +106,9 @@ pub struct Debug {
     pub gdb: bool,
     /// `$KENNEL_GDB_WAIT`: the guest waits for gdb before its first instruction.
     pub gdb_wait: bool,
+    /// `$KENNEL_PAUSE_ON_FAILURE`: a failing test keeps its machines up until
+    /// it is resumed.
+    pub pause_on_failure: bool,
 }
 
 impl Debug {
@@ -169,6 +172,7 @@ impl Config {
                 artifacts: !flag_from(env::NO_ARTIFACTS, &var)?,
                 gdb: flag_from(env::GDB, &var)? || flag_from(env::GDB_WAIT, &var)?,
                 gdb_wait: flag_from(env::GDB_WAIT, &var)?,
+                pause_on_failure: flag_from(env::PAUSE_ON_FAILURE, &var)?,
             },
             ..Config::default()
         };

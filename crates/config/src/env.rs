@@ -34,6 +34,9 @@ pub const GDB: &str = "KENNEL_GDB";
 /// `KENNEL_GDB_WAIT`: a boolean; with the gdbstub, the guest waits for gdb's
 /// `continue` before its first instruction (implies `KENNEL_GDB`).
 pub const GDB_WAIT: &str = "KENNEL_GDB_WAIT";
+/// `KENNEL_PAUSE_ON_FAILURE`: a boolean; a failing test keeps its machines up
+/// until the person at the terminal lets it finish.
+pub const PAUSE_ON_FAILURE: &str = "KENNEL_PAUSE_ON_FAILURE";
 /// `KENNEL_TEST_LOGDIR`: set by `kennel run` for a test process: the folder it logs into.
 pub const TEST_LOGDIR: &str = "KENNEL_TEST_LOGDIR";
 /// Prefix of the parameter variables `kennel run` sets for executables and
@@ -42,7 +45,7 @@ pub const PARAM_PREFIX: &str = "KENNEL_PARAM_";
 
 /// Every variable [`Config`](crate::Config) reads, in the order of
 /// `docs/configuration.md`.
-pub const ALL: [&str; 13] = [
+pub const ALL: [&str; 14] = [
     CACHE_DIR,
     NO_DOWNLOAD,
     KEEP_TMP,
@@ -56,6 +59,7 @@ pub const ALL: [&str; 13] = [
     NO_ARTIFACTS,
     GDB,
     GDB_WAIT,
+    PAUSE_ON_FAILURE,
 ];
 
 /// The meaning of a boolean variable's value, the same for every one of them:

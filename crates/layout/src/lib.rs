@@ -91,6 +91,13 @@ pub const QEMU_BACKTRACE_TXT: &str = "qemu-backtrace.txt";
 /// `dmesg.txt`: a failure artifact, the tail of the guest's kernel log when its
 /// channel still answered.
 pub const DMESG_TXT: &str = "dmesg.txt";
+/// `attach.json`: how to reach each live machine of the test (its attach
+/// monitors' sockets, its console log, its gdbstub), for `kennel attach`;
+/// written when a machine starts.
+pub const ATTACH_JSON: &str = "attach.json";
+/// `paused`: exists while the test is paused on its failure
+/// (`--pause-on-failure`); removing it (Enter, `kennel resume`) lets it finish.
+pub const PAUSED: &str = "paused";
 /// An earlier attempt's files are kept in `attempt-N`.
 pub const ATTEMPT_PREFIX: &str = "attempt-";
 

@@ -46,7 +46,7 @@ pub use config::MachineConfig;
 pub use error::MachineError;
 pub use kennel_qmp::{CommandError, Qmp, QmpError, Transcript, Value};
 pub use logsink::LogSink;
-pub use machine::{ExitInfo, Machine};
+pub use machine::{ExitInfo, Machine, ATTACH_HMP, ATTACH_QMP};
 
 /// The accelerator `auto` picks for a guest of `arch` run by `binary` (`kvm` or `tcg`).
 pub fn choose_accel(arch: &str, binary: &std::path::Path) -> String {

@@ -14,6 +14,12 @@ use crate::logsink::LogSink;
 use crate::process::Reaper;
 use crate::sockets::{accept_all, AcceptError, Listener};
 
+/// The socket of the QMP monitor a person attaches to, in the machine's
+/// private socket folder (QEMU listens on it).
+pub const ATTACH_QMP: &str = "attach-qmp.sock";
+/// The socket of the HMP monitor a person attaches to.
+pub const ATTACH_HMP: &str = "attach-hmp.sock";
+
 /// How a QEMU process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExitInfo {
@@ -99,6 +105,21 @@ impl MachineConfig {
             args.extend(["-vga".into(), "none".into()]);
         }
         let mut listeners = Vec::new();
+        if self.qmp {
+            // A second QMP monitor and an HMP one, QEMU listening, for a person
+            // to attach to (`kennel attach`) without disturbing kennel's
+            // session. Before kennel's own monitor: tools that read only one
+            // `-mon` (the fake QEMU) take the last.
+            for (sock, mode) in [(ATTACH_QMP, "control"), (ATTACH_HMP, "readline")] {
+                let id = sock.trim_end_matches(".sock");
+                args.push("-chardev".into());
+                args.push(format!(
+                    "socket,id={id},path={},server=on,wait=off",
+                    sockdir.path().join(sock).display()
+                ));
+                args.extend(["-mon".into(), format!("chardev={id},mode={mode}")]);
+            }
+        }
         if self.qmp {
             let l =
                 Listener::bind(sockdir.path().join("qmp.sock")).map_err(MachineError::SocketDir)?;
@@ -350,6 +371,14 @@ impl Machine {
             }
         }
         self.process.signal(sig);
+    }
+
+    /// The sockets of the monitors a person may attach to while kennel drives
+    /// the machine (QMP, HMP); `None` for a machine without a monitor.
+    pub fn attach_sockets(&self) -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+        self.qmp.as_ref()?;
+        let dir = self._sockdir.path();
+        Some((dir.join(ATTACH_QMP), dir.join(ATTACH_HMP)))
     }
 
     /// The exact command line, shell-quoted.

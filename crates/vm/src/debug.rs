@@ -247,9 +247,7 @@ mod tests {
     fn debug(wrapper: &str) -> Debug {
         Debug {
             wrapper: Some(wrapper.into()),
-            artifacts: true,
-            gdb: false,
-            gdb_wait: false,
+            ..Debug::default()
         }
     }
 

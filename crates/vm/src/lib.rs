@@ -22,6 +22,7 @@ mod debug;
 mod desc;
 pub mod guest;
 mod log;
+mod pause;
 mod start;
 mod vm;
 
@@ -30,6 +31,7 @@ pub use cloud::GUEST_USER;
 pub use debug::{tell, Artifacts, GdbStub, ARTIFACT_LIMIT};
 pub use desc::{BuiltinGuest, Deadlines, MachineDesc, Workspace};
 pub use log::TestLog;
+pub use pause::{how_to_reach, pause_on_failure};
 pub use start::{prepare, Plan, CLOUD_REPORT_RESERVE, GUEST_BOOT_LIMIT, SHUTDOWN_GRACE};
 pub use vm::Vm;
 

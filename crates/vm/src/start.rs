@@ -254,6 +254,7 @@ impl Plan {
             crate::debug::tell(&format!("kennel: {text}"));
         }
         let mut vm = Vm::new(name, machine, log);
+        crate::pause::record(&workspace.logdir, &vm, gdb.as_ref());
         if !wait_ready {
             return Ok(vm);
         }

@@ -186,3 +186,153 @@ fn gdb_connects_to_a_waiting_built_in_guest_reads_a_register_and_the_test_passes
     assert_eq!(status.code(), Some(0));
     assert!(survivors_after(&marker, std::time::Duration::from_secs(2)).is_empty());
 }
+
+#[test]
+fn pause_on_failure_without_a_terminal_is_refused_saying_why() {
+    let dir = test_dir(&[("hangs.toml", HANGS)]);
+
+    let run = kennel(&[path_str(dir.path()), "--pause-on-failure"], &[]);
+
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--pause-on-failure needs a terminal"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// What `kennel run` printed on its terminal so far, read on a thread.
+fn collect(
+    mut from: impl std::io::Read + Send + 'static,
+) -> std::sync::Arc<std::sync::Mutex<String>> {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let into = std::sync::Arc::clone(&seen);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            into.lock()
+                .expect("lock")
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    seen
+}
+
+fn wait_for_text(seen: &std::sync::Mutex<String>, text: &str, limit: std::time::Duration) -> bool {
+    let until = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < until {
+        if seen.lock().expect("lock").contains(text) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    false
+}
+
+/// Issue 13: on a terminal (a pseudo-terminal made by `script`), a failing
+/// test pauses and says how to reach its machine; `kennel attach --qmp` runs
+/// `query-status` on it; Enter lets it finish; no QEMU is left.
+#[test]
+fn a_paused_failing_test_can_be_attached_to_and_resumed_with_enter() {
+    use std::io::Write;
+    let dir = test_dir(&[("hangs.toml", HANGS)]);
+    let results = tempfile::tempdir().expect("results dir");
+    let marker = unique_marker();
+    let run = format!(
+        "{} run {} --pause-on-failure --results-dir {}",
+        env!("CARGO_BIN_EXE_kennel"),
+        path_str(dir.path()),
+        path_str(results.path())
+    );
+    let mut terminal = std::process::Command::new("script")
+        .args(["-qfec", &run, "/dev/null"])
+        .current_dir(workspace())
+        .env("KENNEL_TEST_MARKER", &marker)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script runs kennel on a pseudo-terminal");
+    let seen = collect(terminal.stdout.take().expect("stdout"));
+    let mut keyboard = terminal.stdin.take().expect("stdin");
+
+    let paused = wait_for_text(&seen, "Press Enter", std::time::Duration::from_secs(30));
+    let attach = std::process::Command::new(env!("CARGO_BIN_EXE_kennel"))
+        .args([
+            "attach",
+            "hangs",
+            "--qmp",
+            "--results-dir",
+            path_str(results.path()),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut a| {
+            a.stdin
+                .take()
+                .expect("stdin")
+                .write_all(b"query-status\n")?;
+            a.wait_with_output()
+        })
+        .expect("kennel attach runs");
+    keyboard.write_all(b"\n").expect("Enter");
+    let status = terminal.wait().expect("kennel ends");
+
+    let screen = seen.lock().expect("lock").clone();
+    let answer = String::from_utf8_lossy(&attach.stdout);
+    assert!(paused, "{screen}");
+    assert!(
+        screen.contains("kennel attach 001-hangs --machine main --qmp"),
+        "{screen}"
+    );
+    assert!(
+        answer.contains("\"status\": \"running\""),
+        "{answer}\n{}",
+        String::from_utf8_lossy(&attach.stderr)
+    );
+    assert!(screen.contains("resumed"), "{screen}");
+    assert!(screen.contains("FAIL"), "{screen}");
+    assert_eq!(status.code(), Some(1), "{screen}");
+    assert!(survivors_after(&marker, std::time::Duration::from_secs(2)).is_empty());
+}
+
+#[test]
+fn ctrl_c_while_paused_ends_the_job_with_results_written_and_no_qemu_left() {
+    use std::io::Write;
+    let dir = test_dir(&[("hangs.toml", HANGS)]);
+    let results = tempfile::tempdir().expect("results dir");
+    let marker = unique_marker();
+    let run = format!(
+        "{} run {} --pause-on-failure --results-dir {}",
+        env!("CARGO_BIN_EXE_kennel"),
+        path_str(dir.path()),
+        path_str(results.path())
+    );
+    let mut terminal = std::process::Command::new("script")
+        .args(["-qfec", &run, "/dev/null"])
+        .current_dir(workspace())
+        .env("KENNEL_TEST_MARKER", &marker)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script runs kennel on a pseudo-terminal");
+    let seen = collect(terminal.stdout.take().expect("stdout"));
+    let mut keyboard = terminal.stdin.take().expect("stdin");
+
+    let paused = wait_for_text(&seen, "Press Enter", std::time::Duration::from_secs(30));
+    keyboard.write_all(&[0x03]).expect("Ctrl-C");
+    let status = terminal.wait().expect("kennel ends");
+
+    let screen = seen.lock().expect("lock").clone();
+    assert!(paused, "{screen}");
+    assert_eq!(status.code(), Some(130), "{screen}");
+    assert!(
+        results.path().join("latest/results.json").exists(),
+        "{screen}"
+    );
+    assert!(survivors_after(&marker, std::time::Duration::from_secs(2)).is_empty());
+}

@@ -443,24 +443,32 @@ impl<'a> Interp<'a> {
 
     /// A step failed: collect the failure artifacts of every live machine
     /// (unless turned off) before teardown.
+    /// Then, with `--pause-on-failure`, keep them up until resumed.
     fn failed(&mut self, e: &StepError) {
-        if matches!(e, StepError::Skip(_)) || !kennel_vm::debug_settings().artifacts {
+        if matches!(e, StepError::Skip(_)) {
             return;
         }
+        let debug = kennel_vm::debug_settings();
         let what = kennel_vm::Artifacts {
             timed_out: self.timed_out_seen.get(),
         };
         for slot in self.slots.values_mut() {
-            if let Some(vm) = slot.vm.as_mut() {
-                let files = vm.collect_artifacts(&self.logdir, what);
-                for f in files {
-                    self.log.line(&format!(
-                        "failure artifact of `{}`: {}",
-                        vm.name(),
-                        f.display()
-                    ));
-                }
+            let Some(vm) = slot.vm.as_mut().filter(|_| debug.artifacts) else {
+                continue;
+            };
+            for f in vm.collect_artifacts(&self.logdir, what) {
+                self.log.line(&format!(
+                    "failure artifact of `{}`: {}",
+                    vm.name(),
+                    f.display()
+                ));
             }
+        }
+        if debug.pause_on_failure {
+            let live: Vec<&Vm> = self.slots.values().filter_map(|s| s.vm.as_ref()).collect();
+            self.log.line("paused on the failure (--pause-on-failure)");
+            kennel_vm::pause_on_failure(&self.logdir, &e.verdict_text(), &live);
+            self.log.line("resumed");
         }
     }
 

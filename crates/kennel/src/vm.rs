@@ -242,6 +242,7 @@ impl MachineBuilder {
             logs,
             deadline: deadlines.until,
             failed: None,
+            failure: None,
             logdir: workspace.logdir,
         })
     }
@@ -263,6 +264,8 @@ pub struct Vm {
     /// A call failed (and whether it timed out): the failure artifacts are
     /// collected when the machine is dropped.
     failed: Option<bool>,
+    /// The first failed call's error, for the pause's message.
+    failure: Option<String>,
     logdir: std::path::PathBuf,
 }
 
@@ -270,23 +273,37 @@ pub struct Vm {
 /// panicked) leaves its failure artifacts in the test's log folder before QEMU
 /// is killed: `registers.txt`, `qemu-backtrace.txt` after a timeout, the
 /// guest's `dmesg.txt` (see [`kennel_vm::Vm::collect_artifacts`];
-/// `KENNEL_NO_ARTIFACTS=1` turns them off).
+/// `KENNEL_NO_ARTIFACTS=1` turns them off). With `KENNEL_PAUSE_ON_FAILURE=1`
+/// (`kennel run --cargo --pause-on-failure`) it then stays up, saying how to
+/// reach it, until Enter ([`kennel_vm::pause_on_failure`]).
 impl Drop for Vm {
     fn drop(&mut self) {
         let failed = self.failed.or(std::thread::panicking().then_some(false));
         let Some(timed_out) = failed else {
             return;
         };
-        if !kennel_vm::debug_settings().artifacts {
-            return;
+        let debug = kennel_vm::debug_settings();
+        if debug.artifacts {
+            let what = kennel_vm::Artifacts { timed_out };
+            for f in self.inner.collect_artifacts(&self.logdir, what) {
+                self.logs.line(&format!(
+                    "[{}] failure artifact: {}",
+                    self.name,
+                    f.display()
+                ));
+            }
         }
-        let what = kennel_vm::Artifacts { timed_out };
-        for f in self.inner.collect_artifacts(&self.logdir, what) {
+        if debug.pause_on_failure && self.inner.machine().is_running() {
             self.logs.line(&format!(
-                "[{}] failure artifact: {}",
-                self.name,
-                f.display()
+                "[{}] paused on the failure (KENNEL_PAUSE_ON_FAILURE)",
+                self.name
             ));
+            let why = match &self.failure {
+                Some(text) => text.clone(),
+                None => "the test panicked".to_string(),
+            };
+            kennel_vm::pause_on_failure(&self.logdir, &why, &[&self.inner]);
+            self.logs.line(&format!("[{}] resumed", self.name));
         }
     }
 }
@@ -566,6 +583,7 @@ impl Vm {
         if let Err(e) = &r {
             if e.skip_reason().is_none() {
                 self.failed = Some(self.failed.unwrap_or(false) || e.is_timeout());
+                self.failure.get_or_insert_with(|| e.chain());
             }
         }
         r

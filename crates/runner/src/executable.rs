@@ -117,13 +117,21 @@ pub fn run_executable(run: &ExecRun<'_>) -> Vec<ExecResult> {
         (tap, seen_at)
     });
     let process = kennel_machine::process::Reaper::spawn(child);
-    let limit = started + run.timeout;
+    let mut limit = started + run.timeout;
     let mut killed: Option<String> = None;
+    let paused = dir.paused();
+    let mut checked = Instant::now();
     let status = loop {
         let next = (Instant::now() + Duration::from_millis(50)).min(limit);
         if let Some(s) = process.wait_until(next) {
             break Some(s);
         }
+        // A Rust test paused on its failure (`--pause-on-failure`): its time stops.
+        let now = Instant::now();
+        if paused.exists() {
+            limit += now - checked;
+        }
+        checked = now;
         if (run.interrupted)() {
             killed = Some("interrupted by the user".into());
         } else if Instant::now() >= limit {

@@ -123,7 +123,46 @@ pub fn pause_on_failure(logdir: &Path, reason: &str, machines: &[&Vm]) {
         return;
     }
     tell(&text);
+    // Under `kennel run` the runner reads Enter (this process is in a
+    // background group); under plain `cargo test` this process reads it.
+    let tty = foreground_terminal();
     while dir.paused().exists() {
-        std::thread::sleep(Duration::from_millis(200));
+        match &tty {
+            Some(t) if enter_pressed(t, Duration::from_millis(200)) => {
+                let _ = std::fs::remove_file(dir.paused());
+            }
+            Some(_) => {}
+            None => std::thread::sleep(Duration::from_millis(200)),
+        }
     }
+}
+
+/// The controlling terminal, when this process's group is in its foreground.
+fn foreground_terminal() -> Option<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    let tty = std::fs::File::open("/dev/tty").ok()?;
+    // SAFETY: tcgetpgrp and getpgrp have no memory preconditions; the fd is open.
+    let foreground = unsafe { libc::tcgetpgrp(tty.as_raw_fd()) == libc::getpgrp() };
+    foreground.then_some(tty)
+}
+
+/// Whether a line arrived on `tty` within `wait`.
+fn enter_pressed(tty: &std::fs::File, wait: Duration) -> bool {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let mut fds = libc::pollfd {
+        fd: tty.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = libc::c_int::try_from(wait.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: one valid pollfd.
+    if unsafe { libc::poll(&mut fds, 1, ms) } <= 0 {
+        return false;
+    }
+    let mut buf = [0u8; 256];
+    let mut reader = tty;
+    reader
+        .read(&mut buf)
+        .is_ok_and(|n| buf[..n].contains(&b'\n'))
 }

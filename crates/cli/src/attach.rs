@@ -241,6 +241,8 @@ fn hmp(stream: UnixStream) -> Result<(), CliError> {
     loop {
         let n = stdin.read(&mut buf).map_err(io)?;
         if n == 0 {
+            // Input from a file or pipe: give the last command's output a moment.
+            std::thread::sleep(std::time::Duration::from_millis(500));
             return Ok(());
         }
         if let Some(at) = buf[..n].iter().position(|b| *b == 0x1d) {

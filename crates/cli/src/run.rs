@@ -74,11 +74,12 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
     }
     let mut results = ResultsDir::new().with_options(options);
     let mut screen: Box<dyn Reporter> = match a.format {
-        // A pause prints on the terminal: no live status line to draw over it.
+        // A pause or a gdbstub prints on the terminal: no live status line to draw over it.
         Format::Human
             if std::io::stdout().is_terminal()
                 && std::io::stderr().is_terminal()
-                && !a.debug.pause_on_failure =>
+                && !a.debug.pause_on_failure
+                && !a.debug.gdb =>
         {
             Box::new(LiveTerminal::new())
         }

@@ -91,6 +91,9 @@ pub const QEMU_BACKTRACE_TXT: &str = "qemu-backtrace.txt";
 /// `dmesg.txt`: a failure artifact, the tail of the guest's kernel log when its
 /// channel still answered.
 pub const DMESG_TXT: &str = "dmesg.txt";
+/// `screendump.png`: a failure artifact, the display of a machine that has
+/// one (`screendump-<machine>.png` for machines other than `main`).
+pub const SCREENDUMP_PNG: &str = "screendump.png";
 /// `attach.json`: how to reach each live machine of the test (its attach
 /// monitors' sockets, its console log, its gdbstub), for `kennel attach`;
 /// written when a machine starts.

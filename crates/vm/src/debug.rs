@@ -119,6 +119,7 @@ impl Vm {
         let name = self.name().to_string();
         let registers = self.registers();
         written.extend(append(dir, kennel_layout::REGISTERS_TXT, &name, &registers));
+        written.extend(self.screendump(dir));
         if what.timed_out {
             let trace = qemu_backtrace(self.machine_ref().pid());
             written.extend(append(
@@ -138,6 +139,26 @@ impl Vm {
         written.sort();
         written.dedup();
         written
+    }
+
+    /// `screendump.png` of a machine with a display; nothing for one without
+    /// (QEMU refuses: no console to dump).
+    fn screendump(&mut self, dir: &Path) -> Option<PathBuf> {
+        let file = match self.name() {
+            "main" => kennel_layout::SCREENDUMP_PNG.to_string(),
+            other => format!("screendump-{other}.png"),
+        };
+        let path = dir.join(file);
+        let args = serde_json::json!({
+            "filename": path.to_string_lossy(),
+            "format": "png",
+        });
+        let deadline = Instant::now() + ARTIFACT_TIME;
+        let qmp = self.machine().qmp().ok()?;
+        match qmp.execute("screendump", Some(&args), deadline) {
+            Ok(_) if path.exists() => Some(path),
+            _ => None,
+        }
     }
 
     fn registers(&mut self) -> String {

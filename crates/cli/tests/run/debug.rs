@@ -41,10 +41,35 @@ fn qemu_under_strace_leaves_a_trace_naming_the_qemu_binary() {
         "{trace:.2000}"
     );
     let cmdline = std::fs::read_to_string(logs.join("cmdline")).expect("cmdline");
+    assert!(cmdline.starts_with("strace -f -o "), "{cmdline}");
     assert!(
-        cmdline.starts_with(&format!("strace -f -o {}/strace.log ", logs.display()))
-            || cmdline.starts_with("strace -f -o "),
+        cmdline.contains("/strace.log /usr/bin/qemu-system-"),
         "{cmdline}"
+    );
+    let report = std::fs::read_to_string(run.job_dir().join("report.html")).expect("report");
+    assert!(
+        report.contains("/strace.log\">strace.log</a>"),
+        "report.html links strace.log"
+    );
+}
+
+#[test]
+fn a_failing_machine_with_a_display_leaves_a_screendump_linked_from_the_report() {
+    let dir = test_dir(&[(
+        "vga.toml",
+        "name = \"vga\"\ntimeout = \"30s\"\n[machine]\nargs = [\"-vga\", \"std\", \"-S\"]\n\
+         [[step]]\nevent = \"RESET\"\ntimeout = \"1s\"\n",
+    )]);
+
+    let run = kennel(&[path_str(dir.path())], &[]);
+
+    assert_eq!(run.statuses(), ["FAIL"], "{}", run.stdout);
+    let png = std::fs::read(logdir(&run, "vga").join("screendump.png")).expect("screendump.png");
+    assert_eq!(&png[1..4], b"PNG");
+    let report = std::fs::read_to_string(run.job_dir().join("report.html")).expect("report");
+    assert!(
+        report.contains("/screendump.png\">screendump.png</a>"),
+        "report.html links it"
     );
 }
 

@@ -215,6 +215,13 @@ impl Plan {
                 why,
             },
         )?;
+        // Under a wrapper (valgrind, rr, gdbserver) or gdb, QEMU is as slow as
+        // the person or the tool makes it: only the test's own deadline, which
+        // `--timeout-factor` stretches, bounds the launch and the boot.
+        let debugged = gdb.is_some() || !config.wrapper.is_empty();
+        if debugged {
+            config.launch_timeout = deadlines.until.saturating_duration_since(Instant::now());
+        }
         let launched_at = Instant::now();
         let machine = config.launch().map_err(|source| VmError::Launch {
             machine: name.clone(),
@@ -259,8 +266,7 @@ impl Plan {
             return Ok(vm);
         }
         if let Some(g) = &guest {
-            // Under gdb the guest runs when the person says so.
-            let limit = if gdb.is_some() {
+            let limit = if debugged {
                 deadlines.until
             } else {
                 Instant::now() + GUEST_BOOT_LIMIT

@@ -86,6 +86,12 @@ fn free_loopback_port() -> std::io::Result<u16> {
 /// command, a paused test. The test process's own output goes to a log file,
 /// so this writes to the controlling terminal when there is one.
 pub fn tell(text: &str) {
+    // A test process runs in a background process group: with the terminal's
+    // `tostop` set, writing to it would stop this process.
+    // SAFETY: setting a signal's disposition to "ignore" has no memory preconditions.
+    unsafe {
+        libc::signal(libc::SIGTTOU, libc::SIG_IGN);
+    }
     let written = std::fs::OpenOptions::new()
         .write(true)
         .open("/dev/tty")

@@ -107,11 +107,10 @@ pub fn how_to_reach(logdir: &Path, vm: &Vm) -> String {
 /// machines stay up meanwhile; Ctrl-C in `kennel run` ends the job.
 pub fn pause_on_failure(logdir: &Path, reason: &str, machines: &[&Vm]) {
     let dir = TestDir::new(logdir);
-    let mut text = format!(
-        "\nkennel: PAUSED {} on its failure:\n  {}\n",
-        logdir.display(),
-        reason.lines().next().unwrap_or_default()
-    );
+    let mut text = format!("\nkennel: PAUSED {} on its failure:\n", logdir.display());
+    for line in reason.lines().filter(|l| !l.trim().is_empty()).take(4) {
+        text.push_str(&format!("  {}\n", line.trim()));
+    }
     for vm in machines {
         text.push_str(&how_to_reach(logdir, vm));
     }

@@ -328,6 +328,34 @@ mod tests {
         assert!(text.contains("kennel.toml:2:16: "), "{text}");
     }
 
+    /// Issue 13: `kennel run --wrapper/--gdb-wait/--no-artifacts/--pause-on-failure`
+    /// reach test processes (and plain `cargo test`) as these variables.
+    #[test]
+    fn debugging_settings_come_from_their_variables() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let set = Config::load_in(
+            dir.path(),
+            vars(&[
+                ("KENNEL_WRAPPER", "strace -f -o ${logdir}/strace.log"),
+                ("KENNEL_GDB_WAIT", "1"),
+                ("KENNEL_NO_ARTIFACTS", "yes"),
+                ("KENNEL_PAUSE_ON_FAILURE", "on"),
+            ]),
+        )
+        .expect("config");
+        let unset = Config::load_in(dir.path(), vars(&[])).expect("config");
+
+        assert_eq!(
+            set.debug.wrapper.as_deref(),
+            Some("strace -f -o ${logdir}/strace.log")
+        );
+        assert!(set.debug.gdb && set.debug.gdb_wait && set.debug.pause_on_failure);
+        assert!(!set.debug.artifacts);
+        assert_eq!(set.debug.timeout_factor(), 10_000.0);
+        assert!(unset.debug.artifacts && !unset.debug.gdb && unset.debug.wrapper.is_none());
+        assert_eq!(unset.debug.timeout_factor(), 1.0);
+    }
+
     /// Issue 11: the runner took any value of KENNEL_KEEP_TMP as set, the
     /// Rust API only `1`. Both now read this field.
     #[test]

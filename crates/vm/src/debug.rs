@@ -16,8 +16,15 @@ use crate::vm::Vm;
 /// The most an artifact file keeps of each machine's part: its last bytes.
 pub const ARTIFACT_LIMIT: usize = 256 * 1024;
 
-/// How long one artifact may take to collect (an HMP command, gdb, dmesg).
-const ARTIFACT_TIME: Duration = Duration::from_secs(20);
+/// How long the monitor may take for all of a machine's monitor artifacts
+/// (registers, screendump): a hung QEMU must not hold the test's teardown.
+const MONITOR_TIME: Duration = Duration::from_secs(3);
+
+/// How long gdb may take for QEMU's backtrace.
+const GDB_TIME: Duration = Duration::from_secs(8);
+
+/// How long the guest may take for its `dmesg`.
+const DMESG_TIME: Duration = Duration::from_secs(3);
 
 /// A gdbstub a machine was started with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,9 +130,12 @@ impl Vm {
             return written;
         }
         let name = self.name().to_string();
-        let registers = self.registers();
+        let monitor_until = Instant::now() + MONITOR_TIME;
+        let (registers, answered) = self.registers(monitor_until);
         written.extend(append(dir, kennel_layout::REGISTERS_TXT, &name, &registers));
-        written.extend(self.screendump(dir));
+        if answered {
+            written.extend(self.screendump(dir, monitor_until));
+        }
         if what.timed_out {
             let trace = qemu_backtrace(self.machine_ref().pid());
             written.extend(append(
@@ -135,7 +145,7 @@ impl Vm {
                 &trace,
             ));
         } else if self.channel().is_some() {
-            let deadline = Instant::now() + ARTIFACT_TIME;
+            let deadline = Instant::now() + DMESG_TIME;
             let text = match self.run("dmesg | tail -n 200", deadline) {
                 Ok(out) => out.stdout,
                 Err(e) => format!("dmesg could not be read: {e}\n"),
@@ -149,7 +159,7 @@ impl Vm {
 
     /// `screendump.png` of a machine with a display; nothing for one without
     /// (QEMU refuses: no console to dump).
-    fn screendump(&mut self, dir: &Path) -> Option<PathBuf> {
+    fn screendump(&mut self, dir: &Path, deadline: Instant) -> Option<PathBuf> {
         let file = match self.name() {
             "main" => kennel_layout::SCREENDUMP_PNG.to_string(),
             other => format!("screendump-{other}.png"),
@@ -159,7 +169,6 @@ impl Vm {
             "filename": path.to_string_lossy(),
             "format": "png",
         });
-        let deadline = Instant::now() + ARTIFACT_TIME;
         let qmp = self.machine().qmp().ok()?;
         match qmp.execute("screendump", Some(&args), deadline) {
             Ok(_) if path.exists() => Some(path),
@@ -167,21 +176,25 @@ impl Vm {
         }
     }
 
-    fn registers(&mut self) -> String {
-        let deadline = Instant::now() + ARTIFACT_TIME;
+    /// HMP `info status` and `info registers -a` by `deadline`, and whether
+    /// the monitor answered (a hung one gets no more commands).
+    fn registers(&mut self, deadline: Instant) -> (String, bool) {
         let qmp = match self.machine().qmp() {
             Ok(q) => q,
-            Err(e) => return format!("no monitor: {e}\n"),
+            Err(e) => return (format!("no monitor: {e}\n"), false),
         };
         let mut text = String::new();
         for command in ["info status", "info registers -a"] {
             text.push_str(&format!("(qemu) {command}\n"));
             match qmp.hmp(command, deadline) {
                 Ok(out) => text.push_str(&out),
-                Err(e) => text.push_str(&format!("failed: {e}\n")),
+                Err(e) => {
+                    text.push_str(&format!("the monitor did not answer: {e}\n"));
+                    return (text, false);
+                }
             }
         }
-        text
+        (text, true)
     }
 }
 
@@ -208,7 +221,7 @@ fn qemu_backtrace(pid: u32) -> String {
     std::thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
     });
-    match rx.recv_timeout(ARTIFACT_TIME) {
+    match rx.recv_timeout(GDB_TIME) {
         Ok(Ok(out)) => {
             let stdout = String::from_utf8_lossy(&out.stdout);
             let stderr = String::from_utf8_lossy(&out.stderr);
@@ -224,7 +237,7 @@ fn qemu_backtrace(pid: u32) -> String {
         Ok(Err(e)) => format!("gdb failed: {e}\n"),
         Err(_) => {
             kennel_machine::process::signal(id, libc::SIGKILL);
-            format!("gdb did not finish within {ARTIFACT_TIME:?}\n")
+            format!("gdb did not finish within {GDB_TIME:?}\n")
         }
     }
 }

@@ -36,6 +36,9 @@ need=(
   "flock:util-linux"
   # and open a real job's report.html in a headless browser
   "chromium:chromium"
+  # debugging (docs/debugging.md): QEMU's backtrace on a timeout, `--wrapper strace`
+  "gdb:gdb"
+  "strace:strace"
 )
 missing=()
 for entry in "${need[@]}"; do

@@ -32,6 +32,10 @@ pub enum Command {
     Assets(AssetsCommand),
     /// What is installed and usable, and how to fix what is missing.
     Doctor(DoctorArgs),
+    /// A session with a live test's machine: its QMP or HMP monitor, console, or guest shell.
+    Attach(AttachArgs),
+    /// Let the tests a `kennel run --pause-on-failure` paused finish (default: latest job).
+    Resume(ResumeArgs),
     /// Internal: run one test case in this process (started by `kennel run`).
     #[command(name = "__run-test", hide = true)]
     RunTest(RunTestArgs),
@@ -101,6 +105,8 @@ pub struct RunArgs {
     /// When the selection holds no test: `fail` (exit 2), `warn` or `pass` (exit 0).
     #[arg(long, value_enum, value_name = "WHAT", default_value_t = NoTests::Fail)]
     pub no_tests: NoTests,
+    #[command(flatten)]
+    pub debug: DebugFlags,
 }
 
 /// What `kennel run` does when the paths, tags or shard select no test (nextest's `--no-tests`).
@@ -112,6 +118,67 @@ pub enum NoTests {
     Warn,
     /// Exit 0.
     Pass,
+}
+
+/// Debugging: QEMU under a program, a gdbstub, failure artifacts (docs/debugging.md).
+#[derive(Debug, Clone, Args)]
+pub struct DebugFlags {
+    /// Run QEMU under this command (`strace -f -o ${logdir}/strace.log`); `${logdir}` is the
+    /// test's log folder, `${machine}` the machine's name (also $KENNEL_WRAPPER).
+    #[arg(long, value_name = "CMD")]
+    pub wrapper: Option<String>,
+    /// Machines start with a gdbstub on a free loopback port; test timeouts are suspended.
+    #[arg(long)]
+    pub gdb: bool,
+    /// With --gdb: the guest waits for gdb's `continue` before its first instruction.
+    #[arg(long, requires = "gdb")]
+    pub gdb_wait: bool,
+    /// Collect no failure artifacts (registers, QEMU's backtrace, the guest's dmesg).
+    #[arg(long)]
+    pub no_artifacts: bool,
+    /// When a test fails, keep its machines up and say how to reach them; Enter (or `kennel
+    /// resume`) lets it finish. Needs a terminal.
+    #[arg(long)]
+    pub pause_on_failure: bool,
+}
+
+/// `kennel attach`.
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// The test (its folder `001-boots`, number or name) in the latest job; or the job folder,
+    /// then the test.
+    #[arg(value_name = "[JOB] TEST")]
+    pub first: String,
+    #[arg(hide = true)]
+    pub second: Option<String>,
+    /// Which machine of the test (default: its first).
+    #[arg(long, value_name = "NAME")]
+    pub machine: Option<String>,
+    /// A QMP prompt on a second monitor: the test's own session is not disturbed (the default).
+    #[arg(long, group = "how")]
+    pub qmp: bool,
+    /// The HMP monitor, with QEMU's line editing and history (Ctrl-] ends).
+    #[arg(long, group = "how")]
+    pub hmp: bool,
+    /// Follow the serial console (read-only: the test holds its input).
+    #[arg(long, group = "how")]
+    pub console: bool,
+    /// A shell in the guest (SSH, for cloud-init machines).
+    #[arg(long, group = "how")]
+    pub shell: bool,
+    /// Where job folders are.
+    #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = kennel_layout::DEFAULT_RESULTS_DIR)]
+    pub results_dir: PathBuf,
+}
+
+/// `kennel resume`.
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The job folder (default: latest in the results directory).
+    pub job: Option<PathBuf>,
+    /// Where job folders are.
+    #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = kennel_layout::DEFAULT_RESULTS_DIR)]
+    pub results_dir: PathBuf,
 }
 
 /// How assets may be fetched.
@@ -201,6 +268,8 @@ pub struct ReplayArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    #[command(flatten)]
+    pub debug: DebugFlags,
 }
 
 /// `kennel assets ...`.

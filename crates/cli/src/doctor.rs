@@ -97,6 +97,7 @@ pub fn doctor(a: DoctorArgs) -> Result<Ending, CliError> {
             kennel_cloud::MIRROR_ENV
         ),
     }
+    debugging(&mut fixes);
     if fixes.is_empty() {
         println!("Everything kennel's examples need is here.");
         Ok(Ending::Ok)
@@ -106,5 +107,83 @@ pub fn doctor(a: DoctorArgs) -> Result<Ending, CliError> {
             println!("  {f}");
         }
         Ok(Ending::Failed)
+    }
+}
+
+/// Debugging (docs/debugging.md): gdb and strace, and whether gdb may attach
+/// to a running QEMU for `qemu-backtrace.txt` (Yama's ptrace scope, a
+/// container without ptrace), found by attaching to a process kennel starts.
+fn debugging(fixes: &mut Vec<String>) {
+    println!("Debugging:");
+    for (tool, what) in [
+        ("gdb", "QEMU's backtrace on a timeout, --gdb"),
+        ("strace", "--wrapper 'strace ...'"),
+    ] {
+        match kennel_config::which(tool) {
+            Some(p) => println!("  {tool:<8} {}", p.display()),
+            None => {
+                println!("  {tool:<8} missing ({what})");
+                fixes.push(format!("apt-get install {tool}"));
+            }
+        }
+    }
+    let scope = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
+        .map(|s| s.trim().to_string())
+        .ok();
+    let scope_text = match scope.as_deref() {
+        None => "no Yama ptrace restriction".to_string(),
+        Some("0") => "Yama ptrace_scope 0".to_string(),
+        Some(v) => format!("Yama ptrace_scope {v} (/proc/sys/kernel/yama/ptrace_scope)"),
+    };
+    if kennel_config::which("gdb").is_none() {
+        return;
+    }
+    match gdb_can_attach() {
+        Ok(()) => println!("  ptrace   gdb can attach to QEMU ({scope_text})"),
+        Err(why) => {
+            println!(
+                "  ptrace   gdb cannot attach to a running process ({scope_text}): {why}; \
+                 qemu-backtrace.txt will say so"
+            );
+            if scope.as_deref().is_some_and(|v| v != "0") {
+                fixes.push("sysctl kernel.yama.ptrace_scope=0".into());
+            }
+        }
+    }
+}
+
+/// Start a process the way QEMU is started, and attach gdb to it.
+fn gdb_can_attach() -> Result<(), String> {
+    let mut cmd = std::process::Command::new("sleep");
+    cmd.arg("30");
+    kennel_machine::process::kill_with_parent(&mut cmd);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start `sleep`: {e}"))?;
+    let out = std::process::Command::new("gdb")
+        .args([
+            "-nx",
+            "-batch",
+            "-p",
+            &child.id().to_string(),
+            "-ex",
+            "info threads",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output();
+    let _ = child.kill();
+    let _ = child.wait();
+    let out = out.map_err(|e| format!("gdb did not run: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if text.contains("Thread ") || (text.contains("process ") && !text.contains("ptrace")) {
+        Ok(())
+    } else {
+        let err = String::from_utf8_lossy(&out.stderr);
+        Err(err
+            .lines()
+            .find(|l| l.contains("ptrace") || l.contains("attach"))
+            .unwrap_or("gdb did not attach")
+            .trim()
+            .to_string())
     }
 }

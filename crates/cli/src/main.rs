@@ -3,6 +3,7 @@
 
 mod args;
 mod assets;
+mod attach;
 mod doctor;
 mod exit;
 mod guest;
@@ -39,6 +40,8 @@ fn dispatch(cli: Cli) -> Result<Ending, CliError> {
         Command::Assets(a) => assets::assets(a),
         Command::Guest(a) => guest::guest(a),
         Command::Doctor(a) => doctor::doctor(a),
+        Command::Attach(a) => attach::attach(a),
+        Command::Resume(a) => attach::resume(a),
         Command::RunTest(a) => run_test::run_test(a),
     }
 }

@@ -57,6 +57,7 @@ pub fn replay(a: ReplayArgs) -> Result<Ending, CliError> {
         },
         format: a.format,
         no_tests: crate::args::NoTests::Fail,
+        debug: a.debug.clone(),
     };
     execute(selected, &run_args)
 }

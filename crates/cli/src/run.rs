@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use kennel_report::{JsonEvents, LiveTerminal, Reporter, ResultsDir, RunOptions, Terminal};
 use kennel_runner::{JobOptions, Planned, RunEvent, RunnerError};
 
-use crate::args::{Format, NoTests, RunArgs};
+use crate::args::{DebugFlags, Format, NoTests, RunArgs};
 use crate::exit::{CliError, Ending};
 use crate::select::{asset_policy, select, Selected};
 
@@ -36,6 +36,14 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
     if a.timeout_factor.is_nan() || a.timeout_factor <= 0.0 {
         return Err(CliError::usage("--timeout-factor must be positive"));
     }
+    if a.debug.pause_on_failure && !std::io::stdin().is_terminal() {
+        return Err(CliError::usage(
+            "--pause-on-failure needs a terminal to say how to reach the machines and to \
+             read Enter: run it interactively (on CI, the failure artifacts and logs are \
+             what there is)",
+        ));
+    }
+    let timeout_factor = debug_env(&a.debug, a.timeout_factor);
     let exe = std::env::current_exe()
         .map_err(|e| CliError::usage(format!("cannot find my own executable: {e}")))?;
     let job_timeout = a
@@ -51,7 +59,7 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
                 .unwrap_or(1)
         }),
         overrides: selected.overrides.clone(),
-        timeout_factor: a.timeout_factor,
+        timeout_factor,
         results_dir: a.results_dir.clone(),
         qemu: a.qemu.clone(),
         retries: a.retries,
@@ -77,9 +85,19 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
         record: serde_json::to_value(&options).ok(),
         ..opts
     };
+    if a.debug.pause_on_failure {
+        let job = kennel_layout::ResultsRoot::new(&opts.results_dir).job(&opts.job_id);
+        resume_on_enter(job);
+    }
     let mut results = ResultsDir::new().with_options(options);
     let mut screen: Box<dyn Reporter> = match a.format {
-        Format::Human if std::io::stdout().is_terminal() && std::io::stderr().is_terminal() => {
+        // A pause or a gdbstub prints on the terminal: no live status line to draw over it.
+        Format::Human
+            if std::io::stdout().is_terminal()
+                && std::io::stderr().is_terminal()
+                && !a.debug.pause_on_failure
+                && !a.debug.gdb =>
+        {
             Box::new(LiveTerminal::new())
         }
         Format::Human => Box::new(Terminal::new(std::io::stdout(), false)),
@@ -109,6 +127,44 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
     } else {
         Ok(Ending::Failed)
     }
+}
+
+/// Hand the debugging flags to the test processes (TOML and Rust tests alike)
+/// through the variables `kennel_config::Debug` reads; the timeout factor
+/// to use.
+fn debug_env(d: &DebugFlags, timeout_factor: f64) -> f64 {
+    use kennel_config::env;
+    let set = |name: &str, on: bool| {
+        if on {
+            std::env::set_var(name, "1");
+        }
+    };
+    set(env::NO_ARTIFACTS, d.no_artifacts);
+    set(env::GDB, d.gdb);
+    set(env::GDB_WAIT, d.gdb_wait);
+    set(env::PAUSE_ON_FAILURE, d.pause_on_failure);
+    if let Some(w) = &d.wrapper {
+        std::env::set_var(env::WRAPPER, w);
+    }
+    let debug = kennel_config::Debug {
+        gdb: d.gdb,
+        ..kennel_config::Debug::default()
+    };
+    timeout_factor * debug.timeout_factor()
+}
+
+/// Each Enter on the terminal lets the job's paused tests finish
+/// (`--pause-on-failure`); the thread ends with the process.
+fn resume_on_enter(job: kennel_layout::JobDir) {
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
+            for t in crate::attach::resume_job(&job) {
+                eprintln!("kennel: resumed {}", t.display());
+            }
+            line.clear();
+        }
+    });
 }
 
 /// Nothing runnable is a usage error, naming every file that failed to load.

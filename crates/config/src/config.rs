@@ -87,6 +87,41 @@ pub struct Config {
     pub results_dir: Option<PathBuf>,
     /// `$KENNEL_TAGS`: the tag filter of a Rust test binary.
     pub tags: Option<String>,
+    /// How machines are started and what is kept for debugging (`--wrapper`,
+    /// `--gdb`, `--no-artifacts`).
+    pub debug: Debug,
+}
+
+/// The debugging settings: the same for `kennel run` (which sets the variables
+/// for its test processes from its flags) and for a Rust test binary under
+/// plain `cargo test`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Debug {
+    /// `$KENNEL_WRAPPER`: QEMU runs under this command line (shell words;
+    /// `${logdir}` and `${machine}` are replaced when a machine starts).
+    pub wrapper: Option<String>,
+    /// Collect failure artifacts: on unless `$KENNEL_NO_ARTIFACTS` is set.
+    pub artifacts: bool,
+    /// `$KENNEL_GDB` (or `$KENNEL_GDB_WAIT`): a gdbstub on a free loopback port.
+    pub gdb: bool,
+    /// `$KENNEL_GDB_WAIT`: the guest waits for gdb before its first instruction.
+    pub gdb_wait: bool,
+    /// `$KENNEL_PAUSE_ON_FAILURE`: a failing test keeps its machines up until
+    /// it is resumed.
+    pub pause_on_failure: bool,
+}
+
+impl Debug {
+    /// How much longer test timeouts are: under gdb a person steps through the
+    /// guest, so its timeouts are suspended in effect (two minutes become two
+    /// weeks); otherwise 1.
+    pub fn timeout_factor(&self) -> f64 {
+        if self.gdb {
+            10_000.0
+        } else {
+            1.0
+        }
+    }
 }
 
 static CONFIG: OnceLock<Result<Config, ConfigError>> = OnceLock::new();
@@ -132,6 +167,13 @@ impl Config {
             qemu_binary: non_empty(env::QEMU_BINARY, &var).map(PathBuf::from),
             results_dir: non_empty(env::RESULTS_DIR, &var).map(PathBuf::from),
             tags: text(env::TAGS, &var)?,
+            debug: Debug {
+                wrapper: text(env::WRAPPER, &var)?,
+                artifacts: !flag_from(env::NO_ARTIFACTS, &var)?,
+                gdb: flag_from(env::GDB, &var)? || flag_from(env::GDB_WAIT, &var)?,
+                gdb_wait: flag_from(env::GDB_WAIT, &var)?,
+                pause_on_failure: flag_from(env::PAUSE_ON_FAILURE, &var)?,
+            },
             ..Config::default()
         };
         if let Some(mirror) = text(env::IMAGE_MIRROR, &var)? {
@@ -284,6 +326,34 @@ mod tests {
         let err = Config::load_in(&deep, vars(&[])).expect_err("wrong type");
         let text = err.to_string();
         assert!(text.contains("kennel.toml:2:16: "), "{text}");
+    }
+
+    /// Issue 13: `kennel run --wrapper/--gdb-wait/--no-artifacts/--pause-on-failure`
+    /// reach test processes (and plain `cargo test`) as these variables.
+    #[test]
+    fn debugging_settings_come_from_their_variables() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let set = Config::load_in(
+            dir.path(),
+            vars(&[
+                ("KENNEL_WRAPPER", "strace -f -o ${logdir}/strace.log"),
+                ("KENNEL_GDB_WAIT", "1"),
+                ("KENNEL_NO_ARTIFACTS", "yes"),
+                ("KENNEL_PAUSE_ON_FAILURE", "on"),
+            ]),
+        )
+        .expect("config");
+        let unset = Config::load_in(dir.path(), vars(&[])).expect("config");
+
+        assert_eq!(
+            set.debug.wrapper.as_deref(),
+            Some("strace -f -o ${logdir}/strace.log")
+        );
+        assert!(set.debug.gdb && set.debug.gdb_wait && set.debug.pause_on_failure);
+        assert!(!set.debug.artifacts);
+        assert_eq!(set.debug.timeout_factor(), 10_000.0);
+        assert!(unset.debug.artifacts && !unset.debug.gdb && unset.debug.wrapper.is_none());
+        assert_eq!(unset.debug.timeout_factor(), 1.0);
     }
 
     /// Issue 11: the runner took any value of KENNEL_KEEP_TMP as set, the

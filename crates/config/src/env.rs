@@ -23,6 +23,20 @@ pub const QEMU_BINARY: &str = "QEMU_TEST_QEMU_BINARY";
 pub const RESULTS_DIR: &str = "KENNEL_RESULTS_DIR";
 /// `KENNEL_TAGS`: the tag filter of a Rust test binary run by plain `cargo test`.
 pub const TAGS: &str = "KENNEL_TAGS";
+/// `KENNEL_WRAPPER`: a command QEMU runs under (`strace -f -o ${logdir}/strace.log`);
+/// `${logdir}` is the test's log folder, `${machine}` the machine's name.
+pub const WRAPPER: &str = "KENNEL_WRAPPER";
+/// `KENNEL_NO_ARTIFACTS`: a boolean; collect no failure artifacts (registers,
+/// QEMU's backtrace, the guest's dmesg) when a test fails.
+pub const NO_ARTIFACTS: &str = "KENNEL_NO_ARTIFACTS";
+/// `KENNEL_GDB`: a boolean; machines start with a gdbstub on a free loopback port.
+pub const GDB: &str = "KENNEL_GDB";
+/// `KENNEL_GDB_WAIT`: a boolean; with the gdbstub, the guest waits for gdb's
+/// `continue` before its first instruction (implies `KENNEL_GDB`).
+pub const GDB_WAIT: &str = "KENNEL_GDB_WAIT";
+/// `KENNEL_PAUSE_ON_FAILURE`: a boolean; a failing test keeps its machines up
+/// until the person at the terminal lets it finish.
+pub const PAUSE_ON_FAILURE: &str = "KENNEL_PAUSE_ON_FAILURE";
 /// `KENNEL_TEST_LOGDIR`: set by `kennel run` for a test process: the folder it logs into.
 pub const TEST_LOGDIR: &str = "KENNEL_TEST_LOGDIR";
 /// `KENNEL_REQUIRE_ALL`: a boolean; a test that cannot run here (something it
@@ -36,7 +50,7 @@ pub const PARAM_PREFIX: &str = "KENNEL_PARAM_";
 
 /// Every variable [`Config`](crate::Config) reads, in the order of
 /// `docs/configuration.md`.
-pub const ALL: [&str; 9] = [
+pub const ALL: [&str; 14] = [
     CACHE_DIR,
     NO_DOWNLOAD,
     KEEP_TMP,
@@ -46,6 +60,11 @@ pub const ALL: [&str; 9] = [
     QEMU_BINARY,
     RESULTS_DIR,
     TAGS,
+    WRAPPER,
+    NO_ARTIFACTS,
+    GDB,
+    GDB_WAIT,
+    PAUSE_ON_FAILURE,
 ];
 
 /// The meaning of a boolean variable's value, the same for every one of them:

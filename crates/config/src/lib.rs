@@ -26,7 +26,7 @@ mod size;
 mod which;
 
 pub use cache::{cache_dir, cache_dir_from};
-pub use config::{Config, Mirror, Origin};
+pub use config::{Config, Debug, Mirror, Origin};
 pub use env::{env_flag, param_env_var, parse_flag};
 pub use error::ConfigError;
 pub use fs::{write_atomic, write_atomic_with};

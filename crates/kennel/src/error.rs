@@ -153,6 +153,29 @@ impl Error {
         }
     }
 
+    /// Whether a wait ran out of time: a QMP reply or event, console text, a
+    /// guest command, or [`Test::wait_until`](crate::Test::wait_until).
+    pub fn is_timeout(&self) -> bool {
+        use kennel_machine::WaitError;
+        matches!(
+            self.kind(),
+            ErrorKind::Timeout { .. }
+                | ErrorKind::Qmp {
+                    source: QmpError::Timeout { .. },
+                    ..
+                }
+                | ErrorKind::Machine {
+                    source: MachineError::Qmp(QmpError::Timeout { .. })
+                        | MachineError::Wait(WaitError::Timeout { .. }),
+                    ..
+                }
+                | ErrorKind::Guest {
+                    source: kennel_vm::ChannelError::Timeout { .. },
+                    ..
+                }
+        )
+    }
+
     /// QEMU's refusal when this is a QMP command error, with its class and desc.
     pub fn command_error(&self) -> Option<&CommandError> {
         match self.kind() {

@@ -113,6 +113,8 @@ impl Test {
             qmp: sink(&logdir, kennel_layout::QMP_LOG)?,
             cmdline: sink(&logdir, kennel_layout::CMDLINE)?,
         };
+        // Under gdb (`KENNEL_GDB`) the timeout is suspended, in effect.
+        let timeout = timeout.mul_f64(kennel_vm::debug_settings().timeout_factor());
         logs.line(&format!("test {name} (timeout {timeout:?})"));
         Ok(Test {
             name: name.to_string(),
@@ -167,6 +169,7 @@ impl Test {
             log: self.logs.test.clone(),
             cmdline: self.logs.cmdline.clone(),
             several: self.machines > 1,
+            logdir: self.logdir.clone(),
         };
         let deadlines = Deadlines {
             until: self.deadline,

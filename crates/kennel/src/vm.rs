@@ -241,6 +241,9 @@ impl MachineBuilder {
             inner,
             logs,
             deadline: deadlines.until,
+            failed: None,
+            failure: None,
+            logdir: workspace.logdir,
         })
     }
 }
@@ -258,6 +261,51 @@ pub struct Vm {
     inner: kennel_vm::Vm,
     logs: Logs,
     deadline: Instant,
+    /// A call failed (and whether it timed out): the failure artifacts are
+    /// collected when the machine is dropped.
+    failed: Option<bool>,
+    /// The first failed call's error, for the pause's message.
+    failure: Option<String>,
+    logdir: std::path::PathBuf,
+}
+
+/// A machine whose test failed (a call on it returned an error, or the test
+/// panicked) leaves its failure artifacts in the test's log folder before QEMU
+/// is killed: `registers.txt`, `qemu-backtrace.txt` after a timeout, the
+/// guest's `dmesg.txt` (see [`kennel_vm::Vm::collect_artifacts`];
+/// `KENNEL_NO_ARTIFACTS=1` turns them off). With `KENNEL_PAUSE_ON_FAILURE=1`
+/// (`kennel run --cargo --pause-on-failure`) it then stays up, saying how to
+/// reach it, until Enter ([`kennel_vm::pause_on_failure`]).
+impl Drop for Vm {
+    fn drop(&mut self) {
+        let failed = self.failed.or(std::thread::panicking().then_some(false));
+        let Some(timed_out) = failed else {
+            return;
+        };
+        let debug = kennel_vm::debug_settings();
+        if debug.artifacts {
+            let what = kennel_vm::Artifacts { timed_out };
+            for f in self.inner.collect_artifacts(&self.logdir, what) {
+                self.logs.line(&format!(
+                    "[{}] failure artifact: {}",
+                    self.name,
+                    f.display()
+                ));
+            }
+        }
+        if debug.pause_on_failure && self.inner.machine().is_running() {
+            self.logs.line(&format!(
+                "[{}] paused on the failure (KENNEL_PAUSE_ON_FAILURE)",
+                self.name
+            ));
+            let why = match &self.failure {
+                Some(text) => text.clone(),
+                None => "the test panicked".to_string(),
+            };
+            kennel_vm::pause_on_failure(&self.logdir, &why, &[&self.inner]);
+            self.logs.line(&format!("[{}] resumed", self.name));
+        }
+    }
 }
 
 impl Vm {
@@ -291,6 +339,15 @@ impl Vm {
     }
 
     fn qmp_raw(&mut self, command: &str, args: &Value) -> Result<Result<Value, CommandError>> {
+        let r = self.qmp_raw_unnoted(command, args);
+        self.noted(r)
+    }
+
+    fn qmp_raw_unnoted(
+        &mut self,
+        command: &str,
+        args: &Value,
+    ) -> Result<Result<Value, CommandError>> {
         let args = (!args.is_null()).then_some(args);
         match args {
             Some(a) => self
@@ -345,6 +402,11 @@ impl Vm {
 
     /// Run an HMP command line and return its output.
     pub fn hmp(&mut self, command_line: &str) -> Result<String> {
+        let r = self.hmp_unnoted(command_line);
+        self.noted(r)
+    }
+
+    fn hmp_unnoted(&mut self, command_line: &str) -> Result<String> {
         self.logs
             .line(&format!("[{}] hmp {command_line}", self.name));
         let deadline = self.deadline;
@@ -362,6 +424,11 @@ impl Vm {
     /// (a recursive subset match, e.g. `json!({"data": {"reason": "host-qmp-quit"}})`;
     /// `Value::Null` for any), and return the event.
     pub fn wait_event(&mut self, name: &str, matching: Value) -> Result<Value> {
+        let r = self.wait_event_unnoted(name, matching);
+        self.noted(r)
+    }
+
+    fn wait_event_unnoted(&mut self, name: &str, matching: Value) -> Result<Value> {
         let pattern = (!matching.is_null()).then_some(&matching);
         self.logs
             .line(&format!("[{}] wait for event {name}", self.name));
@@ -389,6 +456,11 @@ impl Vm {
     }
 
     fn console_wait_for(&mut self, pattern: Pattern) -> Result<String> {
+        let r = self.console_wait_for_unnoted(pattern);
+        self.noted(r)
+    }
+
+    fn console_wait_for_unnoted(&mut self, pattern: Pattern) -> Result<String> {
         self.logs
             .line(&format!("[{}] wait for console {pattern}", self.name));
         let what = || format!("waiting for console {pattern}");
@@ -431,6 +503,11 @@ impl Vm {
     /// console (guests without the agent, such as aarch64 and ppc64), or SSH
     /// into a cloud-init guest: the same call either way.
     pub fn run(&mut self, command: &str) -> Result<Output> {
+        let r = self.run_unnoted(command);
+        self.noted(r)
+    }
+
+    fn run_unnoted(&mut self, command: &str) -> Result<Output> {
         let out = self
             .inner
             .run(command, self.deadline)
@@ -444,13 +521,14 @@ impl Vm {
         if out.success() {
             Ok(out.stdout)
         } else {
-            Err(ErrorKind::CommandFailed {
+            let failed = Err(ErrorKind::CommandFailed {
                 machine: self.name.clone(),
                 command: command.to_string(),
                 status: out.status.to_string(),
                 stderr: out.stderr.trim_end().to_string(),
             }
-            .into())
+            .into());
+            self.noted(failed)
         }
     }
 
@@ -458,6 +536,11 @@ impl Vm {
     /// 0644), through the guest's channel (agent or SSH; the console shell
     /// cannot copy).
     pub fn copy_in(&mut self, host_path: &Path, guest_path: &str) -> Result<()> {
+        let r = self.copy_in_unnoted(host_path, guest_path);
+        self.noted(r)
+    }
+
+    fn copy_in_unnoted(&mut self, host_path: &Path, guest_path: &str) -> Result<()> {
         self.inner
             .copy_in(host_path, guest_path, self.deadline)
             .map_err(|source| self.guest_error(format!("copy to {guest_path}"), source))
@@ -466,6 +549,11 @@ impl Vm {
     /// Copy the guest file `guest_path` to the host file `host_path`, through
     /// the guest's channel (agent or SSH).
     pub fn copy_out(&mut self, guest_path: &str, host_path: &Path) -> Result<()> {
+        let r = self.copy_out_unnoted(guest_path, host_path);
+        self.noted(r)
+    }
+
+    fn copy_out_unnoted(&mut self, guest_path: &str, host_path: &Path) -> Result<()> {
         self.inner
             .copy_out(guest_path, host_path, self.deadline)
             .map_err(|source| self.guest_error(format!("copy from {guest_path}"), source))
@@ -476,6 +564,18 @@ impl Vm {
     /// `phone_home_to_ssh` (to a working SSH session). Empty for other machines.
     pub fn phases(&self) -> &[(&'static str, Duration)] {
         self.inner.phases()
+    }
+
+    /// Remember that a call failed (the machine then leaves its failure
+    /// artifacts when dropped), and pass the result on.
+    fn noted<T>(&mut self, r: Result<T>) -> Result<T> {
+        if let Err(e) = &r {
+            if e.skip_reason().is_none() {
+                self.failed = Some(self.failed.unwrap_or(false) || e.is_timeout());
+                self.failure.get_or_insert_with(|| e.chain());
+            }
+        }
+        r
     }
 
     fn guest_error(&self, command: String, source: kennel_vm::ChannelError) -> Error {

@@ -86,6 +86,25 @@ pub const SCRATCH_NOTE: &str = "scratch-dir";
 pub const SCRATCH_PREFIX: &str = "kennel-tmp-";
 /// `tmp`: the scratch folder in the log folder, when none could be made under `$TMPDIR`.
 pub const SCRATCH_FALLBACK_DIR: &str = "tmp";
+/// `registers.txt`: a failure artifact, each machine's CPU registers and run
+/// state (HMP `info registers -a`, `info status`) when its test failed.
+pub const REGISTERS_TXT: &str = "registers.txt";
+/// `qemu-backtrace.txt`: a failure artifact, every QEMU thread's backtrace (gdb
+/// attached to the live process) when a step timed out.
+pub const QEMU_BACKTRACE_TXT: &str = "qemu-backtrace.txt";
+/// `dmesg.txt`: a failure artifact, the tail of the guest's kernel log when its
+/// channel still answered.
+pub const DMESG_TXT: &str = "dmesg.txt";
+/// `screendump.png`: a failure artifact, the display of a machine that has
+/// one (`screendump-<machine>.png` for machines other than `main`).
+pub const SCREENDUMP_PNG: &str = "screendump.png";
+/// `attach.json`: how to reach each live machine of the test (its attach
+/// monitors' sockets, its console log, its gdbstub), for `kennel attach`;
+/// written when a machine starts.
+pub const ATTACH_JSON: &str = "attach.json";
+/// `paused`: exists while the test is paused on its failure
+/// (`--pause-on-failure`); removing it (Enter, `kennel resume`) lets it finish.
+pub const PAUSED: &str = "paused";
 /// An earlier attempt's files are kept in `attempt-N`.
 pub const ATTEMPT_PREFIX: &str = "attempt-";
 

@@ -1,7 +1,8 @@
 //! Every log a test may write, in the order readers show them.
 
 use crate::{
-    CMDLINE, CONSOLE_LOG, QEMU_LOG, QMP_LOG, STDERR_LOG, STDOUT_LOG, TEST_LOG, TEST_PROCESS_LOG,
+    CMDLINE, CONSOLE_LOG, DMESG_TXT, QEMU_BACKTRACE_TXT, QEMU_LOG, QMP_LOG, REGISTERS_TXT,
+    STDERR_LOG, STDOUT_LOG, TEST_LOG, TEST_PROCESS_LOG,
 };
 
 /// Which standard stream a log stands for, in JUnit's `system-out`/`system-err` terms.
@@ -36,7 +37,9 @@ const fn log(name: &'static str, stream: Stream, hidden_when_empty: bool) -> Log
 
 /// Every log a test may write, in the order `report.html` shows them. A reader
 /// that shows a test's logs shows these (the ones that exist).
-pub const LOGS: [LogFile; 8] = [
+/// The failure artifacts (`registers.txt`, `qemu-backtrace.txt`, `dmesg.txt`)
+/// come last: they exist only when a test failed.
+pub const LOGS: [LogFile; 11] = [
     log(TEST_LOG, Stream::Out, false),
     log(STDOUT_LOG, Stream::Out, true),
     log(STDERR_LOG, Stream::Err, true),
@@ -45,6 +48,9 @@ pub const LOGS: [LogFile; 8] = [
     log(QEMU_LOG, Stream::Err, false),
     log(CMDLINE, Stream::Other, false),
     log(TEST_PROCESS_LOG, Stream::Err, true),
+    log(REGISTERS_TXT, Stream::Other, true),
+    log(QEMU_BACKTRACE_TXT, Stream::Other, true),
+    log(DMESG_TXT, Stream::Other, true),
 ];
 
 #[cfg(test)]

@@ -116,6 +116,16 @@ impl TestDir {
         self.file(SCRATCH_FALLBACK_DIR)
     }
 
+    /// `attach.json`: how to reach the test's live machines.
+    pub fn attach_json(&self) -> PathBuf {
+        self.file(crate::ATTACH_JSON)
+    }
+
+    /// `paused`: present while the test is paused on its failure.
+    pub fn paused(&self) -> PathBuf {
+        self.file(crate::PAUSED)
+    }
+
     /// `attempt-N/`: where the files of attempt `n` (1-based) go when the test is retried.
     pub fn attempt(&self, n: u32) -> TestDir {
         TestDir::new(self.file(&format!("{ATTEMPT_PREFIX}{n}")))

@@ -60,6 +60,10 @@ pub struct MachineConfig {
     pub transcript: Transcript,
     /// Extra environment for QEMU.
     pub env: Vec<(String, String)>,
+    /// A program QEMU runs under (`strace -f -o trace.log`, `valgrind`, `rr
+    /// record`, `gdbserver 127.0.0.1:1234`): its words come before QEMU's binary
+    /// on the command line. Empty: QEMU runs by itself.
+    pub wrapper: Vec<String>,
 }
 
 impl MachineConfig {
@@ -89,6 +93,7 @@ impl MachineConfig {
             qemu_log: LogSink::discard(),
             transcript: Transcript::discard(),
             env: Vec::new(),
+            wrapper: Vec::new(),
         }
     }
 

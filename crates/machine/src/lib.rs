@@ -49,7 +49,7 @@ pub use error::MachineError;
 pub use install::QemuInstall;
 pub use kennel_qmp::{CommandError, Qmp, QmpError, Transcript, Value};
 pub use logsink::LogSink;
-pub use machine::{ExitInfo, Machine};
+pub use machine::{ExitInfo, Machine, ATTACH_HMP, ATTACH_QMP};
 
 /// The accelerator `auto` picks for a guest of `arch` run by `binary` (`kvm` or `tcg`).
 pub fn choose_accel(arch: &str, binary: &std::path::Path) -> String {

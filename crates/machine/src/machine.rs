@@ -15,6 +15,12 @@ use crate::logsink::LogSink;
 use crate::process::Reaper;
 use crate::sockets::{accept_all, AcceptError, Listener};
 
+/// The socket of the QMP monitor a person attaches to, in the machine's
+/// private socket folder (QEMU listens on it).
+pub const ATTACH_QMP: &str = "attach-qmp.sock";
+/// The socket of the HMP monitor a person attaches to.
+pub const ATTACH_HMP: &str = "attach-hmp.sock";
+
 /// How a QEMU process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExitInfo {
@@ -53,6 +59,8 @@ impl std::fmt::Display for ExitInfo {
 pub struct Machine {
     name: String,
     process: Reaper,
+    /// QEMU's own process when it runs under a wrapper (found after launch).
+    wrapped: Option<u32>,
     exit: Option<ExitInfo>,
     qmp: Option<Qmp>,
     console: Option<Capture>,
@@ -101,6 +109,21 @@ impl MachineConfig {
             args.extend(["-vga".into(), "none".into()]);
         }
         let mut listeners = Vec::new();
+        if self.qmp {
+            // A second QMP monitor and an HMP one, QEMU listening, for a person
+            // to attach to (`kennel attach`) without disturbing kennel's
+            // session. Before kennel's own monitor: tools that read only one
+            // `-mon` (the fake QEMU) take the last.
+            for (sock, mode) in [(ATTACH_QMP, "control"), (ATTACH_HMP, "readline")] {
+                let id = sock.trim_end_matches(".sock");
+                args.push("-chardev".into());
+                args.push(format!(
+                    "socket,id={id},path={},server=on,wait=off",
+                    sockdir.path().join(sock).display()
+                ));
+                args.extend(["-mon".into(), format!("chardev={id},mode={mode}")]);
+            }
+        }
         if self.qmp {
             let l =
                 Listener::bind(sockdir.path().join("qmp.sock")).map_err(MachineError::SocketDir)?;
@@ -155,13 +178,23 @@ impl MachineConfig {
             .into_iter()
             .chain(self.env.iter().cloned())
             .collect();
+        let binary_text = binary.path.to_string_lossy().into_owned();
+        let (program, args) = match self.wrapper.split_first() {
+            Some((program, before)) => {
+                let mut all: Vec<String> = before.to_vec();
+                all.push(binary_text);
+                all.extend(args);
+                (std::path::PathBuf::from(program), all)
+            }
+            None => (binary.path.clone(), args),
+        };
         let mut cmdline = String::new();
         for (k, v) in &env {
             cmdline.push_str(&format!("{k}={} ", quote(v)));
         }
-        cmdline.push_str(&shell_line(&binary.path.to_string_lossy(), &args));
+        cmdline.push_str(&shell_line(&program.to_string_lossy(), &args));
 
-        let mut cmd = Command::new(&binary.path);
+        let mut cmd = Command::new(&program);
         cmd.args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -171,7 +204,7 @@ impl MachineConfig {
         }
         crate::process::kill_with_parent(&mut cmd);
         let mut child = cmd.spawn().map_err(|source| MachineError::Spawn {
-            binary: binary.path.clone(),
+            binary: program.clone(),
             source,
         })?;
 
@@ -196,6 +229,7 @@ impl MachineConfig {
         let mut machine = Machine {
             name: self.name.clone(),
             process: Reaper::spawn(child),
+            wrapped: None,
             exit: None,
             qmp: None,
             console: None,
@@ -212,10 +246,20 @@ impl MachineConfig {
         if listeners.is_empty() {
             return Ok(machine);
         }
+        let wrapped = !self.wrapper.is_empty();
         let deadline = Instant::now() + self.launch_timeout;
         let refs: Vec<&Listener> = listeners.iter().collect();
         let mut streams = match accept_all(&refs, &machine.process, deadline) {
-            Ok(s) => s,
+            Ok(s) => {
+                // QEMU has connected: it runs, under the wrapper.
+                if wrapped {
+                    machine.wrapped = crate::process::descendant_running(
+                        machine.process.pid(),
+                        &machine.binary.path,
+                    );
+                }
+                s
+            }
             Err(AcceptError::Exited) if !self.qmp => return Ok(machine),
             Err(e) => {
                 let reason = match e {
@@ -295,7 +339,7 @@ fn quote(s: &str) -> String {
 
 impl Machine {
     fn launch_failed(mut self, reason: String) -> MachineError {
-        self.process.signal(libc::SIGKILL);
+        self.signal_all(libc::SIGKILL);
         let status = self
             .process
             .wait_until(Instant::now() + Duration::from_secs(5))
@@ -323,9 +367,35 @@ impl Machine {
         &self.name
     }
 
-    /// QEMU's process id.
+    /// QEMU's process id (under a wrapper, QEMU's own once found; else the
+    /// wrapper's).
     pub fn pid(&self) -> u32 {
+        self.wrapped.unwrap_or_else(|| self.process.pid())
+    }
+
+    /// The process kennel started: the wrapper's id when QEMU runs under one,
+    /// else QEMU's.
+    pub fn started_pid(&self) -> u32 {
         self.process.pid()
+    }
+
+    /// A signal to QEMU and, under a wrapper, to QEMU itself as well: a tracer
+    /// killed first would leave its tracee running.
+    fn signal_all(&self, sig: libc::c_int) {
+        if let Some(pid) = self.wrapped {
+            if crate::process::runs(pid, &self.binary.path) {
+                crate::process::signal(pid, sig);
+            }
+        }
+        self.process.signal(sig);
+    }
+
+    /// The sockets of the monitors a person may attach to while kennel drives
+    /// the machine (QMP, HMP); `None` for a machine without a monitor.
+    pub fn attach_sockets(&self) -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+        self.qmp.as_ref()?;
+        let dir = self._sockdir.path();
+        Some((dir.join(ATTACH_QMP), dir.join(ATTACH_HMP)))
     }
 
     /// The exact command line, shell-quoted.
@@ -377,11 +447,37 @@ impl Machine {
             .unwrap_or_else(|| "still running".into());
         self.output
             .wait_closed(Instant::now() + Duration::from_millis(500));
-        format!(
+        let mut text = format!(
             "QEMU has exited ({exit}){}; last output:\n{}",
             crate::capture::on_one_line(&self.stderr.last_lines(3)),
             self.output.last_lines(10)
-        )
+        );
+        if self.exit.is_some_and(|e| e.signal.is_some()) {
+            text.push_str(&self.death_context());
+        }
+        text
+    }
+
+    /// For QEMU killed by a signal: the last QMP exchange and the console's
+    /// tail, what it was doing when it died.
+    fn death_context(&self) -> String {
+        let mut text = String::new();
+        if let Some(q) = &self.qmp {
+            let last = q.transcript().last_lines(4);
+            if !last.is_empty() {
+                text.push_str("\nlast QMP exchange:\n");
+                text.push_str(&last.join("\n"));
+            }
+        }
+        if let Some(c) = &self.console {
+            c.wait_closed(Instant::now() + Duration::from_millis(200));
+            let tail = c.last_lines(10);
+            if !tail.trim().is_empty() {
+                text.push_str("\nlast console lines:\n");
+                text.push_str(&tail);
+            }
+        }
+        text
     }
 
     /// The connected stream of an extra socket (see [`MachineConfig::sockets`]), once.
@@ -479,7 +575,7 @@ impl Machine {
                 // The reply may never come if QEMU exits first: that is fine.
                 let _ = q.execute_raw("quit", None, deadline);
             }
-            _ => self.process.signal(libc::SIGTERM),
+            _ => self.signal_all(libc::SIGTERM),
         }
         match self.wait_exit(deadline) {
             Ok(exit) => Ok(exit),
@@ -491,7 +587,7 @@ impl Machine {
     /// SIGKILL QEMU and reap it.
     pub fn kill(&mut self) -> Result<ExitInfo, MachineError> {
         if self.is_running() {
-            self.process.signal(libc::SIGKILL);
+            self.signal_all(libc::SIGKILL);
         }
         self.wait_exit(Instant::now() + Duration::from_secs(10))
     }
@@ -502,8 +598,8 @@ impl Drop for Machine {
         if let Some(q) = &self.qmp {
             q.close();
         }
-        if self.exit.is_none() {
-            self.process.signal(libc::SIGKILL);
+        if self.exit.is_none() || self.wrapped.is_some() {
+            self.signal_all(libc::SIGKILL);
             self.process
                 .wait_until(Instant::now() + Duration::from_secs(5));
         }

@@ -47,6 +47,52 @@ pub fn signal_group(pgid: u32, signal: libc::c_int) {
     }
 }
 
+/// The first process under `root` (its children, theirs, ...) that runs the
+/// executable `exe`: QEMU under a wrapper such as `strace -f` or `valgrind`.
+pub fn descendant_running(root: u32, exe: &std::path::Path) -> Option<u32> {
+    let exe = std::fs::canonicalize(exe).ok()?;
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if let Some(ppid) = parent_of(pid) {
+            parents.push((pid, ppid));
+        }
+    }
+    let mut frontier = vec![root];
+    while let Some(p) = frontier.pop() {
+        for &(pid, _) in parents.iter().filter(|(_, ppid)| *ppid == p) {
+            if runs(pid, &exe) {
+                return Some(pid);
+            }
+            frontier.push(pid);
+        }
+    }
+    None
+}
+
+/// Whether process `pid` exists and runs the executable `exe`.
+pub fn runs(pid: u32, exe: &std::path::Path) -> bool {
+    let Ok(actual) = std::fs::read_link(format!("/proc/{pid}/exe")) else {
+        return false;
+    };
+    let wanted = std::fs::canonicalize(exe).unwrap_or_else(|_| exe.to_path_buf());
+    actual == wanted
+}
+
+/// The parent of `pid`, from `/proc/<pid>/stat` (the field after the name,
+/// which may itself hold spaces and parentheses).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// Reaps a child process on a thread of its own, so that waiting for its exit
 /// wakes the moment it happens instead of polling.
 pub struct Reaper {

@@ -221,3 +221,35 @@ fn qemu_output_is_captured() {
     );
     assert!(vm.stdout().text().is_empty(), "{}", vm.stdout().text());
 }
+
+/// Issue 13: QEMU under a tracer is found by its own pid, and killing the
+/// machine kills QEMU too (a tracer killed alone leaves its tracee running).
+#[test]
+fn qemu_under_a_wrapper_is_found_and_killed_with_it() {
+    let mut config = machine_none();
+    config.wrapper = vec![
+        "strace".into(),
+        "-f".into(),
+        "-o".into(),
+        "/dev/null".into(),
+    ];
+    let mut vm = config.launch().expect("launch under strace");
+
+    let qemu = vm.pid();
+    let wrapper = vm.started_pid();
+    let argv = argv_of(qemu);
+    vm.kill().expect("kill");
+
+    assert_ne!(qemu, wrapper);
+    assert!(argv[0].ends_with("qemu-system-x86_64"), "{argv:?}");
+    assert!(
+        vm.cmdline().starts_with("strace -f -o /dev/null "),
+        "{}",
+        vm.cmdline()
+    );
+    let until = in_secs(5);
+    while process_exists(qemu) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!process_exists(qemu), "QEMU outlived its killed wrapper");
+}

@@ -119,6 +119,8 @@ struct Row {
     logs: Vec<Log>,
     /// The folders of earlier attempts (`attempt-N/`), linked.
     earlier: Vec<Link>,
+    /// Other files the test left (a wrapper's output, `screendump.png`), linked.
+    files: Vec<Link>,
 }
 
 #[derive(Serialize)]
@@ -335,6 +337,11 @@ fn row(i: usize, t: &TestResult, job_dir: &Path, budget: &mut u64) -> Row {
     } else {
         (Vec::new(), Vec::new())
     };
+    let files = if logdir_ok {
+        other_files(job_dir, t)
+    } else {
+        Vec::new()
+    };
     Row {
         anchor: format!("t{}", i + 1),
         number: i + 1,
@@ -364,7 +371,35 @@ fn row(i: usize, t: &TestResult, job_dir: &Path, budget: &mut u64) -> Row {
         },
         logs,
         earlier,
+        files,
     }
+}
+
+/// The files of a test's folder that are not logs kennel shows inline nor its
+/// own bookkeeping: what a `--wrapper` wrote (`strace.log`), `screendump.png`.
+fn other_files(job_dir: &Path, t: &TestResult) -> Vec<Link> {
+    let internal = [
+        kennel_layout::RESULT_JSON,
+        kennel_layout::SCRATCH_NOTE,
+        kennel_layout::ATTACH_JSON,
+        kennel_layout::PAUSED,
+    ];
+    let mut names: Vec<String> = std::fs::read_dir(job_dir.join(&t.logdir))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|k| k.is_file()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !LOGS.iter().any(|l| l.name == n) && !internal.contains(&n.as_str()))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| Link {
+            href: href(&t.logdir.join(&name).display().to_string()),
+            name,
+        })
+        .collect()
 }
 
 /// Links to the folders where the test's earlier attempts left their logs.

@@ -98,7 +98,7 @@ pub fn run_executable(run: &ExecRun<'_>, on_result: &mut dyn FnMut(ExecResult)) 
     let (points_tx, points) = std::sync::mpsc::channel::<(f64, crate::tap::Point)>();
     let reader = std::thread::spawn(move || read_tap(out, stdout_log, started, &points_tx));
     let process = kennel_machine::process::Reaper::spawn(child);
-    let limit = started + run.timeout;
+    let mut limit = started + run.timeout;
     let mut killed: Option<String> = None;
     let mut prev = 0.0;
     let mut seen = 0;
@@ -112,6 +112,8 @@ pub fn run_executable(run: &ExecRun<'_>, on_result: &mut dyn FnMut(ExecResult)) 
         *prev = at;
         *seen += 1;
     };
+    let paused = dir.paused();
+    let mut checked = Instant::now();
     let status = loop {
         let next = (Instant::now() + Duration::from_millis(50)).min(limit);
         let ended = process.wait_until(next);
@@ -121,6 +123,12 @@ pub fn run_executable(run: &ExecRun<'_>, on_result: &mut dyn FnMut(ExecResult)) 
         if let Some(s) = ended {
             break Some(s);
         }
+        // A Rust test paused on its failure (`--pause-on-failure`): its time stops.
+        let now = Instant::now();
+        if paused.exists() {
+            limit += now - checked;
+        }
+        checked = now;
         if (run.interrupted)() {
             killed = Some("interrupted by the user".into());
         } else if Instant::now() >= limit {

@@ -581,13 +581,21 @@ fn run_attempt(shared: &Shared<'_>, args: &ChildArgs) -> Outcome {
         Err(e) => return Outcome::with(Status::Error, e.to_string()),
     };
     let grace = shared.launcher.grace();
-    let limit = Instant::now() + args.timeout + grace;
+    let mut limit = Instant::now() + args.timeout + grace;
+    let paused = TestDir::new(&args.logdir).paused();
+    let mut checked = Instant::now();
     loop {
         // Wake at once when the test process ends; look at the interrupt flag now and then.
         let next = (Instant::now() + INTERRUPT_CHECK).min(limit);
         if process.wait_until(next) {
             return process.finish();
         }
+        // A test paused on its failure (`--pause-on-failure`): its time stops.
+        let now = Instant::now();
+        if paused.exists() {
+            limit += now - checked;
+        }
+        checked = now;
         if let Some(why) = shared.abort_reason() {
             process.kill();
             return Outcome::with(Status::Interrupted, why);

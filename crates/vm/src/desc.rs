@@ -80,6 +80,8 @@ pub struct Workspace {
     pub cmdline: LogSink,
     /// The test has several machines: name them in `cmdline`.
     pub several: bool,
+    /// The test's log folder: `${logdir}` of a wrapper, failure artifacts.
+    pub logdir: PathBuf,
 }
 
 /// The deadlines a start is bounded by.

@@ -18,18 +18,34 @@
 mod channel;
 pub mod cloud;
 mod console_shell;
+mod debug;
 mod desc;
 pub mod guest;
 mod log;
+mod pause;
 mod start;
 mod vm;
 
 pub use channel::{signal_name, ChannelError, ChannelKind, CommandResult, CommandStatus};
 pub use cloud::GUEST_USER;
+pub use debug::{tell, Artifacts, GdbStub, ARTIFACT_LIMIT};
 pub use desc::{BuiltinGuest, Deadlines, MachineDesc, Workspace};
 pub use log::TestLog;
+pub use pause::{how_to_reach, pause_on_failure};
 pub use start::{prepare, Plan, CLOUD_REPORT_RESERVE, GUEST_BOOT_LIMIT, SHUTDOWN_GRACE};
 pub use vm::Vm;
+
+/// The debugging settings of this process (`kennel_config::Debug`); the
+/// defaults (artifacts on, nothing else) when the configuration does not load
+/// (the front ends report that themselves).
+pub fn debug_settings() -> kennel_config::Debug {
+    kennel_config::Config::get()
+        .map(|c| c.debug.clone())
+        .unwrap_or(kennel_config::Debug {
+            artifacts: true,
+            ..kennel_config::Debug::default()
+        })
+}
 
 use kennel_machine::MachineError;
 

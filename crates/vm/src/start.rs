@@ -173,6 +173,12 @@ fn prepare_cloud(
     Ok((Some(boot), key))
 }
 
+/// Whether the ELF file at `path` has a symbol table (a kernel built with
+/// symbols; the vmlinux unpacked from a distribution's bzImage has none).
+fn has_symbols(path: &Path) -> bool {
+    std::fs::read(path).is_ok_and(|data| data.windows(8).any(|w| w == b".symtab\0"))
+}
+
 impl Plan {
     /// The machine's name.
     pub fn name(&self) -> &str {
@@ -198,6 +204,24 @@ impl Plan {
         config.launch_timeout = config
             .launch_timeout
             .min(deadlines.until.saturating_duration_since(Instant::now()));
+        let debug = crate::debug_settings();
+        let symbols = guest
+            .as_ref()
+            .filter(|g| debug.gdb && g.image.pvh && has_symbols(&g.image.kernel))
+            .map(|g| g.image.kernel.clone());
+        let gdb = crate::debug::apply(&mut config, &debug, &workspace.logdir, symbols).map_err(
+            |why| VmError::Prepare {
+                machine: name.clone(),
+                why,
+            },
+        )?;
+        // Under a wrapper (valgrind, rr, gdbserver) or gdb, QEMU is as slow as
+        // the person or the tool makes it: only the test's own deadline, which
+        // `--timeout-factor` stretches, bounds the launch and the boot.
+        let debugged = gdb.is_some() || !config.wrapper.is_empty();
+        if debugged {
+            config.launch_timeout = deadlines.until.saturating_duration_since(Instant::now());
+        }
         let launched_at = Instant::now();
         let machine = config.launch().map_err(|source| VmError::Launch {
             machine: name.clone(),
@@ -218,12 +242,36 @@ impl Plan {
         workspace
             .cmdline
             .write(format!("{}\n", machine.cmdline()).as_bytes());
+        if let Some(stub) = &gdb {
+            let waits = if stub.wait {
+                "; the guest waits for gdb's `continue` before its first instruction"
+            } else {
+                ""
+            };
+            let text = format!(
+                "machine `{name}` ({}): gdbstub on {}{waits}\n  {}\n",
+                workspace.logdir.display(),
+                stub.address,
+                stub.command()
+            );
+            log.line(text.trim_end());
+            workspace
+                .cmdline
+                .write(format!("# {}\n", stub.command()).as_bytes());
+            crate::debug::tell(&format!("kennel: {text}"));
+        }
         let mut vm = Vm::new(name, machine, log);
+        crate::pause::record(&workspace.logdir, &vm, gdb.as_ref());
         if !wait_ready {
             return Ok(vm);
         }
         if let Some(g) = &guest {
-            let up_by = (Instant::now() + GUEST_BOOT_LIMIT).min(deadlines.until);
+            let limit = if debugged {
+                deadlines.until
+            } else {
+                Instant::now() + GUEST_BOOT_LIMIT
+            };
+            let up_by = limit.min(deadlines.until);
             vm.wait_for_guest(g.agent, launched_at, up_by)?;
         }
         if let (Some(boot), Some(key)) = (&cloud, &key) {

@@ -8,6 +8,7 @@ fn workspace(dir: &std::path::Path) -> Workspace {
     Workspace {
         scratch: dir.to_path_buf(),
         key_dir: dir.join("ssh"),
+        logdir: dir.to_path_buf(),
         log: TestLog::discard(),
         cmdline: LogSink::discard(),
         several: false,

@@ -8,6 +8,7 @@
 mod assets;
 mod cloud;
 mod deadlines;
+mod debug;
 mod guest;
 mod harness;
 mod reasons;

@@ -70,6 +70,11 @@ pub(super) struct Interp<'a> {
     pub ssh_dir: PathBuf,
     /// Timed phases, for the results.
     pub phases: IndexMap<String, f64>,
+    /// The test's log folder.
+    pub logdir: PathBuf,
+    /// A wait timed out (the step's or the test's time): the failure
+    /// artifacts include QEMU's backtrace.
+    pub timed_out_seen: std::cell::Cell<bool>,
 }
 
 /// Run one case and say how it went. Never panics on bad input; every machine
@@ -125,6 +130,8 @@ pub fn run_case(run: &CaseRun<'_>) -> Outcome {
         step_timeout: None,
         ssh_dir: dir.job_key_dir(),
         phases: IndexMap::new(),
+        logdir: run.logdir.to_path_buf(),
+        timed_out_seen: std::cell::Cell::new(false),
     };
     interp.log.line(&format!("test: {}", run.case.name));
     interp.log.line(&format!("file: {}", file.path.display()));
@@ -216,12 +223,14 @@ impl<'a> Interp<'a> {
                 Err(e) => {
                     let e = e.prefixed(&label);
                     self.log.line(&format!("{label}: {}", e.verdict_text()));
+                    self.failed(&e);
                     return e.into_outcome();
                 }
             }
             if let Some(e) = self.console_failure() {
                 let e = e.prefixed(&label);
                 self.log.line(&e.verdict_text());
+                self.failed(&e);
                 return e.into_outcome();
             }
         }
@@ -367,6 +376,7 @@ impl<'a> Interp<'a> {
             log: self.log.clone(),
             cmdline: self.cmdline.clone(),
             several: self.env.several,
+            logdir: self.logdir.clone(),
         };
         let launched_at = Instant::now();
         let vm = kennel_vm::prepare(desc, &workspace)
@@ -477,6 +487,37 @@ impl<'a> Interp<'a> {
         None
     }
 
+    /// A step failed: collect the failure artifacts of every live machine
+    /// (unless turned off) before teardown.
+    /// Then, with `--pause-on-failure`, keep them up until resumed.
+    fn failed(&mut self, e: &StepError) {
+        if matches!(e, StepError::Skip(_)) {
+            return;
+        }
+        let debug = kennel_vm::debug_settings();
+        let what = kennel_vm::Artifacts {
+            timed_out: self.timed_out_seen.get(),
+        };
+        for slot in self.slots.values_mut() {
+            let Some(vm) = slot.vm.as_mut().filter(|_| debug.artifacts) else {
+                continue;
+            };
+            for f in vm.collect_artifacts(&self.logdir, what) {
+                self.log.line(&format!(
+                    "failure artifact of `{}`: {}",
+                    vm.name(),
+                    f.display()
+                ));
+            }
+        }
+        if debug.pause_on_failure {
+            let live: Vec<&Vm> = self.slots.values().filter_map(|s| s.vm.as_ref()).collect();
+            self.log.line("paused on the failure (--pause-on-failure)");
+            kennel_vm::pause_on_failure(&self.logdir, &e.verdict_text(), &live);
+            self.log.line("resumed");
+        }
+    }
+
     fn teardown(&mut self) {
         for slot in self.slots.values_mut() {
             if let Some(vm) = slot.vm.as_mut() {
@@ -489,6 +530,7 @@ impl<'a> Interp<'a> {
 
     /// What a timed-out wait means: FAIL for a step timeout, INTERRUPTED for the test's.
     pub(super) fn timed_out(&self, what: String) -> StepError {
+        self.timed_out_seen.set(true);
         if Instant::now() >= self.deadline {
             StepError::Interrupted(format!(
                 "test timeout ({}) reached while waiting for {what}",

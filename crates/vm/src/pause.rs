@@ -1,0 +1,167 @@
+//! Reaching a live machine: `attach.json` in the test's log folder (written
+//! when a machine starts, read by `kennel attach`), and the pause on failure
+//! (`--pause-on-failure`) both front ends call.
+
+use std::path::Path;
+use std::time::Duration;
+
+use kennel_layout::TestDir;
+use kennel_machine::Value;
+
+use crate::debug::{tell, GdbStub};
+use crate::vm::Vm;
+
+/// Add machine `vm` to the test's `attach.json`: its QEMU pid, the sockets of
+/// its attach monitors (QEMU listens on them, in kennel's private 0700
+/// folder), its console log and its gdbstub.
+pub(crate) fn record(logdir: &Path, vm: &Vm, gdb: Option<&GdbStub>) {
+    let dir = TestDir::new(logdir);
+    let path = dir.attach_json();
+    let mut machines: Vec<Value> = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| t.parse::<Value>().ok())
+        .and_then(|v| v.get("machines").and_then(Value::as_array).cloned())
+        .unwrap_or_default();
+    let m = vm.machine_ref();
+    let (qmp, hmp) = match m.attach_sockets() {
+        Some((q, h)) => (
+            Value::from(q.to_string_lossy().into_owned()),
+            Value::from(h.to_string_lossy().into_owned()),
+        ),
+        None => (Value::Null, Value::Null),
+    };
+    let mut entry = serde_map(&[
+        ("name", Value::from(vm.name())),
+        ("pid", Value::from(m.pid())),
+        ("qmp", qmp),
+        ("hmp", hmp),
+        (
+            "console_log",
+            Value::from(dir.console_log().to_string_lossy().into_owned()),
+        ),
+    ]);
+    if let Some(stub) = gdb {
+        entry.insert("gdb".into(), Value::from(stub.command()));
+    }
+    machines.retain(|e| e.get("name").and_then(Value::as_str) != Some(vm.name()));
+    machines.push(Value::Object(entry));
+    let text = Value::Object(serde_map(&[("machines", Value::Array(machines))])).to_string();
+    let _ = kennel_config::write_atomic(&path, text.as_bytes());
+}
+
+fn serde_map(items: &[(&str, Value)]) -> serde_json::Map<String, Value> {
+    items
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+/// How a person reaches machine `vm` of the test logging into `logdir`: its
+/// monitors, console and guest shell, with the `kennel attach` commands.
+pub fn how_to_reach(logdir: &Path, vm: &Vm) -> String {
+    let test = logdir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = vm.name();
+    let m = vm.machine_ref();
+    let attach = format!("kennel attach {test} --machine {name}");
+    let mut text = format!("  machine `{name}` (QEMU pid {}):\n", m.pid());
+    if let Some((qmp, hmp)) = m.attach_sockets() {
+        text.push_str(&format!(
+            "    QMP      {attach} --qmp      (socket {})\n",
+            qmp.display()
+        ));
+        text.push_str(&format!(
+            "    HMP      {attach} --hmp      (socket {})\n",
+            hmp.display()
+        ));
+    }
+    text.push_str(&format!(
+        "    console  {attach} --console  (follows {})\n",
+        TestDir::new(logdir).console_log().display()
+    ));
+    let ssh = std::fs::read_to_string(TestDir::new(logdir).cmdline())
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .filter_map(|l| l.strip_prefix("# ssh "))
+                .next_back()
+                .map(|l| format!("ssh {l}"))
+        });
+    match (vm.channel(), ssh) {
+        (Some(crate::ChannelKind::Ssh), Some(ssh)) => {
+            text.push_str(&format!("    shell    {ssh}\n"))
+        }
+        (Some(kind), _) => text.push_str(&format!(
+            "    shell    the guest's {kind} channel is the test's own; use the HMP or the console\n"
+        )),
+        (None, _) => {}
+    }
+    text
+}
+
+/// Pause a failing test: say why and how to reach each of `machines`, then
+/// wait (its timeout no longer counting) until `paused` in its log folder is
+/// removed: Enter in `kennel run`'s terminal, or `kennel resume`. The
+/// machines stay up meanwhile; Ctrl-C in `kennel run` ends the job.
+pub fn pause_on_failure(logdir: &Path, reason: &str, machines: &[&Vm]) {
+    let dir = TestDir::new(logdir);
+    let mut text = format!("\nkennel: PAUSED {} on its failure:\n", logdir.display());
+    for line in reason.lines().filter(|l| !l.trim().is_empty()).take(4) {
+        text.push_str(&format!("  {}\n", line.trim()));
+    }
+    for vm in machines {
+        text.push_str(&how_to_reach(logdir, vm));
+    }
+    text.push_str(
+        "  Press Enter in kennel's terminal (or run `kennel resume`) to let the test finish; \
+         Ctrl-C ends the job.\n",
+    );
+    if std::fs::write(dir.paused(), &text).is_err() {
+        return;
+    }
+    tell(&text);
+    // Under `kennel run` the runner reads Enter (this process is in a
+    // background group); under plain `cargo test` this process reads it.
+    let tty = foreground_terminal();
+    while dir.paused().exists() {
+        match &tty {
+            Some(t) if enter_pressed(t, Duration::from_millis(200)) => {
+                let _ = std::fs::remove_file(dir.paused());
+            }
+            Some(_) => {}
+            None => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+}
+
+/// The controlling terminal, when this process's group is in its foreground.
+fn foreground_terminal() -> Option<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    let tty = std::fs::File::open("/dev/tty").ok()?;
+    // SAFETY: tcgetpgrp and getpgrp have no memory preconditions; the fd is open.
+    let foreground = unsafe { libc::tcgetpgrp(tty.as_raw_fd()) == libc::getpgrp() };
+    foreground.then_some(tty)
+}
+
+/// Whether a line arrived on `tty` within `wait`.
+fn enter_pressed(tty: &std::fs::File, wait: Duration) -> bool {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let mut fds = libc::pollfd {
+        fd: tty.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = libc::c_int::try_from(wait.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: one valid pollfd.
+    if unsafe { libc::poll(&mut fds, 1, ms) } <= 0 {
+        return false;
+    }
+    let mut buf = [0u8; 256];
+    let mut reader = tty;
+    reader
+        .read(&mut buf)
+        .is_ok_and(|n| buf[..n].contains(&b'\n'))
+}

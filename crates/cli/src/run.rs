@@ -77,7 +77,7 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
         record: serde_json::to_value(&options).ok(),
         ..opts
     };
-    let mut results = ResultsDir::new().with_options(options);
+    let mut results = ResultsDir::new().with_options(options).defer_end_files();
     let mut screen: Box<dyn Reporter> = match a.format {
         Format::Human if std::io::stdout().is_terminal() && std::io::stderr().is_terminal() => {
             Box::new(LiveTerminal::new())
@@ -96,6 +96,10 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
             }
             e => CliError::usage(e),
         })?;
+    // The plan (every parsed test file) goes before the results are read back from
+    // the journal: a big job never holds both.
+    drop(selected);
+    results.write_end_files();
     let unwritten = results.errors().to_vec();
     if report.interrupted {
         for e in &unwritten {

@@ -89,7 +89,7 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
         let job = kennel_layout::ResultsRoot::new(&opts.results_dir).job(&opts.job_id);
         resume_on_enter(job);
     }
-    let mut results = ResultsDir::new().with_options(options);
+    let mut results = ResultsDir::new().with_options(options).defer_end_files();
     let mut screen: Box<dyn Reporter> = match a.format {
         // A pause or a gdbstub prints on the terminal: no live status line to draw over it.
         Format::Human
@@ -114,6 +114,10 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
             }
             e => CliError::usage(e),
         })?;
+    // The plan (every parsed test file) goes before the results are read back from
+    // the journal: a big job never holds both.
+    drop(selected);
+    results.write_end_files();
     let unwritten = results.errors().to_vec();
     if report.interrupted {
         for e in &unwritten {

@@ -170,6 +170,8 @@ pub struct ResultsDir {
     results: Vec<(usize, TestResult)>,
     /// The runner keeps a journal: the files are written from it, nothing is collected.
     journaled: bool,
+    /// The end-of-job files wait for [`ResultsDir::write_end_files`].
+    deferred: bool,
     errors: Vec<String>,
     options: Option<RunOptions>,
 }
@@ -190,6 +192,7 @@ impl ResultsDir {
             log: None,
             results: Vec::new(),
             journaled: false,
+            deferred: false,
             errors: Vec::new(),
             options: None,
         }
@@ -199,6 +202,27 @@ impl ResultsDir {
     pub fn with_options(mut self, options: RunOptions) -> ResultsDir {
         self.options = Some(options);
         self
+    }
+
+    /// Write the end-of-job files not at `JobFinished` but when
+    /// [`ResultsDir::write_end_files`] is called (for a job with a journal: the
+    /// caller can free the job's plan first, so that a big job does not hold its plan
+    /// and its results at once).
+    pub fn defer_end_files(mut self) -> ResultsDir {
+        self.deferred = true;
+        self
+    }
+
+    /// Write the end-of-job files of a job with a journal now (see
+    /// [`ResultsDir::defer_end_files`]); failures go to [`ResultsDir::errors`].
+    pub fn write_end_files(&mut self) {
+        if !self.journaled {
+            return;
+        }
+        let written = rebuild(&self.job_dir).unwrap_or_else(|e| vec![e]);
+        for e in written {
+            self.errors.push(kennel_runner::error_chain(&e));
+        }
     }
 
     /// Files that could not be written (shown to the user at the end).
@@ -215,9 +239,8 @@ impl ResultsDir {
 
     fn finish(&mut self, summary: Summary, interrupted: bool, duration_s: f64) {
         if self.journaled {
-            let written = rebuild(&self.job_dir).unwrap_or_else(|e| vec![e]);
-            for e in written {
-                self.errors.push(kennel_runner::error_chain(&e));
+            if !self.deferred {
+                self.write_end_files();
             }
             return;
         }

@@ -22,6 +22,13 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet
+	# Licences, sources and duplicate versions of the locked dependencies
+	# (deny.toml), offline; advisories need the RustSec database fetched.
+	if $(CARGO) deny --version >/dev/null 2>&1; then \
+	  $(CARGO) deny --offline check licenses bans sources; \
+	else \
+	  echo "lint: cargo-deny is not installed; licences and sources not checked (cargo install --locked cargo-deny)"; \
+	fi
 
 # The cloud-init tests boot the Debian 12 cloud image scripts/build-cloud-image.sh
 # made (setup does it), served to kennel's image provider as a mirror.

@@ -77,14 +77,15 @@ fn run_one(def: &TestDef) -> std::result::Result<Completion, Failed> {
         }
         Ok(Err(e)) if e.skip_reason().is_some() => {
             let why = e.skip_reason().unwrap_or_default();
-            if skips_fail() {
-                let text = format!("{REQUIRE_ALL} is set and the test skipped: {why}");
-                t.log(format!("FAIL: {text}"));
-                return Err(format!("{text}\n  logs: {logdir}").into());
+            let outcome = skip_outcome(why, skips_fail());
+            match &outcome {
+                Ok(_) => {
+                    t.log(format!("SKIP: {why}"));
+                    eprintln!("kennel: {name}: skipped: {why}");
+                }
+                Err(failed) => t.log(format!("FAIL: {}", failed.message().unwrap_or(why))),
             }
-            t.log(format!("SKIP: {why}"));
-            eprintln!("kennel: {name}: skipped: {why}");
-            Ok(Completion::ignored_with(why))
+            outcome.map_err(|f| format!("{}\n  logs: {logdir}", f.message().unwrap_or(why)).into())
         }
         Ok(Err(e)) => {
             let text = e.chain();
@@ -100,6 +101,16 @@ fn run_one(def: &TestDef) -> std::result::Result<Completion, Failed> {
             t.log(format!("FAIL: panicked: {msg}"));
             Err(format!("panicked: {msg}\n  logs: {logdir}").into())
         }
+    }
+}
+
+/// What a test that skipped itself for `why` comes to: ignored with the
+/// reason, or (`require_all`) failed saying so.
+fn skip_outcome(why: &str, require_all: bool) -> std::result::Result<Completion, Failed> {
+    if require_all {
+        Err(format!("{REQUIRE_ALL} is set and the test skipped: {why}").into())
+    } else {
+        Ok(Completion::ignored_with(why))
     }
 }
 
@@ -158,6 +169,26 @@ mod tests {
             timeout_ms: None,
             ignore: None,
         }
+    }
+
+    #[test]
+    fn a_skip_is_ignored_with_its_reason() {
+        let outcome = skip_outcome("needs KVM", false);
+
+        assert!(
+            matches!(outcome, Ok(Completion::Ignored { reason: Some(ref r) }) if r == "needs KVM")
+        );
+    }
+
+    #[test]
+    fn under_require_all_a_skip_fails_naming_the_variable_and_the_reason() {
+        let outcome = skip_outcome("needs KVM", true);
+
+        let failed = outcome.err().expect("a failure");
+        assert_eq!(
+            failed.message(),
+            Some("KENNEL_REQUIRE_ALL is set and the test skipped: needs KVM")
+        );
     }
 
     #[test]

@@ -22,24 +22,7 @@ event = "NEVER_EMITTED"
 timeout = "60s"
 "#;
 
-use kennel_testkit::unique_marker;
-
-/// Live processes whose environment holds `KENNEL_TEST_MARKER=<marker>`.
-fn processes_with(marker: &str) -> Vec<u32> {
-    let needle = format!("KENNEL_TEST_MARKER={marker}");
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .map(|env| env.split(|b| *b == 0).any(|v| v == needle.as_bytes()))
-                .unwrap_or(false)
-        })
-        .collect()
-}
+use kennel_testkit::{processes_with, unique_marker};
 
 fn is_qemu(pid: u32) -> bool {
     std::fs::read_link(format!("/proc/{pid}/exe"))

@@ -49,24 +49,7 @@ fn fake_qemu() -> PathBuf {
 }
 
 /// A unique value for `KENNEL_TEST_MARKER`, to find the processes a test started.
-use kennel_testkit::unique_marker;
-
-/// Live (non-zombie) processes whose environment holds `KENNEL_TEST_MARKER=<marker>`.
-fn processes_with(marker: &str) -> Vec<u32> {
-    let needle = format!("KENNEL_TEST_MARKER={marker}");
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .map(|env| env.split(|b| *b == 0).any(|v| v == needle.as_bytes()))
-                .unwrap_or(false)
-        })
-        .collect()
-}
+use kennel_testkit::{processes_with, unique_marker};
 
 /// The fake QEMU running `script`, tagged with `marker`.
 fn fake(script: &str, marker: &str) -> MachineConfig {

@@ -80,6 +80,24 @@ pub fn unique_marker() -> String {
     )
 }
 
+/// Live processes whose environment holds `KENNEL_TEST_MARKER=<marker>`
+/// ([`unique_marker`]): what a test started and what must be gone after it.
+pub fn processes_with(marker: &str) -> Vec<u32> {
+    let needle = format!("KENNEL_TEST_MARKER={marker}");
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .map(|env| env.split(|b| *b == 0).any(|v| v == needle.as_bytes()))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
 /// `len` deterministic, incompressible-looking bytes covering every byte value
 /// (xorshift64): the same call gives the same bytes.
 pub fn pseudo_random(len: usize) -> Vec<u8> {

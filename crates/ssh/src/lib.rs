@@ -25,10 +25,15 @@
 //! ```
 #![deny(missing_docs)]
 
+mod connect;
+mod driver;
 mod error;
+mod exec;
 mod key;
 mod session;
 
+pub use connect::ConnectOptions;
 pub use error::{AttemptError, BoxError, SshError};
+pub use exec::CommandOutput;
 pub use key::KeyPair;
-pub use session::{CommandOutput, ConnectOptions, Session};
+pub use session::Session;

@@ -56,10 +56,9 @@ pub fn guest(cmd: GuestCommand) -> Result<Ending, CliError> {
     eprintln!("kennel: {} {}", binary.display(), args.join(" "));
     eprintln!("kennel: the guest's shell is on this terminal; `poweroff -f` or Ctrl-A X ends it");
     use std::os::unix::process::CommandExt;
-    let install = kennel_machine::QemuInstall::of(&binary);
-    let mut cmd = std::process::Command::new(&binary);
-    install.apply_env(&mut cmd);
-    let err = cmd.args(install.args()).args(&args).exec();
+    let err = kennel_machine::QemuInstall::command(&binary)
+        .args(&args)
+        .exec();
     Err(CliError::Failed(format!(
         "cannot start {}: {err}",
         binary.display()

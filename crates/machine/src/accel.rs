@@ -1,7 +1,7 @@
 //! Accelerator choice: KVM only when a probe guest really runs under it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -197,11 +197,8 @@ fn run_probe(binary: &Path) -> Result<KvmProbe, std::io::Error> {
     } else {
         args.extend(["-machine".into(), "none".into(), "-S".into()]);
     }
-    let install = crate::QemuInstall::of(binary);
-    let mut cmd = Command::new(binary);
-    install.apply_env(&mut cmd);
-    cmd.args(install.args())
-        .args(&args)
+    let mut cmd = crate::QemuInstall::command(binary);
+    cmd.args(&args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());

@@ -84,11 +84,14 @@ impl QemuInstall {
             .collect()
     }
 
-    /// Apply [`QemuInstall::env`] to a command that runs this QEMU.
-    pub fn apply_env(&self, cmd: &mut std::process::Command) {
-        for (k, v) in self.env() {
-            cmd.env(k, v);
-        }
+    /// A command that runs the QEMU `binary` with its install's firmware
+    /// folders (`-L`) and module folder already given; add the rest of its
+    /// arguments.
+    pub fn command(binary: &Path) -> std::process::Command {
+        let install = QemuInstall::of(binary);
+        let mut cmd = std::process::Command::new(binary);
+        cmd.envs(install.env()).args(install.args());
+        cmd
     }
 }
 

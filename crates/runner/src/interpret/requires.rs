@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use kennel_spec::Requires;
 use serde::{Deserialize, Serialize};
@@ -58,10 +58,7 @@ impl QemuInfo {
 }
 
 fn help(binary: &Path, args: &[&str]) -> String {
-    let install = kennel_machine::QemuInstall::of(binary);
-    let mut cmd = Command::new(binary);
-    install.apply_env(&mut cmd);
-    cmd.args(install.args())
+    kennel_machine::QemuInstall::command(binary)
         .args(args)
         .args(["-display", "none"])
         .stdin(Stdio::null())

@@ -165,7 +165,6 @@ impl Test {
         };
         let workspace = Workspace {
             scratch,
-            key_dir: kennel_layout::TestDir::new(&self.logdir).job_key_dir(),
             log: self.logs.test.clone(),
             cmdline: self.logs.cmdline.clone(),
             several: self.machines > 1,

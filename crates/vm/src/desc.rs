@@ -71,8 +71,6 @@ impl MachineDesc {
 pub struct Workspace {
     /// The test's private scratch folder: overlays and seeds go here.
     pub scratch: PathBuf,
-    /// Where the job's SSH key lives (`kennel_layout::TestDir::job_key_dir`).
-    pub key_dir: PathBuf,
     /// The test's `test.log`.
     pub log: TestLog,
     /// The test's `cmdline` file: each machine's exact command line, and how to
@@ -80,7 +78,8 @@ pub struct Workspace {
     pub cmdline: LogSink,
     /// The test has several machines: name them in `cmdline`.
     pub several: bool,
-    /// The test's log folder: `${logdir}` of a wrapper, failure artifacts.
+    /// The test's log folder: `${logdir}` of a wrapper, failure artifacts; the
+    /// job's SSH key is found from it (`kennel_layout::TestDir::job_key_dir`).
     pub logdir: PathBuf,
 }
 

@@ -137,7 +137,10 @@ fn prepare_cloud(
         why,
     };
     let key = match cloud_init {
-        Some(_) => Some(crate::cloud::job_key(&workspace.key_dir).map_err(failed)?),
+        Some(_) => {
+            let key_dir = kennel_layout::TestDir::new(&workspace.logdir).job_key_dir();
+            Some(crate::cloud::job_key(&key_dir).map_err(failed)?)
+        }
         None => None,
     };
     let qemu_img = kennel_cloud::find_qemu_img(config.qemu_option.as_deref());

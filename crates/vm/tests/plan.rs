@@ -7,7 +7,6 @@ use kennel_vm::{prepare, BuiltinGuest, ChannelKind, MachineDesc, TestLog, VmErro
 fn workspace(dir: &std::path::Path) -> Workspace {
     Workspace {
         scratch: dir.to_path_buf(),
-        key_dir: dir.join("ssh"),
         logdir: dir.to_path_buf(),
         log: TestLog::discard(),
         cmdline: LogSink::discard(),

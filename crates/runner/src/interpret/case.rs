@@ -66,8 +66,6 @@ pub(super) struct Interp<'a> {
     pub accel: IndexMap<String, String>,
     /// The running step's own time limit, for messages.
     pub step_timeout: Option<Duration>,
-    /// Where the job's SSH key lives.
-    pub ssh_dir: PathBuf,
     /// Timed phases, for the results.
     pub phases: IndexMap<String, f64>,
     /// The test's log folder.
@@ -128,7 +126,6 @@ pub fn run_case(run: &CaseRun<'_>) -> Outcome {
         cmdline: open(kennel_layout::CMDLINE),
         accel: IndexMap::new(),
         step_timeout: None,
-        ssh_dir: dir.job_key_dir(),
         phases: IndexMap::new(),
         logdir: run.logdir.to_path_buf(),
         timed_out_seen: std::cell::Cell::new(false),
@@ -372,7 +369,6 @@ impl<'a> Interp<'a> {
         let expect_exit = slot.spec.expect_exit.clone();
         let workspace = Workspace {
             scratch: self.tmp.clone(),
-            key_dir: self.ssh_dir.clone(),
             log: self.log.clone(),
             cmdline: self.cmdline.clone(),
             several: self.env.several,

@@ -12,7 +12,7 @@ use crate::error::{ErrorKind, Result};
 use crate::vm::MachineBuilder;
 
 /// Environment variable naming the folder a test logs into (set by `kennel run`).
-pub const LOGDIR_ENV: &str = kennel_layout::TEST_LOGDIR_ENV;
+pub const LOGDIR_ENV: &str = kennel_config::env::TEST_LOGDIR;
 /// Prefix of the environment variables holding parameters: `KENNEL_PARAM_CPUS`
 /// (see [`kennel_config::param_env_var`]).
 pub const PARAM_ENV_PREFIX: &str = kennel_config::env::PARAM_PREFIX;

@@ -107,7 +107,3 @@ pub const ATTACH_JSON: &str = "attach.json";
 pub const PAUSED: &str = "paused";
 /// An earlier attempt's files are kept in `attempt-N`.
 pub const ATTEMPT_PREFIX: &str = "attempt-";
-
-/// The environment variable that tells an executable or Rust test its log folder
-/// (set by `kennel run`; a Rust test writes `test.log`, `console.log`... there).
-pub const TEST_LOGDIR_ENV: &str = "KENNEL_TEST_LOGDIR";

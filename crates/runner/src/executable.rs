@@ -79,7 +79,7 @@ pub fn run_executable(run: &ExecRun<'_>, on_result: &mut dyn FnMut(ExecResult)) 
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(stderr)
-        .env(kennel_layout::TEST_LOGDIR_ENV, run.logdir)
+        .env(kennel_config::env::TEST_LOGDIR, run.logdir)
         .envs(run.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     kennel_machine::process::kill_with_parent(&mut cmd);

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kennel_runner::{EventKind, RunEvent};
 
 use crate::terminal::Terminal;
@@ -27,7 +27,9 @@ impl Default for LiveTerminal {
 impl LiveTerminal {
     /// A live display drawn on stderr; finished tests are printed on stdout.
     pub fn new() -> LiveTerminal {
-        let bar = ProgressBar::new(0);
+        // Hidden until the job says how many tests it has: a bar of length 0
+        // would be drawn full.
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
         bar.set_style(
             ProgressStyle::with_template("{elapsed:>4} [{bar:20}] {pos}/{len} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -43,14 +45,15 @@ impl LiveTerminal {
     }
 
     fn refresh(&self) {
-        let running: Vec<&str> = self.running.values().map(String::as_str).collect();
-        let failed = if self.failed > 0 {
-            format!("· {} failed ", self.failed)
-        } else {
-            String::new()
-        };
-        self.bar
-            .set_message(format!("{failed}· running: {}", running.join(", ")));
+        let mut message = String::new();
+        if self.failed > 0 {
+            message.push_str(&format!("· {} failed ", self.failed));
+        }
+        if !self.running.is_empty() {
+            let running: Vec<&str> = self.running.values().map(String::as_str).collect();
+            message.push_str(&format!("· running: {}", running.join(", ")));
+        }
+        self.bar.set_message(message);
     }
 }
 
@@ -68,6 +71,7 @@ impl Reporter for LiveTerminal {
         match &event.kind {
             EventKind::JobStarted { total, .. } => {
                 self.bar.set_length(*total as u64);
+                self.bar.set_draw_target(ProgressDrawTarget::stderr());
                 self.bar.enable_steady_tick(Duration::from_millis(250));
             }
             EventKind::TestStarted { index, name, .. } => {

@@ -158,7 +158,7 @@ fn precache_qemu_tests(discovery: &kennel_runner::Discovery) -> usize {
             failed += 1;
         }
     }
-    println!("kennel: {n} QEMU test files precached, {failed} failed");
+    println!("kennel: {n} QEMU test files precached, {failed} of them failed");
     failed
 }
 

@@ -48,6 +48,20 @@ for n, (what, ok) in enumerate(checks, 1):
         print("# environment: %r" % {k: v for k, v in os.environ.items() if "QEMU" in k or k == "PYTHONPATH"})
 "##;
 
+/// One passing point; in precache mode, a file in the cache instead.
+const TEST_VERSION: &str = r#"
+import os
+stamp = os.environ.get("QEMU_TEST_PRECACHE")
+if stamp:
+    download = os.path.join(os.environ["QEMU_TEST_CACHE_DIR"], "download")
+    os.makedirs(download, exist_ok=True)
+    open(os.path.join(download, "precached"), "w").write(os.environ["PYTHONPATH"])
+    open(stamp, "w").close()
+else:
+    print("1..1")
+    print("ok 1 - version")
+"#;
+
 /// The QEMU tree in a temporary folder; `None` (the test returns) without QEMU.
 fn fake_tree() -> Option<(tempfile::TempDir, PathBuf)> {
     let Some(qemu) = kennel_config::which("qemu-system-x86_64") else {
@@ -69,10 +83,7 @@ fn fake_tree() -> Option<(tempfile::TempDir, PathBuf)> {
     write("tests/functional/meson.build", MESON);
     write("tests/functional/qemu_test/__init__.py", "STUB = 'yes'\n");
     write("tests/functional/test_env.py", TEST_ENV);
-    write(
-        "tests/functional/test_version.py",
-        "print('1..1')\nprint('ok 1 - version')\n",
-    );
+    write("tests/functional/test_version.py", TEST_VERSION);
     write(
         "tests/functional/test_slow.py",
         "import time\ntime.sleep(60)\n",
@@ -170,5 +181,38 @@ fn meson_s_quick_set_is_the_quick_tag_and_list_shows_tags_and_timeouts() {
             ),
             ("test_version.py".to_string(), tags, serde_json::json!(90.0)),
         ]
+    );
+}
+
+#[test]
+fn assets_fetch_runs_each_test_file_once_in_its_precache_mode() {
+    let Some((tree, functional)) = fake_tree() else {
+        return;
+    };
+    let cache = tree.path().join("kennel-cache");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_kennel"))
+        .args(["assets", "fetch"])
+        .arg(functional.join("test_version.py"))
+        .env("KENNEL_CACHE_DIR", &cache)
+        .env_remove("QEMU_TEST_CACHE_DIR")
+        .output()
+        .expect("kennel assets fetch");
+
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("kennel: 1 QEMU test files precached, 0 of them failed"),
+        "{stdout}"
+    );
+    let written =
+        std::fs::read_to_string(cache.join("qemu/download/precached")).expect("precached");
+    assert!(
+        written.ends_with(&functional.display().to_string()),
+        "{written}"
     );
 }

@@ -39,7 +39,11 @@ pub struct Discovery {
 pub fn discover(paths: &[PathBuf]) -> Result<Discovery, RunnerError> {
     let mut found = Discovery::default();
     for path in paths {
-        if let Some(functional) = crate::qemu_tree::functional_dir_of(path) {
+        let in_qemu_tree = path
+            .exists()
+            .then(|| crate::qemu_tree::functional_dir_of(path))
+            .flatten();
+        if let Some(functional) = in_qemu_tree {
             load_qemu_tree(&functional, path, &mut found);
         } else if path.is_dir() {
             let mut files = Vec::new();
@@ -90,10 +94,18 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), RunnerError> {
 fn load_qemu_tree(functional: &Path, path: &Path, found: &mut Discovery) {
     let tree = crate::qemu_tree::load(functional);
     found.warnings.extend(tree.warnings);
+    let before = found.qemu_tests.len();
     let wanted = |t: &crate::qemu_tree::QemuTest| t.file.starts_with(path);
     found
         .qemu_tests
         .extend(tree.tests.into_iter().filter(wanted).map(Arc::new));
+    if path.is_file() && found.qemu_tests.len() == before {
+        found.warnings.push(format!(
+            "{}: no list of {}/meson.build names it (tests_<arch>_system_quick, ...)",
+            path.display(),
+            functional.display()
+        ));
+    }
 }
 
 fn load(path: &Path, explicit: bool, found: &mut Discovery) -> Result<(), RunnerError> {

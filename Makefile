@@ -52,7 +52,8 @@ test:
 # The same QMP, machine, machine-core and CLI suites and the examples against
 # QEMU 10.0 as well: Debian's bookworm-backports packages unpacked into
 # build/qemu-10 (never installed over the system's 7.2), first on PATH. The
-# cloud-image boots stay on 7.2 only, to keep the run short.
+# cloud-image boots stay on 7.2 only, to keep the run short. Last, QEMU 10.0.2's
+# own quick x86_64 functional tests, under kennel and directly, must agree.
 QEMU10 := $(CURDIR)/build/qemu-10/usr/bin
 test-qemu10:
 	bash scripts/fetch-qemu10.sh
@@ -66,3 +67,5 @@ test-qemu10:
 	$(CARGO) run --quiet -p kennel-cli -- run --qemu $(QEMU10)/qemu-system-x86_64 examples/ tests/functional/pass tests/functional/guest --results-dir target/kennel-results-qemu10
 	bash scripts/check-no-skips.sh target/kennel-results-qemu10/latest
 	$(CARGO) run --quiet -p kennel-cli -- run --qemu $(QEMU10)/qemu-system-x86_64 tests/functional/versions --results-dir target/kennel-results-qemu10
+	# QEMU 10.0.2's own quick x86_64 tests/functional under kennel and directly: equal verdicts.
+	KENNEL="$(CARGO) run --quiet -p kennel-cli --" bash scripts/compare-qemu-functional.sh

@@ -29,6 +29,8 @@ need=(
   # kennel's own tests check the cloud-init seed with these
   "python3:python3"
   "/usr/lib/python3/dist-packages/yaml/__init__.py:python3-yaml"
+  # QEMU's own functional tests run in a venv with pycotap (scripts/qemu-functional-venv.sh)
+  "/usr/share/doc/python3-venv:python3-venv"
   "mdir:mtools"
   "blkid:util-linux"
   "mkfs.vfat:dosfstools"

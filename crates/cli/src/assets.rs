@@ -103,10 +103,17 @@ fn fetch(cache: &Cache, paths: Vec<PathBuf>, allow_unverified: bool) -> Result<E
     for f in &discovery.failures {
         eprintln!("kennel: error: {}", f.message);
     }
+    let qemu_failed = precache_qemu_tests(&discovery);
     let (items, unresolved) = declared(&discovery);
     if items.is_empty() && unresolved == 0 {
-        println!("kennel: the tests declare no assets");
-        return Ok(Ending::Ok);
+        if discovery.qemu_tests.is_empty() {
+            println!("kennel: the tests declare no assets");
+        }
+        return Ok(if qemu_failed == 0 {
+            Ending::Ok
+        } else {
+            Ending::Failed
+        });
     }
     let policy = FetchPolicy {
         offline: false,
@@ -120,11 +127,39 @@ fn fetch(cache: &Cache, paths: Vec<PathBuf>, allow_unverified: bool) -> Result<E
         items.len() + unresolved,
         failed
     );
-    if failed == 0 && discovery.failures.is_empty() {
+    if failed + qemu_failed == 0 && discovery.failures.is_empty() {
         Ok(Ending::Ok)
     } else {
         Ok(Ending::Failed)
     }
+}
+
+/// QEMU's own tests fetch their assets themselves: each test file once, in its
+/// precache mode (`kennel_runner::qemu_tree::precache`). How many failed.
+fn precache_qemu_tests(discovery: &kennel_runner::Discovery) -> usize {
+    let mut files: Vec<&kennel_runner::qemu_tree::QemuTest> = Vec::new();
+    for t in &discovery.qemu_tests {
+        if !files.iter().any(|f| f.file == t.file) {
+            files.push(t);
+        }
+    }
+    if files.is_empty() {
+        return 0;
+    }
+    println!(
+        "kennel: {} QEMU test files fetch their assets in their precache mode",
+        files.len()
+    );
+    let n = files.len();
+    let mut failed = 0;
+    for t in files {
+        if let Err(why) = kennel_runner::qemu_tree::precache(t, None) {
+            eprintln!("kennel: error: {}: {why}", t.file.display());
+            failed += 1;
+        }
+    }
+    println!("kennel: {n} QEMU test files precached, {failed} of them failed");
+    failed
 }
 
 /// Every asset the discovered files declare, a cloud image once per image its

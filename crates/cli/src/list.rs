@@ -60,6 +60,24 @@ pub fn list(a: ListArgs) -> Result<Ending, CliError> {
                     );
                 }
             }
+            Planned::QemuTest(t) => {
+                let timeout_s = t.timeout.as_secs_f64();
+                if a.json {
+                    rows.push(serde_json::json!({
+                        "name": p.name(),
+                        "file": t.file,
+                        "kind": "qemu-functional",
+                        "tags": t.tags(),
+                        "timeout_s": timeout_s,
+                    }));
+                } else {
+                    println!(
+                        "{}  (QEMU functional test, timeout {timeout_s}s)  [{}]",
+                        p.name(),
+                        t.tags().join(", ")
+                    );
+                }
+            }
             Planned::Invalid(f) => {
                 invalid = true;
                 eprintln!("kennel: error: {}", f.message);

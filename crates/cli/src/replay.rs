@@ -105,6 +105,13 @@ fn keep_wanted(mut selected: Selected, wanted: &[&TestResult]) -> Selected {
             !cargo_binaries.contains(path) && wanted.iter().any(|t| &t.file == path)
         }
         Planned::CargoTest(_) => names.contains(p.name().as_str()),
+        Planned::QemuTest(_) => {
+            let name = p.name();
+            let point = format!("{name}: ");
+            names
+                .iter()
+                .any(|n| *n == name.as_str() || n.starts_with(&point))
+        }
         Planned::Invalid(_) => true,
     });
     Selected {

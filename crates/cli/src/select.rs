@@ -41,6 +41,9 @@ pub fn select(sel: &Selection) -> Result<Selected, CliError> {
         sel.paths.clone()
     };
     let discovery = kennel_runner::discover(&paths).map_err(CliError::usage)?;
+    for w in &discovery.warnings {
+        eprintln!("kennel: warning: {w}");
+    }
     let mut planned = kennel_runner::plan(&discovery, &overrides, &filter);
     if sel.cargo && filter.is_empty() {
         let tests = kennel_runner::cargo::discover_cargo(&sel.packages)
@@ -74,7 +77,7 @@ pub fn select(sel: &Selection) -> Result<Selected, CliError> {
 
 /// Why discovery and the tag filter left nothing.
 fn nothing_selected(sel: &Selection, paths: &[PathBuf], discovery: &Discovery) -> String {
-    let found = discovery.files.len() + discovery.executables.len();
+    let found = discovery.files.len() + discovery.executables.len() + discovery.qemu_tests.len();
     let where_ = paths
         .iter()
         .map(|p| p.display().to_string())

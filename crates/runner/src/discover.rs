@@ -26,6 +26,11 @@ pub struct Discovery {
     pub failures: Vec<LoadFailure>,
     /// Executable files (any program is a test; TAP producers are many).
     pub executables: Vec<PathBuf>,
+    /// QEMU's own functional tests, from a QEMU tree's `tests/functional`
+    /// ([`crate::qemu_tree`]): one per test file and target architecture.
+    pub qemu_tests: Vec<Arc<crate::qemu_tree::QemuTest>>,
+    /// What discovery could read only in part (a QEMU tree's `meson.build`).
+    pub warnings: Vec<String>,
 }
 
 /// Find test files under `paths` (files or directories, searched recursively in
@@ -34,11 +39,21 @@ pub struct Discovery {
 pub fn discover(paths: &[PathBuf]) -> Result<Discovery, RunnerError> {
     let mut found = Discovery::default();
     for path in paths {
-        if path.is_dir() {
+        let in_qemu_tree = path
+            .exists()
+            .then(|| crate::qemu_tree::functional_dir_of(path))
+            .flatten();
+        if let Some(functional) = in_qemu_tree {
+            load_qemu_tree(&functional, path, &mut found);
+        } else if path.is_dir() {
             let mut files = Vec::new();
             walk(path, &mut files)?;
             for f in files {
-                load(&f, false, &mut found)?;
+                if f.is_dir() {
+                    load_qemu_tree(&f, &f, &mut found);
+                } else {
+                    load(&f, false, &mut found)?;
+                }
             }
         } else if path.exists() {
             load(path, true, &mut found)?;
@@ -63,13 +78,34 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), RunnerError> {
         if hidden {
             continue;
         }
-        if p.is_dir() {
+        if p.is_dir() && crate::qemu_tree::is_functional_dir(&p) {
+            out.push(p);
+        } else if p.is_dir() {
             walk(&p, out)?;
         } else if p.extension().is_some_and(|e| e == "toml") || kennel_config::is_executable(&p) {
             out.push(p);
         }
     }
     Ok(())
+}
+
+/// The tests of the QEMU tree whose functional-test folder is `functional` that are
+/// under `path` (the folder itself, one of its folders or one test file).
+fn load_qemu_tree(functional: &Path, path: &Path, found: &mut Discovery) {
+    let tree = crate::qemu_tree::load(functional);
+    found.warnings.extend(tree.warnings);
+    let before = found.qemu_tests.len();
+    let wanted = |t: &crate::qemu_tree::QemuTest| t.file.starts_with(path);
+    found
+        .qemu_tests
+        .extend(tree.tests.into_iter().filter(wanted).map(Arc::new));
+    if path.is_file() && found.qemu_tests.len() == before {
+        found.warnings.push(format!(
+            "{}: no list of {}/meson.build names it (tests_<arch>_system_quick, ...)",
+            path.display(),
+            functional.display()
+        ));
+    }
 }
 
 fn load(path: &Path, explicit: bool, found: &mut Discovery) -> Result<(), RunnerError> {
@@ -122,6 +158,8 @@ pub enum Planned {
     },
     /// A Rust test: one test of a cargo test binary.
     CargoTest(crate::cargo::CargoTest),
+    /// One of QEMU's own functional tests, for one target architecture.
+    QemuTest(Arc<crate::qemu_tree::QemuTest>),
     /// A file that does not load.
     Invalid(LoadFailure),
 }
@@ -146,6 +184,7 @@ impl PlannedTest {
                 path.display().to_string()
             }
             Planned::CargoTest(t) => format!("{}::{}", t.package, t.name),
+            Planned::QemuTest(t) => t.display_name(),
         }
     }
 
@@ -155,6 +194,7 @@ impl PlannedTest {
             Planned::Case { case, .. } => &case.file.path,
             Planned::Executable { path } | Planned::Invalid(LoadFailure { path, .. }) => path,
             Planned::CargoTest(t) => &t.binary,
+            Planned::QemuTest(t) => &t.file,
         }
     }
 
@@ -162,6 +202,7 @@ impl PlannedTest {
     pub fn tags(&self) -> Vec<String> {
         match &self.what {
             Planned::Case { case, .. } => case.file.tags.clone(),
+            Planned::QemuTest(t) => t.tags(),
             Planned::Executable { .. } | Planned::CargoTest(_) | Planned::Invalid(_) => Vec::new(),
         }
     }
@@ -182,6 +223,7 @@ pub fn plan(
         let name = match &what {
             Planned::Case { case, .. } => case.name.clone(),
             Planned::CargoTest(t) => t.name.clone(),
+            Planned::QemuTest(t) => t.slug_name(),
             Planned::Executable { path } | Planned::Invalid(LoadFailure { path, .. }) => path
                 .file_name()
                 .map(|s| s.to_string_lossy().into_owned())
@@ -215,6 +257,12 @@ pub fn plan(
     if filter.is_empty() {
         for path in &discovery.executables {
             push(Planned::Executable { path: path.clone() });
+        }
+    }
+    // QEMU's tests carry meson's suites and their architecture as tags.
+    for t in &discovery.qemu_tests {
+        if filter.matches(&t.tags()) {
+            push(Planned::QemuTest(t.clone()));
         }
     }
     out

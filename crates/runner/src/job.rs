@@ -426,6 +426,39 @@ fn run_test(
                 &logdir,
                 kennel_layout::TEST_LOG,
                 result,
+                None,
+            );
+        }
+        Planned::QemuTest(q) => {
+            let var = |n: &str| std::env::var_os(n);
+            let ctx = crate::qemu_tree::RunContext {
+                qemu: shared.opts.qemu.as_deref(),
+                offline: shared.opts.assets.offline,
+                logdir: &logdir,
+                var: &var,
+            };
+            let cmd = match crate::qemu_tree::command(q, &ctx) {
+                Ok(cmd) => cmd,
+                Err(why) => {
+                    result.status = Status::Skip;
+                    result.reason = Some(why);
+                    return vec![result];
+                }
+            };
+            let _ = tx.send(Msg::Event(Box::new(EventKind::TestStarted {
+                index: t.index,
+                name: t.name(),
+                attempt: 1,
+            })));
+            return run_executable_test(
+                shared,
+                (t.index, tx),
+                &cmd.program,
+                &cmd.args,
+                &logdir,
+                kennel_layout::TEST_LOG,
+                result,
+                Some((cmd.env, q.timeout)),
             );
         }
         Planned::CargoTest(c) if c.ignored => {
@@ -447,6 +480,7 @@ fn run_test(
                 &logdir,
                 kennel_layout::STDOUT_LOG,
                 result,
+                None,
             );
         }
         Planned::Case { case, case_index } => (case, *case_index),
@@ -505,7 +539,10 @@ fn run_test(
 }
 
 /// An executable: one result, or one per TAP test point, each sent to the
-/// coordinator as soon as it is known (none are left for the end).
+/// coordinator as soon as it is known (none are left for the end). `own` is the
+/// environment and timeout of a test that has its own (QEMU's tests); others get
+/// `--qemu`'s host binary and the default timeout.
+#[allow(clippy::too_many_arguments)]
 fn run_executable_test(
     shared: &Shared<'_>,
     (index, tx): (usize, &mpsc::Sender<Msg>),
@@ -514,6 +551,7 @@ fn run_executable_test(
     logdir: &Path,
     stdout_file: &'static str,
     template: TestResult,
+    own: Option<(Vec<(String, String)>, Duration)>,
 ) -> Vec<TestResult> {
     let mut env: Vec<(String, String)> = shared
         .opts
@@ -521,7 +559,10 @@ fn run_executable_test(
         .iter()
         .map(|(k, v)| (kennel_config::param_env_var(k), kennel_spec::value_text(v)))
         .collect();
-    if let Some(q) = &shared.opts.qemu {
+    let (own_env, own_timeout) = own.unzip();
+    if let Some(own) = own_env {
+        env.extend(own);
+    } else if let Some(q) = &shared.opts.qemu {
         if let Ok(b) = kennel_machine::find_qemu(kennel_machine::host_arch(), None, Some(q)) {
             env.push((
                 kennel_machine::QEMU_BINARY_ENV.to_string(),
@@ -530,7 +571,9 @@ fn run_executable_test(
         }
     }
     let abort = || shared.abort_reason().is_some();
-    let timeout = kennel_spec::DEFAULT_TIMEOUT.mul_f64(shared.opts.timeout_factor.max(0.01));
+    let timeout = own_timeout
+        .unwrap_or(kennel_spec::DEFAULT_TIMEOUT)
+        .mul_f64(shared.opts.timeout_factor.max(0.01));
     let run = crate::executable::ExecRun {
         path,
         args,

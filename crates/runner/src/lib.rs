@@ -17,6 +17,7 @@ mod event;
 pub mod executable;
 pub mod interpret;
 mod job;
+pub mod qemu_tree;
 pub mod schedule;
 pub use kennel_layout::slug;
 pub mod tap;

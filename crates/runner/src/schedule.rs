@@ -28,7 +28,7 @@ const EXECUTABLE_MIB: u64 = 256;
 pub fn weight(test: &PlannedTest) -> Weight {
     match &test.what {
         Planned::Case { case, .. } => file_weight(&case.file, &case.params),
-        Planned::Executable { .. } | Planned::CargoTest(_) => Weight {
+        Planned::Executable { .. } | Planned::CargoTest(_) | Planned::QemuTest(_) => Weight {
             memory_mib: EXECUTABLE_MIB,
             slots: 1,
             exclusive: false,

@@ -11,5 +11,6 @@ mod deadlines;
 mod debug;
 mod guest;
 mod harness;
+mod qemu_tree;
 mod reasons;
 mod steps;

@@ -1,0 +1,218 @@
+//! A QEMU source tree's own `tests/functional` under `kennel run` (issue 16, item
+//! 1): a small fake tree (a `qemu_test` stub package, a `meson.build`, tests that
+//! print TAP about what they were given) with a build folder holding the real
+//! `qemu-system-x86_64` and a `pyvenv`.
+
+use super::harness::*;
+
+const MESON: &str = "
+test_timeouts = {
+  'slow' : 3,
+}
+tests_generic_system = [
+  'version',
+]
+tests_x86_64_system_quick = [
+  'env',
+]
+tests_x86_64_system_thorough = [
+  'slow',
+]
+tests_x86_64_system_thorough += some_other_list
+";
+
+/// Prints one TAP point per thing meson's environment must give the test.
+const TEST_ENV: &str = r##"
+import os, subprocess, sys
+import qemu_test
+here = os.path.dirname(os.path.abspath(__file__))
+tree = os.path.dirname(os.path.dirname(here))
+binary = os.environ.get("QEMU_TEST_QEMU_BINARY", "")
+version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout if binary else ""
+checks = [
+    ("the stub qemu_test package imports", qemu_test.STUB == "yes"),
+    ("PYTHONPATH is the tree's python and tests/functional",
+     os.environ.get("PYTHONPATH") == os.path.join(tree, "python") + ":" + here),
+    ("QEMU_BUILD_ROOT is the build folder",
+     os.environ.get("QEMU_BUILD_ROOT") == os.path.join(tree, "build")),
+    ("the build's venv runs it", sys.executable == os.path.join(tree, "build", "pyvenv", "bin", "python3")),
+    ("the x86_64 binary", binary.endswith("/qemu-system-x86_64") and "QEMU emulator" in version),
+    ("--offline is QEMU_TEST_NO_DOWNLOAD", os.environ.get("QEMU_TEST_NO_DOWNLOAD") == "1"),
+    ("QEMU_TEST_CACHE_DIR under kennel's cache", os.environ.get("QEMU_TEST_CACHE_DIR", "").endswith("/kennel-cache/qemu")),
+]
+print("TAP version 13")
+print("1..%d" % len(checks))
+for n, (what, ok) in enumerate(checks, 1):
+    print("%sok %d - %s" % ("" if ok else "not ", n, what))
+    if not ok:
+        print("# environment: %r" % {k: v for k, v in os.environ.items() if "QEMU" in k or k == "PYTHONPATH"})
+"##;
+
+/// One passing point; in precache mode, a file in the cache instead.
+const TEST_VERSION: &str = r#"
+import os
+stamp = os.environ.get("QEMU_TEST_PRECACHE")
+if stamp:
+    download = os.path.join(os.environ["QEMU_TEST_CACHE_DIR"], "download")
+    os.makedirs(download, exist_ok=True)
+    open(os.path.join(download, "precached"), "w").write(os.environ["PYTHONPATH"])
+    open(stamp, "w").close()
+else:
+    print("1..1")
+    print("ok 1 - version")
+"#;
+
+/// The QEMU tree in a temporary folder; `None` (the test returns) without QEMU.
+fn fake_tree() -> Option<(tempfile::TempDir, PathBuf)> {
+    let Some(qemu) = kennel_config::which("qemu-system-x86_64") else {
+        kennel_testkit::missing("qemu-system-x86_64 (apt-get install qemu-system-x86)");
+        return None;
+    };
+    let python = [PathBuf::from("/usr/bin/python3")]
+        .into_iter()
+        .find(|p| p.is_file())
+        .or_else(|| kennel_config::which("python3"))
+        .expect("python3");
+    let dir = tempfile::tempdir().expect("tree");
+    let functional = dir.path().join("tests/functional");
+    let write = |rel: &str, text: &str| {
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    write("tests/functional/meson.build", MESON);
+    write("tests/functional/qemu_test/__init__.py", "STUB = 'yes'\n");
+    write("tests/functional/test_env.py", TEST_ENV);
+    write("tests/functional/test_version.py", TEST_VERSION);
+    write(
+        "tests/functional/test_slow.py",
+        "import time\ntime.sleep(60)\n",
+    );
+    write("python/qemu/__init__.py", "");
+    write("build/build.ninja", "");
+    let venv = dir.path().join("build/pyvenv/bin");
+    std::fs::create_dir_all(&venv).expect("mkdir");
+    std::os::unix::fs::symlink(&python, venv.join("python3")).expect("venv python3");
+    std::os::unix::fs::symlink(&qemu, dir.path().join("build/qemu-system-x86_64")).expect("qemu");
+    Some((dir, functional))
+}
+
+#[test]
+fn a_qemu_trees_tests_get_meson_s_environment_timeouts_and_tags() {
+    let Some((tree, functional)) = fake_tree() else {
+        return;
+    };
+    let cache = tree.path().join("kennel-cache");
+
+    let run = kennel(
+        &[path_str(&functional), "-t", "arch:x86_64", "--offline"],
+        &[("KENNEL_CACHE_DIR", path_str(&cache))],
+    );
+
+    let file = |name: &str| {
+        functional
+            .join(format!("test_{name}.py"))
+            .display()
+            .to_string()
+    };
+    let env = run.test(&format!("{} [x86_64]: the x86_64 binary", file("env")));
+    assert_eq!(env["status"], "PASS", "{}\n{}", run.stdout, run.stderr);
+    let results = run.results();
+    let points: Vec<&Value> = results["tests"]
+        .as_array()
+        .expect("tests")
+        .iter()
+        .filter(|t| t["name"].as_str().unwrap_or("").starts_with(&file("env")))
+        .collect();
+    assert_eq!(points.len(), 7, "{}", run.stdout);
+    for p in points {
+        assert_eq!(p["status"], "PASS", "{p}");
+    }
+    let version = run.test(&format!("{} [x86_64]: version", file("version")));
+    assert_eq!(version["status"], "PASS", "{version}");
+    // meson's `test_timeouts` gives `slow` 3 s, not kennel's default.
+    let slow = run.test(&format!("{} [x86_64]", file("slow")));
+    assert_eq!(slow["status"], "INTERRUPTED", "{slow}");
+    let reason = slow["reason"].as_str().expect("reason");
+    assert!(reason.contains("timed out after 3s"), "{reason}");
+    assert!(
+        run.stderr
+            .contains("tests_x86_64_system_thorough is not a plain list"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn meson_s_quick_set_is_the_quick_tag_and_list_shows_tags_and_timeouts() {
+    let Some((_tree, functional)) = fake_tree() else {
+        return;
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_kennel"))
+        .args(["list", "--json", "-t", "quick"])
+        .arg(&functional)
+        .output()
+        .expect("kennel list");
+
+    let rows: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let rows: Vec<(String, Value, Value)> = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| {
+            let name = r["name"].as_str().expect("name");
+            let file = Path::new(name.split(' ').next().expect("file"));
+            let short = file.file_name().expect("file name").to_string_lossy();
+            (
+                short.into_owned(),
+                r["tags"].clone(),
+                r["timeout_s"].clone(),
+            )
+        })
+        .collect();
+    let tags = serde_json::json!(["quick", "arch:x86_64"]);
+    assert_eq!(
+        rows,
+        [
+            (
+                "test_env.py".to_string(),
+                tags.clone(),
+                serde_json::json!(90.0)
+            ),
+            ("test_version.py".to_string(), tags, serde_json::json!(90.0)),
+        ]
+    );
+}
+
+#[test]
+fn assets_fetch_runs_each_test_file_once_in_its_precache_mode() {
+    let Some((tree, functional)) = fake_tree() else {
+        return;
+    };
+    let cache = tree.path().join("kennel-cache");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_kennel"))
+        .args(["assets", "fetch"])
+        .arg(functional.join("test_version.py"))
+        .env("KENNEL_CACHE_DIR", &cache)
+        .env_remove("QEMU_TEST_CACHE_DIR")
+        .output()
+        .expect("kennel assets fetch");
+
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("kennel: 1 QEMU test files precached, 0 of them failed"),
+        "{stdout}"
+    );
+    let written =
+        std::fs::read_to_string(cache.join("qemu/download/precached")).expect("precached");
+    assert!(
+        written.ends_with(&functional.display().to_string()),
+        "{written}"
+    );
+}

@@ -31,6 +31,8 @@ need=(
   "/usr/lib/python3/dist-packages/yaml/__init__.py:python3-yaml"
   # QEMU's own functional tests run in a venv with pycotap (scripts/qemu-functional-venv.sh)
   "/usr/share/doc/python3-venv:python3-venv"
+  # QEMU's test_migration (exec: transport) pipes through ncat
+  "ncat:ncat"
   "mdir:mtools"
   "blkid:util-linux"
   "mkfs.vfat:dosfstools"

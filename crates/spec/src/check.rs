@@ -108,8 +108,9 @@ pub(crate) fn check_refs(
             check(&name, &none, false).map_err(|message| at(pos, machine.line, &name, message))?;
         }
     }
-    // Typed values are rendered per case, before the test starts: they take
-    // variants and `-p` parameters (a single `${name}` in a step's exit code
+    // Typed values (and strings checked at load: `on`, `channel`, hashes) are
+    // rendered per case, before the test starts: they take variants and `-p`
+    // parameters (a single `${name}` in a step's exit code
     // may also be a saved value, checked with its step below).
     for template in &test.typed {
         for name in template.vars() {
@@ -127,7 +128,7 @@ pub(crate) fn check_refs(
                     template.position(),
                     1,
                     name,
-                    format!("unknown variable `${{{name}}}` in a typed value (a number, boolean or duration takes variants and `-p` parameters): {why}"),
+                    format!("unknown variable `${{{name}}}` in a typed value (read before the test runs, from variants and `-p` parameters): {why}"),
                 ));
             }
         }

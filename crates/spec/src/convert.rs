@@ -63,10 +63,25 @@ impl Loader<'_> {
         ty: Ty,
         key: &str,
     ) -> Result<Option<toml::Value>> {
-        let at = value.span().start;
         let toml::Value::String(text) = value.get_ref() else {
             return Ok(Some(value.get_ref().clone()));
         };
+        self.typed_str(text, value.span().start, ty, key)
+    }
+
+    /// A string key checked at load (`on`, `channel`, `sha256`): its text as
+    /// written, or rendered per case like a typed value (see [`Loader::typed`]);
+    /// `None` while loading the file as written.
+    pub(crate) fn checked_text(&self, value: &S<String>, key: &str) -> Result<Option<String>> {
+        Ok(
+            match self.typed_str(value.get_ref(), value.span().start, Ty::Text, key)? {
+                Some(toml::Value::String(text)) => Some(text),
+                _ => None,
+            },
+        )
+    }
+
+    fn typed_str(&self, text: &str, at: usize, ty: Ty, key: &str) -> Result<Option<toml::Value>> {
         let template = self.tmpl_str(text, at)?;
         if let Some(literal) = template.literal() {
             return Ok(Some(toml::Value::String(literal.to_owned())));
@@ -283,7 +298,7 @@ pub(crate) enum Ty {
     Boolean,
     /// A duration string (`timeout`).
     Duration,
-    /// Text (`arch`, `accel`).
+    /// Text checked at load (`arch`, `accel`, `on`, `channel`, `sha256`).
     Text,
 }
 

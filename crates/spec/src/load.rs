@@ -328,8 +328,8 @@ impl Loader<'_> {
                         format!("asset `{name}` has both `sha256` and `sha512`: expected one"),
                     )
                 }
-                (Some(sha256), None) => Some(AssetHash::Sha256(self.hex(sha256, 64, "sha256")?)),
-                (None, Some(sha512)) => Some(AssetHash::Sha512(self.hex(sha512, 128, "sha512")?)),
+                (Some(sha256), None) => self.hex(sha256, 64, "sha256")?.map(AssetHash::Sha256),
+                (None, Some(sha512)) => self.hex(sha512, 128, "sha512")?.map(AssetHash::Sha512),
                 (None, None) => None,
             };
             assets.insert(
@@ -350,15 +350,19 @@ impl Loader<'_> {
         Ok(assets)
     }
 
-    fn hex(&self, value: &S<String>, digits: usize, key: &str) -> Result<String> {
-        let text = value.get_ref();
+    /// A hash of `digits` hexadecimal digits; `None` while loading the file
+    /// as written when it holds `${...}`.
+    fn hex(&self, value: &S<String>, digits: usize, key: &str) -> Result<Option<String>> {
+        let Some(text) = self.checked_text(value, key)? else {
+            return Ok(None);
+        };
         if text.len() != digits || !text.chars().all(|c| c.is_ascii_hexdigit()) {
             return self.err(
                 value.span().start,
                 format!("`{key}` must be {digits} hexadecimal digits"),
             );
         }
-        Ok(text.to_ascii_lowercase())
+        Ok(Some(text.to_ascii_lowercase()))
     }
 
     fn machines(
@@ -394,29 +398,34 @@ impl Loader<'_> {
         let line = self.line(at);
         let raw = raw.into_inner();
         let channel = match &raw.channel {
-            Some(channel) if !CHANNELS.contains(&channel.get_ref().as_str()) => {
+            Some(channel) => self
+                .checked_text(channel, "channel")?
+                .map(|text| (text, channel.span().start)),
+            None => None,
+        };
+        let channel = match channel {
+            Some((channel, at)) if !CHANNELS.contains(&channel.as_str()) => {
                 return self.err(
-                    channel.span().start,
+                    at,
                     format!(
-                        "unknown channel {:?}: expected one of {}",
-                        channel.get_ref(),
+                        "unknown channel {channel:?}: expected one of {}",
                         list(&CHANNELS)
                     ),
                 )
             }
-            Some(channel)
-                if channel.get_ref() == "ssh"
+            Some((channel, at))
+                if channel == "ssh"
                     && raw
                         .cloud_init
                         .as_ref()
                         .is_none_or(|c| *c.get_ref() == toml::Value::Boolean(false)) =>
             {
                 return self.err(
-                    channel.span().start,
+                    at,
                     "`channel = \"ssh\"` needs `cloud_init` (it makes the guest's user and key)",
                 )
             }
-            Some(channel) => Some(channel.get_ref().clone()),
+            Some((channel, _)) => Some(channel),
             None => None,
         };
         let launch = self.opt_boolean(raw.launch.as_ref(), "launch", true)?;

@@ -141,7 +141,10 @@ impl Loader<'_> {
                 )
             }
             (Some(on), _) => {
-                let on = on.get_ref();
+                let Some(on) = self.checked_text(on, "on")? else {
+                    // Known per case: the file as loaded targets its first machine.
+                    return Ok(machines[0].name.clone());
+                };
                 if !names.contains(&on.as_str()) {
                     return self.err(
                         header,

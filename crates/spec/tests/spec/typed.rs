@@ -296,3 +296,41 @@ fn a_plain_string_in_a_typed_place_is_still_refused_at_load() {
         "tests/qmp/t.toml:1:13: `exclusive` must be `true` or `false`, found string \"yes\""
     );
 }
+
+#[test]
+fn strings_checked_at_load_take_the_variant_too() {
+    let sum = "ab".repeat(32);
+    let cases = cases(&format!(
+        "[variants]\nm = [\"b\"]\nch = [\"console\"]\nsum = [\"{sum}\"]\n\
+         [assets.k]\npath = \"k\"\nsha256 = \"${{sum}}\"\n\
+         [machines.a]\n[machines.b]\nchannel = \"${{ch}}\"\n[[step]]\non = \"${{m}}\"\nrunning = true\n"
+    ));
+    let file = &cases[0].file;
+
+    assert_eq!(file.steps[0].on, "b");
+    assert_eq!(file.machines[1].channel.as_deref(), Some("console"));
+    assert_eq!(
+        file.assets["k"].hash,
+        Some(kennel_spec::AssetHash::Sha256(sum))
+    );
+}
+
+#[test]
+fn a_step_on_from_a_variant_naming_no_machine_is_the_literals_error() {
+    let err = case_err("[variants]\nm = [\"c\"]\n[machines.a]\n[machines.b]\n[[step]]\non = \"${m}\"\nrunning = true\n");
+
+    assert_eq!(
+        err,
+        "tests/qmp/t.toml:5:1: step targets unknown machine `c` (machines: `a`, `b`)"
+    );
+}
+
+#[test]
+fn a_channel_from_a_variant_is_checked_like_a_literal() {
+    let err = case_err("[variants]\nch = [\"telnet\"]\n[machine]\nchannel = \"${ch}\"\n");
+
+    assert_eq!(
+        err,
+        "tests/qmp/t.toml:4:11: unknown channel \"telnet\": expected one of `agent`, `ssh`, `console`"
+    );
+}

@@ -172,6 +172,7 @@ impl Test {
         };
         let deadlines = Deadlines {
             until: self.deadline,
+            test_until: self.deadline,
             timeout: self.timeout,
         };
         MachineBuilder::new(name, self.logs.clone(), deadlines, workspace)

@@ -97,6 +97,7 @@ fn load_case(args: &ChildArgs) -> Result<kennel_spec::TestCase, String> {
         .ok_or_else(|| format!("{}: not a test", args.file.display()))?;
     let file = std::sync::Arc::new(file);
     file.cases(&args.overrides)
+        .map_err(|e| e.to_string())?
         .into_iter()
         .nth(args.case_index)
         .ok_or_else(|| format!("{}: no case {}", args.file.display(), args.case_index))

@@ -249,8 +249,16 @@ pub fn plan(
             }));
             continue;
         }
-        for (case_index, case) in file.cases(overrides).into_iter().enumerate() {
-            push(Planned::Case { case, case_index });
+        match file.cases(overrides) {
+            Ok(cases) => {
+                for (case_index, case) in cases.into_iter().enumerate() {
+                    push(Planned::Case { case, case_index });
+                }
+            }
+            Err(e) => push(Planned::Invalid(LoadFailure {
+                path: file.path.clone(),
+                message: e.to_string(),
+            })),
         }
     }
     // Executables carry no tags: a tag filter selects none of them.

@@ -108,6 +108,31 @@ pub(crate) fn check_refs(
             check(&name, &none, false).map_err(|message| at(pos, machine.line, &name, message))?;
         }
     }
+    // Typed values (and strings checked at load: `on`, `channel`, hashes) are
+    // rendered per case, before the test starts: they take variants and `-p`
+    // parameters (a single `${name}` in a step's exit code
+    // may also be a saved value, checked with its step below).
+    for template in &test.typed {
+        for name in template.vars() {
+            let known = test.variants.contains_key(name)
+                || saved_by.iter().any(|(saved, _)| *saved == name)
+                || params.is_none_or(|params| params.iter().any(|p| p == name));
+            let fixed = BUILTINS.contains(&name) || name.starts_with("asset:");
+            if fixed || !known {
+                let why = if fixed {
+                    "its value is known only when the test runs".to_owned()
+                } else {
+                    "not a variant or a `-p` parameter".to_owned()
+                };
+                return Err(at(
+                    template.position(),
+                    1,
+                    name,
+                    format!("unknown variable `${{{name}}}` in a typed value (read before the test runs, from variants and `-p` parameters): {why}"),
+                ));
+            }
+        }
+    }
     let mut saved: HashSet<&str> = HashSet::new();
     for step in &test.steps {
         for (name, pos) in step_refs(step).0 {

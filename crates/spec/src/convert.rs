@@ -17,9 +17,13 @@ pub(crate) const EXIT_CODE: &str = "an exit code from 0 to 255";
 
 impl Loader<'_> {
     pub(crate) fn tmpl(&self, value: &S<String>) -> Result<Template> {
-        let at = value.span().start;
+        self.tmpl_str(value.get_ref(), value.span().start)
+    }
+
+    /// A template written at byte offset `at`, with its position.
+    fn tmpl_str(&self, text: &str, at: usize) -> Result<Template> {
         let (line, column) = self.src.line_col(at);
-        Template::parse(value.get_ref())
+        Template::parse(text)
             .map(|t| t.at(line, column))
             .or_else(|e| self.err(at, e.to_string()))
     }
@@ -43,50 +47,162 @@ impl Loader<'_> {
         Ok(template)
     }
 
-    /// A typed value written literally, or as a string that is exactly one `${name}`.
+    /// The one rule for typed values (docs/test-format.md, "Substitution"):
+    /// a key taking a number, boolean or duration also takes a string holding
+    /// `${...}`, rendered with the case's variants and `-p` parameters and then
+    /// read as `ty`. What it gives is checked like a literal, with the same
+    /// messages at the same place.
+    ///
+    /// Returns the value to check: the literal as written, or the rendered one;
+    /// `None` while loading the file as written (no case yet): the template is
+    /// recorded in [`TestFile::typed`](crate::TestFile::typed) and the key
+    /// keeps its default until [`TestFile::cases`](crate::TestFile::cases).
+    pub(crate) fn typed(
+        &self,
+        value: &S<toml::Value>,
+        ty: Ty,
+        key: &str,
+    ) -> Result<Option<toml::Value>> {
+        let toml::Value::String(text) = value.get_ref() else {
+            return Ok(Some(value.get_ref().clone()));
+        };
+        self.typed_str(text, value.span().start, ty, key)
+    }
+
+    /// A string key checked at load (`on`, `channel`, `sha256`): its text as
+    /// written, or rendered per case like a typed value (see [`Loader::typed`]);
+    /// `None` while loading the file as written.
+    pub(crate) fn checked_text(&self, value: &S<String>, key: &str) -> Result<Option<String>> {
+        Ok(
+            match self.typed_str(value.get_ref(), value.span().start, Ty::Text, key)? {
+                Some(toml::Value::String(text)) => Some(text),
+                _ => None,
+            },
+        )
+    }
+
+    fn typed_str(&self, text: &str, at: usize, ty: Ty, key: &str) -> Result<Option<toml::Value>> {
+        let template = self.tmpl_str(text, at)?;
+        if let Some(literal) = template.literal() {
+            return Ok(Some(toml::Value::String(literal.to_owned())));
+        }
+        self.typed_templates.borrow_mut().push(template.clone());
+        let Some(vars) = self.vars else {
+            return Ok(None);
+        };
+        let rendered = template
+            .render(vars)
+            .or_else(|e| self.err(at, format!("in `{key}`: {e}")))?;
+        let read = match ty {
+            Ty::Integer => rendered.trim().parse().ok().map(toml::Value::Integer),
+            Ty::Boolean => match rendered.trim() {
+                "true" => Some(toml::Value::Boolean(true)),
+                "false" => Some(toml::Value::Boolean(false)),
+                _ => None,
+            },
+            Ty::Duration => parse_duration(&rendered)
+                .ok()
+                .map(|_| toml::Value::String(rendered.clone())),
+            Ty::Text => Some(toml::Value::String(rendered.clone())),
+        };
+        match read {
+            Some(read) => Ok(Some(read)),
+            None => self.err(
+                at,
+                format!(
+                    "`{key}` is {text:?}, which gives {rendered:?} after substitution: expected {}",
+                    ty.expected()
+                ),
+            ),
+        }
+    }
+
+    /// A typed value written literally, or as a string with `${...}`: rendered
+    /// per case (see [`Loader::typed`]); a single `${name}` that is not a
+    /// variant or parameter (a value saved by an earlier step) stays a
+    /// reference, rendered when the step runs.
     pub(crate) fn templ<T: DeserializeOwned>(
         &self,
         value: &S<toml::Value>,
+        ty: Ty,
+        key: &str,
         expected: &str,
-    ) -> Result<Templ<T>> {
+    ) -> Result<Option<Templ<T>>> {
         let at = value.span().start;
+        if let toml::Value::String(text) = value.get_ref() {
+            let template = self.tmpl_str(text, at)?;
+            if let Some(name) = template.single_var() {
+                if self.vars.is_none_or(|vars| vars.get(name).is_none()) {
+                    self.typed_templates.borrow_mut().push(template.clone());
+                    return Ok(Some(Templ::Var(name.to_owned())));
+                }
+            }
+        }
+        let Some(read) = self.typed(value, ty, key)? else {
+            return Ok(None);
+        };
         let mismatch = |found: &str| {
             self.err(
                 at,
-                format!("expected {expected} or a string that is exactly one `${{name}}`, found {found}"),
+                format!("expected {expected} or a string holding `${{name}}`, found {found}"),
             )
         };
-        match value.get_ref() {
-            toml::Value::String(text) => {
-                let template = Template::parse(text).or_else(|e| self.err(at, e.to_string()))?;
-                if let Some(name) = template.single_var() {
-                    return Ok(Templ::Var(name.to_owned()));
-                }
-                match template.literal() {
-                    Some(literal) => T::deserialize(toml::Value::String(literal.to_owned()))
-                        .map(Templ::Lit)
-                        .or_else(|_| mismatch(&format!("string {text:?}"))),
-                    None => mismatch(&format!("string {text:?}")),
-                }
-            }
-            other => T::deserialize(other.clone())
-                .map(Templ::Lit)
-                .or_else(|_| mismatch(&describe_value(other))),
-        }
+        T::deserialize(read.clone())
+            .map(|v| Some(Templ::Lit(v)))
+            .or_else(|_| mismatch(&describe_value(&read)))
     }
 
     pub(crate) fn opt_templ<T: DeserializeOwned>(
         &self,
         value: Option<&S<toml::Value>>,
+        ty: Ty,
+        key: &str,
         expected: &str,
     ) -> Result<Option<Templ<T>>> {
-        value.map(|v| self.templ(v, expected)).transpose()
+        match value {
+            Some(value) => self.templ(value, ty, key, expected),
+            None => Ok(None),
+        }
     }
 
-    /// A count (0 or more) that fits in 32 bits, written as an integer.
-    pub(crate) fn count(&self, value: &S<toml::Value>, key: &str) -> Result<u32> {
-        match value.get_ref() {
-            toml::Value::Integer(n) => u32::try_from(*n).or_else(|_| {
+    /// A boolean key: `true`, `false`, or a string holding `${...}` (see
+    /// [`Loader::typed`]); `None` until the case is known.
+    pub(crate) fn boolean(&self, value: &S<toml::Value>, key: &str) -> Result<Option<bool>> {
+        match self.typed(value, Ty::Boolean, key)? {
+            Some(toml::Value::Boolean(b)) => Ok(Some(b)),
+            Some(other) => self.err(
+                value.span().start,
+                format!(
+                    "`{key}` must be `true` or `false`, found {}",
+                    describe_value(&other)
+                ),
+            ),
+            None => Ok(None),
+        }
+    }
+
+    /// An optional boolean key, `default` when absent or not known yet.
+    pub(crate) fn opt_boolean(
+        &self,
+        value: Option<&S<toml::Value>>,
+        key: &str,
+        default: bool,
+    ) -> Result<bool> {
+        Ok(match value {
+            Some(value) => self.boolean(value, key)?.unwrap_or(default),
+            None => default,
+        })
+    }
+
+    /// A count (0 or more) that fits in 32 bits, written as an integer (or a
+    /// string holding `${...}`); `None` until the case is known.
+    pub(crate) fn count(&self, value: &S<toml::Value>, key: &str) -> Result<Option<u32>> {
+        let Some(read) = self.typed(value, Ty::Integer, key)? else {
+            return Ok(None);
+        };
+        let key = format!("`{key}`");
+        match &read {
+            toml::Value::Integer(n) => u32::try_from(*n).map(Some).or_else(|_| {
                 self.err(
                     value.span().start,
                     format!(
@@ -105,29 +221,44 @@ impl Loader<'_> {
         }
     }
 
-    /// A typed count of at least 1 (`cpus`), or a string that is exactly one `${name}`.
-    pub(crate) fn positive(&self, value: &S<toml::Value>) -> Result<Templ<u64>> {
+    /// A typed count of at least 1 (`cpus`), see [`Loader::templ`].
+    pub(crate) fn positive(&self, value: &S<toml::Value>, key: &str) -> Result<Option<Templ<u64>>> {
         const POSITIVE: &str = "a positive integer";
-        let templ = self.templ::<u64>(value, POSITIVE)?;
-        if templ.lit() == Some(&0) {
+        let templ = self.templ::<u64>(value, Ty::Integer, key, POSITIVE)?;
+        if templ.as_ref().and_then(Templ::lit) == Some(&0) {
             return self.err(value.span().start, format!("expected {POSITIVE}, found 0"));
         }
         Ok(templ)
     }
 
-    pub(crate) fn duration(&self, value: &S<toml::Value>) -> Result<Duration> {
+    /// A duration string (or a string holding `${...}`, see [`Loader::typed`]);
+    /// `None` until the case is known.
+    pub(crate) fn duration(&self, value: &S<toml::Value>, key: &str) -> Result<Option<Duration>> {
         let at = value.span().start;
-        match value.get_ref() {
-            toml::Value::String(text) => {
-                parse_duration(text).or_else(|e| self.err(at, e.to_string()))
-            }
-            other => self.err(
+        match self.typed(value, Ty::Duration, key)? {
+            Some(toml::Value::String(text)) => parse_duration(&text)
+                .map(Some)
+                .or_else(|e| self.err(at, e.to_string())),
+            Some(other) => self.err(
                 at,
                 format!(
                     "expected a duration string such as \"30s\", \"2m\" or \"1500ms\", found {}",
-                    describe_value(other)
+                    describe_value(&other)
                 ),
             ),
+            None => Ok(None),
+        }
+    }
+
+    /// An optional duration key (`None` when absent or not known yet).
+    pub(crate) fn opt_duration(
+        &self,
+        value: Option<&S<toml::Value>>,
+        key: &str,
+    ) -> Result<Option<Duration>> {
+        match value {
+            Some(value) => self.duration(value, key),
+            None => Ok(None),
         }
     }
 
@@ -155,6 +286,30 @@ impl Loader<'_> {
             );
         }
         self.value(value)
+    }
+}
+
+/// What a typed key reads a rendered string as.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Ty {
+    /// An integer (`retries`, `cpus`, exit codes).
+    Integer,
+    /// `true` or `false` (`exclusive`, `console`, `launch`, `poll`, ...).
+    Boolean,
+    /// A duration string (`timeout`).
+    Duration,
+    /// Text checked at load (`arch`, `accel`, `on`, `channel`, `sha256`).
+    Text,
+}
+
+impl Ty {
+    fn expected(self) -> &'static str {
+        match self {
+            Ty::Integer => "an integer",
+            Ty::Boolean => "`true` or `false`",
+            Ty::Duration => "a duration such as \"30s\", \"2m\" or \"1500ms\"",
+            Ty::Text => "text",
+        }
     }
 }
 

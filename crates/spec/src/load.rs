@@ -1,21 +1,23 @@
 //! Loading: TOML text to a validated [`TestFile`].
 
+use std::cell::RefCell;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use indexmap::IndexMap;
 use serde::Deserialize;
 
 use crate::check::{check_refs, BUILTINS};
-use crate::convert::{list, to_json, EXIT_CODE};
+use crate::convert::{list, to_json, Ty, EXIT_CODE};
 use crate::error::{error_at_line, Source, SpecError};
 use crate::model::{
     AssetHash, AssetSource, AssetSpec, ExitExpect, MachineSpec, RequiresSpec, TestFile, TextCheck,
     CHANNELS,
 };
 use crate::raw::{RawAsset, RawCloudInit, RawExit, RawFile, RawMachine, S};
-use crate::template::{check_value, is_var_name, Templ, Template};
+use crate::template::{check_value, is_var_name, Templ, Template, Vars};
 use crate::version::VersionReq;
 use crate::Value;
 
@@ -93,10 +95,45 @@ pub fn load_str(path: &Path, source: &str) -> Result<Option<TestFile>, SpecError
             ));
         }
     }
-    let raw: RawFile = toml::from_str(source).map_err(|e| toml_error(src, &e))?;
-    let test = Loader { src }.file(raw)?;
+    let mut test = load_with(src, None)?;
     check_refs(&test, None, Some(src.text)).map_err(|e| src.with_snippet(e))?;
+    if !test.typed.is_empty() {
+        test.source = Some(Arc::from(source));
+    }
     Ok(Some(test))
+}
+
+/// Load a test from its text, rendering typed values written with `${...}`
+/// with `vars` (a case's variants and `-p` parameters) when given.
+fn load_with(src: Source<'_>, vars: Option<&dyn Vars>) -> Result<TestFile> {
+    let raw: RawFile = toml::from_str(src.text).map_err(|e| toml_error(src, &e))?;
+    let loader = Loader {
+        src,
+        vars,
+        typed_templates: RefCell::new(Vec::new()),
+    };
+    let mut test = loader.file(raw)?;
+    test.typed = loader.typed_templates.into_inner();
+    Ok(test)
+}
+
+impl TestFile {
+    /// The file with every typed value written with `${...}` (a `timeout`,
+    /// `cpus`, `poll`, ...) rendered with `params` and checked like a literal:
+    /// what one case runs. The file itself when it has none.
+    pub(crate) fn resolve(self: &Arc<Self>, params: &dyn Vars) -> Result<Arc<TestFile>> {
+        let Some(text) = &self.source else {
+            return Ok(Arc::clone(self));
+        };
+        let src = Source {
+            path: &self.path,
+            text,
+        };
+        let mut test = load_with(src, Some(params))?;
+        test.typed.clone_from(&self.typed);
+        test.source = None;
+        Ok(Arc::new(test))
+    }
 }
 
 /// A TOML error at the mistake: a string or array left open is reported
@@ -111,6 +148,10 @@ fn toml_error(src: Source<'_>, error: &toml::de::Error) -> SpecError {
 
 pub(crate) struct Loader<'a> {
     pub(crate) src: Source<'a>,
+    /// A case's variants and `-p` parameters, when loading for a case.
+    pub(crate) vars: Option<&'a dyn Vars>,
+    /// Typed values written with `${...}`, as met (see [`Loader::typed`]).
+    pub(crate) typed_templates: RefCell<Vec<Template>>,
 }
 
 pub(crate) type Result<T, E = SpecError> = std::result::Result<T, E>;
@@ -139,10 +180,9 @@ impl Loader<'_> {
                 .map(|stem| stem.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         };
-        let timeout = match &raw.timeout {
-            Some(timeout) => self.duration(timeout)?,
-            None => DEFAULT_TIMEOUT,
-        };
+        let timeout = self
+            .opt_duration(raw.timeout.as_ref(), "timeout")?
+            .unwrap_or(DEFAULT_TIMEOUT);
         let requires = self.requires(raw.requires.unwrap_or_default())?;
         let variants = self.variants(raw.variants)?;
         let assets = self.assets(raw.assets)?;
@@ -157,15 +197,17 @@ impl Loader<'_> {
             tags: raw.tags,
             timeout,
             retries: match &raw.retries {
-                Some(retries) => self.count(retries, "`retries`")?,
+                Some(retries) => self.count(retries, "retries")?.unwrap_or(0),
                 None => 0,
             },
-            exclusive: raw.exclusive,
+            exclusive: self.opt_boolean(raw.exclusive.as_ref(), "exclusive", false)?,
             requires,
             machines,
             steps,
             variants,
             assets,
+            typed: Vec::new(),
+            source: None,
         })
     }
 
@@ -229,6 +271,7 @@ impl Loader<'_> {
             let at = asset.span().start;
             let line = self.line(at);
             let asset = asset.into_inner();
+            let uncompress = self.opt_boolean(asset.uncompress.as_ref(), "uncompress", false)?;
             if !is_var_name(&name) || name.contains(':') {
                 return self.err(
                     at,
@@ -242,7 +285,7 @@ impl Loader<'_> {
                         format!("asset `{name}` has `cloud` and `url`/`path`: expected one"),
                     );
                 }
-                if asset.uncompress || asset.extract.is_some() {
+                if uncompress || asset.extract.is_some() {
                     return self.err(
                         cloud.span().start,
                         format!("asset `{name}`: `cloud` images take no `uncompress` or `extract`"),
@@ -285,8 +328,8 @@ impl Loader<'_> {
                         format!("asset `{name}` has both `sha256` and `sha512`: expected one"),
                     )
                 }
-                (Some(sha256), None) => Some(AssetHash::Sha256(self.hex(sha256, 64, "sha256")?)),
-                (None, Some(sha512)) => Some(AssetHash::Sha512(self.hex(sha512, 128, "sha512")?)),
+                (Some(sha256), None) => self.hex(sha256, 64, "sha256")?.map(AssetHash::Sha256),
+                (None, Some(sha512)) => self.hex(sha512, 128, "sha512")?.map(AssetHash::Sha512),
                 (None, None) => None,
             };
             assets.insert(
@@ -296,7 +339,7 @@ impl Loader<'_> {
                     line,
                     source,
                     hash,
-                    uncompress: asset.uncompress,
+                    uncompress,
                     extract: match &asset.extract {
                         Some(member) => Some(self.tmpl(member)?.source().to_owned()),
                         None => None,
@@ -307,15 +350,19 @@ impl Loader<'_> {
         Ok(assets)
     }
 
-    fn hex(&self, value: &S<String>, digits: usize, key: &str) -> Result<String> {
-        let text = value.get_ref();
+    /// A hash of `digits` hexadecimal digits; `None` while loading the file
+    /// as written when it holds `${...}`.
+    fn hex(&self, value: &S<String>, digits: usize, key: &str) -> Result<Option<String>> {
+        let Some(text) = self.checked_text(value, key)? else {
+            return Ok(None);
+        };
         if text.len() != digits || !text.chars().all(|c| c.is_ascii_hexdigit()) {
             return self.err(
                 value.span().start,
                 format!("`{key}` must be {digits} hexadecimal digits"),
             );
         }
-        Ok(text.to_ascii_lowercase())
+        Ok(Some(text.to_ascii_lowercase()))
     }
 
     fn machines(
@@ -351,32 +398,37 @@ impl Loader<'_> {
         let line = self.line(at);
         let raw = raw.into_inner();
         let channel = match &raw.channel {
-            Some(channel) if !CHANNELS.contains(&channel.get_ref().as_str()) => {
+            Some(channel) => self
+                .checked_text(channel, "channel")?
+                .map(|text| (text, channel.span().start)),
+            None => None,
+        };
+        let channel = match channel {
+            Some((channel, at)) if !CHANNELS.contains(&channel.as_str()) => {
                 return self.err(
-                    channel.span().start,
+                    at,
                     format!(
-                        "unknown channel {:?}: expected one of {}",
-                        channel.get_ref(),
+                        "unknown channel {channel:?}: expected one of {}",
                         list(&CHANNELS)
                     ),
                 )
             }
-            Some(channel)
-                if channel.get_ref() == "ssh"
+            Some((channel, at))
+                if channel == "ssh"
                     && raw
                         .cloud_init
                         .as_ref()
                         .is_none_or(|c| *c.get_ref() == toml::Value::Boolean(false)) =>
             {
                 return self.err(
-                    channel.span().start,
+                    at,
                     "`channel = \"ssh\"` needs `cloud_init` (it makes the guest's user and key)",
                 )
             }
-            Some(channel) => Some(channel.get_ref().clone()),
+            Some((channel, _)) => Some(channel),
             None => None,
         };
-        let launch = raw.launch.unwrap_or(true);
+        let launch = self.opt_boolean(raw.launch.as_ref(), "launch", true)?;
         let expect_exit = match &raw.expect_exit {
             Some(exit) => Some(self.exit(exit, true)?),
             None => None,
@@ -389,12 +441,12 @@ impl Loader<'_> {
         }
         Ok(MachineSpec {
             line,
-            arch: self.opt_templ(raw.arch.as_ref(), "a string")?,
+            arch: self.opt_templ(raw.arch.as_ref(), Ty::Text, "arch", "a string")?,
             binary: self.opt_tmpl(raw.binary.as_ref())?,
             machine_type: self.opt_tmpl(raw.r#type.as_ref())?,
-            accel: self.opt_templ(raw.accel.as_ref(), "a string")?,
+            accel: self.opt_templ(raw.accel.as_ref(), Ty::Text, "accel", "a string")?,
             cpus: match &raw.cpus {
-                Some(cpus) => Some(self.positive(cpus)?),
+                Some(cpus) => self.positive(cpus, "cpus")?,
                 None => None,
             },
             memory: self.opt_tmpl(raw.memory.as_ref())?,
@@ -409,7 +461,10 @@ impl Loader<'_> {
                 None => None,
             },
             channel,
-            console: raw.console,
+            console: match &raw.console {
+                Some(console) => self.boolean(console, "console")?,
+                None => None,
+            },
             console_fail: match &raw.console_fail {
                 Some(items) => Some(self.tmpl_list(items)?),
                 None => None,
@@ -455,11 +510,11 @@ impl Loader<'_> {
                     "`timeout` goes on the step, not inside `exit`",
                 )
             }
-            Some(timeout) => Some(self.duration(timeout)?),
+            Some(timeout) => self.duration(timeout, "timeout")?,
             None => None,
         };
         Ok(ExitExpect {
-            code: self.opt_templ(exit.code.as_ref(), EXIT_CODE)?,
+            code: self.opt_templ(exit.code.as_ref(), Ty::Integer, "code", EXIT_CODE)?,
             stdout: self.text_check(
                 ("stdout", &exit.stdout),
                 ("stdout_regex", &exit.stdout_regex),

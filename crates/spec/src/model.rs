@@ -41,6 +41,16 @@ pub struct TestFile {
     pub variants: IndexMap<String, Vec<Value>>,
     /// `[assets.<name>]`, in file order.
     pub assets: IndexMap<String, AssetSpec>,
+    /// Typed values (a number, boolean or duration: `timeout`, `cpus`,
+    /// `poll`, ...) written as a string holding `${...}`, with their
+    /// positions. Each is rendered per case with its variants and `-p`
+    /// parameters and checked like a literal (see [`TestFile::cases`]); in the
+    /// file as loaded, such a key holds its default (a single `${name}` in a
+    /// [`Templ`] place holds [`Templ::Var`]).
+    pub typed: Vec<Template>,
+    /// The file's text, kept when `typed` is not empty: each case re-reads
+    /// it with its values.
+    pub source: Option<std::sync::Arc<str>>,
 }
 
 impl TestFile {

@@ -18,8 +18,7 @@ pub(crate) struct RawFile {
     pub tags: Vec<String>,
     pub timeout: Option<S<toml::Value>>,
     pub retries: Option<S<toml::Value>>,
-    #[serde(default)]
-    pub exclusive: bool,
+    pub exclusive: Option<S<toml::Value>>,
     pub requires: Option<RawRequires>,
     pub machine: Option<S<RawMachine>>,
     #[serde(default)]
@@ -72,11 +71,11 @@ pub(crate) struct RawMachine {
     pub image: Option<S<String>>,
     pub cloud_init: Option<S<toml::Value>>,
     pub channel: Option<S<String>>,
-    pub console: Option<bool>,
+    pub console: Option<S<toml::Value>>,
     pub console_fail: Option<Vec<S<String>>>,
     pub args: Option<Vec<S<String>>>,
     pub incoming: Option<S<String>>,
-    pub launch: Option<bool>,
+    pub launch: Option<S<toml::Value>>,
     pub expect_exit: Option<S<RawExit>>,
 }
 
@@ -117,8 +116,7 @@ pub(crate) struct RawAsset {
     pub cloud: Option<S<String>>,
     pub sha256: Option<S<String>>,
     pub sha512: Option<S<String>>,
-    #[serde(default)]
-    pub uncompress: bool,
+    pub uncompress: Option<S<toml::Value>>,
     pub extract: Option<S<String>>,
 }
 
@@ -159,7 +157,7 @@ pub(crate) struct RawStep {
     // Common keys.
     pub on: Option<S<String>>,
     pub timeout: Option<S<toml::Value>>,
-    pub poll: Option<bool>,
+    pub poll: Option<S<toml::Value>>,
     pub save: Option<S<IndexMap<String, String>>>,
     // Kinds.
     pub qmp: Option<S<String>>,
@@ -171,11 +169,11 @@ pub(crate) struct RawStep {
     pub exec: Option<S<String>>,
     pub run: Option<S<String>>,
     pub output: Option<S<RawOutput>>,
-    pub running: Option<bool>,
-    pub launch: Option<S<bool>>,
+    pub running: Option<S<toml::Value>>,
+    pub launch: Option<S<toml::Value>>,
     pub exit: Option<S<RawExit>>,
     pub shutdown: Option<S<RawShutdown>>,
-    pub kill: Option<S<bool>>,
+    pub kill: Option<S<toml::Value>>,
     // qmp
     pub args: Option<S<toml::Value>>,
     pub returns: Option<S<toml::Value>>,

@@ -3,7 +3,7 @@
 use indexmap::IndexMap;
 
 use crate::check::BUILTINS;
-use crate::convert::{list, EXIT_CODE};
+use crate::convert::{list, Ty, EXIT_CODE};
 use crate::load::{Loader, Result, MAIN_MACHINE};
 use crate::model::{DescCheck, MachineSpec, QmpExpect, Step, StepKind, TextCheck};
 use crate::raw::{
@@ -61,7 +61,7 @@ impl Loader<'_> {
                 format!("key `{key}` does not apply to a `{kind}` step (its own keys: {takes})"),
             );
         }
-        let poll = step.poll.unwrap_or(false);
+        let poll = self.opt_boolean(step.poll.as_ref(), "poll", false)?;
         if poll && !POLL_KINDS.contains(&kind) {
             return self.err(
                 header,
@@ -85,10 +85,7 @@ impl Loader<'_> {
             None => Vec::new(),
         };
         let on = self.resolve_on(header, step.on.as_ref(), machines)?;
-        let timeout = match &step.timeout {
-            Some(timeout) => Some(self.duration(timeout)?),
-            None => None,
-        };
+        let timeout = self.opt_duration(step.timeout.as_ref(), "timeout")?;
         let kind = self.step_kind(kind, raw)?;
         Ok(Step {
             line,
@@ -144,7 +141,10 @@ impl Loader<'_> {
                 )
             }
             (Some(on), _) => {
-                let on = on.get_ref();
+                let Some(on) = self.checked_text(on, "on")? else {
+                    // Known per case: the file as loaded targets its first machine.
+                    return Ok(machines[0].name.clone());
+                };
                 if !names.contains(&on.as_str()) {
                     return self.err(
                         header,
@@ -261,7 +261,12 @@ impl Loader<'_> {
                 },
             ) => StepKind::Run {
                 command: self.tmpl(command)?,
-                exit_code: self.opt_templ(step.exit_code.as_ref(), EXIT_CODE)?,
+                exit_code: self.opt_templ(
+                    step.exit_code.as_ref(),
+                    Ty::Integer,
+                    "exit_code",
+                    EXIT_CODE,
+                )?,
                 stdout: opt(&step.stdout)?,
                 stdout_contains: opt(&step.stdout_contains)?,
                 stdout_regex: match &step.stdout_regex {
@@ -283,7 +288,7 @@ impl Loader<'_> {
                     running: Some(running),
                     ..
                 },
-            ) => StepKind::Running(*running),
+            ) => StepKind::Running(self.boolean(running, "running")?.unwrap_or(true)),
             (
                 "launch",
                 RawStep {
@@ -291,7 +296,7 @@ impl Loader<'_> {
                     ..
                 },
             ) => {
-                if !launch.get_ref() {
+                if self.boolean(launch, "launch")? == Some(false) {
                     return self.err(
                         launch.span().start,
                         "`launch = false` is not a step: write `launch = true` to launch a machine declared with `launch = false`",
@@ -312,7 +317,12 @@ impl Loader<'_> {
                     ..
                 },
             ) => StepKind::Shutdown {
-                code: self.opt_templ(shutdown.get_ref().code.as_ref(), EXIT_CODE)?,
+                code: self.opt_templ(
+                    shutdown.get_ref().code.as_ref(),
+                    Ty::Integer,
+                    "code",
+                    EXIT_CODE,
+                )?,
             },
             (
                 "kill",
@@ -320,7 +330,7 @@ impl Loader<'_> {
                     kill: Some(kill), ..
                 },
             ) => {
-                if !kill.get_ref() {
+                if self.boolean(kill, "kill")? == Some(false) {
                     return self.err(
                         kill.span().start,
                         "`kill = false` is not a step: write `kill = true` to kill the machine",

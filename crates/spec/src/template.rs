@@ -264,6 +264,10 @@ pub fn value_text(value: &Value) -> String {
 
 /// A typed value written literally (`cpus = 4`) or as a string that is exactly
 /// one `${name}` (`cpus = "${cpus}"`), which takes the variable's value.
+///
+/// In a case's file ([`TestFile::cases`](crate::TestFile::cases)) a reference
+/// to a variant or `-p` parameter is already a `Lit`; `Var` remains for a
+/// value known only when the step runs (a value saved by an earlier step).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Templ<T> {
     /// Written literally.

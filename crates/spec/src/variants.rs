@@ -5,6 +5,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 
 use crate::convert::to_json;
+use crate::error::SpecError;
 use crate::model::TestFile;
 use crate::template::{is_var_name, value_text};
 use crate::Value;
@@ -32,6 +33,11 @@ impl TestFile {
     /// the case names still show it (`[machine=pc,cpus=2]` for `-p cpus=2`),
     /// so that every run names the values it used.
     ///
+    /// Each case's `file` has its typed values written with `${...}`
+    /// rendered and checked (see [`TestFile::typed`]); one that does not read
+    /// as its type, or breaks a rule a literal would (`cpus = 0`, an exit
+    /// code beyond 255), is an error at its key.
+    ///
     /// # Examples
     ///
     /// ```
@@ -40,11 +46,14 @@ impl TestFile {
     ///
     /// let text = "[variants]\nmachine = [\"pc\", \"q35\"]\ncpus = [1, 4]\n\n[machine]\ntype = \"${machine}\"\n";
     /// let test = Arc::new(kennel_spec::load_str(Path::new("boot.toml"), text).unwrap().unwrap());
-    /// let names: Vec<_> = test.cases(&IndexMap::new()).into_iter().map(|c| c.name).collect();
+    /// let names: Vec<_> = test.cases(&IndexMap::new()).unwrap().into_iter().map(|c| c.name).collect();
     /// assert_eq!(names, ["boot [machine=pc,cpus=1]", "boot [machine=pc,cpus=4]",
     ///                    "boot [machine=q35,cpus=1]", "boot [machine=q35,cpus=4]"]);
     /// ```
-    pub fn cases(self: &Arc<Self>, overrides: &IndexMap<String, Value>) -> Vec<TestCase> {
+    pub fn cases(
+        self: &Arc<Self>,
+        overrides: &IndexMap<String, Value>,
+    ) -> Result<Vec<TestCase>, SpecError> {
         let axes: Vec<(&String, Vec<&Value>)> = self
             .variants
             .iter()
@@ -68,12 +77,12 @@ impl TestFile {
                     .collect();
                 let mut params = variant.clone();
                 params.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
-                TestCase {
-                    file: Arc::clone(self),
+                Ok(TestCase {
+                    file: self.resolve(&params)?,
                     name: case_name(&self.name, &variant, &params),
                     variant,
                     params,
-                }
+                })
             })
             .collect()
     }

@@ -88,16 +88,21 @@ pub struct Workspace {
 pub struct Deadlines {
     /// When the test's (or the step's) time runs out: nothing waits past it.
     pub until: Instant,
-    /// The test's whole time limit, for the reserve a cloud guest leaves to
-    /// report that it never came up.
+    /// When the test's own time runs out (`until` is earlier when a step's
+    /// timeout bounds the start). A cloud guest's wait ends a reserve before
+    /// it, to report that the guest never came up.
+    pub test_until: Instant,
+    /// The test's whole time limit, which sizes that reserve.
     pub timeout: Duration,
 }
 
 impl Deadlines {
     /// `timeout` from now.
     pub fn from_now(timeout: Duration) -> Deadlines {
+        let until = Instant::now() + timeout;
         Deadlines {
-            until: Instant::now() + timeout,
+            until,
+            test_until: until,
             timeout,
         }
     }

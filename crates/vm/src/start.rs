@@ -280,9 +280,10 @@ impl Plan {
         if let (Some(boot), Some(key)) = (&cloud, &key) {
             let reserve = (deadlines.timeout / 10).min(CLOUD_REPORT_RESERVE);
             let up_by = deadlines
-                .until
+                .test_until
                 .checked_sub(reserve)
-                .unwrap_or(deadlines.until);
+                .unwrap_or(deadlines.test_until)
+                .min(deadlines.until);
             vm.wait_for_cloud(boot, key, launched_at, up_by, &workspace.cmdline)?;
         }
         let console_asked = channel == Some(ChannelKind::Console);

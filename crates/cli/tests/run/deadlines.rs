@@ -178,3 +178,86 @@ fn exit_wait_is_interrupted_by_the_test_timeout() {
 
     assert_eq!(test["status"], "INTERRUPTED", "{test}");
 }
+
+/// A machine that boots nothing (a paused q35) with a cloud-init seed: the
+/// cheapest real QEMU whose guest never phones home and has no SSH server.
+fn cloud_machine(test_timeout: &str, step_timeout: &str) -> String {
+    format!(
+        "name = \"t\"\ntags = [\"arch:x86_64\"]\ntimeout = \"{test_timeout}\"\n\n[machine]\ntype = \"q35\"\nargs = [\"-nodefaults\", \"-S\"]\ncloud_init = true\n\n[[step]]\nrunning = true\ntimeout = \"{step_timeout}\"\n"
+    )
+}
+
+#[test]
+fn phone_home_wait_fails_at_the_step_timeout_naming_the_wait() {
+    let (test, _) = outcome(&cloud_machine("90s", "4s"));
+
+    assert_eq!(test["status"], "FAIL", "{test}");
+    assert!(reason(&test).starts_with("step 1 ("), "{test}");
+    assert!(
+        reason(&test).contains("did not come up: no phone-home from instance"),
+        "{test}"
+    );
+}
+
+#[test]
+fn ssh_wait_after_the_phone_home_fails_at_the_step_timeout_naming_the_wait() {
+    let dir = test_dir(&[("t.toml", &cloud_machine("90s", "6s"))]);
+
+    let run = kennel_while(&[path_str(dir.path())], &[], phone_home_for_the_guest);
+
+    let test = &run.results()["tests"][0];
+    assert_eq!(test["status"], "FAIL", "{test}");
+    assert!(reason(test).starts_with("step 1 ("), "{test}");
+    assert!(
+        reason(test).contains("the guest phoned home but SSH on 127.0.0.1:"),
+        "{test}"
+    );
+}
+
+/// Phone home from the host for the guest of the run's only test, the way
+/// cloud-init would: the instance id and seed come from its `test.log`, the
+/// URL from the seed's user-data. Gives up quietly after 30 s (the test then
+/// fails on its reason).
+fn phone_home_for_the_guest(results: &Path) {
+    let end = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < end {
+        if let Some((port, path)) = phone_home_target(results) {
+            post_form(port, &path, "hostname=t");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The phone-home server's port and the request path for the test's guest.
+fn phone_home_target(results: &Path) -> Option<(u16, String)> {
+    let job = std::fs::read_dir(results)
+        .ok()?
+        .filter_map(Result::ok)
+        .find(|e| e.file_name().to_string_lossy().starts_with("job-"))?;
+    let log = std::fs::read_to_string(job.path().join("tests/001-t/test.log")).ok()?;
+    let line = log.lines().find(|l| l.contains("cloud-init seed "))?;
+    let seed = line.split("cloud-init seed ").nth(1)?.split(' ').next()?;
+    let instance = line.split("(instance ").nth(1)?.split(')').next()?;
+    let bytes = std::fs::read(seed).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    let url = text.split("http://10.0.2.2:").nth(1)?;
+    let (port, rest) = url.split_once('/')?;
+    let token = rest.split('/').next()?;
+    Some((port.parse().ok()?, format!("/{token}/{instance}")))
+}
+
+/// POST a form to `127.0.0.1:port`, ignoring the answer.
+fn post_form(port: u16, path: &str, body: &str) {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return;
+    };
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(request.as_bytes());
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = stream.read_to_end(&mut Vec::new());
+}

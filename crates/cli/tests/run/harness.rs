@@ -113,10 +113,15 @@ impl Run {
 /// Run `kennel run ARGS --results-dir <temp>` from the workspace root, with `env`.
 /// Panics when a process it started outlives it by more than 2 s.
 pub fn kennel(args: &[&str], env: &[(&str, &str)]) -> Run {
+    kennel_while(args, env, |_| {})
+}
+
+/// [`kennel`], doing `during` (given the results folder) while kennel runs.
+pub fn kennel_while(args: &[&str], env: &[(&str, &str)], during: impl FnOnce(&Path)) -> Run {
     let results_dir = tempfile::tempdir().expect("results dir");
     let marker = unique_marker();
     let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_kennel"))
+    let child = Command::new(env!("CARGO_BIN_EXE_kennel"))
         .arg("run")
         .args(args)
         .arg("--results-dir")
@@ -126,8 +131,12 @@ pub fn kennel(args: &[&str], env: &[(&str, &str)]) -> Run {
         .env_remove("KENNEL_RESULTS_DIR")
         .env_remove("QEMU_TEST_QEMU_BINARY")
         .envs(env.iter().copied())
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run kennel");
+    during(results_dir.path());
+    let out = child.wait_with_output().expect("wait for kennel");
     let elapsed = started.elapsed();
     let run = Run {
         code: out.status.code().unwrap_or(-1),

@@ -14,3 +14,4 @@ mod harness;
 mod qemu_tree;
 mod reasons;
 mod steps;
+mod typed;

@@ -379,6 +379,7 @@ impl<'a> Interp<'a> {
             .and_then(|plan| {
                 plan.start(Deadlines {
                     until: until.min(self.deadline),
+                    test_until: self.deadline,
                     timeout: self.timeout,
                 })
             })

@@ -190,6 +190,7 @@ fn case(name: &str, top: &str, cpus: u32, memory: &str) -> Planned {
         .expect("a test");
     let case = Arc::new(file)
         .cases(&IndexMap::new())
+        .expect("cases")
         .into_iter()
         .next()
         .expect("one case");

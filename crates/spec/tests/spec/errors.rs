@@ -228,7 +228,7 @@ fn typed_value_written_as_plain_text_is_refused() {
 
     assert_eq!(
         err,
-        "tests/qmp/t.toml:2:8: expected a positive integer or a string that is exactly one `${name}`, found string \"4\""
+        "tests/qmp/t.toml:2:8: expected a positive integer or a string holding `${name}`, found string \"4\""
     );
 }
 
@@ -482,8 +482,8 @@ fn shutdown_code_outside_a_byte_is_a_load_error_at_the_value() {
 
     assert_eq!(
         err,
-        "tests/qmp/t.toml:3:21: expected an exit code from 0 to 255 or a string that is \
-         exactly one `${name}`, found integer 4294967296"
+        "tests/qmp/t.toml:3:21: expected an exit code from 0 to 255 or a string \
+         holding `${name}`, found integer 4294967296"
     );
 }
 

@@ -112,6 +112,8 @@ fn contract_example_loads_to_the_expected_model() {
         ],
         variants: IndexMap::new(),
         assets: IndexMap::new(),
+        typed: Vec::new(),
+        source: None,
     };
     assert_eq!(test, expected);
     let described: Vec<String> = test.steps.iter().map(Step::describe).collect();

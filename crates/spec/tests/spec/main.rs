@@ -6,6 +6,7 @@ mod malformed;
 mod matching;
 mod substitution;
 mod template;
+mod typed;
 mod variants;
 
 use std::path::Path;

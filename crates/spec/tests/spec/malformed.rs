@@ -132,7 +132,7 @@ fn exit_code_beyond_255_is_a_load_error_at_the_value() {
 
     assert_eq!(
         err,
-        "tests/qmp/t.toml:4:13: expected an exit code from 0 to 255 or a string that is exactly one `${name}`, found integer 256"
+        "tests/qmp/t.toml:4:13: expected an exit code from 0 to 255 or a string holding `${name}`, found integer 256"
     );
 }
 

@@ -23,7 +23,7 @@ fn name_takes_the_variant() {
         "name = \"boot ${machine}\"\n[variants]\nmachine = [\"q35\"]\n[machine]\n",
     ));
 
-    let cases = test.cases(&IndexMap::new());
+    let cases = test.cases(&IndexMap::new()).expect("cases");
 
     assert_eq!(cases[0].name, "boot q35 [machine=q35]");
 }

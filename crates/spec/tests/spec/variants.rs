@@ -24,7 +24,11 @@ fn names(overrides: &[(&str, Value)]) -> Vec<String> {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), v.clone()))
         .collect();
-    test.cases(&overrides).into_iter().map(|c| c.name).collect()
+    test.cases(&overrides)
+        .expect("cases")
+        .into_iter()
+        .map(|c| c.name)
+        .collect()
 }
 
 #[test]
@@ -57,7 +61,7 @@ fn case_params_are_the_variant_then_the_overrides() {
     let overrides: IndexMap<String, Value> =
         [("extra".to_owned(), json!(true))].into_iter().collect();
 
-    let cases = test.cases(&overrides);
+    let cases = test.cases(&overrides).expect("cases");
 
     assert_eq!(cases.len(), 4);
     let last = &cases[3];
@@ -83,7 +87,7 @@ fn case_params_are_the_variant_then_the_overrides() {
 fn no_variants_give_one_case_with_the_plain_name() {
     let test = Arc::new(load("[machine]\n"));
 
-    let cases = test.cases(&IndexMap::new());
+    let cases = test.cases(&IndexMap::new()).expect("cases");
 
     let names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["t"]);

@@ -207,6 +207,7 @@ fn plan(tests: Vec<Planned>) -> Vec<PlannedTest> {
             index,
             what,
             logdir: logdir_for(index, "unit"),
+            args: Vec::new(),
         })
         .collect()
 }

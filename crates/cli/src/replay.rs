@@ -122,7 +122,7 @@ fn keep_wanted(mut selected: Selected, wanted: &[&TestResult]) -> Selected {
 
 /// For each executable of which the job had more test points than are wanted: the
 /// wanted points' unittest names as its arguments (`file.py Class.test_name`) when
-/// [`kennel_runner::unittest_argument`] gives one for each, else the whole file.
+/// [`kennel_runner::unittest_argument`] gives one for each, else the whole file (and why).
 /// Returns what to tell the user, one line per such executable.
 fn choose_points(
     planned: &mut [kennel_runner::PlannedTest],
@@ -139,17 +139,16 @@ fn choose_points(
         if wanted_here.len() == all.iter().filter(of_file).count() {
             continue;
         }
-        let arguments: Option<Vec<String>> = wanted_here
+        let arguments: Result<Vec<String>, String> = wanted_here
             .iter()
-            .map(|t| {
-                t.point
-                    .as_deref()
-                    .and_then(|point| kennel_runner::unittest_argument(path, point))
+            .map(|t| match t.point.as_deref() {
+                Some(point) => kennel_runner::unittest_argument(path, point),
+                None => Err("the file itself is wanted, not only test points".into()),
             })
             .collect();
         let file = path.display();
         match arguments {
-            Some(args) => {
+            Ok(args) => {
                 notes.push(format!(
                     "{file}: running only its test point{} {} (unittest names on its command line)",
                     if args.len() == 1 { "" } else { "s" },
@@ -157,8 +156,8 @@ fn choose_points(
                 ));
                 p.args = args;
             }
-            None => notes.push(format!(
-                "{file}: running the whole file: its test points cannot be chosen one by one (only a .py file whose points are named `__main__.Class.test_name` takes test names on its command line)"
+            Err(why) => notes.push(format!(
+                "{file}: running the whole file, not only the wanted test points: {why}"
             )),
         }
     }

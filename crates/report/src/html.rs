@@ -375,8 +375,15 @@ fn row(i: usize, t: &TestResult, job_dir: &Path, budget: &mut u64) -> Row {
     }
 }
 
+/// Most files linked per test (a folder with more is linked whole).
+const MAX_FILE_LINKS: usize = 200;
+
 /// The files of a test's folder that are not logs kennel shows inline nor its
-/// own bookkeeping: what a `--wrapper` wrote (`strace.log`), `screendump.png`.
+/// own bookkeeping: what a `--wrapper` wrote (`strace.log`), `screendump.png`, and
+/// every file in its subfolders (a test's own logs, such as the `base.log` and
+/// `console.log` of a QEMU functional test under `<test id>/`), but not the folders
+/// of earlier attempts. Of the subfolders, a TAP point is shown only the one named
+/// after it (its unittest id, else its name): all the producer's points share the folder.
 fn other_files(job_dir: &Path, t: &TestResult) -> Vec<Link> {
     let internal = [
         kennel_layout::RESULT_JSON,
@@ -384,22 +391,55 @@ fn other_files(job_dir: &Path, t: &TestResult) -> Vec<Link> {
         kennel_layout::ATTACH_JSON,
         kennel_layout::PAUSED,
     ];
-    let mut names: Vec<String> = std::fs::read_dir(job_dir.join(&t.logdir))
+    let own = t
+        .point
+        .as_deref()
+        .map(|p| kennel_runner::unittest_id(p).unwrap_or(p));
+    let mut names: Vec<String> = Vec::new();
+    for e in std::fs::read_dir(job_dir.join(&t.logdir))
         .into_iter()
         .flatten()
         .flatten()
-        .filter(|e| e.file_type().is_ok_and(|k| k.is_file()))
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !LOGS.iter().any(|l| l.name == n) && !internal.contains(&n.as_str()))
-        .collect();
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        match e.file_type() {
+            Ok(k) if k.is_file() => {
+                if !LOGS.iter().any(|l| l.name == name) && !internal.contains(&name.as_str()) {
+                    names.push(name);
+                }
+            }
+            Ok(k) if k.is_dir() && !TestDir::is_attempt(&name) => {
+                if t.point.is_none() || own == Some(name.as_str()) {
+                    files_under(&e.path(), Path::new(&name), &mut names);
+                }
+            }
+            _ => {}
+        }
+    }
     names.sort();
     names
         .into_iter()
+        .take(MAX_FILE_LINKS)
         .map(|name| Link {
             href: href(&t.logdir.join(&name).display().to_string()),
             name,
         })
         .collect()
+}
+
+/// The files under `dir`, named by their path below the test's folder (`rel` is `dir`'s).
+fn files_under(dir: &Path, rel: &Path, names: &mut Vec<String>) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if names.len() >= MAX_FILE_LINKS {
+            return;
+        }
+        let rel = rel.join(e.file_name());
+        match e.file_type() {
+            Ok(k) if k.is_file() => names.push(rel.display().to_string()),
+            Ok(k) if k.is_dir() => files_under(&e.path(), &rel, names),
+            _ => {}
+        }
+    }
 }
 
 /// Links to the folders where the test's earlier attempts left their logs.

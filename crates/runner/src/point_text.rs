@@ -110,16 +110,26 @@ pub fn unittest_id(point: &str) -> Option<&str> {
 /// The argument that makes a Python file run this point alone again: `Class.test_name`,
 /// when the file is a `.py` unittest-style producer that ran its own tests
 /// (`unittest.main()` in the file: ids start with `__main__.`), whose command line
-/// then names the tests to run. `None` otherwise: a file whose tests were loaded by
-/// module name (QEMU's `QemuBaseTest.main()` passes unittest its own argv) would
-/// ignore the argument.
-pub fn unittest_argument(file: &std::path::Path, point: &str) -> Option<String> {
+/// then names the tests to run. Otherwise why not: a file whose tests were loaded
+/// by module name (QEMU's `QemuBaseTest.main()` passes unittest an argv of its own)
+/// would ignore the argument.
+pub fn unittest_argument(file: &std::path::Path, point: &str) -> Result<String, String> {
     if file.extension().and_then(|e| e.to_str()) != Some("py") {
-        return None;
+        return Err(
+            "only a Python (.py) unittest file takes test names on its command line".into(),
+        );
     }
-    unittest_id(point)?
-        .strip_prefix("__main__.")
-        .map(str::to_string)
+    let Some(id) = unittest_id(point) else {
+        return Err(format!(
+            "its test point `{point}` is not named as a unittest test (`__main__.Class.test_name`)"
+        ));
+    };
+    match id.strip_prefix("__main__.") {
+        Some(rest) => Ok(rest.to_string()),
+        None => Err(format!(
+            "its tests are loaded by module name (`{id}`), by a main() that chooses them itself (as QEMU's QemuBaseTest.main() does), so test names on its command line would be ignored"
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -194,10 +204,11 @@ mod tests {
         let py = std::path::Path::new("tests/t.py");
         assert_eq!(
             unittest_argument(py, "__main__.T.test_fail").as_deref(),
-            Some("T.test_fail")
+            Ok("T.test_fail")
         );
-        assert_eq!(unittest_argument(py, "test_version.Version.test_x"), None);
+        assert!(unittest_argument(py, "test_version.Version.test_x").is_err());
+        assert!(unittest_argument(py, "boots").is_err());
         let sh = std::path::Path::new("tests/t.sh");
-        assert_eq!(unittest_argument(sh, "__main__.T.test_fail"), None);
+        assert!(unittest_argument(sh, "__main__.T.test_fail").is_err());
     }
 }

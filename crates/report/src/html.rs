@@ -402,17 +402,11 @@ fn other_files(job_dir: &Path, t: &TestResult) -> Vec<Link> {
         .flatten()
     {
         let name = e.file_name().to_string_lossy().into_owned();
+        let shown = !LOGS.iter().any(|l| l.name == name) && !internal.contains(&name.as_str());
+        let ours = !TestDir::is_attempt(&name) && (t.point.is_none() || own == Some(name.as_str()));
         match e.file_type() {
-            Ok(k) if k.is_file() => {
-                if !LOGS.iter().any(|l| l.name == name) && !internal.contains(&name.as_str()) {
-                    names.push(name);
-                }
-            }
-            Ok(k) if k.is_dir() && !TestDir::is_attempt(&name) => {
-                if t.point.is_none() || own == Some(name.as_str()) {
-                    files_under(&e.path(), Path::new(&name), &mut names);
-                }
-            }
+            Ok(k) if k.is_file() && shown => names.push(name),
+            Ok(k) if k.is_dir() && ours => files_under(&e.path(), Path::new(&name), &mut names),
             _ => {}
         }
     }

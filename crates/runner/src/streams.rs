@@ -7,16 +7,18 @@
 //! output and a failing test's traceback: it writes them to stderr, then prints
 //! `not ok N ...` on stdout.
 //!
-//! Both pipes are watched with one `poll(2)`; when both have data, stderr is read
-//! first, then stdout. Stderr read while stdout had nothing was written before the
-//! next stdout line, and goes to the next point. Stderr read while stdout also had
-//! data may have been written before or after that data (the order of two pipes is
-//! unknown), so when that stdout data completes point N, that stderr goes to N and
-//! to N+1 as well: a point's text is never missing what was written before its line,
-//! and may carry the first lines of the next test's output. A producer that writes
-//! faster than kennel reads can have several points' lines arrive in one read of
-//! stdout; the stderr read before it then goes to the first `not ok` of them (else
-//! to the first), the one whose text is shown.
+//! Both pipes are watched with one `poll(2)`. Whenever stdout has data, kennel
+//! reads it and then reads all that stderr holds at that moment; since stdout's
+//! lines were written before kennel read them, any stderr written before them is in
+//! by then. So a point's text is never missing what was written before its line.
+//! Stderr read while stdout held unread data (right after a read of stdout, or when
+//! data arrived on stdout during the read of stderr) may also have been written
+//! after that data (the order of two pipes is unknown), so when that data completes
+//! point N, that stderr goes to N and to N+1 as well: a point's text may end with
+//! the first lines of the next test's output. Stderr read while stdout stayed empty
+//! was written before stdout's next line and goes to the next point alone. When one read of stdout brings several points (a program faster than
+//! kennel reads), the stderr before it goes to the first `not ok` among them (else
+//! the first), and each point after that one gets the stderr read right after.
 
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -113,56 +115,88 @@ pub(crate) fn read_streams(
         }
     };
     let mut pending = Pending::default();
-    let mut buf = vec![0u8; 64 * 1024];
-    // Stderr read while stdout had data too: its order against that data is unknown.
-    let mut together: Vec<u8> = Vec::new();
+    let mut out_buf = vec![0u8; 64 * 1024];
+    let mut err_buf = vec![0u8; 64 * 1024];
+    // Stderr read while stdout had unread data, kept for that data's points.
+    let mut unsure: Vec<u8> = Vec::new();
     while s.stdout.is_some() || s.stderr.is_some() {
-        let (err_ready, out_ready) = wait_readable(s.stderr.as_ref(), s.stdout.as_ref());
-        together.clear();
-        if let (true, Some(err)) = (err_ready, s.stderr.as_mut()) {
-            match read_some(err, &mut buf) {
-                Some(n) => {
-                    let _ = s.stderr_log.write_all(&buf[..n]);
-                    pending.push(&buf[..n]);
-                    if out_ready {
-                        together.extend_from_slice(&buf[..n]);
-                    }
-                }
-                None => s.stderr = None,
-            }
-        }
+        let (err_ready, out_ready) = wait_readable(s.stderr.as_ref(), s.stdout.as_ref(), -1);
+        // Stdout first: the stderr read after it holds everything written before its lines.
+        let mut chunk = 0;
         if let (true, Some(out)) = (out_ready, s.stdout.as_mut()) {
-            match read_some(out, &mut buf) {
+            match read_some(out, &mut out_buf) {
                 Some(n) => {
-                    let _ = s.stdout_log.write_all(&buf[..n]);
-                    let new = tap.feed(&buf[..n]);
-                    let at = started.elapsed().as_secs_f64();
-                    let owner = new
-                        .iter()
-                        .position(|p| p.status == PointStatus::NotOk)
-                        .unwrap_or(0);
-                    for i in 0..new.len() {
-                        let text = if i == owner {
-                            pending.take()
-                        } else {
-                            String::new()
-                        };
-                        arrived.push((at, text));
-                    }
-                    if !new.is_empty() {
-                        pending.push(&together);
-                    }
-                    send_complete(&tap, &arrived, false);
+                    let _ = s.stdout_log.write_all(&out_buf[..n]);
+                    chunk = n;
                 }
                 None => s.stdout = None,
             }
         }
+        let mut fresh: Vec<u8> = Vec::new();
+        if err_ready || chunk > 0 {
+            drain_stderr(&mut s, &mut err_buf, &mut |bytes| {
+                pending.push(bytes);
+                fresh.extend_from_slice(bytes);
+            });
+        }
+        if chunk == 0 {
+            // Stdout still empty after this stderr: it was written before stdout's next
+            // line. Else its order against the data now there is unknown.
+            if wait_readable(None, s.stdout.as_ref(), 0).1 {
+                unsure.extend_from_slice(&fresh);
+            }
+            continue;
+        }
+        // Stderr read while stdout had data: written before or after that data.
+        let together = [std::mem::take(&mut unsure), fresh].concat();
+        let new = tap.feed(&out_buf[..chunk]);
+        let at = started.elapsed().as_secs_f64();
+        let owner = new
+            .iter()
+            .position(|p| p.status == PointStatus::NotOk)
+            .unwrap_or(0);
+        let after_owner = String::from_utf8_lossy(&together).trim_end().to_string();
+        for i in 0..new.len() {
+            let text = match i.cmp(&owner) {
+                std::cmp::Ordering::Less => String::new(),
+                std::cmp::Ordering::Equal => pending.take(),
+                std::cmp::Ordering::Greater => after_owner.clone(),
+            };
+            arrived.push((at, text));
+        }
+        if !new.is_empty() {
+            pending.push(&together);
+        }
+        send_complete(&tap, &arrived, false);
     }
     for _ in tap.finish() {
         arrived.push((started.elapsed().as_secs_f64(), pending.take()));
     }
     send_complete(&tap, &arrived, true);
     tap
+}
+
+/// Read what stderr holds now (up to 1 MiB, so that a chatty producer cannot hold
+/// stdout back), logging it and handing it to `take`.
+fn drain_stderr(s: &mut Streams, buf: &mut [u8], take: &mut dyn FnMut(&[u8])) {
+    for _ in 0..16 {
+        let Some(err) = s.stderr.as_mut() else {
+            return;
+        };
+        if !wait_readable(Some(err), None, 0).0 {
+            return;
+        }
+        match read_some(err, buf) {
+            Some(n) => {
+                let _ = s.stderr_log.write_all(&buf[..n]);
+                take(&buf[..n]);
+            }
+            None => {
+                s.stderr = None;
+                return;
+            }
+        }
+    }
 }
 
 /// Read what is there: `None` at the end of the stream (or on an error).
@@ -177,10 +211,12 @@ fn read_some(r: &mut impl Read, buf: &mut [u8]) -> Option<usize> {
     }
 }
 
-/// Block until stderr or stdout can be read (or has closed): (stderr, stdout).
+/// Wait up to `timeout_ms` (-1: for ever) until stderr or stdout can be read (or
+/// has closed): (stderr, stdout).
 fn wait_readable(
     err: Option<&std::process::ChildStderr>,
     out: Option<&std::process::ChildStdout>,
+    timeout_ms: i32,
 ) -> (bool, bool) {
     let fd = |f: Option<i32>| libc::pollfd {
         fd: f.unwrap_or(-1),
@@ -194,15 +230,74 @@ fn wait_readable(
     loop {
         // SAFETY: `fds` is a valid array of two pollfd for the call's duration;
         // a negative fd is ignored by poll(2).
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
         if n >= 0 {
             break;
         }
         if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            // Cannot wait: try both; a blocking read still makes progress.
-            return (err.is_some(), out.is_some());
+            // Cannot wait: try what is open; a blocking read still makes progress.
+            return (err.is_some() && timeout_ms != 0, out.is_some());
         }
     }
     let ready = |p: &libc::pollfd| p.fd >= 0 && p.revents != 0;
     (ready(&fds[0]), ready(&fds[1]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::{Command, Stdio};
+
+    /// Run `sh -c script` through [`read_streams`]: the points and their stderr.
+    fn points_of(script: &str) -> Vec<Arrived> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut child = Command::new("sh")
+            .args(["-c", script])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sh");
+        let log = |name: &str| std::fs::File::create(dir.path().join(name)).expect("log");
+        let streams = Streams {
+            stdout: child.stdout.take(),
+            stderr: child.stderr.take(),
+            stdout_log: log("test.log"),
+            stderr_log: log("stderr.log"),
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        read_streams(streams, Instant::now(), &tx);
+        let _ = child.wait();
+        drop(tx);
+        rx.iter().collect()
+    }
+
+    #[test]
+    fn stderr_written_before_a_not_ok_line_is_that_points() {
+        let points = points_of(
+            "echo 1..3; echo 'ok 1 - one'; echo 'trace of 2' >&2; echo 'not ok 2 - two'; echo 'output of 3' >&2; echo 'ok 3 - three'",
+        );
+
+        assert_eq!(points.len(), 3);
+        assert!(points[1].stderr.contains("trace of 2"), "{points:?}");
+    }
+
+    #[test]
+    fn a_slow_tests_stderr_is_its_points_alone() {
+        let points = points_of(
+            "echo 'ok 1 - one'; sleep 0.1; echo 'trace of 2' >&2; sleep 0.1; echo 'not ok 2 - two'",
+        );
+
+        assert_eq!(points[1].stderr, "trace of 2");
+    }
+
+    #[test]
+    fn a_long_stderr_keeps_its_end() {
+        let points = points_of(
+            "i=0; while [ $i -lt 3000 ]; do echo \"line $i of the test's chatter\" >&2; i=$((i+1)); done; echo 'not ok 1 - chatty'",
+        );
+
+        let text = &points[0].stderr;
+        assert!(text.starts_with("(earlier stderr cut"), "{}", &text[..80]);
+        assert!(text.ends_with("line 2999 of the test's chatter"));
+    }
 }

@@ -10,7 +10,8 @@
 //! Both pipes are watched with one `poll(2)`. Whenever stdout has data, kennel
 //! reads it and then reads all that stderr holds at that moment; since stdout's
 //! lines were written before kennel read them, any stderr written before them is in
-//! by then. So a point's text is never missing what was written before its line.
+//! by then. So a point's text is never missing what was written before its line
+//! (unless several `not ok` lines come in one read, below).
 //! Stderr read while stdout held unread data (right after a read of stdout, or when
 //! data arrived on stdout during the read of stderr) may also have been written
 //! after that data (the order of two pipes is unknown), so when that data completes

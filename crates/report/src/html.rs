@@ -382,8 +382,9 @@ const MAX_FILE_LINKS: usize = 200;
 /// own bookkeeping: what a `--wrapper` wrote (`strace.log`), `screendump.png`, and
 /// every file in its subfolders (a test's own logs, such as the `base.log` and
 /// `console.log` of a QEMU functional test under `<test id>/`), but not the folders
-/// of earlier attempts. Of the subfolders, a TAP point is shown only the one named
-/// after it (its unittest id, else its name): all the producer's points share the folder.
+/// of earlier attempts, the scratch fallback `tmp/` nor `ssh/`. Of the subfolders,
+/// a TAP point is shown only the one named after it (its unittest id, else its
+/// name): all the producer's points share the folder.
 fn other_files(job_dir: &Path, t: &TestResult) -> Vec<Link> {
     let internal = [
         kennel_layout::RESULT_JSON,
@@ -403,7 +404,11 @@ fn other_files(job_dir: &Path, t: &TestResult) -> Vec<Link> {
     {
         let name = e.file_name().to_string_lossy().into_owned();
         let shown = !LOGS.iter().any(|l| l.name == name) && !internal.contains(&name.as_str());
-        let ours = !TestDir::is_attempt(&name) && (t.point.is_none() || own == Some(name.as_str()));
+        // Not earlier attempts, the scratch fallback nor an SSH key folder.
+        let kept = !TestDir::is_attempt(&name)
+            && name != kennel_layout::SCRATCH_FALLBACK_DIR
+            && name != kennel_layout::SSH_DIR;
+        let ours = kept && (t.point.is_none() || own == Some(name.as_str()));
         match e.file_type() {
             Ok(k) if k.is_file() && shown => names.push(name),
             Ok(k) if k.is_dir() && ours => files_under(&e.path(), Path::new(&name), &mut names),
@@ -613,6 +618,55 @@ mod tests {
         assert!(is_relative_inside(Path::new("tests/001-a")));
         assert!(!is_relative_inside(Path::new("../elsewhere")));
         assert!(!is_relative_inside(Path::new("/etc")));
+    }
+
+    /// A job folder whose one test folder holds two points' own logs, a
+    /// scratch fallback and an earlier attempt.
+    fn folder_with_own_logs() -> tempfile::TempDir {
+        let job = tempfile::tempdir().expect("tempdir");
+        let dir = job.path().join("tests/001-t-py");
+        for f in [
+            "t.A.test_x/base.log",
+            "t.A.test_y/base.log",
+            "tmp/disk.img",
+            "attempt-1/test.log",
+            "strace.log",
+        ] {
+            let path = dir.join(f);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, "x").expect("write");
+        }
+        job
+    }
+
+    fn linked(job: &Path, point: Option<&str>) -> Vec<String> {
+        let t: TestResult = serde_json::from_value(serde_json::json!({
+            "name": "t.py", "file": "t.py", "variant": {}, "tags": [], "status": "FAIL",
+            "reason": "x", "flaky": false, "duration_s": 1.0, "logdir": "tests/001-t-py",
+            "attempts": 1, "start_s": 0.0, "slot": 0, "point": point,
+        }))
+        .expect("a TestResult");
+        other_files(job, &t).into_iter().map(|l| l.name).collect()
+    }
+
+    #[test]
+    fn a_tests_subfolders_are_linked_but_not_its_scratch_nor_attempts() {
+        let job = folder_with_own_logs();
+
+        assert_eq!(
+            linked(job.path(), None),
+            ["strace.log", "t.A.test_x/base.log", "t.A.test_y/base.log"]
+        );
+    }
+
+    #[test]
+    fn a_tap_point_links_only_its_own_subfolder() {
+        let job = folder_with_own_logs();
+
+        assert_eq!(
+            linked(job.path(), Some("t.A.test_y")),
+            ["strace.log", "t.A.test_y/base.log"]
+        );
     }
 
     #[test]

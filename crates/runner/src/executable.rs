@@ -51,7 +51,7 @@ pub struct ExecRun<'a> {
 /// Run the program to its end (or its timeout) and judge it, handing each result to
 /// `on_result` as soon as it is known: a TAP point the moment its line arrives (a
 /// `not ok` point once the diagnostics that follow it are in, with them or else
-/// with the stderr written before it as its failure text; see [`crate::streams`]),
+/// with the stderr written before it as its failure text: `docs/executables.md`),
 /// the program's own verdict at its end. A producer killed by its timeout keeps the points it printed;
 /// the planned points it never printed are INTERRUPTED.
 pub fn run_executable(run: &ExecRun<'_>, on_result: &mut dyn FnMut(ExecResult)) {

@@ -66,7 +66,7 @@ pub(crate) fn render(file: &ResultsFile, job_dir: &Path) -> Result<Vec<u8>, Repo
                 case.set_system_out(out);
             }
             let err = match &t.point {
-                Some(_) => point_err(t),
+                Some(_) => point_err(t, &mut budget),
                 None => logs(job_dir, t, Stream::Err, &mut budget),
             };
             if let Some(err) = err {
@@ -82,10 +82,19 @@ pub(crate) fn render(file: &ResultsFile, job_dir: &Path) -> Result<Vec<u8>, Repo
         .map_err(ReportError::Junit)
 }
 
-/// A failing TAP point's own text (its detail) and where the producer's whole stderr is.
-fn point_err(t: &TestResult) -> Option<String> {
+/// A failing TAP point's own text (its detail) and where the producer's whole
+/// stderr is; past the file's budget, only where.
+fn point_err(t: &TestResult, budget: &mut u64) -> Option<String> {
     let text = t.detail.as_deref()?;
     let whole = t.logdir.join(kennel_layout::STDERR_LOG);
+    let len = text.len() as u64;
+    if len > *budget {
+        return Some(format!(
+            "(not inlined: see this test's detail in results.json, and {})\n",
+            whole.display()
+        ));
+    }
+    *budget -= len;
     Some(format!(
         "{text}\n(all of the producer's stderr: {})\n",
         whole.display()

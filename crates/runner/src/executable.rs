@@ -52,8 +52,8 @@ pub struct ExecRun<'a> {
 /// `on_result` as soon as it is known: a TAP point the moment its line arrives (a
 /// `not ok` point once the diagnostics that follow it are in, with them or else
 /// with the stderr written before it as its failure text: `docs/executables.md`),
-/// the program's own verdict at its end. A producer killed by its timeout keeps the points it printed;
-/// the planned points it never printed are INTERRUPTED.
+/// the program's own verdict at its end. A producer killed by its timeout keeps the
+/// points it printed; the planned points it never printed are INTERRUPTED.
 pub fn run_executable(run: &ExecRun<'_>, on_result: &mut dyn FnMut(ExecResult)) {
     let started = Instant::now();
     let started_at = std::time::SystemTime::now();

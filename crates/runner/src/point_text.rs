@@ -11,6 +11,9 @@ use crate::tap::{Point, PointStatus};
 
 /// The longest failure line kept in a reason; the whole text is in the detail.
 const MAX_FAILURE_LINE: usize = 300;
+/// At most this much of a point's diagnostics is kept (the end): the same bound
+/// as its stderr.
+const MAX_DIAGNOSTICS: usize = crate::streams::STDERR_PER_POINT;
 
 /// A point's name: its description, else its number.
 pub(crate) fn point_name(p: &Point) -> String {
@@ -47,11 +50,25 @@ pub(crate) fn point_outcome(p: &Point, stderr: &str) -> Outcome {
             let said = if p.diagnostics.is_empty() {
                 stderr.trim_end().to_string()
             } else {
-                p.diagnostics.join("\n")
+                last_bytes(&p.diagnostics.join("\n"), MAX_DIAGNOSTICS)
             };
             failure(&head, &said)
         }
     }
+}
+
+/// The end of `text`, at most `max` bytes of whole lines, saying when it was cut.
+fn last_bytes(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut from = text.len() - max;
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    let rest = &text[from..];
+    let rest = rest.split_once('\n').map_or(rest, |(_, r)| r);
+    format!("(earlier diagnostics cut)\n{rest}")
 }
 
 /// The outcome of a failure whose first line is `head` and whose explanation is `said`.
@@ -170,6 +187,19 @@ mod tests {
             o.detail.as_deref(),
             Some("not ok 2 - migrates\nexpected 1 got 2")
         );
+    }
+
+    #[test]
+    fn long_diagnostics_keep_their_end() {
+        let lines: Vec<String> = (0..200).map(|i| format!("{i:0>400}")).collect();
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+
+        let o = point_outcome(&not_ok("chatty", &refs), "");
+
+        let detail = o.detail.unwrap_or_default();
+        assert!(detail.len() < 40 * 1024, "{}", detail.len());
+        assert!(detail.contains("(earlier diagnostics cut)"));
+        assert!(detail.ends_with(&lines[199]));
     }
 
     #[test]

@@ -29,7 +29,7 @@ use crate::tap::{Point, PointStatus, TapReader};
 
 /// At most this much stderr is kept per point (the end, where a traceback's
 /// exception is); the whole stream is in `stderr.log`.
-const STDERR_PER_POINT: usize = 32 * 1024;
+pub(crate) const STDERR_PER_POINT: usize = 32 * 1024;
 
 /// One complete test point, as handed out.
 #[derive(Debug, Clone)]

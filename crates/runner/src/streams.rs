@@ -12,14 +12,20 @@
 //! lines were written before kennel read them, any stderr written before them is in
 //! by then. So a point's text is never missing what was written before its line
 //! (unless several `not ok` lines come in one read, below).
+//!
 //! Stderr read while stdout held unread data (right after a read of stdout, or when
-//! data arrived on stdout during the read of stderr) may also have been written
-//! after that data (the order of two pipes is unknown), so when that data completes
-//! point N, that stderr goes to N and to N+1 as well: a point's text may end with
-//! the first lines of the next test's output. Stderr read while stdout stayed empty
-//! was written before stdout's next line and goes to the next point alone. When one read of stdout brings several points (a program faster than
-//! kennel reads), the stderr before it goes to the first `not ok` among them (else
-//! the first), and each point after that one gets the stderr read right after.
+//! data arrived on stdout during the read of stderr) may have been written before or
+//! after that data: the order of two pipes is unknown. When that data completes a
+//! `not ok` point, that stderr is the point's: pycotap writes a traceback just before
+//! the line, so that is where it belongs (the first lines of the next test's output,
+//! written in the same instant, can land there too). When it completes only other
+//! points, that stderr is also kept for the next point, so that a test's output
+//! written just after the previous `ok` line is not lost. Stderr read while stdout
+//! stayed empty goes to the next point.
+//!
+//! When one read of stdout brings several points (a program faster than kennel
+//! reads), the stderr before it goes to the first `not ok` among them (else the
+//! first), and each point after that one gets the stderr read right after.
 
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -165,7 +171,8 @@ pub(crate) fn read_streams(
             };
             arrived.push((at, text));
         }
-        if !new.is_empty() {
+        let failed = new.iter().any(|p| p.status == PointStatus::NotOk);
+        if !new.is_empty() && !failed {
             pending.push(&together);
         }
         send_complete(&tap, &arrived, false);

@@ -253,6 +253,10 @@ pub struct ReplayArgs {
     /// Only the tests that did not PASS or SKIP.
     #[arg(long)]
     pub failed: bool,
+    /// Only the test named NAME, as in results.json (a TAP point's name is
+    /// `FILE: POINT`); repeatable.
+    #[arg(long = "test", value_name = "NAME")]
+    pub tests: Vec<String>,
     /// Tests run at once (default: number of CPUs).
     #[arg(short = 'j', long = "jobs")]
     pub jobs: Option<usize>,

@@ -12,8 +12,10 @@ use crate::exit::{CliError, Ending};
 use crate::run::execute;
 use crate::select::{select, Selected};
 
-/// `kennel replay [JOB] [--failed]`: the job's tests (or those that did not pass)
-/// from their files, with the job's parameters, QEMU and timeout factor.
+/// `kennel replay [JOB] [--failed] [--test NAME]`: the job's tests (or those that
+/// did not pass, or those named) from their files, with the job's parameters, QEMU
+/// and timeout factor. An executable of which only some test points are wanted runs
+/// just those when it is a unittest-style producer ([`choose_points`]), else whole.
 pub fn replay(a: ReplayArgs) -> Result<Ending, CliError> {
     let dir = a
         .job
@@ -26,6 +28,7 @@ pub fn replay(a: ReplayArgs) -> Result<Ending, CliError> {
         .tests
         .iter()
         .filter(|t| !a.failed || !t.status.is_ok())
+        .filter(|t| a.tests.is_empty() || a.tests.contains(&t.name))
         .collect();
     if wanted.is_empty() {
         println!("kennel: nothing to replay in {}", dir.display());
@@ -33,13 +36,16 @@ pub fn replay(a: ReplayArgs) -> Result<Ending, CliError> {
     }
     let selection = selection(&wanted, &recorded);
     let selected = select(&selection)?;
-    let selected = keep_wanted(selected, &wanted);
+    let mut selected = keep_wanted(selected, &wanted);
     println!(
         "kennel: replaying {} of {} tests from job {}",
         selected.planned.len(),
         job.tests.len(),
         job.job_id
     );
+    for note in choose_points(&mut selected.planned, &job.tests, &wanted) {
+        println!("kennel: {note}");
+    }
     let run_args = RunArgs {
         selection,
         jobs: a.jobs,
@@ -119,4 +125,48 @@ fn keep_wanted(mut selected: Selected, wanted: &[&TestResult]) -> Selected {
         why_empty: None,
         ..selected
     }
+}
+
+/// For each executable of which the job had more test points than are wanted: the
+/// wanted points' unittest names as its arguments (`file.py Class.test_name`) when
+/// [`kennel_runner::unittest_argument`] gives one for each, else the whole file (and why).
+/// Returns what to tell the user, one line per such executable.
+fn choose_points(
+    planned: &mut [kennel_runner::PlannedTest],
+    all: &[TestResult],
+    wanted: &[&TestResult],
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    for p in planned.iter_mut() {
+        let Planned::Executable { path } = &p.what else {
+            continue;
+        };
+        let of_file = |t: &&TestResult| &t.file == path;
+        let wanted_here: Vec<&TestResult> = wanted.iter().copied().filter(of_file).collect();
+        if wanted_here.len() == all.iter().filter(of_file).count() {
+            continue;
+        }
+        let arguments: Result<Vec<String>, String> = wanted_here
+            .iter()
+            .map(|t| match t.point.as_deref() {
+                Some(point) => kennel_runner::unittest_argument(path, point),
+                None => Err("the file itself is wanted, not only test points".into()),
+            })
+            .collect();
+        let file = path.display();
+        match arguments {
+            Ok(args) => {
+                notes.push(format!(
+                    "{file}: running only its test point{} {} (unittest names on its command line)",
+                    if args.len() == 1 { "" } else { "s" },
+                    args.join(" ")
+                ));
+                p.args = args;
+            }
+            Err(why) => notes.push(format!(
+                "{file}: running the whole file, not only the wanted test points: {why}"
+            )),
+        }
+    }
+    notes
 }

@@ -375,8 +375,16 @@ fn row(i: usize, t: &TestResult, job_dir: &Path, budget: &mut u64) -> Row {
     }
 }
 
+/// Most files linked per test (a folder with more is linked whole).
+const MAX_FILE_LINKS: usize = 200;
+
 /// The files of a test's folder that are not logs kennel shows inline nor its
-/// own bookkeeping: what a `--wrapper` wrote (`strace.log`), `screendump.png`.
+/// own bookkeeping: what a `--wrapper` wrote (`strace.log`), `screendump.png`, and
+/// every file in its subfolders (a test's own logs, such as the `base.log` and
+/// `console.log` of a QEMU functional test under `<test id>/`), but not the folders
+/// of earlier attempts, the scratch fallback `tmp/` nor `ssh/`. Of the subfolders,
+/// a TAP point is shown only the one named after it (its unittest id, else its
+/// name): all the producer's points share the folder.
 fn other_files(job_dir: &Path, t: &TestResult) -> Vec<Link> {
     let internal = [
         kennel_layout::RESULT_JSON,
@@ -384,22 +392,53 @@ fn other_files(job_dir: &Path, t: &TestResult) -> Vec<Link> {
         kennel_layout::ATTACH_JSON,
         kennel_layout::PAUSED,
     ];
-    let mut names: Vec<String> = std::fs::read_dir(job_dir.join(&t.logdir))
+    let own = t
+        .point
+        .as_deref()
+        .map(|p| kennel_runner::unittest_id(p).unwrap_or(p));
+    let mut names: Vec<String> = Vec::new();
+    for e in std::fs::read_dir(job_dir.join(&t.logdir))
         .into_iter()
         .flatten()
         .flatten()
-        .filter(|e| e.file_type().is_ok_and(|k| k.is_file()))
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !LOGS.iter().any(|l| l.name == n) && !internal.contains(&n.as_str()))
-        .collect();
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let shown = !LOGS.iter().any(|l| l.name == name) && !internal.contains(&name.as_str());
+        // Not earlier attempts, the scratch fallback nor an SSH key folder.
+        let kept = !TestDir::is_attempt(&name)
+            && name != kennel_layout::SCRATCH_FALLBACK_DIR
+            && name != kennel_layout::SSH_DIR;
+        let ours = kept && (t.point.is_none() || own == Some(name.as_str()));
+        match e.file_type() {
+            Ok(k) if k.is_file() && shown => names.push(name),
+            Ok(k) if k.is_dir() && ours => files_under(&e.path(), Path::new(&name), &mut names),
+            _ => {}
+        }
+    }
     names.sort();
     names
         .into_iter()
+        .take(MAX_FILE_LINKS)
         .map(|name| Link {
             href: href(&t.logdir.join(&name).display().to_string()),
             name,
         })
         .collect()
+}
+
+/// The files under `dir`, named by their path below the test's folder (`rel` is `dir`'s).
+fn files_under(dir: &Path, rel: &Path, names: &mut Vec<String>) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if names.len() >= MAX_FILE_LINKS {
+            return;
+        }
+        let rel = rel.join(e.file_name());
+        match e.file_type() {
+            Ok(k) if k.is_file() => names.push(rel.display().to_string()),
+            Ok(k) if k.is_dir() => files_under(&e.path(), &rel, names),
+            _ => {}
+        }
+    }
 }
 
 /// Links to the folders where the test's earlier attempts left their logs.
@@ -579,6 +618,55 @@ mod tests {
         assert!(is_relative_inside(Path::new("tests/001-a")));
         assert!(!is_relative_inside(Path::new("../elsewhere")));
         assert!(!is_relative_inside(Path::new("/etc")));
+    }
+
+    /// A job folder whose one test folder holds two points' own logs, a
+    /// scratch fallback and an earlier attempt.
+    fn folder_with_own_logs() -> tempfile::TempDir {
+        let job = tempfile::tempdir().expect("tempdir");
+        let dir = job.path().join("tests/001-t-py");
+        for f in [
+            "t.A.test_x/base.log",
+            "t.A.test_y/base.log",
+            "tmp/disk.img",
+            "attempt-1/test.log",
+            "strace.log",
+        ] {
+            let path = dir.join(f);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, "x").expect("write");
+        }
+        job
+    }
+
+    fn linked(job: &Path, point: Option<&str>) -> Vec<String> {
+        let t: TestResult = serde_json::from_value(serde_json::json!({
+            "name": "t.py", "file": "t.py", "variant": {}, "tags": [], "status": "FAIL",
+            "reason": "x", "flaky": false, "duration_s": 1.0, "logdir": "tests/001-t-py",
+            "attempts": 1, "start_s": 0.0, "slot": 0, "point": point,
+        }))
+        .expect("a TestResult");
+        other_files(job, &t).into_iter().map(|l| l.name).collect()
+    }
+
+    #[test]
+    fn a_tests_subfolders_are_linked_but_not_its_scratch_nor_attempts() {
+        let job = folder_with_own_logs();
+
+        assert_eq!(
+            linked(job.path(), None),
+            ["strace.log", "t.A.test_x/base.log", "t.A.test_y/base.log"]
+        );
+    }
+
+    #[test]
+    fn a_tap_point_links_only_its_own_subfolder() {
+        let job = folder_with_own_logs();
+
+        assert_eq!(
+            linked(job.path(), Some("t.A.test_y")),
+            ["strace.log", "t.A.test_y/base.log"]
+        );
     }
 
     #[test]

@@ -15,7 +15,10 @@ const JUNIT_LOG_BUDGET: u64 = 8 * 1024 * 1024;
 
 /// `junit.xml` for GitLab, Jenkins and friends: one suite per test file. A test that
 /// did not pass carries the tails of its logs (under `job_dir`): output logs in
-/// `system-out`, error logs (stderr, the test process, QEMU) in `system-err`.
+/// `system-out`, error logs (stderr, the test process, QEMU) in `system-err`. A TAP
+/// test point's `system-err` is its own failure text instead (what the producer
+/// said about that point: its diagnostics or its stderr), not the producer's whole
+/// `stderr.log`, which all its points share.
 pub(crate) fn render(file: &ResultsFile, job_dir: &Path) -> Result<Vec<u8>, ReportError> {
     let mut budget = JUNIT_LOG_BUDGET;
     let mut report = Report::new(format!("kennel job {}", file.job_id));
@@ -62,7 +65,11 @@ pub(crate) fn render(file: &ResultsFile, job_dir: &Path) -> Result<Vec<u8>, Repo
             if let Some(out) = logs(job_dir, t, Stream::Out, &mut budget) {
                 case.set_system_out(out);
             }
-            if let Some(err) = logs(job_dir, t, Stream::Err, &mut budget) {
+            let err = match &t.point {
+                Some(_) => point_err(t, &mut budget),
+                None => logs(job_dir, t, Stream::Err, &mut budget),
+            };
+            if let Some(err) = err {
                 case.set_system_err(err);
             }
         }
@@ -73,6 +80,25 @@ pub(crate) fn render(file: &ResultsFile, job_dir: &Path) -> Result<Vec<u8>, Repo
         .to_string()
         .map(String::into_bytes)
         .map_err(ReportError::Junit)
+}
+
+/// A failing TAP point's own text (its detail) and where the producer's whole
+/// stderr is; past the file's budget, only where.
+fn point_err(t: &TestResult, budget: &mut u64) -> Option<String> {
+    let text = t.detail.as_deref()?;
+    let whole = t.logdir.join(kennel_layout::STDERR_LOG);
+    let len = text.len() as u64;
+    if len > *budget {
+        return Some(format!(
+            "(not inlined: see this test's detail in results.json, and {})\n",
+            whole.display()
+        ));
+    }
+    *budget -= len;
+    Some(format!(
+        "{text}\n(all of the producer's stderr: {})\n",
+        whole.display()
+    ))
 }
 
 /// The tails of a test's logs of one stream, each under a `==> name <==` line

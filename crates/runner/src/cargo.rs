@@ -118,6 +118,7 @@ pub fn plan_cargo(planned: &mut Vec<PlannedTest>, tests: Vec<CargoTest>) {
             index,
             what: Planned::CargoTest(t),
             logdir,
+            args: Vec::new(),
         });
     }
 }

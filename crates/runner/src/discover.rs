@@ -173,6 +173,9 @@ pub struct PlannedTest {
     pub what: Planned,
     /// Log folder, relative to the job folder: `tests/001-<slug>`.
     pub logdir: PathBuf,
+    /// Arguments for an executable (`kennel replay` names the test points a
+    /// unittest-style producer should run again); empty otherwise.
+    pub args: Vec<String>,
 }
 
 impl PlannedTest {
@@ -233,6 +236,7 @@ pub fn plan(
             index,
             logdir: logdir_for(index, &name),
             what,
+            args: Vec::new(),
         });
     };
     for f in &discovery.failures {
@@ -393,6 +397,7 @@ mod tests {
                 index: i,
                 logdir: logdir_for(i, &format!("t{i:02}")),
                 what: Planned::Executable { path },
+                args: Vec::new(),
             });
         }
         (tests, history)

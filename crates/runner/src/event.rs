@@ -134,6 +134,11 @@ pub struct TestResult {
     pub start_s: f64,
     /// Which worker slot ran it (for the timeline).
     pub slot: usize,
+    /// For one test point of a TAP producer: the point's name (the part of `name`
+    /// after the producer's file). Its `detail` is then the point's own failure text,
+    /// while the log folder is the producer's, shared by all its points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub point: Option<String>,
 }
 
 /// Counts by status.

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use kennel_layout::{TestDir, STDERR_LOG};
 
 use crate::event::{Outcome, Status};
+use crate::point_text::{point_name, point_outcome};
+use crate::streams::{read_streams, Arrived, Streams};
 use crate::tap::{PointStatus, TapReader};
 
 /// Exit status an executable test uses to say "skip me" (as in Automake and Avocado).
@@ -48,11 +50,13 @@ pub struct ExecRun<'a> {
 
 /// Run the program to its end (or its timeout) and judge it, handing each result to
 /// `on_result` as soon as it is known: a TAP point the moment its line arrives (a
-/// `not ok` point once the diagnostics that follow it are in), the program's own
-/// verdict at its end. A producer killed by its timeout keeps the points it printed;
-/// the planned points it never printed are INTERRUPTED.
+/// `not ok` point once the diagnostics that follow it are in, with them or else
+/// with the stderr written before it as its failure text: `docs/executables.md`),
+/// the program's own verdict at its end. A producer killed by its timeout keeps the
+/// points it printed; the planned points it never printed are INTERRUPTED.
 pub fn run_executable(run: &ExecRun<'_>, on_result: &mut dyn FnMut(ExecResult)) {
     let started = Instant::now();
+    let started_at = std::time::SystemTime::now();
     let mut fail = |status, text: String| {
         on_result(ExecResult {
             point: None,
@@ -78,7 +82,7 @@ pub fn run_executable(run: &ExecRun<'_>, on_result: &mut dyn FnMut(ExecResult)) 
     cmd.args(run.args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(stderr)
+        .stderr(Stdio::piped())
         .env(kennel_config::env::TEST_LOGDIR, run.logdir)
         .envs(run.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
@@ -92,24 +96,29 @@ pub fn run_executable(run: &ExecRun<'_>, on_result: &mut dyn FnMut(ExecResult)) 
             )
         }
     };
-    // Stream stdout to the log and through the TAP reader: output of any size,
-    // never held whole in memory; each complete point goes to `points` at once.
-    let out = child.stdout.take();
-    let (points_tx, points) = std::sync::mpsc::channel::<(f64, crate::tap::Point)>();
-    let reader = std::thread::spawn(move || read_tap(out, stdout_log, started, &points_tx));
+    // Stream stdout and stderr to their logs, stdout through the TAP reader: output
+    // of any size, never held whole in memory; each complete point goes to `points` at once.
+    let streams = Streams {
+        stdout: child.stdout.take(),
+        stderr: child.stderr.take(),
+        stdout_log,
+        stderr_log: stderr,
+    };
+    let (points_tx, points) = std::sync::mpsc::channel::<Arrived>();
+    let reader = std::thread::spawn(move || read_streams(streams, started, &points_tx));
     let process = kennel_machine::process::Reaper::spawn(child);
     let mut limit = started + run.timeout;
     let mut killed: Option<String> = None;
     let mut prev = 0.0;
     let mut seen = 0;
-    let mut hand_out = |(at, p): (f64, crate::tap::Point), prev: &mut f64, seen: &mut usize| {
+    let mut hand_out = |a: Arrived, prev: &mut f64, seen: &mut usize| {
         on_result(ExecResult {
-            point: Some(point_name(&p)),
-            outcome: point_outcome(&p),
-            at_s: at,
-            duration_s: at - *prev,
+            point: Some(point_name(&a.point)),
+            outcome: point_outcome(&a.point, &a.stderr),
+            at_s: a.at_s,
+            duration_s: a.at_s - *prev,
         });
-        *prev = at;
+        *prev = a.at_s;
         *seen += 1;
     };
     let paused = dir.paused();
@@ -148,6 +157,7 @@ pub fn run_executable(run: &ExecRun<'_>, on_result: &mut dyn FnMut(ExecResult)) 
     while let Ok(p) = points.try_recv() {
         hand_out(p, &mut prev, &mut seen);
     }
+    bring_own_logs(run, &tap, started_at);
     let end = Ending {
         status,
         killed,
@@ -159,86 +169,23 @@ pub fn run_executable(run: &ExecRun<'_>, on_result: &mut dyn FnMut(ExecResult)) 
     }
 }
 
-/// Copy the producer's stdout to its log and through a [`TapReader`], sending each
-/// point once it is complete: at once for `ok`, `skip` and `todo`; a `not ok` once
-/// the next point (or the end) shows its diagnostics are all in.
-fn read_tap(
-    out: Option<std::process::ChildStdout>,
-    mut log: std::fs::File,
-    started: Instant,
-    points: &std::sync::mpsc::Sender<(f64, crate::tap::Point)>,
-) -> TapReader {
-    let mut tap = TapReader::default();
-    let mut seen_at: Vec<f64> = Vec::new();
-    let mut sent = 0;
-    let mut send_complete = |tap: &TapReader, seen_at: &[f64], all: bool| {
-        while sent < tap.points.len() {
-            let last = sent + 1 == tap.points.len();
-            if last && !all && tap.points[sent].status == PointStatus::NotOk {
-                break;
-            }
-            let _ = points.send((seen_at[sent], tap.points[sent].clone()));
-            sent += 1;
-        }
-    };
-    if let Some(mut out) = out {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            match out.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    let _ = std::io::Write::write_all(&mut log, &buf[..n]);
-                    for _ in tap.feed(&buf[..n]) {
-                        seen_at.push(started.elapsed().as_secs_f64());
-                    }
-                    send_complete(&tap, &seen_at, false);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => break,
-            }
-        }
-    }
-    for _ in tap.finish() {
-        seen_at.push(started.elapsed().as_secs_f64());
-    }
-    send_complete(&tap, &seen_at, true);
-    tap
-}
-
-/// A point's name: its description, else its number.
-fn point_name(p: &crate::tap::Point) -> String {
-    if p.description.is_empty() {
-        format!("{}", p.number)
-    } else {
-        p.description.clone()
-    }
-}
-
-/// A point's verdict.
-fn point_outcome(p: &crate::tap::Point) -> Outcome {
-    match &p.status {
-        PointStatus::Ok => Outcome::pass(),
-        PointStatus::Todo(r) => {
-            let mut o = Outcome::pass();
-            o.reason = Some(format!("TODO (expected failure): {r}"));
-            o
-        }
-        PointStatus::Skip(r) => Outcome::with(
-            Status::Skip,
-            if r.is_empty() {
-                "skipped".into()
-            } else {
-                r.clone()
-            },
-        ),
-        PointStatus::NotOk => {
-            let mut text = format!("not ok {} - {}", p.number, p.description);
-            for d in &p.diagnostics {
-                text.push('\n');
-                text.push_str(d);
-            }
-            Outcome::with(Status::Fail, text)
-        }
+/// The points' own logs, left under a QEMU build tree, copied into the log folder
+/// (see [`crate::own_logs`]).
+fn bring_own_logs(run: &ExecRun<'_>, tap: &TapReader, since: std::time::SystemTime) {
+    let key = crate::own_logs::QEMU_BUILD_ROOT;
+    let root = run
+        .env
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| PathBuf::from(v))
+        .or_else(|| std::env::var_os(key).map(PathBuf::from));
+    if let Some(root) = root {
+        let ids: Vec<&str> = tap
+            .points
+            .iter()
+            .filter_map(|p| crate::point_text::unittest_id(&p.description))
+            .collect();
+        crate::own_logs::collect(&root, &ids, since, run.logdir);
     }
 }
 

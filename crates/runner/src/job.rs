@@ -380,6 +380,7 @@ fn not_run(t: &PlannedTest, why: &str) -> TestResult {
         phases: IndexMap::new(),
         start_s: 0.0,
         slot: 0,
+        point: None,
     }
 }
 
@@ -422,7 +423,7 @@ fn run_test(
                 shared,
                 (t.index, tx),
                 path,
-                &[],
+                &t.args,
                 &logdir,
                 kennel_layout::TEST_LOG,
                 result,
@@ -588,6 +589,7 @@ fn run_executable_test(
         if let Some(point) = &r.point {
             t.name = format!("{}: {point}", template.name);
         }
+        t.point = r.point;
         t.status = r.outcome.status;
         t.reason = r.outcome.reason;
         t.detail = r.outcome.detail;

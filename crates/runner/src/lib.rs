@@ -17,8 +17,11 @@ mod event;
 pub mod executable;
 pub mod interpret;
 mod job;
+mod own_logs;
+mod point_text;
 pub mod qemu_tree;
 pub mod schedule;
+mod streams;
 pub use kennel_layout::slug;
 pub mod tap;
 
@@ -33,5 +36,6 @@ pub use job::{
     JournalEntry, JournalWriter, Launcher, ProcessLauncher, Recovered, TestProcess,
     DIED_BEFORE_START, DIED_WHILE_RUNNING,
 };
+pub use point_text::{failure_line, unittest_argument, unittest_id};
 
 pub use kennel_machine::error_chain;

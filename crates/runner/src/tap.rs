@@ -40,10 +40,13 @@ pub struct TapReader {
     pub points: Vec<Point>,
     partial: Vec<u8>,
     in_yaml: bool,
+    /// Indentation of the open YAML block's first line, removed from each of its lines.
+    yaml_indent: Option<usize>,
 }
 
-/// How many diagnostic lines are kept per point.
-const MAX_DIAG: usize = 20;
+/// How many diagnostic lines are kept per point (a Python traceback in a YAML
+/// block ends with the line that matters).
+const MAX_DIAG: usize = 200;
 /// Longest line kept for parsing; longer lines are cut (they are still logged whole).
 const MAX_LINE: usize = 64 * 1024;
 
@@ -86,12 +89,17 @@ impl TapReader {
             if trimmed == "..." {
                 self.in_yaml = false;
             } else {
-                self.diag(trimmed);
+                // Keep the block's inner indentation: it shows a traceback's shape.
+                let indent = line.len() - trimmed.len();
+                let base = *self.yaml_indent.get_or_insert(indent);
+                let kept = line.get(base.min(indent)..).unwrap_or(trimmed);
+                self.diag(kept.trim_end());
             }
             return None;
         }
         if trimmed == "---" && !self.points.is_empty() {
             self.in_yaml = true;
+            self.yaml_indent = None;
             return None;
         }
         // Subtests are indented; only the top level counts.
@@ -232,6 +240,20 @@ mod tests {
     #[test]
     fn plain_output_is_not_tap() {
         assert!(!read("hello\nokay then\n").is_tap());
+    }
+
+    #[test]
+    fn a_yaml_block_keeps_its_inner_indentation() {
+        let r = read("not ok 1 t.T.test_x\n  ---\n    message: |\n      Traceback (most recent call last):\n        File \"t.py\", line 3\n      AssertionError: 1 != 2\n  ...\n");
+        assert_eq!(
+            r.points[0].diagnostics,
+            vec![
+                "message: |",
+                "  Traceback (most recent call last):",
+                "    File \"t.py\", line 3",
+                "  AssertionError: 1 != 2",
+            ]
+        );
     }
 
     #[test]

@@ -332,6 +332,7 @@ mod tests {
             phases: Default::default(),
             start_s: 0.0,
             slot: 0,
+            point: None,
         }
     }
 

@@ -208,6 +208,7 @@ fn plan(tests: Vec<Planned>) -> Vec<PlannedTest> {
             index,
             what,
             logdir: logdir_for(index, "unit"),
+            args: Vec::new(),
         })
         .collect()
 }

@@ -134,6 +134,7 @@ fn ready_frame() -> Vec<u8> {
         version: "fake".into(),
         kernel_release: "0.0".into(),
         uptime: Duration::from_secs(1),
+        features: Vec::new(),
     }))
 }
 

@@ -420,6 +420,7 @@ impl Loader<'_> {
             },
             incoming: self.opt_tmpl(raw.incoming.as_ref())?,
             launch,
+            warm: raw.warm.unwrap_or(true),
             expect_exit,
             name,
         })

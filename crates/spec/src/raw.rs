@@ -77,6 +77,7 @@ pub(crate) struct RawMachine {
     pub args: Option<Vec<S<String>>>,
     pub incoming: Option<S<String>>,
     pub launch: Option<bool>,
+    pub warm: Option<bool>,
     pub expect_exit: Option<S<RawExit>>,
 }
 

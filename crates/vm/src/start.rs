@@ -252,7 +252,10 @@ impl Plan {
             match cold_because(warm, debugged, cloud.is_some(), &config) {
                 None => match crate::warm::start(&config, g.agent, &workspace, deadlines) {
                     Ok(vm) => return Ok(vm),
-                    Err(why) => log.line(&format!("machine `{name}` boots: no warm start ({why})")),
+                    Err(crate::warm::Miss::Boot(e)) => return Err(e),
+                    Err(crate::warm::Miss::Other(why)) => {
+                        log.line(&format!("machine `{name}` boots: no warm start ({why})"))
+                    }
                 },
                 Some(why) => log.line(&format!("machine `{name}` boots (cold): {why}")),
             }

@@ -13,6 +13,7 @@ pub use store::{warm_cache_size, TemplateEntry, WarmCache, WarmPurge, DEFAULT_WA
 
 pub(crate) use key::cold_reason;
 pub(crate) use restore::start;
+pub(crate) use template::Miss;
 
 /// How a machine started.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::time::Instant;
 use kennel_machine::MachineConfig;
 
 use super::store::WarmCache;
-use super::template::{find_or_build, resume, shell_quote};
+use super::template::{find_or_build, resume, shell_quote, Miss};
 use crate::desc::{Deadlines, Workspace};
 use crate::vm::Vm;
 use crate::Start;
@@ -19,18 +19,33 @@ pub const TEMPLATE_CONSOLE_LOG: &str = "template-console.log";
 
 /// Start the machine of `config` (a built-in guest, with its agent when
 /// `agent`) from its template, building the template first when no process
-/// has. `Err` says why it could not: the machine then boots as usual.
+/// has. [`Miss::Boot`] is the machine's error; [`Miss::Other`] says why it
+/// could not start warm: the machine then boots as usual.
 pub(crate) fn start(
     config: &MachineConfig,
     agent: bool,
     workspace: &Workspace,
     deadlines: Deadlines,
-) -> Result<Vm, String> {
+) -> Result<Vm, Miss> {
     let name = config.name.clone();
     let log = &workspace.log;
     let cache = WarmCache::user_default().ok_or("kennel has no cache directory")?;
     let finding = Instant::now();
-    let template = find_or_build(config, agent, &cache, deadlines.until)?;
+    let copy_name = if workspace.several {
+        format!("template-{name}-console.log")
+    } else {
+        TEMPLATE_CONSOLE_LOG.to_owned()
+    };
+    let copy = workspace.logdir.join(copy_name);
+    let template =
+        find_or_build(config, agent, &cache, deadlines.until, &copy).inspect_err(|miss| {
+            if let Miss::Boot(_) = miss {
+                log.line(&format!(
+                    "machine `{name}`: its template's boot failed; its console: {}",
+                    copy.display()
+                ));
+            }
+        })?;
     let id = template.key.id.clone();
     log.line(&format!(
         "machine `{name}`: template {id} {} in {} ms ({})",
@@ -77,16 +92,10 @@ pub(crate) fn start(
     let up_by = deadlines
         .until
         .min(Instant::now() + crate::GUEST_BOOT_LIMIT);
-    let qmp = vm.machine().qmp().map_err(|e| e.to_string())?;
+    let qmp = vm.machine().qmp().map_err(|e| Miss::Other(e.to_string()))?;
     resume(qmp, up_by)?;
     vm.reconnect(template.ready.clone(), up_by)?;
     let refreshed = vm.refresh_identity(up_by)?;
-    let copy_name = if workspace.several {
-        format!("template-{name}-console.log")
-    } else {
-        TEMPLATE_CONSOLE_LOG.to_owned()
-    };
-    let copy = workspace.logdir.join(copy_name);
     let boot_log = match std::fs::copy(template.boot_console(), &copy) {
         Ok(_) => copy,
         Err(_) => template.boot_console(),

@@ -11,9 +11,33 @@ use super::key::{template_key, TemplateKey};
 use super::store::{WarmCache, BOOT_CONSOLE, BOOT_QEMU, META, STATE};
 use crate::log::TestLog;
 use crate::vm::Vm;
+use crate::VmError;
 
 /// How often a migration's progress is asked for.
 const POLL: Duration = Duration::from_millis(20);
+
+/// Why a machine did not start from a template.
+pub(crate) enum Miss {
+    /// The template's QEMU did not launch or its guest did not come up: a
+    /// boot of the test's own would fail the same way, so this is the
+    /// machine's error (the template's boot console is kept in the test's
+    /// folder).
+    Boot(VmError),
+    /// Anything else (no cache, a failed save): the machine boots instead.
+    Other(String),
+}
+
+impl From<String> for Miss {
+    fn from(why: String) -> Miss {
+        Miss::Other(why)
+    }
+}
+
+impl From<&str> for Miss {
+    fn from(why: &str) -> Miss {
+        Miss::Other(why.to_owned())
+    }
+}
 
 /// A saved, booted machine a test can start from.
 pub(crate) struct Template {
@@ -42,14 +66,15 @@ impl Template {
 
 /// The template of a machine launched with `config` (a built-in guest, with
 /// its agent when `agent`): from the cache, or built now under the template's
-/// lock (other processes wait for it, then use it). `Err` says why the
-/// machine starts cold instead.
+/// lock (other processes wait for it, then use it). When its boot fails, the
+/// boot console is copied to `failed_boot_log`.
 pub(crate) fn find_or_build(
     config: &MachineConfig,
     agent: bool,
     cache: &WarmCache,
     deadline: Instant,
-) -> Result<Template, String> {
+    failed_boot_log: &Path,
+) -> Result<Template, Miss> {
     let binary = config.resolve_binary().map_err(|e| e.to_string())?;
     let accel = match &config.accel {
         Accel::Auto => kennel_machine::choose_accel(&config.target_arch(), &binary.path),
@@ -89,9 +114,12 @@ pub(crate) fn find_or_build(
     let built = build(config, agent, &key, &building, deadline);
     let ready = match built {
         Ok(ready) => ready,
-        Err(why) => {
+        Err(miss) => {
+            if let Miss::Boot(_) = miss {
+                let _ = std::fs::copy(building.join(BOOT_CONSOLE), failed_boot_log);
+            }
             let _ = std::fs::remove_dir_all(&building);
-            return Err(why);
+            return Err(miss);
         }
     };
     std::fs::rename(&building, &dir)
@@ -132,18 +160,23 @@ fn build(
     key: &TemplateKey,
     dir: &Path,
     deadline: Instant,
-) -> Result<Option<ReadyInfo>, String> {
+) -> Result<Option<ReadyInfo>, Miss> {
     let started = Instant::now();
     let mut c = config.clone();
     c.console_log = file_sink(&dir.join(BOOT_CONSOLE))?;
     c.qemu_log = file_sink(&dir.join(BOOT_QEMU))?;
     c.transcript = kennel_machine::Transcript::discard();
-    let machine = c.launch().map_err(|e| kennel_machine::error_chain(&e))?;
+    let machine = c.launch().map_err(|source| {
+        Miss::Boot(VmError::Launch {
+            machine: c.name.clone(),
+            source,
+        })
+    })?;
     let cmdline = machine.cmdline().to_owned();
     let mut vm = Vm::new(c.name.clone(), machine, TestLog::discard());
     let up_by = deadline.min(Instant::now() + crate::GUEST_BOOT_LIMIT);
     vm.wait_for_guest(agent, started, up_by)
-        .map_err(|e| format!("its boot failed: {e}"))?;
+        .map_err(Miss::Boot)?;
     let boot = started.elapsed();
     let ready = vm.agent_ready();
     let saving = Instant::now();

@@ -250,7 +250,13 @@ impl Plan {
         }
         if let Some(g) = guest.as_ref().filter(|_| wait_ready) {
             match cold_because(warm, debugged, cloud.is_some(), &config) {
-                None => match crate::warm::start(&config, g.agent, &workspace, deadlines) {
+                None => match crate::warm::start(
+                    &config,
+                    g.agent,
+                    channel == Some(ChannelKind::Console),
+                    &workspace,
+                    deadlines,
+                ) {
                     Ok(vm) => return Ok(vm),
                     Err(crate::warm::Miss::Boot(e)) => return Err(e),
                     Err(crate::warm::Miss::Other(why)) => {

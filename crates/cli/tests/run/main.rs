@@ -13,3 +13,4 @@ mod guest;
 mod harness;
 mod reasons;
 mod steps;
+mod warm;

@@ -24,6 +24,7 @@ pub const TEMPLATE_CONSOLE_LOG: &str = "template-console.log";
 pub(crate) fn start(
     config: &MachineConfig,
     agent: bool,
+    console_asked: bool,
     workspace: &Workspace,
     deadlines: Deadlines,
 ) -> Result<Vm, Miss> {
@@ -96,6 +97,9 @@ pub(crate) fn start(
     resume(qmp, up_by)?;
     vm.reconnect(template.ready.clone(), up_by)?;
     let refreshed = vm.refresh_identity(up_by)?;
+    if console_asked {
+        vm.set_channel(crate::channel::Channel::Console { commands: 0 });
+    }
     let boot_log = match std::fs::copy(template.boot_console(), &copy) {
         Ok(_) => copy,
         Err(_) => template.boot_console(),

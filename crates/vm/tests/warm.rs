@@ -43,6 +43,10 @@ struct Started {
 }
 
 fn start(arch: Option<&str>) -> Option<Started> {
+    start_with(arch, None)
+}
+
+fn start_with(arch: Option<&str>, append: Option<&str>) -> Option<Started> {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("test.log");
     let workspace = Workspace {
@@ -56,6 +60,7 @@ fn start(arch: Option<&str>) -> Option<Started> {
     };
     let mut config = MachineConfig::new("main");
     config.arch = arch.map(str::to_owned);
+    config.append = append.map(str::to_owned);
     let mut desc = MachineDesc::new(config);
     desc.guest = Some(BuiltinGuest::Busybox);
     let plan = match prepare(desc, &workspace) {
@@ -182,4 +187,24 @@ fn an_aarch64_guest_starts_warm_and_answers_on_its_console() {
         text(&started.log)
     );
     assert_eq!(answer, "warm-42");
+}
+
+#[test]
+fn a_changed_kernel_command_line_starts_from_a_new_template() {
+    let _cache = private_cache();
+    let Some(plain) = start(None) else { return };
+    let Some(changed) = start_with(None, Some("kennel.test=1")) else {
+        return;
+    };
+
+    let (Start::Warm { template: a }, Start::Warm { template: b }) =
+        (plain.vm.start_kind(), changed.vm.start_kind())
+    else {
+        panic!(
+            "both start warm:\n{}\n{}",
+            text(&plain.log),
+            text(&changed.log)
+        );
+    };
+    assert_ne!(a, b);
 }

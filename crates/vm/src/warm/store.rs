@@ -6,7 +6,7 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use kennel_assets::FileLock;
 
@@ -16,6 +16,9 @@ pub const DEFAULT_WARM_CACHE_SIZE: u64 = 2 << 30;
 /// A template used this recently is never evicted: a test may be about to
 /// read its state.
 const IN_USE: Duration = Duration::from_secs(300);
+
+/// How often a template being built by another process is looked at.
+const LOCK_POLL: Duration = Duration::from_millis(50);
 
 /// The state file of a template folder.
 pub(crate) const STATE: &str = "state";
@@ -79,10 +82,20 @@ impl WarmCache {
         self.dir.join(id)
     }
 
-    /// Wait for the lock of template `id` (its builder holds it).
-    pub(crate) fn lock(&self, id: &str) -> io::Result<FileLock> {
+    /// The lock of template `id` (its builder holds it), waited for until
+    /// `deadline`: `None` when another process still builds it then.
+    pub(crate) fn lock(&self, id: &str, deadline: Instant) -> io::Result<Option<FileLock>> {
         fs::create_dir_all(&self.dir)?;
-        FileLock::acquire(&self.dir.join(format!("{id}.lock")))
+        let path = self.dir.join(format!("{id}.lock"));
+        loop {
+            if let Some(lock) = FileLock::try_acquire(&path)? {
+                return Ok(Some(lock));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(LOCK_POLL);
+        }
     }
 
     /// Mark template `id` used now (its state's modification time).

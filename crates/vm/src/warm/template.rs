@@ -93,8 +93,9 @@ pub(crate) fn find_or_build(
         });
     }
     let lock = cache
-        .lock(&key.id)
-        .map_err(|e| format!("cannot lock template {}: {e}", key.id))?;
+        .lock(&key.id, deadline)
+        .map_err(|e| format!("cannot lock template {}: {e}", key.id))?
+        .ok_or_else(|| format!("template {} was still being built at the deadline", key.id))?;
     if let Some(ready) = read_meta(&dir, agent) {
         drop(lock);
         cache.touch(&key.id);

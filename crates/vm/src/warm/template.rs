@@ -178,6 +178,20 @@ fn build(
     let up_by = deadline.min(Instant::now() + crate::GUEST_BOOT_LIMIT);
     vm.wait_for_guest(agent, started, up_by)
         .map_err(Miss::Boot)?;
+    if !agent {
+        // The console's ready marker comes before the shell reads its first
+        // line (on a slow guest, before its banner): one command through the
+        // console shell leaves it at a clean prompt, where every restore starts.
+        let settled = vm
+            .run("true", up_by)
+            .map_err(|e| format!("the console shell did not answer: {e}"))?;
+        if !settled.success() {
+            return Err(Miss::Other(format!(
+                "the console shell's first command ended with {}",
+                settled.status
+            )));
+        }
+    }
     let boot = started.elapsed();
     let ready = vm.agent_ready();
     let saving = Instant::now();

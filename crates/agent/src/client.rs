@@ -120,6 +120,7 @@ impl AgentClient {
                 version: String::new(),
                 kernel_release: String::new(),
                 uptime: Duration::ZERO,
+                features: Vec::new(),
             },
             next_id: 1,
             response_timeout: DEFAULT_RESPONSE_TIMEOUT,
@@ -160,6 +161,93 @@ impl AgentClient {
         }
         client.ready = ready;
         Ok(client)
+    }
+
+    /// Take over the channel of an agent that is already serving: the guest
+    /// was restored from a saved state whose host went away (a warm start).
+    /// `ready` is what the agent said when it first became ready. A ping
+    /// (request 1) is answered whether the agent is still in its old session
+    /// (it answers at once) or noticed the old host leave and announced itself
+    /// again (its new Ready, taken here, comes first). Waits until `deadline`.
+    pub fn resume(
+        stream: UnixStream,
+        ready: ReadyInfo,
+        deadline: Instant,
+    ) -> Result<AgentClient, AgentError> {
+        if ready.protocol != PROTOCOL_VERSION {
+            return Err(AgentError::ProtocolVersion {
+                guest: ready.protocol,
+                host: PROTOCOL_VERSION,
+                agent_version: ready.version,
+            });
+        }
+        let mut client = AgentClient {
+            stream,
+            decoder: FrameDecoder::new(),
+            ready,
+            next_id: 1,
+            response_timeout: DEFAULT_RESPONSE_TIMEOUT,
+            run_grace: DEFAULT_RUN_GRACE,
+            last_received: "nothing".into(),
+            broken: None,
+        };
+        let id = client.take_id();
+        let request = format!("ping (request {id}) after a restore");
+        client.send(&encode_json(&HostMessage::Ping { id }), &request)?;
+        let during = || format!("the answer to {request}");
+        loop {
+            let frame = client.recv(deadline, &during)?;
+            if let Frame::Data { .. } = frame {
+                continue;
+            }
+            let message =
+                frame
+                    .parse_json::<AgentMessage>()
+                    .map_err(|source| AgentError::Protocol {
+                        during: during(),
+                        source,
+                    })?;
+            match message {
+                AgentMessage::Ready(again) if again.protocol == PROTOCOL_VERSION => {
+                    client.ready = again;
+                }
+                AgentMessage::Ready(again) => {
+                    return Err(AgentError::ProtocolVersion {
+                        guest: again.protocol,
+                        host: PROTOCOL_VERSION,
+                        agent_version: again.version,
+                    })
+                }
+                AgentMessage::Pong { id: answered } if answered == id => return Ok(client),
+                _ => {}
+            }
+        }
+    }
+
+    /// Give a restored guest its own identity: set its clock to `unix_time`
+    /// (since the Unix epoch) and mix `seed` into its random pool, credited as
+    /// entropy and followed by a reseed of the kernel's generator. Needs an
+    /// agent that announces [`FEATURE_REFRESH`](crate::protocol::FEATURE_REFRESH).
+    pub fn refresh(&mut self, unix_time: Duration, seed: &[u8]) -> Result<(), AgentError> {
+        self.checked(|client| {
+            let id = client.take_id();
+            let request = format!("refresh (request {id})");
+            let message = HostMessage::Refresh {
+                id,
+                unix_time_ns: u64::try_from(unix_time.as_nanos()).unwrap_or(u64::MAX),
+                seed: seed.to_vec(),
+            };
+            client.send(&encode_json(&message), &request)?;
+            let deadline = after(client.response_timeout);
+            match client.reply(id, deadline, &|| format!("the answer to {request}"))? {
+                Reply::Message(AgentMessage::Done { .. }) => Ok(()),
+                Reply::Message(AgentMessage::Error { message, .. }) => Err(AgentError::Guest {
+                    request: "refresh".into(),
+                    message,
+                }),
+                other => Err(client.unexpected(other, &request)),
+            }
+        })
     }
 
     /// What the agent said when it became ready: version, kernel release, uptime.

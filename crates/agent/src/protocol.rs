@@ -45,6 +45,10 @@
 //! | [`HostMessage::CopyOut`] | nothing | `F` frames, then [`AgentMessage::Done`] (or [`AgentMessage::Error`] at any point) |
 //! | [`HostMessage::Ping`] | nothing | [`AgentMessage::Pong`] |
 //! | [`HostMessage::Cancel`] | nothing | (the running command is killed and ends with its `Exit`) |
+//! | [`HostMessage::Refresh`] | nothing | [`AgentMessage::Done`] (`bytes`: the seed's length) or [`AgentMessage::Error`] |
+//!
+//! `Refresh` is sent only to an agent whose Ready lists [`FEATURE_REFRESH`] in
+//! `features` (an older agent has no `features` and does not know it).
 //!
 //! The guest reads everything a request brings (its stdin, a file's contents)
 //! before it replies, so neither side can block the other by not reading.
@@ -85,6 +89,10 @@ pub use crate::frame::{encode_data, encode_json, Frame, FrameDecoder, Kind, Prot
 /// refuses any other.
 pub const PROTOCOL_VERSION: u32 = 1;
 
+/// The feature an agent lists in [`ReadyInfo::features`] when it serves
+/// [`HostMessage::Refresh`].
+pub const FEATURE_REFRESH: &str = "refresh";
+
 /// The largest payload a frame may carry, in bytes.
 pub const MAX_PAYLOAD: usize = 1 << 20;
 
@@ -111,6 +119,10 @@ pub struct ReadyInfo {
     /// the guest took to boot to its agent. Milliseconds on the wire (`uptime_ms`).
     #[serde(rename = "uptime_ms", with = "duration_ms")]
     pub uptime: Duration,
+    /// The requests beyond protocol version 1's first set that the agent
+    /// serves ([`FEATURE_REFRESH`]); absent (empty) from older agents.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<String>,
 }
 
 /// A message from the host to the agent (a [`Kind::Json`] frame).
@@ -155,6 +167,17 @@ pub enum HostMessage {
     Cancel {
         /// The id of the `Run` request to cancel.
         id: u32,
+    },
+    /// Give a guest restored from a saved state its own identity: set the
+    /// clock and mix `seed` into the kernel's random pool (credited, then the
+    /// generator reseeded). Only for agents listing [`FEATURE_REFRESH`].
+    Refresh {
+        /// The request id.
+        id: u32,
+        /// The host's time, nanoseconds since the Unix epoch (`CLOCK_REALTIME`).
+        unix_time_ns: u64,
+        /// Random bytes from the host.
+        seed: Vec<u8>,
     },
 }
 
@@ -237,6 +260,7 @@ mod tests {
             version: "0.1.0".into(),
             kernel_release: "6.1.0-9-amd64".into(),
             uptime: Duration::from_millis(1234),
+            features: Vec::new(),
         });
 
         let json = serde_json::to_string(&ready).expect("serializes");
@@ -249,6 +273,17 @@ mod tests {
             serde_json::from_str::<AgentMessage>(&json).expect("parses"),
             ready
         );
+    }
+
+    #[test]
+    fn a_ready_without_features_comes_from_an_older_agent() {
+        let json = r#"{"type":"ready","protocol":1,"version":"0.1.0","kernel_release":"6.1","uptime_ms":5}"#;
+
+        let Ok(AgentMessage::Ready(ready)) = serde_json::from_str::<AgentMessage>(json) else {
+            panic!("an older agent's ready parses");
+        };
+
+        assert!(ready.features.is_empty());
     }
 
     #[test]

@@ -134,6 +134,7 @@ fn ready_frame() -> Vec<u8> {
         version: "fake".into(),
         kernel_release: "0.0".into(),
         uptime: Duration::from_secs(1),
+        features: Vec::new(),
     }))
 }
 
@@ -655,4 +656,58 @@ fn round_trip_benchmark_prints_the_median() {
         runs.iter().min().expect("samples"),
         median(pings),
     );
+}
+
+/// A guest restored from a saved state: its agent is still in the session of
+/// the host that built the state, so it sends no new Ready; `resume` syncs
+/// with a ping and takes the template's ready message.
+#[test]
+fn resume_takes_over_an_agent_still_serving_its_old_session() {
+    let host = fake_agent(|mut guest| {
+        let mut decoder = FrameDecoder::new();
+        let Frame::Json(_) = read_frame(&mut guest, &mut decoder) else {
+            panic!("expected a ping");
+        };
+        guest
+            .write_all(&encode_json(&AgentMessage::Pong { id: 1 }))
+            .expect("pong");
+        hold_until_the_host_hangs_up(guest);
+    });
+    let saved = ReadyInfo {
+        protocol: PROTOCOL_VERSION,
+        version: "template".into(),
+        kernel_release: "6.1".into(),
+        uptime: Duration::from_secs(2),
+        features: vec!["refresh".into()],
+    };
+
+    let client = AgentClient::resume(host, saved.clone(), Instant::now() + LONG).expect("resume");
+
+    assert_eq!(client.ready_info(), &saved);
+}
+
+/// An agent that noticed its old host leave announces itself again before it
+/// answers the ping: `resume` takes the new Ready.
+#[test]
+fn resume_takes_a_new_ready_sent_before_the_pong() {
+    let host = fake_agent(|mut guest| {
+        guest.write_all(&ready_frame()).expect("ready");
+        let mut decoder = FrameDecoder::new();
+        let _ping = read_frame(&mut guest, &mut decoder);
+        guest
+            .write_all(&encode_json(&AgentMessage::Pong { id: 1 }))
+            .expect("pong");
+        hold_until_the_host_hangs_up(guest);
+    });
+    let saved = ReadyInfo {
+        protocol: PROTOCOL_VERSION,
+        version: "template".into(),
+        kernel_release: "6.1".into(),
+        uptime: Duration::from_secs(2),
+        features: Vec::new(),
+    };
+
+    let client = AgentClient::resume(host, saved, Instant::now() + LONG).expect("resume");
+
+    assert_eq!(client.ready_info().version, "fake");
 }

@@ -48,6 +48,7 @@ pub use cache::Cache;
 pub use compress::Compression;
 pub use digest::{Digest, HashAlgo};
 pub use error::{AssetError, TransferError};
+pub use lock::FileLock;
 pub use maintain::{CacheEntry, EntryKind, PurgeReport, PurgeRule};
 pub use policy::{no_progress, FetchEvent, FetchOptions, FetchPolicy};
 

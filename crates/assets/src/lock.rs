@@ -10,6 +10,9 @@
 //! while held. A process that opened the old file before the removal notices
 //! after acquiring it (the path no longer names the inode it locked) and
 //! retries on the new file.
+//!
+//! The same locks guard other caches built by one process while others wait
+//! (kennel-vm's saved machine states).
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -20,14 +23,14 @@ use rustix::fs::{flock, FlockOperation};
 
 /// A held lock; dropping it releases the lock (the file stays).
 #[derive(Debug)]
-pub(crate) struct FileLock {
+pub struct FileLock {
     _file: File,
     path: PathBuf,
 }
 
 impl FileLock {
     /// Block until the lock at `path` is ours (creating the file).
-    pub(crate) fn acquire(path: &Path) -> io::Result<FileLock> {
+    pub fn acquire(path: &Path) -> io::Result<FileLock> {
         loop {
             if let Some(lock) = Self::lock(path, FlockOperation::LockExclusive)? {
                 return Ok(lock);
@@ -36,7 +39,7 @@ impl FileLock {
     }
 
     /// The lock at `path` if no one holds it, else `None`.
-    pub(crate) fn try_acquire(path: &Path) -> io::Result<Option<FileLock>> {
+    pub fn try_acquire(path: &Path) -> io::Result<Option<FileLock>> {
         loop {
             match Self::lock(path, FlockOperation::NonBlockingLockExclusive) {
                 Ok(Some(lock)) => return Ok(Some(lock)),

@@ -140,6 +140,10 @@ pub struct DebugFlags {
     /// resume`) lets it finish. Needs a terminal.
     #[arg(long)]
     pub pause_on_failure: bool,
+    /// Boot every machine: none starts from a saved, booted state (a template; see
+    /// docs/warm-starts.md). Also $KENNEL_COLD.
+    #[arg(long)]
+    pub cold: bool,
 }
 
 /// `kennel attach`.
@@ -287,9 +291,10 @@ pub enum AssetsCommand {
         #[arg(long)]
         allow_unverified: bool,
     },
-    /// What the cache holds.
+    /// What the cache holds (assets, then the saved machine states of warm starts).
     List,
-    /// Remove cached assets: older than a duration, and/or down to a total size.
+    /// Remove cached assets: older than a duration, and/or down to a total size
+    /// (`--max-size` and `--all` apply to the saved machine states too).
     Purge {
         /// Remove what was not used for this long (e.g. `30d`).
         #[arg(long, value_name = "DURATION")]

@@ -1,4 +1,6 @@
-//! `kennel assets fetch|list|purge`: the asset cache from the command line.
+//! `kennel assets fetch|list|purge`: the asset cache from the command line,
+//! and the saved machine states of warm starts beside it (`list` shows them,
+//! `purge --all` and `--max-size` remove them too).
 
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
@@ -23,7 +25,7 @@ pub fn assets(a: AssetsCommand) -> Result<Ending, CliError> {
             paths,
             allow_unverified,
         } => fetch(&cache, paths, allow_unverified),
-        AssetsCommand::List => list(&cache),
+        AssetsCommand::List => list(&cache).and_then(|_| list_states()),
         AssetsCommand::Purge {
             older_than,
             max_size,
@@ -47,7 +49,12 @@ pub fn assets(a: AssetsCommand) -> Result<Ending, CliError> {
                     max_total_size: max_size.map(|m| m * 1024 * 1024),
                 }
             };
-            purge(&cache, &rule)
+            purge(&cache, &rule)?;
+            match (all, max_size) {
+                (true, _) => purge_states(0),
+                (false, Some(mib)) => purge_states(mib * 1024 * 1024),
+                (false, None) => Ok(Ending::Ok),
+            }
         }
     }
 }
@@ -72,6 +79,51 @@ fn list(cache: &Cache) -> Result<Ending, CliError> {
         entries.len(),
         kennel_config::human_bytes(total),
         cache.assets_dir().display()
+    );
+    Ok(Ending::Ok)
+}
+
+/// The saved machine states (templates of warm starts), most recently used first.
+fn list_states() -> Result<Ending, CliError> {
+    let Some(states) = kennel_vm::warm::WarmCache::user_default() else {
+        return Ok(Ending::Ok);
+    };
+    let entries = states.list().map_err(|e| CliError::failed(&e))?;
+    let mut total = 0;
+    for e in &entries {
+        total += e.size;
+        println!(
+            "{:>10}  template {}  {}",
+            kennel_config::human_bytes(e.size),
+            e.id,
+            e.dir.display()
+        );
+    }
+    println!(
+        "{} saved machine states, {} in {} (bound: {})",
+        entries.len(),
+        kennel_config::human_bytes(total),
+        states.dir().display(),
+        kennel_config::human_bytes(kennel_vm::warm::warm_cache_size())
+    );
+    Ok(Ending::Ok)
+}
+
+/// Remove least recently used saved machine states down to `max_total` bytes.
+fn purge_states(max_total: u64) -> Result<Ending, CliError> {
+    let Some(states) = kennel_vm::warm::WarmCache::user_default() else {
+        return Ok(Ending::Ok);
+    };
+    let r = states.purge(max_total).map_err(|e| CliError::failed(&e))?;
+    println!(
+        "kennel: removed {} saved machine states, freed {}{}",
+        r.removed.len(),
+        kennel_config::human_bytes(r.freed),
+        if r.busy.is_empty() {
+            String::new()
+        } else {
+            format!("; {} being built or just used were kept", r.busy.len())
+        }
     );
     Ok(Ending::Ok)
 }

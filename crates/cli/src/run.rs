@@ -147,6 +147,7 @@ fn debug_env(d: &DebugFlags, timeout_factor: f64) -> f64 {
     set(env::GDB, d.gdb);
     set(env::GDB_WAIT, d.gdb_wait);
     set(env::PAUSE_ON_FAILURE, d.pause_on_failure);
+    set(env::COLD, d.cold);
     if let Some(w) = &d.wrapper {
         std::env::set_var(env::WRAPPER, w);
     }

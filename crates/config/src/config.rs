@@ -87,6 +87,11 @@ pub struct Config {
     pub results_dir: Option<PathBuf>,
     /// `$KENNEL_TAGS`: the tag filter of a Rust test binary.
     pub tags: Option<String>,
+    /// `$KENNEL_COLD`: every machine boots; none starts from a saved state.
+    pub cold: bool,
+    /// `$KENNEL_WARM_CACHE_SIZE`: the most bytes saved machine states may
+    /// take in the cache (kennel-vm's default when `None`).
+    pub warm_cache_size: Option<u64>,
     /// How machines are started and what is kept for debugging (`--wrapper`,
     /// `--gdb`, `--no-artifacts`).
     pub debug: Debug,
@@ -167,6 +172,8 @@ impl Config {
             qemu_binary: non_empty(env::QEMU_BINARY, &var).map(PathBuf::from),
             results_dir: non_empty(env::RESULTS_DIR, &var).map(PathBuf::from),
             tags: text(env::TAGS, &var)?,
+            cold: flag_from(env::COLD, &var)?,
+            warm_cache_size: size_from(env::WARM_CACHE_SIZE, &var)?,
             debug: Debug {
                 wrapper: text(env::WRAPPER, &var)?,
                 artifacts: !flag_from(env::NO_ARTIFACTS, &var)?,
@@ -241,6 +248,35 @@ fn mirror_url(folder: &Path, mirror: &str) -> String {
 }
 
 /// A variable that must be text, when set and not empty.
+/// A size in bytes: digits with an optional `K`, `M`, `G` or `T` suffix
+/// (powers of 1024), as `KENNEL_WARM_CACHE_SIZE` takes it.
+fn size_from(
+    name: &'static str,
+    var: &impl Fn(&str) -> Option<OsString>,
+) -> Result<Option<u64>, ConfigError> {
+    let Some(text) = text(name, var)? else {
+        return Ok(None);
+    };
+    let text = text.trim();
+    let (digits, shift) = match text.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&text[..i], 10),
+        Some((i, 'M' | 'm')) => (&text[..i], 20),
+        Some((i, 'G' | 'g')) => (&text[..i], 30),
+        Some((i, 'T' | 't')) => (&text[..i], 40),
+        _ => (text, 0),
+    };
+    digits
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1u64 << shift))
+        .map(Some)
+        .ok_or_else(|| ConfigError::Size {
+            name,
+            value: text.to_owned(),
+        })
+}
+
 fn text(
     name: &'static str,
     var: &impl Fn(&str) -> Option<OsString>,

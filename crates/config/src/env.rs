@@ -44,13 +44,20 @@ pub const TEST_LOGDIR: &str = "KENNEL_TEST_LOGDIR";
 /// that coverage cannot vanish while CI stays green; the Rust test harness
 /// (`Test::skip`) and kennel's own tests honour it.
 pub const REQUIRE_ALL: &str = "KENNEL_REQUIRE_ALL";
+/// `KENNEL_COLD`: a boolean; every machine boots, none starts from a saved
+/// state (`kennel run --cold`).
+pub const COLD: &str = "KENNEL_COLD";
+/// `KENNEL_WARM_CACHE_SIZE`: the most bytes the saved machine states may take
+/// in the cache (`2G`, `500M`, or bytes; default 2 GiB), least recently used
+/// evicted first.
+pub const WARM_CACHE_SIZE: &str = "KENNEL_WARM_CACHE_SIZE";
 /// Prefix of the parameter variables `kennel run` sets for executables and
 /// Rust tests (see [`param_env_var`]).
 pub const PARAM_PREFIX: &str = "KENNEL_PARAM_";
 
 /// Every variable [`Config`](crate::Config) reads, in the order of
 /// `docs/configuration.md`.
-pub const ALL: [&str; 14] = [
+pub const ALL: [&str; 16] = [
     CACHE_DIR,
     NO_DOWNLOAD,
     KEEP_TMP,
@@ -65,6 +72,8 @@ pub const ALL: [&str; 14] = [
     GDB,
     GDB_WAIT,
     PAUSE_ON_FAILURE,
+    COLD,
+    WARM_CACHE_SIZE,
 ];
 
 /// The meaning of a boolean variable's value, the same for every one of them:

@@ -35,6 +35,14 @@ pub enum ConfigError {
         /// Its value.
         value: String,
     },
+    /// A size variable is not a number of bytes (with `K`, `M`, `G`, `T`).
+    #[error("{name}={value:?}: expected a size in bytes, optionally with K, M, G or T (2G)")]
+    Size {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+    },
     /// A variable is not valid UTF-8 where text is needed.
     #[error("{name}: not valid UTF-8")]
     NotUnicode {

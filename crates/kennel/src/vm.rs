@@ -153,6 +153,15 @@ impl MachineBuilder {
         self
     }
 
+    /// Whether the built-in guest may start from a saved, booted state of the
+    /// same configuration (a template) instead of booting: on by default;
+    /// `.warm(false)` for a test that reads the boot itself (its console
+    /// output, its timing). See `docs/warm-starts.md`.
+    pub fn warm(mut self, warm: bool) -> Self {
+        self.desc.warm = warm;
+        self
+    }
+
     /// Boot this disk image through a private qcow2 overlay (the image itself
     /// is never written), as `image = "..."` does.
     pub fn image(mut self, path: impl Into<PathBuf>) -> Self {
@@ -564,6 +573,12 @@ impl Vm {
     /// `phone_home_to_ssh` (to a working SSH session). Empty for other machines.
     pub fn phases(&self) -> &[(&'static str, Duration)] {
         self.inner.phases()
+    }
+
+    /// How the machine started: booted ([`Start::Cold`](kennel_vm::Start)),
+    /// or restored from a template (`Start::Warm`, with its id).
+    pub fn start_kind(&self) -> &kennel_vm::Start {
+        self.inner.start_kind()
     }
 
     /// Remember that a call failed (the machine then leaves its failure

@@ -113,6 +113,8 @@ struct Row {
     flaky: bool,
     attempts: u32,
     accel: Vec<String>,
+    /// `warm (template ID)` or `cold`, when the test started a machine.
+    start: Option<String>,
     phases: Vec<String>,
     logdir: String,
     logdir_href: String,
@@ -358,6 +360,10 @@ fn row(i: usize, t: &TestResult, job_dir: &Path, budget: &mut u64) -> Row {
         flaky: t.flaky,
         attempts: t.attempts,
         accel: t.accel.iter().map(|(m, a)| format!("{m}: {a}")).collect(),
+        start: t.start.as_ref().map(|start| match &t.template {
+            Some(id) => format!("{start} (template {id})"),
+            None => start.clone(),
+        }),
         phases: t
             .phases
             .iter()

@@ -71,9 +71,15 @@ impl<W: Write> Reporter for Terminal<W> {
                 } else {
                     ""
                 };
+                let warm = match &result.template {
+                    Some(id) if result.start.as_deref() == Some("warm") => {
+                        format!(" (warm: {id})")
+                    }
+                    _ => String::new(),
+                };
                 let mut r = writeln!(
                     out,
-                    " {:<11} {:>7}  {}{flaky}",
+                    " {:<11} {:>7}  {}{warm}{flaky}",
                     result.status.as_str(),
                     human_secs(result.duration_s),
                     result.name

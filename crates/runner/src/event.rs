@@ -65,6 +65,13 @@ pub struct Outcome {
     /// prefixed with `<machine>.` when the test has several machines).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub phases: IndexMap<String, f64>,
+    /// How the test's machines started: `warm` (restored from a template)
+    /// or `cold` (booted); `None` when it started none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    /// The template a warm start came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
 }
 
 impl Outcome {
@@ -76,6 +83,8 @@ impl Outcome {
             detail: None,
             accel: IndexMap::new(),
             phases: IndexMap::new(),
+            start: None,
+            template: None,
         }
     }
 
@@ -94,6 +103,8 @@ impl Outcome {
             detail,
             accel: IndexMap::new(),
             phases: IndexMap::new(),
+            start: None,
+            template: None,
         }
     }
 }
@@ -130,6 +141,13 @@ pub struct TestResult {
     /// Timed phases of the final attempt, in seconds (see [`Outcome::phases`]).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub phases: IndexMap<String, f64>,
+    /// `warm` or `cold`: how the final attempt's machines started (see
+    /// [`Outcome::start`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    /// The template a warm start came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
     /// When the test started, seconds since the job started.
     pub start_s: f64,
     /// Which worker slot ran it (for the timeline).

@@ -378,6 +378,8 @@ fn not_run(t: &PlannedTest, why: &str) -> TestResult {
         detail: None,
         accel: IndexMap::new(),
         phases: IndexMap::new(),
+        start: None,
+        template: None,
         start_s: 0.0,
         slot: 0,
         point: None,
@@ -533,6 +535,8 @@ fn run_test(
     result.detail = outcome.detail;
     result.accel = outcome.accel;
     result.phases = outcome.phases;
+    result.start = outcome.start;
+    result.template = outcome.template;
     result.flaky = failed_before && outcome.status == Status::Pass;
     result.attempts = attempt;
     result.duration_s = started.elapsed().as_secs_f64();

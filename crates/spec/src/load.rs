@@ -475,6 +475,7 @@ impl Loader<'_> {
             },
             incoming: self.opt_tmpl(raw.incoming.as_ref())?,
             launch,
+            warm: self.opt_boolean(raw.warm.as_ref(), "warm", true)?,
             expect_exit,
             name,
         })

@@ -196,6 +196,10 @@ pub struct MachineSpec {
     pub incoming: Option<Template>,
     /// Launch before the first step (default `true`).
     pub launch: bool,
+    /// May start from a saved, booted state of the same configuration (default
+    /// `true`; `warm = false` boots it every time). The runner also boots
+    /// machines whose test reads the boot.
+    pub warm: bool,
     /// QEMU must exit by itself like this; no step may target the machine.
     pub expect_exit: Option<ExitExpect>,
 }

@@ -76,6 +76,7 @@ pub(crate) struct RawMachine {
     pub args: Option<Vec<S<String>>>,
     pub incoming: Option<S<String>>,
     pub launch: Option<S<toml::Value>>,
+    pub warm: Option<S<toml::Value>>,
     pub expect_exit: Option<S<RawExit>>,
 }
 

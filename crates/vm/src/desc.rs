@@ -45,6 +45,11 @@ pub struct MachineDesc {
     /// Wait for the guest to come up before the start returns (off for a
     /// machine expected to exit by itself).
     pub wait_ready: bool,
+    /// Start from a saved, booted state of the same configuration (a
+    /// template, see [`crate::warm`]) when the machine can: a built-in guest
+    /// without disks or host resources of its own, waited for. Off for tests
+    /// that read the boot itself.
+    pub warm: bool,
 }
 
 impl MachineDesc {
@@ -57,6 +62,7 @@ impl MachineDesc {
             cloud_init: None,
             channel: None,
             wait_ready: true,
+            warm: true,
         }
     }
 

@@ -25,6 +25,7 @@ mod log;
 mod pause;
 mod start;
 mod vm;
+pub mod warm;
 
 pub use channel::{signal_name, ChannelError, ChannelKind, CommandResult, CommandStatus};
 pub use cloud::GUEST_USER;
@@ -34,6 +35,7 @@ pub use log::TestLog;
 pub use pause::{how_to_reach, pause_on_failure};
 pub use start::{prepare, Plan, CLOUD_REPORT_RESERVE, GUEST_BOOT_LIMIT, SHUTDOWN_GRACE};
 pub use vm::Vm;
+pub use warm::Start;
 
 /// The debugging settings of this process (`kennel_config::Debug`); the
 /// defaults (artifacts on, nothing else) when the configuration does not load

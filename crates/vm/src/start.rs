@@ -40,6 +40,8 @@ pub struct Plan {
     pub channel: Option<ChannelKind>,
     /// Wait for the guest before [`Plan::start`] returns.
     pub wait_ready: bool,
+    /// Start from a template when the machine can ([`MachineDesc::warm`]).
+    pub warm: bool,
     workspace: Workspace,
 }
 
@@ -54,6 +56,7 @@ pub fn prepare(desc: MachineDesc, workspace: &Workspace) -> Result<Plan, VmError
         cloud_init,
         channel,
         wait_ready,
+        warm,
     } = desc;
     let name = config.name.clone();
     let log = &workspace.log;
@@ -87,6 +90,7 @@ pub fn prepare(desc: MachineDesc, workspace: &Workspace) -> Result<Plan, VmError
         key,
         channel,
         wait_ready,
+        warm,
         workspace: workspace.clone(),
     })
 }
@@ -176,6 +180,24 @@ fn prepare_cloud(
     Ok((Some(boot), key))
 }
 
+/// Why a built-in guest machine boots instead of starting from a template;
+/// `None` when it may start warm.
+fn cold_because(warm: bool, debugged: bool, cloud: bool, config: &MachineConfig) -> Option<String> {
+    if !warm {
+        return Some("the test reads the boot, or asked for `warm = false`".into());
+    }
+    if kennel_config::Config::get().is_ok_and(|c| c.cold) {
+        return Some("--cold (KENNEL_COLD)".into());
+    }
+    if debugged {
+        return Some("QEMU runs under gdb or a wrapper".into());
+    }
+    if cloud {
+        return Some("cloud images and disks start cold".into());
+    }
+    crate::warm::cold_reason(config)
+}
+
 /// Whether the ELF file at `path` has a symbol table (a kernel built with
 /// symbols; the vmlinux unpacked from a distribution's bzImage has none).
 fn has_symbols(path: &Path) -> bool {
@@ -200,6 +222,7 @@ impl Plan {
             key,
             channel,
             wait_ready,
+            warm,
             workspace,
         } = self;
         let name = config.name.clone();
@@ -224,6 +247,24 @@ impl Plan {
         let debugged = gdb.is_some() || !config.wrapper.is_empty();
         if debugged {
             config.launch_timeout = deadlines.until.saturating_duration_since(Instant::now());
+        }
+        if let Some(g) = guest.as_ref().filter(|_| wait_ready) {
+            match cold_because(warm, debugged, cloud.is_some(), &config) {
+                None => match crate::warm::start(
+                    &config,
+                    g.agent,
+                    channel == Some(ChannelKind::Console),
+                    &workspace,
+                    deadlines,
+                ) {
+                    Ok(vm) => return Ok(vm),
+                    Err(crate::warm::Miss::Boot(e)) => return Err(e),
+                    Err(crate::warm::Miss::Other(why)) => {
+                        log.line(&format!("machine `{name}` boots: no warm start ({why})"))
+                    }
+                },
+                Some(why) => log.line(&format!("machine `{name}` boots (cold): {why}")),
+            }
         }
         let launched_at = Instant::now();
         let machine = config.launch().map_err(|source| VmError::Launch {

@@ -18,6 +18,7 @@ pub struct Vm {
     channel: Option<Channel>,
     phases: Vec<(&'static str, Duration)>,
     log: TestLog,
+    start: crate::Start,
 }
 
 impl Vm {
@@ -28,7 +29,91 @@ impl Vm {
             channel: None,
             phases: Vec::new(),
             log,
+            start: crate::Start::Cold,
         }
+    }
+
+    /// How the machine started: booted, or restored from a template.
+    pub fn start_kind(&self) -> &crate::Start {
+        &self.start
+    }
+
+    pub(crate) fn set_start(&mut self, start: crate::Start) {
+        self.start = start;
+    }
+
+    /// The agent's ready message, when the guest's channel is the agent.
+    pub(crate) fn agent_ready(&self) -> Option<kennel_agent::ReadyInfo> {
+        match &self.channel {
+            Some(Channel::Agent(client)) => Some(client.ready_info().clone()),
+            _ => None,
+        }
+    }
+
+    /// After a restore: take over the agent's channel (it keeps serving in
+    /// the restored guest; `ready` is what it said when the template booted),
+    /// or use the console shell for a guest without an agent.
+    pub(crate) fn reconnect(
+        &mut self,
+        ready: Option<kennel_agent::ReadyInfo>,
+        deadline: Instant,
+    ) -> Result<(), String> {
+        let Some(ready) = ready else {
+            self.channel = Some(Channel::Console { commands: 0 });
+            return Ok(());
+        };
+        let stream = self
+            .machine
+            .take_socket(crate::guest::AGENT_SOCKET)
+            .ok_or("the agent's socket was not connected")?;
+        let client = kennel_agent::AgentClient::resume(stream, ready, deadline)
+            .map_err(|e| kennel_machine::error_chain(&e))?;
+        self.channel = Some(Channel::Agent(client));
+        Ok(())
+    }
+
+    /// After a restore: make the guest its own: its clock set to the host's
+    /// time, host random bytes mixed into its random pool (credited and the
+    /// generator reseeded by an agent that can; else written to
+    /// `/dev/urandom` through the shell).
+    pub(crate) fn refresh_identity(&mut self, deadline: Instant) -> Result<String, String> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::SystemTime::UNIX_EPOCH)
+            .map_err(|e| e.to_string())?;
+        let mut seed = [0u8; 64];
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut seed))
+            .map_err(|e| format!("cannot read the host's /dev/urandom: {e}"))?;
+        if let Some(Channel::Agent(client)) = &mut self.channel {
+            if client
+                .ready_info()
+                .features
+                .iter()
+                .any(|f| f == kennel_agent::protocol::FEATURE_REFRESH)
+            {
+                client
+                    .refresh(now, &seed)
+                    .map_err(|e| kennel_machine::error_chain(&e))?;
+                return Ok(
+                    "clock set, 64 random bytes credited, generator reseeded (agent)".into(),
+                );
+            }
+        }
+        let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+        let command = format!(
+            "date -u -s @{} >/dev/null && echo {hex} > /dev/urandom",
+            now.as_secs()
+        );
+        let Some(channel) = self.channel.as_mut() else {
+            return Err("no channel".into());
+        };
+        let out = channel
+            .run(&mut self.machine, &command, deadline)
+            .map_err(|e| e.to_string())?;
+        if !out.success() {
+            return Err(format!("`{command}`: {} {}", out.status, out.stderr.trim()));
+        }
+        Ok("clock set, 64 random bytes mixed into /dev/urandom (shell)".into())
     }
 
     /// The machine's name.

@@ -241,7 +241,8 @@ impl Running {
             HostMessage::Ping { id } => AgentMessage::Pong { id },
             HostMessage::Run { id, .. }
             | HostMessage::CopyIn { id, .. }
-            | HostMessage::CopyOut { id, .. } => AgentMessage::Error {
+            | HostMessage::CopyOut { id, .. }
+            | HostMessage::Refresh { id, .. } => AgentMessage::Error {
                 id,
                 message: format!("busy: request {running_id} is still running"),
             },

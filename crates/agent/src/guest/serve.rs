@@ -27,6 +27,7 @@ pub fn ready_info() -> ReadyInfo {
         version: env!("CARGO_PKG_VERSION").into(),
         kernel_release,
         uptime,
+        features: vec![crate::protocol::FEATURE_REFRESH.into()],
     }
 }
 
@@ -80,6 +81,21 @@ pub fn serve(channel: &mut Channel) -> io::Result<()> {
             }
             // Nothing runs: the command ended before the cancel arrived.
             HostMessage::Cancel { .. } => Flow::Continue,
+            HostMessage::Refresh {
+                id,
+                unix_time_ns,
+                seed,
+            } => {
+                let reply = match super::sys::refresh_identity(unix_time_ns, &seed) {
+                    Ok(()) => AgentMessage::Done {
+                        id,
+                        bytes: seed.len() as u64,
+                    },
+                    Err(message) => AgentMessage::Error { id, message },
+                };
+                channel.send(&encode_json(&reply))?;
+                Flow::Continue
+            }
         };
         if let Flow::HostGone = flow {
             return Ok(());

@@ -82,3 +82,56 @@ pub(crate) fn mknod_char(path: &Path, major: u32, minor: u32) -> io::Result<()> 
     }
     Ok(())
 }
+
+/// `RNDADDENTROPY`, `_IOW('R', 0x03, int[2])` (the generic ioctl encoding;
+/// powerpc puts the write direction in a different bit).
+#[cfg(not(any(target_arch = "powerpc", target_arch = "powerpc64")))]
+const RNDADDENTROPY: libc::c_ulong = 0x4008_5203;
+#[cfg(any(target_arch = "powerpc", target_arch = "powerpc64"))]
+const RNDADDENTROPY: libc::c_ulong = 0x8008_5203;
+/// `RNDRESEEDCRNG`, `_IO('R', 0x07)`: reseed the kernel's generator now.
+const RNDRESEEDCRNG: libc::c_ulong = 0x5207;
+
+/// Give a restored guest its own identity: the clock set to `unix_time_ns`
+/// and `seed` mixed into the random pool, credited as entropy, then the
+/// generator reseeded (so two guests restored from one state draw different
+/// bytes at once). Without the privilege or the ioctls (an old kernel) the
+/// seed is written to `/dev/urandom` (mixed in, not credited). The error
+/// says what failed, for the host's log.
+pub(crate) fn refresh_identity(unix_time_ns: u64, seed: &[u8]) -> Result<(), String> {
+    let time = libc::timespec {
+        tv_sec: libc::time_t::try_from(unix_time_ns / 1_000_000_000).unwrap_or(libc::time_t::MAX),
+        tv_nsec: libc::c_long::try_from(unix_time_ns % 1_000_000_000).unwrap_or(0),
+    };
+    // SAFETY: `time` is a valid timespec for the duration of the call.
+    if unsafe { libc::clock_settime(libc::CLOCK_REALTIME, &time) } != 0 {
+        return Err(format!(
+            "cannot set the clock: {}",
+            io::Error::last_os_error()
+        ));
+    }
+    let random = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/urandom")
+        .map_err(|e| format!("cannot open /dev/urandom: {e}"))?;
+    // struct rand_pool_info { int entropy_count; int buf_size; __u32 buf[]; }
+    let mut info: Vec<u8> = Vec::with_capacity(8 + seed.len());
+    let bits = i32::try_from(seed.len() * 8).unwrap_or(i32::MAX);
+    let size = i32::try_from(seed.len()).unwrap_or(i32::MAX);
+    info.extend_from_slice(&bits.to_ne_bytes());
+    info.extend_from_slice(&size.to_ne_bytes());
+    info.extend_from_slice(seed);
+    info.resize(8 + seed.len().div_ceil(4) * 4, 0);
+    let fd = random.as_raw_fd();
+    // SAFETY: `info` holds a rand_pool_info header followed by `size` bytes.
+    let credited = unsafe { libc::ioctl(fd, RNDADDENTROPY as _, info.as_ptr()) } == 0
+        // SAFETY: RNDRESEEDCRNG takes no argument.
+        && unsafe { libc::ioctl(fd, RNDRESEEDCRNG as _) } == 0;
+    if !credited {
+        use std::io::Write;
+        (&random)
+            .write_all(seed)
+            .map_err(|e| format!("cannot write to /dev/urandom: {e}"))?;
+    }
+    Ok(())
+}

@@ -15,3 +15,4 @@ mod qemu_tree;
 mod reasons;
 mod steps;
 mod typed;
+mod warm;

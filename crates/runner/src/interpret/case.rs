@@ -68,6 +68,10 @@ pub(super) struct Interp<'a> {
     pub step_timeout: Option<Duration>,
     /// Timed phases, for the results.
     pub phases: IndexMap<String, f64>,
+    /// `warm` when every machine started from a template, `cold` when one booted.
+    pub start: Option<String>,
+    /// The template of the first warm machine.
+    pub template: Option<String>,
     /// The test's log folder.
     pub logdir: PathBuf,
     /// A wait timed out (the step's or the test's time): the failure
@@ -127,6 +131,8 @@ pub fn run_case(run: &CaseRun<'_>) -> Outcome {
         accel: IndexMap::new(),
         step_timeout: None,
         phases: IndexMap::new(),
+        start: None,
+        template: None,
         logdir: run.logdir.to_path_buf(),
         timed_out_seen: std::cell::Cell::new(false),
     };
@@ -151,6 +157,8 @@ pub fn run_case(run: &CaseRun<'_>) -> Outcome {
     ));
     outcome.accel = std::mem::take(&mut interp.accel);
     outcome.phases = std::mem::take(&mut interp.phases);
+    outcome.start = interp.start.take();
+    outcome.template = interp.template.take();
     if kennel_config::Config::get().is_ok_and(|c| c.keep_tmp) {
         if let Ok(d) = scratch {
             let _ = std::fs::remove_file(dir.scratch_note());
@@ -364,8 +372,9 @@ impl<'a> Interp<'a> {
     pub(super) fn launch(&mut self, name: &str, until: Instant) -> Result<(), StepError> {
         let vars = self.vars();
         let slot = &self.slots[name];
-        let desc = machines::desc(slot.spec, &vars, &self.env, &self.file.dir)
+        let mut desc = machines::desc(slot.spec, &vars, &self.env, &self.file.dir)
             .map_err(StepError::Error)?;
+        desc.warm = machines::may_start_warm(slot.spec, self.file);
         let expect_exit = slot.spec.expect_exit.clone();
         let workspace = Workspace {
             scratch: self.tmp.clone(),
@@ -384,6 +393,14 @@ impl<'a> Interp<'a> {
                 })
             })
             .map_err(|e| self.not_ready(name, e))?;
+        let start = vm.start_kind();
+        // The test started warm when every machine did.
+        if self.start.as_deref() != Some("cold") {
+            self.start = Some(start.name().to_owned());
+        }
+        if self.template.is_none() {
+            self.template = start.template().map(str::to_owned);
+        }
         let accel = vm.machine_ref().accel();
         self.accel.insert(
             name.to_string(),

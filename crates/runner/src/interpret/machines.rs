@@ -50,7 +50,27 @@ pub(crate) fn desc(
     };
     desc.channel = spec.channel.as_deref().and_then(ChannelKind::from_name);
     desc.wait_ready = spec.expect_exit.is_none();
+    desc.warm = spec.warm;
     Ok(desc)
+}
+
+/// Whether the machine `spec` of `file` may start from a saved state: not
+/// when the test reads its boot (`launch = false`, `incoming`,
+/// `expect_exit`, or a `console` check on it before any command is sent to
+/// it), nor with `warm = false`.
+pub(crate) fn may_start_warm(spec: &MachineSpec, file: &kennel_spec::TestFile) -> bool {
+    use kennel_spec::StepKind;
+    if !spec.warm || !spec.launch || spec.incoming.is_some() || spec.expect_exit.is_some() {
+        return false;
+    }
+    for step in file.steps.iter().filter(|s| s.on == spec.name) {
+        match step.kind {
+            StepKind::Console(_) => return false,
+            StepKind::Run { .. } | StepKind::Exec { .. } | StepKind::Send(_) => return true,
+            _ => {}
+        }
+    }
+    true
 }
 
 /// QEMU's own options of a machine.

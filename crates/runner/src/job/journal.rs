@@ -330,6 +330,8 @@ mod tests {
             detail: None,
             accel: Default::default(),
             phases: Default::default(),
+            start: None,
+            template: None,
             start_s: 0.0,
             slot: 0,
             point: None,

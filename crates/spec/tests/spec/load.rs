@@ -38,6 +38,7 @@ fn machine(name: &str, line: usize) -> MachineSpec {
         args: Vec::new(),
         incoming: None,
         launch: true,
+        warm: true,
         expect_exit: None,
     }
 }
@@ -122,6 +123,21 @@ fn contract_example_loads_to_the_expected_model() {
         ["qmp set-numa-node", "running = true", "shutdown"]
     );
     assert_eq!(test.steps[0].kind_name(), "qmp");
+}
+
+#[test]
+fn warm_false_keeps_a_machine_booting_every_time() {
+    let test = load(
+        r#"name = "boots"
+[machine]
+guest = "busybox"
+warm = false
+[[step]]
+run = "true"
+"#,
+    );
+
+    assert!(!test.machines[0].warm);
 }
 
 #[test]

@@ -1,0 +1,283 @@
+//! The template key: a hash of everything a saved machine state depends on.
+//! Two starts with the same key may share one state; anything that would make
+//! a restored guest differ from a fresh boot is in it.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+
+use kennel_machine::{Accel, MachineConfig};
+use sha2::{Digest as _, Sha256};
+
+/// Bumped when the template format (or what a state holds) changes.
+const FORMAT: u32 = 2;
+
+/// How many hex digits of the hash name a template.
+const ID_DIGITS: usize = 16;
+
+/// Options that give QEMU a host resource (a disk, a share, a network, a
+/// chardev, a memory file) or change how it starts: a machine whose own
+/// arguments hold one starts cold, since a saved state cannot capture it.
+const HOST_RESOURCE_OPTIONS: &[&str] = &[
+    "-drive",
+    "-blockdev",
+    "-hda",
+    "-hdb",
+    "-hdc",
+    "-hdd",
+    "-cdrom",
+    "-fda",
+    "-fdb",
+    "-sd",
+    "-mtdblock",
+    "-pflash",
+    "-bios",
+    "-fsdev",
+    "-virtfs",
+    "-netdev",
+    "-nic",
+    "-net",
+    "-chardev",
+    "-serial",
+    "-parallel",
+    "-monitor",
+    "-qmp",
+    "-mon",
+    "-object",
+    "-incoming",
+    "-loadvm",
+    "-S",
+    "-snapshot",
+    "-add-fd",
+];
+
+/// A template's identity: `id` names it on disk and in results, `text` is
+/// what was hashed (kept beside the state, for people).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateKey {
+    /// The first hex digits of the hash.
+    pub id: String,
+    /// The description that was hashed, one `name value` a line.
+    pub text: String,
+}
+
+/// Why a machine cannot start from a template, for the log: `None` when it can.
+pub(crate) fn cold_reason(config: &MachineConfig) -> Option<String> {
+    if let Some(flag) = config
+        .extra_args
+        .iter()
+        .find(|a| HOST_RESOURCE_OPTIONS.contains(&a.as_str()))
+    {
+        return Some(format!("its arguments give QEMU `{flag}`"));
+    }
+    if config.incoming.is_some() {
+        return Some("it waits for an incoming migration".into());
+    }
+    if !config.qmp {
+        return Some("it has no QMP monitor".into());
+    }
+    if !config.wrapper.is_empty() {
+        return Some("QEMU runs under a wrapper".into());
+    }
+    None
+}
+
+/// The key of a machine launched with `config` by the QEMU at `binary`
+/// (resolved) with the accelerator `accel` (chosen): the binary's path,
+/// identity and version, machine type, CPU, memory, accelerator, the kernel,
+/// initrd and device tree by content, the kernel command line, and every
+/// other argument and device.
+pub(crate) fn template_key(
+    config: &MachineConfig,
+    binary: &Path,
+    accel: &str,
+) -> std::io::Result<TemplateKey> {
+    let mut text = format!("format {FORMAT}\n");
+    let mut line = |name: &str, value: &str| {
+        text.push_str(name);
+        text.push(' ');
+        text.push_str(value);
+        text.push('\n');
+    };
+    line("binary", &binary.display().to_string());
+    line("binary-file", &content_hash(binary)?);
+    line("version", &qemu_version(binary));
+    line("arch", &config.target_arch());
+    line("machine", config.machine_type.as_deref().unwrap_or("-"));
+    line(
+        "accel",
+        &match &config.accel {
+            Accel::Auto => format!("auto={accel}"),
+            Accel::Named(name) => name.clone(),
+        },
+    );
+    line("cpus", &config.cpus.map_or("-".into(), |c| c.to_string()));
+    line("memory", config.memory.as_deref().unwrap_or("-"));
+    for (name, file) in [
+        ("kernel", &config.kernel),
+        ("initrd", &config.initrd),
+        ("dtb", &config.dtb),
+    ] {
+        match file {
+            Some(path) => line(name, &content_hash(path)?),
+            None => line(name, "-"),
+        }
+    }
+    line("append", config.append.as_deref().unwrap_or("-"));
+    line("console", &config.console.to_string());
+    line("sockets", &config.sockets.join(","));
+    for arg in &config.extra_args {
+        line("arg", arg);
+    }
+    for (k, v) in &config.env {
+        line("env", &format!("{k}={v}"));
+    }
+    let hash = hex(&Sha256::digest(text.as_bytes()));
+    Ok(TemplateKey {
+        id: hash[..ID_DIGITS].to_string(),
+        text,
+    })
+}
+
+/// The SHA-256 of a file's contents, remembered for this process by the
+/// file's identity (size, times, inode), so a job hashes its kernel once.
+fn content_hash(path: &Path) -> std::io::Result<String> {
+    static MEMO: OnceLock<Mutex<HashMap<(std::path::PathBuf, String), String>>> = OnceLock::new();
+    let stamp = stamp(path)?;
+    let memo = MEMO.get_or_init(Default::default);
+    let key = (path.to_path_buf(), stamp);
+    if let Some(hash) = memo.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Ok(hash.clone());
+    }
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    let hash = hex(&hasher.finalize());
+    memo.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, hash.clone());
+    Ok(hash)
+}
+
+fn stamp(path: &Path) -> std::io::Result<String> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path)?;
+    Ok(format!(
+        "{}:{}.{}:{}.{}:{}:{}",
+        m.len(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec(),
+        m.ino(),
+        m.dev()
+    ))
+}
+
+/// The first line of `binary --version` (remembered per binary for this
+/// process); empty when it does not run.
+fn qemu_version(binary: &Path) -> String {
+    static MEMO: OnceLock<Mutex<HashMap<std::path::PathBuf, String>>> = OnceLock::new();
+    let memo = MEMO.get_or_init(Default::default);
+    if let Some(v) = memo.lock().unwrap_or_else(|e| e.into_inner()).get(binary) {
+        return v.clone();
+    }
+    let version = std::process::Command::new(binary)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    memo.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(binary.to_path_buf(), version.clone());
+    version
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guest_config(dir: &Path) -> MachineConfig {
+        let kernel = dir.join("vmlinux");
+        let initrd = dir.join("initrd");
+        std::fs::write(&kernel, b"kernel").expect("kernel");
+        std::fs::write(&initrd, b"initrd one").expect("initrd");
+        let mut c = MachineConfig::new("main");
+        c.kernel = Some(kernel);
+        c.initrd = Some(initrd);
+        c.append = Some("console=ttyS0".into());
+        c.memory = Some("256M".into());
+        c
+    }
+
+    fn key_of(c: &MachineConfig, dir: &Path) -> TemplateKey {
+        template_key(c, &dir.join("vmlinux"), "tcg").expect("key")
+    }
+
+    #[test]
+    fn the_same_machine_has_the_same_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = guest_config(dir.path());
+
+        assert_eq!(key_of(&c, dir.path()), key_of(&c.clone(), dir.path()));
+    }
+
+    #[test]
+    fn a_changed_kernel_command_line_makes_a_new_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = guest_config(dir.path());
+        let mut changed = c.clone();
+        changed.append = Some("console=ttyS0 quiet".into());
+
+        assert_ne!(key_of(&c, dir.path()).id, key_of(&changed, dir.path()).id);
+    }
+
+    #[test]
+    fn a_changed_initramfs_makes_a_new_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = guest_config(dir.path());
+        let before = key_of(&c, dir.path());
+        std::fs::write(c.initrd.as_ref().expect("initrd"), b"initrd two!").expect("rewrite");
+
+        assert_ne!(before.id, key_of(&c, dir.path()).id);
+    }
+
+    #[test]
+    fn per_test_logs_and_names_are_not_in_the_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = guest_config(dir.path());
+        let mut other = c.clone();
+        other.console_log = kennel_machine::LogSink::discard();
+        other.launch_timeout = std::time::Duration::from_secs(1);
+
+        assert_eq!(key_of(&c, dir.path()), key_of(&other, dir.path()));
+    }
+
+    #[test]
+    fn a_disk_in_the_arguments_keeps_a_machine_cold() {
+        let mut c = MachineConfig::new("main");
+        c.extra_args = vec!["-drive".into(), "file=disk.img".into()];
+
+        assert!(cold_reason(&c).is_some_and(|r| r.contains("-drive")));
+    }
+}

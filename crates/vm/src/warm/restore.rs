@@ -1,0 +1,113 @@
+//! Starting a machine from its template: the same QEMU command line plus
+//! `-incoming "exec:cat STATE"`, `cont` once the state is loaded, the
+//! guest's channel taken over and its identity refreshed.
+
+use std::time::Instant;
+
+use kennel_machine::MachineConfig;
+
+use super::store::WarmCache;
+use super::template::{find_or_build, resume, shell_quote, Miss};
+use crate::desc::{Deadlines, Workspace};
+use crate::vm::Vm;
+use crate::Start;
+
+/// The console of the template a warm machine came from, copied into the
+/// test's log folder (`template-<machine>-console.log` when the test has
+/// several machines).
+pub const TEMPLATE_CONSOLE_LOG: &str = "template-console.log";
+
+/// Start the machine of `config` (a built-in guest, with its agent when
+/// `agent`) from its template, building the template first when no process
+/// has. [`Miss::Boot`] is the machine's error; [`Miss::Other`] says why it
+/// could not start warm: the machine then boots as usual.
+pub(crate) fn start(
+    config: &MachineConfig,
+    agent: bool,
+    console_asked: bool,
+    workspace: &Workspace,
+    deadlines: Deadlines,
+) -> Result<Vm, Miss> {
+    let name = config.name.clone();
+    let log = &workspace.log;
+    let cache = WarmCache::user_default().ok_or("kennel has no cache directory")?;
+    let finding = Instant::now();
+    let copy_name = if workspace.several {
+        format!("template-{name}-console.log")
+    } else {
+        TEMPLATE_CONSOLE_LOG.to_owned()
+    };
+    let copy = workspace.logdir.join(copy_name);
+    let template =
+        find_or_build(config, agent, &cache, deadlines.until, &copy).inspect_err(|miss| {
+            if let Miss::Boot(_) = miss {
+                log.line(&format!(
+                    "machine `{name}`: its template's boot failed; its console: {}",
+                    copy.display()
+                ));
+            }
+        })?;
+    let id = template.key.id.clone();
+    log.line(&format!(
+        "machine `{name}`: template {id} {} in {} ms ({})",
+        if template.built {
+            "built (booted, saved)"
+        } else {
+            "found in the cache"
+        },
+        finding.elapsed().as_millis(),
+        template.dir.display()
+    ));
+    let mut c = config.clone();
+    c.incoming = Some(format!("exec:cat {}", shell_quote(&template.state())));
+    c.launch_timeout = c
+        .launch_timeout
+        .min(deadlines.until.saturating_duration_since(Instant::now()));
+    let launched_at = Instant::now();
+    let machine = c.launch().map_err(|e| kennel_machine::error_chain(&e))?;
+    log.line(&format!(
+        "launched `{name}` (pid {}, {}: {}) from template {id} in {} ms",
+        machine.pid(),
+        machine.accel().accel,
+        machine.accel().reason,
+        launched_at.elapsed().as_millis()
+    ));
+    if workspace.several {
+        workspace
+            .cmdline
+            .write(format!("# machine {name}\n").as_bytes());
+    }
+    workspace.cmdline.write(
+        format!(
+            "{}\n# warm start from template {id}: the state loads paused; `cont` on a monitor \
+             (add -monitor stdio) lets it run\n",
+            machine.cmdline()
+        )
+        .as_bytes(),
+    );
+    let mut vm = Vm::new(name.clone(), machine, log.clone());
+    vm.set_start(Start::Warm {
+        template: id.clone(),
+    });
+    crate::pause::record(&workspace.logdir, &vm, None);
+    let up_by = deadlines
+        .until
+        .min(Instant::now() + crate::GUEST_BOOT_LIMIT);
+    let qmp = vm.machine().qmp().map_err(|e| Miss::Other(e.to_string()))?;
+    resume(qmp, up_by)?;
+    vm.reconnect(template.ready.clone(), up_by)?;
+    let refreshed = vm.refresh_identity(up_by)?;
+    if console_asked {
+        vm.set_channel(crate::channel::Channel::Console { commands: 0 });
+    }
+    let boot_log = match std::fs::copy(template.boot_console(), &copy) {
+        Ok(_) => copy,
+        Err(_) => template.boot_console(),
+    };
+    log.line(&format!(
+        "guest `{name}` is up (warm, template {id}) after {} ms: {refreshed}; the template's boot console: {}",
+        launched_at.elapsed().as_millis(),
+        boot_log.display()
+    ));
+    Ok(vm)
+}

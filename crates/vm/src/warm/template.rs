@@ -1,0 +1,293 @@
+//! Building a template (boot cold, wait until ready, stop, save the state)
+//! and finding one in the cache, built by one process while the others wait.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use kennel_agent::ReadyInfo;
+use kennel_machine::{Accel, LogSink, MachineConfig, Qmp, Value};
+
+use super::key::{template_key, TemplateKey};
+use super::store::{WarmCache, BOOT_CONSOLE, BOOT_QEMU, META, STATE};
+use crate::log::TestLog;
+use crate::vm::Vm;
+use crate::VmError;
+
+/// How often a migration's progress is asked for.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Why a machine did not start from a template.
+pub(crate) enum Miss {
+    /// The template's QEMU did not launch or its guest did not come up: a
+    /// boot of the test's own would fail the same way, so this is the
+    /// machine's error (the template's boot console is kept in the test's
+    /// folder).
+    Boot(VmError),
+    /// Anything else (no cache, a failed save): the machine boots instead.
+    Other(String),
+}
+
+impl From<String> for Miss {
+    fn from(why: String) -> Miss {
+        Miss::Other(why)
+    }
+}
+
+impl From<&str> for Miss {
+    fn from(why: &str) -> Miss {
+        Miss::Other(why.to_owned())
+    }
+}
+
+/// A saved, booted machine a test can start from.
+pub(crate) struct Template {
+    /// Its key.
+    pub key: TemplateKey,
+    /// Its folder in the cache.
+    pub dir: PathBuf,
+    /// The agent's ready message when the template booted (`None`: the guest
+    /// has no agent, commands go through the console).
+    pub ready: Option<ReadyInfo>,
+    /// This process built it just now (else it was in the cache).
+    pub built: bool,
+}
+
+impl Template {
+    /// The saved state.
+    pub fn state(&self) -> PathBuf {
+        self.dir.join(STATE)
+    }
+
+    /// The console of the template's boot.
+    pub fn boot_console(&self) -> PathBuf {
+        self.dir.join(BOOT_CONSOLE)
+    }
+}
+
+/// The template of a machine launched with `config` (a built-in guest, with
+/// its agent when `agent`): from the cache, or built now under the template's
+/// lock (other processes wait for it, then use it). When its boot fails, the
+/// boot console is copied to `failed_boot_log`.
+pub(crate) fn find_or_build(
+    config: &MachineConfig,
+    agent: bool,
+    cache: &WarmCache,
+    deadline: Instant,
+    failed_boot_log: &Path,
+) -> Result<Template, Miss> {
+    let binary = config.resolve_binary().map_err(|e| e.to_string())?;
+    let accel = match &config.accel {
+        Accel::Auto => kennel_machine::choose_accel(&config.target_arch(), &binary.path),
+        Accel::Named(name) => name.clone(),
+    };
+    let key = template_key(config, &binary.path, &accel)
+        .map_err(|e| format!("cannot compute the template key: {e}"))?;
+    let dir = cache.template_dir(&key.id);
+    if let Some(ready) = read_meta(&dir, agent) {
+        cache.touch(&key.id);
+        return Ok(Template {
+            key,
+            dir,
+            ready,
+            built: false,
+        });
+    }
+    let lock = cache
+        .lock(&key.id, deadline)
+        .map_err(|e| format!("cannot lock template {}: {e}", key.id))?
+        .ok_or_else(|| format!("template {} was still being built at the deadline", key.id))?;
+    if let Some(ready) = read_meta(&dir, agent) {
+        drop(lock);
+        cache.touch(&key.id);
+        return Ok(Template {
+            key,
+            dir,
+            ready,
+            built: false,
+        });
+    }
+    let building = cache
+        .dir()
+        .join(format!("{}.tmp-{}", key.id, std::process::id()));
+    let _ = std::fs::remove_dir_all(&building);
+    std::fs::create_dir_all(&building)
+        .map_err(|e| format!("cannot create {}: {e}", building.display()))?;
+    let built = build(config, agent, &key, &building, deadline);
+    let ready = match built {
+        Ok(ready) => ready,
+        Err(miss) => {
+            if let Miss::Boot(_) = miss {
+                let _ = std::fs::copy(building.join(BOOT_CONSOLE), failed_boot_log);
+            }
+            let _ = std::fs::remove_dir_all(&building);
+            return Err(miss);
+        }
+    };
+    std::fs::rename(&building, &dir)
+        .map_err(|e| format!("cannot move the template into {}: {e}", dir.display()))?;
+    drop(lock);
+    // Keep the cache within its bound; the template just built is recent and stays.
+    let _ = cache.purge(super::store::warm_cache_size());
+    Ok(Template {
+        key,
+        dir,
+        ready,
+        built: true,
+    })
+}
+
+/// The agent's ready message kept with a complete template (`Some(None)` for
+/// a guest without an agent); `None` when there is no usable template.
+fn read_meta(dir: &Path, agent: bool) -> Option<Option<ReadyInfo>> {
+    if !dir.join(STATE).is_file() {
+        return None;
+    }
+    let text = std::fs::read_to_string(dir.join(META)).ok()?;
+    let meta: Value = serde_json::from_str(&text).ok()?;
+    if meta.get("agent").and_then(Value::as_bool) != Some(agent) {
+        return None;
+    }
+    match meta.get("ready") {
+        Some(Value::Null) | None => (!agent).then_some(None),
+        Some(ready) => Some(Some(serde_json::from_value(ready.clone()).ok()?)),
+    }
+}
+
+/// Boot the machine in `dir`, wait until its guest is ready, stop it and save
+/// its state there with what it is.
+fn build(
+    config: &MachineConfig,
+    agent: bool,
+    key: &TemplateKey,
+    dir: &Path,
+    deadline: Instant,
+) -> Result<Option<ReadyInfo>, Miss> {
+    let started = Instant::now();
+    let mut c = config.clone();
+    c.console_log = file_sink(&dir.join(BOOT_CONSOLE))?;
+    c.qemu_log = file_sink(&dir.join(BOOT_QEMU))?;
+    c.transcript = kennel_machine::Transcript::discard();
+    let machine = c.launch().map_err(|source| {
+        Miss::Boot(VmError::Launch {
+            machine: c.name.clone(),
+            source,
+        })
+    })?;
+    let cmdline = machine.cmdline().to_owned();
+    let mut vm = Vm::new(c.name.clone(), machine, TestLog::discard());
+    let up_by = deadline.min(Instant::now() + crate::GUEST_BOOT_LIMIT);
+    vm.wait_for_guest(agent, started, up_by)
+        .map_err(Miss::Boot)?;
+    if !agent {
+        // The console's ready marker comes before the shell reads its first
+        // line (on a slow guest, before its banner): one command through the
+        // console shell leaves it at a clean prompt, where every restore starts.
+        let settled = vm
+            .run("true", up_by)
+            .map_err(|e| format!("the console shell did not answer: {e}"))?;
+        if !settled.success() {
+            return Err(Miss::Other(format!(
+                "the console shell's first command ended with {}",
+                settled.status
+            )));
+        }
+    }
+    let boot = started.elapsed();
+    let ready = vm.agent_ready();
+    let saving = Instant::now();
+    let state = dir.join(STATE);
+    let qmp = vm.machine().qmp().map_err(|e| e.to_string())?;
+    save(qmp, &state, deadline)?;
+    let save_time = saving.elapsed();
+    let _ = vm.shutdown(crate::SHUTDOWN_GRACE);
+    let bytes = std::fs::metadata(&state).map(|m| m.len()).unwrap_or(0);
+    let meta = serde_json::json!({
+        "id": key.id,
+        "agent": agent,
+        "ready": ready,
+        "boot_ms": boot.as_millis() as u64,
+        "save_ms": save_time.as_millis() as u64,
+        "state_bytes": bytes,
+        "built_at": SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        "cmdline": cmdline,
+    });
+    let text = serde_json::to_string_pretty(&meta).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("key.txt"), &key.text).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join(META), text).map_err(|e| e.to_string())?;
+    Ok(ready)
+}
+
+/// Stop the guest and save its state to `state` (`migrate` to `exec:cat`),
+/// waiting for the migration to complete.
+fn save(qmp: &Qmp, state: &Path, deadline: Instant) -> Result<(), String> {
+    let qmp_err = |what: &str, e: kennel_machine::QmpError| format!("{what}: {e}");
+    qmp.execute("stop", None, deadline)
+        .map_err(|e| qmp_err("stop", e))?;
+    // The default bandwidth limit (32 MiB/s before QEMU 8) would make saving slow.
+    let unlimited = serde_json::json!({"max-bandwidth": 1u64 << 40});
+    qmp.execute("migrate-set-parameters", Some(&unlimited), deadline)
+        .map_err(|e| qmp_err("migrate-set-parameters", e))?;
+    let uri = serde_json::json!({ "uri": format!("exec:cat > {}", shell_quote(state)) });
+    qmp.execute("migrate", Some(&uri), deadline)
+        .map_err(|e| qmp_err("migrate", e))?;
+    loop {
+        let status = qmp
+            .execute("query-migrate", None, deadline)
+            .map_err(|e| qmp_err("query-migrate", e))?;
+        match status.get("status").and_then(Value::as_str) {
+            Some("completed") => return Ok(()),
+            Some(failed @ ("failed" | "cancelled")) => {
+                let why = status
+                    .get("error-desc")
+                    .and_then(Value::as_str)
+                    .unwrap_or("no reason given");
+                return Err(format!("saving the state {failed}: {why}"));
+            }
+            _ if Instant::now() >= deadline => {
+                return Err("timed out saving the state".into());
+            }
+            _ => std::thread::sleep(POLL),
+        }
+    }
+}
+
+/// Wait until a QEMU started with `-incoming` has loaded the state (it is
+/// paused then), and let the guest run.
+pub(crate) fn resume(qmp: &Qmp, deadline: Instant) -> Result<(), String> {
+    loop {
+        let status = qmp
+            .execute("query-status", None, deadline)
+            .map_err(|e| format!("query-status: {e}"))?;
+        match status.get("status").and_then(Value::as_str) {
+            Some("inmigrate") | Some("restore-vm") if Instant::now() < deadline => {
+                std::thread::sleep(POLL)
+            }
+            Some("paused") | Some("postmigrate") => break,
+            Some("running") => return Ok(()),
+            other => {
+                return Err(format!(
+                    "the restored machine is {}, not paused",
+                    other.unwrap_or("in no known state")
+                ))
+            }
+        }
+    }
+    qmp.execute("cont", None, deadline)
+        .map_err(|e| format!("cont: {e}"))?;
+    Ok(())
+}
+
+/// A path as one word of a `/bin/sh` command line (QEMU's `exec:` runs one).
+pub(crate) fn shell_quote(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+fn file_sink(path: &Path) -> Result<LogSink, String> {
+    std::fs::File::create(path)
+        .map(|f| LogSink::new(Box::new(f)))
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))
+}

@@ -1,0 +1,210 @@
+//! Warm starts with a real QEMU: machines restored from one template are
+//! isolated from each other, get their own identity, and the template is
+//! built once however many starts want it at the same time.
+//!
+//! Each test uses a private cache folder; the guest images of the user's
+//! cache are hard-linked into it, so they are not rebuilt (and nothing this
+//! test records points the user's cache at its temporary folder).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use kennel_machine::{LogSink, MachineConfig};
+use kennel_vm::{prepare, BuiltinGuest, Deadlines, MachineDesc, Start, TestLog, Vm, Workspace};
+
+const TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A private cache folder for this test process, the guest cache's files
+/// hard-linked in.
+fn private_cache() -> tempfile::TempDir {
+    let cache = tempfile::tempdir().expect("tempdir");
+    let guest = cache.path().join("guest");
+    std::fs::create_dir(&guest).expect("guest folder");
+    if let Some(user) = kennel_config::cache_dir() {
+        for file in std::fs::read_dir(user.join("guest"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if file.file_type().is_ok_and(|t| t.is_file()) {
+                let _ = std::fs::hard_link(file.path(), guest.join(file.file_name()));
+            }
+        }
+    }
+    // Set before any thread starts; every test runs in its own process (nextest).
+    std::env::set_var(kennel_config::env::CACHE_DIR, cache.path());
+    cache
+}
+
+struct Started {
+    vm: Vm,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn start(arch: Option<&str>) -> Option<Started> {
+    start_with(arch, None)
+}
+
+fn start_with(arch: Option<&str>, append: Option<&str>) -> Option<Started> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("test.log");
+    let workspace = Workspace {
+        scratch: dir.path().to_path_buf(),
+        logdir: dir.path().to_path_buf(),
+        log: TestLog::create(&log),
+        cmdline: LogSink::new(Box::new(
+            std::fs::File::create(dir.path().join("cmdline")).expect("cmdline"),
+        )),
+        several: false,
+    };
+    let mut config = MachineConfig::new("main");
+    config.arch = arch.map(str::to_owned);
+    config.append = append.map(str::to_owned);
+    let mut desc = MachineDesc::new(config);
+    desc.guest = Some(BuiltinGuest::Busybox);
+    let plan = match prepare(desc, &workspace) {
+        Ok(plan) => plan,
+        Err(kennel_vm::VmError::Unavailable(why)) => {
+            kennel_testkit::missing(&why);
+            return None;
+        }
+        Err(e) => panic!("prepare: {e}"),
+    };
+    if let Err(why) = plan.config.resolve_binary() {
+        kennel_testkit::missing(&why.to_string());
+        return None;
+    }
+    let vm = plan
+        .start(Deadlines::from_now(TIMEOUT))
+        .unwrap_or_else(|e| panic!("start: {e}"));
+    Some(Started { vm, log, _dir: dir })
+}
+
+fn run(vm: &mut Vm, command: &str) -> String {
+    let out = vm
+        .run(command, Instant::now() + Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("`{command}`: {e}"));
+    assert!(out.success(), "`{command}`: {out:?}");
+    out.stdout.trim().to_owned()
+}
+
+fn text(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+#[test]
+fn warm_machines_do_not_see_each_others_files() {
+    let _cache = private_cache();
+    let Some(mut first) = start(None) else { return };
+    let Some(mut second) = start(None) else {
+        return;
+    };
+
+    let seen_first = run(
+        &mut first.vm,
+        "cat /tmp/mark 2>/dev/null || echo absent; echo one > /tmp/mark",
+    );
+    let seen_second = run(
+        &mut second.vm,
+        "cat /tmp/mark 2>/dev/null || echo absent; echo two > /tmp/mark",
+    );
+
+    assert!(
+        matches!(first.vm.start_kind(), Start::Warm { .. }),
+        "{}",
+        text(&first.log)
+    );
+    assert_eq!(first.vm.start_kind(), second.vm.start_kind());
+    assert_eq!(seen_first, "absent");
+    assert_eq!(seen_second, "absent");
+}
+
+#[test]
+fn warm_machines_draw_their_own_random_bytes_and_keep_the_hosts_time() {
+    let _cache = private_cache();
+    let Some(mut first) = start(None) else { return };
+    let Some(mut second) = start(None) else {
+        return;
+    };
+
+    let random_first = run(&mut first.vm, "head -c 16 /dev/urandom | od -An -tx1");
+    let random_second = run(&mut second.vm, "head -c 16 /dev/urandom | od -An -tx1");
+    let guest_time: u64 = run(&mut second.vm, "date +%s").parse().expect("seconds");
+
+    let host_time = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    assert!(matches!(second.vm.start_kind(), Start::Warm { .. }));
+    assert_ne!(random_first, random_second);
+    assert!(
+        host_time.abs_diff(guest_time) <= 5,
+        "guest {guest_time}, host {host_time}"
+    );
+}
+
+#[test]
+fn machines_starting_together_build_their_template_once() {
+    let _cache = private_cache();
+    let starts: Vec<Option<Started>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..3).map(|_| s.spawn(|| start(None))).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    let Some(starts) = starts.into_iter().collect::<Option<Vec<Started>>>() else {
+        return;
+    };
+
+    let logs: Vec<String> = starts.iter().map(|s| text(&s.log)).collect();
+    let builds = logs
+        .iter()
+        .filter(|l| l.contains("built (booted, saved)"))
+        .count();
+    assert_eq!(builds, 1, "{logs:#?}");
+    assert!(starts
+        .iter()
+        .all(|s| matches!(s.vm.start_kind(), Start::Warm { .. })));
+}
+
+#[test]
+fn an_aarch64_guest_starts_warm_and_answers_on_its_console() {
+    let _cache = private_cache();
+    let Some(_template) = start(Some("aarch64")) else {
+        return;
+    };
+    let Some(mut started) = start(Some("aarch64")) else {
+        return;
+    };
+
+    let answer = run(&mut started.vm, "echo warm-$((40 + 2))");
+
+    assert!(
+        matches!(started.vm.start_kind(), Start::Warm { .. }),
+        "{}",
+        text(&started.log)
+    );
+    assert_eq!(answer, "warm-42");
+}
+
+#[test]
+fn a_changed_kernel_command_line_starts_from_a_new_template() {
+    let _cache = private_cache();
+    let Some(plain) = start(None) else { return };
+    let Some(changed) = start_with(None, Some("kennel.test=1")) else {
+        return;
+    };
+
+    let (Start::Warm { template: a }, Start::Warm { template: b }) =
+        (plain.vm.start_kind(), changed.vm.start_kind())
+    else {
+        panic!(
+            "both start warm:\n{}\n{}",
+            text(&plain.log),
+            text(&changed.log)
+        );
+    };
+    assert_ne!(a, b);
+}

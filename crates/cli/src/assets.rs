@@ -99,7 +99,8 @@ fn fetch(cache: &Cache, paths: Vec<PathBuf>, allow_unverified: bool) -> Result<E
     } else {
         paths
     };
-    let discovery = kennel_runner::discover(&paths).map_err(CliError::usage)?;
+    let discovery =
+        kennel_runner::discover(&paths, &indexmap::IndexMap::new()).map_err(CliError::usage)?;
     for f in &discovery.failures {
         eprintln!("kennel: error: {}", f.message);
     }
@@ -132,7 +133,11 @@ fn fetch(cache: &Cache, paths: Vec<PathBuf>, allow_unverified: bool) -> Result<E
 fn declared(discovery: &kennel_runner::Discovery) -> (Vec<BatchItem>, usize) {
     let mut items = Vec::new();
     let mut unresolved = 0;
-    for file in &discovery.files {
+    for found in &discovery.files {
+        // Discovery keeps no parsed files: each is loaded again, one at a time.
+        let Ok(Some(file)) = kennel_spec::load_file(&found.path) else {
+            continue;
+        };
         let label = |name: &str| format!("{name} ({})", file.path.display());
         for (name, spec) in &file.assets {
             let AssetSource::Cloud(image) = &spec.source else {

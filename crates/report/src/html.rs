@@ -132,16 +132,16 @@ fn rank(status: Status) -> u8 {
 }
 
 /// The template's parts, split at `{#- SPLIT ... #}`: the page's head, a timeline bar,
-/// the middle, a test's row, a compact table's head, row and foot, the page's foot.
+/// the middle, a test's row, a compact table's head and foot (its rows are data
+/// between them), the page's foot.
 /// The page is rendered part by part, a bar and a row per test, so that a job of
 /// thousands of tests is never held whole in memory.
-const PARTS: [&str; 8] = [
+const PARTS: [&str; 7] = [
     "head",
     "bar",
     "middle",
     "row",
     "table_head",
-    "table_row",
     "table_foot",
     "foot",
 ];
@@ -241,13 +241,21 @@ pub(crate) fn render_to(
             }
             let ctx = minijinja::context! { group => key, class => class(status), n => n };
             render("table_head", ctx, out)?;
-            tests.each(&mut |i, t| match t.status == status && !t.flaky {
-                true => render(
-                    "table_row",
-                    minijinja::context! { t => compact_row(i, t, job_dir) },
-                    out,
-                ),
-                false => Ok(()),
+            let mut first = true;
+            tests.each(&mut |i, t| {
+                if t.status != status || t.flaky {
+                    return Ok(());
+                }
+                let sep = if std::mem::take(&mut first) {
+                    ""
+                } else {
+                    ",\n"
+                };
+                let row = compact_row(i, t, job_dir);
+                write!(out, "{sep}{row}").map_err(|source| ReportError::Write {
+                    path: kennel_layout::REPORT_HTML.into(),
+                    source,
+                })
             })?;
             render("table_foot", Value::UNDEFINED, out)?;
         }
@@ -280,37 +288,30 @@ impl Stats {
     }
 }
 
-/// A passing or skipped test in a big job: a table row linking its logs.
-#[derive(Serialize)]
-struct CompactRow {
-    anchor: String,
-    number: usize,
-    duration: String,
-    name: String,
-    reason: Option<String>,
-    logdir_href: String,
-    /// `test.log`, when the test wrote one.
-    log_href: Option<String>,
-}
-
-fn compact_row(i: usize, t: &TestResult, job_dir: &Path) -> CompactRow {
+/// A passing or skipped test in a big job, as a row of its table's data (the page's
+/// script makes table rows of them, a page at a time): `[number, duration, name,
+/// reason, folder href, test.log href]`, as JSON that is safe inside `<script>`.
+fn compact_row(i: usize, t: &TestResult, job_dir: &Path) -> String {
     let inside = is_relative_inside(&t.logdir);
     let logdir = t.logdir.display().to_string();
     let log = kennel_layout::TEST_LOG;
-    CompactRow {
-        anchor: format!("t{}", i + 1),
-        number: i + 1,
-        duration: human_secs(t.duration_s),
-        name: t.name.clone(),
-        reason: t.reason.clone(),
-        logdir_href: if inside {
-            format!("{}/", href(&logdir))
-        } else {
-            String::new()
-        },
-        log_href: (inside && JobDir::new(job_dir).test(&t.logdir).file(log).is_file())
-            .then(|| href(&format!("{logdir}/{log}"))),
-    }
+    let folder = if inside {
+        format!("{}/", href(&logdir))
+    } else {
+        String::new()
+    };
+    let log_href = (inside && JobDir::new(job_dir).test(&t.logdir).file(log).is_file())
+        .then(|| href(&format!("{logdir}/{log}")));
+    let row = serde_json::json!([
+        i + 1,
+        human_secs(t.duration_s),
+        t.name,
+        t.reason,
+        folder,
+        log_href
+    ]);
+    // No `</script>` nor `<!--` can end or bend the script element.
+    row.to_string().replace('<', "\\u003c")
 }
 
 /// The template split into [`PARTS`]; each part but the last loses the whitespace

@@ -1,6 +1,6 @@
 //! The end-of-job files of a big job, written from its journal: every test in each
 //! file, and a `report.html` that inlines the failure's logs but only links the
-//! logs of its many passing tests.
+//! logs of its many passing tests, listed as data its script shows page by page.
 
 mod common;
 
@@ -11,6 +11,9 @@ use serde_json::json;
 
 const TESTS: usize = 150;
 const FAILING: usize = 77;
+/// A passing test whose name would end the page's script if written raw.
+const SCRIPT_ENDING: usize = 5;
+const SCRIPT_ENDING_NAME: &str = "status-005 </script><!--";
 
 /// A finished job of [`TESTS`] tests, all passing but test [`FAILING`] (0-based), each
 /// with a `test.log` naming it; only the journal, as a runner killed before it wrote
@@ -27,7 +30,10 @@ fn big_job(dir: &Path) {
     });
     let tests: Vec<_> = (0..TESTS)
         .map(|i| {
-            let name = format!("status-{i:03}");
+            let name = match i {
+                SCRIPT_ENDING => SCRIPT_ENDING_NAME.to_string(),
+                _ => format!("status-{i:03}"),
+            };
             let (status, extra) = if i == FAILING {
                 (Status::Fail, json!({"reason": "the guest said no"}))
             } else {
@@ -102,12 +108,32 @@ fn report_html_of_many_passing_tests_inlines_only_the_failures_logs_and_links_th
     // The failure in full: its reason and its log inline.
     assert!(html.contains("the guest said no"));
     assert!(html.contains(&format!("log of status-{FAILING:03}")));
-    // The passing tests: a row each, with a link to its log, none inline.
+    // The passing tests: no log inline, a row each in the data the page's script
+    // shows a page at a time: number, time, name, reason, folder, test.log.
     assert!(!html.contains("log of status-000"));
     assert!(!html.contains("log of status-149"));
-    assert!(html.contains("href=\"tests/001-status-000/test.log\""));
-    assert!(html.contains("id=\"t150\""));
     assert!(html.contains(&format!("passed ({})", TESTS - 1)));
+    let rows = html
+        .split_once("<script type=\"application/json\" class=\"rows\">")
+        .and_then(|(_, rest)| rest.split_once("</script>"))
+        .map(|(json, _)| json)
+        .expect("the passing tests' rows");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(rows).expect("rows are JSON");
+    assert_eq!(rows.len(), TESTS - 1);
+    assert_eq!(
+        rows[0],
+        json!([
+            1,
+            "0.100s",
+            "status-000",
+            null,
+            "tests/001-status-000/",
+            "tests/001-status-000/test.log"
+        ])
+    );
+    assert_eq!(rows[TESTS - 2][0], TESTS);
+    assert_eq!(rows[SCRIPT_ENDING][2], SCRIPT_ENDING_NAME);
+    assert!(!html.contains(SCRIPT_ENDING_NAME));
     // A few bars for the passing runs, not one per test; the failure has its own.
     let bars = html.matches("<rect class=\"bar ").count();
     assert!(bars < TESTS / 10, "{bars} bars");

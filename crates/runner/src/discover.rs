@@ -121,8 +121,10 @@ pub fn discover(
 ) -> Result<Discovery, RunnerError> {
     let mut found = Discovery::default();
     let keys: Vec<String> = overrides.keys().cloned().collect();
+    // One empty tag list for all the files without tags.
+    let no_tags: Arc<[String]> = Arc::from(Vec::new());
     let load = |path: &Path, explicit: bool, found: &mut Discovery| {
-        load(path, explicit, (overrides, &keys), found)
+        load(path, explicit, (overrides, &keys, &no_tags), found)
     };
     for path in paths {
         if path.is_dir() {
@@ -166,7 +168,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), RunnerError> {
 fn load(
     path: &Path,
     explicit: bool,
-    (overrides, keys): (&IndexMap<String, Value>, &[String]),
+    expand: (&IndexMap<String, Value>, &[String], &Arc<[String]>),
     found: &mut Discovery,
 ) -> Result<(), RunnerError> {
     if path.extension().is_none_or(|e| e != "toml") {
@@ -179,7 +181,7 @@ fn load(
         });
     }
     match kennel_spec::load_file(path) {
-        Ok(Some(f)) => found.files.push(entries(Arc::new(f), overrides, keys)),
+        Ok(Some(f)) => found.files.push(entries(Arc::new(f), expand)),
         Ok(None) if explicit => {
             return Err(RunnerError::NotATest {
                 path: path.to_path_buf(),
@@ -195,9 +197,16 @@ fn load(
 }
 
 /// The light entries of a loaded file; the parsed file goes with the last `Arc`.
-fn entries(file: Arc<TestFile>, overrides: &IndexMap<String, Value>, keys: &[String]) -> FoundFile {
+fn entries(
+    file: Arc<TestFile>,
+    (overrides, keys, no_tags): (&IndexMap<String, Value>, &[String], &Arc<[String]>),
+) -> FoundFile {
     let path: Arc<Path> = Arc::from(file.path.as_path());
-    let tags: Arc<[String]> = Arc::from(file.tags.as_slice());
+    let tags: Arc<[String]> = if file.tags.is_empty() {
+        Arc::clone(no_tags)
+    } else {
+        Arc::from(file.tags.as_slice())
+    };
     let cases = match file.check_vars(keys) {
         Err(e) => Err(e.to_string()),
         Ok(()) => Ok(file
@@ -233,7 +242,7 @@ pub enum Planned {
     /// A Rust test: one test of a cargo test binary.
     CargoTest(Box<crate::cargo::CargoTest>),
     /// A file that does not load.
-    Invalid(LoadFailure),
+    Invalid(Box<LoadFailure>),
 }
 
 /// A numbered entry of a job, with its log folder.
@@ -252,9 +261,8 @@ impl PlannedTest {
     pub fn name(&self) -> String {
         match &self.what {
             Planned::Case { case, .. } => case.name.clone(),
-            Planned::Executable { path } | Planned::Invalid(LoadFailure { path, .. }) => {
-                path.display().to_string()
-            }
+            Planned::Executable { path } => path.display().to_string(),
+            Planned::Invalid(f) => f.path.display().to_string(),
             Planned::CargoTest(t) => format!("{}::{}", t.package, t.name),
         }
     }
@@ -263,7 +271,8 @@ impl PlannedTest {
     pub fn file(&self) -> &Path {
         match &self.what {
             Planned::Case { case, .. } => &case.file,
-            Planned::Executable { path } | Planned::Invalid(LoadFailure { path, .. }) => path,
+            Planned::Executable { path } => path,
+            Planned::Invalid(f) => &f.path,
             Planned::CargoTest(t) => &t.binary,
         }
     }
@@ -281,16 +290,27 @@ impl PlannedTest {
 /// `-p`-aware variable checks become [`Planned::Invalid`] entries, as do files that
 /// failed to load.
 pub fn plan(discovery: &Discovery, filter: &TagFilter) -> Vec<PlannedTest> {
-    let mut out = Vec::new();
+    let selected = |file: &&FoundFile| filter.matches(&file.tags);
+    let cases: usize = (discovery.files.iter().filter(selected))
+        .map(|f| f.cases.as_ref().map_or(1, Vec::len))
+        .sum();
+    // Exactly the room needed: a job of ten thousand tests holds its plan throughout.
+    let mut out = Vec::with_capacity(
+        discovery.failures.len()
+            + cases
+            + if filter.is_empty() {
+                discovery.executables.len()
+            } else {
+                0
+            },
+    );
     let mut push = |what: Planned| {
         let index = out.len();
         let name = match &what {
             Planned::Case { case, .. } => case.name.clone(),
             Planned::CargoTest(t) => t.name.clone(),
-            Planned::Executable { path } | Planned::Invalid(LoadFailure { path, .. }) => path
-                .file_name()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            Planned::Executable { path } => file_name(path),
+            Planned::Invalid(f) => file_name(&f.path),
         };
         out.push(PlannedTest {
             index,
@@ -299,17 +319,14 @@ pub fn plan(discovery: &Discovery, filter: &TagFilter) -> Vec<PlannedTest> {
         });
     };
     for f in &discovery.failures {
-        push(Planned::Invalid(f.clone()));
+        push(Planned::Invalid(Box::new(f.clone())));
     }
-    for file in &discovery.files {
-        if !filter.matches(&file.tags) {
-            continue;
-        }
+    for file in discovery.files.iter().filter(selected) {
         match &file.cases {
-            Err(message) => push(Planned::Invalid(LoadFailure {
+            Err(message) => push(Planned::Invalid(Box::new(LoadFailure {
                 path: file.path.to_path_buf(),
                 message: message.clone(),
-            })),
+            }))),
             Ok(cases) => {
                 for (case_index, case) in cases.iter().enumerate() {
                     push(Planned::Case {
@@ -327,6 +344,12 @@ pub fn plan(discovery: &Discovery, filter: &TagFilter) -> Vec<PlannedTest> {
         }
     }
     out
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// `tests/NNN-<slug>`: a test's log folder in the job folder.

@@ -6,13 +6,19 @@
 #   bench/scale.sh                          # build kennel (release) first
 #   KENNEL=target/release/kennel COUNTS="100 1000" JOBS=2 bench/scale.sh
 #
-# Knobs: KENNEL (skip the build), COUNTS, JOBS (default 2, both sides), QEMU, PYTHON.
+# Knobs: KENNEL (skip the build), COUNTS, JOBS (default 2, both sides), QEMU, PYTHON,
+# BARE=0 (skip the bare QEMU side: runner memory and kennel's wall time only),
+# CHROMIUM (default: chromium on PATH, if any): the last column is the time headless
+# Chromium takes to load report.html and run its script (--dump-dom, a fresh profile;
+# its own start-up, about 2 s here, included).
 # Prints one Markdown table row per count. Exit 1 if a job does not pass all its tests.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 COUNTS=${COUNTS:-100 1000 10000}
 JOBS=${JOBS:-2}
+BARE=${BARE:-1}
+CHROMIUM=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
 QEMU=${QEMU:-$(command -v qemu-system-x86_64)}
 PYTHON=${PYTHON:-$(python3 -c 'import sys; print(sys.executable)')}
 
@@ -35,8 +41,20 @@ cp "$KENNEL" "$work/kennel"
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
-echo "| tests | runner peak | kennel wall | bare QEMU wall | ratio | report.html |"
-echo "|---|---|---|---|---|---|"
+# Seconds headless Chromium takes to load a page and dump its DOM, or "-".
+open_time() {
+    [[ -n $CHROMIUM ]] || { echo -; return; }
+    local t0 t1
+    t0=$(now)
+    "$CHROMIUM" --headless --no-sandbox --disable-gpu --dump-dom \
+        --user-data-dir="$work/chromium" "file://$1" >/dev/null 2>&1 || { echo -; return; }
+    t1=$(now)
+    echo "$(elapsed "$t0" "$t1")s"
+    rm -rf "$work/chromium"
+}
+
+echo "| tests | runner peak | kennel wall | bare QEMU wall | ratio | report.html | opened in |"
+echo "|---|---|---|---|---|---|---|"
 for n in $COUNTS; do
     mkdir -p "$work/tests-$n"
     for i in $(seq -f '%05g' 1 "$n"); do
@@ -64,16 +82,21 @@ TOML
         exit 1
     }
     html=$(du -k "$work/results/latest/report.html" | awk '{ printf "%.1f MB", $1 / 1024 }')
+    opened=$(open_time "$(readlink -f "$work/results/latest")/report.html")
     rm -rf "$work/results" "$work/tests-$n"
+    k=$(elapsed "$t0" "$t1")
+    peak=$(awk '{ printf "%.1f MiB", $1 / 1024 }' "$work/peak")
+    if [[ $BARE == 0 ]]; then
+        echo "| $n | $peak | ${k}s | - | - | $html | $opened |"
+        continue
+    fi
     t2=$(now)
     "$PYTHON" "$here/bare_qemu.py" -j "$JOBS" -n "$n" --qemu "$QEMU" >"$work/out" 2>&1 || {
         tail -20 "$work/out" >&2
         exit 1
     }
     t3=$(now)
-    k=$(elapsed "$t0" "$t1")
     b=$(elapsed "$t2" "$t3")
-    peak=$(awk '{ printf "%.1f MiB", $1 / 1024 }' "$work/peak")
     ratio=$(awk -v k="$k" -v b="$b" 'BEGIN { printf "%.2fx", k / b }')
-    echo "| $n | $peak | ${k}s | ${b}s | $ratio | $html |"
+    echo "| $n | $peak | ${k}s | ${b}s | $ratio | $html | $opened |"
 done

@@ -151,7 +151,8 @@ fn fetch(cache: &Cache, paths: Vec<PathBuf>, allow_unverified: bool) -> Result<E
     } else {
         paths
     };
-    let discovery = kennel_runner::discover(&paths).map_err(CliError::usage)?;
+    let discovery =
+        kennel_runner::discover(&paths, &indexmap::IndexMap::new()).map_err(CliError::usage)?;
     for f in &discovery.failures {
         eprintln!("kennel: error: {}", f.message);
     }
@@ -219,7 +220,11 @@ fn precache_qemu_tests(discovery: &kennel_runner::Discovery) -> usize {
 fn declared(discovery: &kennel_runner::Discovery) -> (Vec<BatchItem>, usize) {
     let mut items = Vec::new();
     let mut unresolved = 0;
-    for file in &discovery.files {
+    for found in &discovery.files {
+        // Discovery keeps no parsed files: each is loaded again, one at a time.
+        let Ok(Some(file)) = kennel_spec::load_file(&found.path) else {
+            continue;
+        };
         let label = |name: &str| format!("{name} ({})", file.path.display());
         for (name, spec) in &file.assets {
             let AssetSource::Cloud(image) = &spec.source else {

@@ -14,29 +14,34 @@ pub fn list(a: ListArgs) -> Result<Ending, CliError> {
     let mut rows = Vec::new();
     for p in &selected.planned {
         match &p.what {
-            Planned::Case { case, .. } => {
-                let skip = kennel_runner::interpret::skip_reason(
-                    &case.file,
-                    &case.params,
-                    a.qemu.as_deref(),
-                );
+            Planned::Case { case, case_index } => {
+                // The plan holds no parsed files: the requirements are read again.
+                let skip =
+                    match kennel_runner::load_case(&case.file, *case_index, &selected.overrides) {
+                        Ok(loaded) => kennel_runner::interpret::skip_reason(
+                            &loaded.file,
+                            &loaded.params,
+                            a.qemu.as_deref(),
+                        ),
+                        Err(e) => Some(e),
+                    };
                 if a.json {
                     rows.push(serde_json::json!({
                         "name": case.name,
-                        "file": case.file.path,
-                        "variant": case.variant,
-                        "tags": case.file.tags,
-                        "timeout_s": case.file.timeout.as_secs_f64(),
+                        "file": &*case.file,
+                        "variant": case.variant.iter().cloned().collect::<indexmap::IndexMap<_, _>>(),
+                        "tags": &*case.tags,
+                        "timeout_s": case.timeout.as_secs_f64(),
                         "skip": skip,
                     }));
                 } else {
-                    let tags = if case.file.tags.is_empty() {
+                    let tags = if case.tags.is_empty() {
                         String::new()
                     } else {
-                        format!("  [{}]", case.file.tags.join(", "))
+                        format!("  [{}]", case.tags.join(", "))
                     };
                     let skip = skip.map(|s| format!("  SKIP: {s}")).unwrap_or_default();
-                    println!("{}  ({}){tags}{skip}", case.name, case.file.path.display());
+                    println!("{}  ({}){tags}{skip}", case.name, case.file.display());
                 }
             }
             Planned::CargoTest(t) => {

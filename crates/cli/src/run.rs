@@ -17,7 +17,7 @@ pub fn run(a: RunArgs) -> Result<Ending, CliError> {
 
 /// Run a selection with the options of `a`, print, write results, and say how it went.
 pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
-    for f in &selected.discovery.failures {
+    for f in &selected.failures {
         eprintln!("kennel: error: {}", f.message);
     }
     if let Some(why) = &selected.why_empty {
@@ -114,8 +114,7 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
             }
             e => CliError::usage(e),
         })?;
-    // The plan (every parsed test file) goes before the results are read back from
-    // the journal: a big job never holds both.
+    // The plan goes before the end-of-job files are written from the journal.
     drop(selected);
     results.write_end_files();
     let unwritten = results.errors().to_vec();
@@ -187,7 +186,7 @@ fn check_runnable(selected: &Selected) -> Result<(), CliError> {
     }
     for p in &selected.planned {
         if let Planned::Invalid(f) = &p.what {
-            if !selected.discovery.failures.iter().any(|d| d.path == f.path) {
+            if !selected.failures.iter().any(|d| d.path == f.path) {
                 eprintln!("kennel: error: {}", f.message);
             }
         }

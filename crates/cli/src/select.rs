@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use indexmap::IndexMap;
-use kennel_runner::{Discovery, PlannedTest};
+use kennel_runner::{Discovery, LoadFailure, PlannedTest};
 use kennel_spec::{TagFilter, Value};
 
 use crate::args::{AssetFlags, Selection};
@@ -15,8 +15,9 @@ use crate::exit::CliError;
 pub struct Selected {
     /// The paths the tests were discovered under (the command line's, else `kennel.toml`'s).
     pub paths: Vec<PathBuf>,
-    /// What discovery found, and the files that failed to load.
-    pub discovery: Discovery,
+    /// The files that failed to load (the plan holds what discovery found of the
+    /// others; a big job keeps nothing more of them).
+    pub failures: Vec<LoadFailure>,
     /// `-p` parameters.
     pub overrides: IndexMap<String, Value>,
     /// The numbered plan.
@@ -40,11 +41,11 @@ pub fn select(sel: &Selection) -> Result<Selected, CliError> {
     } else {
         sel.paths.clone()
     };
-    let discovery = kennel_runner::discover(&paths).map_err(CliError::usage)?;
+    let discovery = kennel_runner::discover(&paths, &overrides).map_err(CliError::usage)?;
     for w in &discovery.warnings {
         eprintln!("kennel: warning: {w}");
     }
-    let mut planned = kennel_runner::plan(&discovery, &overrides, &filter);
+    let mut planned = kennel_runner::plan(&discovery, &filter);
     if sel.cargo && filter.is_empty() {
         let tests = kennel_runner::cargo::discover_cargo(&sel.packages)
             .map_err(|e| CliError::Usage(kennel_runner::error_chain(&e)))?;
@@ -68,7 +69,7 @@ pub fn select(sel: &Selection) -> Result<Selected, CliError> {
     }
     Ok(Selected {
         paths,
-        discovery,
+        failures: discovery.failures,
         overrides,
         planned,
         why_empty,

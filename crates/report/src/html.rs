@@ -1,6 +1,7 @@
 //! `report.html`: one self-contained page (inline CSS, a few lines of inline JS,
 //! no external resources) with the summary, a timeline of the job by slot, and
-//! every test with its logs inline.
+//! every test with its logs inline; in a big job, the failures with their logs
+//! and the other tests as compact tables linking theirs.
 
 use std::fmt::Write as _;
 use std::io::{Read, Seek, SeekFrom};
@@ -11,7 +12,11 @@ use kennel_runner::{Status, TestResult};
 use minijinja::{AutoEscape, Environment, Output, State, Value};
 use serde::Serialize;
 
+use crate::stream::Tests;
 use crate::{human_secs, ReportError, ResultsFile};
+
+mod timeline;
+use timeline::{one_bar, timeline, Bar, Runs, Timeline};
 
 const TEMPLATE: &str = include_str!("report.html.j2");
 
@@ -23,13 +28,6 @@ const PAGE_LOG_BUDGET: u64 = 32 * 1024 * 1024;
 /// skip are inlined; the others are linked (the page of a big job stays small and
 /// opens fast).
 pub(crate) const INLINE_ALL_LOGS_UP_TO: usize = 100;
-
-/// The timeline's drawing width (SVG user units) and geometry.
-const TL_WIDTH: f64 = 1000.0;
-const TL_LABEL: f64 = 60.0;
-const TL_ROW: f64 = 22.0;
-const TL_BAR: f64 = 16.0;
-const TL_AXIS: f64 = 18.0;
 
 #[derive(Serialize)]
 struct Page {
@@ -58,42 +56,6 @@ struct Group {
     key: &'static str,
     label: &'static str,
     n: usize,
-}
-
-#[derive(Serialize)]
-struct Timeline {
-    width: f64,
-    height: f64,
-    label_width: f64,
-    lanes: Vec<Lane>,
-    ticks: Vec<Tick>,
-    /// Time axis: seconds shown.
-    #[serde(skip)]
-    span: f64,
-}
-
-#[derive(Serialize)]
-struct Lane {
-    label: String,
-    y: f64,
-    text_y: f64,
-}
-
-#[derive(Serialize)]
-struct Tick {
-    x: f64,
-    label: String,
-}
-
-#[derive(Serialize)]
-struct Bar {
-    anchor: String,
-    x: f64,
-    y: f64,
-    w: f64,
-    h: f64,
-    class: &'static str,
-    title: String,
 }
 
 #[derive(Serialize)]
@@ -172,14 +134,31 @@ fn rank(status: Status) -> u8 {
 }
 
 /// The template's parts, split at `{#- SPLIT ... #}`: the page's head, a timeline bar,
-/// the middle, a test's row, the foot. The page is rendered part by part, a bar and a
-/// row per test, so that a job of thousands of tests is never held whole in memory.
-const PARTS: [&str; 5] = ["head", "bar", "middle", "row", "foot"];
+/// the middle, a test's row, a compact table's head and foot (its rows are data
+/// between them), the page's foot.
+/// The page is rendered part by part, a bar and a row per test, so that a job of
+/// thousands of tests is never held whole in memory.
+const PARTS: [&str; 7] = [
+    "head",
+    "bar",
+    "middle",
+    "row",
+    "table_head",
+    "table_foot",
+    "foot",
+];
 
-/// Render `report.html` for `file` into `out` as it goes (a big job's page is
-/// never held whole in memory), reading test logs under `job_dir`.
+/// Render `report.html` for the job `file` (its `tests` unused) of the tests
+/// `tests` into `out` as it goes (a big job's page is never held whole in memory),
+/// reading test logs under `job_dir`.
+///
+/// A job of more than [`INLINE_ALL_LOGS_UP_TO`] tests shows its failures (and flaky
+/// passes) in full, with their logs, and its passing and skipped tests as compact
+/// tables that link their logs; its timeline draws each slot's run of touching
+/// passing bars as one.
 pub(crate) fn render_to(
     file: &ResultsFile,
+    tests: &Tests<'_>,
     job_dir: &Path,
     out: &mut dyn std::io::Write,
 ) -> Result<(), ReportError> {
@@ -200,20 +179,37 @@ pub(crate) fn render_to(
             .map(|_| ())
             .map_err(ReportError::Html)
     };
-    let page = page(file);
+    let mut stats = Stats::default();
+    tests.each(&mut |_, t| {
+        stats.add(t);
+        Ok(())
+    })?;
+    let page = page(file, &stats);
+    let compact = stats.total > INLINE_ALL_LOGS_UP_TO;
     render("head", Value::from_serialize(&page), out)?;
-    for bar in bars(file, &page.timeline) {
-        render("bar", minijinja::context! { b => bar }, out)?;
+    let bar =
+        |b: Bar, out: &mut dyn std::io::Write| render("bar", minijinja::context! { b => b }, out);
+    if compact {
+        let mut runs = Runs::new(&page.timeline);
+        tests.each(&mut |i, t| match runs.add(i, t) {
+            Some(done) => bar(done, out),
+            None => Ok(()),
+        })?;
+        for done in runs.finish() {
+            bar(done, out)?;
+        }
+        tests.each(&mut |i, t| match t.status.is_ok() {
+            true => Ok(()),
+            false => bar(one_bar(i, t, &page.timeline), out),
+        })?;
+    } else {
+        tests.each(&mut |i, t| bar(one_bar(i, t, &page.timeline), out))?;
     }
     render("middle", Value::from_serialize(&page), out)?;
-    let mut order: Vec<usize> = (0..file.tests.len()).collect();
-    order.sort_by_key(|&i| (rank(file.tests[i].status), i));
     let mut budget = PAGE_LOG_BUDGET;
-    let inline_all = file.tests.len() <= INLINE_ALL_LOGS_UP_TO;
-    for i in order {
-        let t = &file.tests[i];
+    let mut full_row = |i: usize, t: &TestResult, out: &mut dyn std::io::Write| {
         let mut none = 0;
-        let budget = if inline_all || !t.status.is_ok() {
+        let budget = if !compact || !t.status.is_ok() {
             &mut budget
         } else {
             &mut none
@@ -223,9 +219,101 @@ pub(crate) fn render_to(
             "row",
             minijinja::context! { t => row, cap => &page.cap },
             out,
-        )?;
+        )
+    };
+    if !compact {
+        // Failures first, then passes, then skips.
+        for r in 0..3 {
+            tests.each(&mut |i, t| match rank(t.status) == r {
+                true => full_row(i, t, out),
+                false => Ok(()),
+            })?;
+        }
+    } else {
+        tests.each(&mut |i, t| match !t.status.is_ok() || t.flaky {
+            true => full_row(i, t, out),
+            false => Ok(()),
+        })?;
+        for (status, key, n) in [
+            (Status::Pass, "passed", stats.passed),
+            (Status::Skip, "skipped", stats.skipped),
+        ] {
+            if n == 0 {
+                continue;
+            }
+            let ctx = minijinja::context! { group => key, class => class(status), n => n };
+            render("table_head", ctx, out)?;
+            let mut first = true;
+            tests.each(&mut |i, t| {
+                if t.status != status || t.flaky {
+                    return Ok(());
+                }
+                let sep = if std::mem::take(&mut first) {
+                    ""
+                } else {
+                    ",\n"
+                };
+                let row = compact_row(i, t, job_dir);
+                write!(out, "{sep}{row}").map_err(|source| ReportError::Write {
+                    path: kennel_layout::REPORT_HTML.into(),
+                    source,
+                })
+            })?;
+            render("table_foot", Value::UNDEFINED, out)?;
+        }
     }
     render("foot", Value::from_serialize(&page), out)
+}
+
+/// What the page needs to know of all its tests before it shows any.
+#[derive(Default)]
+struct Stats {
+    total: usize,
+    failed: usize,
+    passed: usize,
+    skipped: usize,
+    /// When the last test ended, in seconds from the job's start.
+    end_s: f64,
+    slots: usize,
+}
+
+impl Stats {
+    fn add(&mut self, t: &TestResult) {
+        self.total += 1;
+        match group(t.status) {
+            "passed" => self.passed += 1,
+            "skipped" => self.skipped += 1,
+            _ => self.failed += 1,
+        }
+        self.end_s = self.end_s.max(t.start_s + t.duration_s);
+        self.slots = self.slots.max(t.slot + 1);
+    }
+}
+
+/// A passing or skipped test in a big job, as a row of its table's data (the page's
+/// script makes table rows of them, a page at a time): `[number, duration, name,
+/// reason, folder href, test.log href]`, as JSON that is safe inside `<script>`.
+fn compact_row(i: usize, t: &TestResult, job_dir: &Path) -> String {
+    let inside = is_relative_inside(&t.logdir);
+    let logdir = t.logdir.display().to_string();
+    let log = kennel_layout::TEST_LOG;
+    let folder = if inside {
+        format!("{}/", href(&logdir))
+    } else {
+        String::new()
+    };
+    let log_href = (inside && JobDir::new(job_dir).test(&t.logdir).file(log).is_file())
+        .then(|| href(&format!("{logdir}/{log}")));
+    let row = serde_json::json!([
+        i + 1,
+        human_secs(t.duration_s),
+        t.name,
+        t.reason,
+        folder,
+        log_href
+    ]);
+    // No `</script>` nor `<!--` can end or bend the script element.
+    row.to_string().replace('<', "\\u003c")
 }
 
 /// The template split into [`PARTS`]; each part but the last loses the whitespace
@@ -269,7 +357,7 @@ pub(crate) fn escape(text: &str) -> String {
     out
 }
 
-fn page(file: &ResultsFile) -> Page {
+fn page(file: &ResultsFile, stats: &Stats) -> Page {
     let s = &file.summary;
     let counts = [
         (Status::Pass, s.pass),
@@ -285,7 +373,6 @@ fn page(file: &ResultsFile) -> Page {
         n,
     })
     .collect();
-    let in_group = |g: &str| file.tests.iter().filter(|t| group(t.status) == g).count();
     Page {
         job_id: file.job_id.clone(),
         started: file.started.clone(),
@@ -299,26 +386,26 @@ fn page(file: &ResultsFile) -> Page {
             Group {
                 key: "all",
                 label: "all",
-                n: file.tests.len(),
+                n: stats.total,
             },
             Group {
                 key: "failed",
                 label: "failed",
-                n: in_group("failed"),
+                n: stats.failed,
             },
             Group {
                 key: "passed",
                 label: "passed",
-                n: in_group("passed"),
+                n: stats.passed,
             },
             Group {
                 key: "skipped",
                 label: "skipped",
-                n: in_group("skipped"),
+                n: stats.skipped,
             },
         ],
         cap: kennel_config::human_bytes(LOG_CAP),
-        timeline: timeline(file),
+        timeline: timeline(file.duration_s, stats.end_s, stats.slots),
     }
 }
 
@@ -523,101 +610,9 @@ fn href(path: &str) -> String {
     out
 }
 
-/// One lane per slot and the time axis (the bars are [`bars`]).
-fn timeline(file: &ResultsFile) -> Timeline {
-    let span = file
-        .tests
-        .iter()
-        .map(|t| t.start_s + t.duration_s)
-        .fold(file.duration_s, f64::max)
-        .max(0.001);
-    let slots = file.tests.iter().map(|t| t.slot + 1).max().unwrap_or(1);
-    let plot = TL_WIDTH - TL_LABEL - 10.0;
-    let x_of = |s: f64| TL_LABEL + (s.max(0.0) / span) * plot;
-    let lanes = (0..slots)
-        .map(|slot| {
-            let y = TL_AXIS + slot as f64 * TL_ROW;
-            Lane {
-                label: format!("slot {slot}"),
-                y,
-                text_y: y + TL_ROW / 2.0 + 4.0,
-            }
-        })
-        .collect();
-    let step = nice_step(span / 8.0);
-    let ticks = (0..)
-        .map(|k| k as f64 * step)
-        .take_while(|s| *s <= span + 1e-9)
-        .map(|s| Tick {
-            x: round1(x_of(s)),
-            label: if s == 0.0 { "0".into() } else { human_secs(s) },
-        })
-        .collect();
-    Timeline {
-        width: TL_WIDTH,
-        height: TL_AXIS + slots as f64 * TL_ROW + 4.0,
-        label_width: TL_LABEL,
-        lanes,
-        ticks,
-        span,
-    }
-}
-
-/// One timeline bar per test, placed by `start_s` and `duration_s`.
-fn bars<'a>(file: &'a ResultsFile, timeline: &Timeline) -> impl Iterator<Item = Bar> + 'a {
-    let span = timeline.span;
-    let plot = TL_WIDTH - TL_LABEL - 10.0;
-    let x_of = move |s: f64| TL_LABEL + (s.max(0.0) / span) * plot;
-    file.tests.iter().enumerate().map(move |(i, t)| {
-        let x = x_of(t.start_s);
-        let w = ((t.duration_s.max(0.0) / span) * plot).max(2.0);
-        let mut title = format!(
-            "#{} {} — {} in {}",
-            i + 1,
-            t.name,
-            t.status,
-            human_secs(t.duration_s)
-        );
-        if let Some(r) = &t.reason {
-            title.push_str(&format!("\n{r}"));
-        }
-        Bar {
-            anchor: format!("t{}", i + 1),
-            x: round1(x),
-            y: TL_AXIS + t.slot as f64 * TL_ROW + (TL_ROW - TL_BAR) / 2.0,
-            w: round1(w),
-            h: TL_BAR,
-            class: class(t.status),
-            title,
-        }
-    })
-}
-
-/// 1, 2 or 5 times a power of ten, at least `raw`.
-fn nice_step(raw: f64) -> f64 {
-    let raw = raw.max(1e-3);
-    let mag = 10f64.powf(raw.log10().floor());
-    [1.0, 2.0, 5.0, 10.0]
-        .into_iter()
-        .map(|m| m * mag)
-        .find(|s| *s >= raw)
-        .unwrap_or(10.0 * mag)
-}
-
-fn round1(x: f64) -> f64 {
-    (x * 10.0).round() / 10.0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn steps_are_round() {
-        assert_eq!(nice_step(0.13), 0.2);
-        assert_eq!(nice_step(3.0), 5.0);
-        assert_eq!(nice_step(70.0), 100.0);
-    }
 
     #[test]
     fn logdirs_outside_the_job_are_not_read() {

@@ -16,6 +16,7 @@ mod live;
 mod merge;
 mod options;
 mod results_dir;
+mod stream;
 mod summary;
 mod tap;
 mod terminal;

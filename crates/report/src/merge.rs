@@ -156,7 +156,8 @@ fn write_job(
         tests,
         options,
     };
-    match write_outputs(job_dir, &merged).into_iter().next() {
+    let tests = crate::stream::Tests::Memory(&merged.tests);
+    match write_outputs(job_dir, &merged, &tests).into_iter().next() {
         Some(e) => Err(e),
         None => Ok(()),
     }

@@ -8,6 +8,7 @@ use kennel_layout::{JobDir, JUNIT_XML, REPORT_HTML, RESULTS_JSON, RESULTS_TAP};
 use kennel_runner::{EventKind, RunEvent, Summary, TestResult};
 use serde::{Deserialize, Serialize};
 
+use crate::stream::{Spool, Tests};
 use crate::{ReportError, Reporter, RunOptions};
 
 /// `results.json`, as in the results contract.
@@ -68,13 +69,14 @@ impl ResultsFile {
 /// be written; an unreadable journal is [`ReportError::NoResults`].
 pub fn rebuild(job_dir: &Path) -> Result<Vec<ReportError>, ReportError> {
     let journal = JobDir::new(job_dir).journal();
-    let mut tests = Vec::new();
-    let rec = kennel_runner::recover(&journal, &mut |t| tests.push(t)).map_err(|source| {
-        ReportError::NoResults {
-            dir: job_dir.to_path_buf(),
-            source,
-        }
-    })?;
+    let no_results = |source| ReportError::NoResults {
+        dir: job_dir.to_path_buf(),
+        source,
+    };
+    // The results go to a spool, not to memory; each file is written from it.
+    let (spool, rec) =
+        Spool::create(job_dir, |add| kennel_runner::recover(&journal, add)).map_err(no_results)?;
+    let rec = rec.map_err(no_results)?;
     let file = ResultsFile {
         kennel_version: env!("CARGO_PKG_VERSION").to_string(),
         job_id: rec.job_id,
@@ -82,48 +84,37 @@ pub fn rebuild(job_dir: &Path) -> Result<Vec<ReportError>, ReportError> {
         duration_s: rec.duration_s,
         summary: rec.summary,
         interrupted: rec.interrupted,
-        tests,
+        tests: Vec::new(),
         options: rec.options.and_then(|o| serde_json::from_value(o).ok()),
     };
-    Ok(write_outputs(job_dir, &file))
+    Ok(write_outputs(job_dir, &file, &Tests::Spool(&spool)))
 }
 
 /// Write a job's end-of-job files into `job_dir`, each atomically: `results.json`,
-/// `junit.xml`, `results.tap` and `report.html` (which reads the logs under `job_dir`).
+/// `junit.xml`, `results.tap` and `report.html` (which reads the logs under `job_dir`),
+/// for the job `file` (its `tests` unused) of the tests `tests`.
 /// Goes on past a failure; returns every file that could not be written.
-pub(crate) fn write_outputs(job_dir: &Path, file: &ResultsFile) -> Vec<ReportError> {
+pub(crate) fn write_outputs(
+    job_dir: &Path,
+    file: &ResultsFile,
+    tests: &Tests<'_>,
+) -> Vec<ReportError> {
     type Render<'a> = Box<dyn Fn(&mut dyn Write) -> Result<(), ReportError> + 'a>;
-    let job = JobDir::new(job_dir);
     // One at a time, each streamed to its file: a job of thousands of tests
     // never holds its reports in memory at once.
     let outputs: [(&str, Render<'_>); 4] = [
         (
             RESULTS_JSON,
-            Box::new(|w| serde_json::to_writer_pretty(w, file).map_err(ReportError::Json)),
+            Box::new(|w| crate::stream::write_results_json(file, tests, w)),
         ),
         (
             JUNIT_XML,
-            Box::new(|w| {
-                let bytes = crate::junit::render(file, job_dir)?;
-                w.write_all(&bytes).map_err(|source| ReportError::Write {
-                    path: job.junit_xml(),
-                    source,
-                })
-            }),
+            Box::new(|w| crate::junit::render_to(file, tests, job_dir, w)),
         ),
-        (
-            RESULTS_TAP,
-            Box::new(|w| {
-                w.write_all(crate::tap::render(file).as_bytes())
-                    .map_err(|source| ReportError::Write {
-                        path: job.results_tap(),
-                        source,
-                    })
-            }),
-        ),
+        (RESULTS_TAP, Box::new(|w| crate::tap::render_to(tests, w))),
         (
             REPORT_HTML,
-            Box::new(|w| crate::html::render_to(file, job_dir, w)),
+            Box::new(|w| crate::html::render_to(file, tests, job_dir, w)),
         ),
     ];
     let mut errors = Vec::new();
@@ -255,7 +246,7 @@ impl ResultsDir {
             tests: self.results.iter().map(|(_, r)| r.clone()).collect(),
             options: self.options.clone(),
         };
-        for e in write_outputs(&self.job_dir, &file) {
+        for e in write_outputs(&self.job_dir, &file, &Tests::Memory(&file.tests)) {
             self.errors.push(kennel_runner::error_chain(&e));
         }
     }

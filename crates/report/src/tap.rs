@@ -1,11 +1,19 @@
+use std::io::Write;
+
 use kennel_runner::Status;
 
-use crate::results_dir::ResultsFile;
+use crate::stream::Tests;
+use crate::ReportError;
 
-/// `results.tap`: TAP version 13, one test point per test, YAML block for reasons.
-pub(crate) fn render(file: &ResultsFile) -> String {
-    let mut out = format!("TAP version 13\n1..{}\n", file.tests.len());
-    for (i, t) in file.tests.iter().enumerate() {
+/// `results.tap`: TAP version 13, one test point per test, YAML block for reasons;
+/// written test by test.
+pub(crate) fn render_to(tests: &Tests<'_>, out: &mut dyn Write) -> Result<(), ReportError> {
+    let write_err = |source| ReportError::Write {
+        path: kennel_layout::RESULTS_TAP.into(),
+        source,
+    };
+    write!(out, "TAP version 13\n1..{}\n", tests.len()).map_err(write_err)?;
+    tests.each(&mut |i, t| {
         let name = t.name.replace('#', "\\#");
         let (ok, directive) = match t.status {
             Status::Pass => ("ok", String::new()),
@@ -15,16 +23,16 @@ pub(crate) fn render(file: &ResultsFile) -> String {
             ),
             _ => ("not ok", String::new()),
         };
-        out.push_str(&format!("{ok} {} - {name}{directive}\n", i + 1));
+        let mut text = format!("{ok} {} - {name}{directive}\n", i + 1);
         if !matches!(t.status, Status::Pass | Status::Skip) {
-            out.push_str("  ---\n");
-            out.push_str(&format!("  status: {}\n", t.status));
+            text.push_str("  ---\n");
+            text.push_str(&format!("  status: {}\n", t.status));
             let reason =
                 serde_json::to_string(t.reason.as_deref().unwrap_or("")).unwrap_or_default();
-            out.push_str(&format!("  message: {reason}\n"));
-            out.push_str(&format!("  logdir: {}\n", t.logdir.display()));
-            out.push_str("  ...\n");
+            text.push_str(&format!("  message: {reason}\n"));
+            text.push_str(&format!("  logdir: {}\n", t.logdir.display()));
+            text.push_str("  ...\n");
         }
-    }
-    out
+        out.write_all(text.as_bytes()).map_err(write_err)
+    })
 }

@@ -116,7 +116,7 @@ pub fn plan_cargo(planned: &mut Vec<PlannedTest>, tests: Vec<CargoTest>) {
         let logdir = crate::discover::logdir_for(index, &t.name);
         planned.push(PlannedTest {
             index,
-            what: Planned::CargoTest(t),
+            what: Planned::CargoTest(Box::new(t)),
             logdir,
             args: Vec::new(),
         });

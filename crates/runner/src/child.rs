@@ -92,15 +92,7 @@ pub fn run_child(args: &ChildArgs) -> i32 {
 }
 
 fn load_case(args: &ChildArgs) -> Result<kennel_spec::TestCase, String> {
-    let file = kennel_spec::load_file(&args.file)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("{}: not a test", args.file.display()))?;
-    let file = std::sync::Arc::new(file);
-    file.cases(&args.overrides)
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .nth(args.case_index)
-        .ok_or_else(|| format!("{}: no case {}", args.file.display(), args.case_index))
+    crate::discover::load_case(&args.file, args.case_index, &args.overrides)
 }
 
 fn write_outcome(logdir: &Path, outcome: &Outcome) -> std::io::Result<()> {

@@ -2,11 +2,13 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use indexmap::IndexMap;
 use kennel_spec::{TagFilter, TestCase, TestFile, Value};
 
 use crate::error::RunnerError;
+use crate::schedule::Weight;
 
 /// A test file that could not be loaded.
 #[derive(Debug, Clone)]
@@ -17,11 +19,93 @@ pub struct LoadFailure {
     pub message: String,
 }
 
+/// A test file that loads, as a job keeps it: its cases as light entries. The
+/// parsed file is dropped once they are made (a job of ten thousand files would
+/// hold some 4 KiB each); the test process loads it again ([`load_case`]).
+#[derive(Debug, Clone)]
+pub struct FoundFile {
+    /// The file.
+    pub path: Arc<Path>,
+    /// Its tags, for `--tags`.
+    pub tags: Arc<[String]>,
+    /// Its cases under the job's `-p` parameters, or why those do not fit the file
+    /// (`TestFile::check_vars`).
+    pub cases: Result<Vec<Arc<CaseEntry>>, String>,
+}
+
+/// One case of a TOML test as the job plans it: what the scheduler, the filters and
+/// the results need, not the parsed file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseEntry {
+    /// `<name>`, or `<name> [machine=pc,cpus=1]` for a variant.
+    pub name: String,
+    /// The test file.
+    pub file: Arc<Path>,
+    /// This combination of the file's variants, in file order (a list, not a map:
+    /// most tests have none, and an empty map is some 70 bytes).
+    pub variant: Vec<(String, Value)>,
+    /// The file's tags.
+    pub tags: Arc<[String]>,
+    /// The file's `timeout`.
+    pub timeout: Duration,
+    /// The file's `retries`.
+    pub retries: u32,
+    /// What it costs the machine while it runs.
+    pub weight: Weight,
+}
+
+impl CaseEntry {
+    /// The entry of `case`.
+    pub fn of(case: &TestCase) -> CaseEntry {
+        let file = &case.file;
+        CaseEntry::sharing(
+            case,
+            Arc::from(file.path.as_path()),
+            Arc::from(file.tags.as_slice()),
+        )
+    }
+
+    /// The entry of `case`, with its file's path and tags shared with its other cases.
+    fn sharing(case: &TestCase, file: Arc<Path>, tags: Arc<[String]>) -> CaseEntry {
+        CaseEntry {
+            name: case.name.clone(),
+            file,
+            variant: case
+                .variant
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            tags,
+            timeout: case.file.timeout,
+            retries: case.file.retries,
+            weight: crate::schedule::case_weight(case),
+        }
+    }
+}
+
+/// Load case `case_index` of the test file at `path` under the `-p` parameters
+/// `overrides`: what the test process runs, and `kennel list` checks.
+pub fn load_case(
+    path: &Path,
+    case_index: usize,
+    overrides: &IndexMap<String, Value>,
+) -> Result<TestCase, String> {
+    let file = kennel_spec::load_file(path)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("{}: not a test", path.display()))?;
+    Arc::new(file)
+        .cases(overrides)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .nth(case_index)
+        .ok_or_else(|| format!("{}: no case {case_index}", path.display()))
+}
+
 /// What discovery found.
 #[derive(Debug, Default)]
 pub struct Discovery {
     /// Valid test files, in path order.
-    pub files: Vec<Arc<TestFile>>,
+    pub files: Vec<FoundFile>,
     /// Files that look like tests but do not load.
     pub failures: Vec<LoadFailure>,
     /// Executable files (any program is a test; TAP producers are many).
@@ -34,10 +118,20 @@ pub struct Discovery {
 }
 
 /// Find test files under `paths` (files or directories, searched recursively in
-/// name order). In a directory, a `.toml` file that is not a test is passed over;
+/// name order) and expand each into its cases under the `-p` parameters
+/// `overrides`. In a directory, a `.toml` file that is not a test is passed over;
 /// named explicitly, it is an error.
-pub fn discover(paths: &[PathBuf]) -> Result<Discovery, RunnerError> {
+pub fn discover(
+    paths: &[PathBuf],
+    overrides: &IndexMap<String, Value>,
+) -> Result<Discovery, RunnerError> {
     let mut found = Discovery::default();
+    let keys: Vec<String> = overrides.keys().cloned().collect();
+    // One empty tag list for all the files without tags.
+    let no_tags: Arc<[String]> = Arc::from(Vec::new());
+    let load = |path: &Path, explicit: bool, found: &mut Discovery| {
+        load(path, explicit, (overrides, &keys, &no_tags), found)
+    };
     for path in paths {
         let in_qemu_tree = path
             .exists()
@@ -108,7 +202,12 @@ fn load_qemu_tree(functional: &Path, path: &Path, found: &mut Discovery) {
     }
 }
 
-fn load(path: &Path, explicit: bool, found: &mut Discovery) -> Result<(), RunnerError> {
+fn load(
+    path: &Path,
+    explicit: bool,
+    expand: (&IndexMap<String, Value>, &[String], &Arc<[String]>),
+    found: &mut Discovery,
+) -> Result<(), RunnerError> {
     if path.extension().is_none_or(|e| e != "toml") {
         if kennel_config::is_executable(path) {
             found.executables.push(path.to_path_buf());
@@ -119,14 +218,7 @@ fn load(path: &Path, explicit: bool, found: &mut Discovery) -> Result<(), Runner
         });
     }
     match kennel_spec::load_file(path) {
-        Ok(Some(mut f)) => {
-            // A job of thousands of files holds them all: no spare capacity (a
-            // machine is about 1 KiB; a Vec of one holds room for four).
-            f.machines.shrink_to_fit();
-            f.steps.shrink_to_fit();
-            f.tags.shrink_to_fit();
-            found.files.push(Arc::new(f))
-        }
+        Ok(Some(f)) => found.files.push(entries(Arc::new(f), expand)),
         Ok(None) if explicit => {
             return Err(RunnerError::NotATest {
                 path: path.to_path_buf(),
@@ -141,13 +233,45 @@ fn load(path: &Path, explicit: bool, found: &mut Discovery) -> Result<(), Runner
     Ok(())
 }
 
+/// The light entries of a loaded file; the parsed file goes with the last `Arc`.
+fn entries(
+    file: Arc<TestFile>,
+    (overrides, keys, no_tags): (&IndexMap<String, Value>, &[String], &Arc<[String]>),
+) -> FoundFile {
+    let path: Arc<Path> = Arc::from(file.path.as_path());
+    let tags: Arc<[String]> = if file.tags.is_empty() {
+        Arc::clone(no_tags)
+    } else {
+        Arc::from(file.tags.as_slice())
+    };
+    // Typed keys written with `${...}` are read per case: a case that does not
+    // read makes the whole file a load failure.
+    let cases = file
+        .check_vars(keys)
+        .and_then(|()| file.cases(overrides))
+        .map(|cases| {
+            cases
+                .iter()
+                .map(|case| {
+                    Arc::new(CaseEntry::sharing(
+                        case,
+                        Arc::clone(&path),
+                        Arc::clone(&tags),
+                    ))
+                })
+                .collect()
+        })
+        .map_err(|e| e.to_string());
+    FoundFile { path, tags, cases }
+}
+
 /// One entry of a job: a case to run, or a file that failed to load (an ERROR in the results).
 #[derive(Debug, Clone)]
 pub enum Planned {
     /// A runnable case, and its index among its file's cases.
     Case {
-        /// The case.
-        case: TestCase,
+        /// The case, as the job plans it (the test process loads the file again).
+        case: Arc<CaseEntry>,
         /// Index in `file.cases(overrides)`, for the test process.
         case_index: usize,
     },
@@ -157,11 +281,11 @@ pub enum Planned {
         path: PathBuf,
     },
     /// A Rust test: one test of a cargo test binary.
-    CargoTest(crate::cargo::CargoTest),
+    CargoTest(Box<crate::cargo::CargoTest>),
     /// One of QEMU's own functional tests, for one target architecture.
     QemuTest(Arc<crate::qemu_tree::QemuTest>),
     /// A file that does not load.
-    Invalid(LoadFailure),
+    Invalid(Box<LoadFailure>),
 }
 
 /// A numbered entry of a job, with its log folder.
@@ -183,9 +307,8 @@ impl PlannedTest {
     pub fn name(&self) -> String {
         match &self.what {
             Planned::Case { case, .. } => case.name.clone(),
-            Planned::Executable { path } | Planned::Invalid(LoadFailure { path, .. }) => {
-                path.display().to_string()
-            }
+            Planned::Executable { path } => path.display().to_string(),
+            Planned::Invalid(f) => f.path.display().to_string(),
             Planned::CargoTest(t) => format!("{}::{}", t.package, t.name),
             Planned::QemuTest(t) => t.display_name(),
         }
@@ -194,8 +317,9 @@ impl PlannedTest {
     /// The file it comes from.
     pub fn file(&self) -> &Path {
         match &self.what {
-            Planned::Case { case, .. } => &case.file.path,
-            Planned::Executable { path } | Planned::Invalid(LoadFailure { path, .. }) => path,
+            Planned::Case { case, .. } => &case.file,
+            Planned::Executable { path } => path,
+            Planned::Invalid(f) => &f.path,
             Planned::CargoTest(t) => &t.binary,
             Planned::QemuTest(t) => &t.file,
         }
@@ -204,33 +328,40 @@ impl PlannedTest {
     /// Tags of the test file.
     pub fn tags(&self) -> Vec<String> {
         match &self.what {
-            Planned::Case { case, .. } => case.file.tags.clone(),
+            Planned::Case { case, .. } => case.tags.to_vec(),
             Planned::QemuTest(t) => t.tags(),
             Planned::Executable { .. } | Planned::CargoTest(_) | Planned::Invalid(_) => Vec::new(),
         }
     }
 }
 
-/// Expand files into cases (variants and `-p` overrides), keep those the tag filter
-/// selects, and number them. Files that fail `-p`-aware variable checks become
-/// [`Planned::Invalid`] entries, as do files that failed to load.
-pub fn plan(
-    discovery: &Discovery,
-    overrides: &IndexMap<String, Value>,
-    filter: &TagFilter,
-) -> Vec<PlannedTest> {
-    let mut out = Vec::new();
-    let keys: Vec<String> = overrides.keys().cloned().collect();
+/// Keep the cases the tag filter selects, and number them. Files that fail
+/// `-p`-aware variable checks become [`Planned::Invalid`] entries, as do files that
+/// failed to load.
+pub fn plan(discovery: &Discovery, filter: &TagFilter) -> Vec<PlannedTest> {
+    let selected = |file: &&FoundFile| filter.matches(&file.tags);
+    let cases: usize = (discovery.files.iter().filter(selected))
+        .map(|f| f.cases.as_ref().map_or(1, Vec::len))
+        .sum();
+    // Exactly the room needed: a job of ten thousand tests holds its plan throughout.
+    let mut out = Vec::with_capacity(
+        discovery.failures.len()
+            + cases
+            + if filter.is_empty() {
+                discovery.executables.len()
+            } else {
+                0
+            }
+            + discovery.qemu_tests.len(),
+    );
     let mut push = |what: Planned| {
         let index = out.len();
         let name = match &what {
             Planned::Case { case, .. } => case.name.clone(),
             Planned::CargoTest(t) => t.name.clone(),
             Planned::QemuTest(t) => t.slug_name(),
-            Planned::Executable { path } | Planned::Invalid(LoadFailure { path, .. }) => path
-                .file_name()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            Planned::Executable { path } => file_name(path),
+            Planned::Invalid(f) => file_name(&f.path),
         };
         out.push(PlannedTest {
             index,
@@ -240,29 +371,22 @@ pub fn plan(
         });
     };
     for f in &discovery.failures {
-        push(Planned::Invalid(f.clone()));
+        push(Planned::Invalid(Box::new(f.clone())));
     }
-    for file in &discovery.files {
-        if !filter.matches(&file.tags) {
-            continue;
-        }
-        if let Err(e) = file.check_vars(&keys) {
-            push(Planned::Invalid(LoadFailure {
-                path: file.path.clone(),
-                message: e.to_string(),
-            }));
-            continue;
-        }
-        match file.cases(overrides) {
+    for file in discovery.files.iter().filter(selected) {
+        match &file.cases {
+            Err(message) => push(Planned::Invalid(Box::new(LoadFailure {
+                path: file.path.to_path_buf(),
+                message: message.clone(),
+            }))),
             Ok(cases) => {
-                for (case_index, case) in cases.into_iter().enumerate() {
-                    push(Planned::Case { case, case_index });
+                for (case_index, case) in cases.iter().enumerate() {
+                    push(Planned::Case {
+                        case: Arc::clone(case),
+                        case_index,
+                    });
                 }
             }
-            Err(e) => push(Planned::Invalid(LoadFailure {
-                path: file.path.clone(),
-                message: e.to_string(),
-            })),
         }
     }
     // Executables carry no tags: a tag filter selects none of them.
@@ -278,6 +402,12 @@ pub fn plan(
         }
     }
     out
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// `tests/NNN-<slug>`: a test's log folder in the job folder.
@@ -438,6 +568,41 @@ mod tests {
         names.sort();
         let all: Vec<String> = tests.iter().map(PlannedTest::name).collect();
         assert_eq!(names, all);
+    }
+
+    #[test]
+    fn a_plan_entry_holds_the_scheduling_facts_not_the_parsed_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("boot.toml");
+        let text = "tags = [\"slow\"]\ntimeout = \"30s\"\nretries = 2\n\n[variants]\ncpus = [1, 2]\n\n[machine]\ntype = \"none\"\nmemory = \"512M\"\ncpus = \"${cpus}\"\n\n[[step]]\nshutdown = { code = 0 }\n";
+        std::fs::write(&path, text).expect("test file");
+
+        let found = discover(std::slice::from_ref(&path), &IndexMap::new()).expect("discovered");
+        let planned = plan(
+            &found,
+            &TagFilter::parse(&["slow".to_string()]).expect("filter"),
+        );
+        // The test process reads the file again: the plan does not need it any more.
+        std::fs::remove_file(&path).expect("removed");
+
+        let cases: Vec<&CaseEntry> = planned
+            .iter()
+            .map(|p| match &p.what {
+                Planned::Case { case, .. } => &**case,
+                other => panic!("not a case: {other:?}"),
+            })
+            .collect();
+        assert_eq!(cases.len(), 2);
+        assert_eq!(cases[1].name, "boot [cpus=2]");
+        assert_eq!(&*cases[1].tags, ["slow".to_string()]);
+        assert_eq!(cases[1].timeout, Duration::from_secs(30));
+        assert_eq!(cases[1].retries, 2);
+        assert_eq!(cases[0].weight.slots, 1);
+        assert_eq!(cases[1].weight.slots, 2);
+        assert_eq!(cases[1].weight.memory_mib, cases[0].weight.memory_mib);
+        assert!(cases[0].weight.memory_mib >= 512);
+        // A few words and a name: tens of thousands of them are a few MiB.
+        assert!(std::mem::size_of::<CaseEntry>() <= 256);
     }
 
     #[test]

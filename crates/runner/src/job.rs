@@ -361,7 +361,7 @@ pub fn run_job_with(
 
 fn not_run(t: &PlannedTest, why: &str) -> TestResult {
     let variant = match &t.what {
-        Planned::Case { case, .. } => case.variant.clone(),
+        Planned::Case { case, .. } => case.variant.iter().cloned().collect(),
         _ => IndexMap::new(),
     };
     TestResult {
@@ -488,11 +488,8 @@ fn run_test(
         }
         Planned::Case { case, case_index } => (case, *case_index),
     };
-    let retries = shared.opts.retries.unwrap_or(case.file.retries);
-    let timeout = case
-        .file
-        .timeout
-        .mul_f64(shared.opts.timeout_factor.max(0.01));
+    let retries = shared.opts.retries.unwrap_or(case.retries);
+    let timeout = case.timeout.mul_f64(shared.opts.timeout_factor.max(0.01));
     let mut outcome = Outcome::pass();
     let mut attempt = 0;
     let mut failed_before = false;
@@ -507,7 +504,7 @@ fn run_test(
             keep_attempt(&logdir, attempt - 1);
         }
         let args = ChildArgs {
-            file: case.file.path.clone(),
+            file: case.file.to_path_buf(),
             case_index,
             overrides: shared.opts.overrides.clone(),
             logdir: logdir.clone(),

@@ -26,8 +26,8 @@ pub use kennel_layout::slug;
 pub mod tap;
 
 pub use discover::{
-    balance, discover, plan, shard, shard_by_time, shard_weights, Discovery, LoadFailure, Planned,
-    PlannedTest,
+    balance, discover, load_case, plan, shard, shard_by_time, shard_weights, CaseEntry, Discovery,
+    FoundFile, LoadFailure, Planned, PlannedTest,
 };
 pub use error::RunnerError;
 pub use event::{EventKind, Outcome, RunEvent, Status, Summary, TestResult};

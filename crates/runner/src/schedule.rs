@@ -2,12 +2,12 @@
 
 use std::collections::VecDeque;
 
-use kennel_spec::TestFile;
+use kennel_spec::{TestCase, TestFile};
 
 use crate::discover::{Planned, PlannedTest};
 
 /// What a running test costs the machine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Weight {
     /// Memory promised to its QEMUs (guest RAM plus QEMU's own), in MiB.
     pub memory_mib: u64,
@@ -27,7 +27,7 @@ const EXECUTABLE_MIB: u64 = 256;
 /// The weight of a planned test.
 pub fn weight(test: &PlannedTest) -> Weight {
     match &test.what {
-        Planned::Case { case, .. } => file_weight(&case.file, &case.params),
+        Planned::Case { case, .. } => case.weight,
         Planned::Executable { .. } | Planned::CargoTest(_) | Planned::QemuTest(_) => Weight {
             memory_mib: EXECUTABLE_MIB,
             slots: 1,
@@ -39,6 +39,11 @@ pub fn weight(test: &PlannedTest) -> Weight {
             exclusive: false,
         },
     }
+}
+
+/// The weight of a TOML test case: its machines' memory and vCPUs under its parameters.
+pub fn case_weight(case: &TestCase) -> Weight {
+    file_weight(&case.file, &case.params)
 }
 
 fn file_weight(file: &TestFile, params: &indexmap::IndexMap<String, kennel_spec::Value>) -> Weight {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use indexmap::IndexMap;
 
 use super::*;
-use crate::discover::logdir_for;
+use crate::discover::{logdir_for, CaseEntry};
 use crate::executable::{ExecResult, ExecRun};
 
 /// What one scripted attempt does.
@@ -195,7 +195,7 @@ fn case(name: &str, top: &str, cpus: u32, memory: &str) -> Planned {
         .next()
         .expect("one case");
     Planned::Case {
-        case,
+        case: Arc::new(CaseEntry::of(&case)),
         case_index: 0,
     }
 }

@@ -26,7 +26,8 @@ pub struct LoadFailure {
 pub struct FoundFile {
     /// The file.
     pub path: Arc<Path>,
-    /// Its tags, for `--tags`.
+    /// Its tags as written (a case's own, with `${...}` rendered, are on its
+    /// [`CaseEntry`], which `--tags` looks at).
     pub tags: Arc<[String]>,
     /// Its cases under the job's `-p` parameters, or why those do not fit the file
     /// (`TestFile::check_vars`).
@@ -44,7 +45,7 @@ pub struct CaseEntry {
     /// This combination of the file's variants, in file order (a list, not a map:
     /// most tests have none, and an empty map is some 70 bytes).
     pub variant: Vec<(String, Value)>,
-    /// The file's tags.
+    /// The case's tags: the file's, each `${...}` rendered with the case's values.
     pub tags: Arc<[String]>,
     /// The file's `timeout`.
     pub timeout: Duration,
@@ -253,11 +254,13 @@ fn entries(
             cases
                 .iter()
                 .map(|case| {
-                    Arc::new(CaseEntry::sharing(
-                        case,
-                        Arc::clone(&path),
-                        Arc::clone(&tags),
-                    ))
+                    // Tags written with `${...}` are the case's own.
+                    let tags = if case.file.tags[..] == tags[..] {
+                        Arc::clone(&tags)
+                    } else {
+                        Arc::from(case.file.tags.as_slice())
+                    };
+                    Arc::new(CaseEntry::sharing(case, Arc::clone(&path), tags))
                 })
                 .collect()
         })
@@ -339,9 +342,15 @@ impl PlannedTest {
 /// `-p`-aware variable checks become [`Planned::Invalid`] entries, as do files that
 /// failed to load.
 pub fn plan(discovery: &Discovery, filter: &TagFilter) -> Vec<PlannedTest> {
+    // A file that does not load is kept when its tags as written are selected; a
+    // case, when its own tags are.
     let selected = |file: &&FoundFile| filter.matches(&file.tags);
-    let cases: usize = (discovery.files.iter().filter(selected))
-        .map(|f| f.cases.as_ref().map_or(1, Vec::len))
+    let case_selected = |case: &&Arc<CaseEntry>| filter.matches(&case.tags);
+    let cases: usize = (discovery.files.iter())
+        .map(|f| match &f.cases {
+            Ok(cases) => cases.iter().filter(case_selected).count(),
+            Err(_) => usize::from(selected(&f)),
+        })
         .sum();
     // Exactly the room needed: a job of ten thousand tests holds its plan throughout.
     let mut out = Vec::with_capacity(
@@ -373,14 +382,18 @@ pub fn plan(discovery: &Discovery, filter: &TagFilter) -> Vec<PlannedTest> {
     for f in &discovery.failures {
         push(Planned::Invalid(Box::new(f.clone())));
     }
-    for file in discovery.files.iter().filter(selected) {
+    for file in &discovery.files {
         match &file.cases {
-            Err(message) => push(Planned::Invalid(Box::new(LoadFailure {
+            Err(message) if selected(&file) => push(Planned::Invalid(Box::new(LoadFailure {
                 path: file.path.to_path_buf(),
                 message: message.clone(),
             }))),
+            Err(_) => {}
             Ok(cases) => {
                 for (case_index, case) in cases.iter().enumerate() {
+                    if !case_selected(&case) {
+                        continue;
+                    }
                     push(Planned::Case {
                         case: Arc::clone(case),
                         case_index,

@@ -81,6 +81,24 @@ impl Loader<'_> {
         )
     }
 
+    /// A free-text key (`tags`, `description`): rendered per case like a typed
+    /// value (see [`Loader::typed`]), so `tags = ["arch:${arch}"]` filters and
+    /// places each case by its own value; as written while loading the file as
+    /// written.
+    pub(crate) fn text_per_case(&self, value: &S<String>, key: &str) -> Result<String> {
+        Ok(self
+            .checked_text(value, key)?
+            .unwrap_or_else(|| value.get_ref().clone()))
+    }
+
+    /// [`Loader::text_per_case`] for each item of a list.
+    pub(crate) fn texts_per_case(&self, items: &[S<String>], key: &str) -> Result<Vec<String>> {
+        items
+            .iter()
+            .map(|item| self.text_per_case(item, key))
+            .collect()
+    }
+
     fn typed_str(&self, text: &str, at: usize, ty: Ty, key: &str) -> Result<Option<toml::Value>> {
         let template = self.tmpl_str(text, at)?;
         if let Some(literal) = template.literal() {

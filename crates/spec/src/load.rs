@@ -186,15 +186,21 @@ impl Loader<'_> {
         let requires = self.requires(raw.requires.unwrap_or_default())?;
         let variants = self.variants(raw.variants)?;
         let assets = self.assets(raw.assets)?;
+        let tags = self.texts_per_case(&raw.tags, "tags")?;
+        let description = raw
+            .description
+            .as_ref()
+            .map(|d| self.text_per_case(d, "description"))
+            .transpose()?;
         let mut machines = self.machines(raw.machine, raw.machines)?;
-        apply_tag_defaults(&raw.tags, &mut machines);
+        apply_tag_defaults(&tags, &mut machines);
         let steps = self.steps(raw.step, &machines)?;
         Ok(TestFile {
             path,
             dir,
             name,
-            description: raw.description,
-            tags: raw.tags,
+            description,
+            tags,
             timeout,
             retries: match &raw.retries {
                 Some(retries) => self.count(retries, "retries")?.unwrap_or(0),

@@ -13,9 +13,9 @@ pub(crate) type S<T> = Spanned<T>;
 #[serde(deny_unknown_fields, expecting = "a test file")]
 pub(crate) struct RawFile {
     pub name: Option<String>,
-    pub description: Option<String>,
+    pub description: Option<S<String>>,
     #[serde(default)]
-    pub tags: Vec<String>,
+    pub tags: Vec<S<String>>,
     pub timeout: Option<S<toml::Value>>,
     pub retries: Option<S<toml::Value>>,
     pub exclusive: Option<S<toml::Value>>,

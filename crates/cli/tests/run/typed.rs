@@ -67,3 +67,32 @@ fn a_variant_value_that_does_not_read_is_an_error_at_its_key() {
         run.stderr
     );
 }
+
+/// The architecture from a variant, written once as a tag: each case's
+/// `arch:` tag is its own, so `-t` picks cases and the tag places the machine.
+const ARCH_TAG: &str = r#"
+name = "where"
+tags = ["arch:${arch}"]
+
+[variants]
+arch = ["x86_64", "aarch64"]
+
+[machine]
+type = "none"
+
+[[step]]
+qmp = "query-target"
+returns = { arch = "${arch}" }
+"#;
+
+#[test]
+fn an_arch_tag_from_a_variant_selects_the_case_and_places_its_machine() {
+    let dir = test_dir(&[("t.toml", ARCH_TAG)]);
+
+    let run = kennel(&[path_str(dir.path()), "-t", "arch:aarch64"], &[]);
+
+    assert_eq!(run.names(), ["where [arch=aarch64]"], "{}", run.stdout);
+    let test = run.test("where [arch=aarch64]");
+    assert_eq!(test["status"], "PASS", "{test}");
+    assert_eq!(test["tags"], serde_json::json!(["arch:aarch64"]), "{test}");
+}

@@ -29,6 +29,23 @@ fn name_takes_the_variant() {
 }
 
 #[test]
+fn tags_and_description_take_the_variant_and_an_arch_tag_places_each_case() {
+    let test = Arc::new(load(
+        "description = \"boots ${arch}\"\ntags = [\"arch:${arch}\", \"fast\"]\n[variants]\narch = [\"x86_64\", \"aarch64\"]\n[machine]\n",
+    ));
+
+    let cases = test.cases(&IndexMap::new()).expect("cases");
+
+    assert_eq!(cases[0].file.tags, ["arch:x86_64", "fast"]);
+    assert_eq!(cases[1].file.tags, ["arch:aarch64", "fast"]);
+    assert_eq!(cases[1].file.description.as_deref(), Some("boots aarch64"));
+    assert_eq!(
+        cases[1].file.machines[0].arch,
+        Some(Templ::Lit("aarch64".to_owned()))
+    );
+}
+
+#[test]
 fn requires_takes_the_variant_in_every_key() {
     let test = load(
         r#"

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use crate::duration::parse_duration;
 use crate::load::{Loader, Result};
 use crate::pattern::compile_regex;
-use crate::raw::S;
+use crate::raw::{StringsOrVar, S};
 use crate::template::{check_value, Templ, Template};
 use crate::Value;
 
@@ -97,6 +97,71 @@ impl Loader<'_> {
             .iter()
             .map(|item| self.text_per_case(item, key))
             .collect()
+    }
+
+    /// A list of templates (`args`, `console_fail`), or one string that is
+    /// exactly one `${name}` standing for the whole list ([`Loader::whole_list`]).
+    pub(crate) fn tmpl_list_or_var(
+        &self,
+        value: &S<StringsOrVar>,
+        key: &str,
+    ) -> Result<Vec<Template>> {
+        match value.get_ref() {
+            StringsOrVar::List(items) => self.tmpl_list(items),
+            StringsOrVar::One(text) => Ok(self
+                .whole_list(text, value.span().start, key)?
+                .iter()
+                .map(|item| Template::from_text(item))
+                .collect()),
+        }
+    }
+
+    /// A list of free texts rendered per case (`tags`), or one string that is
+    /// exactly one `${name}` standing for the whole list.
+    pub(crate) fn texts_or_var(&self, value: &S<StringsOrVar>, key: &str) -> Result<Vec<String>> {
+        match value.get_ref() {
+            StringsOrVar::List(items) => self.texts_per_case(items, key),
+            StringsOrVar::One(text) => self.whole_list(text, value.span().start, key),
+        }
+    }
+
+    /// A string written where a list goes: exactly one `${name}`, a variant or
+    /// parameter whose value is an array, rendered per case like a typed value
+    /// (see [`Loader::typed`]); each item is taken as text. Empty while loading
+    /// the file as written.
+    fn whole_list(&self, text: &str, at: usize, key: &str) -> Result<Vec<String>> {
+        let template = self.tmpl_str(text, at)?;
+        let Some(name) = template.single_var() else {
+            return self.err(
+                at,
+                format!(
+                    "`{key}` must be an array, or a string that is exactly one `${{name}}` \
+                     (a variant or parameter whose value is an array), found {text:?}"
+                ),
+            );
+        };
+        self.typed_templates.borrow_mut().push(template.clone());
+        let Some(vars) = self.vars else {
+            return Ok(Vec::new());
+        };
+        let not_a_list = |found: String| {
+            self.src.error_at(
+                at,
+                format!("`{key}` is {text:?}, which gives {found} after substitution: expected an array of strings"),
+            )
+        };
+        match vars.get(name) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| match item {
+                    Value::String(s) => Ok(s.clone()),
+                    Value::Number(_) | Value::Bool(_) => Ok(item.to_string()),
+                    other => Err(not_a_list(format!("an array holding {other}"))),
+                })
+                .collect(),
+            Some(other) => Err(not_a_list(other.to_string())),
+            None => self.err(at, format!("in `{key}`: unknown variable `${{{name}}}`")),
+        }
     }
 
     fn typed_str(&self, text: &str, at: usize, ty: Ty, key: &str) -> Result<Option<toml::Value>> {

@@ -186,7 +186,10 @@ impl Loader<'_> {
         let requires = self.requires(raw.requires.unwrap_or_default())?;
         let variants = self.variants(raw.variants)?;
         let assets = self.assets(raw.assets)?;
-        let tags = self.texts_per_case(&raw.tags, "tags")?;
+        let tags = match &raw.tags {
+            Some(tags) => self.texts_or_var(tags, "tags")?,
+            None => Vec::new(),
+        };
         let description = raw
             .description
             .as_ref()
@@ -472,11 +475,11 @@ impl Loader<'_> {
                 None => None,
             },
             console_fail: match &raw.console_fail {
-                Some(items) => Some(self.tmpl_list(items)?),
+                Some(items) => Some(self.tmpl_list_or_var(items, "console_fail")?),
                 None => None,
             },
             args: match &raw.args {
-                Some(items) => self.tmpl_list(items)?,
+                Some(items) => self.tmpl_list_or_var(items, "args")?,
                 None => Vec::new(),
             },
             incoming: self.opt_tmpl(raw.incoming.as_ref())?,

@@ -14,8 +14,7 @@ pub(crate) type S<T> = Spanned<T>;
 pub(crate) struct RawFile {
     pub name: Option<String>,
     pub description: Option<S<String>>,
-    #[serde(default)]
-    pub tags: Vec<S<String>>,
+    pub tags: Option<S<StringsOrVar>>,
     pub timeout: Option<S<toml::Value>>,
     pub retries: Option<S<toml::Value>>,
     pub exclusive: Option<S<toml::Value>>,
@@ -72,8 +71,8 @@ pub(crate) struct RawMachine {
     pub cloud_init: Option<S<toml::Value>>,
     pub channel: Option<S<String>>,
     pub console: Option<S<toml::Value>>,
-    pub console_fail: Option<Vec<S<String>>>,
-    pub args: Option<Vec<S<String>>>,
+    pub console_fail: Option<S<StringsOrVar>>,
+    pub args: Option<S<StringsOrVar>>,
     pub incoming: Option<S<String>>,
     pub launch: Option<S<toml::Value>>,
     pub warm: Option<S<toml::Value>>,
@@ -279,3 +278,40 @@ pub(crate) const POLL_KINDS: [&str; 5] = ["qmp", "hmp", "run", "output", "runnin
 
 /// Kinds that produce a value, so may take `save`.
 pub(crate) const SAVE_KINDS: [&str; 5] = ["qmp", "hmp", "event", "run", "console_regex"];
+
+/// A list of strings, or one string standing for a whole list (`args =
+/// "${extra}"`, a variant whose values are arrays). Read item by item, so each
+/// string keeps its own span.
+#[derive(Debug)]
+pub(crate) enum StringsOrVar {
+    /// `["a", "${b}"]`.
+    List(Vec<S<String>>),
+    /// `"${name}"`.
+    One(String),
+}
+
+impl<'de> Deserialize<'de> for StringsOrVar {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = StringsOrVar;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an array of strings, or a string that is exactly one `${name}`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<StringsOrVar, E> {
+                Ok(StringsOrVar::One(v.to_owned()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<StringsOrVar, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<S<String>>()? {
+                    items.push(item);
+                }
+                Ok(StringsOrVar::List(items))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}

@@ -96,3 +96,34 @@ fn an_arch_tag_from_a_variant_selects_the_case_and_places_its_machine() {
     assert_eq!(test["status"], "PASS", "{test}");
     assert_eq!(test["tags"], serde_json::json!(["arch:aarch64"]), "{test}");
 }
+
+/// QEMU's extra arguments from a variant whose value is an array: `-S`
+/// leaves the machine stopped, which QEMU's run state shows.
+const ARGS_FROM_A_VARIANT: &str = r#"
+name = "args"
+
+[variants]
+extra = [["-S", "-name", "from-a-variant"]]
+
+[machine]
+type = "none"
+args = "${extra}"
+
+[[step]]
+qmp = "query-status"
+returns = { running = false, status = "prelaunch" }
+
+[[step]]
+qmp = "query-name"
+returns = { name = "from-a-variant" }
+"#;
+
+#[test]
+fn machine_args_may_be_one_variable_holding_the_whole_array() {
+    let dir = test_dir(&[("t.toml", ARGS_FROM_A_VARIANT)]);
+
+    let run = kennel(&[path_str(dir.path())], &[]);
+
+    let test = run.test("args [extra=[\"-S\",\"-name\",\"from-a-variant\"]]");
+    assert_eq!(test["status"], "PASS", "{test}\n{}", run.stdout);
+}

@@ -159,3 +159,13 @@ fn file_read_error_has_no_position() {
     assert_eq!(err.position(), None);
     assert_eq!(err.snippet(), "");
 }
+
+#[test]
+fn a_string_where_a_list_goes_that_is_not_one_variable_is_reported_at_the_string() {
+    let err = load_err("[machine]\ntype = \"none\"\nargs = \"-S\"\n");
+
+    assert_eq!(
+        err,
+        "tests/qmp/t.toml:3:8: `args` must be an array, or a string that is exactly one `${name}` (a variant or parameter whose value is an array), found \"-S\""
+    );
+}

@@ -154,3 +154,50 @@ fn steps_take_text_in_text_places_and_typed_values_in_typed_places() {
         Ok("hi".to_owned())
     );
 }
+
+#[test]
+fn a_whole_list_may_be_one_variable_whose_value_is_an_array() {
+    let test = Arc::new(load(
+        r#"
+tags = "${tags}"
+[variants]
+extra = [["-smp", "2"], []]
+tags = [["fast", "arch:x86_64"]]
+[machine]
+args = "${extra}"
+console_fail = "${extra}"
+"#,
+    ));
+
+    let cases = test.cases(&IndexMap::new()).expect("cases");
+
+    let args: Vec<String> = (cases[0].file.machines[0].args.iter())
+        .map(|a| a.render(&cases[0].params).expect("renders"))
+        .collect();
+    assert_eq!(args, ["-smp", "2"]);
+    assert!(cases[1].file.machines[0].args.is_empty());
+    assert_eq!(cases[0].file.tags, ["fast", "arch:x86_64"]);
+    assert_eq!(
+        cases[0].file.machines[0]
+            .console_fail
+            .as_ref()
+            .map(Vec::len),
+        Some(2)
+    );
+}
+
+#[test]
+fn a_whole_list_variable_whose_value_is_no_array_is_an_error_at_the_key() {
+    let test = Arc::new(load(
+        "[variants]\nextra = [\"-S\"]\n[machine]\nargs = \"${extra}\"\n",
+    ));
+
+    let err = test.cases(&IndexMap::new()).expect_err("not an array");
+
+    let text = err.to_string();
+    assert!(text.contains(":4:8:"), "{text}");
+    assert!(
+        text.contains("`args` is \"${extra}\", which gives \"-S\" after substitution: expected an array of strings"),
+        "{text}"
+    );
+}

@@ -127,6 +127,44 @@ fn keep_wanted(mut selected: Selected, wanted: &[&TestResult]) -> Selected {
     }
 }
 
+/// One of QEMU's own test files (for one architecture) of which the job had more
+/// test points than are wanted: their unittest ids, which kennel runs through the
+/// file's own test runner ([`kennel_runner::qemu_tree::QemuTestCommand::only`]).
+fn choose_qemu_points(
+    p: &mut kennel_runner::PlannedTest,
+    all: &[TestResult],
+    wanted: &[&TestResult],
+) -> Option<String> {
+    let prefix = format!("{}: ", p.name());
+    let points = |t: &&TestResult| t.name.strip_prefix(&prefix).is_some();
+    let wanted_here: Vec<&TestResult> = wanted.iter().copied().filter(points).collect();
+    if wanted_here.is_empty() || wanted_here.len() == all.iter().filter(points).count() {
+        return None;
+    }
+    let ids: Option<Vec<String>> = wanted_here
+        .iter()
+        .map(|t| {
+            let point = t.point.as_deref().or(t.name.strip_prefix(&prefix))?;
+            kennel_runner::unittest_id(point).map(str::to_owned)
+        })
+        .collect();
+    let name = p.name();
+    match ids {
+        Some(ids) => {
+            let note = format!(
+                "{name}: running only its test point{} {}",
+                if ids.len() == 1 { "" } else { "s" },
+                ids.join(" ")
+            );
+            p.args = ids;
+            Some(note)
+        }
+        None => Some(format!(
+            "{name}: running the whole file: a wanted test point is not named as a unittest test"
+        )),
+    }
+}
+
 /// For each executable of which the job had more test points than are wanted: the
 /// wanted points' unittest names as its arguments (`file.py Class.test_name`) when
 /// [`kennel_runner::unittest_argument`] gives one for each, else the whole file (and why).
@@ -138,6 +176,12 @@ fn choose_points(
 ) -> Vec<String> {
     let mut notes = Vec::new();
     for p in planned.iter_mut() {
+        if let Planned::QemuTest(_) = &p.what {
+            if let Some(note) = choose_qemu_points(p, all, wanted) {
+                notes.push(note);
+            }
+            continue;
+        }
         let Planned::Executable { path } = &p.what else {
             continue;
         };

@@ -441,7 +441,7 @@ fn run_test(
                 var: &var,
             };
             let cmd = match crate::qemu_tree::command(q, &ctx) {
-                Ok(cmd) => cmd,
+                Ok(cmd) => cmd.only(&t.args),
                 Err(why) => {
                     result.status = Status::Skip;
                     result.reason = Some(why);

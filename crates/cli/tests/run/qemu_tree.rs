@@ -216,3 +216,103 @@ fn assets_fetch_runs_each_test_file_once_in_its_precache_mode() {
         "{written}"
     );
 }
+
+/// pycotap as QEMU's tests use it (`TAPTestRunner` with `LogMode.LogToError`):
+/// a failure's traceback on stderr, then `not ok N <test id>` on stdout.
+const PYCOTAP_STUB: &str = r#"
+import enum, sys, unittest
+class LogMode(enum.Enum):
+    LogToError = 1
+class _Result(unittest.TestResult):
+    n = 0
+    def addSuccess(self, test):
+        self.n += 1
+        print("ok %d %s" % (self.n, test.id()), flush=True)
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        print(self._exc_info_to_string(err, test), file=sys.stderr, flush=True)
+        self.n += 1
+        print("not ok %d %s" % (self.n, test.id()), flush=True)
+    addError = addFailure
+class TAPTestRunner:
+    def __init__(self, **kwargs):
+        pass
+    def run(self, test):
+        print("TAP version 13")
+        print("1..%d" % test.countTestCases(), flush=True)
+        result = _Result()
+        test(result)
+        return result
+"#;
+
+/// Two test points run the way QEMU's `QemuBaseTest.main()` runs a file: loaded
+/// by module name through an argv of its own, so names on the file's command line
+/// are ignored.
+const TEST_POINTS: &str = r#"
+import os, sys, unittest, pycotap
+class Points(unittest.TestCase):
+    def test_fails(self):
+        self.assertEqual(1, 2)
+    def test_passes(self):
+        pass
+if __name__ == "__main__":
+    module = os.path.basename(sys.argv[0])[:-3]
+    tr = pycotap.TAPTestRunner(message_log=pycotap.LogMode.LogToError)
+    res = unittest.main(module=None, testRunner=tr, exit=False, argv=["__dummy__", module])
+    sys.exit(not res.result.wasSuccessful())
+"#;
+
+#[test]
+fn replay_failed_runs_only_the_failing_point_of_a_qemu_test_file() {
+    let Some((tree, functional)) = fake_tree() else {
+        return;
+    };
+    let add = |rel: &str, text: &str| {
+        let path = tree.path().join(rel);
+        let mut old = std::fs::read_to_string(&path).unwrap_or_default();
+        old.push_str(text);
+        std::fs::write(path, old).expect("write");
+    };
+    add("python/pycotap.py", PYCOTAP_STUB);
+    add("tests/functional/test_points.py", TEST_POINTS);
+    add(
+        "tests/functional/meson.build",
+        "tests_x86_64_system_quick += [\n  'points',\n]\n",
+    );
+    let file = functional.join("test_points.py");
+    let run = kennel(&[path_str(&file), "-t", "arch:x86_64"], &[]);
+    let name = |point: &str| format!("{} [x86_64]: test_points.Points.{point}", file.display());
+    assert_eq!(
+        run.test(&name("test_fails"))["status"],
+        "FAIL",
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.test(&name("test_passes"))["status"], "PASS");
+
+    let replay = Command::new(env!("CARGO_BIN_EXE_kennel"))
+        .args(["replay", "--failed"])
+        .arg(run.job_dir())
+        .arg("--results-dir")
+        .arg(run.results_dir.path())
+        .output()
+        .expect("kennel replay");
+
+    let said = String::from_utf8_lossy(&replay.stdout);
+    assert!(
+        said.contains("running only its test point test_points.Points.test_fails"),
+        "{said}"
+    );
+    let latest = run.results_dir.path().join("latest/results.json");
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(latest).expect("results")).expect("JSON");
+    let names: Vec<&str> = results["tests"]
+        .as_array()
+        .expect("tests")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(names, [name("test_fails")], "{said}");
+    let reason = results["tests"][0]["reason"].as_str().unwrap_or("");
+    assert!(reason.contains("AssertionError: 1 != 2"), "{reason}");
+}

@@ -309,10 +309,40 @@ pub struct RunContext<'a> {
 pub struct QemuTestCommand {
     /// The Python interpreter.
     pub program: PathBuf,
-    /// The test file.
+    /// The test file (and, to run some of its test points, a bootstrap and their
+    /// unittest ids: [`QemuTestCommand::only`]).
     pub args: Vec<String>,
     /// The variables it gets on top of kennel's environment.
     pub env: Vec<(String, String)>,
+}
+
+/// Runs some test points of a QEMU functional test file, the way the file's own
+/// `QemuBaseTest.main()` runs all of them (pycotap, logs on stderr, unittest
+/// loading by name), with the unittest ids after the file instead of its module
+/// name: `main()` gives unittest an argv of its own, so ids on the file's command
+/// line would be ignored.
+const RUN_POINTS: &str = "\
+import os, sys, unittest, pycotap
+sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[1])))
+tr = pycotap.TAPTestRunner(message_log=pycotap.LogMode.LogToError,
+                           test_output_log=pycotap.LogMode.LogToError)
+res = unittest.main(module=None, testRunner=tr, exit=False, argv=['kennel'] + sys.argv[2:])
+sys.exit(not res.result.wasSuccessful())
+";
+
+impl QemuTestCommand {
+    /// The same test file, running only the test points `ids` (unittest ids such as
+    /// `test_version.Version.test_qmp_human_info_version`); all of them when `ids`
+    /// is empty.
+    pub fn only(mut self, ids: &[String]) -> QemuTestCommand {
+        if !ids.is_empty() {
+            let mut args = vec!["-c".to_owned(), RUN_POINTS.to_owned()];
+            args.append(&mut self.args);
+            args.extend(ids.iter().cloned());
+            self.args = args;
+        }
+        self
+    }
 }
 
 /// The QEMU build directory for `test`: `--qemu DIR` (or `DIR/build` when `DIR` is a

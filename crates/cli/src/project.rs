@@ -1,7 +1,7 @@
 //! The project's configuration (`kennel.toml` and the `KENNEL_*` variables, read
 //! once by `kennel_config::Config`) as the commands need it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use kennel_config::{Config, Origin};
 
@@ -20,7 +20,14 @@ pub fn apply_project_config() -> Result<(), String> {
     Ok(())
 }
 
-/// The paths in `kennel.toml` (`paths = ["tests/kennel"]`), else `tests/`.
+/// The paths in `kennel.toml` (`paths = ["tests/kennel"]`); else, in a QEMU source
+/// tree, its `tests/functional` (not the rest of `tests/`, whose executables, such
+/// as the iotests, are no kennel tests); else `tests/`.
 pub fn default_paths() -> Result<Vec<PathBuf>, String> {
-    Ok(Config::get().map_err(|e| e.to_string())?.test_paths())
+    let config = Config::get().map_err(|e| e.to_string())?;
+    let functional = Path::new("tests").join("functional");
+    if config.paths.is_empty() && kennel_runner::qemu_tree::is_functional_dir(&functional) {
+        return Ok(vec![functional]);
+    }
+    Ok(config.test_paths())
 }

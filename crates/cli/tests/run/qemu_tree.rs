@@ -316,3 +316,29 @@ fn replay_failed_runs_only_the_failing_point_of_a_qemu_test_file() {
     let reason = results["tests"][0]["reason"].as_str().unwrap_or("");
     assert!(reason.contains("AssertionError: 1 != 2"), "{reason}");
 }
+
+#[test]
+fn kennel_in_a_qemu_source_tree_without_paths_takes_its_functional_tests_only() {
+    let Some((tree, _functional)) = fake_tree() else {
+        return;
+    };
+    let iotest = tree.path().join("tests/qemu-iotests/001");
+    std::fs::create_dir_all(iotest.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&iotest, "#!/bin/sh\nexit 1\n").expect("write");
+    let mut perms = std::fs::metadata(&iotest).expect("stat").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&iotest, perms).expect("chmod");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_kennel"))
+        .args(["list", "-t", "quick"])
+        .current_dir(tree.path())
+        .output()
+        .expect("kennel list");
+
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed.contains("tests/functional/test_env.py [x86_64]"),
+        "{listed}"
+    );
+    assert!(!listed.contains("qemu-iotests"), "{listed}");
+}

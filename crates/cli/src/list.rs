@@ -45,12 +45,29 @@ pub fn list(a: ListArgs) -> Result<Ending, CliError> {
                 }
             }
             Planned::CargoTest(t) => {
+                let timeout_s = t.timeout.map(|d| d.as_secs_f64());
                 if a.json {
-                    rows.push(
-                        serde_json::json!({"name": p.name(), "file": t.binary, "kind": "cargo"}),
-                    );
+                    rows.push(serde_json::json!({
+                        "name": p.name(),
+                        "file": t.binary,
+                        "kind": "cargo",
+                        "tags": t.tags,
+                        "timeout_s": timeout_s,
+                    }));
                 } else {
-                    println!("{}  (Rust test in {})", p.name(), t.binary.display());
+                    let timeout = timeout_s
+                        .map(|s| format!(", timeout {s}s"))
+                        .unwrap_or_default();
+                    let tags = if t.tags.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  [{}]", t.tags.join(", "))
+                    };
+                    println!(
+                        "{}  (Rust test in {}{timeout}){tags}",
+                        p.name(),
+                        t.binary.display()
+                    );
                 }
             }
             Planned::Executable { path } => {

@@ -46,10 +46,10 @@ pub fn select(sel: &Selection) -> Result<Selected, CliError> {
         eprintln!("kennel: warning: {w}");
     }
     let mut planned = kennel_runner::plan(&discovery, &filter);
-    if sel.cargo && filter.is_empty() {
+    if sel.cargo {
         let tests = kennel_runner::cargo::discover_cargo(&sel.packages)
             .map_err(|e| CliError::Usage(kennel_runner::error_chain(&e)))?;
-        kennel_runner::cargo::plan_cargo(&mut planned, tests);
+        kennel_runner::cargo::plan_cargo(&mut planned, tests, &filter);
     }
     let mut why_empty = planned
         .is_empty()

@@ -51,6 +51,10 @@ pub const COLD: &str = "KENNEL_COLD";
 /// in the cache (`2G`, `500M`, or bytes; default 2 GiB), least recently used
 /// evicted first.
 pub const WARM_CACHE_SIZE: &str = "KENNEL_WARM_CACHE_SIZE";
+/// `KENNEL_LIST_TESTS`: set (to `json`) by `kennel run --cargo` when it asks a
+/// test binary for its tests with `--list`: the kennel harness then lists each
+/// test as a JSON line with its tags and timeout; other harnesses ignore it.
+pub const LIST_TESTS: &str = "KENNEL_LIST_TESTS";
 /// Prefix of the parameter variables `kennel run` sets for executables and
 /// Rust tests (see [`param_env_var`]).
 pub const PARAM_PREFIX: &str = "KENNEL_PARAM_";

@@ -140,9 +140,46 @@ pub fn trials() -> Vec<Trial> {
         .collect()
 }
 
+/// One registered test as `--list` gives it to `kennel run --cargo` under
+/// [`LIST_TESTS`](kennel_config::env::LIST_TESTS): what libtest's list cannot say.
+#[derive(serde::Serialize)]
+struct Listed<'a> {
+    name: String,
+    tags: &'a [&'a str],
+    timeout_s: Option<f64>,
+    ignored: bool,
+}
+
+/// Under `--list` with [`LIST_TESTS`](kennel_config::env::LIST_TESTS) set to
+/// `json`: each test as a JSON line (name, tags, timeout, ignored), so that
+/// `kennel run --cargo` gives a test its own timeout and tags.
+fn list_as_json(args: &Arguments) -> bool {
+    let wanted = std::env::var(kennel_config::env::LIST_TESTS).is_ok_and(|v| v == "json");
+    if !(args.list && wanted) {
+        return false;
+    }
+    let mut defs: Vec<&'static TestDef> = inventory::iter::<TestDef>.into_iter().collect();
+    defs.sort_by_key(|d| d.full_name());
+    for d in defs {
+        let listed = Listed {
+            name: d.full_name(),
+            tags: d.tags,
+            timeout_s: d.timeout_ms.map(|ms| ms as f64 / 1000.0),
+            ignored: d.ignore.is_some(),
+        };
+        if let Ok(line) = serde_json::to_string(&listed) {
+            println!("{line}");
+        }
+    }
+    true
+}
+
 /// The body of `kennel::main!()`: parse the libtest arguments, run, exit.
 pub fn run_main() -> ! {
     let args = Arguments::from_args();
+    if list_as_json(&args) {
+        std::process::exit(0);
+    }
     // kennel.toml and the KENNEL_* variables, read as `kennel run` reads
     // them: a configuration that does not load stops the binary before any
     // test, with the file:line:column or the variable at fault.

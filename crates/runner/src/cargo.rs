@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use crate::discover::{Planned, PlannedTest};
 use crate::error::RunnerError;
@@ -18,6 +19,23 @@ pub struct CargoTest {
     pub name: String,
     /// Marked ignored: reported as SKIP, not run.
     pub ignored: bool,
+    /// Its own timeout (`#[kennel::test(timeout = "8m")]`); an executable's
+    /// default when its harness does not say.
+    pub timeout: Option<Duration>,
+    /// Its tags (`#[kennel::test(tags = [...])]`), for `--tags`.
+    pub tags: Vec<String>,
+}
+
+/// A test as the kennel harness lists it under
+/// [`LIST_TESTS`](kennel_config::env::LIST_TESTS).
+#[derive(serde::Deserialize)]
+struct Listed {
+    name: String,
+    #[serde(default)]
+    tags: Vec<String>,
+    timeout_s: Option<f64>,
+    #[serde(default)]
+    ignored: bool,
 }
 
 /// Build the integration-test targets of `packages` (the whole workspace when
@@ -68,12 +86,39 @@ pub fn discover_cargo(packages: &[String]) -> Result<Vec<CargoTest>, RunnerError
             .unwrap_or_default();
         let listed = Command::new(exe)
             .arg("--list")
+            .env(kennel_config::env::LIST_TESTS, "json")
             .stderr(Stdio::null())
             .output()
             .map_err(|source| RunnerError::Cargo {
                 what: format!("cannot list the tests of {exe}"),
                 source: Some(source),
             })?;
+        let test = |name: String, ignored: bool| CargoTest {
+            package: package.clone(),
+            binary: PathBuf::from(exe),
+            name,
+            ignored,
+            timeout: None,
+            tags: Vec::new(),
+        };
+        // The kennel harness says each test's tags and timeout; any other lists names.
+        let kennel_listed: Vec<Listed> = String::from_utf8_lossy(&listed.stdout)
+            .lines()
+            .map_while(|line| serde_json::from_str(line).ok())
+            .collect();
+        if !kennel_listed.is_empty() {
+            found.extend(kennel_listed.into_iter().map(|l| {
+                CargoTest {
+                    timeout: l
+                        .timeout_s
+                        .filter(|s| s.is_finite() && *s > 0.0)
+                        .map(Duration::from_secs_f64),
+                    tags: l.tags,
+                    ..test(l.name, l.ignored)
+                }
+            }));
+            continue;
+        }
         let ignored = Command::new(exe)
             .args(["--list", "--ignored"])
             .stderr(Stdio::null())
@@ -81,12 +126,8 @@ pub fn discover_cargo(packages: &[String]) -> Result<Vec<CargoTest>, RunnerError
             .map(|o| names(&o.stdout))
             .unwrap_or_default();
         for name in names(&listed.stdout) {
-            found.push(CargoTest {
-                package: package.clone(),
-                binary: PathBuf::from(exe),
-                ignored: ignored.contains(&name),
-                name,
-            });
+            let is_ignored = ignored.contains(&name);
+            found.push(test(name, is_ignored));
         }
     }
     Ok(found)
@@ -109,9 +150,13 @@ fn package_name(id: &str) -> Option<String> {
     id.split_whitespace().next().map(str::to_string)
 }
 
-/// Add the Rust tests to a plan, numbered after what is there.
-pub fn plan_cargo(planned: &mut Vec<PlannedTest>, tests: Vec<CargoTest>) {
-    for t in tests {
+/// Add the Rust tests the tag filter selects to a plan, numbered after what is there.
+pub fn plan_cargo(
+    planned: &mut Vec<PlannedTest>,
+    tests: Vec<CargoTest>,
+    filter: &kennel_spec::TagFilter,
+) {
+    for t in tests.into_iter().filter(|t| filter.matches(&t.tags)) {
         let index = planned.len();
         let logdir = crate::discover::logdir_for(index, &t.name);
         planned.push(PlannedTest {

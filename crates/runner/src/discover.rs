@@ -333,7 +333,8 @@ impl PlannedTest {
         match &self.what {
             Planned::Case { case, .. } => case.tags.to_vec(),
             Planned::QemuTest(t) => t.tags(),
-            Planned::Executable { .. } | Planned::CargoTest(_) | Planned::Invalid(_) => Vec::new(),
+            Planned::CargoTest(t) => t.tags.clone(),
+            Planned::Executable { .. } | Planned::Invalid(_) => Vec::new(),
         }
     }
 }

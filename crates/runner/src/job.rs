@@ -483,7 +483,7 @@ fn run_test(
                 &logdir,
                 kennel_layout::STDOUT_LOG,
                 result,
-                None,
+                c.timeout.map(|timeout| (Vec::new(), timeout)),
             );
         }
         Planned::Case { case, case_index } => (case, *case_index),

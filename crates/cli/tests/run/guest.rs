@@ -107,6 +107,8 @@ fn guest_kernel_from_a_debian_package_asset_boots() {
 
 #[test]
 fn rust_tests_run_under_kennel_one_process_each() {
+    // `-t -cloud`: the Rust tests' own tags select them too; the cloud-image boot
+    // has its own test (kennel-examples' `boot_linux` under nextest).
     let run = kennel(
         &[
             "--cargo",
@@ -114,6 +116,7 @@ fn rust_tests_run_under_kennel_one_process_each() {
             "kennel-examples",
             "-p",
             "cpu-model=qemu64",
+            "--tags=-cloud",
         ],
         &[],
     );
@@ -130,6 +133,12 @@ fn rust_tests_run_under_kennel_one_process_each() {
         })
         .collect();
     by_name.sort();
+    assert!(
+        !by_name
+            .iter()
+            .any(|(name, _)| name.ends_with("::boot_linux")),
+        "the cloud-tagged test was not filtered out: {by_name:?}"
+    );
     assert!(
         by_name.contains(&(
             "kennel-examples::set_numa_node_outside_preconfig_is_refused".into(),
@@ -150,6 +159,36 @@ fn rust_tests_run_under_kennel_one_process_each() {
     let log = std::fs::read_to_string(logdir.join("test.log")).expect("test.log");
     assert!(log.contains("expanding 1 CPU models: qemu64"), "{log}");
     assert_eq!(run.code, 0, "{}", run.stdout);
+}
+
+#[test]
+fn a_rust_tests_own_timeout_and_tags_reach_kennel() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kennel"))
+        .args([
+            "list",
+            "--json",
+            "--cargo",
+            "--package",
+            "kennel-examples",
+            "-t",
+            "slow",
+        ])
+        .current_dir(workspace())
+        .output()
+        .expect("kennel list");
+
+    let rows: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(
+        rows,
+        serde_json::json!([{
+            "name": "kennel-examples::boot_linux",
+            "file": rows[0]["file"],
+            "kind": "cargo",
+            "tags": ["cloud", "slow", "arch:x86_64"],
+            "timeout_s": 480.0,
+        }])
+    );
 }
 
 #[test]

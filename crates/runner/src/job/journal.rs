@@ -75,8 +75,8 @@ pub enum JournalEntry {
 /// How often, at most, the journal is synced to the disk while lines come in.
 pub const SYNC_EVERY: Duration = Duration::from_secs(1);
 
-/// Appends [`JournalEntry`] lines to a journal file, synced in the background (see
-/// [`SYNC_EVERY`]).
+/// Appends [`JournalEntry`] lines to a journal file, synced in the background (at
+/// most once a second, `SYNC_EVERY`, and at the end).
 #[derive(Debug)]
 pub struct JournalWriter {
     path: PathBuf,

@@ -52,6 +52,25 @@ pub fn write_atomic_with(
     Ok(())
 }
 
+/// A file's identity and state, cheap to read (no hashing): size, modification
+/// and change times to the nanosecond, inode and device. Equal stamps mean the
+/// file was not rewritten; what kennel keys its "hash this file once" memos and
+/// cache records by.
+pub fn file_stamp(path: &Path) -> std::io::Result<String> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path)?;
+    Ok(format!(
+        "{}:{}.{:09}:{}.{:09}:{}:{}",
+        m.len(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec(),
+        m.ino(),
+        m.dev()
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,7 +29,7 @@ pub use cache::{cache_dir, cache_dir_from};
 pub use config::{Config, Debug, Mirror, Origin};
 pub use env::{env_flag, param_env_var, parse_flag};
 pub use error::ConfigError;
-pub use fs::{write_atomic, write_atomic_with};
+pub use fs::{file_stamp, write_atomic, write_atomic_with};
 pub use project::{find_project_file, ProjectFile, FILE_NAME};
 pub use size::human_bytes;
 pub use which::{is_executable, which, which_in};

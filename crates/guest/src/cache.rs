@@ -62,20 +62,10 @@ impl GuestCache {
     }
 }
 
-/// A file's identity and state, cheap to read: size, mtime, ctime, inode, device.
+/// A file's identity and state ([`kennel_config::file_stamp`]); `None` when it
+/// cannot be read.
 pub(crate) fn stamp(path: &Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let m = std::fs::metadata(path).ok()?;
-    Some(format!(
-        "{}:{}.{:09}:{}.{:09}:{}:{}",
-        m.len(),
-        m.mtime(),
-        m.mtime_nsec(),
-        m.ctime(),
-        m.ctime_nsec(),
-        m.ino(),
-        m.dev()
-    ))
+    kennel_config::file_stamp(path).ok()
 }
 
 #[cfg(test)]

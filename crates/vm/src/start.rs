@@ -267,25 +267,11 @@ impl Plan {
             }
         }
         let launched_at = Instant::now();
-        let machine = config.launch().map_err(|source| VmError::Launch {
-            machine: name.clone(),
-            source,
-        })?;
-        log.line(&format!(
-            "launched `{name}` (pid {}, {}: {}) in {} ms",
-            machine.pid(),
-            machine.accel().accel,
-            machine.accel().reason,
-            launched_at.elapsed().as_millis()
-        ));
-        if workspace.several {
-            workspace
-                .cmdline
-                .write(format!("# machine {name}\n").as_bytes());
-        }
-        workspace
-            .cmdline
-            .write(format!("{}\n", machine.cmdline()).as_bytes());
+        let machine =
+            launch_and_record(&config, &workspace, "", "").map_err(|source| VmError::Launch {
+                machine: name.clone(),
+                source,
+            })?;
         if let Some(stub) = &gdb {
             let waits = if stub.wait {
                 "; the guest waits for gdb's `continue` before its first instruction"
@@ -333,4 +319,34 @@ impl Plan {
         }
         Ok(vm)
     }
+}
+
+/// Launch `config` and say so, cold or warm alike: a `launched` line in `test.log`
+/// (`how`: empty, or " from template ID") and its command line in `cmdline`
+/// (headed by the machine's name when the test has several), then `note`.
+pub(crate) fn launch_and_record(
+    config: &MachineConfig,
+    workspace: &Workspace,
+    how: &str,
+    note: &str,
+) -> Result<kennel_machine::Machine, kennel_machine::MachineError> {
+    let name = &config.name;
+    let launched_at = Instant::now();
+    let machine = config.launch()?;
+    workspace.log.line(&format!(
+        "launched `{name}` (pid {}, {}: {}){how} in {} ms",
+        machine.pid(),
+        machine.accel().accel,
+        machine.accel().reason,
+        launched_at.elapsed().as_millis()
+    ));
+    if workspace.several {
+        workspace
+            .cmdline
+            .write(format!("# machine {name}\n").as_bytes());
+    }
+    workspace
+        .cmdline
+        .write(format!("{}\n{note}", machine.cmdline()).as_bytes());
+    Ok(machine)
 }

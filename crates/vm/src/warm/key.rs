@@ -144,7 +144,7 @@ pub(crate) fn template_key(
 /// file's identity (size, times, inode), so a job hashes its kernel once.
 fn content_hash(path: &Path) -> std::io::Result<String> {
     static MEMO: OnceLock<Mutex<HashMap<(std::path::PathBuf, String), String>>> = OnceLock::new();
-    let stamp = stamp(path)?;
+    let stamp = kennel_config::file_stamp(path)?;
     let memo = MEMO.get_or_init(Default::default);
     let key = (path.to_path_buf(), stamp);
     if let Some(hash) = memo.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
@@ -165,21 +165,6 @@ fn content_hash(path: &Path) -> std::io::Result<String> {
         .unwrap_or_else(|e| e.into_inner())
         .insert(key, hash.clone());
     Ok(hash)
-}
-
-fn stamp(path: &Path) -> std::io::Result<String> {
-    use std::os::unix::fs::MetadataExt;
-    let m = std::fs::metadata(path)?;
-    Ok(format!(
-        "{}:{}.{}:{}.{}:{}:{}",
-        m.len(),
-        m.mtime(),
-        m.mtime_nsec(),
-        m.ctime(),
-        m.ctime_nsec(),
-        m.ino(),
-        m.dev()
-    ))
 }
 
 /// The first line of `binary --version` (remembered per binary for this

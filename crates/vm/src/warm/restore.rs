@@ -64,27 +64,16 @@ pub(crate) fn start(
         .launch_timeout
         .min(deadlines.until.saturating_duration_since(Instant::now()));
     let launched_at = Instant::now();
-    let machine = c.launch().map_err(|e| kennel_machine::error_chain(&e))?;
-    log.line(&format!(
-        "launched `{name}` (pid {}, {}: {}) from template {id} in {} ms",
-        machine.pid(),
-        machine.accel().accel,
-        machine.accel().reason,
-        launched_at.elapsed().as_millis()
-    ));
-    if workspace.several {
-        workspace
-            .cmdline
-            .write(format!("# machine {name}\n").as_bytes());
-    }
-    workspace.cmdline.write(
-        format!(
-            "{}\n# warm start from template {id}: the state loads paused; `cont` on a monitor \
-             (add -monitor stdio) lets it run\n",
-            machine.cmdline()
-        )
-        .as_bytes(),
-    );
+    let machine = crate::start::launch_and_record(
+        &c,
+        workspace,
+        &format!(" from template {id}"),
+        &format!(
+            "# warm start from template {id}: the state loads paused; `cont` on a monitor \
+             (add -monitor stdio) lets it run\n"
+        ),
+    )
+    .map_err(|e| kennel_machine::error_chain(&e))?;
     let mut vm = Vm::new(name.clone(), machine, log.clone());
     vm.set_start(Start::Warm {
         template: id.clone(),

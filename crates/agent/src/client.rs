@@ -1,6 +1,5 @@
 //! [`AgentClient`]: the host side of the channel.
 
-use std::error::Error as _;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -8,11 +7,14 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::error::AgentError;
-use crate::frame::excerpt;
 use crate::protocol::{
-    encode_data, encode_json, AgentMessage, Frame, FrameDecoder, HostMessage, Kind, ReadyInfo,
-    DATA_CHUNK, PROTOCOL_VERSION,
+    encode_data, encode_json, AgentMessage, FrameDecoder, HostMessage, Kind, ReadyInfo, DATA_CHUNK,
+    PROTOCOL_VERSION,
 };
+
+mod wire;
+
+use wire::Reply;
 
 /// The default for [`AgentClient::set_response_timeout`].
 pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -58,12 +60,6 @@ impl CommandOutput {
     pub fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&self.stderr).into_owned()
     }
-}
-
-/// A reply frame for the current request (stale frames already skipped).
-enum Reply {
-    Data(Kind, Vec<u8>),
-    Message(AgentMessage),
 }
 
 /// The host end of the command channel to a guest's `kennel-agent`.
@@ -112,22 +108,16 @@ impl AgentClient {
     /// meanwhile), and check its protocol version. Well-formed frames before it
     /// (left over from an earlier connection to the same port) are skipped.
     pub fn connect(stream: UnixStream, deadline: Instant) -> Result<AgentClient, AgentError> {
-        let mut client = AgentClient {
+        let mut client = AgentClient::new(
             stream,
-            decoder: FrameDecoder::new(),
-            ready: ReadyInfo {
+            ReadyInfo {
                 protocol: 0,
                 version: String::new(),
                 kernel_release: String::new(),
                 uptime: Duration::ZERO,
                 features: Vec::new(),
             },
-            next_id: 1,
-            response_timeout: DEFAULT_RESPONSE_TIMEOUT,
-            run_grace: DEFAULT_RUN_GRACE,
-            last_received: "nothing".into(),
-            broken: None,
-        };
+        );
         let started = Instant::now();
         let during = || {
             format!(
@@ -136,30 +126,11 @@ impl AgentClient {
             )
         };
         let ready = loop {
-            let frame = client.recv(deadline, &during)?;
-            if let Frame::Data { .. } = frame {
-                // Left over from an earlier host of the same port: skip.
-                continue;
-            }
-            let message =
-                frame
-                    .parse_json::<AgentMessage>()
-                    .map_err(|source| AgentError::Protocol {
-                        during: during(),
-                        source,
-                    })?;
-            if let AgentMessage::Ready(ready) = message {
+            if let AgentMessage::Ready(ready) = client.next_message(deadline, &during)? {
                 break ready;
             }
         };
-        if ready.protocol != PROTOCOL_VERSION {
-            return Err(AgentError::ProtocolVersion {
-                guest: ready.protocol,
-                host: PROTOCOL_VERSION,
-                agent_version: ready.version,
-            });
-        }
-        client.ready = ready;
+        client.ready = supported(ready)?;
         Ok(client)
     }
 
@@ -174,14 +145,23 @@ impl AgentClient {
         ready: ReadyInfo,
         deadline: Instant,
     ) -> Result<AgentClient, AgentError> {
-        if ready.protocol != PROTOCOL_VERSION {
-            return Err(AgentError::ProtocolVersion {
-                guest: ready.protocol,
-                host: PROTOCOL_VERSION,
-                agent_version: ready.version,
-            });
+        let mut client = AgentClient::new(stream, supported(ready)?);
+        let id = client.take_id();
+        let request = format!("ping (request {id}) after a restore");
+        client.send(&encode_json(&HostMessage::Ping { id }), &request)?;
+        let during = || format!("the answer to {request}");
+        loop {
+            match client.next_message(deadline, &during)? {
+                AgentMessage::Ready(again) => client.ready = supported(again)?,
+                AgentMessage::Pong { id: answered } if answered == id => return Ok(client),
+                _ => {}
+            }
         }
-        let mut client = AgentClient {
+    }
+
+    /// A client on `stream` to an agent that said `ready`, before any request.
+    fn new(stream: UnixStream, ready: ReadyInfo) -> AgentClient {
+        AgentClient {
             stream,
             decoder: FrameDecoder::new(),
             ready,
@@ -190,37 +170,6 @@ impl AgentClient {
             run_grace: DEFAULT_RUN_GRACE,
             last_received: "nothing".into(),
             broken: None,
-        };
-        let id = client.take_id();
-        let request = format!("ping (request {id}) after a restore");
-        client.send(&encode_json(&HostMessage::Ping { id }), &request)?;
-        let during = || format!("the answer to {request}");
-        loop {
-            let frame = client.recv(deadline, &during)?;
-            if let Frame::Data { .. } = frame {
-                continue;
-            }
-            let message =
-                frame
-                    .parse_json::<AgentMessage>()
-                    .map_err(|source| AgentError::Protocol {
-                        during: during(),
-                        source,
-                    })?;
-            match message {
-                AgentMessage::Ready(again) if again.protocol == PROTOCOL_VERSION => {
-                    client.ready = again;
-                }
-                AgentMessage::Ready(again) => {
-                    return Err(AgentError::ProtocolVersion {
-                        guest: again.protocol,
-                        host: PROTOCOL_VERSION,
-                        agent_version: again.version,
-                    })
-                }
-                AgentMessage::Pong { id: answered } if answered == id => return Ok(client),
-                _ => {}
-            }
         }
     }
 
@@ -532,201 +481,19 @@ impl AgentClient {
         }
         result
     }
-
-    /// Run `op` unless the channel is broken; mark it broken on errors that leave
-    /// the stream out of step.
-    fn checked<T>(
-        &mut self,
-        op: impl FnOnce(&mut AgentClient) -> Result<T, AgentError>,
-    ) -> Result<T, AgentError> {
-        if let Some(first) = &self.broken {
-            return Err(AgentError::Broken {
-                first: first.clone(),
-            });
-        }
-        let result = op(self);
-        if let Err(
-            e @ (AgentError::Io { .. }
-            | AgentError::Disconnected { .. }
-            | AgentError::Protocol { .. }),
-        ) = &result
-        {
-            self.broken.get_or_insert_with(|| chain(e));
-        }
-        result
-    }
-
-    fn take_id(&mut self) -> u32 {
-        let id = self.next_id;
-        self.next_id = self.next_id.wrapping_add(1).max(1);
-        id
-    }
-
-    /// Write whole frames; any failure leaves a partial frame, so the channel breaks.
-    fn send(&mut self, bytes: &[u8], request: &str) -> Result<(), AgentError> {
-        let result = self
-            .stream
-            .set_write_timeout(Some(self.response_timeout))
-            .and_then(|()| self.stream.write_all(bytes));
-        let Err(source) = result else {
-            return Ok(());
-        };
-        let error = match source.kind() {
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => AgentError::Timeout {
-                waiting_for: format!(
-                    "the guest to accept {request} (a write blocked for {:?})",
-                    self.response_timeout
-                ),
-            },
-            io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset => {
-                AgentError::Disconnected {
-                    during: format!("sending {request}"),
-                }
-            }
-            _ => AgentError::Io {
-                during: format!("sending {request}"),
-                source,
-            },
-        };
-        self.broken.get_or_insert_with(|| chain(&error));
-        Err(error)
-    }
-
-    /// The next frame, waiting until `deadline`.
-    fn recv(
-        &mut self,
-        deadline: Instant,
-        waiting_for: &dyn Fn() -> String,
-    ) -> Result<Frame, AgentError> {
-        loop {
-            match self.decoder.next_frame() {
-                Ok(Some(frame)) => {
-                    self.last_received = frame.summary();
-                    return Ok(frame);
-                }
-                Ok(None) => {}
-                Err(source) => {
-                    return Err(AgentError::Protocol {
-                        during: format!("waiting for {}", waiting_for()),
-                        source,
-                    })
-                }
-            }
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                return Err(AgentError::Timeout {
-                    waiting_for: format!(
-                        "{}; last received: {}",
-                        waiting_for(),
-                        self.last_received
-                    ),
-                });
-            }
-            let read = self
-                .stream
-                .set_read_timeout(Some(remaining))
-                .and_then(|()| self.decoder.read_from(&mut self.stream));
-            match read {
-                Ok(0) => {
-                    let pending = self.decoder.pending();
-                    let partial = if pending.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (in the middle of a frame: {})", excerpt(pending))
-                    };
-                    return Err(AgentError::Disconnected {
-                        during: format!("waiting for {}{partial}", waiting_for()),
-                    });
-                }
-                Ok(_) => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                    ) => {}
-                // A guest dying with our request unread resets the connection.
-                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
-                    return Err(AgentError::Disconnected {
-                        during: format!("waiting for {}", waiting_for()),
-                    })
-                }
-                Err(source) => {
-                    return Err(AgentError::Io {
-                        during: format!("waiting for {}", waiting_for()),
-                        source,
-                    })
-                }
-            }
-        }
-    }
-
-    /// The next frame for request `id`, skipping frames of earlier (abandoned) requests.
-    fn reply(
-        &mut self,
-        id: u32,
-        deadline: Instant,
-        waiting_for: &dyn Fn() -> String,
-    ) -> Result<Reply, AgentError> {
-        loop {
-            let frame = self.recv(deadline, waiting_for)?;
-            let protocol_error = |detail: String| AgentError::Protocol {
-                during: format!("waiting for {}", waiting_for()),
-                source: crate::protocol::ProtocolError { detail },
-            };
-            let (frame_id, reply) = match frame {
-                Frame::Data { kind, id, bytes } => (id, Reply::Data(kind, bytes)),
-                Frame::Json(_) => {
-                    let message = frame
-                        .parse_json::<AgentMessage>()
-                        .map_err(|e| protocol_error(e.detail))?;
-                    if let AgentMessage::Ready(_) = message {
-                        return Err(protocol_error(format!(
-                            "the agent restarted: {}",
-                            frame.summary()
-                        )));
-                    }
-                    (message.id(), Reply::Message(message))
-                }
-            };
-            if frame_id == id {
-                return Ok(reply);
-            }
-            if frame_id > id {
-                return Err(protocol_error(format!(
-                    "a reply for request {frame_id}, which was never sent: {}",
-                    self.last_received
-                )));
-            }
-            // A late frame of an abandoned request: skip it.
-        }
-    }
-
-    fn unexpected(&self, reply: Reply, request: &str) -> AgentError {
-        let what = match reply {
-            Reply::Data(kind, bytes) => format!("a {:?} data frame ({} bytes)", kind, bytes.len()),
-            Reply::Message(message) => format!("{message:?}"),
-        };
-        AgentError::Protocol {
-            during: format!("waiting for the result of {request}"),
-            source: crate::protocol::ProtocolError {
-                detail: format!("unexpected reply {what}"),
-            },
-        }
-    }
 }
 
-/// `error` and its causes on one line.
-fn chain(error: &AgentError) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
+/// `ready` when its protocol is this host's, else the version mismatch.
+fn supported(ready: ReadyInfo) -> Result<ReadyInfo, AgentError> {
+    if ready.protocol == PROTOCOL_VERSION {
+        Ok(ready)
+    } else {
+        Err(AgentError::ProtocolVersion {
+            guest: ready.protocol,
+            host: PROTOCOL_VERSION,
+            agent_version: ready.version,
+        })
     }
-    text
 }
 
 fn quote(command: &str) -> String {

@@ -112,6 +112,28 @@ pub fn pseudo_random(len: usize) -> Vec<u8> {
         .collect()
 }
 
+/// A private kennel cache folder for one test (point `KENNEL_CACHE_DIR` at it),
+/// with the user's built guest images hard-linked in: the guest is not rebuilt,
+/// and nothing the test records there points the user's cache at a temporary
+/// folder. For tests of caches kennel fills (warm-start templates).
+pub fn private_cache() -> tempfile::TempDir {
+    let cache = tempfile::tempdir().expect("cache dir");
+    let guest = cache.path().join("guest");
+    std::fs::create_dir(&guest).expect("guest folder");
+    if let Some(user) = kennel_config::cache_dir() {
+        for file in std::fs::read_dir(user.join("guest"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if file.file_type().is_ok_and(|t| t.is_file()) {
+                let _ = std::fs::hard_link(file.path(), guest.join(file.file_name()));
+            }
+        }
+    }
+    cache
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

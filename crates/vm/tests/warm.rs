@@ -14,23 +14,10 @@ use kennel_vm::{prepare, BuiltinGuest, Deadlines, MachineDesc, Start, TestLog, V
 
 const TIMEOUT: Duration = Duration::from_secs(300);
 
-/// A private cache folder for this test process, the guest cache's files
-/// hard-linked in.
+/// A private cache folder for this test process ([`kennel_testkit::private_cache`]),
+/// made kennel's cache.
 fn private_cache() -> tempfile::TempDir {
-    let cache = tempfile::tempdir().expect("tempdir");
-    let guest = cache.path().join("guest");
-    std::fs::create_dir(&guest).expect("guest folder");
-    if let Some(user) = kennel_config::cache_dir() {
-        for file in std::fs::read_dir(user.join("guest"))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            if file.file_type().is_ok_and(|t| t.is_file()) {
-                let _ = std::fs::hard_link(file.path(), guest.join(file.file_name()));
-            }
-        }
-    }
+    let cache = kennel_testkit::private_cache();
     // Set before any thread starts; every test runs in its own process (nextest).
     std::env::set_var(kennel_config::env::CACHE_DIR, cache.path());
     cache

@@ -4,27 +4,6 @@
 
 use crate::harness::*;
 
-/// A private cache folder, the user's built guest images hard-linked in (so
-/// the guest is not rebuilt, and nothing recorded there points at this
-/// temporary folder).
-fn private_cache() -> tempfile::TempDir {
-    let cache = tempfile::tempdir().expect("cache dir");
-    let guest = cache.path().join("guest");
-    std::fs::create_dir(&guest).expect("guest folder");
-    if let Some(user) = kennel_config::cache_dir() {
-        for file in std::fs::read_dir(user.join("guest"))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            if file.file_type().is_ok_and(|t| t.is_file()) {
-                let _ = std::fs::hard_link(file.path(), guest.join(file.file_name()));
-            }
-        }
-    }
-    cache
-}
-
 /// A guest test that finds `/tmp/mark` absent, then writes it.
 fn writes_mark(name: &str) -> String {
     format!(
@@ -51,7 +30,7 @@ fn template_builds(run: &Run) -> usize {
 
 #[test]
 fn guest_tests_start_warm_from_one_template_built_once_and_see_only_their_own_files() {
-    let cache = private_cache();
+    let cache = kennel_testkit::private_cache();
     let dir = test_dir(&[
         ("a.toml", &writes_mark("a")),
         ("b.toml", &writes_mark("b")),
@@ -73,7 +52,7 @@ fn guest_tests_start_warm_from_one_template_built_once_and_see_only_their_own_fi
 
 #[test]
 fn cold_flag_boots_every_machine() {
-    let cache = private_cache();
+    let cache = kennel_testkit::private_cache();
     let dir = test_dir(&[("a.toml", &writes_mark("a"))]);
 
     let run = kennel(&[path_str(dir.path()), "--cold"], &in_cache(&cache));
@@ -86,7 +65,7 @@ fn cold_flag_boots_every_machine() {
 
 #[test]
 fn a_test_reading_the_boot_console_boots_its_machine() {
-    let cache = private_cache();
+    let cache = kennel_testkit::private_cache();
     let dir = test_dir(&[(
         "boot.toml",
         "name = \"boot\"\ntags = [\"arch:x86_64\"]\ntimeout = \"120s\"\n[machine]\nguest = \"busybox\"\n\

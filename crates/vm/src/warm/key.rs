@@ -80,6 +80,14 @@ pub(crate) fn cold_reason(config: &MachineConfig) -> Option<String> {
     if !config.wrapper.is_empty() {
         return Some("QEMU runs under a wrapper".into());
     }
+    // Once (in about ten runs) a restored ppc64 guest lost part of a command
+    // typed on its console (spapr-vty) and the test hung; until that is
+    // understood, ppc64 boots.
+    if config.arch.as_deref() == Some("ppc64") {
+        return Some(
+            "ppc64 guests boot until a restored console's lost input is understood".into(),
+        );
+    }
     None
 }
 

@@ -177,6 +177,21 @@ pub struct CloudRequest<'a> {
     pub key: Option<&'a JobKey>,
 }
 
+/// What a cloud-init machine's template is made of: the machine before its
+/// per-test overlay, seed and network are wired in, and what they are made
+/// from (the job's key and the test's instance id are not in it).
+#[derive(Clone)]
+pub(crate) struct CloudSource {
+    /// QEMU's options without the cloud pieces.
+    pub base: MachineConfig,
+    /// The disk image (absolute), when the machine boots one.
+    pub image: Option<PathBuf>,
+    /// The test's own user-data.
+    pub user_data: Option<String>,
+    /// `qemu-img`.
+    pub qemu_img: PathBuf,
+}
+
 /// A prepared cloud machine: the files to wire into QEMU.
 #[derive(Debug, Clone)]
 pub struct CloudBoot {
@@ -213,14 +228,8 @@ pub struct CloudReady {
 pub fn prepare(req: &CloudRequest<'_>) -> Result<CloudBoot, String> {
     let overlay = match req.image {
         Some(image) => {
-            let base = std::path::absolute(image)
-                .map_err(|e| format!("image {}: {e}", image.display()))?;
-            if !base.is_file() {
-                return Err(format!("image {} does not exist", base.display()));
-            }
             let overlay = req.scratch.join(format!("{}-disk.qcow2", req.machine));
-            kennel_cloud::create_overlay(req.qemu_img, &base, &overlay)
-                .map_err(|e| kennel_machine::error_chain(&e))?;
+            make_overlay(req.qemu_img, image, &overlay)?;
             Some(overlay)
         }
         None => None,
@@ -230,25 +239,73 @@ pub fn prepare(req: &CloudRequest<'_>) -> Result<CloudBoot, String> {
             let key = req
                 .key
                 .ok_or_else(|| "cloud-init needs the job's SSH key".to_string())?;
-            let server = phone_home()?;
-            let instance_id = kennel_cloud::new_instance_id(&host_name(req.machine))
-                .map_err(|e| kennel_machine::error_chain(&e))?;
             let path = req.scratch.join(format!("{}-seed.img", req.machine));
-            let config = SeedConfig {
-                instance_id: instance_id.clone(),
-                hostname: host_name(req.machine),
-                user: GUEST_USER.to_string(),
-                authorized_key: key.key.public_openssh("kennel-job"),
-                phone_home_url: Some(server.guest_url()),
-                extra_user_data: user_data.clone(),
-            };
-            kennel_cloud::write_seed(&config, &path)
-                .map_err(|e| kennel_machine::error_chain(&e))?;
-            Some(Seed { path, instance_id })
+            Some(make_seed(
+                req.machine,
+                user_data.as_deref(),
+                &key.key.public_openssh("kennel-job"),
+                &path,
+            )?)
         }
         None => None,
     };
     Ok(CloudBoot { overlay, seed })
+}
+
+/// Make `overlay`, a qcow2 file over `image` (which is never written).
+pub(crate) fn make_overlay(qemu_img: &Path, image: &Path, overlay: &Path) -> Result<(), String> {
+    let base = std::path::absolute(image).map_err(|e| format!("image {}: {e}", image.display()))?;
+    if !base.is_file() {
+        return Err(format!("image {} does not exist", base.display()));
+    }
+    kennel_cloud::create_overlay(qemu_img, &base, overlay)
+        .map_err(|e| kennel_machine::error_chain(&e))
+}
+
+/// Write the NoCloud seed of machine `machine` to `path`: a new instance id,
+/// the host name, [`GUEST_USER`] with `authorized_key`, this process's
+/// phone-home URL and the test's own `user_data`.
+pub(crate) fn make_seed(
+    machine: &str,
+    user_data: Option<&str>,
+    authorized_key: &str,
+    path: &Path,
+) -> Result<Seed, String> {
+    let server = phone_home()?;
+    let instance_id = kennel_cloud::new_instance_id(&host_name(machine))
+        .map_err(|e| kennel_machine::error_chain(&e))?;
+    let config = SeedConfig {
+        instance_id: instance_id.clone(),
+        hostname: host_name(machine),
+        user: GUEST_USER.to_string(),
+        authorized_key: authorized_key.to_string(),
+        phone_home_url: Some(server.guest_url()),
+        extra_user_data: user_data.map(str::to_owned),
+    };
+    kennel_cloud::write_seed(&config, path).map_err(|e| kennel_machine::error_chain(&e))?;
+    Ok(Seed {
+        path: path.to_path_buf(),
+        instance_id,
+    })
+}
+
+/// Open an SSH session as [`GUEST_USER`] with `key` to the guest's SSH server
+/// forwarded to host `port`, pinning `host_key` when known; retried until
+/// `deadline`.
+pub(crate) fn connect_ssh(
+    port: u16,
+    key: &KeyPair,
+    host_key: Option<String>,
+    deadline: Instant,
+) -> Result<Session, kennel_ssh::SshError> {
+    let options = ConnectOptions {
+        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        user: GUEST_USER.to_string(),
+        host_key,
+        deadline,
+        retry_interval: Duration::from_millis(250),
+    };
+    Session::connect(&options, key)
 }
 
 impl CloudBoot {
@@ -346,14 +403,7 @@ impl CloudBoot {
             }
         };
         let boot_to_phone_home = report.at.saturating_duration_since(launched_at);
-        let options = ConnectOptions {
-            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-            user: GUEST_USER.to_string(),
-            host_key: report.host_key_ed25519.clone(),
-            deadline,
-            retry_interval: Duration::from_millis(250),
-        };
-        let ssh = Session::connect(&options, key).map_err(|e| {
+        let ssh = connect_ssh(port, key, report.host_key_ed25519.clone(), deadline).map_err(|e| {
             WaitProblem::NotUp(format!(
                 "the guest phoned home but SSH on 127.0.0.1:{port} did not work: {}; last console lines:\n{}",
                 kennel_machine::error_chain(&e),
@@ -390,7 +440,10 @@ impl std::fmt::Display for WaitProblem {
 }
 
 /// The host port QEMU bound for the guest's port 22, from `info usernet`.
-fn forwarded_ssh_port(machine: &mut Machine, deadline: Instant) -> Result<u16, WaitProblem> {
+pub(crate) fn forwarded_ssh_port(
+    machine: &mut Machine,
+    deadline: Instant,
+) -> Result<u16, WaitProblem> {
     let qmp = machine
         .qmp()
         .map_err(|e| WaitProblem::Error(format!("no QMP to ask for the SSH port: {e}")))?;
@@ -423,7 +476,7 @@ fn drive_path(path: &Path) -> String {
 }
 
 /// A host name made of the machine name's letters and digits.
-fn host_name(machine: &str) -> String {
+pub(crate) fn host_name(machine: &str) -> String {
     let name: String = machine
         .chars()
         .map(|c| {

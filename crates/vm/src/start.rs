@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use kennel_machine::MachineConfig;
 
 use crate::channel::{Channel, ChannelKind};
-use crate::cloud::{CloudBoot, CloudRequest, JobKey};
+use crate::cloud::{CloudBoot, CloudRequest, CloudSource, JobKey};
 use crate::desc::{BuiltinGuest, Deadlines, MachineDesc, Workspace};
 use crate::guest::{BuiltGuest, GuestProblem};
 use crate::vm::Vm;
@@ -42,6 +42,8 @@ pub struct Plan {
     pub wait_ready: bool,
     /// Start from a template when the machine can ([`MachineDesc::warm`]).
     pub warm: bool,
+    /// A cloud-init machine's template recipe.
+    cloud_source: Option<CloudSource>,
     workspace: Workspace,
 }
 
@@ -79,7 +81,24 @@ pub fn prepare(desc: MachineDesc, workspace: &Workspace) -> Result<Plan, VmError
                 .into(),
         });
     }
+    let user_data = cloud_init.clone();
     let (cloud, key) = prepare_cloud(&name, &config, image.as_deref(), cloud_init, workspace)?;
+    let cloud_source = match user_data {
+        Some(user_data) => Some(CloudSource {
+            base: config.clone(),
+            image: image
+                .as_deref()
+                .map(std::path::absolute)
+                .transpose()
+                .map_err(|e| VmError::Prepare {
+                    machine: name.clone(),
+                    why: format!("the image's path: {e}"),
+                })?,
+            user_data,
+            qemu_img: kennel_cloud::find_qemu_img(config.qemu_option.as_deref()),
+        }),
+        None => None,
+    };
     if let Some(boot) = &cloud {
         boot.apply(&mut config);
     }
@@ -91,6 +110,7 @@ pub fn prepare(desc: MachineDesc, workspace: &Workspace) -> Result<Plan, VmError
         channel,
         wait_ready,
         warm,
+        cloud_source,
         workspace: workspace.clone(),
     })
 }
@@ -180,9 +200,9 @@ fn prepare_cloud(
     Ok((Some(boot), key))
 }
 
-/// Why a built-in guest machine boots instead of starting from a template;
-/// `None` when it may start warm.
-fn cold_because(warm: bool, debugged: bool, cloud: bool, config: &MachineConfig) -> Option<String> {
+/// Why a machine boots instead of starting from a template (`config`: its
+/// options before any cloud pieces are wired in); `None` when it may start warm.
+fn cold_because(warm: bool, debugged: bool, config: &MachineConfig) -> Option<String> {
     if !warm {
         return Some("the test reads the boot, or asked for `warm = false`".into());
     }
@@ -191,9 +211,6 @@ fn cold_because(warm: bool, debugged: bool, cloud: bool, config: &MachineConfig)
     }
     if debugged {
         return Some("QEMU runs under gdb or a wrapper".into());
-    }
-    if cloud {
-        return Some("cloud images and disks start cold".into());
     }
     crate::warm::cold_reason(config)
 }
@@ -223,6 +240,7 @@ impl Plan {
             channel,
             wait_ready,
             warm,
+            cloud_source,
             workspace,
         } = self;
         let name = config.name.clone();
@@ -248,14 +266,30 @@ impl Plan {
         if debugged {
             config.launch_timeout = deadlines.until.saturating_duration_since(Instant::now());
         }
-        if let Some(g) = guest.as_ref().filter(|_| wait_ready) {
-            match cold_because(warm, debugged, cloud.is_some(), &config) {
+        // What a template would hold: a built-in guest, or a cloud-init guest
+        // (a machine with both boots; so does one with only a disk image).
+        let recipe = match (&guest, &cloud_source) {
+            _ if !wait_ready => None,
+            (Some(g), None) => Some((crate::warm::Recipe::Builtin { agent: g.agent }, &config)),
+            (None, Some(source)) => Some((crate::warm::Recipe::Cloud(source), &source.base)),
+            _ => None,
+        };
+        if let Some((recipe, base)) = recipe {
+            match cold_because(warm, debugged, base) {
                 None => match crate::warm::start(
-                    &config,
-                    g.agent,
+                    base,
+                    &recipe,
+                    key.as_ref(),
                     channel == Some(ChannelKind::Console),
                     &workspace,
-                    deadlines,
+                    match recipe {
+                        // A cloud guest keeps time to report it never came up, warm or cold.
+                        crate::warm::Recipe::Cloud(_) => Deadlines {
+                            until: cloud_ready_by(&deadlines),
+                            ..deadlines
+                        },
+                        crate::warm::Recipe::Builtin { .. } => deadlines,
+                    },
                 ) {
                     Ok(vm) => return Ok(vm),
                     Err(crate::warm::Miss::Boot(e)) => return Err(e),
@@ -305,12 +339,7 @@ impl Plan {
             vm.wait_for_guest(g.agent, launched_at, up_by)?;
         }
         if let (Some(boot), Some(key)) = (&cloud, &key) {
-            let reserve = (deadlines.timeout / 10).min(CLOUD_REPORT_RESERVE);
-            let up_by = deadlines
-                .test_until
-                .checked_sub(reserve)
-                .unwrap_or(deadlines.test_until)
-                .min(deadlines.until);
+            let up_by = cloud_ready_by(&deadlines);
             vm.wait_for_cloud(boot, key, launched_at, up_by, &workspace.cmdline)?;
         }
         let console_asked = channel == Some(ChannelKind::Console);
@@ -319,6 +348,17 @@ impl Plan {
         }
         Ok(vm)
     }
+}
+
+/// When a cloud-init guest must be up: the test keeps a tenth of its timeout
+/// (at most [`CLOUD_REPORT_RESERVE`]) to report that it never came up.
+fn cloud_ready_by(deadlines: &Deadlines) -> Instant {
+    let reserve = (deadlines.timeout / 10).min(CLOUD_REPORT_RESERVE);
+    deadlines
+        .test_until
+        .checked_sub(reserve)
+        .unwrap_or(deadlines.test_until)
+        .min(deadlines.until)
 }
 
 /// Launch `config` and say so, cold or warm alike: a `launched` line in `test.log`

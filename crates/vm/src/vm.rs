@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 use kennel_machine::{Capture, ExitInfo, LogSink, Machine, MachineError, Pattern, WaitError};
 
 use crate::channel::{Channel, ChannelError, ChannelKind, CommandResult};
-use crate::cloud::{CloudBoot, JobKey, GUEST_USER};
+use crate::cloud::{CloudBoot, CloudReady, JobKey, GUEST_USER};
 use crate::log::TestLog;
 use crate::VmError;
+use kennel_ssh::KeyPair;
 
 /// A started machine: the QEMU process (QMP, console, output, lifecycle) and
 /// the guest channel, when it has one. Dropping it kills QEMU.
@@ -55,12 +56,18 @@ impl Vm {
     /// or use the console shell for a guest without an agent.
     pub(crate) fn reconnect(
         &mut self,
-        ready: Option<kennel_agent::ReadyInfo>,
+        ready: &crate::warm::Ready,
         deadline: Instant,
     ) -> Result<(), String> {
-        let Some(ready) = ready else {
-            self.channel = Some(Channel::Console { commands: 0 });
-            return Ok(());
+        let ready = match ready {
+            crate::warm::Ready::Agent(info) => info.clone(),
+            crate::warm::Ready::Console => {
+                self.channel = Some(Channel::Console { commands: 0 });
+                return Ok(());
+            }
+            crate::warm::Ready::Ssh { .. } => {
+                return Err("an SSH guest is reached with its key (reconnect_ssh)".into())
+            }
         };
         let stream = self
             .machine
@@ -100,10 +107,14 @@ impl Vm {
             }
         }
         let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
-        let command = format!(
+        let mut command = format!(
             "date -u -s @{} >/dev/null && echo {hex} > /dev/urandom",
             now.as_secs()
         );
+        if let Some(Channel::Ssh(_)) = &self.channel {
+            // The cloud user is not root; cloud-init gave it sudo.
+            command = format!("sudo -n sh -c '{command}'");
+        }
         let Some(channel) = self.channel.as_mut() else {
             return Err("no channel".into());
         };
@@ -342,23 +353,10 @@ impl Vm {
         deadline: Instant,
         cmdline: &LogSink,
     ) -> Result<(), VmError> {
-        let name = self.name.clone();
-        let ready =
-            boot.wait_ready(&mut self.machine, &key.key, launched_at, deadline)
-                .map_err(|problem| match problem {
-                    crate::cloud::WaitProblem::Error(why) => VmError::Setup {
-                        machine: name.clone(),
-                        why,
-                    },
-                    crate::cloud::WaitProblem::NotUp(why)
-                    | crate::cloud::WaitProblem::Died(why) => VmError::NotUp {
-                        machine: name.clone(),
-                        why,
-                        console: String::new(),
-                    },
-                })?;
+        let ready = self.wait_for_cloud_ready(boot, &key.key, launched_at, deadline)?;
         self.log.line(&format!(
-            "guest `{name}` phoned home after {} ms, SSH ready {} ms later (port {}, host key {})",
+            "guest `{}` phoned home after {} ms, SSH ready {} ms later (port {}, host key {})",
+            self.name,
             ready.boot_to_phone_home.as_millis(),
             ready.phone_home_to_ssh.as_millis(),
             ready.port,
@@ -368,17 +366,96 @@ impl Vm {
             .push(("boot_to_phone_home", ready.boot_to_phone_home));
         self.phases
             .push(("phone_home_to_ssh", ready.phone_home_to_ssh));
-        cmdline.write(
-            format!(
-                "# ssh -i {} -p {} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null {GUEST_USER}@127.0.0.1\n",
-                key.path.display(),
-                ready.port,
-            )
-            .as_bytes(),
-        );
+        cmdline.write(ssh_line(key, ready.port).as_bytes());
         self.channel = Some(Channel::Ssh(ready.ssh));
         Ok(())
     }
+
+    /// Wait for a cloud-init guest to phone home, then open an SSH session
+    /// with `key`; a guest that does not is the machine's error.
+    pub(crate) fn wait_for_cloud_ready(
+        &mut self,
+        boot: &CloudBoot,
+        key: &KeyPair,
+        launched_at: Instant,
+        deadline: Instant,
+    ) -> Result<CloudReady, VmError> {
+        let name = self.name.clone();
+        boot.wait_ready(&mut self.machine, key, launched_at, deadline)
+            .map_err(|problem| match problem {
+                crate::cloud::WaitProblem::Error(why) => VmError::Setup {
+                    machine: name.clone(),
+                    why,
+                },
+                crate::cloud::WaitProblem::NotUp(why) | crate::cloud::WaitProblem::Died(why) => {
+                    VmError::NotUp {
+                        machine: name.clone(),
+                        why,
+                        console: String::new(),
+                    }
+                }
+            })
+    }
+
+    /// After a restore: reach the cloud guest's SSH server (on the port this
+    /// QEMU forwards) with the template's `key`, its `host_key` pinned, and
+    /// authorize the job's key for the guest user, so the job's key works
+    /// as after a boot; `cmdline` gets the `ssh` command with the job's key.
+    pub(crate) fn reconnect_ssh(
+        &mut self,
+        key: &KeyPair,
+        host_key: Option<String>,
+        job_key: &JobKey,
+        deadline: Instant,
+        cmdline: &LogSink,
+    ) -> Result<(), VmError> {
+        let name = self.name.clone();
+        let setup = |why: String| VmError::Setup {
+            machine: name.clone(),
+            why,
+        };
+        let port = crate::cloud::forwarded_ssh_port(&mut self.machine, deadline)
+            .map_err(|p| setup(p.to_string()))?;
+        let ssh = crate::cloud::connect_ssh(port, key, host_key, deadline).map_err(|e| {
+            setup(format!(
+                "SSH on 127.0.0.1:{port} with the template's key: {}",
+                kennel_machine::error_chain(&e)
+            ))
+        })?;
+        let public = job_key.key.public_openssh("kennel-job");
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        let out = ssh
+            .run(
+                "umask 077 && mkdir -p ~/.ssh && cat >> ~/.ssh/authorized_keys",
+                format!("{public}\n").as_bytes(),
+                timeout,
+            )
+            .map_err(|e| {
+                setup(format!(
+                    "authorizing the job's key: {}",
+                    kennel_machine::error_chain(&e)
+                ))
+            })?;
+        if !out.success() {
+            return Err(setup(format!(
+                "authorizing the job's key: {} {}",
+                out.status_text(),
+                out.stderr_text().trim()
+            )));
+        }
+        cmdline.write(ssh_line(job_key, port).as_bytes());
+        self.channel = Some(Channel::Ssh(ssh));
+        Ok(())
+    }
+}
+
+/// The `ssh` command a person reaches a cloud guest with, as a comment line
+/// of `cmdline`.
+fn ssh_line(key: &JobKey, port: u16) -> String {
+    format!(
+        "# ssh -i {} -p {port} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null {GUEST_USER}@127.0.0.1\n",
+        key.path.display(),
+    )
 }
 
 /// Ends a wait on the agent's socket early: when the console shows a failure

@@ -88,3 +88,97 @@ fn kennel_toml_image_mirror_feeds_the_image_provider() {
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains(&hex), "{stdout}");
 }
+
+/// The Debian cloud image scripts/build-cloud-image.sh builds, where the
+/// Makefile's `KENNEL_IMAGE_MIRROR` (or the checkout's `build/cloud`) has it.
+fn built_cloud_image() -> Option<std::path::PathBuf> {
+    let mirror = std::env::var("KENNEL_IMAGE_MIRROR")
+        .ok()
+        .and_then(|m| m.strip_prefix("file://").map(std::path::PathBuf::from))
+        .unwrap_or_else(|| workspace().join("build/cloud/mirror"));
+    let image = mirror.join("debian/bookworm/latest/debian-12-genericcloud-amd64.qcow2");
+    image.is_file().then_some(image)
+}
+
+/// A cloud-init test on `image` that finds `/var/tmp/mark` absent and writes
+/// it, then shows the guest's clock, 16 random bytes and the keys that may
+/// log in.
+fn cloud_identity_test(name: &str, image: &Path) -> String {
+    format!(
+        "name = \"{name}\"\ntags = [\"arch:x86_64\"]\ntimeout = \"10m\"\n\
+         [machine]\nmemory = \"1G\"\nimage = \"{}\"\ncloud_init = true\n\
+         [[step]]\nrun = \"test ! -e /var/tmp/mark && echo {name} | sudo tee /var/tmp/mark\"\n\
+         [[step]]\nrun = \"echo clock=$(date +%s)\"\n\
+         [[step]]\nrun = \"echo random=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \\\\n')\"\n\
+         [[step]]\nrun = \"cat ~/.ssh/authorized_keys\"\n",
+        image.display()
+    )
+}
+
+/// The value a guest command printed as `label=VALUE` in the test's log.
+fn printed(run: &Run, test: &str, label: &str) -> String {
+    let logdir = run.test(test)["logdir"]
+        .as_str()
+        .expect("logdir")
+        .to_string();
+    let log = std::fs::read_to_string(run.job_dir().join(logdir).join("test.log")).expect("log");
+    let needle = format!("stdout: {label}=");
+    let at = log
+        .find(&needle)
+        .unwrap_or_else(|| panic!("no {label} in:\n{log}"));
+    log[at + needle.len()..]
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn cloud_guests_start_warm_with_their_own_disk_clock_entropy_and_the_jobs_key() {
+    let Some(image) = built_cloud_image() else {
+        kennel_testkit::missing("the cloud image (sudo scripts/build-cloud-image.sh)");
+        return;
+    };
+    let cache = kennel_testkit::private_cache();
+    let dir = test_dir(&[
+        ("a.toml", &cloud_identity_test("a", &image)),
+        ("b.toml", &cloud_identity_test("b", &image)),
+    ]);
+
+    let run = kennel(
+        &[path_str(dir.path()), "-j", "1"],
+        &[("KENNEL_CACHE_DIR", path_str(cache.path()))],
+    );
+
+    assert_eq!(run.statuses(), ["PASS", "PASS"], "{}", run.stdout);
+    let (a, b) = (run.test("a"), run.test("b"));
+    assert_eq!(a["start"], "warm", "{a}");
+    assert_eq!(b["start"], "warm", "{b}");
+    assert_eq!(a["template"], b["template"]);
+    // One after the other: b found a's mark absent (each writes its own
+    // overlay over the template's disk), drew other random bytes, and had its
+    // clock set to the host's.
+    assert_ne!(printed(&run, "a", "random"), printed(&run, "b", "random"));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    for test in ["a", "b"] {
+        let clock: u64 = printed(&run, test, "clock").parse().expect("seconds");
+        assert!(
+            now.abs_diff(clock) < 600,
+            "{test}: guest clock {clock}, host {now}"
+        );
+    }
+    let logdir = b["logdir"].as_str().expect("logdir");
+    let log = std::fs::read_to_string(run.job_dir().join(logdir).join("test.log")).expect("log");
+    assert!(log.contains("is up (warm, template"), "{log}");
+    assert!(log.contains("clock set"), "{log}");
+    // The job's key (the one cmdline's `ssh` line names) may log in.
+    let job_key = std::fs::read_to_string(run.job_dir().join("ssh/id_ed25519.pub")).expect("key");
+    let logdir = a["logdir"].as_str().expect("logdir");
+    let log = std::fs::read_to_string(run.job_dir().join(logdir).join("test.log")).expect("log");
+    let key_body = job_key.split_whitespace().nth(1).expect("key body");
+    assert!(log.contains(key_body), "{log}");
+}

@@ -10,8 +10,10 @@ use std::sync::{Mutex, OnceLock};
 use kennel_machine::{Accel, MachineConfig};
 use sha2::{Digest as _, Sha256};
 
+use super::template::Recipe;
+
 /// Bumped when the template format (or what a state holds) changes.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 /// How many hex digits of the hash name a template.
 const ID_DIGITS: usize = 16;
@@ -92,12 +94,15 @@ pub(crate) fn cold_reason(config: &MachineConfig) -> Option<String> {
 }
 
 /// The key of a machine launched with `config` by the QEMU at `binary`
-/// (resolved) with the accelerator `accel` (chosen): the binary's path,
-/// identity and version, machine type, CPU, memory, accelerator, the kernel,
-/// initrd and device tree by content, the kernel command line, and every
-/// other argument and device.
+/// (resolved) with the accelerator `accel` (chosen), holding the guest of
+/// `recipe`: the binary's path, identity and version, machine type, CPU,
+/// memory, accelerator, the kernel, initrd and device tree by content, the
+/// kernel command line, every other argument and device, and for a cloud
+/// guest its image (path and file stamp: size, times, inode), host name and
+/// user-data.
 pub(crate) fn template_key(
     config: &MachineConfig,
+    recipe: &Recipe<'_>,
     binary: &Path,
     accel: &str,
 ) -> std::io::Result<TemplateKey> {
@@ -140,6 +145,35 @@ pub(crate) fn template_key(
     }
     for (k, v) in &config.env {
         line("env", &format!("{k}={v}"));
+    }
+    match recipe {
+        Recipe::Builtin { agent } => line(
+            "guest",
+            if *agent {
+                "busybox agent"
+            } else {
+                "busybox console"
+            },
+        ),
+        Recipe::Cloud(source) => {
+            line("guest", "cloud-init");
+            match &source.image {
+                Some(image) => line(
+                    "image",
+                    &format!("{} {}", image.display(), kennel_config::file_stamp(image)?),
+                ),
+                None => line("image", "-"),
+            }
+            line("hostname", &crate::cloud::host_name(&config.name));
+            line("user", crate::cloud::GUEST_USER);
+            line(
+                "user-data",
+                &source
+                    .user_data
+                    .as_deref()
+                    .map_or("-".into(), |u| hex(&Sha256::digest(u.as_bytes()))),
+            );
+        }
     }
     let hash = hex(&Sha256::digest(text.as_bytes()));
     Ok(TemplateKey {
@@ -224,7 +258,13 @@ mod tests {
     }
 
     fn key_of(c: &MachineConfig, dir: &Path) -> TemplateKey {
-        template_key(c, &dir.join("vmlinux"), "tcg").expect("key")
+        template_key(
+            c,
+            &Recipe::Builtin { agent: true },
+            &dir.join("vmlinux"),
+            "tcg",
+        )
+        .expect("key")
     }
 
     #[test]

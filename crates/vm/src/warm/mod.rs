@@ -2,6 +2,7 @@
 //! state, in the cache), and every test starts from that state instead of
 //! booting. See `docs/warm-starts.md`.
 
+mod cloud;
 mod key;
 mod restore;
 mod store;
@@ -13,7 +14,7 @@ pub use store::{warm_cache_size, TemplateEntry, WarmCache, WarmPurge, DEFAULT_WA
 
 pub(crate) use key::cold_reason;
 pub(crate) use restore::start;
-pub(crate) use template::Miss;
+pub(crate) use template::{Miss, Ready, Recipe};
 
 /// How a machine started.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,8 @@ use std::time::Instant;
 use kennel_machine::MachineConfig;
 
 use super::store::WarmCache;
-use super::template::{find_or_build, resume, shell_quote, Miss};
+use super::template::{find_or_build, resume, shell_quote, Miss, Recipe};
+use crate::cloud::JobKey;
 use crate::desc::{Deadlines, Workspace};
 use crate::vm::Vm;
 use crate::Start;
@@ -17,13 +18,15 @@ use crate::Start;
 /// several machines).
 pub const TEMPLATE_CONSOLE_LOG: &str = "template-console.log";
 
-/// Start the machine of `config` (a built-in guest, with its agent when
-/// `agent`) from its template, building the template first when no process
-/// has. [`Miss::Boot`] is the machine's error; [`Miss::Other`] says why it
-/// could not start warm: the machine then boots as usual.
+/// Start the machine of `config` (for a cloud guest, before its disk, seed
+/// and network are wired in) holding the guest of `recipe` from its template,
+/// building the template first when no process has; a cloud guest's SSH
+/// takes `job_key` too. [`Miss::Boot`] is the machine's error; [`Miss::Other`]
+/// says why it could not start warm: the machine then boots as usual.
 pub(crate) fn start(
     config: &MachineConfig,
-    agent: bool,
+    recipe: &Recipe<'_>,
+    job_key: Option<&JobKey>,
     console_asked: bool,
     workspace: &Workspace,
     deadlines: Deadlines,
@@ -39,7 +42,7 @@ pub(crate) fn start(
     };
     let copy = workspace.logdir.join(copy_name);
     let template =
-        find_or_build(config, agent, &cache, deadlines.until, &copy).inspect_err(|miss| {
+        find_or_build(config, recipe, &cache, deadlines.until, &copy).inspect_err(|miss| {
             if let Miss::Boot(_) = miss {
                 log.line(&format!(
                     "machine `{name}`: its template's boot failed; its console: {}",
@@ -58,7 +61,15 @@ pub(crate) fn start(
         finding.elapsed().as_millis(),
         template.dir.display()
     ));
-    let mut c = config.clone();
+    let mut c = match recipe {
+        Recipe::Builtin { .. } => config.clone(),
+        Recipe::Cloud(source) => super::cloud::restore_config(
+            config,
+            source,
+            &template,
+            &workspace.scratch.join(format!("{name}-disk.qcow2")),
+        )?,
+    };
     c.incoming = Some(format!("exec:cat {}", shell_quote(&template.state())));
     c.launch_timeout = c
         .launch_timeout
@@ -84,7 +95,13 @@ pub(crate) fn start(
         .min(Instant::now() + crate::GUEST_BOOT_LIMIT);
     let qmp = vm.machine().qmp().map_err(|e| Miss::Other(e.to_string()))?;
     resume(qmp, up_by)?;
-    vm.reconnect(template.ready.clone(), up_by)?;
+    match (recipe, job_key) {
+        (Recipe::Builtin { .. }, _) => vm.reconnect(&template.ready, up_by)?,
+        (Recipe::Cloud(_), Some(key)) => {
+            super::cloud::reconnect(&mut vm, &template, key, up_by, &workspace.cmdline)?
+        }
+        (Recipe::Cloud(_), None) => return Err("a cloud guest needs the job's key".into()),
+    }
     let refreshed = vm.refresh_identity(up_by)?;
     if console_asked {
         vm.set_channel(crate::channel::Channel::Console { commands: 0 });

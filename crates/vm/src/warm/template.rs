@@ -6,9 +6,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use kennel_agent::ReadyInfo;
 use kennel_machine::{Accel, LogSink, MachineConfig, Qmp, Value};
+use serde::{Deserialize, Serialize};
 
 use super::key::{template_key, TemplateKey};
 use super::store::{WarmCache, BOOT_CONSOLE, BOOT_QEMU, META, STATE};
+use crate::cloud::CloudSource;
 use crate::log::TestLog;
 use crate::vm::Vm;
 use crate::VmError;
@@ -39,15 +41,54 @@ impl From<&str> for Miss {
     }
 }
 
+/// The guest a template holds.
+pub(crate) enum Recipe<'a> {
+    /// The built-in guest, reached through its agent when `agent`, else
+    /// through the console shell.
+    Builtin {
+        /// The guest has the kennel agent.
+        agent: bool,
+    },
+    /// A cloud-init guest (an image, or a kernel), reached over SSH.
+    Cloud(&'a CloudSource),
+}
+
+/// How a template's guest is reached, as its boot found it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Ready {
+    /// The agent, with the ready message it sent when the template booted.
+    Agent(ReadyInfo),
+    /// The console shell (a built-in guest without an agent).
+    Console,
+    /// SSH with the template's key, the guest's host key pinned when it
+    /// phoned it home.
+    Ssh {
+        /// The guest's ed25519 host key.
+        host_key: Option<String>,
+    },
+}
+
+impl Recipe<'_> {
+    /// Whether a template's `ready` fits this recipe.
+    fn fits(&self, ready: &Ready) -> bool {
+        matches!(
+            (self, ready),
+            (Recipe::Builtin { agent: true }, Ready::Agent(_))
+                | (Recipe::Builtin { agent: false }, Ready::Console)
+                | (Recipe::Cloud(_), Ready::Ssh { .. })
+        )
+    }
+}
+
 /// A saved, booted machine a test can start from.
 pub(crate) struct Template {
     /// Its key.
     pub key: TemplateKey,
     /// Its folder in the cache.
     pub dir: PathBuf,
-    /// The agent's ready message when the template booted (`None`: the guest
-    /// has no agent, commands go through the console).
-    pub ready: Option<ReadyInfo>,
+    /// How its guest is reached.
+    pub ready: Ready,
     /// This process built it just now (else it was in the cache).
     pub built: bool,
 }
@@ -64,13 +105,14 @@ impl Template {
     }
 }
 
-/// The template of a machine launched with `config` (a built-in guest, with
-/// its agent when `agent`): from the cache, or built now under the template's
-/// lock (other processes wait for it, then use it). When its boot fails, the
-/// boot console is copied to `failed_boot_log`.
+/// The template of a machine launched with `config` (for a cloud guest, before
+/// its disk, seed and network are wired in) holding the guest of `recipe`: from
+/// the cache, or built now under the template's lock (other processes wait for
+/// it, then use it). When its boot fails, the boot console is copied to
+/// `failed_boot_log`.
 pub(crate) fn find_or_build(
     config: &MachineConfig,
-    agent: bool,
+    recipe: &Recipe<'_>,
     cache: &WarmCache,
     deadline: Instant,
     failed_boot_log: &Path,
@@ -80,10 +122,10 @@ pub(crate) fn find_or_build(
         Accel::Auto => kennel_machine::choose_accel(&config.target_arch(), &binary.path),
         Accel::Named(name) => name.clone(),
     };
-    let key = template_key(config, &binary.path, &accel)
+    let key = template_key(config, recipe, &binary.path, &accel)
         .map_err(|e| format!("cannot compute the template key: {e}"))?;
     let dir = cache.template_dir(&key.id);
-    if let Some(ready) = read_meta(&dir, agent) {
+    if let Some(ready) = read_meta(&dir, recipe) {
         cache.touch(&key.id);
         return Ok(Template {
             key,
@@ -96,7 +138,7 @@ pub(crate) fn find_or_build(
         .lock(&key.id, deadline)
         .map_err(|e| format!("cannot lock template {}: {e}", key.id))?
         .ok_or_else(|| format!("template {} was still being built at the deadline", key.id))?;
-    if let Some(ready) = read_meta(&dir, agent) {
+    if let Some(ready) = read_meta(&dir, recipe) {
         drop(lock);
         cache.touch(&key.id);
         return Ok(Template {
@@ -112,7 +154,7 @@ pub(crate) fn find_or_build(
     let _ = std::fs::remove_dir_all(&building);
     std::fs::create_dir_all(&building)
         .map_err(|e| format!("cannot create {}: {e}", building.display()))?;
-    let built = build(config, agent, &key, &building, deadline);
+    let built = build(config, recipe, &key, &building, deadline);
     let ready = match built {
         Ok(ready) => ready,
         Err(miss) => {
@@ -136,37 +178,36 @@ pub(crate) fn find_or_build(
     })
 }
 
-/// The agent's ready message kept with a complete template (`Some(None)` for
-/// a guest without an agent); `None` when there is no usable template.
-fn read_meta(dir: &Path, agent: bool) -> Option<Option<ReadyInfo>> {
+/// How the guest of a complete template in `dir` is reached, when the
+/// template holds the guest of `recipe`; `None` when there is no usable one.
+fn read_meta(dir: &Path, recipe: &Recipe<'_>) -> Option<Ready> {
     if !dir.join(STATE).is_file() {
         return None;
     }
     let text = std::fs::read_to_string(dir.join(META)).ok()?;
     let meta: Value = serde_json::from_str(&text).ok()?;
-    if meta.get("agent").and_then(Value::as_bool) != Some(agent) {
-        return None;
-    }
-    match meta.get("ready") {
-        Some(Value::Null) | None => (!agent).then_some(None),
-        Some(ready) => Some(Some(serde_json::from_value(ready.clone()).ok()?)),
-    }
+    let ready: Ready = serde_json::from_value(meta.get("ready")?.clone()).ok()?;
+    recipe.fits(&ready).then_some(ready)
 }
 
 /// Boot the machine in `dir`, wait until its guest is ready, stop it and save
 /// its state there with what it is.
 fn build(
     config: &MachineConfig,
-    agent: bool,
+    recipe: &Recipe<'_>,
     key: &TemplateKey,
     dir: &Path,
     deadline: Instant,
-) -> Result<Option<ReadyInfo>, Miss> {
+) -> Result<Ready, Miss> {
     let started = Instant::now();
     let mut c = config.clone();
     c.console_log = file_sink(&dir.join(BOOT_CONSOLE))?;
     c.qemu_log = file_sink(&dir.join(BOOT_QEMU))?;
     c.transcript = kennel_machine::Transcript::discard();
+    let cloud = match recipe {
+        Recipe::Cloud(source) => Some(super::cloud::wire_template(&mut c, source, dir)?),
+        Recipe::Builtin { .. } => None,
+    };
     let machine = c.launch().map_err(|source| {
         Miss::Boot(VmError::Launch {
             machine: c.name.clone(),
@@ -175,25 +216,23 @@ fn build(
     })?;
     let cmdline = machine.cmdline().to_owned();
     let mut vm = Vm::new(c.name.clone(), machine, TestLog::discard());
-    let up_by = deadline.min(Instant::now() + crate::GUEST_BOOT_LIMIT);
-    vm.wait_for_guest(agent, started, up_by)
-        .map_err(Miss::Boot)?;
-    if !agent {
-        // The console's ready marker comes before the shell reads its first
-        // line (on a slow guest, before its banner): one command through the
-        // console shell leaves it at a clean prompt, where every restore starts.
-        let settled = vm
-            .run("true", up_by)
-            .map_err(|e| format!("the console shell did not answer: {e}"))?;
-        if !settled.success() {
-            return Err(Miss::Other(format!(
-                "the console shell's first command ended with {}",
-                settled.status
-            )));
+    let ready = match (recipe, cloud) {
+        (Recipe::Builtin { agent }, _) => {
+            let up_by = deadline.min(Instant::now() + crate::GUEST_BOOT_LIMIT);
+            vm.wait_for_guest(*agent, started, up_by)
+                .map_err(Miss::Boot)?;
+            settle_console(&mut vm, *agent, up_by)?;
+            match vm.agent_ready() {
+                Some(info) => Ready::Agent(info),
+                None => Ready::Console,
+            }
         }
-    }
+        (Recipe::Cloud(_), Some(wired)) => {
+            super::cloud::wait_template(&mut vm, &wired, started, deadline)?
+        }
+        (Recipe::Cloud(_), None) => return Err("the cloud template was not wired".into()),
+    };
     let boot = started.elapsed();
-    let ready = vm.agent_ready();
     let saving = Instant::now();
     let state = dir.join(STATE);
     let qmp = vm.machine().qmp().map_err(|e| e.to_string())?;
@@ -203,7 +242,6 @@ fn build(
     let bytes = std::fs::metadata(&state).map(|m| m.len()).unwrap_or(0);
     let meta = serde_json::json!({
         "id": key.id,
-        "agent": agent,
         "ready": ready,
         "boot_ms": boot.as_millis() as u64,
         "save_ms": save_time.as_millis() as u64,
@@ -218,6 +256,26 @@ fn build(
     std::fs::write(dir.join("key.txt"), &key.text).map_err(|e| e.to_string())?;
     std::fs::write(dir.join(META), text).map_err(|e| e.to_string())?;
     Ok(ready)
+}
+
+/// The console's ready marker comes before the shell reads its first line
+/// (on a slow guest, before its banner): one command through the console
+/// shell leaves it at a clean prompt, where every restore starts. Nothing to
+/// do for a guest with an agent.
+fn settle_console(vm: &mut Vm, agent: bool, deadline: Instant) -> Result<(), Miss> {
+    if agent {
+        return Ok(());
+    }
+    let settled = vm
+        .run("true", deadline)
+        .map_err(|e| format!("the console shell did not answer: {e}"))?;
+    if !settled.success() {
+        return Err(Miss::Other(format!(
+            "the console shell's first command ended with {}",
+            settled.status
+        )));
+    }
+    Ok(())
 }
 
 /// Stop the guest and save its state to `state` (`migrate` to `exec:cat`),

@@ -1,14 +1,20 @@
 #!/bin/bash
 # Warm starts (docs/warm-starts.md): launch to the first command's output for
 # the built-in guest, started from its template (warm) and booted (cold, with
-# --cold), on x86_64 and aarch64; and the wall time of a job of 20 guest tests,
-# warm against --cold. Medians of ROUNDS rounds. The template is built (and
-# cached) by the first, unmeasured run.
+# --cold), on x86_64 and aarch64; test start to the first command's output for
+# the Debian cloud image with cloud-init (scripts/build-cloud-image.sh; skipped
+# without it); and the wall time of a job of 20 guest tests, warm against
+# --cold. Medians of ROUNDS rounds (CLOUD_ROUNDS for the cloud image, whose cold
+# boot takes a minute or more). Templates are built (and cached) by a first,
+# unmeasured run.
 #
-#   bench/warm.sh            (KENNEL=path to skip the build; ROUNDS=5; JOBS=nproc)
+#   bench/warm.sh   (KENNEL=path to skip the build; ROUNDS=5; CLOUD_ROUNDS=3; JOBS=nproc)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-5}
+cloud_rounds=${CLOUD_ROUNDS:-3}
+export KENNEL_IMAGE_MIRROR=${KENNEL_IMAGE_MIRROR:-file://$PWD/build/cloud/mirror}
+cloud_image=${KENNEL_IMAGE_MIRROR#file://}/debian/bookworm/latest/debian-12-genericcloud-amd64.qcow2
 jobs=${JOBS:-$(nproc)}
 if [ -z "${KENNEL:-}" ]; then
   cargo build --release --quiet -p kennel-cli -p kennel-agent
@@ -29,22 +35,38 @@ run = "echo hello"
 stdout = "hello"
 T
 done
+mkdir -p "$work/first-cloud"
+cat > "$work/first-cloud/first_command.toml" <<T
+name = "first command"
+timeout = "10m"
+[assets.image]
+cloud = "debian 12 amd64 genericcloud"
+[machine]
+memory = "1G"
+image = "\${asset:image}"
+cloud_init = true
+[[step]]
+run = "echo hello"
+stdout = "hello"
+T
 mkdir -p "$work/job"
 for i in $(seq -w 20); do
   printf 'name = "guest %s"\ntimeout = "300s"\n[machine]\nguest = "busybox"\n[[step]]\nrun = "echo %s"\nstdout = "%s"\n' \
     "$i" "$i" "$i" > "$work/job/t$i.toml"
 done
 
-# Seconds from the `launched` line of test.log to the first command's result.
+# Seconds from the `launched` line of test.log (FROM=start: from the test's
+# start) to the first command's result, and how the machine started.
 first_output() { # DIR [--cold]
   "$KENNEL" run "$@" --results-dir "$work/results" >/dev/null
-  python3 - "$work/results/latest" <<'PY'
+  python3 - "$work/results/latest" "${FROM:-launch}" <<'PY'
 import json, re, sys
-job = sys.argv[1]
+job, since = sys.argv[1], sys.argv[2]
 t = json.load(open(f"{job}/results.json"))["tests"][0]
 assert t["status"] == "PASS", t
 stamp = lambda line: float(re.match(r"\[\s*([0-9.]+)s\]", line).group(1))
-launched = done = None
+launched = 0.0 if since == "start" else None
+done = None
 for line in open(f"{job}/{t['logdir']}/test.log"):
     if launched is None and line[13:].startswith("launched `"):
         launched = stamp(line)
@@ -85,6 +107,22 @@ for arch in x86_64 aarch64; do
   c=$(printf '%s\n' "${cold[@]}" | median)
   echo "$arch built-in guest, launch to first command output: warm ${w} s, cold ${c} s ($(python3 -c "print(f'{$c / $w:.1f}')")x)"
 done
+if [ -f "$cloud_image" ]; then
+  FROM=start first_output "$work/first-cloud" >/dev/null
+  warm=(); cold=()
+  for _ in $(seq "$cloud_rounds"); do
+    read -r t start < <(FROM=start first_output "$work/first-cloud")
+    [ "$start" = warm ] || { echo "expected a warm start, got $start" >&2; exit 1; }
+    warm+=("$t")
+    read -r t _ < <(FROM=start first_output "$work/first-cloud" --cold)
+    cold+=("$t")
+  done
+  w=$(printf '%s\n' "${warm[@]}" | median)
+  c=$(printf '%s\n' "${cold[@]}" | median)
+  echo "x86_64 Debian 12 cloud image with cloud-init, test start to first command output: warm ${w} s, cold ${c} s ($(python3 -c "print(f'{$c / $w:.1f}')")x)"
+else
+  echo "cloud image: skipped ($cloud_image is missing; sudo scripts/build-cloud-image.sh)"
+fi
 wj=(); cj=()
 for _ in $(seq "$rounds"); do
   wj+=("$(job_time "$work/job")")

@@ -43,6 +43,11 @@ impl Vm {
         self.start = start;
     }
 
+    /// Record how long a phase of the start took (see [`Vm::phases`]).
+    pub(crate) fn add_phase(&mut self, phase: &'static str, took: Duration) {
+        self.phases.push((phase, took));
+    }
+
     /// The agent's ready message, when the guest's channel is the agent.
     pub(crate) fn agent_ready(&self) -> Option<kennel_agent::ReadyInfo> {
         match &self.channel {
@@ -362,10 +367,8 @@ impl Vm {
             ready.port,
             ready.host_key.as_deref().unwrap_or("not sent, not pinned"),
         ));
-        self.phases
-            .push(("boot_to_phone_home", ready.boot_to_phone_home));
-        self.phases
-            .push(("phone_home_to_ssh", ready.phone_home_to_ssh));
+        self.add_phase("boot_to_phone_home", ready.boot_to_phone_home);
+        self.add_phase("phone_home_to_ssh", ready.phone_home_to_ssh);
         cmdline.write(ssh_line(key, ready.port).as_bytes());
         self.channel = Some(Channel::Ssh(ready.ssh));
         Ok(())

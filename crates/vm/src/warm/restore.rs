@@ -98,7 +98,8 @@ pub(crate) fn start(
     match (recipe, job_key) {
         (Recipe::Builtin { .. }, _) => vm.reconnect(&template.ready, up_by)?,
         (Recipe::Cloud(_), Some(key)) => {
-            super::cloud::reconnect(&mut vm, &template, key, up_by, &workspace.cmdline)?
+            super::cloud::reconnect(&mut vm, &template, key, up_by, &workspace.cmdline)?;
+            vm.add_phase("restore_to_ssh", launched_at.elapsed());
         }
         (Recipe::Cloud(_), None) => return Err("a cloud guest needs the job's key".into()),
     }

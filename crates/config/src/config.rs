@@ -89,8 +89,9 @@ pub struct Config {
     pub tags: Option<String>,
     /// `$KENNEL_COLD`: every machine boots; none starts from a saved state.
     pub cold: bool,
-    /// `$KENNEL_WARM_CACHE_SIZE`: the most bytes saved machine states may
-    /// take in the cache (kennel-vm's default when `None`).
+    /// `$KENNEL_WARM_CACHE_SIZE`, else `warm_cache_size` of `kennel.toml`:
+    /// the most bytes saved machine states may take in the cache
+    /// (kennel-vm's default when `None`).
     pub warm_cache_size: Option<u64>,
     /// How machines are started and what is kept for debugging (`--wrapper`,
     /// `--gdb`, `--no-artifacts`).
@@ -214,6 +215,7 @@ impl Config {
                     origin: Origin::File(file.to_path_buf()),
                 });
         }
+        self.warm_cache_size = self.warm_cache_size.or(project.warm_cache_size);
         self.project_file = Some(file.to_path_buf());
     }
 
@@ -247,9 +249,7 @@ fn mirror_url(folder: &Path, mirror: &str) -> String {
     url.trim_end_matches('/').to_string()
 }
 
-/// A variable that must be text, when set and not empty.
-/// A size in bytes: digits with an optional `K`, `M`, `G` or `T` suffix
-/// (powers of 1024), as `KENNEL_WARM_CACHE_SIZE` takes it.
+/// A size variable ([`parse_size`](crate::parse_size)), when set and not empty.
 fn size_from(
     name: &'static str,
     var: &impl Fn(&str) -> Option<OsString>,
@@ -257,26 +257,15 @@ fn size_from(
     let Some(text) = text(name, var)? else {
         return Ok(None);
     };
-    let text = text.trim();
-    let (digits, shift) = match text.char_indices().last() {
-        Some((i, 'K' | 'k')) => (&text[..i], 10),
-        Some((i, 'M' | 'm')) => (&text[..i], 20),
-        Some((i, 'G' | 'g')) => (&text[..i], 30),
-        Some((i, 'T' | 't')) => (&text[..i], 40),
-        _ => (text, 0),
-    };
-    digits
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(1u64 << shift))
+    crate::parse_size(&text)
         .map(Some)
         .ok_or_else(|| ConfigError::Size {
             name,
-            value: text.to_owned(),
+            value: text.trim().to_owned(),
         })
 }
 
+/// A variable that must be text, when set and not empty.
 fn text(
     name: &'static str,
     var: &impl Fn(&str) -> Option<OsString>,
@@ -362,6 +351,59 @@ mod tests {
         let err = Config::load_in(&deep, vars(&[])).expect_err("wrong type");
         let text = err.to_string();
         assert!(text.contains("kennel.toml:2:16: "), "{text}");
+    }
+
+    /// Issue 14: the warm cache's bound was only `KENNEL_WARM_CACHE_SIZE`.
+    #[test]
+    fn warm_cache_size_comes_from_kennel_toml_and_the_environment_beats_it() {
+        let (_root, deep) = project("warm_cache_size = \"500M\"\n");
+        let (_bytes_root, bytes_deep) = project("warm_cache_size = 1048576\n");
+
+        let from_file = Config::load_in(&deep, vars(&[])).expect("config");
+        let in_bytes = Config::load_in(&bytes_deep, vars(&[])).expect("config");
+        let from_env =
+            Config::load_in(&deep, vars(&[("KENNEL_WARM_CACHE_SIZE", "3G")])).expect("config");
+        let unset =
+            Config::load_in(tempfile::tempdir().expect("dir").path(), vars(&[])).expect("config");
+
+        assert_eq!(from_file.warm_cache_size, Some(500 << 20));
+        assert_eq!(in_bytes.warm_cache_size, Some(1 << 20));
+        assert_eq!(from_env.warm_cache_size, Some(3 << 30));
+        assert_eq!(unset.warm_cache_size, None);
+    }
+
+    #[test]
+    fn a_bad_warm_cache_size_is_an_error_at_its_line_and_column() {
+        let (_root, deep) = project("paths = []\nwarm_cache_size = \"2 GB\"\n");
+        let (_neg_root, neg_deep) = project("warm_cache_size = -1\n");
+
+        let text = Config::load_in(&deep, vars(&[]))
+            .expect_err("not a size")
+            .to_string();
+        let negative = Config::load_in(&neg_deep, vars(&[]))
+            .expect_err("negative")
+            .to_string();
+
+        assert!(text.contains("kennel.toml:2:19: "), "{text}");
+        assert!(
+            text.contains("\"2 GB\": expected a size in bytes"),
+            "{text}"
+        );
+        assert!(negative.contains("kennel.toml:1:19: "), "{negative}");
+        assert!(negative.contains("expected a size in bytes"), "{negative}");
+    }
+
+    #[test]
+    fn a_bad_warm_cache_size_variable_names_the_variable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+
+        let err = Config::load_in(dir.path(), vars(&[("KENNEL_WARM_CACHE_SIZE", "lots")]))
+            .expect_err("not a size");
+
+        assert_eq!(
+            err.to_string(),
+            "KENNEL_WARM_CACHE_SIZE=\"lots\": expected a size in bytes, optionally with K, M, G or T (2G)"
+        );
     }
 
     /// Issue 13: `kennel run --wrapper/--gdb-wait/--no-artifacts/--pause-on-failure`

@@ -36,7 +36,7 @@ pub enum ConfigError {
         value: String,
     },
     /// A size variable is not a number of bytes (with `K`, `M`, `G`, `T`).
-    #[error("{name}={value:?}: expected a size in bytes, optionally with K, M, G or T (2G)")]
+    #[error("{name}={value:?}: {}", crate::size::SIZE_EXPECTED)]
     Size {
         /// The variable.
         name: &'static str,

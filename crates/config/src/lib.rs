@@ -11,7 +11,7 @@
 //! - [`cache_dir`]: the one cache-directory rule.
 //! - [`write_atomic`], [`write_atomic_with`]: files appear whole or not at all.
 //! - [`which`]: a program on `PATH`.
-//! - [`human_bytes`]: sizes for people.
+//! - [`parse_size`], [`human_bytes`]: sizes for people, read and shown.
 //!
 //! This crate depends on no other kennel crate: every other one may use it.
 #![deny(missing_docs)]
@@ -31,5 +31,5 @@ pub use env::{env_flag, param_env_var, parse_flag};
 pub use error::ConfigError;
 pub use fs::{file_stamp, write_atomic, write_atomic_with};
 pub use project::{find_project_file, ProjectFile, FILE_NAME};
-pub use size::human_bytes;
+pub use size::{human_bytes, parse_size};
 pub use which::{is_executable, which, which_in};

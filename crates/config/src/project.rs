@@ -19,6 +19,11 @@ pub struct ProjectFile {
     pub paths: Vec<PathBuf>,
     /// The image provider's mirror: a URL, or a folder relative to the file.
     pub image_mirror: Option<String>,
+    /// The most bytes the saved machine states may take in the cache: a
+    /// size as `KENNEL_WARM_CACHE_SIZE` takes it (`"2G"`, `"500M"`) or a
+    /// number of bytes.
+    #[serde(default, deserialize_with = "crate::size::deserialize_size")]
+    pub warm_cache_size: Option<u64>,
 }
 
 impl ProjectFile {

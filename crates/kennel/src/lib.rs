@@ -48,7 +48,9 @@
 //!
 //! - Logs go to `$KENNEL_TEST_LOGDIR` when set (by `kennel run`), else to a new
 //!   folder `kennel-log-NAME-*` in the temporary directory, kept: `test.log` (each
-//!   call and [`Test::log`]), `qmp.log`, `console.log`, `qemu.log`.
+//!   call and [`Test::log`]), `qmp.log`, `console.log`, `qemu.log`, and
+//!   `start.json` (how each machine started: warm from which template, or
+//!   cold; its accelerator), which `kennel run --cargo` puts in `results.json`.
 //! - QEMU: `$QEMU_TEST_QEMU_BINARY`, else `qemu-system-<arch>` on `PATH`.
 //! - Parameters: `$KENNEL_PARAM_<NAME>` ([`Test::param`]).
 //! - `$KENNEL_TAGS=quick,-slow` runs only the tests tagged `quick` and not `slow`.

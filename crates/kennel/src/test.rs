@@ -3,10 +3,11 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kennel_machine::LogSink;
-use kennel_vm::{Deadlines, TestLog, Workspace};
+use kennel_vm::{Deadlines, StartRecord, TestLog, Workspace};
 
 use crate::error::{ErrorKind, Result};
 use crate::vm::MachineBuilder;
@@ -27,6 +28,9 @@ pub(crate) struct Logs {
     pub qemu: LogSink,
     pub qmp: LogSink,
     pub cmdline: LogSink,
+    /// How the test's machines started: `start.json`, which `kennel run`
+    /// reads for the test's `start`, `template`, `accel` and `phases`.
+    pub machines: Arc<Mutex<StartRecord>>,
 }
 
 impl Logs {
@@ -112,6 +116,7 @@ impl Test {
             qemu: sink(&logdir, kennel_layout::QEMU_LOG)?,
             qmp: sink(&logdir, kennel_layout::QMP_LOG)?,
             cmdline: sink(&logdir, kennel_layout::CMDLINE)?,
+            machines: Arc::default(),
         };
         // Under gdb (`KENNEL_GDB`) the timeout is suspended, in effect.
         let timeout = timeout.mul_f64(kennel_vm::debug_settings().timeout_factor());

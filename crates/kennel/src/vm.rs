@@ -245,6 +245,10 @@ impl MachineBuilder {
                 .into())
             }
         };
+        if let Ok(mut machines) = logs.machines.lock() {
+            machines.add(&inner, workspace.several);
+            let _ = machines.write(&workspace.logdir);
+        }
         Ok(Vm {
             name,
             inner,

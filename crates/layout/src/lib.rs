@@ -102,6 +102,10 @@ pub const SCREENDUMP_PNG: &str = "screendump.png";
 /// monitors' sockets, its console log, its gdbstub), for `kennel attach`;
 /// written when a machine starts.
 pub const ATTACH_JSON: &str = "attach.json";
+/// `start.json`: how the test's machines started (`warm` or `cold`, the
+/// template, each machine's accelerator, timed phases), rewritten whole as
+/// each machine starts; the runner reads it for a Rust test's results.
+pub const START_JSON: &str = "start.json";
 /// `paused`: exists while the test is paused on its failure
 /// (`--pause-on-failure`); removing it (Enter, `kennel resume`) lets it finish.
 pub const PAUSED: &str = "paused";

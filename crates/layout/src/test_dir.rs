@@ -121,6 +121,11 @@ impl TestDir {
         self.file(crate::ATTACH_JSON)
     }
 
+    /// `start.json`: how the test's machines started.
+    pub fn start_json(&self) -> PathBuf {
+        self.file(crate::START_JSON)
+    }
+
     /// `paused`: present while the test is paused on its failure.
     pub fn paused(&self) -> PathBuf {
         self.file(crate::PAUSED)

@@ -446,12 +446,22 @@ fn row(i: usize, t: &TestResult, job_dir: &Path, budget: &mut u64) -> Row {
         detail: t.detail.clone(),
         flaky: t.flaky,
         attempts: t.attempts,
-        accel: t.accel.iter().map(|(m, a)| format!("{m}: {a}")).collect(),
-        start: t.start.as_ref().map(|start| match &t.template {
-            Some(id) => format!("{start} (template {id})"),
-            None => start.clone(),
-        }),
+        accel: t
+            .machines
+            .accel
+            .iter()
+            .map(|(m, a)| format!("{m}: {a}"))
+            .collect(),
+        start: t
+            .machines
+            .start
+            .as_ref()
+            .map(|start| match &t.machines.template {
+                Some(id) => format!("{start} (template {id})"),
+                None => start.clone(),
+            }),
         phases: t
+            .machines
             .phases
             .iter()
             .map(|(phase, s)| format!("{phase} {}", human_secs(*s)))
@@ -483,6 +493,7 @@ fn other_files(job_dir: &Path, t: &TestResult) -> Vec<Link> {
         kennel_layout::RESULT_JSON,
         kennel_layout::SCRATCH_NOTE,
         kennel_layout::ATTACH_JSON,
+        kennel_layout::START_JSON,
         kennel_layout::PAUSED,
     ];
     let own = t

@@ -61,7 +61,12 @@ impl<W: Write> Reporter for Terminal<W> {
             ),
             EventKind::TestFinished { result, .. } => {
                 if !self.told_about_accel {
-                    if let Some(a) = result.accel.values().find(|a| a.contains("falling back")) {
+                    if let Some(a) = result
+                        .machines
+                        .accel
+                        .values()
+                        .find(|a| a.contains("falling back"))
+                    {
                         self.told_about_accel = true;
                         let _ = writeln!(out, "kennel: note: machines run under {a}");
                     }
@@ -71,8 +76,8 @@ impl<W: Write> Reporter for Terminal<W> {
                 } else {
                     ""
                 };
-                let warm = match &result.template {
-                    Some(id) if result.start.as_deref() == Some("warm") => {
+                let warm = match &result.machines.template {
+                    Some(id) if result.machines.start.as_deref() == Some("warm") => {
                         format!(" (warm: {id})")
                     }
                     _ => String::new(),

@@ -7,6 +7,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use kennel_spec::Value;
+use kennel_vm::StartRecord;
 
 /// A test's outcome, as in `results.json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -58,20 +59,10 @@ pub struct Outcome {
     /// Full explanation (may span lines: last console lines, QEMU output).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
-    /// Accelerator used by each machine, with the reason.
-    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    pub accel: IndexMap<String, String>,
-    /// Timed phases of the attempt, in seconds (e.g. `boot_to_phone_home_s`;
-    /// prefixed with `<machine>.` when the test has several machines).
-    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    pub phases: IndexMap<String, f64>,
-    /// How the test's machines started: `warm` (restored from a template)
-    /// or `cold` (booted); `None` when it started none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<String>,
-    /// The template a warm start came from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub template: Option<String>,
+    /// How the attempt's machines started: `accel`, `phases`, `start`
+    /// (`warm` or `cold`) and `template`, as keys of this object.
+    #[serde(flatten)]
+    pub machines: StartRecord,
 }
 
 impl Outcome {
@@ -81,10 +72,7 @@ impl Outcome {
             status: Status::Pass,
             reason: None,
             detail: None,
-            accel: IndexMap::new(),
-            phases: IndexMap::new(),
-            start: None,
-            template: None,
+            machines: StartRecord::default(),
         }
     }
 
@@ -101,10 +89,7 @@ impl Outcome {
             status,
             reason: Some(first),
             detail,
-            accel: IndexMap::new(),
-            phases: IndexMap::new(),
-            start: None,
-            template: None,
+            machines: StartRecord::default(),
         }
     }
 }
@@ -135,19 +120,10 @@ pub struct TestResult {
     /// Full explanation of the final attempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
-    /// Accelerator per machine.
-    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    pub accel: IndexMap<String, String>,
-    /// Timed phases of the final attempt, in seconds (see [`Outcome::phases`]).
-    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    pub phases: IndexMap<String, f64>,
-    /// `warm` or `cold`: how the final attempt's machines started (see
-    /// [`Outcome::start`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<String>,
-    /// The template a warm start came from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub template: Option<String>,
+    /// How the final attempt's machines started (see [`Outcome::machines`]):
+    /// `accel`, `phases`, `start` and `template` keys.
+    #[serde(flatten)]
+    pub machines: StartRecord,
     /// When the test started, seconds since the job started.
     pub start_s: f64,
     /// Which worker slot ran it (for the timeline).

@@ -14,6 +14,7 @@ use crate::child::ChildArgs;
 use crate::discover::{Planned, PlannedTest};
 use crate::error::RunnerError;
 use crate::event::{EventKind, Outcome, RunEvent, Status, Summary, TestResult};
+use kennel_vm::StartRecord;
 
 mod journal;
 mod launcher;
@@ -376,10 +377,7 @@ fn not_run(t: &PlannedTest, why: &str) -> TestResult {
         logdir: t.logdir.clone(),
         attempts: 0,
         detail: None,
-        accel: IndexMap::new(),
-        phases: IndexMap::new(),
-        start: None,
-        template: None,
+        machines: Default::default(),
         start_s: 0.0,
         slot: 0,
         point: None,
@@ -530,10 +528,7 @@ fn run_test(
     result.status = outcome.status;
     result.reason = outcome.reason;
     result.detail = outcome.detail;
-    result.accel = outcome.accel;
-    result.phases = outcome.phases;
-    result.start = outcome.start;
-    result.template = outcome.template;
+    result.machines = outcome.machines;
     result.flaky = failed_before && outcome.status == Status::Pass;
     result.attempts = attempt;
     result.duration_s = started.elapsed().as_secs_f64();
@@ -590,6 +585,11 @@ fn run_executable_test(
         if let Some(point) = &r.point {
             t.name = format!("{}: {point}", template.name);
         }
+        // A Rust test's machines: how they started (`start.json`, written by
+        // the machine core's record as each started).
+        if r.point.is_none() {
+            t.machines = StartRecord::read(logdir).unwrap_or_default();
+        }
         t.point = r.point;
         t.status = r.outcome.status;
         t.reason = r.outcome.reason;
@@ -628,6 +628,12 @@ fn run_attempt(shared: &Shared<'_>, args: &ChildArgs) -> Outcome {
     };
     let grace = shared.launcher.grace();
     let mut limit = Instant::now() + args.timeout + grace;
+    // A killed test process wrote no result: how its machines started is
+    // in `start.json`.
+    let killed = |text: &str| Outcome {
+        machines: StartRecord::read(&args.logdir).unwrap_or_default(),
+        ..Outcome::with(Status::Interrupted, text)
+    };
     let paused = TestDir::new(&args.logdir).paused();
     let mut checked = Instant::now();
     loop {
@@ -644,19 +650,16 @@ fn run_attempt(shared: &Shared<'_>, args: &ChildArgs) -> Outcome {
         checked = now;
         if let Some(why) = shared.abort_reason() {
             process.kill();
-            return Outcome::with(Status::Interrupted, why);
+            return killed(why);
         }
         if Instant::now() >= limit {
             process.kill();
-            return Outcome::with(
-                Status::Interrupted,
-                format!(
-                    "the test process did not finish within its timeout ({}) plus {}s, and was killed; last test.log line: {}",
-                    humantime::format_duration(args.timeout),
-                    grace.as_secs(),
-                    last_line(&TestDir::new(&args.logdir).test_log())
-                ),
-            );
+            return killed(&format!(
+                "the test process did not finish within its timeout ({}) plus {}s, and was killed; last test.log line: {}",
+                humantime::format_duration(args.timeout),
+                grace.as_secs(),
+                last_line(&TestDir::new(&args.logdir).test_log())
+            ));
         }
     }
 }

@@ -78,3 +78,34 @@ fn a_test_reading_the_boot_console_boots_its_machine() {
     assert_eq!(test["status"], "PASS", "{test}");
     assert_eq!(test["start"], "cold", "{test}");
 }
+
+/// Issue 14: a Rust test starts warm through the machine core; under
+/// `kennel run --cargo` its entry in results.json says so, with the template
+/// its `test.log` names and its machine's accelerator, as a TOML test's does,
+/// and the terminal and report.html show it.
+#[test]
+fn a_rust_test_under_kennel_run_records_its_warm_start_and_template() {
+    let cache = kennel_testkit::private_cache();
+
+    // `-t boot` selects one guest test of kennel-examples: `guest_sees_all_its_cpus`.
+    let run = kennel(
+        &["--cargo", "--package", "kennel-examples", "-t", "boot"],
+        &in_cache(&cache),
+    );
+
+    let test = run.test("kennel-examples::guest_sees_all_its_cpus");
+    assert_eq!(test["status"], "PASS", "{test}\n{}", run.stdout);
+    assert_eq!(test["start"], "warm", "{test}");
+    let template = test["template"].as_str().expect("a template id");
+    let logdir = run.job_dir().join(test["logdir"].as_str().expect("logdir"));
+    let log = std::fs::read_to_string(logdir.join("test.log")).expect("test.log");
+    assert!(log.contains(&format!("template {template} ")), "{log}");
+    assert!(test["accel"]["main"].is_string(), "{test}");
+    assert!(
+        run.stdout.contains(&format!("(warm: {template})")),
+        "{}",
+        run.stdout
+    );
+    let html = std::fs::read_to_string(run.job_dir().join("report.html")).expect("report.html");
+    assert!(html.contains(&format!("warm (template {template})")));
+}

@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use kennel_layout::TestDir;
 use kennel_machine::{find_qemu, LogSink};
 use kennel_spec::{MachineSpec, TestCase, TestFile, Value};
-use kennel_vm::{Deadlines, TestLog, Vm, VmError, Workspace};
+use kennel_vm::{Deadlines, StartRecord, TestLog, Vm, VmError, Workspace};
 
 use super::machines::{self, MachineEnv};
 use super::requires;
@@ -63,15 +63,10 @@ pub(super) struct Interp<'a> {
     pub timeout: Duration,
     pub asset_policy: AssetPolicy,
     pub cmdline: LogSink,
-    pub accel: IndexMap<String, String>,
     /// The running step's own time limit, for messages.
     pub step_timeout: Option<Duration>,
-    /// Timed phases, for the results.
-    pub phases: IndexMap<String, f64>,
-    /// `warm` when every machine started from a template, `cold` when one booted.
-    pub start: Option<String>,
-    /// The template of the first warm machine.
-    pub template: Option<String>,
+    /// How the machines started, for the results (and `start.json`).
+    pub machines: StartRecord,
     /// The test's log folder.
     pub logdir: PathBuf,
     /// A wait timed out (the step's or the test's time): the failure
@@ -128,11 +123,8 @@ pub fn run_case(run: &CaseRun<'_>) -> Outcome {
         timeout: run.timeout,
         asset_policy: run.assets,
         cmdline: open(kennel_layout::CMDLINE),
-        accel: IndexMap::new(),
         step_timeout: None,
-        phases: IndexMap::new(),
-        start: None,
-        template: None,
+        machines: StartRecord::default(),
         logdir: run.logdir.to_path_buf(),
         timed_out_seen: std::cell::Cell::new(false),
     };
@@ -155,10 +147,7 @@ pub fn run_case(run: &CaseRun<'_>) -> Outcome {
             .map(|r| format!(": {r}"))
             .unwrap_or_default()
     ));
-    outcome.accel = std::mem::take(&mut interp.accel);
-    outcome.phases = std::mem::take(&mut interp.phases);
-    outcome.start = interp.start.take();
-    outcome.template = interp.template.take();
+    outcome.machines = std::mem::take(&mut interp.machines);
     if kennel_config::Config::get().is_ok_and(|c| c.keep_tmp) {
         if let Ok(d) = scratch {
             let _ = std::fs::remove_file(dir.scratch_note());
@@ -393,28 +382,9 @@ impl<'a> Interp<'a> {
                 })
             })
             .map_err(|e| self.not_ready(name, e))?;
-        let start = vm.start_kind();
-        // The test started warm when every machine did.
-        if self.start.as_deref() != Some("cold") {
-            self.start = Some(start.name().to_owned());
-        }
-        if self.template.is_none() {
-            self.template = start.template().map(str::to_owned);
-        }
-        let accel = vm.machine_ref().accel();
-        self.accel.insert(
-            name.to_string(),
-            format!("{} ({})", accel.accel, accel.reason),
-        );
-        let prefix = if self.env.several {
-            format!("{name}.")
-        } else {
-            String::new()
-        };
-        for (phase, took) in vm.phases() {
-            self.phases
-                .insert(format!("{prefix}{phase}_s"), round3(*took));
-        }
+        self.machines.add(&vm, self.env.several);
+        // Also for the runner, should this process be killed before its result.
+        let _ = self.machines.write(&self.logdir);
         if let Some(slot) = self.slots.get_mut(name) {
             slot.vm = Some(vm);
         }
@@ -635,9 +605,4 @@ pub fn skip_reason(
         binary.as_ref().map(|b| b.path.as_path()),
         &binary_for,
     )
-}
-
-/// Seconds with millisecond precision.
-fn round3(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1000.0).round() / 1000.0
 }

@@ -21,6 +21,8 @@ enum Act {
     Ends(Status, Duration),
     /// Runs until it is killed.
     Hangs,
+    /// Starts its machine warm (its `start.json`), then runs until it is killed.
+    HangsAfterWarmStart,
     /// Sets the job's interrupt flag, as Ctrl-C does, then runs until it is killed.
     PressesCtrlC,
     /// Cannot be started.
@@ -91,6 +93,14 @@ impl Launcher for Scripted {
             self.interrupt.store(true, Ordering::SeqCst);
         }
         std::fs::write(args.logdir.join("test.log"), "started\n").expect("test.log");
+        if let HangsAfterWarmStart = act {
+            let mut machines = kennel_vm::StartRecord::default();
+            let warm = kennel_vm::Start::Warm {
+                template: "1a2b".into(),
+            };
+            machines.add_start("main", &warm, "tcg".into(), &[], false);
+            machines.write(&args.logdir).expect("start.json");
+        }
         self.log.lock().expect("log").push(format!("start {name}"));
         Ok(Box::new(ScriptedProcess {
             name,
@@ -639,6 +649,29 @@ fn the_job_timeout_interrupts_the_running_test_and_skips_the_rest() {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// A test process killed at its timeout writes no result: how its machines
+/// started comes from the `start.json` they left.
+#[test]
+fn a_killed_test_still_says_how_its_machines_started() {
+    let dir = tempfile::tempdir().expect("results dir");
+    let launcher = Scripted::new(&[("warm", &[HangsAfterWarmStart])]);
+    let opts = JobOptions {
+        timeout_factor: 0.2,
+        ..options(dir.path(), 1)
+    };
+
+    let ran = run(
+        vec![case("warm", "timeout = \"1s\"", 1, "128M")],
+        &opts,
+        &launcher,
+    );
+
+    let t = ran.result("warm");
+    assert_eq!(t.status, Status::Interrupted);
+    assert_eq!(t.machines.start.as_deref(), Some("warm"));
+    assert_eq!(t.machines.template.as_deref(), Some("1a2b"));
 }
 
 #[test]

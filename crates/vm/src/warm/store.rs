@@ -171,8 +171,9 @@ impl WarmCache {
     }
 }
 
-/// The configured bound on the cache's size (`KENNEL_WARM_CACHE_SIZE`, in
-/// bytes), else [`DEFAULT_WARM_CACHE_SIZE`].
+/// The configured bound on the cache's size, in bytes: `KENNEL_WARM_CACHE_SIZE`,
+/// else `warm_cache_size` in `kennel.toml` (both read by
+/// [`kennel_config::Config`]), else [`DEFAULT_WARM_CACHE_SIZE`].
 pub fn warm_cache_size() -> u64 {
     kennel_config::Config::get()
         .ok()

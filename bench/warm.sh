@@ -92,34 +92,30 @@ PY
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
+# One first command, warm against --cold: medians of ROUNDS rounds after a
+# first, unmeasured run that builds (or finds) the guest and the template.
+warm_vs_cold() { # LABEL DIR ROUNDS
+  local label=$1 dir=$2 n=$3 t start w c warm=() cold=()
+  first_output "$dir" >/dev/null
+  for _ in $(seq "$n"); do
+    read -r t start < <(first_output "$dir")
+    [ "$start" = warm ] || { echo "expected a warm start, got $start" >&2; exit 1; }
+    warm+=("$t")
+    read -r t _ < <(first_output "$dir" --cold)
+    cold+=("$t")
+  done
+  w=$(printf '%s\n' "${warm[@]}" | median)
+  c=$(printf '%s\n' "${cold[@]}" | median)
+  echo "$label: warm ${w} s, cold ${c} s ($(python3 -c "print(f'{$c / $w:.1f}')")x)"
+}
+
 echo "== warm starts, medians of $rounds rounds ($(qemu-system-x86_64 --version | head -1)) =="
 for arch in x86_64 aarch64; do
-  first_output "$work/first-$arch" >/dev/null   # build (or find) the guest and the template
-  warm=(); cold=()
-  for _ in $(seq "$rounds"); do
-    read -r t start < <(first_output "$work/first-$arch")
-    [ "$start" = warm ] || { echo "expected a warm start, got $start" >&2; exit 1; }
-    warm+=("$t")
-    read -r t _ < <(first_output "$work/first-$arch" --cold)
-    cold+=("$t")
-  done
-  w=$(printf '%s\n' "${warm[@]}" | median)
-  c=$(printf '%s\n' "${cold[@]}" | median)
-  echo "$arch built-in guest, launch to first command output: warm ${w} s, cold ${c} s ($(python3 -c "print(f'{$c / $w:.1f}')")x)"
+  warm_vs_cold "$arch built-in guest, launch to first command output" "$work/first-$arch" "$rounds"
 done
 if [ -f "$cloud_image" ]; then
-  FROM=start first_output "$work/first-cloud" >/dev/null
-  warm=(); cold=()
-  for _ in $(seq "$cloud_rounds"); do
-    read -r t start < <(FROM=start first_output "$work/first-cloud")
-    [ "$start" = warm ] || { echo "expected a warm start, got $start" >&2; exit 1; }
-    warm+=("$t")
-    read -r t _ < <(FROM=start first_output "$work/first-cloud" --cold)
-    cold+=("$t")
-  done
-  w=$(printf '%s\n' "${warm[@]}" | median)
-  c=$(printf '%s\n' "${cold[@]}" | median)
-  echo "x86_64 Debian 12 cloud image with cloud-init, test start to first command output: warm ${w} s, cold ${c} s ($(python3 -c "print(f'{$c / $w:.1f}')")x)"
+  FROM=start warm_vs_cold "x86_64 Debian 12 cloud image with cloud-init, test start to first command output" \
+    "$work/first-cloud" "$cloud_rounds"
 else
   echo "cloud image: skipped ($cloud_image is missing; sudo scripts/build-cloud-image.sh)"
 fi

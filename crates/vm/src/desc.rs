@@ -47,8 +47,8 @@ pub struct MachineDesc {
     pub wait_ready: bool,
     /// Start from a saved, booted state of the same configuration (a
     /// template, see [`crate::warm`]) when the machine can: a built-in guest
-    /// without disks or host resources of its own, waited for. Off for tests
-    /// that read the boot itself.
+    /// or a cloud-init guest without host resources in its own arguments,
+    /// waited for. Off for tests that read the boot itself.
     pub warm: bool,
 }
 

@@ -111,15 +111,8 @@ impl Vm {
                 );
             }
         }
-        let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
-        let mut command = format!(
-            "date -u -s @{} >/dev/null && echo {hex} > /dev/urandom",
-            now.as_secs()
-        );
-        if let Some(Channel::Ssh(_)) = &self.channel {
-            // The cloud user is not root; cloud-init gave it sudo.
-            command = format!("sudo -n sh -c '{command}'");
-        }
+        let ssh = matches!(self.channel, Some(Channel::Ssh(_)));
+        let command = shell_refresh(now.as_secs(), &seed, ssh);
         let Some(channel) = self.channel.as_mut() else {
             return Err("no channel".into());
         };
@@ -129,7 +122,12 @@ impl Vm {
         if !out.success() {
             return Err(format!("`{command}`: {} {}", out.status, out.stderr.trim()));
         }
-        Ok("clock set, 64 random bytes mixed into /dev/urandom (shell)".into())
+        if out.stdout.contains(RESEEDED) {
+            return Ok(
+                "clock set, 64 random bytes credited, generator reseeded (shell, python3)".into(),
+            );
+        }
+        Ok("clock set, 64 random bytes mixed into /dev/urandom (shell; no python3 to reseed the generator)".into())
     }
 
     /// The machine's name.
@@ -450,6 +448,42 @@ impl Vm {
         self.channel = Some(Channel::Ssh(ssh));
         Ok(())
     }
+}
+
+/// What [`RESEED_PY`] prints when it reseeded the guest's generator.
+const RESEEDED: &str = "kennel-reseeded";
+
+/// Credits the hex bytes of its argument to the kernel's random pool
+/// (`RNDADDENTROPY`, whose number has the write bit where the architecture
+/// puts it) and reseeds the generator at once (`RNDRESEEDCRNG`), as the agent's
+/// `refresh` does: a write to `/dev/urandom` alone is only mixed in, and two
+/// guests restored from one state would draw the same bytes until the kernel's
+/// next reseed.
+const RESEED_PY: &str = "import fcntl, os, platform, struct, sys
+data = bytes.fromhex(sys.argv[1])
+write = 0x80000000 if platform.machine().startswith(('ppc', 'mips', 'sparc')) else 0x40000000
+fd = os.open('/dev/random', os.O_WRONLY)
+fcntl.ioctl(fd, write | 8 << 16 | 0x5203, struct.pack('ii', len(data) * 8, len(data)) + data)
+fcntl.ioctl(fd, 0x5207)
+print('kennel-reseeded')
+";
+
+/// The shell command that sets the guest's clock to `secs` and feeds it
+/// `seed`: written to `/dev/urandom`, and credited with a reseed when the guest
+/// has python3 (cloud images do; the busybox guest does not). `sudo`: run as
+/// the cloud user, through `sudo -n` (cloud-init gives it sudo).
+fn shell_refresh(secs: u64, seed: &[u8], sudo: bool) -> String {
+    let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+    let mut command = format!("date -u -s @{secs} >/dev/null && echo {hex} > /dev/urandom");
+    if sudo {
+        let program = shlex::try_quote(RESEED_PY).map_or_else(|_| "''".into(), |q| q.into_owned());
+        command = format!(
+            "{command} && if command -v python3 >/dev/null; then python3 -c {program} {hex}; fi"
+        );
+        let quoted = shlex::try_quote(&command).map_or_else(|_| "''".into(), |q| q.into_owned());
+        command = format!("sudo -n sh -c {quoted}");
+    }
+    command
 }
 
 /// The `ssh` command a person reaches a cloud guest with, as a comment line

@@ -56,6 +56,30 @@ pub fn choose_accel(arch: &str, binary: &std::path::Path) -> String {
     accel::choose(&Accel::Auto, arch, None, binary).accel
 }
 
+/// The version in the text of QEMU's `--version`: `QEMU emulator version
+/// 7.2.19 (Debian 1:7.2+dfsg-7+deb12u18)` is `(7, 2, 19)`; `None` without a
+/// version.
+///
+/// ```
+/// use kennel_machine::parse_qemu_version;
+/// let debian = "QEMU emulator version 7.2.19 (Debian 1:7.2+dfsg-7+deb12u18)\n";
+/// assert_eq!(parse_qemu_version(debian), Some((7, 2, 19)));
+/// assert_eq!(
+///     parse_qemu_version("QEMU emulator version 10.0.2 (Debian)"),
+///     Some((10, 0, 2))
+/// );
+/// assert_eq!(parse_qemu_version(""), None);
+/// ```
+pub fn parse_qemu_version(text: &str) -> Option<(u64, u64, u64)> {
+    let rest = text.split("version ").nth(1)?;
+    let ver: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let mut it = ver.split('.').map(|p| p.parse::<u64>().unwrap_or(0));
+    Some((it.next()?, it.next().unwrap_or(0), it.next().unwrap_or(0)))
+}
+
 /// An error and its causes on one line: `cannot read x: permission denied`.
 /// A cause whose text the message already holds is not repeated.
 pub fn error_chain(e: &dyn std::error::Error) -> String {

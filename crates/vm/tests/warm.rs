@@ -176,6 +176,54 @@ fn an_aarch64_guest_starts_warm_and_answers_on_its_console() {
     assert_eq!(answer, "warm-42");
 }
 
+/// Whether the QEMU that runs ppc64 guests here carries a guest's
+/// decrementer (its timer) through a saved state under TCG: QEMU 8.2 and later.
+fn ppc64_qemu_keeps_the_guests_timer() -> bool {
+    let mut config = MachineConfig::new("probe");
+    config.arch = Some("ppc64".into());
+    let binary = config.resolve_binary().expect("qemu-system-ppc64");
+    let version = std::process::Command::new(&binary.path)
+        .arg("--version")
+        .output()
+        .expect("qemu-system-ppc64 --version");
+    let version = kennel_machine::parse_qemu_version(&String::from_utf8_lossy(&version.stdout))
+        .expect("a version");
+    version >= (8, 2, 0)
+}
+
+/// A restored ppc64 guest once hung on its console: QEMU before 8.2 drops
+/// the guest's decrementer from a saved state under TCG, so the restored
+/// guest never gets another timer interrupt. There, ppc64 boots; from 8.2 on,
+/// it starts warm. Either way its console shell answers, `sleep` included.
+#[test]
+fn a_ppc64_guest_starts_warm_where_qemu_keeps_its_timer_and_answers_on_its_console() {
+    let _cache = private_cache();
+    let Some(_template) = start(Some("ppc64")) else {
+        return;
+    };
+    let Some(mut started) = start(Some("ppc64")) else {
+        return;
+    };
+
+    let machine = run(&mut started.vm, "uname -m");
+    let slept = run(&mut started.vm, "sleep 1; echo slept");
+    let answer = run(&mut started.vm, "echo warm-$((40 + 2))");
+
+    let log = text(&started.log);
+    if ppc64_qemu_keeps_the_guests_timer() {
+        assert!(
+            matches!(started.vm.start_kind(), Start::Warm { .. }),
+            "{log}"
+        );
+    } else {
+        assert_eq!(started.vm.start_kind(), &Start::Cold, "{log}");
+        assert!(log.contains("ppc64 guest's timer (decrementer)"), "{log}");
+    }
+    assert_eq!(machine, "ppc64le");
+    assert_eq!(slept, "slept");
+    assert_eq!(answer, "warm-42");
+}
+
 #[test]
 fn a_changed_kernel_command_line_starts_from_a_new_template() {
     let _cache = private_cache();

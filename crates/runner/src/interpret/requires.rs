@@ -43,7 +43,7 @@ impl QemuInfo {
             }
         }
         let info = QemuInfo {
-            version: parse_version(&help(binary, &["--version"])),
+            version: kennel_machine::parse_qemu_version(&help(binary, &["--version"])),
             machines: first_words(&help(binary, &["-machine", "help"]), true),
             devices: device_names(&help(binary, &["-device", "help"])),
             netdevs: first_words(&help(binary, &["-netdev", "help"]), false),
@@ -66,16 +66,6 @@ fn help(binary: &Path, args: &[&str]) -> String {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default()
-}
-
-fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
-    let rest = text.split("version ").nth(1)?;
-    let ver: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.')
-        .collect();
-    let mut it = ver.split('.').map(|p| p.parse::<u64>().unwrap_or(0));
-    Some((it.next()?, it.next().unwrap_or(0), it.next().unwrap_or(0)))
 }
 
 fn first_words(text: &str, skip_header: bool) -> BTreeSet<String> {
@@ -170,12 +160,6 @@ pub(crate) fn unmet(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn version_line_is_parsed() {
-        let v = parse_version("QEMU emulator version 7.2.19 (Debian 1:7.2+dfsg-7+deb12u18)\n");
-        assert_eq!(v, Some((7, 2, 19)));
-    }
 
     #[test]
     fn machine_help_yields_names_and_alias_targets() {

@@ -174,7 +174,10 @@ fn cloud_guests_start_warm_with_their_own_disk_clock_entropy_and_the_jobs_key() 
     let logdir = b["logdir"].as_str().expect("logdir");
     let log = std::fs::read_to_string(run.job_dir().join(logdir).join("test.log")).expect("log");
     assert!(log.contains("is up (warm, template"), "{log}");
-    assert!(log.contains("clock set, 64 random bytes credited, generator reseeded"), "{log}");
+    assert!(
+        log.contains("clock set, 64 random bytes credited, generator reseeded"),
+        "{log}"
+    );
     // The job's key (the one cmdline's `ssh` line names) may log in.
     let job_key = std::fs::read_to_string(run.job_dir().join("ssh/id_ed25519.pub")).expect("key");
     let logdir = a["logdir"].as_str().expect("logdir");

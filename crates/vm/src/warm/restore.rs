@@ -13,6 +13,10 @@ use crate::desc::{Deadlines, Workspace};
 use crate::vm::Vm;
 use crate::Start;
 
+/// How long a restored guest gets to answer (it takes a second or two): one
+/// that has not by then is given up, and the machine boots in the time left.
+const RESTORE_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The console of the template a warm machine came from, copied into the
 /// test's log folder (`template-<machine>-console.log` when the test has
 /// several machines).
@@ -90,9 +94,7 @@ pub(crate) fn start(
         template: id.clone(),
     });
     crate::pause::record(&workspace.logdir, &vm, None);
-    let up_by = deadlines
-        .until
-        .min(Instant::now() + crate::GUEST_BOOT_LIMIT);
+    let up_by = deadlines.until.min(Instant::now() + RESTORE_LIMIT);
     let qmp = vm.machine().qmp().map_err(|e| Miss::Other(e.to_string()))?;
     resume(qmp, up_by)?;
     match (recipe, job_key) {

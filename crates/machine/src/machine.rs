@@ -85,6 +85,17 @@ impl MachineConfig {
         )
     }
 
+    /// The accelerator a launch by `binary` (resolved) uses, and why: `accel`
+    /// as asked, or for `auto` KVM when its probe runs a guest, else TCG.
+    pub fn choose_accel(&self, binary: &std::path::Path) -> crate::AccelChoice {
+        accel::choose(
+            &self.accel,
+            &self.target_arch(),
+            self.machine_type.as_deref(),
+            binary,
+        )
+    }
+
     /// Start QEMU and connect to it.
     ///
     /// Returns once QEMU has connected its monitor (and console) and QMP
@@ -93,13 +104,7 @@ impl MachineConfig {
     /// exact command line. With `qmp = false`, returns right after starting.
     pub fn launch(&self) -> Result<Machine, MachineError> {
         let binary = self.resolve_binary()?;
-        let arch = self.target_arch();
-        let accel = accel::choose(
-            &self.accel,
-            &arch,
-            self.machine_type.as_deref(),
-            &binary.path,
-        );
+        let accel = self.choose_accel(&binary.path);
         let sockdir = crate::private_dir::private_tempdir(crate::private_dir::SOCKET_DIR_PREFIX)
             .map_err(MachineError::SocketDir)?;
         let install = QemuInstall::of(&binary.path);

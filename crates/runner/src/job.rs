@@ -389,6 +389,15 @@ pub fn point_latest(results_dir: &Path, job_dir: &Path) {
     ResultsRoot::new(results_dir).point_latest(job_dir);
 }
 
+/// Tell the job that attempt `attempt` of test `index` (`name`) started.
+fn announce_start(tx: &mpsc::Sender<Msg>, index: usize, name: String, attempt: u32) {
+    let _ = tx.send(Msg::Event(Box::new(EventKind::TestStarted {
+        index,
+        name,
+        attempt,
+    })));
+}
+
 fn run_test(
     shared: &Shared<'_>,
     t: &PlannedTest,
@@ -414,11 +423,7 @@ fn run_test(
             return vec![result];
         }
         Planned::Executable { path } => {
-            let _ = tx.send(Msg::Event(Box::new(EventKind::TestStarted {
-                index: t.index,
-                name: t.name(),
-                attempt: 1,
-            })));
+            announce_start(tx, t.index, t.name(), 1);
             return run_executable_test(
                 shared,
                 (t.index, tx),
@@ -446,11 +451,7 @@ fn run_test(
                     return vec![result];
                 }
             };
-            let _ = tx.send(Msg::Event(Box::new(EventKind::TestStarted {
-                index: t.index,
-                name: t.name(),
-                attempt: 1,
-            })));
+            announce_start(tx, t.index, t.name(), 1);
             return run_executable_test(
                 shared,
                 (t.index, tx),
@@ -467,11 +468,7 @@ fn run_test(
             return vec![result];
         }
         Planned::CargoTest(c) => {
-            let _ = tx.send(Msg::Event(Box::new(EventKind::TestStarted {
-                index: t.index,
-                name: t.name(),
-                attempt: 1,
-            })));
+            announce_start(tx, t.index, t.name(), 1);
             let args = vec!["--exact".to_string(), c.name.clone(), "--nocapture".into()];
             return run_executable_test(
                 shared,
@@ -493,11 +490,7 @@ fn run_test(
     let mut failed_before = false;
     while attempt <= retries {
         attempt += 1;
-        let _ = tx.send(Msg::Event(Box::new(EventKind::TestStarted {
-            index: t.index,
-            name: case.name.clone(),
-            attempt,
-        })));
+        announce_start(tx, t.index, case.name.clone(), attempt);
         if attempt > 1 {
             keep_attempt(&logdir, attempt - 1);
         }

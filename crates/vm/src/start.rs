@@ -81,24 +81,11 @@ pub fn prepare(desc: MachineDesc, workspace: &Workspace) -> Result<Plan, VmError
                 .into(),
         });
     }
-    let user_data = cloud_init.clone();
-    let (cloud, key) = prepare_cloud(&name, &config, image.as_deref(), cloud_init, workspace)?;
-    let cloud_source = match user_data {
-        Some(user_data) => Some(CloudSource {
-            base: config.clone(),
-            image: image
-                .as_deref()
-                .map(std::path::absolute)
-                .transpose()
-                .map_err(|e| VmError::Prepare {
-                    machine: name.clone(),
-                    why: format!("the image's path: {e}"),
-                })?,
-            user_data,
-            qemu_img: kennel_cloud::find_qemu_img(config.qemu_option.as_deref()),
-        }),
-        None => None,
-    };
+    let CloudParts {
+        boot: cloud,
+        key,
+        source: cloud_source,
+    } = prepare_cloud(&name, &config, image.as_deref(), cloud_init, workspace)?;
     if let Some(boot) = &cloud {
         boot.apply(&mut config);
     }
@@ -146,15 +133,26 @@ fn build_guest(config: &MachineConfig, log: &crate::TestLog) -> Result<BuiltGues
     }
 }
 
+/// What [`prepare_cloud`] makes.
+#[derive(Default)]
+struct CloudParts {
+    boot: Option<CloudBoot>,
+    key: Option<JobKey>,
+    source: Option<CloudSource>,
+}
+
+/// The overlay and seed of a machine with `image` or `cloud_init`, the job's
+/// key, and with cloud-init what its template would be made of (`config`
+/// before the cloud pieces are wired in).
 fn prepare_cloud(
     name: &str,
     config: &MachineConfig,
     image: Option<&Path>,
     cloud_init: Option<Option<String>>,
     workspace: &Workspace,
-) -> Result<(Option<CloudBoot>, Option<JobKey>), VmError> {
+) -> Result<CloudParts, VmError> {
     if image.is_none() && cloud_init.is_none() {
-        return Ok((None, None));
+        return Ok(CloudParts::default());
     }
     let failed = |why: String| VmError::Prepare {
         machine: name.to_string(),
@@ -168,6 +166,18 @@ fn prepare_cloud(
         None => None,
     };
     let qemu_img = kennel_cloud::find_qemu_img(config.qemu_option.as_deref());
+    let source = match &cloud_init {
+        Some(user_data) => Some(CloudSource {
+            base: config.clone(),
+            image: image
+                .map(std::path::absolute)
+                .transpose()
+                .map_err(|e| failed(format!("the image's path: {e}")))?,
+            user_data: user_data.clone(),
+            qemu_img: qemu_img.clone(),
+        }),
+        None => None,
+    };
     let started = Instant::now();
     let boot = crate::cloud::prepare(&CloudRequest {
         machine: name,
@@ -197,7 +207,11 @@ fn prepare_cloud(
             started.elapsed().as_millis()
         ));
     }
-    Ok((Some(boot), key))
+    Ok(CloudParts {
+        boot: Some(boot),
+        key,
+        source,
+    })
 }
 
 /// Why a machine boots instead of starting from a template (`config`: its

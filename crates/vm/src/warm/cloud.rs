@@ -94,6 +94,7 @@ pub(super) fn restore_config(
     let mut c = config.clone();
     let disk = match &source.image {
         Some(_) => {
+            // `prepare` made an overlay over the image there, for a boot.
             let _ = std::fs::remove_file(overlay);
             crate::cloud::make_overlay(&source.qemu_img, &template.dir.join(DISK), overlay)?;
             Some(overlay.to_path_buf())
@@ -102,6 +103,8 @@ pub(super) fn restore_config(
     };
     CloudBoot {
         overlay: disk,
+        // Only the seed's disk is wired in; the guest read its instance id
+        // when the template booted.
         seed: Some(Seed {
             path: template.dir.join(SEED),
             instance_id: String::new(),

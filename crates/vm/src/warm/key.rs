@@ -84,10 +84,7 @@ pub(crate) fn cold_reason(config: &MachineConfig) -> Option<String> {
     }
     if config.target_arch() == "ppc64" {
         if let Ok(binary) = config.resolve_binary() {
-            let accel = match &config.accel {
-                Accel::Auto => kennel_machine::choose_accel("ppc64", &binary.path),
-                Accel::Named(name) => name.clone(),
-            };
+            let accel = config.choose_accel(&binary.path).accel;
             return ppc64_decrementer_lost(&accel, &qemu_version(&binary.path));
         }
     }

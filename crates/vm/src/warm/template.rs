@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use kennel_agent::ReadyInfo;
-use kennel_machine::{Accel, LogSink, MachineConfig, Qmp, Value};
+use kennel_machine::{LogSink, MachineConfig, Qmp, Value};
 use serde::{Deserialize, Serialize};
 
 use super::key::{template_key, TemplateKey};
@@ -118,36 +118,21 @@ pub(crate) fn find_or_build(
     failed_boot_log: &Path,
 ) -> Result<Template, Miss> {
     let binary = config.resolve_binary().map_err(|e| e.to_string())?;
-    let accel = match &config.accel {
-        Accel::Auto => kennel_machine::choose_accel(&config.target_arch(), &binary.path),
-        Accel::Named(name) => name.clone(),
-    };
+    let accel = config.choose_accel(&binary.path).accel;
     let key = template_key(config, recipe, &binary.path, &accel)
         .map_err(|e| format!("cannot compute the template key: {e}"))?;
-    let dir = cache.template_dir(&key.id);
-    if let Some(ready) = read_meta(&dir, recipe) {
-        cache.touch(&key.id);
-        return Ok(Template {
-            key,
-            dir,
-            ready,
-            built: false,
-        });
+    if let Some(template) = cached(cache, &key, recipe) {
+        return Ok(template);
     }
     let lock = cache
         .lock(&key.id, deadline)
         .map_err(|e| format!("cannot lock template {}: {e}", key.id))?
         .ok_or_else(|| format!("template {} was still being built at the deadline", key.id))?;
-    if let Some(ready) = read_meta(&dir, recipe) {
+    if let Some(template) = cached(cache, &key, recipe) {
         drop(lock);
-        cache.touch(&key.id);
-        return Ok(Template {
-            key,
-            dir,
-            ready,
-            built: false,
-        });
+        return Ok(template);
     }
+    let dir = cache.template_dir(&key.id);
     let building = cache
         .dir()
         .join(format!("{}.tmp-{}", key.id, std::process::id()));
@@ -175,6 +160,20 @@ pub(crate) fn find_or_build(
         dir,
         ready,
         built: true,
+    })
+}
+
+/// The complete template of `key` in the cache holding the guest of
+/// `recipe`, marked used; `None` when there is none.
+fn cached(cache: &WarmCache, key: &TemplateKey, recipe: &Recipe<'_>) -> Option<Template> {
+    let dir = cache.template_dir(&key.id);
+    let ready = read_meta(&dir, recipe)?;
+    cache.touch(&key.id);
+    Some(Template {
+        key: key.clone(),
+        dir,
+        ready,
+        built: false,
     })
 }
 

@@ -246,7 +246,7 @@ impl MachineBuilder {
             }
         };
         if let Ok(mut machines) = logs.machines.lock() {
-            machines.add(&inner, workspace.several);
+            inner.record_start(&mut machines, workspace.several);
             let _ = machines.write(&workspace.logdir);
         }
         Ok(Vm {

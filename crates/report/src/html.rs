@@ -458,7 +458,7 @@ fn row(i: usize, t: &TestResult, job_dir: &Path, budget: &mut u64) -> Row {
             .as_ref()
             .map(|start| match &t.machines.template {
                 Some(id) => format!("{start} (template {id})"),
-                None => start.clone(),
+                None => start.to_string(),
             }),
         phases: t
             .machines

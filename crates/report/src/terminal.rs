@@ -77,7 +77,7 @@ impl<W: Write> Reporter for Terminal<W> {
                     ""
                 };
                 let warm = match &result.machines.template {
-                    Some(id) if result.machines.start.as_deref() == Some("warm") => {
+                    Some(id) if result.machines.start == Some(kennel_runner::StartKind::Warm) => {
                         format!(" (warm: {id})")
                     }
                     _ => String::new(),

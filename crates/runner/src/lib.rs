@@ -38,6 +38,6 @@ pub use job::{
 };
 pub use point_text::{failure_line, unittest_argument, unittest_id};
 
-pub use kennel_vm::StartRecord;
+pub use kennel_results::{StartKind, StartRecord};
 
 pub use kennel_machine::error_chain;

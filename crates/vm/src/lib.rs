@@ -23,7 +23,6 @@ mod desc;
 pub mod guest;
 mod log;
 mod pause;
-mod record;
 mod start;
 mod vm;
 pub mod warm;
@@ -32,9 +31,9 @@ pub use channel::{signal_name, ChannelError, ChannelKind, CommandResult, Command
 pub use cloud::GUEST_USER;
 pub use debug::{tell, Artifacts, GdbStub, ARTIFACT_LIMIT};
 pub use desc::{BuiltinGuest, Deadlines, MachineDesc, Workspace};
+pub use kennel_results::{StartKind, StartRecord};
 pub use log::TestLog;
 pub use pause::{how_to_reach, pause_on_failure};
-pub use record::StartRecord;
 pub use start::{prepare, Plan, CLOUD_REPORT_RESERVE, GUEST_BOOT_LIMIT, SHUTDOWN_GRACE};
 pub use vm::Vm;
 pub use warm::Start;

@@ -164,6 +164,20 @@ impl Vm {
         &self.phases
     }
 
+    /// Add this machine, just started, to `record` (`several`: the test has,
+    /// or is known to have, several machines).
+    pub fn record_start(&self, record: &mut kennel_results::StartRecord, several: bool) {
+        let accel = self.machine_ref().accel();
+        record.add_start(
+            self.name(),
+            self.start.kind(),
+            self.start.template(),
+            format!("{} ({})", accel.accel, accel.reason),
+            self.phases(),
+            several,
+        );
+    }
+
     /// Run a shell command line in the guest through its channel, by `deadline`.
     /// A non-zero exit or a signal is a [`CommandResult`], not an error.
     pub fn run(&mut self, command: &str, deadline: Instant) -> Result<CommandResult, ChannelError> {

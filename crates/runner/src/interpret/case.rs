@@ -382,7 +382,7 @@ impl<'a> Interp<'a> {
                 })
             })
             .map_err(|e| self.not_ready(name, e))?;
-        self.machines.add(&vm, self.env.several);
+        vm.record_start(&mut self.machines, self.env.several);
         // Also for the runner, should this process be killed before its result.
         let _ = self.machines.write(&self.logdir);
         if let Some(slot) = self.slots.get_mut(name) {

@@ -37,6 +37,14 @@ impl Start {
         }
     }
 
+    /// Warm or cold, as results record it.
+    pub fn kind(&self) -> kennel_results::StartKind {
+        match self {
+            Start::Cold => kennel_results::StartKind::Cold,
+            Start::Warm { .. } => kennel_results::StartKind::Warm,
+        }
+    }
+
     /// The template's id, for a warm start.
     pub fn template(&self) -> Option<&str> {
         match self {

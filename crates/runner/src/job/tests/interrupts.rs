@@ -100,7 +100,7 @@ fn a_killed_test_still_says_how_its_machines_started() {
 
     let t = ran.result("warm");
     assert_eq!(t.status, Status::Interrupted);
-    assert_eq!(t.machines.start.as_deref(), Some("warm"));
+    assert_eq!(t.machines.start, Some(kennel_results::StartKind::Warm));
     assert_eq!(t.machines.template.as_deref(), Some("1a2b"));
 }
 

@@ -94,11 +94,15 @@ impl Launcher for Scripted {
         }
         std::fs::write(args.logdir.join("test.log"), "started\n").expect("test.log");
         if let HangsAfterWarmStart = act {
-            let mut machines = kennel_vm::StartRecord::default();
-            let warm = kennel_vm::Start::Warm {
-                template: "1a2b".into(),
-            };
-            machines.add_start("main", &warm, "tcg".into(), &[], false);
+            let mut machines = kennel_results::StartRecord::default();
+            machines.add_start(
+                "main",
+                kennel_results::StartKind::Warm,
+                Some("1a2b"),
+                "tcg".into(),
+                &[],
+                false,
+            );
             machines.write(&args.logdir).expect("start.json");
         }
         self.log.lock().expect("log").push(format!("start {name}"));

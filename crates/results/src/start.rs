@@ -8,12 +8,35 @@ use indexmap::IndexMap;
 use kennel_layout::TestDir;
 use serde::{Deserialize, Serialize};
 
-use crate::vm::Vm;
-use crate::Start;
+/// How a machine, or a whole test, started: `"warm"` or `"cold"` in results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartKind {
+    /// Restored from a saved state (a template).
+    Warm,
+    /// Booted.
+    Cold,
+}
+
+impl StartKind {
+    /// `"warm"` or `"cold"`, as `results.json` records it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StartKind::Warm => "warm",
+            StartKind::Cold => "cold",
+        }
+    }
+}
+
+impl std::fmt::Display for StartKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// How the machines of one test (attempt) started: the `start`, `template`,
 /// `accel` and `phases` of its entry in `results.json`. Both front ends
-/// [`add`](StartRecord::add) each machine as it starts; a test process
+/// [`add_start`](StartRecord::add_start) each machine as it starts; a test process
 /// [`write`](StartRecord::write)s it into its log folder (`start.json`), where
 /// the runner [`read`](StartRecord::read)s it for a Rust test.
 ///
@@ -21,13 +44,12 @@ use crate::Start;
 ///
 /// ```
 /// use std::time::Duration;
-/// use kennel_vm::{Start, StartRecord};
+/// use kennel_results::{StartKind, StartRecord};
 ///
 /// let mut record = StartRecord::default();
-/// let warm = Start::Warm { template: "1a2b".into() };
-/// record.add_start("main", &warm, "tcg (no KVM)".into(), &[], false);
-/// record.add_start("peer", &Start::Cold, "tcg (no KVM)".into(), &[], true);
-/// assert_eq!(record.start.as_deref(), Some("cold"));
+/// record.add_start("main", StartKind::Warm, Some("1a2b"), "tcg (no KVM)".into(), &[], false);
+/// record.add_start("peer", StartKind::Cold, None, "tcg (no KVM)".into(), &[], true);
+/// assert_eq!(record.start, Some(StartKind::Cold));
 /// assert_eq!(record.template.as_deref(), Some("1a2b"));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -42,7 +64,7 @@ pub struct StartRecord {
     /// `warm` when every machine started from a template, `cold` when one
     /// booted; `None` before any machine started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<String>,
+    pub start: Option<StartKind>,
     /// The template of the first machine that started warm.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
@@ -52,20 +74,7 @@ pub struct StartRecord {
 }
 
 impl StartRecord {
-    /// Add machine `vm`, just started (`several`: the test has, or is known to
-    /// have, several machines).
-    pub fn add(&mut self, vm: &Vm, several: bool) {
-        let accel = vm.machine_ref().accel();
-        self.add_start(
-            vm.name(),
-            vm.start_kind(),
-            format!("{} ({})", accel.accel, accel.reason),
-            vm.phases(),
-            several,
-        );
-    }
-
-    /// Add machine `name`, which started as `start` under `accel` and took
+    /// Add machine `name`, which started as `start` (from `template` when warm) under `accel` and took
     /// `phases`: the test started warm when every machine did. A second
     /// machine gives the first one's phases its name too, so that a test
     /// that does not know its machines ahead (a Rust test) names them as
@@ -73,16 +82,17 @@ impl StartRecord {
     pub fn add_start(
         &mut self,
         name: &str,
-        start: &Start,
+        start: StartKind,
+        template: Option<&str>,
         accel: String,
         phases: &[(&str, Duration)],
         several: bool,
     ) {
-        if self.start.as_deref() != Some("cold") {
-            self.start = Some(start.name().to_owned());
+        if self.start != Some(StartKind::Cold) {
+            self.start = Some(start);
         }
         if self.template.is_none() {
-            self.template = start.template().map(str::to_owned);
+            self.template = template.map(str::to_owned);
         }
         let another = self.accel.keys().any(|m| m != name);
         if (several || another) && !self.prefixed {
@@ -125,24 +135,18 @@ mod tests {
 
     const TCG: &str = "tcg (no KVM)";
 
-    fn warm(id: &str) -> Start {
-        Start::Warm {
-            template: id.into(),
-        }
-    }
-
     #[test]
     fn a_test_is_warm_only_when_every_machine_is_and_names_the_first_template() {
         let mut all_warm = StartRecord::default();
-        all_warm.add_start("a", &warm("t1"), TCG.into(), &[], true);
-        all_warm.add_start("b", &warm("t2"), TCG.into(), &[], true);
+        all_warm.add_start("a", StartKind::Warm, Some("t1"), TCG.into(), &[], true);
+        all_warm.add_start("b", StartKind::Warm, Some("t2"), TCG.into(), &[], true);
         let mut one_cold = StartRecord::default();
-        one_cold.add_start("a", &Start::Cold, TCG.into(), &[], true);
-        one_cold.add_start("b", &warm("t2"), TCG.into(), &[], true);
+        one_cold.add_start("a", StartKind::Cold, None, TCG.into(), &[], true);
+        one_cold.add_start("b", StartKind::Warm, Some("t2"), TCG.into(), &[], true);
 
-        assert_eq!(all_warm.start.as_deref(), Some("warm"));
+        assert_eq!(all_warm.start, Some(StartKind::Warm));
         assert_eq!(all_warm.template.as_deref(), Some("t1"));
-        assert_eq!(one_cold.start.as_deref(), Some("cold"));
+        assert_eq!(one_cold.start, Some(StartKind::Cold));
         assert_eq!(one_cold.template.as_deref(), Some("t2"));
         assert_eq!(Vec::from_iter(one_cold.accel.keys()), ["a", "b"]);
     }
@@ -151,11 +155,11 @@ mod tests {
     fn phases_carry_machine_names_once_a_test_has_several_machines() {
         let took = [("boot_to_phone_home", Duration::from_millis(1500))];
         let mut one = StartRecord::default();
-        one.add_start("main", &Start::Cold, TCG.into(), &took, false);
+        one.add_start("main", StartKind::Cold, None, TCG.into(), &took, false);
         let mut grown = one.clone();
-        grown.add_start("vm2", &Start::Cold, TCG.into(), &took, false);
+        grown.add_start("vm2", StartKind::Cold, None, TCG.into(), &took, false);
         let mut declared = StartRecord::default();
-        declared.add_start("main", &Start::Cold, TCG.into(), &took, true);
+        declared.add_start("main", StartKind::Cold, None, TCG.into(), &took, true);
 
         assert_eq!(Vec::from_iter(one.phases.keys()), ["boot_to_phone_home_s"]);
         assert_eq!(
@@ -173,7 +177,14 @@ mod tests {
     fn a_written_record_reads_back_as_results_json_keys() {
         let dir = tempfile::tempdir().expect("dir");
         let mut record = StartRecord::default();
-        record.add_start("main", &warm("1a2b"), TCG.into(), &[], false);
+        record.add_start(
+            "main",
+            StartKind::Warm,
+            Some("1a2b"),
+            TCG.into(),
+            &[],
+            false,
+        );
 
         record.write(dir.path()).expect("written");
         let text = std::fs::read_to_string(dir.path().join("start.json")).expect("read");

@@ -13,7 +13,7 @@ pub fn doctor(a: DoctorArgs) -> Result<Ending, CliError> {
     for arch in ["x86_64", "aarch64", "ppc64"] {
         match kennel_machine::find_qemu(arch, None, a.qemu.as_deref()) {
             Ok(b) => {
-                let info = kennel_runner::interpret::QemuInfo::of(&b.path);
+                let info = kennel_interp::QemuInfo::of(&b.path);
                 let ver = info
                     .version
                     .map(|(x, y, z)| format!("{x}.{y}.{z}"))

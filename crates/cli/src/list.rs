@@ -17,13 +17,13 @@ pub fn list(a: ListArgs) -> Result<Ending, CliError> {
             Planned::Case { case, case_index } => {
                 // The plan holds no parsed files: the requirements are read again.
                 let skip =
-                    match kennel_runner::load_case(&case.file, *case_index, &selected.overrides) {
-                        Ok(loaded) => kennel_runner::interpret::skip_reason(
+                    match kennel_spec::load_case(&case.file, *case_index, &selected.overrides) {
+                        Ok(loaded) => kennel_interp::skip_reason(
                             &loaded.file,
                             &loaded.params,
                             a.qemu.as_deref(),
                         ),
-                        Err(e) => Some(e),
+                        Err(e) => Some(e.to_string()),
                     };
                 if a.json {
                     rows.push(serde_json::json!({

@@ -18,7 +18,7 @@ pub fn run_test(a: RunTestArgs) -> Result<Ending, CliError> {
             .map_err(|e| CliError::usage(format!("__run-test: bad --params-json: {e}")))?
             .into_iter()
             .collect();
-    let args = kennel_runner::child::ChildArgs {
+    let args = kennel_config::CaseArgs {
         file: a.file,
         case_index: a.case_index,
         overrides,
@@ -27,7 +27,7 @@ pub fn run_test(a: RunTestArgs) -> Result<Ending, CliError> {
         qemu: a.qemu,
         assets: asset_policy(&a.assets),
     };
-    match kennel_runner::child::run_child(&args) {
+    match kennel_interp::run_test_process(&args) {
         0 => Ok(Ending::Ok),
         _ => Err(CliError::ResultsNotWritten(vec![format!(
             "cannot write {}",

@@ -128,9 +128,9 @@ fn parse_shard(spec: &str) -> Result<(usize, usize), String> {
 }
 
 /// The asset flags, and `KENNEL_NO_DOWNLOAD`, as the runner's policy.
-pub fn asset_policy(f: &AssetFlags) -> kennel_runner::interpret::AssetPolicy {
+pub fn asset_policy(f: &AssetFlags) -> kennel_config::AssetPolicy {
     let no_download = kennel_config::Config::get().is_ok_and(|c| c.no_download);
-    kennel_runner::interpret::AssetPolicy {
+    kennel_config::AssetPolicy {
         offline: f.offline || no_download,
         require: f.require_assets,
         allow_unverified: f.allow_unverified,

@@ -1,9 +1,10 @@
 //! What one attempt at a test came to ([`Outcome`]), and a test's final entry
 //! in `results.json` ([`TestResult`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
+use kennel_layout::TestDir;
 use serde::{Deserialize, Serialize};
 
 use crate::{StartRecord, Status};
@@ -25,6 +26,19 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Write the outcome into a test's log folder (`result.json`), whole: what
+    /// a test process leaves for the runner.
+    pub fn write(&self, logdir: &Path) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        kennel_config::write_atomic(&TestDir::new(logdir).result_json(), &bytes)
+    }
+
+    /// The outcome a test process left in `logdir`, if any.
+    pub fn read(logdir: &Path) -> Option<Outcome> {
+        let text = std::fs::read(TestDir::new(logdir).result_json()).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
     /// A passing outcome.
     pub fn pass() -> Outcome {
         Outcome {

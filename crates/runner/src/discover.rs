@@ -84,24 +84,6 @@ impl CaseEntry {
     }
 }
 
-/// Load case `case_index` of the test file at `path` under the `-p` parameters
-/// `overrides`: what the test process runs, and `kennel list` checks.
-pub fn load_case(
-    path: &Path,
-    case_index: usize,
-    overrides: &IndexMap<String, Value>,
-) -> Result<TestCase, String> {
-    let file = kennel_spec::load_file(path)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("{}: not a test", path.display()))?;
-    Arc::new(file)
-        .cases(overrides)
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .nth(case_index)
-        .ok_or_else(|| format!("{}: no case {case_index}", path.display()))
-}
-
 /// What discovery found.
 #[derive(Debug, Default)]
 pub struct Discovery {

@@ -10,11 +10,11 @@ use indexmap::IndexMap;
 use kennel_layout::{ResultsRoot, TestDir};
 use kennel_spec::Value;
 
-use crate::child::ChildArgs;
 use crate::discover::{Planned, PlannedTest};
 use crate::error::RunnerError;
 use crate::event::{EventKind, Outcome, RunEvent, Status, Summary, TestResult};
-use kennel_vm::StartRecord;
+use kennel_config::CaseArgs;
+use kennel_results::StartRecord;
 
 mod journal;
 mod launcher;
@@ -56,7 +56,7 @@ pub struct JobOptions {
     /// Memory the tests' machines may use at once, in MiB (default: what the machine has available).
     pub memory_mib: Option<u64>,
     /// How assets may be fetched.
-    pub assets: crate::interpret::AssetPolicy,
+    pub assets: kennel_config::AssetPolicy,
     /// How the job was run, in the caller's words (`results.json`'s `options`): kept
     /// in the journal so that the results can be rebuilt from it.
     pub record: Option<serde_json::Value>,
@@ -494,7 +494,7 @@ fn run_test(
         if attempt > 1 {
             keep_attempt(&logdir, attempt - 1);
         }
-        let args = ChildArgs {
+        let args = CaseArgs {
             file: case.file.to_path_buf(),
             case_index,
             overrides: shared.opts.overrides.clone(),
@@ -614,7 +614,7 @@ fn keep_attempt(logdir: &Path, n: u32) {
     }
 }
 
-fn run_attempt(shared: &Shared<'_>, args: &ChildArgs) -> Outcome {
+fn run_attempt(shared: &Shared<'_>, args: &CaseArgs) -> Outcome {
     let mut process = match shared.launcher.start(args) {
         Ok(p) => p,
         Err(e) => return Outcome::with(Status::Error, e.to_string()),

@@ -10,12 +10,10 @@
 #![deny(missing_docs)]
 
 pub mod cargo;
-pub mod child;
 mod discover;
 mod error;
 mod event;
 pub mod executable;
-pub mod interpret;
 mod job;
 mod own_logs;
 mod point_text;
@@ -26,8 +24,8 @@ pub use kennel_layout::slug;
 pub mod tap;
 
 pub use discover::{
-    balance, discover, load_case, plan, shard, shard_by_time, shard_weights, CaseEntry, Discovery,
-    FoundFile, LoadFailure, Planned, PlannedTest,
+    balance, discover, plan, shard, shard_by_time, shard_weights, CaseEntry, Discovery, FoundFile,
+    LoadFailure, Planned, PlannedTest,
 };
 pub use error::RunnerError;
 pub use event::{EventKind, Outcome, RunEvent, Status, Summary, TestResult};

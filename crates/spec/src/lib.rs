@@ -41,5 +41,5 @@ pub use template::{
     is_var_name, render_value, value_text, value_vars, RenderError, Templ, Template, TemplateError,
     Vars,
 };
-pub use variants::{parse_param, ParamError, TestCase};
+pub use variants::{load_case, parse_param, CaseError, ParamError, TestCase};
 pub use version::{VersionReq, VersionReqError};

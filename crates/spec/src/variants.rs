@@ -23,6 +23,48 @@ pub struct TestCase {
     pub params: IndexMap<String, Value>,
 }
 
+/// Why case `index` of a test file could not be loaded ([`load_case`]).
+#[derive(Debug, thiserror::Error)]
+pub enum CaseError {
+    /// The file does not load.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// The file is not a kennel test.
+    #[error("{}: not a test", path.display())]
+    NotATest {
+        /// The file.
+        path: std::path::PathBuf,
+    },
+    /// The file has fewer cases (its variants changed since it was planned).
+    #[error("{}: no case {index}", path.display())]
+    NoCase {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The case asked for.
+        index: usize,
+    },
+}
+
+/// Load case `index` of the test file at `path` under the `-p` parameters
+/// `overrides`: what the test process runs, and `kennel list` checks.
+pub fn load_case(
+    path: &std::path::Path,
+    index: usize,
+    overrides: &IndexMap<String, Value>,
+) -> Result<TestCase, CaseError> {
+    let file = crate::load_file(path)?.ok_or_else(|| CaseError::NotATest {
+        path: path.to_path_buf(),
+    })?;
+    Arc::new(file)
+        .cases(overrides)?
+        .into_iter()
+        .nth(index)
+        .ok_or_else(|| CaseError::NoCase {
+            path: path.to_path_buf(),
+            index,
+        })
+}
+
 impl TestFile {
     /// The cases to run: one per combination of the variants (cartesian
     /// product, the first variant varying slowest), or one case with the

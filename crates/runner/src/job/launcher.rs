@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 
 use kennel_layout::TestDir;
 
-use crate::child::{read_outcome, ChildArgs};
 use crate::error::RunnerError;
-use crate::event::{Outcome, Status};
+use crate::event::Status;
 use crate::executable::{ExecResult, ExecRun};
+use kennel_config::CaseArgs;
+use kennel_results::Outcome;
 
 /// How long past its own timeout a test process may take (its teardown) before
 /// the runner kills its process group.
@@ -27,7 +28,7 @@ const BACKSTOP: Duration = Duration::from_secs(20);
 /// (including cargo tests). The job calls it from several slot threads at once.
 pub trait Launcher: Sync {
     /// Start one attempt; `args.logdir` exists and is the attempt's log folder.
-    fn start(&self, args: &ChildArgs) -> Result<Box<dyn TestProcess>, RunnerError>;
+    fn start(&self, args: &CaseArgs) -> Result<Box<dyn TestProcess>, RunnerError>;
 
     /// How long past `args.timeout` a started attempt may run (the test enforces its
     /// own timeout and then tears down) before the job kills it.
@@ -68,7 +69,7 @@ impl ProcessLauncher {
 }
 
 impl Launcher for ProcessLauncher {
-    fn start(&self, args: &ChildArgs) -> Result<Box<dyn TestProcess>, RunnerError> {
+    fn start(&self, args: &CaseArgs) -> Result<Box<dyn TestProcess>, RunnerError> {
         let log = std::fs::File::create(TestDir::new(&args.logdir).test_process_log());
         let mut cmd = Command::new(&self.exe);
         cmd.arg("__run-test")
@@ -130,7 +131,7 @@ impl TestProcess for ChildProcess {
         // Whatever the test process left behind in its group (it should be nothing) goes now.
         kennel_machine::process::signal_group(self.process.pid(), libc::SIGKILL);
         remove_scratch(&self.logdir);
-        match read_outcome(&self.logdir) {
+        match Outcome::read(&self.logdir) {
             Some(o) => o,
             None => Outcome::with(
                 Status::Error,
@@ -187,7 +188,7 @@ done
     struct Fixture {
         dir: tempfile::TempDir,
         launcher: ProcessLauncher,
-        args: ChildArgs,
+        args: CaseArgs,
     }
 
     /// A launcher whose `kennel` is a script running `body` after [`FIND_LOGDIR`].
@@ -199,7 +200,7 @@ done
         std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         let logdir = dir.path().join("logdir");
         std::fs::create_dir(&logdir).expect("logdir");
-        let args = ChildArgs {
+        let args = CaseArgs {
             file: dir.path().join("t.toml"),
             case_index: 0,
             overrides: Default::default(),

@@ -70,7 +70,7 @@ impl Scripted {
 }
 
 impl Launcher for Scripted {
-    fn start(&self, args: &ChildArgs) -> Result<Box<dyn TestProcess>, RunnerError> {
+    fn start(&self, args: &CaseArgs) -> Result<Box<dyn TestProcess>, RunnerError> {
         let name = args
             .file
             .file_stem()

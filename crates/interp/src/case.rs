@@ -10,11 +10,12 @@ use kennel_machine::{find_qemu, LogSink};
 use kennel_spec::{MachineSpec, TestCase, TestFile, Value};
 use kennel_vm::{Deadlines, StartRecord, TestLog, Vm, VmError, Workspace};
 
-use super::machines::{self, MachineEnv};
-use super::requires;
-use super::steps::StepError;
-use super::vars::StepVars;
-use crate::event::{Outcome, Status};
+use crate::machines::{self, MachineEnv};
+use crate::requires;
+use crate::steps::StepError;
+use crate::vars::StepVars;
+use kennel_config::AssetPolicy;
+use kennel_results::{Outcome, Status};
 
 /// What the test process needs to run one case.
 pub struct CaseRun<'a> {
@@ -28,17 +29,6 @@ pub struct CaseRun<'a> {
     pub timeout: Duration,
     /// How assets may be fetched.
     pub assets: AssetPolicy,
-}
-
-/// How a test's `[assets]` are resolved.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct AssetPolicy {
-    /// Never download (`--offline`, `KENNEL_NO_DOWNLOAD=1`): a missing asset SKIPs the test.
-    pub offline: bool,
-    /// With `offline`, a missing asset is an ERROR instead (`--require-assets`).
-    pub require: bool,
-    /// Accept assets without a hash (`--allow-unverified`).
-    pub allow_unverified: bool,
 }
 
 /// A machine of the test: its spec and, once launched, the machine core's [`Vm`].
@@ -332,7 +322,7 @@ impl<'a> Interp<'a> {
                     )));
                 }
                 Err(e) => {
-                    let text = crate::error_chain(&e);
+                    let text = kennel_machine::error_chain(&e);
                     self.log.line(&format!("asset {name}: {text}"));
                     return Err(Box::new(Outcome::with(Status::Error, text)));
                 }

@@ -7,8 +7,8 @@ use kennel_spec::{render_value, DescCheck, ExitExpect, QmpExpect, Step, StepKind
 
 use kennel_vm::{ChannelError, CommandResult, SHUTDOWN_GRACE};
 
-use super::case::Interp;
-use super::checks::{cut, exact_eq, fold_crlf, found, pattern, regex, show};
+use crate::case::Interp;
+use crate::checks::{cut, exact_eq, fold_crlf, found, pattern, regex, show};
 
 /// Why a step did not pass.
 #[derive(Debug)]
@@ -77,7 +77,7 @@ impl Interp<'_> {
     }
 
     fn step_once(&mut self, step: &Step, deadline: Instant) -> Result<Option<Value>, StepError> {
-        let vars = super::vars::StepVars {
+        let vars = crate::vars::StepVars {
             saved: &self.saved,
             params: self.params,
             tmp: &self.tmp,
@@ -457,7 +457,7 @@ impl Interp<'_> {
         expect: &ExitExpect,
         deadline: Instant,
     ) -> Result<(), StepError> {
-        let vars = super::vars::StepVars {
+        let vars = crate::vars::StepVars {
             saved: &self.saved,
             params: self.params,
             tmp: &self.tmp,
@@ -549,7 +549,7 @@ fn unknown(name: &str) -> StepError {
 }
 
 fn machine<'m>(
-    slots: &'m mut indexmap::IndexMap<String, super::case::Slot<'_>>,
+    slots: &'m mut indexmap::IndexMap<String, crate::case::Slot<'_>>,
     name: &str,
 ) -> Result<&'m mut Machine, StepError> {
     let slot = slots.get_mut(name).ok_or_else(|| unknown(name))?;

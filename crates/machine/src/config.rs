@@ -3,7 +3,9 @@ use std::time::Duration;
 
 use kennel_qmp::Transcript;
 
-use crate::accel::Accel;
+use crate::accel::{Accel, AccelChoice};
+use crate::binary::{find_qemu, QemuBinary};
+use crate::error::MachineError;
 use crate::logsink::LogSink;
 
 /// Everything needed to start one QEMU.
@@ -102,5 +104,25 @@ impl MachineConfig {
         self.arch
             .clone()
             .unwrap_or_else(|| crate::accel::host_arch().to_string())
+    }
+
+    /// The QEMU binary this config resolves to.
+    pub fn resolve_binary(&self) -> Result<QemuBinary, MachineError> {
+        find_qemu(
+            &self.target_arch(),
+            self.binary.as_deref(),
+            self.qemu_option.as_deref(),
+        )
+    }
+
+    /// The accelerator a launch by `binary` (resolved) uses, and why: `accel`
+    /// as asked, or for `auto` KVM when its probe runs a guest, else TCG.
+    pub fn choose_accel(&self, binary: &std::path::Path) -> AccelChoice {
+        crate::accel::choose(
+            &self.accel,
+            &self.target_arch(),
+            self.machine_type.as_deref(),
+            binary,
+        )
     }
 }

@@ -1,9 +1,11 @@
 //! One QEMU process, driven the way a functional test needs it.
 //!
-//! A [`MachineConfig`] describes what to start; [`MachineConfig::launch`] finds the
-//! QEMU binary, builds the command line (`-display none`, a QMP monitor and an
-//! optional serial console on private sockets), starts QEMU with the parent-death
-//! signal set, waits for it to connect, and negotiates QMP. The resulting
+//! A [`MachineConfig`] describes what to start; [`MachineConfig::command_line`]
+//! is the QEMU command it makes, as a value ([`QemuCommand`]: `-display none`, a
+//! QMP monitor and an optional serial console on private sockets), without
+//! starting anything; [`MachineConfig::launch`] finds the QEMU binary, runs that
+//! command with the parent-death signal set, waits for it to connect, and
+//! negotiates QMP. The resulting
 //! [`Machine`] gives access to QMP, the console (waits for text with a deadline,
 //! failure patterns, input), QEMU's own output, and its lifecycle (shutdown, kill,
 //! wait for exit). Dropping a [`Machine`] kills QEMU if it is still running.
@@ -30,11 +32,14 @@
 mod accel;
 mod binary;
 mod capture;
+mod command_line;
 mod config;
 mod error;
+mod exit;
 pub mod fsutil;
 mod install;
 mod kvm_probe_x86;
+mod launch;
 mod logsink;
 mod machine;
 pub mod private_dir;
@@ -44,12 +49,14 @@ mod sockets;
 pub use accel::{host_arch, probe_kvm, Accel, AccelChoice, KvmProbe};
 pub use binary::{debian_package, find_qemu, QemuBinary, QEMU_BINARY_ENV};
 pub use capture::{on_one_line, Capture, Pattern, TextMatch, WaitError};
+pub use command_line::{QemuCommand, QemuSetup, ATTACH_HMP, ATTACH_QMP};
 pub use config::MachineConfig;
 pub use error::MachineError;
+pub use exit::ExitInfo;
 pub use install::QemuInstall;
 pub use kennel_qmp::{CommandError, Qmp, QmpError, Transcript, Value};
 pub use logsink::LogSink;
-pub use machine::{ExitInfo, Machine, ATTACH_HMP, ATTACH_QMP};
+pub use machine::Machine;
 
 /// The accelerator `auto` picks for a guest of `arch` run by `binary` (`kvm` or `tcg`).
 pub fn choose_accel(arch: &str, binary: &std::path::Path) -> String {

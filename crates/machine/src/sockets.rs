@@ -2,7 +2,7 @@
 
 use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Instant;
 
 /// Why QEMU did not connect.
@@ -17,15 +17,15 @@ pub(crate) enum AcceptError {
 
 /// A listening socket QEMU connects to as a client.
 pub(crate) struct Listener {
-    pub path: PathBuf,
     pub listener: UnixListener,
 }
 
 impl Listener {
-    pub fn bind(path: PathBuf) -> std::io::Result<Listener> {
-        let listener = UnixListener::bind(&path)?;
+    /// Listen on a new socket at `path`, without blocking.
+    pub fn bind(path: &Path) -> std::io::Result<Listener> {
+        let listener = UnixListener::bind(path)?;
         listener.set_nonblocking(true)?;
-        Ok(Listener { path, listener })
+        Ok(Listener { listener })
     }
 }
 

@@ -47,20 +47,25 @@ pub fn guest(cmd: GuestCommand) -> Result<Ending, CliError> {
         );
         return Ok(Ending::Ok);
     }
-    let binary = match kennel_machine::find_qemu(&arch, None, a.qemu.as_deref()) {
-        Ok(b) => b.path,
-        Err(e) => return Err(CliError::Failed(e.to_string())),
-    };
-    let accel = kennel_machine::choose_accel(&arch, &binary);
-    let args = kennel_vm::guest::interactive_args(&image, &accel, a.cpus, &a.memory);
-    eprintln!("kennel: {} {}", binary.display(), args.join(" "));
+    let mut config = kennel_vm::guest::interactive_config(&image, a.cpus, &a.memory);
+    config.qemu_option = a.qemu.clone();
+    let binary = config
+        .resolve_binary()
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    let accel = config.choose_accel(&binary.path);
+    let command = config.command_line(&kennel_machine::QemuSetup {
+        binary: &binary.path,
+        install: &kennel_machine::QemuInstall::of(&binary.path),
+        accel: &accel.accel,
+        // The shell's machine has no monitor or console socket.
+        socket_dir: std::path::Path::new(""),
+    });
+    eprintln!("kennel: {command}");
     eprintln!("kennel: the guest's shell is on this terminal; `poweroff -f` or Ctrl-A X ends it");
     use std::os::unix::process::CommandExt;
-    let err = kennel_machine::QemuInstall::command(&binary)
-        .args(&args)
-        .exec();
+    let err = command.command().exec();
     Err(CliError::Failed(format!(
         "cannot start {}: {err}",
-        binary.display()
+        command.program.display()
     )))
 }

@@ -58,11 +58,6 @@ pub use kennel_qmp::{CommandError, Qmp, QmpError, Transcript, Value};
 pub use logsink::LogSink;
 pub use machine::Machine;
 
-/// The accelerator `auto` picks for a guest of `arch` run by `binary` (`kvm` or `tcg`).
-pub fn choose_accel(arch: &str, binary: &std::path::Path) -> String {
-    accel::choose(&Accel::Auto, arch, None, binary).accel
-}
-
 /// The version in the text of QEMU's `--version`: `QEMU emulator version
 /// 7.2.19 (Debian 1:7.2+dfsg-7+deb12u18)` is `(7, 2, 19)`; `None` without a
 /// version.

@@ -209,33 +209,63 @@ fn cpu_args(arch: Arch) -> Vec<String> {
     }
 }
 
-/// QEMU's arguments for a person's interactive session with the built-in guest
-/// `image` (`kennel guest shell`): the guest's shell on QEMU's standard input
-/// and output (`-serial mon:stdio`, Ctrl-A X ends it), no display, `accel`,
-/// `cpus` and `memory` (`-m` syntax).
-pub fn interactive_args(image: &GuestImage, accel: &str, cpus: u64, memory: &str) -> Vec<String> {
-    let mut args: Vec<String> = vec![
-        "-machine".into(),
-        image.arch.default_machine().into(),
-        "-accel".into(),
-        accel.into(),
-        "-smp".into(),
-        cpus.to_string(),
-        "-m".into(),
-        memory.into(),
-        "-nodefaults".into(),
-        "-no-reboot".into(),
-        "-display".into(),
-        "none".into(),
-        "-serial".into(),
-        "mon:stdio".into(),
-    ];
-    args.extend(cpu_args(image.arch));
-    args.extend(
-        image
-            .qemu_args()
-            .into_iter()
-            .map(|a| a.to_string_lossy().into_owned()),
-    );
-    args
+/// The machine of a person's interactive session with the built-in guest
+/// `image` (`kennel guest shell`): the guest wired in as for a test ([`apply`],
+/// without the agent), its shell on QEMU's standard input and output instead of
+/// a console socket (`-serial mon:stdio`, Ctrl-A X ends it), no monitor, `cpus`
+/// and `memory` (`-m` syntax). Its command line is
+/// [`MachineConfig::command_line`]'s, as for any machine.
+pub fn interactive_config(image: &GuestImage, cpus: u64, memory: &str) -> MachineConfig {
+    let mut c = MachineConfig::new("shell");
+    c.arch = Some(image.arch.name().to_string());
+    c.cpus = Some(cpus);
+    c.memory = Some(memory.to_string());
+    c.qmp = false;
+    apply(&mut c, image, false);
+    c.console = false;
+    c.extra_args.extend(["-serial".into(), "mon:stdio".into()]);
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use kennel_guest::{Arch, GuestImage};
+
+    use super::interactive_config;
+
+    fn aarch64_guest() -> GuestImage {
+        GuestImage {
+            arch: Arch::Aarch64,
+            kernel: "/cache/vmlinuz".into(),
+            initrd: "/cache/initramfs.cpio".into(),
+            append: "console=ttyAMA0 quiet".into(),
+            console: "ttyAMA0".into(),
+            kernel_release: String::new(),
+            pvh: false,
+            from_cache: true,
+        }
+    }
+
+    #[test]
+    fn the_guest_shell_is_on_qemus_terminal_without_monitor_or_sockets() {
+        let config = interactive_config(&aarch64_guest(), 2, "512M");
+
+        let command = config.command_line(&kennel_machine::QemuSetup {
+            binary: Path::new("/usr/bin/qemu-system-aarch64"),
+            install: &kennel_machine::QemuInstall::default(),
+            accel: "tcg",
+            socket_dir: Path::new(""),
+        });
+
+        assert_eq!(
+            command.to_string(),
+            "/usr/bin/qemu-system-aarch64 -display none -vga none -machine virt -accel tcg \
+             -smp 2 -m 512M -kernel /cache/vmlinuz -initrd /cache/initramfs.cpio \
+             -append 'console=ttyAMA0 quiet' -no-reboot -nodefaults -cpu cortex-a57 \
+             -serial mon:stdio"
+        );
+        assert_eq!(config.target_arch(), "aarch64");
+    }
 }

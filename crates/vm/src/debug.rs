@@ -335,6 +335,68 @@ mod tests {
         );
     }
 
+    /// The command line `config` launches with, by the distribution's QEMU.
+    fn command_of(config: &MachineConfig) -> kennel_machine::QemuCommand {
+        config.command_line(&kennel_machine::QemuSetup {
+            binary: Path::new("/usr/bin/qemu-system-x86_64"),
+            install: &kennel_machine::QemuInstall::default(),
+            accel: "tcg",
+            socket_dir: Path::new("/s"),
+        })
+    }
+
+    #[test]
+    fn qemu_runs_under_the_wrapper_with_its_own_arguments_after_it() {
+        let mut config = MachineConfig::new("main");
+        config.qmp = false;
+        let d = debug("valgrind --log-file='${logdir}/valgrind.log'");
+
+        apply(&mut config, &d, Path::new("/r/tests/001-x"), None).expect("applied");
+        let command = command_of(&config);
+
+        assert_eq!(command.program, Path::new("valgrind"));
+        assert_eq!(
+            command.args,
+            [
+                "--log-file=/r/tests/001-x/valgrind.log",
+                "/usr/bin/qemu-system-x86_64",
+                "-display",
+                "none",
+                "-vga",
+                "none",
+                "-accel",
+                "tcg"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_gdbstub_options_end_qemus_command_line() {
+        let mut config = MachineConfig::new("main");
+        config.qmp = false;
+        config.extra_args = vec!["-nodefaults".into()];
+        let d = Debug {
+            gdb: true,
+            gdb_wait: true,
+            ..Debug::default()
+        };
+
+        let stub = apply(&mut config, &d, Path::new("/l"), None)
+            .expect("applied")
+            .expect("a stub");
+        let command = command_of(&config);
+
+        assert_eq!(
+            command.args[command.args.len() - 4..],
+            [
+                "-nodefaults".to_string(),
+                "-gdb".into(),
+                format!("tcp:{}", stub.address),
+                "-S".into()
+            ]
+        );
+    }
+
     #[test]
     fn an_artifact_keeps_the_tail_of_a_long_text() {
         let text = "x".repeat(ARTIFACT_LIMIT + 10);

@@ -127,6 +127,11 @@ fn ppc64_decrementer_lost(accel: &str, version: &str) -> Option<String> {
 /// kernel command line, every other argument and device, and for a cloud
 /// guest its image (path and file stamp: size, times, inode), host name and
 /// user-data.
+///
+/// It hashes what [`MachineConfig::command_line`] makes QEMU's command line
+/// of, not the command line itself, which holds per-launch things (the socket
+/// folder) and names files by path where a template depends on their content;
+/// the tests below pin that whatever changes the command line changes the key.
 pub(crate) fn template_key(
     config: &MachineConfig,
     recipe: &Recipe<'_>,
@@ -331,6 +336,62 @@ mod tests {
         other.launch_timeout = std::time::Duration::from_secs(1);
 
         assert_eq!(key_of(&c, dir.path()), key_of(&other, dir.path()));
+    }
+
+    /// The command line `c` launches with by a fixed QEMU, socket folder and
+    /// accelerator.
+    fn command_of(c: &MachineConfig) -> kennel_machine::QemuCommand {
+        c.command_line(&kennel_machine::QemuSetup {
+            binary: Path::new("/usr/bin/qemu-system-x86_64"),
+            install: &kennel_machine::QemuInstall::default(),
+            accel: "tcg",
+            socket_dir: Path::new("/sockets"),
+        })
+    }
+
+    /// One change to a machine's configuration.
+    type Change = fn(&mut MachineConfig);
+
+    #[test]
+    fn whatever_changes_qemus_command_line_changes_the_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = guest_config(dir.path());
+        let changes: [(&str, Change); 8] = [
+            ("machine type", |c| c.machine_type = Some("q35".into())),
+            ("cpus", |c| c.cpus = Some(4)),
+            ("memory", |c| c.memory = Some("1G".into())),
+            ("kernel command line", |c| c.append = Some("quiet".into())),
+            ("console", |c| c.console = true),
+            ("extra socket", |c| c.sockets.push("serial1".into())),
+            ("argument", |c| c.extra_args.push("-no-hpet".into())),
+            ("environment", |c| {
+                c.env.push(("G_SLICE".into(), "x".into()))
+            }),
+        ];
+
+        for (what, change) in changes {
+            let mut changed = c.clone();
+            change(&mut changed);
+            assert_ne!(command_of(&c), command_of(&changed), "{what}");
+            assert_ne!(
+                key_of(&c, dir.path()).id,
+                key_of(&changed, dir.path()).id,
+                "{what} changes the command line, not the key"
+            );
+        }
+    }
+
+    #[test]
+    fn the_same_kernel_at_another_path_keeps_the_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = guest_config(dir.path());
+        let mut moved = c.clone();
+        let elsewhere = dir.path().join("vmlinux-copy");
+        std::fs::copy(c.kernel.as_ref().expect("kernel"), &elsewhere).expect("copy");
+        moved.kernel = Some(elsewhere);
+
+        assert_ne!(command_of(&c), command_of(&moved));
+        assert_eq!(key_of(&c, dir.path()), key_of(&moved, dir.path()));
     }
 
     #[test]

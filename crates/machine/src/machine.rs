@@ -185,7 +185,7 @@ impl Machine {
         text
     }
 
-    /// The connected stream of an extra socket (see [`MachineConfig::sockets`]), once.
+    /// The connected stream of an extra socket (see [`MachineConfig::sockets`](crate::MachineConfig::sockets)), once.
     pub fn take_socket(&mut self, id: &str) -> Option<UnixStream> {
         let at = self.sockets.iter().position(|(i, _)| i == id)?;
         Some(self.sockets.remove(at).1)

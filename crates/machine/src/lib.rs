@@ -37,6 +37,7 @@ mod install;
 mod kvm_probe_x86;
 mod logsink;
 mod machine;
+pub mod modules;
 pub mod private_dir;
 pub mod process;
 mod sockets;

@@ -3,7 +3,8 @@
 # bookworm-backports packages of qemu-system-{x86,arm,ppc} (with their common
 # files, firmware, SeaBIOS and every module package of the same build)
 # downloaded with `apt-get download` and unpacked into a folder. Nothing is
-# installed: the system's QEMU stays as it is.
+# installed: the system's QEMU stays as it is, and this one never loads its
+# modules (a `qemu-bundle` link, below).
 #
 #   scripts/fetch-qemu10.sh            -> build/qemu-10/usr/bin/qemu-system-*
 #   OUT=dir scripts/fetch-qemu10.sh
@@ -84,6 +85,17 @@ place_modules() {
   fi
 }
 
+# QEMU looks for every path built into it (modules, firmware, data) under a
+# `qemu-bundle` folder beside its binary when there is one (QEMU's
+# util/cutils.c, get_relocated_path): pointed at the unpack's root, it keeps
+# this QEMU in its own tree even when run directly, without QEMU_MODULE_DIR.
+# The iPXE ROMs its firmware path names come from the system's ipxe-qemu (a
+# Depends of qemu-system-x86, the same ROMs for 7.2 and 10).
+bundle_links() {
+  ln -sfn ../.. "$out/usr/bin/qemu-bundle"
+  [ -e "$out/usr/lib/ipxe" ] || ln -sfn /usr/lib/ipxe "$out/usr/lib/ipxe"
+}
+
 if [ -x "$qemu" ] && "$qemu" --version 2>/dev/null | grep -q 'version 10\.'; then
   if [ ! -s "$stamp" ]; then
     # An older unpack without all its module packages: complete it in place
@@ -98,6 +110,7 @@ if [ -x "$qemu" ] && "$qemu" --version 2>/dev/null | grep -q 'version 10\.'; the
     printf '%s\n' "${modules[@]}" >"$stamp"
   fi
   place_modules
+  bundle_links
   say "already there: $("$qemu" --version | head -n 1)"
   exit 0
 fi
@@ -119,4 +132,5 @@ printf '%s\n' "${modules[@]}" >"$out.partial/.module-packages"
 rm -rf "$out"
 mv "$out.partial" "$out"
 place_modules
+bundle_links
 say "ready: $("$qemu" --version | head -n 1) in $out/usr/bin"

@@ -43,7 +43,7 @@ module_packages() {
   local version=$1 p
   for p in "${systems[@]}"; do
     apt-cache "${apt_opts[@]}" show "$p=$version" | awk '/^Recommends:/ {sub(/^Recommends: */, ""); print; exit}'
-  done | tr ',|' '\n\n' | awk -v pin="(= $version)" 'index($0, pin) {print $1}' | sort -u
+  done | sed 's/[,|]/\n/g' | awk -v pin="(= $version)" 'index($0, pin) {print $1}' | sort -u
 }
 
 # download_modules VERSION DIR: its module packages into DIR, named in $stamp's

@@ -146,48 +146,44 @@ pub fn foreign_module_abort(stderr: &str, binary: &Path) -> Option<String> {
 /// holds `/usr/lib/ipxe/qemu`, firmware), under `qemu-bundle` beside the binary
 /// when there is one, as QEMU itself does.
 fn builtin_module_dir(binary: &Path, image: &[u8]) -> Option<PathBuf> {
-    let pattern = regex::bytes::Regex::new(r"\x00(/[\x21-\x7e]*/lib[\x21-\x7e]*/qemu)\x00").ok()?;
     let bundle = std::fs::canonicalize(binary)
         .ok()
         .and_then(|b| b.parent().map(|d| d.join(BUNDLE)))
         .filter(|b| b.is_dir());
-    let mut at = 0;
-    while let Some(found) = pattern.captures_at(image, at) {
-        let whole = found.get(0)?;
-        // The closing NUL may open the next string.
-        at = whole.end() - 1;
-        let path = String::from_utf8_lossy(&found[1]).into_owned();
-        let dir = match &bundle {
-            Some(b) => b.join(path.trim_start_matches('/')),
-            None => PathBuf::from(path),
-        };
-        if !module_names(&dir).is_empty() {
-            return Some(dir);
-        }
-    }
-    None
+    strings_between_nuls(r"/[\x21-\x7e]*/lib[\x21-\x7e]*/qemu", image)
+        .map(|path| {
+            let path = String::from_utf8_lossy(path);
+            match &bundle {
+                Some(b) => b.join(path.trim_start_matches('/')),
+                None => PathBuf::from(path.into_owned()),
+            }
+        })
+        .find(|dir| !module_names(dir).is_empty())
 }
 
-/// Which of `names` the file `image` holds as whole strings (between NULs):
-/// the module names the QEMU knows. One pass, however many names.
+/// Which of `names` the file `image` holds as whole strings: the module
+/// names the QEMU knows. One pass, however many names.
 fn known_strings(image: &[u8], names: &BTreeSet<String>) -> HashSet<String> {
-    let mut known = HashSet::new();
     if names.is_empty() {
-        return known;
+        return HashSet::new();
     }
     let alternatives: Vec<String> = names.iter().map(|n| regex::escape(n)).collect();
-    let Ok(pattern) = regex::bytes::Regex::new(&format!(r"\x00({})\x00", alternatives.join("|")))
-    else {
-        return known;
-    };
+    strings_between_nuls(&alternatives.join("|"), image)
+        .map(|name| String::from_utf8_lossy(name).into_owned())
+        .collect()
+}
+
+/// The strings of `image` between NULs that match `pattern` whole, in order
+/// (none when `pattern` is not a regular expression).
+fn strings_between_nuls<'a>(pattern: &str, image: &'a [u8]) -> impl Iterator<Item = &'a [u8]> {
+    let pattern = regex::bytes::Regex::new(&format!(r"\x00({pattern})\x00")).ok();
     let mut at = 0;
-    while let Some(found) = pattern.captures_at(image, at) {
-        let Some(whole) = found.get(0) else { break };
+    std::iter::from_fn(move || {
+        let found = pattern.as_ref()?.captures_at(image, at)?;
         // The closing NUL may open the next string.
-        at = whole.end() - 1;
-        known.insert(String::from_utf8_lossy(&found[1]).into_owned());
-    }
-    known
+        at = found.get(0)?.end() - 1;
+        Some(found.get(1)?.as_bytes())
+    })
 }
 
 /// The strings of an ELF executable: its `.rodata` section (a tenth of

@@ -14,6 +14,9 @@ need=(
   "qemu-system-aarch64:qemu-system-arm"
   "qemu-system-ppc64:qemu-system-ppc"
   "qemu-img:qemu-utils"
+  # QEMU's display and audio modules, as an ordinary install (a Recommends of
+  # qemu-system-x86) has them: the QEMU 10 leg must run beside them (issue 31)
+  "/usr/share/doc/qemu-system-gui:qemu-system-gui"
   "/bin/busybox:busybox-static"
   "cpio:cpio"
   "gzip:gzip"
@@ -68,15 +71,21 @@ if [ ${#missing[@]} -gt 0 ]; then
     say "installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt_update
-    # qemu-utils must match the QEMU the distribution ships: a newer one (say,
-    # from backports) refuses to live beside qemu-system 7.2, so pin it.
+    # qemu-utils (and qemu-system-gui) must match the QEMU the distribution
+    # ships: a newer one (say, from backports) refuses to live beside
+    # qemu-system 7.2, so pin it.
     pins=()
     if printf '%s\n' "${missing[@]}" | grep -q '^qemu-'; then
       v=$(apt-cache policy qemu-system-common | awk '/Candidate:/ {print $2}')
       if [ -n "$v" ] && [ "$v" != "(none)" ]; then pins=("qemu-utils=$v"); fi
+      if [ ${#pins[@]} -gt 0 ] && printf '%s\n' "${missing[@]}" | grep -qx qemu-system-gui; then
+        pins+=("qemu-system-gui=$v")
+      fi
     fi
     list=()
-    for p in "${missing[@]}"; do [ "$p" = qemu-utils ] || list+=("$p"); done
+    for p in "${missing[@]}"; do
+      case $p in qemu-utils | qemu-system-gui) ;; *) list+=("$p") ;; esac
+    done
     apt-get install -y -q --no-install-recommends --allow-downgrades "${list[@]}" "${pins[@]}"
   else
     say "missing: ${missing[*]}"

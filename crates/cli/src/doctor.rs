@@ -23,6 +23,9 @@ pub fn doctor(a: DoctorArgs) -> Result<Ending, CliError> {
                     b.path.display(),
                     b.source
                 );
+                if let Some(foreign) = kennel_machine::modules::ForeignModules::once(&b.path) {
+                    println!("  {:<8} {foreign}", "modules");
+                }
                 if arch == kennel_machine::host_arch() {
                     host_binary = Some(b.path);
                 }

@@ -42,6 +42,7 @@ mod kvm_probe_x86;
 mod launch;
 mod logsink;
 mod machine;
+pub mod modules;
 pub mod private_dir;
 pub mod process;
 mod sockets;

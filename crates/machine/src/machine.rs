@@ -56,6 +56,8 @@ impl Machine {
         let exit = status
             .map(|s| s.to_string())
             .unwrap_or_else(|| "unknown".into());
+        let reason = crate::modules::foreign_module_abort(&self.stderr.text(), &self.binary.path)
+            .unwrap_or(reason);
         MachineError::LaunchFailed {
             reason: format!(
                 "{reason} ({exit}){}",

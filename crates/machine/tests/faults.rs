@@ -230,3 +230,42 @@ fn console_fail_pattern_ends_a_wait_at_once() {
     // At once: long before the wait's own 60 s.
     assert!(started.elapsed() < Duration::from_secs(30));
 }
+
+/// Issue 31: a QEMU under a prefix whose module folder lacks `audio-pa.so`
+/// took the system's, another build's, and aborted; the launch error's first
+/// line names that module and the folder that lacks it.
+#[test]
+fn abort_on_another_builds_module_names_the_module_and_the_folder_that_lacks_it() {
+    let root = tempfile::tempdir().expect("prefix");
+    let binary = root.path().join("usr/bin/qemu-system-x86_64");
+    std::fs::create_dir_all(root.path().join("usr/bin")).expect("bin");
+    std::fs::copy(fake_qemu(), &binary).expect("the fake as a prefix's QEMU");
+    let arch = std::env::consts::ARCH;
+    let own = root.path().join(format!("usr/lib/{arch}-linux-gnu/qemu"));
+    std::fs::create_dir_all(&own).expect("module folder");
+    let own = std::fs::canonicalize(own).expect("canonical");
+    let marker = unique_marker();
+    let mut config = fake(
+        "stderr:qemu-system-x86_64: failed to initialize module: /usr/lib/x/qemu/audio-pa.so,\
+         stderr:Only modules from the same build can be loaded.,exit:1",
+        &marker,
+    );
+    config.binary = Some(binary);
+
+    let err = config.launch().err().expect("launch fails");
+
+    let first = err
+        .to_string()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        first.starts_with(&format!(
+            "QEMU failed to launch: QEMU loaded /usr/lib/x/qemu/audio-pa.so, a module of \
+             another QEMU build: its own module folder {} has no audio-pa.so",
+            own.display()
+        )),
+        "{first}"
+    );
+}

@@ -259,6 +259,9 @@ impl Plan {
         } = self;
         let name = config.name.clone();
         let log = workspace.log.clone();
+        if let Some(foreign) = kennel_machine::modules::ForeignModules::before_launch(&config) {
+            log.line(&foreign.to_string());
+        }
         config.launch_timeout = config
             .launch_timeout
             .min(deadlines.until.saturating_duration_since(Instant::now()));

@@ -230,3 +230,62 @@ pub fn resolve_cloud_asset(
         extract: None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unresolved_offline() -> AssetProblem {
+        AssetProblem::Cloud {
+            name: "image".into(),
+            source: CloudAssetError::Provider(Box::new(kennel_cloud::CloudError::Offline {
+                image: "debian 12 amd64 genericcloud".into(),
+                cache: None,
+            })),
+        }
+    }
+
+    fn policy(offline: bool, require: bool) -> AssetPolicy {
+        AssetPolicy {
+            offline,
+            require,
+            allow_unverified: false,
+        }
+    }
+
+    #[test]
+    fn an_unresolved_cloud_image_with_downloads_off_skips_with_the_not_cached_reason() {
+        let problem = under_policy(unresolved_offline(), &policy(true, false));
+
+        assert!(problem.is_skip());
+        assert_eq!(
+            kennel_machine::error_chain(&problem),
+            "asset `image` is not cached and downloads are off: cannot resolve image debian 12 \
+             amd64 genericcloud offline: it is not in the resolution cache (no cache directory)"
+        );
+    }
+
+    #[test]
+    fn an_unresolved_cloud_image_is_an_error_when_assets_are_required() {
+        let problem = under_policy(unresolved_offline(), &policy(true, true));
+
+        assert!(!problem.is_skip());
+        assert_eq!(
+            kennel_machine::error_chain(&problem),
+            "asset `image`: cannot resolve image debian 12 amd64 genericcloud offline: it is not \
+             in the resolution cache (no cache directory)"
+        );
+    }
+
+    #[test]
+    fn a_malformed_cloud_image_name_is_an_error_even_with_downloads_off() {
+        let spec = cloud_image_asset("debian");
+
+        let problem = resolve_cloud_asset(&spec, "debian", true).expect_err("no such image");
+        let problem = under_policy(problem, &policy(true, false));
+
+        assert!(!problem.is_skip());
+        assert!(kennel_machine::error_chain(&problem)
+            .starts_with("asset `image`: invalid image reference"));
+    }
+}

@@ -40,16 +40,56 @@ enum Mode {
     Connect(PathBuf),
 }
 
-fn parse_args(args: &[String]) -> Result<Mode, String> {
+/// A command line the agent does not take.
+#[derive(Debug, thiserror::Error)]
+enum UsageError {
+    #[error("{0} needs a value")]
+    NoValue(&'static str),
+    #[error("unknown option {0}")]
+    UnknownOption(String),
+    #[error("give one PATH, --port or --connect")]
+    SeveralPorts,
+}
+
+/// Why the agent stopped serving.
+#[derive(Debug, thiserror::Error)]
+enum AgentFailure {
+    /// The virtio-serial port could not be looked for.
+    #[error("looking for virtio-serial port {name}")]
+    FindPort {
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The channel did not open (the error names the path).
+    #[error(transparent)]
+    Open(std::io::Error),
+    /// The channel failed or the host spoke something else.
+    #[error("{channel}")]
+    Serve {
+        channel: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// `error` and its causes, each after a colon.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        text.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    text
+}
+
+fn parse_args(args: &[String]) -> Result<Mode, UsageError> {
     let mut name = PORT_NAME.to_owned();
     let mut mode = None;
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
-        let mut value = |flag: &str| {
-            iter.next()
-                .cloned()
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
+        let mut value = |flag: &'static str| iter.next().cloned().ok_or(UsageError::NoValue(flag));
         let next = match arg.as_str() {
             "--name" => {
                 name = value("--name")?;
@@ -57,11 +97,13 @@ fn parse_args(args: &[String]) -> Result<Mode, String> {
             }
             "--port" => Mode::Port(value("--port")?.into()),
             "--connect" => Mode::Connect(value("--connect")?.into()),
-            flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),
+            flag if flag.starts_with('-') => {
+                return Err(UsageError::UnknownOption(flag.to_owned()))
+            }
             path => Mode::Port(path.into()),
         };
         if mode.replace(next).is_some() {
-            return Err("give one PATH, --port or --connect".into());
+            return Err(UsageError::SeveralPorts);
         }
     }
     Ok(mode.unwrap_or(Mode::Find(name)))
@@ -86,22 +128,25 @@ fn main() -> ExitCode {
     };
     match run(mode) {
         Ok(()) => ExitCode::from(EXIT_OK),
-        Err(message) => {
-            eprintln!("kennel-agent: {message}");
+        Err(failure) => {
+            eprintln!("kennel-agent: {}", with_causes(&failure));
             ExitCode::from(EXIT_FAILURE)
         }
     }
 }
 
-fn run(mode: Mode) -> Result<(), String> {
+fn run(mode: Mode) -> Result<(), AgentFailure> {
     let mut channel = match mode {
         Mode::Connect(path) => Channel::connect(&path),
         Mode::Port(path) => Channel::open_port(&path),
         Mode::Find(name) => Channel::open_port(&wait_for_port(&name)?),
     }
-    .map_err(|e| e.to_string())?;
+    .map_err(AgentFailure::Open)?;
     loop {
-        serve(&mut channel).map_err(|e| format!("{}: {e}", channel.description()))?;
+        serve(&mut channel).map_err(|source| AgentFailure::Serve {
+            channel: channel.description().to_string(),
+            source,
+        })?;
         if !channel.reconnects() {
             return Ok(());
         }
@@ -111,14 +156,19 @@ fn run(mode: Mode) -> Result<(), String> {
     }
 }
 
-fn wait_for_port(name: &str) -> Result<PathBuf, String> {
+fn wait_for_port(name: &str) -> Result<PathBuf, AgentFailure> {
     let started = Instant::now();
     let mut complained = false;
     loop {
         match find_port(name) {
             Ok(Some(path)) => return Ok(path),
             Ok(None) => {}
-            Err(e) => return Err(format!("looking for virtio-serial port {name}: {e}")),
+            Err(source) => {
+                return Err(AgentFailure::FindPort {
+                    name: name.to_owned(),
+                    source,
+                })
+            }
         }
         if !complained && started.elapsed() >= PORT_COMPLAINT {
             eprintln!("kennel-agent: still waiting for virtio-serial port {name}");

@@ -247,7 +247,7 @@ fn declared(discovery: &kennel_runner::Discovery) -> (Vec<BatchItem>, usize) {
                 if !seen.insert(text.clone()) {
                     continue;
                 }
-                match kennel_vm::cloud::resolve_cloud_asset(spec, &text, false) {
+                match kennel_vm::resolve_cloud_asset(spec, &text, false) {
                     Ok(resolved) => items.push(BatchItem {
                         label: label(&format!("{name} ({text})")),
                         spec: resolved,
@@ -255,7 +255,8 @@ fn declared(discovery: &kennel_runner::Discovery) -> (Vec<BatchItem>, usize) {
                     }),
                     Err(e) => {
                         unresolved += 1;
-                        println!(" FAILED {}: {e}", label(name));
+                        let why = kennel_machine::error_chain(&e);
+                        println!(" FAILED {}: {why}", label(name));
                     }
                 }
             }

@@ -17,10 +17,7 @@ pub fn guest(cmd: GuestCommand) -> Result<Ending, CliError> {
     let started = std::time::Instant::now();
     let (image, agent) = match kennel_vm::guest::build(&arch, a.kernel.as_deref()) {
         Ok(g) => (g.image, g.agent),
-        Err(
-            kennel_vm::guest::GuestProblem::Missing(why)
-            | kennel_vm::guest::GuestProblem::Failed(why),
-        ) => return Err(CliError::Failed(why)),
+        Err(problem) => return Err(CliError::Failed(kennel_machine::error_chain(&problem))),
     };
     if !shell {
         println!("arch     {}", image.arch.name());

@@ -76,12 +76,15 @@ fn main() -> ExitCode {
     let script = match std::env::var(SCRIPT_VAR) {
         Ok(text) => script::parse(&text),
         Err(std::env::VarError::NotPresent) => Ok(vec![Action::Greet, Action::Serve]),
-        Err(e) => Err(format!("{SCRIPT_VAR}: {e}")),
+        Err(e) => Err(script::ScriptError::Var(e)),
     };
     let script = match script {
         Ok(script) => script,
         Err(e) => {
-            eprintln!("fake-qemu: {e}");
+            match std::error::Error::source(&e) {
+                Some(cause) => eprintln!("fake-qemu: {e}: {cause}"),
+                None => eprintln!("fake-qemu: {e}"),
+            }
             return ExitCode::from(EXIT_USAGE);
         }
     };

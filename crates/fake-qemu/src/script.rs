@@ -22,8 +22,28 @@ impl Action {
     }
 }
 
+/// Why a script does not read.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ScriptError {
+    /// `KENNEL_FAKE_QEMU` is not text.
+    #[error("KENNEL_FAKE_QEMU")]
+    Var(#[source] std::env::VarError),
+    /// An action without its argument (`form`: what it takes).
+    #[error("{name} needs an argument: {name}:{form}")]
+    NoArgument { name: String, form: &'static str },
+    /// An action's argument is not a number.
+    #[error("{name}: expected a number, got {text:?}")]
+    NotANumber { name: String, text: String },
+    /// `exit` without a code.
+    #[error("exit needs a code: exit:N, got {0:?}")]
+    NoExitCode(String),
+    /// No such action.
+    #[error("unknown action {0:?}")]
+    UnknownAction(String),
+}
+
 /// Parse a comma-separated list of actions.
-pub(crate) fn parse(script: &str) -> Result<Vec<Action>, String> {
+pub(crate) fn parse(script: &str) -> Result<Vec<Action>, ScriptError> {
     split(script)
         .iter()
         .filter(|item| !item.trim().is_empty())
@@ -31,28 +51,33 @@ pub(crate) fn parse(script: &str) -> Result<Vec<Action>, String> {
         .collect()
 }
 
-fn parse_action(item: &str) -> Result<Action, String> {
+fn parse_action(item: &str) -> Result<Action, ScriptError> {
     let (name, argument) = match item.split_once(':') {
         Some((name, argument)) => (name.trim(), Some(argument)),
         None => (item.trim(), None),
     };
-    let number = |what: &str| -> Result<u64, String> {
-        let text = argument.ok_or_else(|| format!("{name} needs an argument: {name}:{what}"))?;
-        text.trim()
-            .parse()
-            .map_err(|_| format!("{name}: expected a number, got {text:?}"))
+    let no_argument = |form| ScriptError::NoArgument {
+        name: name.to_owned(),
+        form,
+    };
+    let number = |form: &'static str| -> Result<u64, ScriptError> {
+        let text = argument.ok_or_else(|| no_argument(form))?;
+        text.trim().parse().map_err(|_| ScriptError::NotANumber {
+            name: name.to_owned(),
+            text: text.to_owned(),
+        })
     };
     let count = |what| number(what).map(|n| usize::try_from(n).unwrap_or(usize::MAX));
     let text = || {
         argument
             .map(str::to_owned)
-            .ok_or_else(|| format!("{name} needs an argument: {name}:TEXT"))
+            .ok_or_else(|| no_argument("TEXT"))
     };
     let action = match name {
         "exit" => Action::Exit(
             argument
                 .and_then(|code| code.trim().parse().ok())
-                .ok_or_else(|| format!("exit needs a code: exit:N, got {item:?}"))?,
+                .ok_or_else(|| ScriptError::NoExitCode(item.to_owned()))?,
         ),
         "stderr" => Action::Stderr(text()?),
         "console" => Action::Console(text()?),
@@ -63,7 +88,7 @@ fn parse_action(item: &str) -> Result<Action, String> {
         "hang-after" => Action::HangAfter(count("N")?),
         "crash-after" => Action::CrashAfter(count("N")?),
         "serve" => Action::Serve,
-        _ => return Err(format!("unknown action {item:?}")),
+        _ => return Err(ScriptError::UnknownAction(item.to_owned())),
     };
     Ok(action)
 }

@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 
 use crate::cpio::guest_path;
 use crate::elf::{self, ElfInfo};
-use crate::error::io_err;
+use crate::error::{io_err, ElfError};
 use crate::{Arch, GuestError, Initramfs};
 
-fn bad_elf(path: &Path) -> impl FnOnce(String) -> GuestError + '_ {
-    move |reason| GuestError::BadElf {
+fn bad_elf(path: &Path) -> impl FnOnce(ElfError) -> GuestError + '_ {
+    move |source| GuestError::BadElf {
         path: path.to_owned(),
-        reason,
+        source,
     }
 }
 
@@ -165,7 +165,7 @@ pub(crate) fn check_arch(path: &Path, arch: Arch) -> Result<(), GuestError> {
     if !head.starts_with(b"\x7fELF") || head.len() < 20 {
         return Err(GuestError::BadElf {
             path: path.to_owned(),
-            reason: "no ELF header".to_owned(),
+            source: ElfError::NoHeader,
         });
     }
     let machine = if head[5] == 2 {

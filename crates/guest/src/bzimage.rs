@@ -9,6 +9,8 @@
 
 use std::io::Read;
 
+use crate::error::BzImageError;
+
 /// `XEN_ELFNOTE_PHYS32_ENTRY`: the note that gives a kernel a PVH entry point.
 const XEN_ELFNOTE_PHYS32_ENTRY: u32 = 18;
 
@@ -38,32 +40,28 @@ pub fn bzimage_version(data: &[u8]) -> Option<String> {
 
 /// Decompresses the ELF `vmlinux` out of a bzImage (gzip, xz or zstd
 /// payloads; others are reported by name).
-pub fn extract_vmlinux(data: &[u8]) -> Result<Vec<u8>, String> {
+pub fn extract_vmlinux(data: &[u8]) -> Result<Vec<u8>, BzImageError> {
     if !is_bzimage(data) {
-        return Err("no HdrS signature at 0x202".to_owned());
+        return Err(BzImageError::NotBzImage);
     }
-    let version = u16_at(data, 0x206).ok_or("truncated setup header")?;
+    let version = u16_at(data, 0x206).ok_or(BzImageError::Truncated)?;
     if version < 0x0208 {
-        return Err(format!(
-            "boot protocol {}.{:02} has no payload fields (needs 2.08)",
-            version >> 8,
-            version & 0xff
-        ));
+        return Err(BzImageError::OldProtocol { version });
     }
     let setup_sects = match data.get(0x1f1) {
         Some(0) => 4,
         Some(&n) => usize::from(n),
-        None => return Err("truncated setup header".to_owned()),
+        None => return Err(BzImageError::Truncated),
     };
-    let offset = u32_at(data, 0x248).ok_or("truncated setup header")? as usize;
-    let length = u32_at(data, 0x24c).ok_or("truncated setup header")? as usize;
+    let offset = u32_at(data, 0x248).ok_or(BzImageError::Truncated)? as usize;
+    let length = u32_at(data, 0x24c).ok_or(BzImageError::Truncated)? as usize;
     let start = (setup_sects + 1) * 512 + offset;
     let payload = data
         .get(start..start + length)
-        .ok_or("payload lies beyond the end of the file")?;
+        .ok_or(BzImageError::PayloadBeyondEnd)?;
     let (compressed, size) = match payload.len().checked_sub(4) {
         Some(n) => (&payload[..n], u32_at(payload, n).map(|s| s as usize)),
-        None => return Err("payload too short".to_owned()),
+        None => return Err(BzImageError::PayloadTooShort),
     };
     let mut out = Vec::with_capacity(size.unwrap_or(0).min(512 << 20));
     let result = match compressed {
@@ -73,23 +71,23 @@ pub fn extract_vmlinux(data: &[u8]) -> Result<Vec<u8>, String> {
         }
         [0x28, 0xb5, 0x2f, 0xfd, ..] => zstd::stream::read::Decoder::new(compressed)
             .and_then(|d| d.single_frame().read_to_end(&mut out)),
-        [0x5d, 0, 0, ..] => return Err("lzma payloads are not supported".to_owned()),
-        [b'B', b'Z', b'h', ..] => return Err("bzip2 payloads are not supported".to_owned()),
-        [0x02, 0x21, 0x4c, 0x18, ..] => return Err("lz4 payloads are not supported".to_owned()),
-        [0x89, b'L', b'Z', b'O', ..] => return Err("lzo payloads are not supported".to_owned()),
-        _ => return Err("unknown payload compression".to_owned()),
+        [0x5d, 0, 0, ..] => return Err(BzImageError::Unsupported("lzma")),
+        [b'B', b'Z', b'h', ..] => return Err(BzImageError::Unsupported("bzip2")),
+        [0x02, 0x21, 0x4c, 0x18, ..] => return Err(BzImageError::Unsupported("lz4")),
+        [0x89, b'L', b'Z', b'O', ..] => return Err(BzImageError::Unsupported("lzo")),
+        _ => return Err(BzImageError::UnknownCompression),
     };
-    result.map_err(|e| format!("payload does not decompress: {e}"))?;
+    result.map_err(BzImageError::Decompress)?;
     if let Some(size) = size {
         if size != out.len() {
-            return Err(format!(
-                "payload decompressed to {} bytes, the header says {size}",
-                out.len()
-            ));
+            return Err(BzImageError::WrongSize {
+                found: out.len(),
+                expected: size,
+            });
         }
     }
     if !out.starts_with(b"\x7fELF") {
-        return Err("the payload is not an ELF file".to_owned());
+        return Err(BzImageError::NotElf);
     }
     Ok(out)
 }
@@ -132,14 +130,18 @@ mod tests {
             extract_vmlinux(&fake_bzimage(&payload, elf.len() as u32)).expect("extracted"),
             elf
         );
-        let err = extract_vmlinux(&fake_bzimage(&payload, 3)).expect_err("wrong size");
+        let err = extract_vmlinux(&fake_bzimage(&payload, 3))
+            .expect_err("wrong size")
+            .to_string();
         assert!(err.contains("the header says 3"), "{err}");
     }
 
     #[test]
     fn not_a_bzimage_is_refused() {
         assert_eq!(
-            extract_vmlinux(&[0u8; 4096]).expect_err("refused"),
+            extract_vmlinux(&[0u8; 4096])
+                .expect_err("refused")
+                .to_string(),
             "no HdrS signature at 0x202"
         );
     }

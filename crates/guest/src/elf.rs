@@ -5,6 +5,8 @@ use object::elf;
 use object::read::elf::{FileHeader, ProgramHeader, SectionHeader};
 use object::Endianness;
 
+use crate::error::ElfError;
+
 /// What kennel needs to know about one ELF file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct ElfInfo {
@@ -37,20 +39,20 @@ fn dispatch<'d, T>(
     data: &'d [u8],
     f64: impl FnOnce(&'d [u8]) -> object::read::Result<T>,
     f32: impl FnOnce(&'d [u8]) -> object::read::Result<T>,
-) -> Result<T, String> {
+) -> Result<T, ElfError> {
     if !is_elf(data) {
-        return Err("no ELF magic".to_owned());
+        return Err(ElfError::NoMagic);
     }
     let result = match data.get(4) {
         Some(2) => f64(data),
         Some(1) => f32(data),
-        _ => return Err("unknown ELF class".to_owned()),
+        _ => return Err(ElfError::UnknownClass),
     };
-    result.map_err(|e| e.to_string())
+    result.map_err(ElfError::Parse)
 }
 
 /// Reads machine, interpreter and dynamic dependencies.
-pub(crate) fn inspect(data: &[u8]) -> Result<ElfInfo, String> {
+pub(crate) fn inspect(data: &[u8]) -> Result<ElfInfo, ElfError> {
     dispatch(
         data,
         inspect_as::<elf::FileHeader64<Endianness>>,
@@ -96,7 +98,7 @@ fn inspect_as<Elf: FileHeader<Endian = Endianness>>(data: &[u8]) -> object::read
 }
 
 /// The notes of every `PT_NOTE` segment.
-pub(crate) fn notes(data: &[u8]) -> Result<Vec<Note>, String> {
+pub(crate) fn notes(data: &[u8]) -> Result<Vec<Note>, ElfError> {
     dispatch(
         data,
         notes_as::<elf::FileHeader64<Endianness>>,
@@ -122,7 +124,7 @@ fn notes_as<Elf: FileHeader<Endian = Endianness>>(data: &[u8]) -> object::read::
 }
 
 /// The content of the section called `name`, if there is one.
-pub(crate) fn section<'d>(data: &'d [u8], name: &str) -> Result<Option<&'d [u8]>, String> {
+pub(crate) fn section<'d>(data: &'d [u8], name: &str) -> Result<Option<&'d [u8]>, ElfError> {
     dispatch(
         data,
         |d| section_as::<elf::FileHeader64<Endianness>>(d, name),

@@ -29,12 +29,13 @@ pub enum GuestError {
         path: String,
     },
     /// A file that should be an ELF binary could not be parsed as one.
-    #[error("{} is not a usable ELF file: {reason}", path.display())]
+    #[error("{} is not a usable ELF file", path.display())]
     BadElf {
         /// The file.
         path: PathBuf,
         /// What was wrong with it.
-        reason: String,
+        #[source]
+        source: ElfError,
     },
     /// An ELF binary is built for another architecture than the guest's.
     #[error("{} is built for {found}, not for the {expected} guest", path.display())]
@@ -94,12 +95,13 @@ pub enum GuestError {
         source: std::io::Error,
     },
     /// A bzImage could not be taken apart.
-    #[error("{} is not a usable bzImage: {reason}", path.display())]
+    #[error("{} is not a usable bzImage", path.display())]
     BadBzImage {
         /// The kernel file.
         path: PathBuf,
         /// What was wrong with it.
-        reason: String,
+        #[source]
+        source: BzImageError,
     },
     /// There is no cache directory: none of the variables that name one is set.
     #[error("no cache directory: set KENNEL_CACHE_DIR, XDG_CACHE_HOME or HOME")]
@@ -112,6 +114,68 @@ pub enum GuestError {
         /// The machine type.
         machine: String,
     },
+}
+
+/// Why a file is not a usable ELF file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ElfError {
+    /// It does not start with the ELF magic.
+    #[error("no ELF magic")]
+    NoMagic,
+    /// It is too short to hold an ELF header.
+    #[error("no ELF header")]
+    NoHeader,
+    /// Its class is neither 32- nor 64-bit.
+    #[error("unknown ELF class")]
+    UnknownClass,
+    /// Its headers, segments or sections do not parse.
+    #[error(transparent)]
+    Parse(object::read::Error),
+}
+
+/// Why the ELF `vmlinux` could not be taken out of a bzImage.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BzImageError {
+    /// There is no `HdrS` signature at 0x202.
+    #[error("no HdrS signature at 0x202")]
+    NotBzImage,
+    /// The setup header is cut short.
+    #[error("truncated setup header")]
+    Truncated,
+    /// The boot protocol predates the payload fields.
+    #[error("boot protocol {}.{:02} has no payload fields (needs 2.08)", version >> 8, version & 0xff)]
+    OldProtocol {
+        /// The boot protocol version (`0x0206` is 2.06).
+        version: u16,
+    },
+    /// The payload lies beyond the end of the file.
+    #[error("payload lies beyond the end of the file")]
+    PayloadBeyondEnd,
+    /// The payload is too short to hold its size.
+    #[error("payload too short")]
+    PayloadTooShort,
+    /// The payload is compressed in a way kennel does not read (by name).
+    #[error("{0} payloads are not supported")]
+    Unsupported(&'static str),
+    /// The payload's compression is not recognised.
+    #[error("unknown payload compression")]
+    UnknownCompression,
+    /// The payload does not decompress.
+    #[error("payload does not decompress")]
+    Decompress(#[source] std::io::Error),
+    /// The decompressed payload's size is not the one the header gives.
+    #[error("payload decompressed to {found} bytes, the header says {expected}")]
+    WrongSize {
+        /// The decompressed size.
+        found: usize,
+        /// The size the header gives.
+        expected: usize,
+    },
+    /// The decompressed payload is not an ELF file.
+    #[error("the payload is not an ELF file")]
+    NotElf,
 }
 
 fn join_paths(paths: &[PathBuf]) -> String {

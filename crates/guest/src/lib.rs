@@ -45,7 +45,7 @@ pub use bzimage::{bzimage_version, extract_vmlinux, has_pvh_note, is_bzimage};
 pub use cache::GuestCache;
 pub use cpio::{Compression, Initramfs};
 pub use deb::extract_deb;
-pub use error::GuestError;
+pub use error::{BzImageError, ElfError, GuestError};
 pub use image::{GuestImage, GuestSpec, BUILDER_VERSION};
 pub use init::{InitScript, AGENT_PATH, PROMPT, READY_MARKER};
 pub use kernel::{find_newest_kernel, Kernel, KernelSource};

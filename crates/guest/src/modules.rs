@@ -126,9 +126,9 @@ impl ModuleIndex {
         let path = self.root.join(rel);
         let data = read_module(&path)?;
         let modinfo = crate::elf::section(&data, ".modinfo")
-            .map_err(|reason| GuestError::BadElf {
+            .map_err(|source| GuestError::BadElf {
                 path: path.clone(),
-                reason,
+                source,
             })?
             .unwrap_or_default();
         Ok(modinfo

@@ -129,7 +129,7 @@ fn a_non_elf_file_is_refused_by_name() -> anyhow::Result<()> {
         .add_binary(&script, "x")
         .expect_err("not ELF");
     assert_eq!(
-        err.to_string(),
+        format!("{:#}", anyhow::Error::new(err)),
         format!(
             "{} is not a usable ELF file: no ELF magic",
             script.display()

@@ -251,82 +251,24 @@ impl<'a> Interp<'a> {
         if self.file.assets.is_empty() {
             return Ok(());
         }
-        let dir = match kennel_assets::Cache::default_dir() {
-            Ok(d) => d,
-            Err(e) => return Err(Box::new(Outcome::with(Status::Error, e.to_string()))),
-        };
-        let cache = kennel_assets::Cache::new(dir);
-        let policy = kennel_assets::FetchPolicy {
-            offline: self.asset_policy.offline,
-            allow_unverified: self.asset_policy.allow_unverified,
-        };
         for (name, spec) in &self.file.assets {
-            let started = Instant::now();
             let spec = spec.render(&self.vars()).map_err(|e| {
                 Box::new(Outcome::with(
                     Status::Error,
                     format!("in `[assets.{name}]`: {e}"),
                 ))
             })?;
-            let resolved;
-            let spec = match &spec.source {
-                kennel_spec::AssetSource::Cloud(image) => {
-                    let image = image.literal().unwrap_or_default().to_owned();
-                    resolved = kennel_vm::cloud::resolve_cloud_asset(
-                        &spec,
-                        &image,
-                        self.asset_policy.offline,
-                    )
+            let path =
+                kennel_vm::resolve_asset(&spec, &self.file.dir, &self.asset_policy, &self.log)
                     .map_err(|e| {
-                        self.log.line(&e);
-                        // Offline, an image never resolved here is one not fetched yet.
-                        let status = if self.asset_policy.offline && !self.asset_policy.require {
+                        let status = if e.is_skip() {
                             Status::Skip
                         } else {
                             Status::Error
                         };
-                        Box::new(Outcome::with(status, e))
+                        Box::new(Outcome::with(status, kennel_machine::error_chain(&e)))
                     })?;
-                    self.log.line(&format!(
-                        "asset {name}: {image:?} is {}",
-                        match &resolved.source {
-                            kennel_spec::AssetSource::Url(url) => url.as_str(),
-                            _ => "?",
-                        }
-                    ));
-                    &resolved
-                }
-                _ => &spec,
-            };
-            match cache.resolve(
-                spec,
-                &self.file.dir,
-                &policy,
-                &mut kennel_assets::no_progress,
-            ) {
-                Ok(path) => {
-                    self.log.line(&format!(
-                        "asset {name}: {} ({} ms)",
-                        path.display(),
-                        started.elapsed().as_millis()
-                    ));
-                    self.assets.insert(name.clone(), path);
-                }
-                Err(e @ kennel_assets::AssetError::NotCached { .. })
-                    if !self.asset_policy.require =>
-                {
-                    self.log.line(&format!("asset {name}: {e}"));
-                    return Err(Box::new(Outcome::with(
-                        Status::Skip,
-                        format!("asset `{name}` is not cached and downloads are off: {e}"),
-                    )));
-                }
-                Err(e) => {
-                    let text = kennel_machine::error_chain(&e);
-                    self.log.line(&format!("asset {name}: {text}"));
-                    return Err(Box::new(Outcome::with(Status::Error, text)));
-                }
-            }
+            self.assets.insert(name.clone(), path);
         }
         Ok(())
     }
@@ -389,15 +331,16 @@ impl<'a> Interp<'a> {
     /// The verdict for a machine that could not be made ready.
     fn not_ready(&self, name: &str, e: VmError) -> StepError {
         let late = Instant::now() >= self.deadline;
+        let why = kennel_machine::error_chain(&e);
         match e {
-            VmError::Unavailable(why) => StepError::Skip(why),
+            VmError::Unavailable(_) => StepError::Skip(why),
             VmError::Launch { .. } if late => {
-                self.timed_out(format!("machine `{name}` to launch: {e}"))
+                self.timed_out(format!("machine `{name}` to launch: {why}"))
             }
-            VmError::NotUp { .. } if late => StepError::Interrupted(e.to_string()),
-            VmError::NotUp { .. } => StepError::Fail(e.to_string()),
+            VmError::NotUp { .. } if late => StepError::Interrupted(why),
+            VmError::NotUp { .. } => StepError::Fail(why),
             VmError::Prepare { .. } | VmError::Launch { .. } | VmError::Setup { .. } => {
-                StepError::Error(e.to_string())
+                StepError::Error(why)
             }
         }
     }
@@ -440,8 +383,8 @@ impl<'a> Interp<'a> {
                 self.guest_files = Some((g.image.kernel, g.image.initrd));
                 Ok(())
             }
-            Err(kennel_vm::guest::GuestProblem::Missing(why)) => Err(StepError::Skip(why)),
-            Err(kennel_vm::guest::GuestProblem::Failed(why)) => Err(StepError::Error(why)),
+            Err(p) if p.is_missing() => Err(StepError::Skip(kennel_machine::error_chain(&p))),
+            Err(p) => Err(StepError::Error(kennel_machine::error_chain(&p))),
         }
     }
 

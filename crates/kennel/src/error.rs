@@ -78,13 +78,24 @@ pub enum ErrorKind {
         #[source]
         source: kennel_vm::ChannelError,
     },
-    /// A distribution's cloud image could not be resolved or fetched.
-    #[error("fetching the disk image of machine `{machine}`: {why}")]
+    /// A distribution's cloud image could not be resolved or fetched (one
+    /// that is not cached while downloads are off skips the test instead).
+    #[error("fetching the disk image of machine `{machine}`")]
     Image {
         /// The machine's name.
         machine: String,
         /// Why.
-        why: String,
+        #[source]
+        source: kennel_vm::AssetProblem,
+    },
+    /// A console pattern is not a regular expression.
+    #[error("bad regex {pattern:?}")]
+    Regex {
+        /// The pattern.
+        pattern: String,
+        /// Why.
+        #[source]
+        source: regex::Error,
     },
     /// A guest command exited non-zero where success was expected.
     #[error("`{command}` in the guest of `{machine}` failed ({status}); stderr: {stderr}")]

@@ -56,17 +56,19 @@
 //! - `$KENNEL_TAGS=quick,-slow` runs only the tests tagged `quick` and not `slow`.
 #![deny(missing_docs)]
 
+mod builder;
 mod error;
 mod harness;
 mod test;
 mod vm;
 
+pub use builder::MachineBuilder;
 pub use error::{Error, ErrorKind, Result};
 pub use harness::TAGS_ENV;
 pub use kennel_machine::{CommandError, Value};
 pub use kennel_vm::{ChannelKind, CommandResult, CommandStatus};
 pub use test::{Test, DEFAULT_TIMEOUT, LOGDIR_ENV, PARAM_ENV_PREFIX};
-pub use vm::{MachineBuilder, Output, Vm};
+pub use vm::{Output, Vm};
 
 /// Register a test: `#[kennel::test(tags = ["quick"], timeout = "30s")]` on a
 /// function `fn NAME(t: &mut Test) -> kennel::Result<()>`.

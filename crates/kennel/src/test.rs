@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use kennel_machine::LogSink;
 use kennel_vm::{Deadlines, StartRecord, TestLog, Workspace};
 
+use crate::builder::MachineBuilder;
 use crate::error::{ErrorKind, Result};
-use crate::vm::MachineBuilder;
 
 /// Environment variable naming the folder a test logs into (set by `kennel run`).
 pub const LOGDIR_ENV: &str = kennel_config::env::TEST_LOGDIR;

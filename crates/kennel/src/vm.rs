@@ -1,265 +1,17 @@
-//! [`MachineBuilder`] and [`Vm`]: one QEMU, driven through QMP, its console and
-//! a command channel into the guest (the agent of the built-in guest, a shell
-//! on the serial console, or SSH into a cloud-init guest). A thin layer over the
-//! machine core (`kennel-vm`), which declarative tests use too.
+//! [`Vm`]: one QEMU, driven through QMP, its console and a command channel
+//! into the guest (the agent of the built-in guest, a shell on the serial
+//! console, or SSH into a cloud-init guest). A thin layer over the machine
+//! core (`kennel-vm`), which declarative tests use too; made by
+//! [`MachineBuilder`](crate::MachineBuilder).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use kennel_machine::{
-    Accel, CommandError, Machine, MachineConfig, MachineError, Pattern, QmpError, Transcript, Value,
-};
-use kennel_vm::{BuiltinGuest, ChannelKind, CommandResult, Deadlines, MachineDesc, Workspace};
+use kennel_machine::{CommandError, Machine, MachineError, Pattern, QmpError, Value};
+use kennel_vm::{ChannelKind, CommandResult};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::test::Logs;
-
-/// The options of one machine, as in a declarative `[machine]` table. Made by
-/// [`Test::machine`](crate::Test::machine); [`MachineBuilder::launch`] starts it.
-#[must_use = "a machine builder does nothing until `.launch()`"]
-pub struct MachineBuilder {
-    desc: MachineDesc,
-    named: bool,
-    logs: Logs,
-    deadlines: Deadlines,
-    cloud_image: Option<String>,
-    workspace: Workspace,
-}
-
-impl MachineBuilder {
-    pub(crate) fn new(
-        name: String,
-        logs: Logs,
-        deadlines: Deadlines,
-        workspace: Workspace,
-    ) -> MachineBuilder {
-        MachineBuilder {
-            desc: MachineDesc::new(MachineConfig::new(name)),
-            named: false,
-            logs,
-            deadlines,
-            cloud_image: None,
-            workspace,
-        }
-    }
-
-    /// The machine's name, used in messages and to prefix its log lines.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.desc.config.name = name.into();
-        self.named = true;
-        self
-    }
-
-    /// The target architecture (`x86_64`, `aarch64`, ...); the host's by default.
-    pub fn arch(mut self, arch: impl Into<String>) -> Self {
-        self.desc.config.arch = Some(arch.into());
-        self
-    }
-
-    /// The QEMU binary; by default `$QEMU_TEST_QEMU_BINARY`, else
-    /// `qemu-system-<arch>` on `PATH`.
-    pub fn binary(mut self, path: impl Into<PathBuf>) -> Self {
-        self.desc.config.binary = Some(path.into());
-        self
-    }
-
-    /// `-machine TYPE` (`pc`, `q35`, `virt`, `none`...).
-    pub fn machine_type(mut self, machine_type: impl Into<String>) -> Self {
-        self.desc.config.machine_type = Some(machine_type.into());
-        self
-    }
-
-    /// The accelerator: `auto` (the default: KVM when usable, else TCG), `kvm`,
-    /// `tcg`, ...
-    pub fn accel(mut self, accel: &str) -> Self {
-        self.desc.config.accel = Accel::parse(accel);
-        self
-    }
-
-    /// `-smp N`.
-    pub fn cpus(mut self, cpus: u64) -> Self {
-        self.desc.config.cpus = Some(cpus);
-        self
-    }
-
-    /// `-m SIZE` (`"256M"`).
-    pub fn memory(mut self, size: impl Into<String>) -> Self {
-        self.desc.config.memory = Some(size.into());
-        self
-    }
-
-    /// `-kernel FILE`; with [`MachineBuilder::guest_busybox`], the kernel the
-    /// built-in guest is built around (a file or a `linux-image-*.deb`).
-    pub fn kernel(mut self, path: impl Into<PathBuf>) -> Self {
-        self.desc.config.kernel = Some(path.into());
-        self
-    }
-
-    /// `-initrd FILE`.
-    pub fn initrd(mut self, path: impl Into<PathBuf>) -> Self {
-        self.desc.config.initrd = Some(path.into());
-        self
-    }
-
-    /// `-append TEXT` (added to the built-in guest's own command line).
-    pub fn append(mut self, text: impl Into<String>) -> Self {
-        self.desc.config.append = Some(text.into());
-        self
-    }
-
-    /// More QEMU arguments, appended as given.
-    pub fn args<I, S>(mut self, args: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.desc
-            .config
-            .extra_args
-            .extend(args.into_iter().map(Into::into));
-        self
-    }
-
-    /// Capture the serial console (for [`Vm::console_wait`]); on by default with
-    /// a kernel.
-    pub fn console(mut self, on: bool) -> Self {
-        self.desc.config.console = on;
-        self
-    }
-
-    /// `-incoming URI` (`"defer"` for a migration target set up by
-    /// `migrate-incoming`).
-    pub fn incoming(mut self, uri: impl Into<String>) -> Self {
-        self.desc.config.incoming = Some(uri.into());
-        self
-    }
-
-    /// Boot the built-in guest (busybox, the host kernel, the kennel agent), as
-    /// `guest = "busybox"` does: `launch` returns once the agent answers, and
-    /// [`Vm::run`] runs commands in it. Needs `kennel-agent` built
-    /// (`cargo build -p kennel-agent`) or `$KENNEL_AGENT`; without it the test
-    /// is skipped.
-    pub fn guest_busybox(mut self) -> Self {
-        self.desc.guest = Some(BuiltinGuest::Busybox);
-        self
-    }
-
-    /// The channel [`Vm::run`] uses, instead of the default (SSH with
-    /// cloud-init, else the agent when the guest has one, else the console
-    /// shell): `ChannelKind::Console` runs commands through a shell on the
-    /// serial console even where the agent is available.
-    pub fn channel(mut self, channel: ChannelKind) -> Self {
-        self.desc.channel = Some(channel);
-        self
-    }
-
-    /// Whether the built-in guest may start from a saved, booted state of the
-    /// same configuration (a template) instead of booting: on by default;
-    /// `.warm(false)` for a test that reads the boot itself (its console
-    /// output, its timing). See `docs/warm-starts.md`.
-    pub fn warm(mut self, warm: bool) -> Self {
-        self.desc.warm = warm;
-        self
-    }
-
-    /// Boot this disk image through a private qcow2 overlay (the image itself
-    /// is never written), as `image = "..."` does.
-    pub fn image(mut self, path: impl Into<PathBuf>) -> Self {
-        self.desc.image = Some(path.into());
-        self.cloud_image = None;
-        self
-    }
-
-    /// Boot a distribution's cloud image, e.g. `"debian 12 amd64 genericcloud"`,
-    /// `"ubuntu 24.04 amd64"`, `"fedora 41 x86_64"`: resolved to a URL and
-    /// checksum from the distribution's checksum files (or the mirror in
-    /// `KENNEL_IMAGE_MIRROR`), fetched once into the asset cache, verified, and
-    /// booted through a private overlay.
-    pub fn cloud_image(mut self, image: impl Into<String>) -> Self {
-        self.cloud_image = Some(image.into());
-        self.desc.image = None;
-        self
-    }
-
-    /// Seed the guest with cloud-init (NoCloud): a per-test instance id, the
-    /// job's SSH key for the user `kennel`, and a phone-home URL. `launch`
-    /// returns once the guest phoned home and SSH works; [`Vm::run`] then runs
-    /// commands over SSH.
-    pub fn cloud_init(mut self) -> Self {
-        self.desc.cloud_init = Some(None);
-        self
-    }
-
-    /// [`MachineBuilder::cloud_init`] with user-data of the test's own
-    /// (`#cloud-config ...`), merged after kennel's (lists are appended).
-    pub fn cloud_init_user_data(mut self, user_data: impl Into<String>) -> Self {
-        self.desc.cloud_init = Some(Some(user_data.into()));
-        self
-    }
-
-    /// Start QEMU and connect QMP (and, with the built-in guest or cloud-init,
-    /// wait for the guest to come up), all before the test's deadline. A guest
-    /// whose pieces are not installed here skips the test.
-    pub fn launch(self) -> Result<Vm> {
-        let MachineBuilder {
-            mut desc,
-            named,
-            logs,
-            deadlines,
-            cloud_image,
-            workspace,
-        } = self;
-        let name = desc.config.name.clone();
-        if let Some(text) = cloud_image {
-            let offline = kennel_vm::cloud::downloads_off();
-            let path = kennel_vm::cloud::fetch_cloud_image(&text, offline).map_err(|why| {
-                ErrorKind::Image {
-                    machine: name.clone(),
-                    why,
-                }
-            })?;
-            desc.image = Some(path);
-        }
-        let config = &mut desc.config;
-        if named {
-            let prefix = format!("[{name}] ");
-            config.console_log = logs.console.with_prefix(prefix.clone());
-            config.qemu_log = logs.qemu.with_prefix(prefix);
-            config.transcript = Transcript::new(Box::new(logs.qmp.clone()), Some(name.clone()));
-        } else {
-            config.console_log = logs.console.clone();
-            config.qemu_log = logs.qemu.clone();
-            config.transcript = Transcript::new(Box::new(logs.qmp.clone()), None);
-        }
-        let started = kennel_vm::prepare(desc, &workspace).and_then(|plan| plan.start(deadlines));
-        let inner = match started {
-            Ok(vm) => vm,
-            Err(kennel_vm::VmError::Unavailable(why)) => {
-                return Err(ErrorKind::Skip(format!("machine `{name}`: {why}")).into())
-            }
-            Err(source) => {
-                return Err(ErrorKind::Start {
-                    machine: name,
-                    source,
-                }
-                .into())
-            }
-        };
-        if let Ok(mut machines) = logs.machines.lock() {
-            inner.record_start(&mut machines, workspace.several);
-            let _ = machines.write(&workspace.logdir);
-        }
-        Ok(Vm {
-            name,
-            inner,
-            logs,
-            deadline: deadlines.until,
-            failed: None,
-            failure: None,
-            logdir: workspace.logdir,
-        })
-    }
-}
 
 /// What a guest command did ([`Vm::run`]): the machine core's one command
 /// result, whatever channel carried it.
@@ -279,7 +31,7 @@ pub struct Vm {
     failed: Option<bool>,
     /// The first failed call's error, for the pause's message.
     failure: Option<String>,
-    logdir: std::path::PathBuf,
+    logdir: PathBuf,
 }
 
 /// A machine whose test failed (a call on it returned an error, or the test
@@ -322,6 +74,24 @@ impl Drop for Vm {
 }
 
 impl Vm {
+    pub(crate) fn new(
+        name: String,
+        inner: kennel_vm::Vm,
+        logs: Logs,
+        deadline: Instant,
+        logdir: PathBuf,
+    ) -> Vm {
+        Vm {
+            name,
+            inner,
+            logs,
+            deadline,
+            failed: None,
+            failure: None,
+            logdir,
+        }
+    }
+
     /// The machine's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -464,7 +234,13 @@ impl Vm {
 
     /// Like [`Vm::console_wait`] with a regular expression.
     pub fn console_wait_regex(&mut self, regex: &str) -> Result<String> {
-        let re = regex_lite(regex).map_err(ErrorKind::Message)?;
+        let re = regex::RegexBuilder::new(regex)
+            .multi_line(true)
+            .build()
+            .map_err(|source| ErrorKind::Regex {
+                pattern: regex.to_owned(),
+                source,
+            })?;
         self.console_wait_for(Pattern::Regex(re))
     }
 
@@ -658,11 +434,4 @@ impl Vm {
             })
             .map_err(Error::from)
     }
-}
-
-fn regex_lite(text: &str) -> std::result::Result<regex::Regex, String> {
-    regex::RegexBuilder::new(text)
-        .multi_line(true)
-        .build()
-        .map_err(|e| format!("bad regex {text:?}: {e}"))
 }

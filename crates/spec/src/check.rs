@@ -9,6 +9,32 @@ use crate::model::{
 };
 use crate::template::{value_vars, Templ, Template};
 
+/// A `${...}` reference that is not defined where it is used.
+#[derive(Debug, thiserror::Error)]
+enum UnknownVar {
+    /// `${asset:NAME}` without its `[assets.NAME]` table.
+    #[error("unknown variable `${{{name}}}`: there is no `[assets.{asset}]` table")]
+    NoAsset { name: String, asset: String },
+    /// A value a later step saves.
+    #[error(
+        "unknown variable `${{{name}}}`: it is saved by a later step (line {line}); saved \
+         values are usable in later steps only"
+    )]
+    SavedLater { name: String, line: usize },
+    /// A saved value outside the steps.
+    #[error(
+        "unknown variable `${{{name}}}`: saved values are usable in steps only, not in machines \
+         or assets"
+    )]
+    SavedOutsideSteps { name: String },
+    /// Defined nowhere.
+    #[error(
+        "unknown variable `${{{name}}}`: not a variant, a `-p` parameter, a built-in (`tmp`, \
+         `dir`, `guest_kernel`, `guest_initrd`) or a value saved by an earlier step"
+    )]
+    Undefined { name: String },
+}
+
 /// Variables every test has: `tmp`, `dir`, `guest_kernel`, `guest_initrd`
 /// (plus `asset:<name>` for each declared asset).
 pub const BUILTINS: [&str; 4] = ["tmp", "dir", "guest_kernel", "guest_initrd"];
@@ -47,14 +73,16 @@ pub(crate) fn check_refs(
         .iter()
         .flat_map(|step| step.save.iter().map(|(name, _)| (name.as_str(), step.line)))
         .collect();
-    let check = |name: &str, saved: &HashSet<&str>, in_step: bool| -> Result<(), String> {
+    let check = |name: &str, saved: &HashSet<&str>, in_step: bool| -> Result<(), UnknownVar> {
+        let unknown = name.to_owned();
         if let Some(asset) = name.strip_prefix("asset:") {
             return if test.assets.contains_key(asset) {
                 Ok(())
             } else {
-                Err(format!(
-                    "unknown variable `${{{name}}}`: there is no `[assets.{asset}]` table"
-                ))
+                Err(UnknownVar::NoAsset {
+                    asset: asset.to_owned(),
+                    name: unknown,
+                })
             };
         }
         let Some(params) = params else { return Ok(()) };
@@ -65,14 +93,14 @@ pub(crate) fn check_refs(
         {
             return Ok(());
         }
-        let hint = match saved_by.iter().find(|(saved, _)| *saved == name) {
-            Some((_, line)) if in_step => {
-                format!("it is saved by a later step (line {line}); saved values are usable in later steps only")
-            }
-            Some(_) => "saved values are usable in steps only, not in machines or assets".to_owned(),
-            None => "not a variant, a `-p` parameter, a built-in (`tmp`, `dir`, `guest_kernel`, `guest_initrd`) or a value saved by an earlier step".to_owned(),
-        };
-        Err(format!("unknown variable `${{{name}}}`: {hint}"))
+        Err(match saved_by.iter().find(|(saved, _)| *saved == name) {
+            Some((_, line)) if in_step => UnknownVar::SavedLater {
+                name: unknown,
+                line: *line,
+            },
+            Some(_) => UnknownVar::SavedOutsideSteps { name: unknown },
+            None => UnknownVar::Undefined { name: unknown },
+        })
     };
     let none = HashSet::new();
     let at = |pos: Option<(usize, usize)>, line: usize, name: &str, message: String| {
@@ -84,11 +112,11 @@ pub(crate) fn check_refs(
     if let Ok(name) = Template::parse(&test.name) {
         for var in name.vars() {
             check(var, &none, false)
-                .map_err(|message| at(None, 1, var, format!("in `name`: {message}")))?;
+                .map_err(|unknown| at(None, 1, var, format!("in `name`: {unknown}")))?;
         }
     }
     for (name, pos) in requires_refs(&test.requires).0 {
-        check(&name, &none, false).map_err(|message| at(pos, 1, &name, message))?;
+        check(&name, &none, false).map_err(|unknown| at(pos, 1, &name, unknown.to_string()))?;
     }
     for asset in test.assets.values() {
         let mut names = Names::default();
@@ -100,12 +128,14 @@ pub(crate) fn check_refs(
             names.text(member);
         }
         for (name, pos) in names.0 {
-            check(&name, &none, false).map_err(|message| at(pos, asset.line, &name, message))?;
+            check(&name, &none, false)
+                .map_err(|unknown| at(pos, asset.line, &name, unknown.to_string()))?;
         }
     }
     for machine in &test.machines {
         for (name, pos) in machine_refs(machine).0 {
-            check(&name, &none, false).map_err(|message| at(pos, machine.line, &name, message))?;
+            check(&name, &none, false)
+                .map_err(|unknown| at(pos, machine.line, &name, unknown.to_string()))?;
         }
     }
     // Typed values (and strings checked at load: `on`, `channel`, hashes) are
@@ -136,7 +166,8 @@ pub(crate) fn check_refs(
     let mut saved: HashSet<&str> = HashSet::new();
     for step in &test.steps {
         for (name, pos) in step_refs(step).0 {
-            check(&name, &saved, true).map_err(|message| at(pos, step.line, &name, message))?;
+            check(&name, &saved, true)
+                .map_err(|unknown| at(pos, step.line, &name, unknown.to_string()))?;
         }
         saved.extend(step.save.iter().map(|(name, _)| name.as_str()));
     }

@@ -13,12 +13,14 @@
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use kennel_cloud::{PhoneHome, SeedConfig};
 use kennel_machine::{Machine, MachineConfig};
 use kennel_ssh::{ConnectOptions, KeyPair, Session};
+
+use crate::SetupError;
 
 /// The user cloud-init creates in the guest, with the job's key.
 pub const GUEST_USER: &str = "kennel";
@@ -35,19 +37,100 @@ pub struct JobKey {
     pub path: PathBuf,
 }
 
+/// Why the cloud pieces of a machine (the job's key, the overlay, the
+/// cloud-init seed) could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum CloudSetupError {
+    /// The key's folder could not be made.
+    #[error("cannot create {}", path.display())]
+    KeyDir {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// No key could be made.
+    #[error("cannot make an SSH key")]
+    MakeKey(#[source] Box<kennel_ssh::SshError>),
+    /// The key could not be written.
+    #[error("cannot write {}", path.display())]
+    WriteKey {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<kennel_ssh::SshError>,
+    },
+    /// The key could not be linked into place.
+    #[error("cannot write {}", path.display())]
+    LinkKey {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The key could not be read.
+    #[error("cannot read {}", path.display())]
+    ReadKey {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<kennel_ssh::SshError>,
+    },
+    /// The phone-home server did not start.
+    #[error(transparent)]
+    PhoneHome(Arc<kennel_cloud::CloudError>),
+    /// A cloud-init machine without the job's key.
+    #[error("cloud-init needs the job's SSH key")]
+    NoKey,
+    /// The image's path could not be made absolute.
+    #[error("image {}", path.display())]
+    ImagePath {
+        /// The image.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The image is not there.
+    #[error("image {} does not exist", path.display())]
+    NoImage {
+        /// The image (absolute).
+        path: PathBuf,
+    },
+    /// The overlay, the instance id or the seed could not be made.
+    #[error(transparent)]
+    Cloud(Box<kennel_cloud::CloudError>),
+}
+
+impl From<kennel_cloud::CloudError> for CloudSetupError {
+    fn from(e: kennel_cloud::CloudError) -> CloudSetupError {
+        CloudSetupError::Cloud(Box::new(e))
+    }
+}
+
 /// Load the job key from `dir` (`dir/id_ed25519`), making it first if there is none.
 /// Safe against other processes doing the same at the same time: the key is
 /// written under a private name and linked into place; the loser loads the winner's.
-pub fn job_key(dir: &Path) -> Result<JobKey, String> {
+pub fn job_key(dir: &Path) -> Result<JobKey, CloudSetupError> {
     let path = dir.join("id_ed25519");
     if path.exists() {
         return load_key(&path);
     }
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let key = KeyPair::generate().map_err(|e| format!("cannot make an SSH key: {e}"))?;
+    std::fs::create_dir_all(dir).map_err(|source| CloudSetupError::KeyDir {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let key = KeyPair::generate().map_err(|e| CloudSetupError::MakeKey(Box::new(e)))?;
     let staging = dir.join(format!("id_ed25519.{}.tmp", std::process::id()));
     key.write_private(&staging)
-        .map_err(|e| format!("cannot write {}: {e}", staging.display()))?;
+        .map_err(|source| CloudSetupError::WriteKey {
+            path: staging.clone(),
+            source: Box::new(source),
+        })?;
     let linked = std::fs::hard_link(&staging, &path);
     let _ = std::fs::remove_file(&staging);
     match linked {
@@ -57,12 +140,15 @@ pub fn job_key(dir: &Path) -> Result<JobKey, String> {
             Ok(JobKey { key, path })
         }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => load_key(&path),
-        Err(e) => Err(format!("cannot write {}: {e}", path.display())),
+        Err(source) => Err(CloudSetupError::LinkKey { path, source }),
     }
 }
 
-fn load_key(path: &Path) -> Result<JobKey, String> {
-    let key = KeyPair::load(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+fn load_key(path: &Path) -> Result<JobKey, CloudSetupError> {
+    let key = KeyPair::load(path).map_err(|source| CloudSetupError::ReadKey {
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    })?;
     Ok(JobKey {
         key,
         path: path.to_path_buf(),
@@ -70,95 +156,14 @@ fn load_key(path: &Path) -> Result<JobKey, String> {
 }
 
 /// The phone-home server of this process: started on first use, shared by all
-/// its machines (each has its own instance id).
-pub fn phone_home() -> Result<&'static PhoneHome, String> {
-    static SERVER: OnceLock<Result<PhoneHome, String>> = OnceLock::new();
+/// its machines (each has its own instance id). Once it failed to start, every
+/// call returns that error.
+pub fn phone_home() -> Result<&'static PhoneHome, Arc<kennel_cloud::CloudError>> {
+    static SERVER: OnceLock<Result<PhoneHome, Arc<kennel_cloud::CloudError>>> = OnceLock::new();
     SERVER
-        .get_or_init(|| {
-            PhoneHome::start().map_err(|e| format!("cannot start the phone-home server: {e}"))
-        })
+        .get_or_init(|| PhoneHome::start().map_err(Arc::new))
         .as_ref()
-        .map_err(Clone::clone)
-}
-
-/// Turn a `cloud = "debian 12 amd64 genericcloud"` asset (its text already
-/// rendered) into a plain URL asset with the distribution's checksum, through
-/// the image provider (`KENNEL_IMAGE_MIRROR` points it at a mirror). Offline,
-/// only a cached resolution is used.
-pub fn resolve_cloud_asset(
-    spec: &kennel_spec::AssetSpec,
-    image: &str,
-    offline: bool,
-) -> Result<kennel_spec::AssetSpec, String> {
-    let image_ref: kennel_cloud::ImageRef = image
-        .parse()
-        .map_err(|e: kennel_cloud::CloudError| format!("asset `{}`: {e}", spec.name))?;
-    let resolved = kennel_cloud::Provider::from_env()
-        .offline(offline)
-        .resolve(&image_ref)
-        .map_err(|e| format!("asset `{}`: {}", spec.name, kennel_machine::error_chain(&e)))?;
-    let hash = match (&resolved.sha512, &resolved.sha256) {
-        (Some(h), _) => kennel_spec::AssetHash::Sha512(h.clone()),
-        (None, Some(h)) => kennel_spec::AssetHash::Sha256(h.clone()),
-        (None, None) => {
-            return Err(format!(
-                "asset `{}`: no checksum published for {}",
-                spec.name, resolved.url
-            ))
-        }
-    };
-    if let Some(pinned) = &spec.hash {
-        if *pinned != hash {
-            return Err(format!(
-                "asset `{}`: the published checksum of {} is not the one the test pins",
-                spec.name, resolved.url
-            ));
-        }
-    }
-    Ok(kennel_spec::AssetSpec {
-        name: spec.name.clone(),
-        line: spec.line,
-        source: kennel_spec::AssetSource::Url(resolved.url),
-        hash: Some(hash),
-        uncompress: false,
-        extract: None,
-    })
-}
-
-/// A distribution's cloud image named as in `cloud = "..."` (`"debian 12 amd64
-/// genericcloud"`), resolved through the image provider, fetched once into the
-/// asset cache and verified; its path in the cache. `offline`: only what is
-/// cached already.
-pub fn fetch_cloud_image(text: &str, offline: bool) -> Result<PathBuf, String> {
-    let declared = kennel_spec::AssetSpec {
-        name: "image".into(),
-        line: 0,
-        source: kennel_spec::AssetSource::Cloud(kennel_spec::Template::from_text(text)),
-        hash: None,
-        uncompress: false,
-        extract: None,
-    };
-    let spec = resolve_cloud_asset(&declared, text, offline)?;
-    let cache =
-        kennel_assets::Cache::new(kennel_assets::Cache::default_dir().map_err(|e| e.to_string())?);
-    let policy = kennel_assets::FetchPolicy {
-        offline,
-        allow_unverified: false,
-    };
-    cache
-        .resolve(
-            &spec,
-            Path::new("."),
-            &policy,
-            &mut kennel_assets::no_progress,
-        )
-        .map_err(|e| kennel_machine::error_chain(&e))
-}
-
-/// Downloads are off for this process (`KENNEL_NO_DOWNLOAD`, read through
-/// [`kennel_config::Config`]).
-pub fn downloads_off() -> bool {
-    kennel_config::Config::get().is_ok_and(|c| c.no_download)
+        .map_err(Arc::clone)
 }
 
 /// What a machine with `image` or `cloud_init` asks for.
@@ -225,7 +230,7 @@ pub struct CloudReady {
 }
 
 /// Make the overlay and the seed.
-pub fn prepare(req: &CloudRequest<'_>) -> Result<CloudBoot, String> {
+pub fn prepare(req: &CloudRequest<'_>) -> Result<CloudBoot, CloudSetupError> {
     let overlay = match req.image {
         Some(image) => {
             let overlay = req.scratch.join(format!("{}-disk.qcow2", req.machine));
@@ -236,9 +241,7 @@ pub fn prepare(req: &CloudRequest<'_>) -> Result<CloudBoot, String> {
     };
     let seed = match &req.cloud_init {
         Some(user_data) => {
-            let key = req
-                .key
-                .ok_or_else(|| "cloud-init needs the job's SSH key".to_string())?;
+            let key = req.key.ok_or(CloudSetupError::NoKey)?;
             let path = req.scratch.join(format!("{}-seed.img", req.machine));
             Some(make_seed(
                 req.machine,
@@ -253,13 +256,20 @@ pub fn prepare(req: &CloudRequest<'_>) -> Result<CloudBoot, String> {
 }
 
 /// Make `overlay`, a qcow2 file over `image` (which is never written).
-pub(crate) fn make_overlay(qemu_img: &Path, image: &Path, overlay: &Path) -> Result<(), String> {
-    let base = std::path::absolute(image).map_err(|e| format!("image {}: {e}", image.display()))?;
+pub(crate) fn make_overlay(
+    qemu_img: &Path,
+    image: &Path,
+    overlay: &Path,
+) -> Result<(), CloudSetupError> {
+    let base = std::path::absolute(image).map_err(|source| CloudSetupError::ImagePath {
+        path: image.to_path_buf(),
+        source,
+    })?;
     if !base.is_file() {
-        return Err(format!("image {} does not exist", base.display()));
+        return Err(CloudSetupError::NoImage { path: base });
     }
-    kennel_cloud::create_overlay(qemu_img, &base, overlay)
-        .map_err(|e| kennel_machine::error_chain(&e))
+    kennel_cloud::create_overlay(qemu_img, &base, overlay)?;
+    Ok(())
 }
 
 /// Write the NoCloud seed of machine `machine` to `path`: a new instance id,
@@ -270,10 +280,9 @@ pub(crate) fn make_seed(
     user_data: Option<&str>,
     authorized_key: &str,
     path: &Path,
-) -> Result<Seed, String> {
-    let server = phone_home()?;
-    let instance_id = kennel_cloud::new_instance_id(&host_name(machine))
-        .map_err(|e| kennel_machine::error_chain(&e))?;
+) -> Result<Seed, CloudSetupError> {
+    let server = phone_home().map_err(CloudSetupError::PhoneHome)?;
+    let instance_id = kennel_cloud::new_instance_id(&host_name(machine))?;
     let config = SeedConfig {
         instance_id: instance_id.clone(),
         hostname: host_name(machine),
@@ -282,7 +291,7 @@ pub(crate) fn make_seed(
         phone_home_url: Some(server.guest_url()),
         extra_user_data: user_data.map(str::to_owned),
     };
-    kennel_cloud::write_seed(&config, path).map_err(|e| kennel_machine::error_chain(&e))?;
+    kennel_cloud::write_seed(&config, path)?;
     Ok(Seed {
         path: path.to_path_buf(),
         instance_id,
@@ -354,12 +363,10 @@ impl CloudBoot {
         deadline: Instant,
     ) -> Result<CloudReady, WaitProblem> {
         let Some(seed) = &self.seed else {
-            return Err(WaitProblem::Error(
-                "the machine has no cloud-init seed".into(),
-            ));
+            return Err(WaitProblem::Error(SetupError::NoSeed));
         };
-        let port = forwarded_ssh_port(machine, deadline)?;
-        let server = phone_home().map_err(WaitProblem::Error)?;
+        let port = forwarded_ssh_port(machine, deadline).map_err(WaitProblem::Error)?;
+        let server = phone_home().map_err(|e| WaitProblem::Error(SetupError::PhoneHome(e)))?;
         let console = machine.console().ok().cloned();
         let mut exited = false;
         let report = server.wait(&seed.instance_id, deadline, &mut || {
@@ -421,40 +428,30 @@ impl CloudBoot {
 }
 
 /// Why a cloud guest is not ready.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum WaitProblem {
-    /// It did not phone home or SSH did not work in time (FAIL).
+    /// It did not phone home or SSH did not work in time (FAIL): what was
+    /// awaited, what happened and the console's last lines.
+    #[error("{0}")]
     NotUp(String),
-    /// QEMU died (FAIL, with its exit).
+    /// QEMU died (FAIL, with its exit and the console's last lines).
+    #[error("{0}")]
     Died(String),
     /// kennel could not do its part (ERROR).
-    Error(String),
-}
-
-impl std::fmt::Display for WaitProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            WaitProblem::NotUp(s) | WaitProblem::Died(s) | WaitProblem::Error(s) => f.write_str(s),
-        }
-    }
+    #[error(transparent)]
+    Error(SetupError),
 }
 
 /// The host port QEMU bound for the guest's port 22, from `info usernet`.
 pub(crate) fn forwarded_ssh_port(
     machine: &mut Machine,
     deadline: Instant,
-) -> Result<u16, WaitProblem> {
-    let qmp = machine
-        .qmp()
-        .map_err(|e| WaitProblem::Error(format!("no QMP to ask for the SSH port: {e}")))?;
+) -> Result<u16, SetupError> {
+    let qmp = machine.qmp().map_err(|e| SetupError::NoQmp(Box::new(e)))?;
     let text = qmp
         .hmp("info usernet", deadline)
-        .map_err(|e| WaitProblem::Error(format!("`info usernet`: {e}")))?;
-    parse_usernet_port(&text, 22).ok_or_else(|| {
-        WaitProblem::Error(format!(
-            "`info usernet` shows no forward to the guest's port 22:\n{text}"
-        ))
-    })
+        .map_err(|e| SetupError::Usernet(Box::new(e)))?;
+    parse_usernet_port(&text, 22).ok_or(SetupError::NoSshForward(text))
 }
 
 /// Find the host port forwarded to `guest_port` in `info usernet` output:

@@ -56,20 +56,20 @@ pub(crate) fn apply(
     debug: &Debug,
     logdir: &Path,
     symbols: Option<PathBuf>,
-) -> Result<Option<GdbStub>, String> {
+) -> Result<Option<GdbStub>, crate::PrepareError> {
     if let Some(text) = &debug.wrapper {
         let text = text
             .replace("${logdir}", &logdir.to_string_lossy())
             .replace("${machine}", &config.name);
         let words = shlex::split(&text)
             .filter(|w| !w.is_empty())
-            .ok_or_else(|| format!("the wrapper {text:?} is not a valid shell command line"))?;
+            .ok_or_else(|| crate::PrepareError::Wrapper(text.clone()))?;
         config.wrapper = words;
     }
     if !debug.gdb {
         return Ok(None);
     }
-    let port = free_loopback_port().map_err(|e| format!("no free port for the gdbstub: {e}"))?;
+    let port = free_loopback_port().map_err(crate::PrepareError::GdbPort)?;
     let address = format!("127.0.0.1:{port}");
     config.extra_args.push("-gdb".into());
     config.extra_args.push(format!("tcp:{address}"));
@@ -309,6 +309,7 @@ mod tests {
         let mut config = MachineConfig::new("main");
         let err =
             apply(&mut config, &debug("strace -o 'x"), Path::new("/l"), None).expect_err("refused");
+        let err = err.to_string();
         assert!(err.contains("not a valid shell command line"), "{err}");
     }
 

@@ -21,12 +21,36 @@ pub struct BuiltGuest {
     pub note: Option<String>,
 }
 
-/// Why no guest could be built.
+/// Why no guest could be built: a piece that is not installed here (SKIP,
+/// [`GuestProblem::is_missing`]), or a build that failed (ERROR).
+#[derive(Debug, thiserror::Error)]
 pub enum GuestProblem {
-    /// A piece is not installed here: SKIP with this reason.
-    Missing(String),
-    /// Building failed: ERROR with this message.
-    Failed(String),
+    /// There is no built-in guest for the architecture (missing).
+    #[error("the built-in guest exists for x86_64, aarch64 and ppc64, not {0}")]
+    NoGuestFor(String),
+    /// The host has no busybox (missing).
+    #[error("no /bin/busybox for the built-in guest (apt-get install busybox-static)")]
+    NoBusybox,
+    /// The foreign architecture's pieces are not installed (missing).
+    #[error(
+        "no {} guest kernel and busybox (run scripts/fetch-foreign-guests.sh as root, or set \
+         KENNEL_GUEST_DIR)",
+        .0.name()
+    )]
+    NoForeignPieces(Arch),
+    /// No kernel to build the guest around (missing).
+    #[error(transparent)]
+    NoKernel(kennel_guest::GuestError),
+    /// Building failed (ERROR).
+    #[error(transparent)]
+    Failed(kennel_guest::GuestError),
+}
+
+impl GuestProblem {
+    /// A piece is not installed here: the test SKIPs.
+    pub fn is_missing(&self) -> bool {
+        !matches!(self, GuestProblem::Failed(_))
+    }
 }
 
 /// Where the guest pieces of a foreign architecture are: `$KENNEL_GUEST_DIR/<arch>`,
@@ -75,11 +99,8 @@ fn agent_binary() -> Option<PathBuf> {
 /// Build (or find in the cache) the built-in guest for `arch`, with `kernel`
 /// when the test names one (a file, or a Debian `linux-image-*.deb`).
 pub fn build(arch_name: &str, kernel: Option<&Path>) -> Result<BuiltGuest, GuestProblem> {
-    let arch = Arch::from_name(arch_name).ok_or_else(|| {
-        GuestProblem::Missing(format!(
-            "the built-in guest exists for x86_64, aarch64 and ppc64, not {arch_name}"
-        ))
-    })?;
+    let arch =
+        Arch::from_name(arch_name).ok_or_else(|| GuestProblem::NoGuestFor(arch_name.to_owned()))?;
     let host = Arch::host() == Some(arch);
     let mut spec = match (kernel, host) {
         (Some(k), _) => {
@@ -93,20 +114,18 @@ pub fn build(arch_name: &str, kernel: Option<&Path>) -> Result<BuiltGuest, Guest
             } else {
                 foreign_tree(arch)
                     .map(|d| d.join("busybox"))
-                    .ok_or_else(|| missing_foreign(arch))?
+                    .ok_or(GuestProblem::NoForeignPieces(arch))?
             };
             GuestSpec::new(arch, source, busybox)
         }
         (None, true) => GuestSpec::new(arch, KernelSource::Host, "/bin/busybox"),
         (None, false) => {
-            let tree = foreign_tree(arch).ok_or_else(|| missing_foreign(arch))?;
+            let tree = foreign_tree(arch).ok_or(GuestProblem::NoForeignPieces(arch))?;
             GuestSpec::from_debian_tree(arch, &tree)
         }
     };
     if host && !Path::new("/bin/busybox").exists() {
-        return Err(GuestProblem::Missing(
-            "no /bin/busybox for the built-in guest (apt-get install busybox-static)".into(),
-        ));
+        return Err(GuestProblem::NoBusybox);
     }
     let mut note = None;
     let agent = if host {
@@ -130,18 +149,9 @@ pub fn build(arch_name: &str, kernel: Option<&Path>) -> Result<BuiltGuest, Guest
     };
     match GuestImage::build(&spec) {
         Ok(image) => Ok(BuiltGuest { image, agent, note }),
-        Err(e @ kennel_guest::GuestError::NoKernel { .. }) => {
-            Err(GuestProblem::Missing(kennel_machine::error_chain(&e)))
-        }
-        Err(e) => Err(GuestProblem::Failed(kennel_machine::error_chain(&e))),
+        Err(e @ kennel_guest::GuestError::NoKernel { .. }) => Err(GuestProblem::NoKernel(e)),
+        Err(e) => Err(GuestProblem::Failed(e)),
     }
-}
-
-fn missing_foreign(arch: Arch) -> GuestProblem {
-    GuestProblem::Missing(format!(
-        "no {} guest kernel and busybox (run scripts/fetch-foreign-guests.sh as root, or set KENNEL_GUEST_DIR)",
-        arch.name()
-    ))
 }
 
 /// QEMU arguments for the agent's virtio-serial port.

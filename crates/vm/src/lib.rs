@@ -15,11 +15,13 @@
 //! [`CLOUD_REPORT_RESERVE`]) are here, once.
 #![deny(missing_docs)]
 
+mod asset;
 mod channel;
 pub mod cloud;
 mod console_shell;
 mod debug;
 mod desc;
+mod error;
 pub mod guest;
 mod log;
 mod pause;
@@ -27,10 +29,15 @@ mod start;
 mod vm;
 pub mod warm;
 
+pub use asset::{
+    cloud_image_asset, process_asset_policy, resolve_asset, resolve_cloud_asset, AssetProblem,
+    CloudAssetError, NotCachedCause,
+};
 pub use channel::{signal_name, ChannelError, ChannelKind, CommandResult, CommandStatus};
 pub use cloud::GUEST_USER;
 pub use debug::{tell, Artifacts, GdbStub, ARTIFACT_LIMIT};
 pub use desc::{BuiltinGuest, Deadlines, MachineDesc, Workspace};
+pub use error::{PrepareError, SetupError, VmError};
 pub use kennel_results::{StartKind, StartRecord};
 pub use log::TestLog;
 pub use pause::{how_to_reach, pause_on_failure};
@@ -48,62 +55,4 @@ pub fn debug_settings() -> kennel_config::Debug {
             artifacts: true,
             ..kennel_config::Debug::default()
         })
-}
-
-use kennel_machine::MachineError;
-
-/// Why a machine could not be made ready. Each kind maps to one verdict: see
-/// the variants.
-#[derive(Debug, thiserror::Error)]
-pub enum VmError {
-    /// A piece is not installed here (the guest's kernel or busybox, the
-    /// foreign-architecture pieces): the test SKIPs with this reason.
-    #[error("{0}")]
-    Unavailable(String),
-    /// Building the guest, the overlay or the seed failed (ERROR).
-    #[error("machine `{machine}`: {why}")]
-    Prepare {
-        /// The machine's name.
-        machine: String,
-        /// Why.
-        why: String,
-    },
-    /// QEMU did not start or did not connect (ERROR).
-    #[error("machine `{machine}`: {source}")]
-    Launch {
-        /// The machine's name.
-        machine: String,
-        /// Why.
-        #[source]
-        source: MachineError,
-    },
-    /// kennel could not do its part after the launch (ERROR).
-    #[error("machine `{machine}`: {why}")]
-    Setup {
-        /// The machine's name.
-        machine: String,
-        /// Why.
-        why: String,
-    },
-    /// The guest did not come up by the deadline, or QEMU died first, or its
-    /// console showed a failure pattern (FAIL, or INTERRUPTED when the test's
-    /// own time ran out). `why` says what was awaited, how QEMU ended and what
-    /// the console showed last, on the message's first line.
-    #[error("the guest of `{machine}` did not come up: {why}{}", console_tail(.console))]
-    NotUp {
-        /// The machine's name.
-        machine: String,
-        /// What was awaited and what happened.
-        why: String,
-        /// The console's last lines (empty when `why` already holds them).
-        console: String,
-    },
-}
-
-fn console_tail(console: &str) -> String {
-    if console.is_empty() {
-        String::new()
-    } else {
-        format!("\nlast console lines:\n{console}")
-    }
 }

@@ -10,9 +10,9 @@ use kennel_machine::MachineConfig;
 use crate::channel::{Channel, ChannelKind};
 use crate::cloud::{CloudBoot, CloudRequest, CloudSource, JobKey};
 use crate::desc::{BuiltinGuest, Deadlines, MachineDesc, Workspace};
-use crate::guest::{BuiltGuest, GuestProblem};
+use crate::guest::BuiltGuest;
 use crate::vm::Vm;
-use crate::VmError;
+use crate::{PrepareError, VmError};
 
 /// How long a built-in guest may take from launch to its agent (or console
 /// marker) before it counts as not coming up.
@@ -76,9 +76,7 @@ pub fn prepare(desc: MachineDesc, workspace: &Workspace) -> Result<Plan, VmError
     if channel == Some(ChannelKind::Agent) && !guest.as_ref().is_some_and(|g| g.agent) {
         return Err(VmError::Prepare {
             machine: name,
-            why: "`channel = \"agent\"` needs the built-in guest (`guest = \"busybox\"`) on an \
-                  architecture with the agent"
-                .into(),
+            source: PrepareError::AgentWithoutGuest,
         });
     }
     let CloudParts {
@@ -125,10 +123,10 @@ fn build_guest(config: &MachineConfig, log: &crate::TestLog) -> Result<BuiltGues
             }
             Ok(g)
         }
-        Err(GuestProblem::Missing(why)) => Err(VmError::Unavailable(why)),
-        Err(GuestProblem::Failed(why)) => Err(VmError::Prepare {
+        Err(problem) if problem.is_missing() => Err(VmError::Unavailable(problem)),
+        Err(problem) => Err(VmError::Prepare {
             machine: name.clone(),
-            why: format!("building the guest failed: {why}"),
+            source: PrepareError::Guest(problem),
         }),
     }
 }
@@ -154,14 +152,17 @@ fn prepare_cloud(
     if image.is_none() && cloud_init.is_none() {
         return Ok(CloudParts::default());
     }
-    let failed = |why: String| VmError::Prepare {
+    let failed = |source: PrepareError| VmError::Prepare {
         machine: name.to_string(),
-        why,
+        source,
     };
     let key = match cloud_init {
         Some(_) => {
             let key_dir = kennel_layout::TestDir::new(&workspace.logdir).job_key_dir();
-            Some(crate::cloud::job_key(&key_dir).map_err(failed)?)
+            Some(
+                crate::cloud::job_key(&key_dir)
+                    .map_err(|e| failed(PrepareError::Cloud(Box::new(e))))?,
+            )
         }
         None => None,
     };
@@ -172,7 +173,7 @@ fn prepare_cloud(
             image: image
                 .map(std::path::absolute)
                 .transpose()
-                .map_err(|e| failed(format!("the image's path: {e}")))?,
+                .map_err(|e| failed(PrepareError::ImagePath(e)))?,
             user_data: user_data.clone(),
             qemu_img: qemu_img.clone(),
         }),
@@ -187,7 +188,7 @@ fn prepare_cloud(
         qemu_img: &qemu_img,
         key: key.as_ref(),
     })
-    .map_err(failed)?;
+    .map_err(|e| failed(PrepareError::Cloud(Box::new(e))))?;
     let log = &workspace.log;
     if let (Some(overlay), Some(image)) = (&boot.overlay, image) {
         log.line(&format!(
@@ -271,9 +272,9 @@ impl Plan {
             .filter(|g| debug.gdb && g.image.pvh && has_symbols(&g.image.kernel))
             .map(|g| g.image.kernel.clone());
         let gdb = crate::debug::apply(&mut config, &debug, &workspace.logdir, symbols).map_err(
-            |why| VmError::Prepare {
+            |source| VmError::Prepare {
                 machine: name.clone(),
-                why,
+                source,
             },
         )?;
         // Under a wrapper (valgrind, rr, gdbserver) or gdb, QEMU is as slow as
@@ -310,9 +311,10 @@ impl Plan {
                 ) {
                     Ok(vm) => return Ok(vm),
                     Err(crate::warm::Miss::Boot(e)) => return Err(e),
-                    Err(crate::warm::Miss::Other(why)) => {
-                        log.line(&format!("machine `{name}` boots: no warm start ({why})"))
-                    }
+                    Err(crate::warm::Miss::Other(why)) => log.line(&format!(
+                        "machine `{name}` boots: no warm start ({})",
+                        kennel_machine::error_chain(&why)
+                    )),
                 },
                 Some(why) => log.line(&format!("machine `{name}` boots (cold): {why}")),
             }

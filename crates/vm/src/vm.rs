@@ -8,7 +8,8 @@ use kennel_machine::{Capture, ExitInfo, LogSink, Machine, MachineError, Pattern,
 use crate::channel::{Channel, ChannelError, ChannelKind, CommandResult};
 use crate::cloud::{CloudBoot, CloudReady, JobKey, GUEST_USER};
 use crate::log::TestLog;
-use crate::VmError;
+use crate::warm::WarmError;
+use crate::{SetupError, VmError};
 use kennel_ssh::KeyPair;
 
 /// A started machine: the QEMU process (QMP, console, output, lifecycle) and
@@ -63,23 +64,21 @@ impl Vm {
         &mut self,
         ready: &crate::warm::Ready,
         deadline: Instant,
-    ) -> Result<(), String> {
+    ) -> Result<(), WarmError> {
         let ready = match ready {
             crate::warm::Ready::Agent(info) => info.clone(),
             crate::warm::Ready::Console => {
                 self.channel = Some(Channel::Console { commands: 0 });
                 return Ok(());
             }
-            crate::warm::Ready::Ssh { .. } => {
-                return Err("an SSH guest is reached with its key (reconnect_ssh)".into())
-            }
+            crate::warm::Ready::Ssh { .. } => return Err(WarmError::SshNotAgent),
         };
         let stream = self
             .machine
             .take_socket(crate::guest::AGENT_SOCKET)
-            .ok_or("the agent's socket was not connected")?;
+            .ok_or(WarmError::NoAgentSocket)?;
         let client = kennel_agent::AgentClient::resume(stream, ready, deadline)
-            .map_err(|e| kennel_machine::error_chain(&e))?;
+            .map_err(|e| WarmError::Agent(Box::new(e)))?;
         self.channel = Some(Channel::Agent(client));
         Ok(())
     }
@@ -88,14 +87,14 @@ impl Vm {
     /// time, host random bytes mixed into its random pool (credited and the
     /// generator reseeded by an agent that can; else written to
     /// `/dev/urandom` through the shell).
-    pub(crate) fn refresh_identity(&mut self, deadline: Instant) -> Result<String, String> {
+    pub(crate) fn refresh_identity(&mut self, deadline: Instant) -> Result<String, WarmError> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::SystemTime::UNIX_EPOCH)
-            .map_err(|e| e.to_string())?;
+            .map_err(WarmError::Clock)?;
         let mut seed = [0u8; 64];
         std::fs::File::open("/dev/urandom")
             .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut seed))
-            .map_err(|e| format!("cannot read the host's /dev/urandom: {e}"))?;
+            .map_err(WarmError::Urandom)?;
         if let Some(Channel::Agent(client)) = &mut self.channel {
             if client
                 .ready_info()
@@ -105,7 +104,7 @@ impl Vm {
             {
                 client
                     .refresh(now, &seed)
-                    .map_err(|e| kennel_machine::error_chain(&e))?;
+                    .map_err(|e| WarmError::Agent(Box::new(e)))?;
                 return Ok(
                     "clock set, 64 random bytes credited, generator reseeded (agent)".into(),
                 );
@@ -114,13 +113,17 @@ impl Vm {
         let ssh = matches!(self.channel, Some(Channel::Ssh(_)));
         let command = shell_refresh(now.as_secs(), &seed, ssh);
         let Some(channel) = self.channel.as_mut() else {
-            return Err("no channel".into());
+            return Err(WarmError::NoChannel);
         };
         let out = channel
             .run(&mut self.machine, &command, deadline)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| WarmError::Channel(Box::new(e)))?;
         if !out.success() {
-            return Err(format!("`{command}`: {} {}", out.status, out.stderr.trim()));
+            return Err(WarmError::Refresh {
+                stderr: out.stderr.trim().to_owned(),
+                status: out.status,
+                command,
+            });
         }
         if out.stdout.contains(RESEEDED) {
             return Ok(
@@ -278,14 +281,14 @@ impl Vm {
             .console()
             .map_err(|e| VmError::Setup {
                 machine: name.clone(),
-                why: e.to_string(),
+                source: SetupError::Console(Box::new(e)),
             })?
             .clone();
         if agent {
             let Some(stream) = self.machine.take_socket(crate::guest::AGENT_SOCKET) else {
                 return Err(VmError::Setup {
                     machine: name.clone(),
-                    why: "the agent's socket was not connected".into(),
+                    source: SetupError::NoAgentSocket,
                 });
             };
             let watch = FailureWatch::start(&stream, &console, deadline);
@@ -398,9 +401,9 @@ impl Vm {
         let name = self.name.clone();
         boot.wait_ready(&mut self.machine, key, launched_at, deadline)
             .map_err(|problem| match problem {
-                crate::cloud::WaitProblem::Error(why) => VmError::Setup {
+                crate::cloud::WaitProblem::Error(source) => VmError::Setup {
                     machine: name.clone(),
-                    why,
+                    source,
                 },
                 crate::cloud::WaitProblem::NotUp(why) | crate::cloud::WaitProblem::Died(why) => {
                     VmError::NotUp {
@@ -425,17 +428,16 @@ impl Vm {
         cmdline: &LogSink,
     ) -> Result<(), VmError> {
         let name = self.name.clone();
-        let setup = |why: String| VmError::Setup {
+        let setup = |source: SetupError| VmError::Setup {
             machine: name.clone(),
-            why,
+            source,
         };
-        let port = crate::cloud::forwarded_ssh_port(&mut self.machine, deadline)
-            .map_err(|p| setup(p.to_string()))?;
+        let port = crate::cloud::forwarded_ssh_port(&mut self.machine, deadline).map_err(setup)?;
         let ssh = crate::cloud::connect_ssh(port, key, host_key, deadline).map_err(|e| {
-            setup(format!(
-                "SSH on 127.0.0.1:{port} with the template's key: {}",
-                kennel_machine::error_chain(&e)
-            ))
+            setup(SetupError::TemplateSsh {
+                port,
+                source: Box::new(e),
+            })
         })?;
         let public = job_key.key.public_openssh("kennel-job");
         let timeout = deadline.saturating_duration_since(Instant::now());
@@ -445,18 +447,12 @@ impl Vm {
                 format!("{public}\n").as_bytes(),
                 timeout,
             )
-            .map_err(|e| {
-                setup(format!(
-                    "authorizing the job's key: {}",
-                    kennel_machine::error_chain(&e)
-                ))
-            })?;
+            .map_err(|e| setup(SetupError::AuthorizeKey(Box::new(e))))?;
         if !out.success() {
-            return Err(setup(format!(
-                "authorizing the job's key: {} {}",
-                out.status_text(),
-                out.stderr_text().trim()
-            )));
+            return Err(setup(SetupError::AuthorizeKeyRefused {
+                status: out.status_text(),
+                stderr: out.stderr_text().trim().to_owned(),
+            }));
         }
         cmdline.write(ssh_line(job_key, port).as_bytes());
         self.channel = Some(Channel::Ssh(ssh));

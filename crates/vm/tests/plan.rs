@@ -39,7 +39,8 @@ fn the_agent_channel_without_the_built_in_guest_is_refused_before_launch() {
     let refused = prepare(desc, &workspace(dir.path()));
 
     match refused {
-        Err(VmError::Prepare { machine, why }) => {
+        Err(VmError::Prepare { machine, source }) => {
+            let why = source.to_string();
             assert_eq!(machine, "main");
             assert!(why.contains("guest = \"busybox\""), "{why}");
         }

@@ -53,7 +53,7 @@ fn start_with(arch: Option<&str>, append: Option<&str>) -> Option<Started> {
     let plan = match prepare(desc, &workspace) {
         Ok(plan) => plan,
         Err(kennel_vm::VmError::Unavailable(why)) => {
-            kennel_testkit::missing(&why);
+            kennel_testkit::missing(&kennel_machine::error_chain(&why));
             return None;
         }
         Err(e) => panic!("prepare: {e}"),

@@ -91,7 +91,10 @@ pub fn serve(channel: &mut Channel) -> io::Result<()> {
                         id,
                         bytes: seed.len() as u64,
                     },
-                    Err(message) => AgentMessage::Error { id, message },
+                    Err(e) => AgentMessage::Error {
+                        id,
+                        message: e.message(),
+                    },
                 };
                 channel.send(&encode_json(&reply))?;
                 Flow::Continue

@@ -92,28 +92,46 @@ const RNDADDENTROPY: libc::c_ulong = 0x8008_5203;
 /// `RNDRESEEDCRNG`, `_IO('R', 0x07)`: reseed the kernel's generator now.
 const RNDRESEEDCRNG: libc::c_ulong = 0x5207;
 
+/// Why a restored guest's identity could not be refreshed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RefreshError {
+    #[error("cannot set the clock")]
+    SetClock(#[source] io::Error),
+    #[error("cannot open /dev/urandom")]
+    OpenUrandom(#[source] io::Error),
+    #[error("cannot write to /dev/urandom")]
+    WriteUrandom(#[source] io::Error),
+}
+
+impl RefreshError {
+    /// The message sent to the host: what failed and why.
+    pub(crate) fn message(&self) -> String {
+        match std::error::Error::source(self) {
+            Some(cause) => format!("{self}: {cause}"),
+            None => self.to_string(),
+        }
+    }
+}
+
 /// Give a restored guest its own identity: the clock set to `unix_time_ns`
 /// and `seed` mixed into the random pool, credited as entropy, then the
 /// generator reseeded (so two guests restored from one state draw different
 /// bytes at once). Without the privilege or the ioctls (an old kernel) the
 /// seed is written to `/dev/urandom` (mixed in, not credited). The error
 /// says what failed, for the host's log.
-pub(crate) fn refresh_identity(unix_time_ns: u64, seed: &[u8]) -> Result<(), String> {
+pub(crate) fn refresh_identity(unix_time_ns: u64, seed: &[u8]) -> Result<(), RefreshError> {
     let time = libc::timespec {
         tv_sec: libc::time_t::try_from(unix_time_ns / 1_000_000_000).unwrap_or(libc::time_t::MAX),
         tv_nsec: libc::c_long::try_from(unix_time_ns % 1_000_000_000).unwrap_or(0),
     };
     // SAFETY: `time` is a valid timespec for the duration of the call.
     if unsafe { libc::clock_settime(libc::CLOCK_REALTIME, &time) } != 0 {
-        return Err(format!(
-            "cannot set the clock: {}",
-            io::Error::last_os_error()
-        ));
+        return Err(RefreshError::SetClock(io::Error::last_os_error()));
     }
     let random = std::fs::OpenOptions::new()
         .write(true)
         .open("/dev/urandom")
-        .map_err(|e| format!("cannot open /dev/urandom: {e}"))?;
+        .map_err(RefreshError::OpenUrandom)?;
     // struct rand_pool_info { int entropy_count; int buf_size; __u32 buf[]; }
     let mut info: Vec<u8> = Vec::with_capacity(8 + seed.len());
     let bits = i32::try_from(seed.len() * 8).unwrap_or(i32::MAX);
@@ -131,7 +149,7 @@ pub(crate) fn refresh_identity(unix_time_ns: u64, seed: &[u8]) -> Result<(), Str
         use std::io::Write;
         (&random)
             .write_all(seed)
-            .map_err(|e| format!("cannot write to /dev/urandom: {e}"))?;
+            .map_err(RefreshError::WriteUrandom)?;
     }
     Ok(())
 }

@@ -185,3 +185,41 @@ fn cloud_guests_start_warm_with_their_own_disk_clock_entropy_and_the_jobs_key() 
     let key_body = job_key.split_whitespace().nth(1).expect("key body");
     assert!(log.contains(key_body), "{log}");
 }
+
+/// One cloud-image rule for both kinds of test: a TOML test whose cloud image
+/// is not cached while downloads are off SKIPs, with the reason a Rust test's
+/// `.cloud_image(..)` gives (`crates/kennel/tests/cloud_image.rs`).
+#[test]
+fn an_uncached_cloud_image_with_downloads_off_skips_with_the_shared_reason() {
+    let cache = tempfile::tempdir().expect("cache");
+    let mirror = tempfile::tempdir().expect("empty mirror");
+    let mirror_url = format!("file://{}", path_str(mirror.path()));
+    let dir = test_dir(&[(
+        "cloud.toml",
+        "name = \"uncached cloud image\"\n\
+         [assets.image]\ncloud = \"debian 12 amd64 genericcloud\"\n\
+         [machine]\nimage = \"${asset:image}\"\ncloud_init = true\n\
+         [[step]]\nrun = \"true\"\n",
+    )]);
+
+    let run = kennel(
+        &[path_str(dir.path())],
+        &[
+            ("KENNEL_CACHE_DIR", path_str(cache.path())),
+            ("KENNEL_NO_DOWNLOAD", "1"),
+            ("KENNEL_IMAGE_MIRROR", &mirror_url),
+        ],
+    );
+
+    let test = run.test("uncached cloud image");
+    assert_eq!(test["status"], "SKIP", "{test}");
+    assert_eq!(
+        test["reason"],
+        format!(
+            "asset `image` is not cached and downloads are off: cannot resolve image debian 12 \
+             amd64 genericcloud offline: it is not in the resolution cache {}",
+            cache.path().join("images").display()
+        ),
+        "{test}"
+    );
+}

@@ -12,7 +12,7 @@ use std::time::Instant;
 use kennel_machine::{LogSink, MachineConfig};
 use kennel_ssh::KeyPair;
 
-use super::template::{Miss, Ready, Template};
+use super::template::{Miss, Ready, Template, WarmError};
 use crate::cloud::{CloudBoot, CloudSource, JobKey, Seed};
 use crate::vm::Vm;
 use crate::VmError;
@@ -37,16 +37,19 @@ pub(super) fn wire_template(
     source: &CloudSource,
     dir: &Path,
 ) -> Result<Wired, Miss> {
-    let key = KeyPair::generate().map_err(|e| format!("cannot make the template's key: {e}"))?;
+    let key = KeyPair::generate().map_err(|e| WarmError::MakeKey(Box::new(e)))?;
     let key_path = dir.join(KEY);
     key.write_private(&key_path)
-        .map_err(|e| format!("cannot write {}: {e}", key_path.display()))?;
+        .map_err(|source| WarmError::WriteKey {
+            path: key_path.clone(),
+            source: Box::new(source),
+        })?;
     let public = key.public_openssh("kennel-template");
     let _ = std::fs::write(dir.join(format!("{KEY}.pub")), format!("{public}\n"));
     let overlay = match &source.image {
         Some(image) => {
             let disk = dir.join(DISK);
-            crate::cloud::make_overlay(&source.qemu_img, image, &disk)?;
+            crate::cloud::make_overlay(&source.qemu_img, image, &disk).map_err(WarmError::from)?;
             Some(disk)
         }
         None => None,
@@ -56,7 +59,8 @@ pub(super) fn wire_template(
         source.user_data.as_deref(),
         &public,
         &dir.join(SEED),
-    )?;
+    )
+    .map_err(WarmError::from)?;
     let boot = CloudBoot {
         overlay,
         seed: Some(seed),
@@ -96,7 +100,8 @@ pub(super) fn restore_config(
         Some(_) => {
             // `prepare` made an overlay over the image there, for a boot.
             let _ = std::fs::remove_file(overlay);
-            crate::cloud::make_overlay(&source.qemu_img, &template.dir.join(DISK), overlay)?;
+            crate::cloud::make_overlay(&source.qemu_img, &template.dir.join(DISK), overlay)
+                .map_err(WarmError::from)?;
             Some(overlay.to_path_buf())
         }
         None => None,
@@ -124,11 +129,13 @@ pub(super) fn reconnect(
     cmdline: &LogSink,
 ) -> Result<(), Miss> {
     let Ready::Ssh { host_key } = &template.ready else {
-        return Err("the template's guest is not reached over SSH".into());
+        return Err(WarmError::NotSsh.into());
     };
     let key_path = template.dir.join(KEY);
-    let key =
-        KeyPair::load(&key_path).map_err(|e| format!("cannot read {}: {e}", key_path.display()))?;
+    let key = KeyPair::load(&key_path).map_err(|source| WarmError::ReadKey {
+        path: key_path.clone(),
+        source: Box::new(source),
+    })?;
     vm.reconnect_ssh(&key, host_key.clone(), job_key, deadline, cmdline)
-        .map_err(|e: VmError| Miss::Other(e.to_string()))
+        .map_err(|e: VmError| WarmError::Reconnect(Box::new(e)).into())
 }

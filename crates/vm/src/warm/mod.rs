@@ -4,6 +4,7 @@
 
 mod cloud;
 mod key;
+mod miss;
 mod restore;
 mod store;
 mod template;
@@ -13,6 +14,7 @@ pub use restore::TEMPLATE_CONSOLE_LOG;
 pub use store::{warm_cache_size, TemplateEntry, WarmCache, WarmPurge, DEFAULT_WARM_CACHE_SIZE};
 
 pub(crate) use key::cold_reason;
+pub use miss::WarmError;
 pub(crate) use restore::start;
 pub(crate) use template::{Miss, Ready, Recipe};
 

@@ -7,7 +7,7 @@ use std::time::Instant;
 use kennel_machine::MachineConfig;
 
 use super::store::WarmCache;
-use super::template::{find_or_build, resume, shell_quote, Miss, Recipe};
+use super::template::{find_or_build, resume, shell_quote, Miss, Recipe, WarmError};
 use crate::cloud::JobKey;
 use crate::desc::{Deadlines, Workspace};
 use crate::vm::Vm;
@@ -37,7 +37,7 @@ pub(crate) fn start(
 ) -> Result<Vm, Miss> {
     let name = config.name.clone();
     let log = &workspace.log;
-    let cache = WarmCache::user_default().ok_or("kennel has no cache directory")?;
+    let cache = WarmCache::user_default().ok_or(WarmError::NoCache)?;
     let finding = Instant::now();
     let copy_name = if workspace.several {
         format!("template-{name}-console.log")
@@ -88,14 +88,17 @@ pub(crate) fn start(
              (add -monitor stdio) lets it run\n"
         ),
     )
-    .map_err(|e| kennel_machine::error_chain(&e))?;
+    .map_err(|e| WarmError::Launch(Box::new(e)))?;
     let mut vm = Vm::new(name.clone(), machine, log.clone());
     vm.set_start(Start::Warm {
         template: id.clone(),
     });
     crate::pause::record(&workspace.logdir, &vm, None);
     let up_by = deadlines.until.min(Instant::now() + RESTORE_LIMIT);
-    let qmp = vm.machine().qmp().map_err(|e| Miss::Other(e.to_string()))?;
+    let qmp = vm
+        .machine()
+        .qmp()
+        .map_err(|e| WarmError::Qmp(Box::new(e)))?;
     resume(qmp, up_by)?;
     match (recipe, job_key) {
         (Recipe::Builtin { .. }, _) => vm.reconnect(&template.ready, up_by)?,
@@ -103,7 +106,7 @@ pub(crate) fn start(
             super::cloud::reconnect(&mut vm, &template, key, up_by, &workspace.cmdline)?;
             vm.add_phase("restore_to_ssh", launched_at.elapsed());
         }
-        (Recipe::Cloud(_), None) => return Err("a cloud guest needs the job's key".into()),
+        (Recipe::Cloud(_), None) => return Err(WarmError::NoJobKey.into()),
     }
     let refreshed = vm.refresh_identity(up_by)?;
     if console_asked {

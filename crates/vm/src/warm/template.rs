@@ -15,31 +15,10 @@ use crate::log::TestLog;
 use crate::vm::Vm;
 use crate::VmError;
 
+pub(crate) use super::miss::{Miss, WarmError};
+
 /// How often a migration's progress is asked for.
 const POLL: Duration = Duration::from_millis(20);
-
-/// Why a machine did not start from a template.
-pub(crate) enum Miss {
-    /// The template's QEMU did not launch or its guest did not come up: a
-    /// boot of the test's own would fail the same way, so this is the
-    /// machine's error (the template's boot console is kept in the test's
-    /// folder).
-    Boot(VmError),
-    /// Anything else (no cache, a failed save): the machine boots instead.
-    Other(String),
-}
-
-impl From<String> for Miss {
-    fn from(why: String) -> Miss {
-        Miss::Other(why)
-    }
-}
-
-impl From<&str> for Miss {
-    fn from(why: &str) -> Miss {
-        Miss::Other(why.to_owned())
-    }
-}
 
 /// The guest a template holds.
 pub(crate) enum Recipe<'a> {
@@ -117,17 +96,21 @@ pub(crate) fn find_or_build(
     deadline: Instant,
     failed_boot_log: &Path,
 ) -> Result<Template, Miss> {
-    let binary = config.resolve_binary().map_err(|e| e.to_string())?;
+    let binary = config
+        .resolve_binary()
+        .map_err(|e| WarmError::Binary(Box::new(e)))?;
     let accel = config.choose_accel(&binary.path).accel;
-    let key = template_key(config, recipe, &binary.path, &accel)
-        .map_err(|e| format!("cannot compute the template key: {e}"))?;
+    let key = template_key(config, recipe, &binary.path, &accel).map_err(WarmError::Key)?;
     if let Some(template) = cached(cache, &key, recipe) {
         return Ok(template);
     }
     let lock = cache
         .lock(&key.id, deadline)
-        .map_err(|e| format!("cannot lock template {}: {e}", key.id))?
-        .ok_or_else(|| format!("template {} was still being built at the deadline", key.id))?;
+        .map_err(|source| WarmError::Lock {
+            id: key.id.clone(),
+            source,
+        })?
+        .ok_or_else(|| WarmError::StillBuilding(key.id.clone()))?;
     if let Some(template) = cached(cache, &key, recipe) {
         drop(lock);
         return Ok(template);
@@ -137,8 +120,10 @@ pub(crate) fn find_or_build(
         .dir()
         .join(format!("{}.tmp-{}", key.id, std::process::id()));
     let _ = std::fs::remove_dir_all(&building);
-    std::fs::create_dir_all(&building)
-        .map_err(|e| format!("cannot create {}: {e}", building.display()))?;
+    std::fs::create_dir_all(&building).map_err(|source| WarmError::Create {
+        path: building.clone(),
+        source,
+    })?;
     let built = build(config, recipe, &key, &building, deadline);
     let ready = match built {
         Ok(ready) => ready,
@@ -150,8 +135,10 @@ pub(crate) fn find_or_build(
             return Err(miss);
         }
     };
-    std::fs::rename(&building, &dir)
-        .map_err(|e| format!("cannot move the template into {}: {e}", dir.display()))?;
+    std::fs::rename(&building, &dir).map_err(|source| WarmError::Move {
+        path: dir.clone(),
+        source,
+    })?;
     drop(lock);
     // Keep the cache within its bound; the template just built is recent and stays.
     let _ = cache.purge(super::store::warm_cache_size());
@@ -229,12 +216,15 @@ fn build(
         (Recipe::Cloud(_), Some(wired)) => {
             super::cloud::wait_template(&mut vm, &wired, started, deadline)?
         }
-        (Recipe::Cloud(_), None) => return Err("the cloud template was not wired".into()),
+        (Recipe::Cloud(_), None) => return Err(WarmError::NotWired.into()),
     };
     let boot = started.elapsed();
     let saving = Instant::now();
     let state = dir.join(STATE);
-    let qmp = vm.machine().qmp().map_err(|e| e.to_string())?;
+    let qmp = vm
+        .machine()
+        .qmp()
+        .map_err(|e| WarmError::Qmp(Box::new(e)))?;
     save(qmp, &state, deadline)?;
     let save_time = saving.elapsed();
     let _ = vm.shutdown(crate::SHUTDOWN_GRACE);
@@ -251,10 +241,18 @@ fn build(
             .unwrap_or(0),
         "cmdline": cmdline,
     });
-    let text = serde_json::to_string_pretty(&meta).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join("key.txt"), &key.text).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join(META), text).map_err(|e| e.to_string())?;
+    let text = serde_json::to_string_pretty(&meta).map_err(WarmError::Meta)?;
+    write(&dir.join("key.txt"), &key.text)?;
+    write(&dir.join(META), &text)?;
     Ok(ready)
+}
+
+/// Write `text` to the template's file `path`.
+fn write(path: &Path, text: &str) -> Result<(), WarmError> {
+    std::fs::write(path, text).map_err(|source| WarmError::Create {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// The console's ready marker comes before the shell reads its first line
@@ -267,20 +265,20 @@ fn settle_console(vm: &mut Vm, agent: bool, deadline: Instant) -> Result<(), Mis
     }
     let settled = vm
         .run("true", deadline)
-        .map_err(|e| format!("the console shell did not answer: {e}"))?;
+        .map_err(|e| WarmError::ConsoleSilent(Box::new(e)))?;
     if !settled.success() {
-        return Err(Miss::Other(format!(
-            "the console shell's first command ended with {}",
-            settled.status
-        )));
+        return Err(WarmError::ConsoleCommand(settled.status).into());
     }
     Ok(())
 }
 
 /// Stop the guest and save its state to `state` (`migrate` to `exec:cat`),
 /// waiting for the migration to complete.
-fn save(qmp: &Qmp, state: &Path, deadline: Instant) -> Result<(), String> {
-    let qmp_err = |what: &str, e: kennel_machine::QmpError| format!("{what}: {e}");
+fn save(qmp: &Qmp, state: &Path, deadline: Instant) -> Result<(), WarmError> {
+    let qmp_err = |command: &'static str, source: kennel_machine::QmpError| WarmError::QmpCommand {
+        command,
+        source: Box::new(source),
+    };
     qmp.execute("stop", None, deadline)
         .map_err(|e| qmp_err("stop", e))?;
     // The default bandwidth limit (32 MiB/s before QEMU 8) would make saving slow.
@@ -301,10 +299,13 @@ fn save(qmp: &Qmp, state: &Path, deadline: Instant) -> Result<(), String> {
                     .get("error-desc")
                     .and_then(Value::as_str)
                     .unwrap_or("no reason given");
-                return Err(format!("saving the state {failed}: {why}"));
+                return Err(WarmError::SaveFailed {
+                    outcome: failed.to_owned(),
+                    why: why.to_owned(),
+                });
             }
             _ if Instant::now() >= deadline => {
-                return Err("timed out saving the state".into());
+                return Err(WarmError::SaveTimeout);
             }
             _ => std::thread::sleep(POLL),
         }
@@ -313,11 +314,14 @@ fn save(qmp: &Qmp, state: &Path, deadline: Instant) -> Result<(), String> {
 
 /// Wait until a QEMU started with `-incoming` has loaded the state (it is
 /// paused then), and let the guest run.
-pub(crate) fn resume(qmp: &Qmp, deadline: Instant) -> Result<(), String> {
+pub(crate) fn resume(qmp: &Qmp, deadline: Instant) -> Result<(), WarmError> {
     loop {
         let status = qmp
             .execute("query-status", None, deadline)
-            .map_err(|e| format!("query-status: {e}"))?;
+            .map_err(|source| WarmError::QmpCommand {
+                command: "query-status",
+                source: Box::new(source),
+            })?;
         match status.get("status").and_then(Value::as_str) {
             Some("inmigrate") | Some("restore-vm") if Instant::now() < deadline => {
                 std::thread::sleep(POLL)
@@ -325,15 +329,17 @@ pub(crate) fn resume(qmp: &Qmp, deadline: Instant) -> Result<(), String> {
             Some("paused") | Some("postmigrate") => break,
             Some("running") => return Ok(()),
             other => {
-                return Err(format!(
-                    "the restored machine is {}, not paused",
-                    other.unwrap_or("in no known state")
+                return Err(WarmError::NotPaused(
+                    other.unwrap_or("in no known state").to_owned(),
                 ))
             }
         }
     }
     qmp.execute("cont", None, deadline)
-        .map_err(|e| format!("cont: {e}"))?;
+        .map_err(|source| WarmError::QmpCommand {
+            command: "cont",
+            source: Box::new(source),
+        })?;
     Ok(())
 }
 
@@ -343,8 +349,11 @@ pub(crate) fn shell_quote(path: &Path) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
-fn file_sink(path: &Path) -> Result<LogSink, String> {
+fn file_sink(path: &Path) -> Result<LogSink, WarmError> {
     std::fs::File::create(path)
         .map(|f| LogSink::new(Box::new(f)))
-        .map_err(|e| format!("cannot create {}: {e}", path.display()))
+        .map_err(|source| WarmError::Create {
+            path: path.to_path_buf(),
+            source,
+        })
 }

@@ -3,9 +3,9 @@
 //! (`kennel-vm`). The runner starts the process and reads its `result.json`;
 //! it interprets nothing itself.
 //!
-//! A case ([`case`]) prepares (`setup`), launches its machines (`launch`)
-//! through the [`running`] seam, then runs its steps ([`steps`]: one function
-//! per step kind).
+//! A case (`case.rs`) prepares (`setup.rs`), launches its machines
+//! (`launch.rs`) through the seam in `running.rs`, then runs its steps
+//! (`steps/`: one function per step kind).
 #![deny(missing_docs)]
 
 mod case;

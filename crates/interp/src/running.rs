@@ -156,18 +156,17 @@ impl RunningMachine for Vm {
         deadline: Instant,
     ) -> Result<Value, QmpCallError> {
         let machine = self.machine();
-        if machine.qmp_client().is_none() {
-            let why = machine.qmp().err().unwrap_or(MachineError::NoQmp {
-                machine: String::new(),
-                why: String::new(),
-            });
-            return Err(QmpCallError::NoMonitor(why));
-        }
         match machine.qmp_client() {
             Some(qmp) => qmp
                 .wait_event(name, pattern, deadline)
                 .map_err(QmpCallError::Exchange),
-            None => Err(QmpCallError::Exchange(QmpError::Closed)),
+            // No client at all: `Machine::qmp` says why.
+            None => Err(QmpCallError::NoMonitor(machine.qmp().err().unwrap_or_else(
+                || MachineError::NoQmp {
+                    machine: String::new(),
+                    why: String::new(),
+                },
+            ))),
         }
     }
 

@@ -23,55 +23,11 @@ impl Loader<'_> {
 
     fn step(&self, raw: &S<RawStep>, machines: &[MachineSpec]) -> Result<Step> {
         let header = raw.span().start;
-        let line = self.line(header);
         let step = raw.get_ref();
         let present = step.present_keys();
-        let kinds: Vec<&str> = present
-            .iter()
-            .copied()
-            .filter(|key| KIND_KEYS.contains(key))
-            .collect();
-        let kind = match kinds.as_slice() {
-            [] => {
-                return self.err(
-                    header,
-                    format!("step has no kind: expected one of {}", list(&KIND_KEYS)),
-                )
-            }
-            [kind] => *kind,
-            [a, b] => return self.err(header, format!("step has two kinds: `{a}` and `{b}`")),
-            many => {
-                return self.err(
-                    header,
-                    format!("step has {} kinds: {}", many.len(), list(many)),
-                )
-            }
-        };
-        let options = kind_options(kind);
-        for key in &present {
-            if KIND_KEYS.contains(key) || matches!(*key, "save" | "poll") || options.contains(key) {
-                continue;
-            }
-            let takes = if options.is_empty() {
-                "none".to_owned()
-            } else {
-                list(options)
-            };
-            return self.err(
-                header,
-                format!("key `{key}` does not apply to a `{kind}` step (its own keys: {takes})"),
-            );
-        }
-        let poll = self.opt_boolean(step.poll.as_ref(), "poll", false)?;
-        if poll && !POLL_KINDS.contains(&kind) {
-            return self.err(
-                header,
-                format!(
-                    "`poll` does not apply to a `{kind}` step (only to {})",
-                    list(&POLL_KINDS)
-                ),
-            );
-        }
+        let kind = self.kind_key(header, &present)?;
+        self.check_options(header, kind, &present)?;
+        let poll = self.poll(header, kind, step)?;
         let save = match &step.save {
             Some(save) if !SAVE_KINDS.contains(&kind) => {
                 return self.err(
@@ -89,13 +45,69 @@ impl Loader<'_> {
         let timeout = self.opt_duration(step.timeout.as_ref(), "timeout")?;
         let kind = self.step_kind(kind, raw)?;
         Ok(Step {
-            line,
+            line: self.line(header),
             on,
             timeout,
             poll,
             save,
             kind,
         })
+    }
+
+    /// The one key of `present` naming the step's kind.
+    fn kind_key(&self, header: usize, present: &[&'static str]) -> Result<&'static str> {
+        let kinds: Vec<&str> = present
+            .iter()
+            .copied()
+            .filter(|key| KIND_KEYS.contains(key))
+            .collect();
+        match kinds.as_slice() {
+            [] => self.err(
+                header,
+                format!("step has no kind: expected one of {}", list(&KIND_KEYS)),
+            ),
+            [kind] => Ok(kind),
+            [a, b] => self.err(header, format!("step has two kinds: `{a}` and `{b}`")),
+            many => self.err(
+                header,
+                format!("step has {} kinds: {}", many.len(), list(many)),
+            ),
+        }
+    }
+
+    /// Every key of `present` applies to a `kind` step.
+    fn check_options(&self, header: usize, kind: &str, present: &[&str]) -> Result<()> {
+        let options = kind_options(kind);
+        for key in present {
+            if KIND_KEYS.contains(key) || matches!(*key, "save" | "poll") || options.contains(key) {
+                continue;
+            }
+            let takes = if options.is_empty() {
+                "none".to_owned()
+            } else {
+                list(options)
+            };
+            return self.err(
+                header,
+                format!("key `{key}` does not apply to a `{kind}` step (its own keys: {takes})"),
+            );
+        }
+        Ok(())
+    }
+
+    /// `poll`, for the kinds that may repeat.
+    fn poll(&self, header: usize, kind: &str, step: &RawStep) -> Result<bool> {
+        let poll = self.opt_boolean(step.poll.as_ref(), "poll", false)?;
+        if poll && !POLL_KINDS.contains(&kind) {
+            return self.err(
+                header,
+                format!(
+                    "`poll` does not apply to a `{kind}` step (only to {})",
+                    list(&POLL_KINDS)
+                ),
+            );
+        }
+        Ok(poll)
     }
 
     fn save(&self, save: &S<IndexMap<String, String>>) -> Result<Vec<(String, String)>> {

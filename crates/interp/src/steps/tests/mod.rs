@@ -9,6 +9,7 @@ mod scripted;
 
 mod deadlines;
 mod lifecycle;
+mod monitor_and_output;
 mod on;
 mod outcomes;
 mod poll;

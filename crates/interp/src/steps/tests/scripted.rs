@@ -31,6 +31,8 @@ pub(super) struct Script {
     qmp: HashMap<String, VecDeque<Reply>>,
     events: Vec<Value>,
     runs: HashMap<String, CommandResult>,
+    hmp: HashMap<String, String>,
+    output: String,
     /// The machine has a console, which echoes what is written to it and
     /// answers these command lines with this text.
     console: Option<HashMap<String, String>>,
@@ -53,6 +55,18 @@ impl Script {
     /// QEMU has sent this event.
     pub(super) fn event(mut self, event: Value) -> Script {
         self.events.push(event);
+        self
+    }
+
+    /// The HMP command line `command` prints `text`.
+    pub(super) fn hmp(mut self, command: &str, text: &str) -> Script {
+        self.hmp.insert(command.to_owned(), text.to_owned());
+        self
+    }
+
+    /// QEMU has printed `text` on its stdout or stderr.
+    pub(super) fn output(mut self, text: &str) -> Script {
+        self.output.push_str(text);
         self
     }
 
@@ -143,6 +157,9 @@ impl RunningMachine for Scripted {
     }
 
     fn hmp(&mut self, command: &str, deadline: Instant) -> Result<String, QmpCallError> {
+        if let Some(text) = self.script.hmp.get(command) {
+            return Ok(text.clone());
+        }
         hang_until(deadline);
         Err(QmpCallError::Exchange(QmpError::Timeout {
             waiting_for: command.to_owned(),
@@ -297,6 +314,8 @@ impl MachineLauncher for Launcher {
         if let Some(why) = script.unavailable {
             return Err(VmError::Unavailable(why));
         }
+        let output = Capture::new(format!("output of {name}"), Vec::new());
+        output.push(script.output.as_bytes());
         Ok(Box::new(Scripted {
             console: script
                 .console
@@ -304,7 +323,7 @@ impl MachineLauncher for Launcher {
                 .map(|_| Capture::new(format!("console of {name}"), Vec::new())),
             script,
             exit: None,
-            output: Capture::new(format!("output of {name}"), Vec::new()),
+            output,
             stdout: Capture::new(format!("stdout of {name}"), Vec::new()),
             stderr: Capture::new(format!("stderr of {name}"), Vec::new()),
         }))

@@ -69,14 +69,7 @@ pub fn run_case(run: &CaseRun<'_>) -> Outcome {
 
 /// [`run_case`], launching the machines with `launcher`.
 pub(crate) fn run_case_with(run: &CaseRun<'_>, launcher: &dyn MachineLauncher) -> Outcome {
-    let file: &TestFile = &run.case.file;
     let dir = TestDir::new(run.logdir);
-    let open = |name: &str| -> LogSink {
-        match std::fs::File::create(dir.file(name)) {
-            Ok(f) => LogSink::new(Box::new(f)),
-            Err(_) => LogSink::discard(),
-        }
-    };
     // A short absolute path: UNIX socket paths in it must fit in 108 bytes.
     let scratch = kennel_machine::private_dir::private_tempdir(kennel_layout::SCRATCH_PREFIX);
     let tmp = match &scratch {
@@ -91,33 +84,8 @@ pub(crate) fn run_case_with(run: &CaseRun<'_>, launcher: &dyn MachineLauncher) -
             t
         }
     };
-    let mut case = Case {
-        ctx: Context {
-            file,
-            params: &run.case.params,
-            clock: TestClock::starting_now(run.timeout),
-            tmp,
-            logdir: run.logdir.to_path_buf(),
-            asset_policy: run.assets,
-            assets: HashMap::new(),
-            guest_files: None,
-        },
-        slots: Slots::of(file),
-        saved: HashMap::new(),
-        log: TestLog::create(&dir.test_log()),
-        started: StartRecord::default(),
-        launching: Launching {
-            launcher,
-            env: MachineEnv {
-                qemu_option: run.qemu_option.clone(),
-                console_log: open(kennel_layout::CONSOLE_LOG),
-                qemu_log: open(kennel_layout::QEMU_LOG),
-                qmp_log: open(kennel_layout::QMP_LOG),
-                several: file.machines.len() > 1,
-            },
-            cmdline: open(kennel_layout::CMDLINE),
-        },
-    };
+    let mut case = Case::open(run, launcher, tmp);
+    let file = case.ctx.file;
     case.log.line(&format!("test: {}", run.case.name));
     case.log.line(&format!("file: {}", file.path.display()));
     if !run.case.params.is_empty() {
@@ -149,7 +117,47 @@ pub(crate) fn run_case_with(run: &CaseRun<'_>, launcher: &dyn MachineLauncher) -
     outcome
 }
 
-impl Case<'_> {
+impl<'a> Case<'a> {
+    /// The case `run`, its logs open in its log folder, its scratch folder
+    /// `tmp`, nothing launched yet.
+    fn open(run: &'a CaseRun<'a>, launcher: &'a dyn MachineLauncher, tmp: PathBuf) -> Case<'a> {
+        let file: &TestFile = &run.case.file;
+        let dir = TestDir::new(run.logdir);
+        let open = |name: &str| -> LogSink {
+            match std::fs::File::create(dir.file(name)) {
+                Ok(f) => LogSink::new(Box::new(f)),
+                Err(_) => LogSink::discard(),
+            }
+        };
+        Case {
+            ctx: Context {
+                file,
+                params: &run.case.params,
+                clock: TestClock::starting_now(run.timeout),
+                tmp,
+                logdir: run.logdir.to_path_buf(),
+                asset_policy: run.assets,
+                assets: HashMap::new(),
+                guest_files: None,
+            },
+            slots: Slots::of(file),
+            saved: HashMap::new(),
+            log: TestLog::create(&dir.test_log()),
+            started: StartRecord::default(),
+            launching: Launching {
+                launcher,
+                env: MachineEnv {
+                    qemu_option: run.qemu_option.clone(),
+                    console_log: open(kennel_layout::CONSOLE_LOG),
+                    qemu_log: open(kennel_layout::QEMU_LOG),
+                    qmp_log: open(kennel_layout::QMP_LOG),
+                    several: file.machines.len() > 1,
+                },
+                cmdline: open(kennel_layout::CMDLINE),
+            },
+        }
+    }
+
     /// Assets, the built-in guest's files, requirements, the machines
     /// launched from the start, then every step in order.
     fn run(&mut self) -> Outcome {

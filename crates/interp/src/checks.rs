@@ -1,25 +1,43 @@
 //! Turning the spec's text checks into patterns and verdicts.
 
 use kennel_machine::Pattern;
-use kennel_spec::{TextCheck, Value, Vars};
+use kennel_spec::{RenderError, TextCheck, Value, Vars};
 use regex::RegexBuilder;
 
+/// Why a text check cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CheckError {
+    /// A `${...}` in it does not render.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// The regex does not compile.
+    #[error("invalid regex /{src}/")]
+    Regex {
+        /// The regex as written (rendered).
+        src: String,
+        /// Why it does not compile.
+        #[source]
+        source: regex::Error,
+    },
+}
+
 /// Render a text check into a console/output pattern (regexes in multi-line mode).
-pub(crate) fn pattern(check: &TextCheck, vars: &dyn Vars) -> Result<Pattern, String> {
+pub(crate) fn pattern(check: &TextCheck, vars: &dyn Vars) -> Result<Pattern, CheckError> {
     match check {
-        TextCheck::Contains(t) => Ok(Pattern::Text(t.render(vars).map_err(|e| e.to_string())?)),
-        TextCheck::Regex(t) => {
-            regex(&t.render(vars).map_err(|e| e.to_string())?).map(Pattern::Regex)
-        }
+        TextCheck::Contains(t) => Ok(Pattern::Text(t.render(vars)?)),
+        TextCheck::Regex(t) => regex(&t.render(vars)?).map(Pattern::Regex),
     }
 }
 
 /// Compile a regex the way the contract says: Rust syntax, multi-line mode.
-pub(crate) fn regex(src: &str) -> Result<regex::Regex, String> {
+pub(crate) fn regex(src: &str) -> Result<regex::Regex, CheckError> {
     RegexBuilder::new(src)
         .multi_line(true)
         .build()
-        .map_err(|e| format!("invalid regex /{src}/: {e}"))
+        .map_err(|source| CheckError::Regex {
+            src: src.to_owned(),
+            source,
+        })
 }
 
 /// Whether `text` contains the pattern.
@@ -83,6 +101,16 @@ mod tests {
     fn exact_equality_compares_numbers_by_value() {
         assert!(exact_eq(&json!({"a": [1, 2.0]}), &json!({"a": [1.0, 2]})));
         assert!(!exact_eq(&json!({"a": 1}), &json!({"a": 1, "b": 2})));
+    }
+
+    #[test]
+    fn an_invalid_regex_names_itself_and_why() {
+        let e = regex("a(").expect_err("invalid");
+        let text = kennel_machine::error_chain(&e);
+        assert!(
+            text.starts_with("invalid regex /a(/: regex parse error"),
+            "{text}"
+        );
     }
 
     #[test]

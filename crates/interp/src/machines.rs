@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use kennel_machine::{Accel, LogSink, MachineConfig, Transcript};
-use kennel_spec::{MachineSpec, Value, Vars};
+use kennel_spec::{MachineSpec, RenderError, Value, Vars};
 use kennel_vm::{BuiltinGuest, ChannelKind, MachineDesc};
 
 /// Where a test's machines log, and the run's options that shape them.
@@ -16,6 +16,22 @@ pub(crate) struct MachineEnv {
     pub several: bool,
 }
 
+/// Why a machine table does not make a description.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DescError {
+    /// A `${...}` in it does not render.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// `guest` names a guest kennel does not have.
+    #[error("machine `{machine}`: unknown guest {guest:?} (kennel has \"busybox\")")]
+    UnknownGuest {
+        /// The machine's name.
+        machine: String,
+        /// The guest as written (rendered).
+        guest: String,
+    },
+}
+
 /// Render a machine's spec with the test's variables into a description;
 /// relative image paths are relative to `dir`, the test file's folder.
 pub(crate) fn desc(
@@ -23,23 +39,25 @@ pub(crate) fn desc(
     vars: &dyn Vars,
     env: &MachineEnv,
     dir: &std::path::Path,
-) -> Result<MachineDesc, String> {
-    let r = |t: &kennel_spec::Template| t.render(vars).map_err(|e| e.to_string());
+) -> Result<MachineDesc, DescError> {
+    let r = |t: &kennel_spec::Template| t.render(vars);
     let mut desc = MachineDesc::new(config(spec, vars, env)?);
     desc.guest = match spec.guest.as_ref().map(r).transpose()? {
         None => None,
-        Some(which) => Some(BuiltinGuest::from_name(&which).ok_or_else(|| {
-            format!(
-                "machine `{}`: unknown guest {which:?} (kennel has \"busybox\")",
-                spec.name
+        Some(which) => {
+            Some(
+                BuiltinGuest::from_name(&which).ok_or_else(|| DescError::UnknownGuest {
+                    machine: spec.name.clone(),
+                    guest: which.clone(),
+                })?,
             )
-        })?),
+        }
     };
     desc.image = spec.image.as_ref().map(r).transpose()?.map(|p| dir.join(p));
     desc.cloud_init = match &spec.cloud_init {
         None | Some(Value::Bool(false)) => None,
         Some(value) => {
-            let value = kennel_spec::render_value(value, vars).map_err(|e| e.to_string())?;
+            let value = kennel_spec::render_value(value, vars)?;
             Some(
                 value
                     .get("user_data")
@@ -74,25 +92,21 @@ pub(crate) fn may_start_warm(spec: &MachineSpec, file: &kennel_spec::TestFile) -
 }
 
 /// QEMU's own options of a machine.
-fn config(spec: &MachineSpec, vars: &dyn Vars, env: &MachineEnv) -> Result<MachineConfig, String> {
-    let r = |t: &kennel_spec::Template| t.render(vars).map_err(|e| e.to_string());
+fn config(
+    spec: &MachineSpec,
+    vars: &dyn Vars,
+    env: &MachineEnv,
+) -> Result<MachineConfig, RenderError> {
+    let r = |t: &kennel_spec::Template| t.render(vars);
     let mut c = MachineConfig::new(spec.name.clone());
-    c.arch = spec
-        .arch
-        .as_ref()
-        .map(|a| a.render(vars).map_err(|e| e.to_string()))
-        .transpose()?;
+    c.arch = spec.arch.as_ref().map(|a| a.render(vars)).transpose()?;
     c.binary = spec.binary.as_ref().map(r).transpose()?.map(PathBuf::from);
     c.qemu_option = env.qemu_option.clone();
     c.machine_type = spec.machine_type.as_ref().map(r).transpose()?;
     if let Some(a) = &spec.accel {
-        c.accel = Accel::parse(&a.render(vars).map_err(|e| e.to_string())?);
+        c.accel = Accel::parse(&a.render(vars)?);
     }
-    c.cpus = spec
-        .cpus
-        .as_ref()
-        .map(|n| n.render(vars).map_err(|e| e.to_string()))
-        .transpose()?;
+    c.cpus = spec.cpus.as_ref().map(|n| n.render(vars)).transpose()?;
     c.memory = spec.memory.as_ref().map(r).transpose()?;
     c.kernel = spec.kernel.as_ref().map(r).transpose()?.map(PathBuf::from);
     c.initrd = spec.initrd.as_ref().map(r).transpose()?.map(PathBuf::from);

@@ -1,19 +1,40 @@
+//! The variables a step's `${...}` sees, built in one place ([`StepVars::of`]).
+
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 use kennel_spec::{Value, Vars};
 
+use crate::context::Context;
+
+/// The variables saved by earlier steps (`save`), by name.
+pub(crate) type Saved = HashMap<String, Value>;
+
 /// Variables visible to a step: saved values, parameters, builtins.
 pub(crate) struct StepVars<'a> {
-    pub saved: &'a HashMap<String, Value>,
-    pub params: &'a IndexMap<String, Value>,
-    pub tmp: &'a Path,
-    pub dir: &'a Path,
+    saved: &'a Saved,
+    params: &'a IndexMap<String, Value>,
+    tmp: &'a Path,
+    dir: &'a Path,
     /// Verified asset files by asset name.
-    pub assets: &'a HashMap<String, std::path::PathBuf>,
+    assets: &'a HashMap<String, PathBuf>,
     /// The built-in guest's kernel and initramfs, when the test uses them.
-    pub guest: Option<&'a (std::path::PathBuf, std::path::PathBuf)>,
+    guest: Option<&'a (PathBuf, PathBuf)>,
+}
+
+impl<'a> StepVars<'a> {
+    /// The variables of the case `ctx` after the steps that saved `saved`.
+    pub fn of(ctx: &'a Context<'_>, saved: &'a Saved) -> StepVars<'a> {
+        StepVars {
+            saved,
+            params: ctx.params,
+            tmp: &ctx.tmp,
+            dir: &ctx.file.dir,
+            assets: &ctx.assets,
+            guest: ctx.guest_files.as_ref(),
+        }
+    }
 }
 
 impl Vars for StepVars<'_> {

@@ -7,9 +7,10 @@ use crate::convert::{list, Ty, EXIT_CODE};
 use crate::load::{Loader, Result, MAIN_MACHINE};
 use crate::model::{DescCheck, MachineSpec, QmpExpect, Step, StepKind, TextCheck};
 use crate::raw::{
-    kind_options, RawOutput, RawQmpError, RawStep, KIND_KEYS, POLL_KINDS, S, SAVE_KINDS,
+    kind_options, RawOutput, RawQmpError, RawShutdown, RawStep, KIND_KEYS, POLL_KINDS, S,
+    SAVE_KINDS,
 };
-use crate::template::is_var_name;
+use crate::template::{is_var_name, Template};
 
 impl Loader<'_> {
     pub(crate) fn steps(
@@ -22,55 +23,11 @@ impl Loader<'_> {
 
     fn step(&self, raw: &S<RawStep>, machines: &[MachineSpec]) -> Result<Step> {
         let header = raw.span().start;
-        let line = self.line(header);
         let step = raw.get_ref();
         let present = step.present_keys();
-        let kinds: Vec<&str> = present
-            .iter()
-            .copied()
-            .filter(|key| KIND_KEYS.contains(key))
-            .collect();
-        let kind = match kinds.as_slice() {
-            [] => {
-                return self.err(
-                    header,
-                    format!("step has no kind: expected one of {}", list(&KIND_KEYS)),
-                )
-            }
-            [kind] => *kind,
-            [a, b] => return self.err(header, format!("step has two kinds: `{a}` and `{b}`")),
-            many => {
-                return self.err(
-                    header,
-                    format!("step has {} kinds: {}", many.len(), list(many)),
-                )
-            }
-        };
-        let options = kind_options(kind);
-        for key in &present {
-            if KIND_KEYS.contains(key) || matches!(*key, "save" | "poll") || options.contains(key) {
-                continue;
-            }
-            let takes = if options.is_empty() {
-                "none".to_owned()
-            } else {
-                list(options)
-            };
-            return self.err(
-                header,
-                format!("key `{key}` does not apply to a `{kind}` step (its own keys: {takes})"),
-            );
-        }
-        let poll = self.opt_boolean(step.poll.as_ref(), "poll", false)?;
-        if poll && !POLL_KINDS.contains(&kind) {
-            return self.err(
-                header,
-                format!(
-                    "`poll` does not apply to a `{kind}` step (only to {})",
-                    list(&POLL_KINDS)
-                ),
-            );
-        }
+        let kind = self.kind_key(header, &present)?;
+        self.check_options(header, kind, &present)?;
+        let poll = self.poll(header, kind, step)?;
         let save = match &step.save {
             Some(save) if !SAVE_KINDS.contains(&kind) => {
                 return self.err(
@@ -88,13 +45,69 @@ impl Loader<'_> {
         let timeout = self.opt_duration(step.timeout.as_ref(), "timeout")?;
         let kind = self.step_kind(kind, raw)?;
         Ok(Step {
-            line,
+            line: self.line(header),
             on,
             timeout,
             poll,
             save,
             kind,
         })
+    }
+
+    /// The one key of `present` naming the step's kind.
+    fn kind_key(&self, header: usize, present: &[&'static str]) -> Result<&'static str> {
+        let kinds: Vec<&str> = present
+            .iter()
+            .copied()
+            .filter(|key| KIND_KEYS.contains(key))
+            .collect();
+        match kinds.as_slice() {
+            [] => self.err(
+                header,
+                format!("step has no kind: expected one of {}", list(&KIND_KEYS)),
+            ),
+            [kind] => Ok(kind),
+            [a, b] => self.err(header, format!("step has two kinds: `{a}` and `{b}`")),
+            many => self.err(
+                header,
+                format!("step has {} kinds: {}", many.len(), list(many)),
+            ),
+        }
+    }
+
+    /// Every key of `present` applies to a `kind` step.
+    fn check_options(&self, header: usize, kind: &str, present: &[&str]) -> Result<()> {
+        let options = kind_options(kind);
+        for key in present {
+            if KIND_KEYS.contains(key) || matches!(*key, "save" | "poll") || options.contains(key) {
+                continue;
+            }
+            let takes = if options.is_empty() {
+                "none".to_owned()
+            } else {
+                list(options)
+            };
+            return self.err(
+                header,
+                format!("key `{key}` does not apply to a `{kind}` step (its own keys: {takes})"),
+            );
+        }
+        Ok(())
+    }
+
+    /// `poll`, for the kinds that may repeat.
+    fn poll(&self, header: usize, kind: &str, step: &RawStep) -> Result<bool> {
+        let poll = self.opt_boolean(step.poll.as_ref(), "poll", false)?;
+        if poll && !POLL_KINDS.contains(&kind) {
+            return self.err(
+                header,
+                format!(
+                    "`poll` does not apply to a `{kind}` step (only to {})",
+                    list(&POLL_KINDS)
+                ),
+            );
+        }
+        Ok(poll)
     }
 
     fn save(&self, save: &S<IndexMap<String, String>>) -> Result<Vec<(String, String)>> {
@@ -180,166 +193,162 @@ impl Loader<'_> {
         Ok(target)
     }
 
+    /// What the step does: its kind's own loader.
     fn step_kind(&self, kind: &str, raw: &S<RawStep>) -> Result<StepKind> {
-        let header = raw.span().start;
         let step = raw.get_ref();
-        let opt = |value: &Option<S<String>>| self.opt_tmpl(value.as_ref());
-        Ok(match (kind, step) {
-            (
-                "qmp",
-                RawStep {
-                    qmp: Some(command), ..
-                },
-            ) => StepKind::Qmp {
-                command: self.tmpl(command)?,
-                args: match &step.args {
-                    Some(args) => Some(self.table_value(args, "args")?),
-                    None => None,
-                },
-                expect: self.qmp_expect(header, step)?,
-            },
-            (
-                "hmp",
-                RawStep {
-                    hmp: Some(command), ..
-                },
-            ) => StepKind::Hmp {
-                command: self.tmpl(command)?,
-                contains: opt(&step.contains)?,
-                lacks: opt(&step.lacks)?,
-                regex: match &step.regex {
-                    Some(regex) => Some(self.regex(regex)?),
-                    None => None,
-                },
-            },
-            (
-                "event",
-                RawStep {
-                    event: Some(name), ..
-                },
-            ) => StepKind::Event {
-                name: self.tmpl(name)?,
-                matches: match &step.r#match {
-                    Some(matches) => Some(self.table_value(matches, "match")?),
-                    None => None,
-                },
-            },
-            (
-                "console",
-                RawStep {
-                    console: Some(text),
-                    ..
-                },
-            ) => StepKind::Console(TextCheck::Contains(self.tmpl(text)?)),
-            (
-                "console_regex",
-                RawStep {
-                    console_regex: Some(regex),
-                    ..
-                },
-            ) => StepKind::Console(TextCheck::Regex(self.regex(regex)?)),
-            (
-                "send",
-                RawStep {
-                    send: Some(text), ..
-                },
-            ) => StepKind::Send(self.tmpl(text)?),
-            (
-                "exec",
-                RawStep {
-                    exec: Some(command),
-                    ..
-                },
-            ) => StepKind::Exec {
-                command: self.tmpl(command)?,
-                expect: opt(&step.expect)?,
-            },
-            (
-                "run",
-                RawStep {
-                    run: Some(command), ..
-                },
-            ) => StepKind::Run {
-                command: self.tmpl(command)?,
-                exit_code: self.opt_templ(
-                    step.exit_code.as_ref(),
-                    Ty::Integer,
-                    "exit_code",
-                    EXIT_CODE,
-                )?,
-                stdout: opt(&step.stdout)?,
-                stdout_contains: opt(&step.stdout_contains)?,
-                stdout_regex: match &step.stdout_regex {
-                    Some(regex) => Some(self.regex(regex)?),
-                    None => None,
-                },
-                stderr_contains: opt(&step.stderr_contains)?,
-            },
-            (
-                "output",
-                RawStep {
-                    output: Some(output),
-                    ..
-                },
-            ) => self.output(output)?,
-            (
-                "running",
-                RawStep {
-                    running: Some(running),
-                    ..
-                },
-            ) => StepKind::Running(self.boolean(running, "running")?.unwrap_or(true)),
-            (
-                "launch",
-                RawStep {
-                    launch: Some(launch),
-                    ..
-                },
-            ) => {
-                if self.boolean(launch, "launch")? == Some(false) {
-                    return self.err(
-                        launch.span().start,
-                        "`launch = false` is not a step: write `launch = true` to launch a machine declared with `launch = false`",
-                    );
-                }
-                StepKind::Launch
+        match kind {
+            "qmp" => self.qmp_step(raw, self.kind_value(raw, kind, &step.qmp)?),
+            "hmp" => self.hmp_step(step, self.kind_value(raw, kind, &step.hmp)?),
+            "event" => self.event_step(step, self.kind_value(raw, kind, &step.event)?),
+            "console" => {
+                let text = self.kind_value(raw, kind, &step.console)?;
+                Ok(StepKind::Console(TextCheck::Contains(self.tmpl(text)?)))
             }
-            (
-                "exit",
-                RawStep {
-                    exit: Some(exit), ..
-                },
-            ) => StepKind::Exit(self.exit(exit, false)?),
-            (
-                "shutdown",
-                RawStep {
-                    shutdown: Some(shutdown),
-                    ..
-                },
-            ) => StepKind::Shutdown {
-                code: self.opt_templ(
-                    shutdown.get_ref().code.as_ref(),
-                    Ty::Integer,
-                    "code",
-                    EXIT_CODE,
-                )?,
-            },
-            (
-                "kill",
-                RawStep {
-                    kill: Some(kill), ..
-                },
-            ) => {
-                if self.boolean(kill, "kill")? == Some(false) {
-                    return self.err(
-                        kill.span().start,
-                        "`kill = false` is not a step: write `kill = true` to kill the machine",
-                    );
-                }
-                StepKind::Kill
+            "console_regex" => {
+                let regex = self.kind_value(raw, kind, &step.console_regex)?;
+                Ok(StepKind::Console(TextCheck::Regex(self.regex(regex)?)))
             }
-            _ => return self.err(header, format!("step kind `{kind}` is not handled")),
+            "send" => Ok(StepKind::Send(
+                self.tmpl(self.kind_value(raw, kind, &step.send)?)?,
+            )),
+            "exec" => self.exec_step(step, self.kind_value(raw, kind, &step.exec)?),
+            "run" => self.run_step(step, self.kind_value(raw, kind, &step.run)?),
+            "output" => self.output(self.kind_value(raw, kind, &step.output)?),
+            "running" => {
+                let running = self.kind_value(raw, kind, &step.running)?;
+                Ok(StepKind::Running(
+                    self.boolean(running, "running")?.unwrap_or(true),
+                ))
+            }
+            "launch" => self.launch_step(self.kind_value(raw, kind, &step.launch)?),
+            "exit" => Ok(StepKind::Exit(
+                self.exit(self.kind_value(raw, kind, &step.exit)?, false)?,
+            )),
+            "shutdown" => self.shutdown_step(self.kind_value(raw, kind, &step.shutdown)?),
+            "kill" => self.kill_step(self.kind_value(raw, kind, &step.kill)?),
+            _ => self.unhandled(raw, kind),
+        }
+    }
+
+    /// The value of the step's kind key `kind` (present: the kind was read
+    /// from the keys present).
+    fn kind_value<'r, T>(
+        &self,
+        raw: &S<RawStep>,
+        kind: &str,
+        value: &'r Option<T>,
+    ) -> Result<&'r T> {
+        match value {
+            Some(value) => Ok(value),
+            None => self.unhandled(raw, kind),
+        }
+    }
+
+    /// A kind this loader does not know (a key in `KIND_KEYS` without a loader).
+    fn unhandled<T>(&self, raw: &S<RawStep>, kind: &str) -> Result<T> {
+        self.err(
+            raw.span().start,
+            format!("step kind `{kind}` is not handled"),
+        )
+    }
+
+    /// `qmp = "<command>"`, `args`, and `returns` / `returns_exact` / `error`.
+    fn qmp_step(&self, raw: &S<RawStep>, command: &S<String>) -> Result<StepKind> {
+        let step = raw.get_ref();
+        Ok(StepKind::Qmp {
+            command: self.tmpl(command)?,
+            args: match &step.args {
+                Some(args) => Some(self.table_value(args, "args")?),
+                None => None,
+            },
+            expect: self.qmp_expect(raw.span().start, step)?,
         })
+    }
+
+    /// `hmp = "<command line>"`, `contains`, `lacks`, `regex`.
+    fn hmp_step(&self, step: &RawStep, command: &S<String>) -> Result<StepKind> {
+        Ok(StepKind::Hmp {
+            command: self.tmpl(command)?,
+            contains: self.opt_tmpl(step.contains.as_ref())?,
+            lacks: self.opt_tmpl(step.lacks.as_ref())?,
+            regex: self.opt_regex(step.regex.as_ref())?,
+        })
+    }
+
+    /// `event = "<NAME>"`, `match`.
+    fn event_step(&self, step: &RawStep, name: &S<String>) -> Result<StepKind> {
+        Ok(StepKind::Event {
+            name: self.tmpl(name)?,
+            matches: match &step.r#match {
+                Some(matches) => Some(self.table_value(matches, "match")?),
+                None => None,
+            },
+        })
+    }
+
+    /// `exec = "<command>"`, `expect`.
+    fn exec_step(&self, step: &RawStep, command: &S<String>) -> Result<StepKind> {
+        Ok(StepKind::Exec {
+            command: self.tmpl(command)?,
+            expect: self.opt_tmpl(step.expect.as_ref())?,
+        })
+    }
+
+    /// `run = "<command>"`, `exit_code`, `stdout`, `stdout_contains`,
+    /// `stdout_regex`, `stderr_contains`.
+    fn run_step(&self, step: &RawStep, command: &S<String>) -> Result<StepKind> {
+        Ok(StepKind::Run {
+            command: self.tmpl(command)?,
+            exit_code: self.opt_templ(
+                step.exit_code.as_ref(),
+                Ty::Integer,
+                "exit_code",
+                EXIT_CODE,
+            )?,
+            stdout: self.opt_tmpl(step.stdout.as_ref())?,
+            stdout_contains: self.opt_tmpl(step.stdout_contains.as_ref())?,
+            stdout_regex: self.opt_regex(step.stdout_regex.as_ref())?,
+            stderr_contains: self.opt_tmpl(step.stderr_contains.as_ref())?,
+        })
+    }
+
+    /// `launch = true` (`false` is refused: it is not a step).
+    fn launch_step(&self, launch: &S<toml::Value>) -> Result<StepKind> {
+        if self.boolean(launch, "launch")? == Some(false) {
+            return self.err(
+                launch.span().start,
+                "`launch = false` is not a step: write `launch = true` to launch a machine declared with `launch = false`",
+            );
+        }
+        Ok(StepKind::Launch)
+    }
+
+    /// `shutdown = { code }`.
+    fn shutdown_step(&self, shutdown: &S<RawShutdown>) -> Result<StepKind> {
+        Ok(StepKind::Shutdown {
+            code: self.opt_templ(
+                shutdown.get_ref().code.as_ref(),
+                Ty::Integer,
+                "code",
+                EXIT_CODE,
+            )?,
+        })
+    }
+
+    /// `kill = true` (`false` is refused: it is not a step).
+    fn kill_step(&self, kill: &S<toml::Value>) -> Result<StepKind> {
+        if self.boolean(kill, "kill")? == Some(false) {
+            return self.err(
+                kill.span().start,
+                "`kill = false` is not a step: write `kill = true` to kill the machine",
+            );
+        }
+        Ok(StepKind::Kill)
+    }
+
+    /// An optional regex (compiled now unless it holds `${...}`).
+    fn opt_regex(&self, regex: Option<&S<String>>) -> Result<Option<Template>> {
+        regex.map(|r| self.regex(r)).transpose()
     }
 
     fn qmp_expect(&self, header: usize, step: &RawStep) -> Result<QmpExpect> {

@@ -19,6 +19,8 @@ build:
 
 lint:
 	bash scripts/check-rust-version.sh
+	# Every dependency a crate lists is named in its code.
+	python3 scripts/check-unused-deps.py
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet

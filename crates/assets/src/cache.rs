@@ -10,7 +10,7 @@ use kennel_spec::{AssetSource, AssetSpec, Value};
 
 use crate::archive::{self, ExtractError};
 use crate::compress::{decoder, Compression, Peeked};
-use crate::digest::{hash_file, short_key, to_hex, Digest, HashAlgo, Hasher};
+use crate::digest::{hash_file, short_key, Digest, HashAlgo, Hasher};
 use crate::error::AssetError;
 use crate::fetch::{Fetch, Source};
 use crate::lock::FileLock;
@@ -530,7 +530,7 @@ fn derive(name: &str, content: &Path, op: &Operation, out: &Path) -> Result<Dige
         if op.uncompress {
             let peeked = Peeked::new(reader, 6)?;
             if Compression::detect(&peeked.head).is_none() {
-                unknown_magic = Some(to_hex(&peeked.head));
+                unknown_magic = Some(kennel_config::text::hex(&peeked.head));
                 return Err(io::Error::other("unknown compression"));
             }
             let (mut decoded, _) = decoder(peeked.into_reader())?;

@@ -3,6 +3,7 @@
 
 use crate::args::{GuestArgs, GuestCommand};
 use crate::exit::{CliError, Ending};
+use kennel_config::text::shell_word;
 
 /// `kennel guest build|shell`.
 pub fn guest(cmd: GuestCommand) -> Result<Ending, CliError> {
@@ -53,7 +54,12 @@ pub fn guest(cmd: GuestCommand) -> Result<Ending, CliError> {
     };
     let accel = kennel_machine::choose_accel(&arch, &binary);
     let args = kennel_vm::guest::interactive_args(&image, &accel, a.cpus, &a.memory);
-    eprintln!("kennel: {} {}", binary.display(), args.join(" "));
+    let words: Vec<String> = args.iter().map(|a| shell_word(a).into_owned()).collect();
+    eprintln!(
+        "kennel: {} {}",
+        shell_word(&binary.to_string_lossy()),
+        words.join(" ")
+    );
     eprintln!("kennel: the guest's shell is on this terminal; `poweroff -f` or Ctrl-A X ends it");
     use std::os::unix::process::CommandExt;
     let err = kennel_machine::QemuInstall::command(&binary)

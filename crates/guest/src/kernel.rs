@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use kennel_config::text::hex;
+
 use crate::cache::{stamp, GuestCache};
-use crate::cpio::hex;
 use crate::error::io_err;
 use crate::GuestError;
 

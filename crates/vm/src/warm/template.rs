@@ -287,7 +287,7 @@ fn save(qmp: &Qmp, state: &Path, deadline: Instant) -> Result<(), String> {
     let unlimited = serde_json::json!({"max-bandwidth": 1u64 << 40});
     qmp.execute("migrate-set-parameters", Some(&unlimited), deadline)
         .map_err(|e| qmp_err("migrate-set-parameters", e))?;
-    let uri = serde_json::json!({ "uri": format!("exec:cat > {}", shell_quote(state)) });
+    let uri = serde_json::json!({ "uri": format!("exec:cat > {}", kennel_config::text::shell_quote(&state.to_string_lossy())) });
     qmp.execute("migrate", Some(&uri), deadline)
         .map_err(|e| qmp_err("migrate", e))?;
     loop {
@@ -335,12 +335,6 @@ pub(crate) fn resume(qmp: &Qmp, deadline: Instant) -> Result<(), String> {
     qmp.execute("cont", None, deadline)
         .map_err(|e| format!("cont: {e}"))?;
     Ok(())
-}
-
-/// A path as one word of a `/bin/sh` command line (QEMU's `exec:` runs one).
-pub(crate) fn shell_quote(path: &Path) -> String {
-    let text = path.to_string_lossy();
-    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 fn file_sink(path: &Path) -> Result<LogSink, String> {

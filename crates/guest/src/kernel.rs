@@ -113,7 +113,7 @@ impl KernelSource {
     pub fn locate(&self, cache: &GuestCache) -> Result<Kernel, GuestError> {
         match self {
             KernelSource::Host => {
-                let image = find_newest_kernel(Path::new("/boot"))?;
+                let image = find_newest_kernel(Path::new(crate::HOST_BOOT))?;
                 let release = release_from_name(&image);
                 let modules_root = release
                     .as_ref()

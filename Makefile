@@ -21,6 +21,8 @@ lint:
 	bash scripts/check-rust-version.sh
 	# Every dependency a crate lists is named in its code.
 	python3 scripts/check-unused-deps.py
+	# No file in crates/*/src over 600 lines, no function over 120.
+	python3 scripts/check-sizes.py
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet

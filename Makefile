@@ -19,6 +19,8 @@ build:
 
 lint:
 	bash scripts/check-rust-version.sh
+	# Every dependency a crate lists is named in its code.
+	python3 scripts/check-unused-deps.py
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet
@@ -29,6 +31,8 @@ lint:
 	else \
 	  echo "lint: cargo-deny is not installed; licences and sources not checked (cargo install --locked cargo-deny)"; \
 	fi
+	# No file in crates/*/src over 600 lines, no function over 120.
+	python3 scripts/check-sizes.py
 
 # The cloud-init tests boot the Debian 12 cloud image scripts/build-cloud-image.sh
 # made (setup does it), served to kennel's image provider as a mirror.

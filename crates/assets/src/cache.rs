@@ -1,24 +1,21 @@
-//! The cache: layout, entries, and [`Cache::resolve`].
+//! The cache: its layout, and [`Cache::resolve`] filling an entry once
+//! across processes (the entry on disk is in `slot.rs`, derived files in
+//! `derive.rs`, where an asset comes from in `source.rs`).
 
-use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use kennel_spec::{AssetSource, AssetSpec, Value};
+use kennel_spec::AssetSpec;
 
-use crate::archive::{self, ExtractError};
-use crate::compress::{decoder, Compression, Peeked};
-use crate::digest::{hash_file, short_key, to_hex, Digest, HashAlgo, Hasher};
+use crate::derive::{derive, Operation};
+use crate::digest::{hash_file, short_key, Digest, HashAlgo};
 use crate::error::AssetError;
 use crate::fetch::{Fetch, Source};
 use crate::lock::FileLock;
 use crate::policy::{FetchEvent, FetchOptions, FetchPolicy};
 use crate::record::{self, now_secs, Record, Stamp};
-
-/// Records of used entries are rewritten at most this often (seconds).
-const LAST_USED_GRANULARITY: u64 = 60;
+use crate::slot::{full_check, quick_check, touch, Slot};
+use crate::source::source_of;
 
 /// The asset cache of one user (or one CI job): a directory shared by every
 /// kennel process that uses it.
@@ -79,67 +76,6 @@ pub struct Cache {
     root: PathBuf,
     options: FetchOptions,
     agent: ureq::Agent,
-}
-
-/// One cached file and its companions.
-#[derive(Debug, Clone)]
-pub(crate) struct Slot {
-    pub(crate) data: PathBuf,
-}
-
-impl Slot {
-    fn with_suffix(&self, suffix: &str) -> PathBuf {
-        let mut name: OsString = self.data.clone().into_os_string();
-        name.push(suffix);
-        name.into()
-    }
-
-    pub(crate) fn record(&self) -> PathBuf {
-        self.with_suffix(".json")
-    }
-
-    pub(crate) fn lock(&self) -> PathBuf {
-        self.with_suffix(".lock")
-    }
-
-    pub(crate) fn partial(&self) -> PathBuf {
-        self.with_suffix(".partial")
-    }
-
-    fn dir(&self) -> &Path {
-        self.data.parent().unwrap_or(Path::new("."))
-    }
-}
-
-/// What gets derived from an asset's content: extract first (the archive
-/// itself may be compressed: that is handled), then, with `uncompress`,
-/// decompress the result (the whole file when nothing is extracted).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Operation {
-    extract: Option<String>,
-    uncompress: bool,
-}
-
-impl Operation {
-    fn of(spec: &AssetSpec) -> Option<Operation> {
-        let extract = spec.extract.as_deref().map(archive::normalize);
-        (extract.is_some() || spec.uncompress).then_some(Operation {
-            extract,
-            uncompress: spec.uncompress,
-        })
-    }
-
-    /// `extract:boot/vmlinuz`, `uncompress`, or both joined by `,`.
-    fn describe(&self) -> String {
-        let mut parts = Vec::new();
-        if let Some(member) = &self.extract {
-            parts.push(format!("extract:{member}"));
-        }
-        if self.uncompress {
-            parts.push("uncompress".to_owned());
-        }
-        parts.join(",")
-    }
 }
 
 /// Writes an entry's complete content to the given partial path and returns
@@ -377,235 +313,5 @@ impl Cache {
                 .join(dir)
                 .join(short_key(&op.describe())),
         }
-    }
-}
-
-/// The entry, if its record's stamp still matches the file (no reading).
-pub(crate) fn quick_check(slot: &Slot) -> Option<Record> {
-    let meta = fs::metadata(&slot.data).ok()?;
-    let record = record::read(&slot.record())?;
-    (record.stamp == Stamp::of(&meta)).then_some(record)
-}
-
-/// Under the lock: the entry if present and correct (hashing it in full when
-/// its stamp changed); a damaged one is removed.
-fn full_check(slot: &Slot, expected: Option<&Digest>) -> Result<Option<Record>, AssetError> {
-    let meta = match fs::metadata(&slot.data) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(AssetError::io("read", &slot.data)(e)),
-    };
-    let stamp = Stamp::of(&meta);
-    let record = record::read(&slot.record());
-    if let Some(record) = record.as_ref().filter(|r| r.stamp == stamp) {
-        return Ok(Some(record.clone()));
-    }
-    let wanted = match (expected, &record) {
-        (Some(expected), _) => Some(expected.clone()),
-        (None, Some(record)) => Digest::parse(&record.digest).ok(),
-        (None, None) => None,
-    };
-    if let Some(wanted) = wanted {
-        let actual =
-            hash_file(&slot.data, wanted.algo()).map_err(AssetError::io("read", &slot.data))?;
-        if actual == wanted {
-            let record = Record {
-                digest: wanted.to_string(),
-                stamp,
-                last_used: now_secs(),
-                ..record.unwrap_or_else(|| Record {
-                    digest: String::new(),
-                    stamp,
-                    name: None,
-                    url: None,
-                    source: None,
-                    operation: None,
-                    last_used: 0,
-                })
-            };
-            record::write(&slot.record(), &record)
-                .map_err(AssetError::io("write", slot.record()))?;
-            return Ok(Some(record));
-        }
-    }
-    // Damaged, or of unknown content: make it again.
-    remove_if_present(&slot.data)?;
-    remove_if_present(&slot.record())?;
-    Ok(None)
-}
-
-/// Note the use in the record (at most once a minute; best effort).
-fn touch(slot: &Slot, mut record: Record) -> Record {
-    let now = now_secs();
-    if now.saturating_sub(record.last_used) >= LAST_USED_GRANULARITY {
-        record.last_used = now;
-        let _ = record::write(&slot.record(), &record);
-    }
-    record
-}
-
-pub(crate) fn remove_if_present(path: &Path) -> Result<(), AssetError> {
-    match fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(AssetError::io("remove", path)(e)),
-        _ => Ok(()),
-    }
-}
-
-fn source_of(spec: &AssetSpec, base_dir: &Path) -> Result<Source, AssetError> {
-    let name = &spec.name;
-    match &spec.source {
-        AssetSource::Url(url) if url.starts_with("http://") || url.starts_with("https://") => {
-            Ok(Source::Http(url.clone()))
-        }
-        AssetSource::Url(url) => {
-            let path = url::Url::parse(url)
-                .ok()
-                .filter(|u| u.scheme() == "file")
-                .and_then(|u| u.to_file_path().ok())
-                .ok_or_else(|| AssetError::UnsupportedUrl {
-                    name: name.clone(),
-                    url: url.clone(),
-                })?;
-            Ok(Source::File {
-                path,
-                label: url.clone(),
-            })
-        }
-        AssetSource::Cloud(image) => Err(AssetError::CloudUnresolved {
-            name: name.clone(),
-            image: image.source().to_owned(),
-        }),
-        AssetSource::Path(template) => {
-            let mut vars = BTreeMap::new();
-            vars.insert(
-                "dir".to_owned(),
-                Value::String(base_dir.to_string_lossy().into_owned()),
-            );
-            let text = template
-                .render(&vars)
-                .map_err(|source| AssetError::PathTemplate {
-                    name: name.clone(),
-                    source,
-                })?;
-            let path = base_dir.join(&text);
-            Ok(Source::File {
-                label: path.display().to_string(),
-                path,
-            })
-        }
-    }
-}
-
-/// Writes to a file while hashing (SHA-256).
-struct HashingWriter {
-    file: File,
-    hasher: Hasher,
-}
-
-impl Write for HashingWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.file.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
-    }
-}
-
-/// Write `op` applied to the file `content` into `out`; returns the result's digest.
-fn derive(name: &str, content: &Path, op: &Operation, out: &Path) -> Result<Digest, AssetError> {
-    let describe = || match &op.extract {
-        Some(member) => format!("extract `{member}`"),
-        None => "uncompress".to_owned(),
-    };
-    let file = File::create(out).map_err(AssetError::io("create", out))?;
-    let mut writer = HashingWriter {
-        file,
-        hasher: Hasher::new(HashAlgo::Sha256),
-    };
-    let mut unknown_magic = None;
-    let mut sink = |reader: &mut dyn Read| -> io::Result<()> {
-        if op.uncompress {
-            let peeked = Peeked::new(reader, 6)?;
-            if Compression::detect(&peeked.head).is_none() {
-                unknown_magic = Some(to_hex(&peeked.head));
-                return Err(io::Error::other("unknown compression"));
-            }
-            let (mut decoded, _) = decoder(peeked.into_reader())?;
-            io::copy(&mut decoded, &mut writer)?;
-        } else {
-            io::copy(reader, &mut writer)?;
-        }
-        Ok(())
-    };
-    let result = match &op.extract {
-        Some(member) => archive::extract(content, member, &mut sink),
-        None => File::open(content)
-            .and_then(|mut f| sink(&mut f))
-            .map_err(ExtractError::Io),
-    };
-    let fail = |error: AssetError| {
-        let _ = fs::remove_file(out);
-        Err(error)
-    };
-    if let Some(magic) = unknown_magic {
-        return fail(AssetError::UnknownCompression {
-            name: name.to_owned(),
-            magic,
-        });
-    }
-    match result {
-        Ok(()) => {}
-        Err(ExtractError::Unknown) => {
-            return fail(AssetError::UnknownArchive {
-                name: name.to_owned(),
-                member: op.extract.clone().unwrap_or_default(),
-            })
-        }
-        Err(ExtractError::NotFound) => {
-            return fail(AssetError::MemberNotFound {
-                name: name.to_owned(),
-                member: op.extract.clone().unwrap_or_default(),
-            })
-        }
-        Err(ExtractError::Io(source)) => {
-            return fail(AssetError::Derive {
-                name: name.to_owned(),
-                operation: describe(),
-                source,
-            })
-        }
-    }
-    if let Err(e) = writer.file.sync_all() {
-        return fail(AssetError::io("write", out)(e));
-    }
-    Ok(writer.hasher.finish())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn file_urls_are_percent_decoded() {
-        let path_of = |url: &str| {
-            let spec = AssetSpec {
-                name: "a".into(),
-                line: 1,
-                source: AssetSource::Url(url.into()),
-                hash: None,
-                uncompress: false,
-                extract: None,
-            };
-            match source_of(&spec, Path::new("/")) {
-                Ok(crate::fetch::Source::File { path, .. }) => Some(path),
-                _ => None,
-            }
-        };
-        assert_eq!(path_of("file:///a%20b"), Some(PathBuf::from("/a b")));
-        assert_eq!(path_of("file://localhost/a"), Some(PathBuf::from("/a")));
-        assert_eq!(path_of("file://host/a"), None);
     }
 }

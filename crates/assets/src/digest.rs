@@ -155,18 +155,9 @@ impl Hasher {
         };
         Digest {
             algo,
-            hex: to_hex(&bytes),
+            hex: kennel_config::text::hex(&bytes),
         }
     }
-}
-
-pub(crate) fn to_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut hex = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(hex, "{b:02x}");
-    }
-    hex
 }
 
 /// Feed everything `reader` yields to `hasher`; returns the byte count.

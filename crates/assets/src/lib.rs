@@ -35,6 +35,7 @@ mod batch;
 mod cache;
 mod compress;
 pub mod cpio;
+mod derive;
 mod digest;
 mod error;
 mod fetch;
@@ -42,6 +43,8 @@ mod lock;
 mod maintain;
 mod policy;
 mod record;
+mod slot;
+mod source;
 
 pub use batch::{BatchEvent, BatchItem};
 pub use cache::Cache;

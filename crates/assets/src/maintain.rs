@@ -5,11 +5,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::cache::{remove_if_present, Cache, Slot};
+use crate::cache::Cache;
 use crate::digest::{Digest, HashAlgo};
 use crate::error::AssetError;
 use crate::lock::FileLock;
 use crate::record::{self, secs_to_time};
+use crate::slot::{remove_if_present, Slot};
 
 /// Leftover temporary files older than this are removed by a purge.
 const STALE_TEMP: Duration = Duration::from_secs(24 * 3600);

@@ -1,7 +1,5 @@
 //! `kennel doctor`.
 
-use std::path::PathBuf;
-
 use crate::args::DoctorArgs;
 use crate::exit::{CliError, Ending};
 
@@ -48,35 +46,7 @@ pub fn doctor(a: DoctorArgs) -> Result<Ending, CliError> {
         },
         None => println!("  no QEMU for the host architecture, KVM not probed"),
     }
-    println!("Guest pieces:");
-    let kernels: Vec<PathBuf> = std::fs::read_dir("/boot")
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-"))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    match kernels.first() {
-        Some(k) => println!("  kernel   {}", k.display()),
-        None => {
-            println!("  kernel   missing: no /boot/vmlinuz-*");
-            fixes.push("apt-get install linux-image-amd64".into());
-        }
-    }
-    match ["/bin/busybox", "/usr/bin/busybox"]
-        .iter()
-        .find(|p| std::path::Path::new(p).exists())
-    {
-        Some(b) => println!("  busybox  {b}"),
-        None => {
-            println!("  busybox  missing");
-            fixes.push("apt-get install busybox-static".into());
-        }
-    }
+    guest_pieces(&mut fixes);
     // Cloud images: not needed by the examples, so no fix is demanded.
     println!("Cloud images:");
     let qemu_img = kennel_cloud::find_qemu_img(None);
@@ -110,6 +80,28 @@ pub fn doctor(a: DoctorArgs) -> Result<Ending, CliError> {
             println!("  {f}");
         }
         Ok(Ending::Failed)
+    }
+}
+
+/// The kernel and busybox the built-in guest of this machine's architecture
+/// would be built from, as its builder chooses them.
+fn guest_pieces(fixes: &mut Vec<String>) {
+    println!("Guest pieces:");
+    let Some(arch) = kennel_guest::Arch::host() else {
+        println!("  missing: the built-in guest has no pieces for this machine's architecture");
+        return;
+    };
+    let pieces = kennel_guest::host_pieces(arch);
+    for (name, piece) in [("kernel", pieces.kernel), ("busybox", pieces.busybox)] {
+        match piece {
+            Ok(path) => println!("  {name:<8} {}", path.display()),
+            Err(missing) => {
+                println!("  {name:<8} missing: {missing}");
+                if let Some(package) = missing.debian_package() {
+                    fixes.push(format!("apt-get install {package}"));
+                }
+            }
+        }
     }
 }
 

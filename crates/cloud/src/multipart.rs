@@ -1,6 +1,7 @@
 //! MIME multipart/mixed documents, the form cloud-init accepts for user-data
 //! made of several parts.
 
+use kennel_config::text::hex;
 use sha2::{Digest, Sha256};
 
 /// One part of a multipart document.
@@ -63,11 +64,6 @@ pub(crate) fn multipart(parts: &[Part<'_>]) -> String {
     }
     out.push_str(&format!("--{boundary}--\n"));
     out
-}
-
-/// Lower-case hexadecimal.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Standard base64 with padding, in lines of 76 characters (as MIME wants).

@@ -9,8 +9,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::multipart::hex;
 use crate::CloudError;
+use kennel_config::text::hex;
 
 /// How often [`PhoneHome::wait`] polls its cancel callback, and how often the
 /// server thread checks whether it should stop.

@@ -8,10 +8,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use kennel_config::text::hex;
+
 use crate::checksums::{parse_bsd, parse_gnu, version_cmp, Algorithm, Entry};
 use crate::fetch::{last_segment, Fetcher};
 use crate::image_ref::DEBIAN_RELEASES;
-use crate::multipart::hex;
 use crate::{CloudError, Distro, ImageRef};
 
 /// How long a cached resolution is used without asking the mirror again.

@@ -32,7 +32,10 @@ pub const SEED_LABEL: &str = "CIDATA";
 pub fn new_instance_id(name: &str) -> Result<String, CloudError> {
     let mut bytes = [0u8; 6];
     getrandom::fill(&mut bytes).map_err(CloudError::Random)?;
-    Ok(format!("kennel-{}-{name}", crate::multipart::hex(&bytes)))
+    Ok(format!(
+        "kennel-{}-{name}",
+        kennel_config::text::hex(&bytes)
+    ))
 }
 
 /// What goes into a NoCloud seed.

@@ -25,6 +25,7 @@ mod fs;
 mod project;
 mod size;
 mod test_process;
+pub mod text;
 mod which;
 
 pub use cache::{cache_dir, cache_dir_from};

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::binaries::check_arch;
+use kennel_config::text::hex;
+
 use crate::cache::stamp;
-use crate::cpio::hex;
 use crate::error::io_err;
 use crate::{
     console_args, Arch, Compression, GuestCache, GuestError, InitScript, Initramfs, KernelSource,

@@ -1,5 +1,7 @@
 //! The guest's `/init`: a busybox shell script.
 
+use kennel_config::text::shell_quote as quote;
+
 /// The line the guest's init prints when userspace is up (followed by
 /// ` (N cpus, M kB)`). Boot waits look for it on the console.
 pub const READY_MARKER: &str = "kennel-guest: ready";
@@ -51,11 +53,6 @@ impl Default for InitScript {
             hostname: "kennel".to_owned(),
         }
     }
-}
-
-/// Quotes `s` for the shell (single quotes).
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 impl InitScript {

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use kennel_config::text::hex;
+
 use crate::cache::{stamp, GuestCache};
-use crate::cpio::hex;
 use crate::error::io_err;
 use crate::GuestError;
 
@@ -112,7 +113,7 @@ impl KernelSource {
     pub fn locate(&self, cache: &GuestCache) -> Result<Kernel, GuestError> {
         match self {
             KernelSource::Host => {
-                let image = find_newest_kernel(Path::new("/boot"))?;
+                let image = find_newest_kernel(Path::new(crate::HOST_BOOT))?;
                 let release = release_from_name(&image);
                 let modules_root = release
                     .as_ref()

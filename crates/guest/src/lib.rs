@@ -12,6 +12,8 @@
 //!   boots it through its PVH entry.
 //! - [`console_args`]: the console device and kernel command line per
 //!   architecture and machine type.
+//! - [`host_pieces`]: the kernel and busybox the guest of this machine's
+//!   architecture takes from it, or why each is missing.
 //! - [`GuestImage::build`]: all of it from a [`GuestSpec`], cached by content
 //!   in a [`GuestCache`].
 //!
@@ -35,6 +37,7 @@ mod cpio;
 mod deb;
 mod elf;
 mod error;
+mod host;
 mod image;
 mod init;
 mod kernel;
@@ -46,6 +49,7 @@ pub use cache::GuestCache;
 pub use cpio::{Compression, Initramfs};
 pub use deb::extract_deb;
 pub use error::{BzImageError, ElfError, GuestError};
+pub use host::{host_pieces, HostPieces, MissingPiece, HOST_BOOT, HOST_BUSYBOX};
 pub use image::{GuestImage, GuestSpec, BUILDER_VERSION};
 pub use init::{InitScript, AGENT_PATH, PROMPT, READY_MARKER};
 pub use kernel::{find_newest_kernel, Kernel, KernelSource};

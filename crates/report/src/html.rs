@@ -4,7 +4,6 @@
 //! and the other tests as compact tables linking theirs.
 
 use std::fmt::Write as _;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Component, Path};
 
 use kennel_layout::{JobDir, LogFile, TestDir, LOGS};
@@ -588,18 +587,11 @@ fn log(job_dir: &Path, logdir: &Path, file: &LogFile, budget: &mut u64) -> Optio
 
 /// The last `cap` bytes of a file of `len` bytes, starting at a line.
 pub(crate) fn tail(path: &Path, len: u64, cap: u64) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let mut bytes = Vec::new();
-    if len > cap {
-        f.seek(SeekFrom::Start(len - cap))?;
-        f.take(cap).read_to_end(&mut bytes)?;
-        if let Some(nl) = bytes.iter().position(|&b| b == b'\n') {
-            bytes.drain(..=nl);
-        }
-    } else {
-        f.read_to_end(&mut bytes)?;
-    }
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    let text = kennel_config::text::read_tail(path, cap)?;
+    Ok(match text.split_once('\n') {
+        Some((_, rest)) if len > cap => rest.to_owned(),
+        _ => text,
+    })
 }
 
 /// A log folder from results.json is read only when it stays inside the job folder.

@@ -1,11 +1,11 @@
 //! Executable tests: any program is a test (exit 0 PASS, 77 SKIP, anything else
 //! FAIL), and a program that prints TAP is as many tests as it has test points.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use kennel_config::text::{file_last_line, last_lines, read_tail, BlankLines};
 use kennel_layout::{TestDir, STDERR_LOG};
 
 use crate::event::{Outcome, Status};
@@ -283,8 +283,8 @@ fn judge(run: &ExecRun<'_>, tap: &TapReader, end: Ending) -> Vec<ExecResult> {
             None => Outcome::pass(),
         },
         (None, Some(e)) if e.code == Some(SKIP_EXIT) => {
-            let why = last_line(&dir.stderr_log())
-                .or_else(|| last_line(&dir.file(run.stdout_file)))
+            let why = file_last_line(&dir.stderr_log(), BlankLines::Skip)
+                .or_else(|| file_last_line(&dir.file(run.stdout_file), BlankLines::Skip))
                 .unwrap_or_else(|| "exit status 77".into());
             Outcome::with(Status::Skip, why)
         }
@@ -301,7 +301,7 @@ fn judge(run: &ExecRun<'_>, tap: &TapReader, end: Ending) -> Vec<ExecResult> {
 
 /// A Rust test that skipped says so on stderr: `kennel: NAME: skipped: REASON`.
 fn kennel_skip(stderr: &Path) -> Option<String> {
-    let text = read_tail(stderr, 16 * 1024);
+    let text = read_tail(stderr, 16 * 1024).unwrap_or_default();
     text.lines()
         .rev()
         .filter(|l| l.starts_with("kennel: "))
@@ -311,43 +311,21 @@ fn kennel_skip(stderr: &Path) -> Option<String> {
         })
 }
 
-fn last_line(path: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
-    text.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .map(|l| l.trim().to_string())
-}
-
 /// The last lines of stdout and stderr, for a failure's detail.
 fn tail_lines(stdout: &Path, stderr: &Path) -> String {
     let mut out = String::new();
     for (name, path) in [("stdout", stdout), ("stderr", stderr)] {
-        let text = read_tail(path, 4096);
-        let lines: Vec<&str> = text.lines().collect();
-        let from = lines.len().saturating_sub(10);
+        let text = read_tail(path, 4096).unwrap_or_default();
+        let lines = last_lines(&text, 10, BlankLines::Keep);
         if lines.is_empty() {
             continue;
         }
         out.push_str(&format!("last {name}:\n"));
-        for l in &lines[from..] {
+        for l in &lines {
             out.push_str("  | ");
             out.push_str(l);
             out.push('\n');
         }
     }
     out.trim_end().to_string()
-}
-
-/// The last `max` bytes of a file, without reading the whole file.
-fn read_tail(path: &Path, max: u64) -> String {
-    use std::io::{Seek, SeekFrom};
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return String::new();
-    };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let _ = f.seek(SeekFrom::Start(len.saturating_sub(max)));
-    let mut buf = Vec::new();
-    let _ = f.take(max).read_to_end(&mut buf);
-    String::from_utf8_lossy(&buf).into_owned()
 }

@@ -13,6 +13,7 @@ use kennel_spec::Value;
 use crate::discover::{Planned, PlannedTest};
 use crate::error::RunnerError;
 use crate::event::{EventKind, Outcome, RunEvent, Status, Summary, TestResult};
+use kennel_config::text::{file_last_line, BlankLines};
 use kennel_config::CaseArgs;
 use kennel_results::StartRecord;
 
@@ -94,7 +95,7 @@ pub fn new_job_id() -> String {
             .map_or(0, |d| d.subsec_nanos());
         bytes = nanos.to_be_bytes();
     }
-    format!("{compact}-{:08x}", u32::from_be_bytes(bytes))
+    format!("{compact}-{}", kennel_config::text::hex(&bytes))
 }
 
 /// Why the job stops early.
@@ -651,15 +652,9 @@ fn run_attempt(shared: &Shared<'_>, args: &CaseArgs) -> Outcome {
                 "the test process did not finish within its timeout ({}) plus {}s, and was killed; last test.log line: {}",
                 humantime::format_duration(args.timeout),
                 grace.as_secs(),
-                last_line(&TestDir::new(&args.logdir).test_log())
+                file_last_line(&TestDir::new(&args.logdir).test_log(), BlankLines::Keep)
+                    .unwrap_or_else(|| "(none)".into())
             ));
         }
     }
-}
-
-fn last_line(path: &Path) -> String {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|t| t.lines().last().map(|l| l.trim().to_string()))
-        .unwrap_or_else(|| "(none)".into())
 }

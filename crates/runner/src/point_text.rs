@@ -62,11 +62,7 @@ fn last_bytes(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_string();
     }
-    let mut from = text.len() - max;
-    while !text.is_char_boundary(from) {
-        from += 1;
-    }
-    let rest = &text[from..];
+    let rest = kennel_config::text::last_bytes(text, max);
     let rest = rest.split_once('\n').map_or(rest, |(_, r)| r);
     format!("(earlier diagnostics cut)\n{rest}")
 }

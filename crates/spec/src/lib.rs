@@ -1,10 +1,10 @@
 //! kennel's declarative test model.
 //!
-//! Parses and validates `*.toml` test files (see `design/test-format.md`)
-//! into a typed [`TestFile`]; expands variants into [`TestCase`]s; provides
-//! `${...}` substitution ([`Template`], [`Templ`], [`render_value`]), tag
-//! filters ([`TagFilter`]), duration strings and QEMU version requirements.
-//! It runs nothing: the runner interprets the steps.
+//! Parses and validates `*.toml` test files (the format: `docs/test-format.md`
+//! in kennel's repository) into a typed [`TestFile`]; expands variants into
+//! [`TestCase`]s; provides `${...}` substitution ([`Template`], [`Templ`],
+//! [`render_value`]), tag filters ([`TagFilter`]), duration strings and QEMU
+//! version requirements. It runs nothing: `kennel-interp` interprets the steps.
 
 #![deny(missing_docs)]
 

@@ -265,24 +265,15 @@ pub(crate) fn check_copy(
     Ok(())
 }
 
-/// Quotes `path` for a POSIX shell: single quotes, with `'` written as
-/// `'\''`, and a `./` prefix when it starts with `-` so that commands do not
+/// Quotes `path` for a POSIX shell ([`kennel_config::text::shell_quote`]),
+/// with a `./` prefix when it starts with `-` so that commands do not
 /// take it for an option.
 pub(crate) fn shell_quote_path(path: &str) -> String {
-    let mut quoted = String::with_capacity(path.len() + 4);
-    quoted.push('\'');
     if path.starts_with('-') {
-        quoted.push_str("./");
+        kennel_config::text::shell_quote(&format!("./{path}"))
+    } else {
+        kennel_config::text::shell_quote(path)
     }
-    for c in path.chars() {
-        if c == '\'' {
-            quoted.push_str("'\\''");
-        } else {
-            quoted.push(c);
-        }
-    }
-    quoted.push('\'');
-    quoted
 }
 
 #[cfg(test)]

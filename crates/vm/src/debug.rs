@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use kennel_config::text::{last_bytes as tail, shell_word};
 use kennel_config::Debug;
 use kennel_machine::MachineConfig;
 
@@ -43,7 +44,7 @@ impl GdbStub {
         let file = self
             .symbols
             .as_ref()
-            .map(|p| format!(" {}", quote(&p.to_string_lossy())))
+            .map(|p| format!(" {}", shell_word(&p.to_string_lossy())))
             .unwrap_or_default();
         format!("gdb{file} -ex 'target remote {}'", self.address)
     }
@@ -260,24 +261,6 @@ fn append(dir: &Path, file: &str, machine: &str, text: &str) -> Option<PathBuf> 
     let newline = if body.ends_with('\n') { "" } else { "\n" };
     write!(f, "== machine {machine} ==\n{cut}{body}{newline}").ok()?;
     Some(path)
-}
-
-/// The last `limit` bytes of `text`, cut at a character boundary.
-fn tail(text: &str, limit: usize) -> &str {
-    if text.len() <= limit {
-        return text;
-    }
-    let mut at = text.len() - limit;
-    while !text.is_char_boundary(at) {
-        at += 1;
-    }
-    &text[at..]
-}
-
-fn quote(s: &str) -> String {
-    shlex::try_quote(s)
-        .map(|c| c.into_owned())
-        .unwrap_or_else(|_| s.to_string())
 }
 
 #[cfg(test)]

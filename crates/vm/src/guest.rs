@@ -110,7 +110,7 @@ pub fn build(arch_name: &str, kernel: Option<&Path>) -> Result<BuiltGuest, Guest
                 KernelSource::Path(k.to_path_buf())
             };
             let busybox = if host {
-                PathBuf::from("/bin/busybox")
+                PathBuf::from(kennel_guest::HOST_BUSYBOX)
             } else {
                 foreign_tree(arch)
                     .map(|d| d.join("busybox"))
@@ -118,13 +118,13 @@ pub fn build(arch_name: &str, kernel: Option<&Path>) -> Result<BuiltGuest, Guest
             };
             GuestSpec::new(arch, source, busybox)
         }
-        (None, true) => GuestSpec::new(arch, KernelSource::Host, "/bin/busybox"),
+        (None, true) => GuestSpec::new(arch, KernelSource::Host, kennel_guest::HOST_BUSYBOX),
         (None, false) => {
             let tree = foreign_tree(arch).ok_or(GuestProblem::NoForeignPieces(arch))?;
             GuestSpec::from_debian_tree(arch, &tree)
         }
     };
-    if host && !Path::new("/bin/busybox").exists() {
+    if host && !Path::new(kennel_guest::HOST_BUSYBOX).exists() {
         return Err(GuestProblem::NoBusybox);
     }
     let mut note = None;

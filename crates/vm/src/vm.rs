@@ -10,6 +10,7 @@ use crate::cloud::{CloudBoot, CloudReady, JobKey, GUEST_USER};
 use crate::log::TestLog;
 use crate::warm::WarmError;
 use crate::{SetupError, VmError};
+use kennel_config::text::{shell_word, BlankLines};
 use kennel_ssh::KeyPair;
 
 /// A started machine: the QEMU process (QMP, console, output, lifecycle) and
@@ -353,7 +354,7 @@ impl Vm {
         let seen = console
             .failed()
             .and_then(|p| text.lines().rev().find(|l| l.contains(&p)))
-            .or_else(|| text.lines().rev().find(|l| !l.trim().is_empty()))
+            .or_else(|| kennel_config::text::last_line(&text, BlankLines::Skip))
             .map(|line| format!("; console: {}", line.trim()))
             .unwrap_or_else(|| "; the console printed nothing".to_owned());
         VmError::NotUp {
@@ -483,14 +484,14 @@ print('kennel-reseeded')
 /// has python3 (cloud images do; the busybox guest does not). `sudo`: run as
 /// the cloud user, through `sudo -n` (cloud-init gives it sudo).
 fn shell_refresh(secs: u64, seed: &[u8], sudo: bool) -> String {
-    let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = kennel_config::text::hex(seed);
     let mut command = format!("date -u -s @{secs} >/dev/null && echo {hex} > /dev/urandom");
     if sudo {
-        let program = shlex::try_quote(RESEED_PY).map_or_else(|_| "''".into(), |q| q.into_owned());
+        let program = shell_word(RESEED_PY);
         command = format!(
             "{command} && if command -v python3 >/dev/null; then python3 -c {program} {hex}; fi"
         );
-        let quoted = shlex::try_quote(&command).map_or_else(|_| "''".into(), |q| q.into_owned());
+        let quoted = shell_word(&command);
         command = format!("sudo -n sh -c {quoted}");
     }
     command
@@ -501,7 +502,7 @@ fn shell_refresh(secs: u64, seed: &[u8], sudo: bool) -> String {
 fn ssh_line(key: &JobKey, port: u16) -> String {
     format!(
         "# ssh -i {} -p {port} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null {GUEST_USER}@127.0.0.1\n",
-        key.path.display(),
+        shell_word(&key.path.to_string_lossy()),
     )
 }
 

@@ -17,6 +17,7 @@ use kennel_layout::TestDir;
 use crate::error::RunnerError;
 use crate::event::Status;
 use crate::executable::{ExecResult, ExecRun};
+use kennel_config::text::{file_last_lines, BlankLines};
 use kennel_config::CaseArgs;
 use kennel_results::Outcome;
 
@@ -138,7 +139,11 @@ impl TestProcess for ChildProcess {
                 format!(
                     "the test process ended ({}) without reporting a result; its output:\n{}",
                     status,
-                    tail(&TestDir::new(&self.logdir).test_process_log(), 15)
+                    file_last_lines(
+                        &TestDir::new(&self.logdir).test_process_log(),
+                        15,
+                        BlankLines::Keep
+                    )
                 ),
             ),
         }
@@ -162,12 +167,6 @@ fn remove_scratch(logdir: &Path) {
         let _ = std::fs::remove_dir_all(&dir);
     }
     let _ = std::fs::remove_file(&note);
-}
-
-fn tail(path: &Path, n: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 #[cfg(test)]

@@ -484,8 +484,7 @@ pub fn precache(test: &QemuTest, qemu: Option<&Path>) -> Result<(), String> {
         return Ok(());
     }
     let text = String::from_utf8_lossy(&out.stderr);
-    let tail: Vec<&str> = text.lines().rev().take(5).collect();
-    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    let tail = kennel_config::text::last_lines(&text, 5, kennel_config::text::BlankLines::Keep);
     Err(format!(
         "precache exited with {}: {}",
         out.status,

@@ -7,6 +7,7 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 
+use kennel_config::text::hex;
 use kennel_machine::{Accel, MachineConfig};
 use sha2::{Digest as _, Sha256};
 
@@ -266,10 +267,6 @@ fn qemu_version(binary: &Path) -> String {
         .unwrap_or_else(|e| e.into_inner())
         .insert(binary.to_path_buf(), version.clone());
     version
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -7,11 +7,12 @@ use std::time::Instant;
 use kennel_machine::MachineConfig;
 
 use super::store::WarmCache;
-use super::template::{find_or_build, resume, shell_quote, Miss, Recipe, WarmError};
+use super::template::{find_or_build, resume, Miss, Recipe, WarmError};
 use crate::cloud::JobKey;
 use crate::desc::{Deadlines, Workspace};
 use crate::vm::Vm;
 use crate::Start;
+use kennel_config::text::shell_quote;
 
 /// How long a restored guest gets to answer (it takes a second or two): one
 /// that has not by then is given up, and the machine boots in the time left.
@@ -74,7 +75,10 @@ pub(crate) fn start(
             &workspace.scratch.join(format!("{name}-disk.qcow2")),
         )?,
     };
-    c.incoming = Some(format!("exec:cat {}", shell_quote(&template.state())));
+    c.incoming = Some(format!(
+        "exec:cat {}",
+        shell_quote(&template.state().to_string_lossy())
+    ));
     c.launch_timeout = c
         .launch_timeout
         .min(deadlines.until.saturating_duration_since(Instant::now()));

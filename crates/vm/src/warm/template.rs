@@ -285,7 +285,7 @@ fn save(qmp: &Qmp, state: &Path, deadline: Instant) -> Result<(), WarmError> {
     let unlimited = serde_json::json!({"max-bandwidth": 1u64 << 40});
     qmp.execute("migrate-set-parameters", Some(&unlimited), deadline)
         .map_err(|e| qmp_err("migrate-set-parameters", e))?;
-    let uri = serde_json::json!({ "uri": format!("exec:cat > {}", shell_quote(state)) });
+    let uri = serde_json::json!({ "uri": format!("exec:cat > {}", kennel_config::text::shell_quote(&state.to_string_lossy())) });
     qmp.execute("migrate", Some(&uri), deadline)
         .map_err(|e| qmp_err("migrate", e))?;
     loop {
@@ -341,12 +341,6 @@ pub(crate) fn resume(qmp: &Qmp, deadline: Instant) -> Result<(), WarmError> {
             source: Box::new(source),
         })?;
     Ok(())
-}
-
-/// A path as one word of a `/bin/sh` command line (QEMU's `exec:` runs one).
-pub(crate) fn shell_quote(path: &Path) -> String {
-    let text = path.to_string_lossy();
-    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 fn file_sink(path: &Path) -> Result<LogSink, WarmError> {

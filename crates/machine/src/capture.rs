@@ -1,6 +1,7 @@
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
+use kennel_config::text::BlankLines;
 use regex::Regex;
 
 /// How much captured text is kept in memory; older text stays in the log file only.
@@ -330,10 +331,8 @@ fn split_utf8(data: &[u8]) -> (String, &[u8]) {
 
 fn last_lines(text: &str, n: usize) -> String {
     let trimmed = text.trim_end_matches('\n');
-    let lines: Vec<&str> = trimmed.lines().collect();
-    let from = lines.len().saturating_sub(n);
     let mut out = String::new();
-    for l in &lines[from..] {
+    for l in kennel_config::text::last_lines(trimmed, n, BlankLines::Keep) {
         out.push_str("  | ");
         out.push_str(l);
         out.push('\n');

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::MachineConfig;
 use crate::install::QemuInstall;
+use kennel_config::text::shell_word;
 
 /// The socket of the QMP monitor a person attaches to, in the machine's
 /// private socket folder (QEMU listens on it).
@@ -76,21 +77,14 @@ impl QemuCommand {
 impl std::fmt::Display for QemuCommand {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         for (k, v) in &self.env {
-            write!(f, "{k}={} ", quote(v))?;
+            write!(f, "{k}={} ", shell_word(v))?;
         }
-        write!(f, "{}", quote(&self.program.to_string_lossy()))?;
+        write!(f, "{}", shell_word(&self.program.to_string_lossy()))?;
         for a in &self.args {
-            write!(f, " {}", quote(a))?;
+            write!(f, " {}", shell_word(a))?;
         }
         Ok(())
     }
-}
-
-/// One word quoted for a shell (a NUL, which no shell word holds, dropped).
-fn quote(s: &str) -> String {
-    shlex::try_quote(s)
-        .map(|c| c.into_owned())
-        .unwrap_or_else(|_| format!("'{}'", s.replace('\0', "")))
 }
 
 /// A socket kennel listens on in the private folder and QEMU connects to

@@ -1,7 +1,10 @@
 //! `kennel list`: what would run, with variants, tags and skip reasons.
 
+use kennel_results::{
+    CargoKind, ExecutableKind, ListRow, ListedCargoTest, ListedCase, ListedExecutable,
+    ListedQemuTest, QemuFunctionalKind,
+};
 use kennel_runner::Planned;
-use kennel_spec::Value;
 
 use crate::args::ListArgs;
 use crate::exit::{CliError, Ending};
@@ -26,13 +29,13 @@ pub fn list(a: ListArgs) -> Result<Ending, CliError> {
                         Err(e) => Some(e.to_string()),
                     };
                 if a.json {
-                    rows.push(serde_json::json!({
-                        "name": case.name,
-                        "file": &*case.file,
-                        "variant": case.variant.iter().cloned().collect::<indexmap::IndexMap<_, _>>(),
-                        "tags": &*case.tags,
-                        "timeout_s": case.timeout.as_secs_f64(),
-                        "skip": skip,
+                    rows.push(ListRow::Case(ListedCase {
+                        name: case.name.clone(),
+                        file: case.file.to_path_buf(),
+                        variant: case.variant.iter().cloned().collect(),
+                        tags: case.tags.to_vec(),
+                        timeout_s: case.timeout.as_secs_f64(),
+                        skip,
                     }));
                 } else {
                     let tags = if case.tags.is_empty() {
@@ -47,12 +50,12 @@ pub fn list(a: ListArgs) -> Result<Ending, CliError> {
             Planned::CargoTest(t) => {
                 let timeout_s = t.timeout.map(|d| d.as_secs_f64());
                 if a.json {
-                    rows.push(serde_json::json!({
-                        "name": p.name(),
-                        "file": t.binary,
-                        "kind": "cargo",
-                        "tags": t.tags,
-                        "timeout_s": timeout_s,
+                    rows.push(ListRow::CargoTest(ListedCargoTest {
+                        name: p.name(),
+                        file: t.binary.clone(),
+                        kind: CargoKind::Cargo,
+                        tags: t.tags.clone(),
+                        timeout_s,
                     }));
                 } else {
                     let timeout = timeout_s
@@ -72,9 +75,11 @@ pub fn list(a: ListArgs) -> Result<Ending, CliError> {
             }
             Planned::Executable { path } => {
                 if a.json {
-                    rows.push(
-                        serde_json::json!({"name": p.name(), "file": path, "kind": "executable"}),
-                    );
+                    rows.push(ListRow::Executable(ListedExecutable {
+                        name: p.name(),
+                        file: path.clone(),
+                        kind: ExecutableKind::Executable,
+                    }));
                 } else {
                     println!(
                         "{}  (executable; TAP test points are listed when it runs)",
@@ -85,12 +90,12 @@ pub fn list(a: ListArgs) -> Result<Ending, CliError> {
             Planned::QemuTest(t) => {
                 let timeout_s = t.timeout.as_secs_f64();
                 if a.json {
-                    rows.push(serde_json::json!({
-                        "name": p.name(),
-                        "file": t.file,
-                        "kind": "qemu-functional",
-                        "tags": t.tags(),
-                        "timeout_s": timeout_s,
+                    rows.push(ListRow::QemuTest(ListedQemuTest {
+                        name: p.name(),
+                        file: t.file.clone(),
+                        kind: QemuFunctionalKind::QemuFunctional,
+                        tags: t.tags(),
+                        timeout_s,
                     }));
                 } else {
                     println!(
@@ -107,7 +112,9 @@ pub fn list(a: ListArgs) -> Result<Ending, CliError> {
         }
     }
     if a.json {
-        println!("{}", Value::Array(rows));
+        let text = serde_json::to_string(&rows)
+            .map_err(|e| CliError::usage(format!("cannot write the list as JSON: {e}")))?;
+        println!("{text}");
     }
     if invalid {
         Err(CliError::usage("some test files could not be loaded"))

@@ -13,7 +13,9 @@ use minijinja::{AutoEscape, Environment, Output, State, Value};
 use serde::Serialize;
 
 use crate::stream::Tests;
-use crate::{human_secs, ReportError, ResultsFile};
+use kennel_results::ResultsFile;
+
+use crate::{human_secs, ReportError};
 
 mod timeline;
 use timeline::{one_bar, timeline, Bar, Runs, Timeline};

@@ -14,7 +14,6 @@ mod json_events;
 mod junit;
 mod live;
 mod merge;
-mod options;
 mod results_dir;
 mod stream;
 mod summary;
@@ -25,8 +24,7 @@ pub use error::ReportError;
 pub use json_events::JsonEvents;
 pub use live::LiveTerminal;
 pub use merge::merge;
-pub use options::RunOptions;
-pub use results_dir::{rebuild, ResultsDir, ResultsFile};
+pub use results_dir::{load_results, rebuild, ResultsDir};
 pub use summary::summary_text;
 pub use terminal::Terminal;
 

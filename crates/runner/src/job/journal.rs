@@ -140,6 +140,62 @@ pub const DIED_BEFORE_START: &str =
 /// `planned` line is, how many results it has), not the results themselves: only
 /// results that finished ahead of an earlier test still running wait in memory.
 pub fn recover(journal: &Path, each: &mut dyn FnMut(TestResult)) -> std::io::Result<Recovered> {
+    let (mut rec, tests) = first_reading(journal)?;
+    if rec.runner_died {
+        rec.duration_s = seconds_since(&rec.started, journal);
+    }
+    let mut planned_lines = BufReader::new(File::open(journal)?);
+    let mut ahead: std::collections::BTreeMap<usize, Vec<TestResult>> = Default::default();
+    let mut next = 0;
+    let mut hand_out = |i: usize, results: Vec<TestResult>, rec: &mut Recovered| {
+        let t = &tests[i];
+        for r in results {
+            rec.summary.add(r.status);
+            each(r);
+        }
+        if t.ended {
+            return;
+        }
+        let Some(mut template) = t.planned_at.and_then(|o| planned_at(&mut planned_lines, o))
+        else {
+            return;
+        };
+        template.status = Status::Interrupted;
+        template.reason = Some(
+            if t.started {
+                DIED_WHILE_RUNNING
+            } else {
+                DIED_BEFORE_START
+            }
+            .to_string(),
+        );
+        template.detail = None;
+        rec.summary.add(template.status);
+        each(template);
+    };
+    let ready = |i: usize, ahead: &std::collections::BTreeMap<usize, Vec<TestResult>>| {
+        ahead.get(&i).map_or(0, Vec::len) == tests[i].results
+    };
+    for (_, entry) in read_journal_at(journal)? {
+        if let Ok(JournalEntry::Finished { index, test }) = entry {
+            ahead.entry(index).or_default().push(test);
+        }
+        while next < tests.len() && ready(next, &ahead) {
+            let results = ahead.remove(&next).unwrap_or_default();
+            hand_out(next, results, &mut rec);
+            next += 1;
+        }
+    }
+    while next < tests.len() {
+        let results = ahead.remove(&next).unwrap_or_default();
+        hand_out(next, results, &mut rec);
+        next += 1;
+    }
+    Ok(rec)
+}
+
+/// The first reading of the journal: the job, and what is known of each test.
+fn first_reading(journal: &Path) -> std::io::Result<(Recovered, Vec<Progress>)> {
     let mut rec = Recovered {
         job_id: String::new(),
         started: String::new(),
@@ -203,57 +259,7 @@ pub fn recover(journal: &Path, each: &mut dyn FnMut(TestResult)) -> std::io::Res
             }
         }
     }
-    if rec.runner_died {
-        rec.duration_s = seconds_since(&rec.started, journal);
-    }
-    let mut planned_lines = BufReader::new(File::open(journal)?);
-    let mut ahead: std::collections::BTreeMap<usize, Vec<TestResult>> = Default::default();
-    let mut next = 0;
-    let mut hand_out = |i: usize, results: Vec<TestResult>, rec: &mut Recovered| {
-        let t = &tests[i];
-        for r in results {
-            rec.summary.add(r.status);
-            each(r);
-        }
-        if t.ended {
-            return;
-        }
-        let Some(mut template) = t.planned_at.and_then(|o| planned_at(&mut planned_lines, o))
-        else {
-            return;
-        };
-        template.status = Status::Interrupted;
-        template.reason = Some(
-            if t.started {
-                DIED_WHILE_RUNNING
-            } else {
-                DIED_BEFORE_START
-            }
-            .to_string(),
-        );
-        template.detail = None;
-        rec.summary.add(template.status);
-        each(template);
-    };
-    let ready = |i: usize, ahead: &std::collections::BTreeMap<usize, Vec<TestResult>>| {
-        ahead.get(&i).map_or(0, Vec::len) == tests[i].results
-    };
-    for (_, entry) in read_journal_at(journal)? {
-        if let Ok(JournalEntry::Finished { index, test }) = entry {
-            ahead.entry(index).or_default().push(test);
-        }
-        while next < tests.len() && ready(next, &ahead) {
-            let results = ahead.remove(&next).unwrap_or_default();
-            hand_out(next, results, &mut rec);
-            next += 1;
-        }
-    }
-    while next < tests.len() {
-        let results = ahead.remove(&next).unwrap_or_default();
-        hand_out(next, results, &mut rec);
-        next += 1;
-    }
-    Ok(rec)
+    Ok((rec, tests))
 }
 
 /// What the first reading of the journal learnt of one test.

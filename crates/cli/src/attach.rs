@@ -7,6 +7,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 use kennel_layout::{JobDir, ResultsRoot, TestDir};
+use kennel_results::{AttachRecord, AttachedMachine, ResultsError};
 use serde_json::Value;
 
 use crate::args::{AttachArgs, ResumeArgs};
@@ -20,17 +21,16 @@ pub fn attach(a: AttachArgs) -> Result<Ending, CliError> {
     };
     let dir = find_test(&JobDir::new(&job), &test)?;
     let machine = find_machine(&dir, a.machine.as_deref())?;
-    let field = |key: &str| machine.get(key).and_then(Value::as_str).map(str::to_string);
-    let name = field("name").unwrap_or_default();
+    let name = machine.name;
     if a.console {
-        let log = field("console_log").unwrap_or_default();
+        let log = machine.console_log;
         eprintln!("kennel: following the console of `{name}` ({log}), read-only; Ctrl-C ends");
         return follow(Path::new(&log)).map(|()| Ending::Ok);
     }
     if a.shell {
         return shell(&dir, &name);
     }
-    let socket = if a.hmp { field("hmp") } else { field("qmp") }
+    let socket = if a.hmp { machine.hmp } else { machine.qmp }
         .ok_or_else(|| CliError::usage(format!("machine `{name}` has no monitor to attach to")))?;
     let stream = UnixStream::connect(&socket).map_err(|e| {
         CliError::usage(format!(
@@ -118,23 +118,21 @@ fn find_test(job: &JobDir, test: &str) -> Result<PathBuf, CliError> {
 }
 
 /// The machine's entry of the test's `attach.json` (the first without `--machine`).
-fn find_machine(dir: &Path, wanted: Option<&str>) -> Result<Value, CliError> {
+fn find_machine(dir: &Path, wanted: Option<&str>) -> Result<AttachedMachine, CliError> {
     let path = TestDir::new(dir).attach_json();
-    let text = std::fs::read_to_string(&path).map_err(|_| {
+    let no_machine = || {
         CliError::usage(format!(
             "the test in {} has started no machine (no {})",
             dir.display(),
             kennel_layout::ATTACH_JSON
         ))
-    })?;
-    let all: Value = serde_json::from_str(&text)
-        .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
-    let machines = all["machines"].as_array().cloned().unwrap_or_default();
-    let pick = match wanted {
-        Some(name) => machines.into_iter().find(|m| m["name"] == name),
-        None => machines.into_iter().next(),
     };
-    pick.ok_or_else(|| {
+    let all = match AttachRecord::read(dir) {
+        Ok(Some(all)) => all,
+        Ok(None) | Err(ResultsError::Read { .. }) => return Err(no_machine()),
+        Err(e) => return Err(CliError::usage(kennel_runner::error_chain(&e))),
+    };
+    all.machine(wanted).cloned().ok_or_else(|| {
         CliError::usage(format!(
             "no machine {} in {}",
             wanted.map(|w| format!("`{w}`")).unwrap_or_default(),

@@ -1,6 +1,13 @@
 //! `kennel list`: what would run, with variants, tags and skip reasons.
 
-use kennel_runner::Planned;
+use std::path::Path;
+
+use indexmap::IndexMap;
+use kennel_results::{
+    CargoKind, ExecutableKind, ListRow, ListedCargoTest, ListedCase, ListedExecutable,
+    ListedQemuTest, QemuFunctionalKind,
+};
+use kennel_runner::{Planned, PlannedTest};
 use kennel_spec::Value;
 
 use crate::args::ListArgs;
@@ -13,105 +20,115 @@ pub fn list(a: ListArgs) -> Result<Ending, CliError> {
     let mut invalid = false;
     let mut rows = Vec::new();
     for p in &selected.planned {
-        match &p.what {
-            Planned::Case { case, case_index } => {
-                // The plan holds no parsed files: the requirements are read again.
-                let skip =
-                    match kennel_spec::load_case(&case.file, *case_index, &selected.overrides) {
-                        Ok(loaded) => kennel_interp::skip_reason(
-                            &loaded.file,
-                            &loaded.params,
-                            a.qemu.as_deref(),
-                        ),
-                        Err(e) => Some(e.to_string()),
-                    };
-                if a.json {
-                    rows.push(serde_json::json!({
-                        "name": case.name,
-                        "file": &*case.file,
-                        "variant": case.variant.iter().cloned().collect::<indexmap::IndexMap<_, _>>(),
-                        "tags": &*case.tags,
-                        "timeout_s": case.timeout.as_secs_f64(),
-                        "skip": skip,
-                    }));
-                } else {
-                    let tags = if case.tags.is_empty() {
-                        String::new()
-                    } else {
-                        format!("  [{}]", case.tags.join(", "))
-                    };
-                    let skip = skip.map(|s| format!("  SKIP: {s}")).unwrap_or_default();
-                    println!("{}  ({}){tags}{skip}", case.name, case.file.display());
-                }
-            }
-            Planned::CargoTest(t) => {
-                let timeout_s = t.timeout.map(|d| d.as_secs_f64());
-                if a.json {
-                    rows.push(serde_json::json!({
-                        "name": p.name(),
-                        "file": t.binary,
-                        "kind": "cargo",
-                        "tags": t.tags,
-                        "timeout_s": timeout_s,
-                    }));
-                } else {
-                    let timeout = timeout_s
-                        .map(|s| format!(", timeout {s}s"))
-                        .unwrap_or_default();
-                    let tags = if t.tags.is_empty() {
-                        String::new()
-                    } else {
-                        format!("  [{}]", t.tags.join(", "))
-                    };
-                    println!(
-                        "{}  (Rust test in {}{timeout}){tags}",
-                        p.name(),
-                        t.binary.display()
-                    );
-                }
-            }
-            Planned::Executable { path } => {
-                if a.json {
-                    rows.push(
-                        serde_json::json!({"name": p.name(), "file": path, "kind": "executable"}),
-                    );
-                } else {
-                    println!(
-                        "{}  (executable; TAP test points are listed when it runs)",
-                        path.display()
-                    );
-                }
-            }
-            Planned::QemuTest(t) => {
-                let timeout_s = t.timeout.as_secs_f64();
-                if a.json {
-                    rows.push(serde_json::json!({
-                        "name": p.name(),
-                        "file": t.file,
-                        "kind": "qemu-functional",
-                        "tags": t.tags(),
-                        "timeout_s": timeout_s,
-                    }));
-                } else {
-                    println!(
-                        "{}  (QEMU functional test, timeout {timeout_s}s)  [{}]",
-                        p.name(),
-                        t.tags().join(", ")
-                    );
-                }
-            }
-            Planned::Invalid(f) => {
-                invalid = true;
+        let Some(row) = listed(p, &selected.overrides, a.qemu.as_deref()) else {
+            invalid = true;
+            if let Planned::Invalid(f) = &p.what {
                 eprintln!("kennel: error: {}", f.message);
             }
+            continue;
+        };
+        if a.json {
+            rows.push(row);
+        } else {
+            println!("{}", human_line(&row));
         }
     }
     if a.json {
-        println!("{}", Value::Array(rows));
+        let text = serde_json::to_string(&rows)
+            .map_err(|e| CliError::usage(format!("cannot write the list as JSON: {e}")))?;
+        println!("{text}");
     }
     if invalid {
         Err(CliError::usage("some test files could not be loaded"))
     } else {
         Ok(Ending::Ok)
+    }
+}
+
+/// The row of planned test `p`; `None` for a file that does not load.
+fn listed(
+    p: &PlannedTest,
+    overrides: &IndexMap<String, Value>,
+    qemu: Option<&Path>,
+) -> Option<ListRow> {
+    Some(match &p.what {
+        Planned::Case { case, case_index } => {
+            // The plan holds no parsed files: the requirements are read again.
+            let skip = match kennel_spec::load_case(&case.file, *case_index, overrides) {
+                Ok(loaded) => kennel_interp::skip_reason(&loaded.file, &loaded.params, qemu),
+                Err(e) => Some(e.to_string()),
+            };
+            ListRow::Case(ListedCase {
+                name: case.name.clone(),
+                file: case.file.to_path_buf(),
+                variant: case.variant.iter().cloned().collect(),
+                tags: case.tags.to_vec(),
+                timeout_s: case.timeout.as_secs_f64(),
+                skip,
+            })
+        }
+        Planned::CargoTest(t) => ListRow::CargoTest(ListedCargoTest {
+            name: p.name(),
+            file: t.binary.clone(),
+            kind: CargoKind::Cargo,
+            tags: t.tags.clone(),
+            timeout_s: t.timeout.map(|d| d.as_secs_f64()),
+        }),
+        Planned::Executable { path } => ListRow::Executable(ListedExecutable {
+            name: p.name(),
+            file: path.clone(),
+            kind: ExecutableKind::Executable,
+        }),
+        Planned::QemuTest(t) => ListRow::QemuTest(ListedQemuTest {
+            name: p.name(),
+            file: t.file.clone(),
+            kind: QemuFunctionalKind::QemuFunctional,
+            tags: t.tags(),
+            timeout_s: t.timeout.as_secs_f64(),
+        }),
+        Planned::Invalid(_) => return None,
+    })
+}
+
+/// A row as `kennel list` prints it for people.
+fn human_line(row: &ListRow) -> String {
+    let tags = |tags: &[String]| {
+        if tags.is_empty() {
+            String::new()
+        } else {
+            format!("  [{}]", tags.join(", "))
+        }
+    };
+    match row {
+        ListRow::Case(c) => {
+            let skip = c
+                .skip
+                .as_ref()
+                .map(|s| format!("  SKIP: {s}"))
+                .unwrap_or_default();
+            format!("{}  ({}){}{skip}", c.name, c.file.display(), tags(&c.tags))
+        }
+        ListRow::CargoTest(t) => {
+            let timeout = t
+                .timeout_s
+                .map(|s| format!(", timeout {s}s"))
+                .unwrap_or_default();
+            format!(
+                "{}  (Rust test in {}{timeout}){}",
+                t.name,
+                t.file.display(),
+                tags(&t.tags)
+            )
+        }
+        ListRow::Executable(e) => format!(
+            "{}  (executable; TAP test points are listed when it runs)",
+            e.file.display()
+        ),
+        ListRow::QemuTest(t) => format!(
+            "{}  (QEMU functional test, timeout {}s)  [{}]",
+            t.name,
+            t.timeout_s,
+            t.tags.join(", ")
+        ),
     }
 }

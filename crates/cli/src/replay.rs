@@ -4,7 +4,8 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use kennel_layout::ResultsRoot;
-use kennel_report::{ResultsFile, RunOptions};
+use kennel_report::load_results;
+use kennel_results::RunOptions;
 use kennel_runner::{Planned, TestResult};
 
 use crate::args::{AssetFlags, ReplayArgs, RunArgs, Selection};
@@ -21,8 +22,7 @@ pub fn replay(a: ReplayArgs) -> Result<Ending, CliError> {
         .job
         .clone()
         .unwrap_or_else(|| ResultsRoot::new(&a.results_dir).latest());
-    let job =
-        ResultsFile::load(&dir).map_err(|e| CliError::Usage(kennel_runner::error_chain(&e)))?;
+    let job = load_results(&dir).map_err(|e| CliError::Usage(kennel_runner::error_chain(&e)))?;
     let recorded = job.options.clone().unwrap_or_default();
     let wanted: Vec<&TestResult> = job
         .tests

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use kennel_layout::ResultsRoot;
-use kennel_report::ResultsFile;
+use kennel_report::load_results;
+use kennel_results::ResultsFile;
 
 use crate::args::{ReportAction, ReportArgs};
 use crate::exit::{CliError, Ending};
@@ -16,8 +17,7 @@ pub fn report(a: ReportArgs) -> Result<Ending, CliError> {
     let dir = a
         .job
         .unwrap_or_else(|| ResultsRoot::new(&a.results_dir).latest());
-    let file =
-        ResultsFile::load(&dir).map_err(|e| CliError::Usage(kennel_runner::error_chain(&e)))?;
+    let file = load_results(&dir).map_err(|e| CliError::Usage(kennel_runner::error_chain(&e)))?;
     print!("{}", kennel_report::summary_text(&file));
     Ok(if file.summary.ok() {
         Ending::Ok
@@ -38,8 +38,11 @@ fn merge(dirs: &[PathBuf], results_dir: &std::path::Path) -> Result<Ending, CliE
         dirs.len(),
         job.display()
     );
-    Ok(match ResultsFile::read(&job) {
-        Ok(f) if !f.summary.ok() => Ending::Failed,
-        _ => Ending::Ok,
+    let merged = ResultsFile::read(&job)
+        .map_err(|e| CliError::ResultsNotWritten(vec![kennel_runner::error_chain(&e)]))?;
+    Ok(if merged.summary.ok() {
+        Ending::Ok
+    } else {
+        Ending::Failed
     })
 }

@@ -2,7 +2,8 @@
 
 use std::io::IsTerminal;
 
-use kennel_report::{JsonEvents, LiveTerminal, Reporter, ResultsDir, RunOptions, Terminal};
+use kennel_report::{JsonEvents, LiveTerminal, Reporter, ResultsDir, Terminal};
+use kennel_results::RunOptions;
 use kennel_runner::{JobOptions, Planned, RunEvent, RunnerError};
 
 use crate::args::{DebugFlags, Format, NoTests, RunArgs};
@@ -82,7 +83,7 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
         packages: a.selection.packages.clone(),
     };
     let opts = JobOptions {
-        record: serde_json::to_value(&options).ok(),
+        record: Some(options.clone()),
         ..opts
     };
     if a.debug.pause_on_failure {

@@ -102,7 +102,7 @@ fn history(path: &std::path::Path) -> Result<HashMap<String, f64>, CliError> {
     } else {
         path.parent().map(PathBuf::from).unwrap_or_default()
     };
-    let file = kennel_report::ResultsFile::load(&dir).map_err(|e| {
+    let file = kennel_report::load_results(&dir).map_err(|e| {
         CliError::Usage(format!(
             "--shard-history: {}",
             kennel_runner::error_chain(&e)

@@ -15,15 +15,9 @@ pub enum ReportError {
         #[source]
         source: std::io::Error,
     },
-    /// A `results.json` does not parse.
-    #[error("{}: not a valid results.json", path.display())]
-    BadResults {
-        /// The file.
-        path: PathBuf,
-        /// The parse error.
-        #[source]
-        source: serde_json::Error,
-    },
+    /// A `results.json` does not read (it says which file, where and why).
+    #[error(transparent)]
+    BadResults(kennel_results::ResultsError),
     /// A `results.json` has a `started` that is not an RFC 3339 time.
     #[error("{}: `started` is not an RFC 3339 time: {started:?}", path.display())]
     BadStarted {

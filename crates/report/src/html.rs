@@ -2,20 +2,28 @@
 //! no external resources) with the summary, a timeline of the job by slot, and
 //! every test with its logs inline; in a big job, the failures with their logs
 //! and the other tests as compact tables linking theirs.
+//!
+//! This file renders the page part by part; `page.rs` is the page as a whole,
+//! `row.rs` a test, `timeline.rs` the timeline, `text.rs` escaping and links.
 
-use std::fmt::Write as _;
-use std::path::{Component, Path};
+use std::path::Path;
 
-use kennel_layout::{JobDir, LogFile, TestDir, LOGS};
+use kennel_results::ResultsFile;
 use kennel_runner::{Status, TestResult};
-use minijinja::{AutoEscape, Environment, Output, State, Value};
-use serde::Serialize;
+use minijinja::{Environment, Value};
 
 use crate::stream::Tests;
-use crate::{human_secs, ReportError, ResultsFile};
+use crate::ReportError;
 
+mod page;
+mod row;
+mod text;
 mod timeline;
-use timeline::{one_bar, timeline, Bar, Runs, Timeline};
+
+use page::{class, page, rank, Page, Stats};
+use row::{compact_row, row};
+pub(crate) use text::{is_relative_inside, tail};
+use timeline::{one_bar, Bar, Runs};
 
 const TEMPLATE: &str = include_str!("report.html.j2");
 
@@ -27,110 +35,6 @@ const PAGE_LOG_BUDGET: u64 = 32 * 1024 * 1024;
 /// skip are inlined; the others are linked (the page of a big job stays small and
 /// opens fast).
 pub(crate) const INLINE_ALL_LOGS_UP_TO: usize = 100;
-
-#[derive(Serialize)]
-struct Page {
-    job_id: String,
-    started: String,
-    duration: String,
-    kennel_version: String,
-    interrupted: bool,
-    total: usize,
-    failed: usize,
-    counts: Vec<Count>,
-    groups: Vec<Group>,
-    cap: String,
-    timeline: Timeline,
-}
-
-#[derive(Serialize)]
-struct Count {
-    status: &'static str,
-    class: &'static str,
-    n: usize,
-}
-
-#[derive(Serialize)]
-struct Group {
-    key: &'static str,
-    label: &'static str,
-    n: usize,
-}
-
-#[derive(Serialize)]
-struct Row {
-    anchor: String,
-    number: usize,
-    status: &'static str,
-    class: &'static str,
-    group: &'static str,
-    duration: String,
-    name: String,
-    file: String,
-    variant: String,
-    tags: String,
-    reason: Option<String>,
-    detail: Option<String>,
-    flaky: bool,
-    attempts: u32,
-    accel: Vec<String>,
-    /// `warm (template ID)` or `cold`, when the test started a machine.
-    start: Option<String>,
-    phases: Vec<String>,
-    logdir: String,
-    logdir_href: String,
-    logs: Vec<Log>,
-    /// The folders of earlier attempts (`attempt-N/`), linked.
-    earlier: Vec<Link>,
-    /// Other files the test left (a wrapper's output, `screendump.png`), linked.
-    files: Vec<Link>,
-}
-
-#[derive(Serialize)]
-struct Link {
-    name: String,
-    href: String,
-}
-
-#[derive(Serialize)]
-struct Log {
-    name: &'static str,
-    href: String,
-    size: String,
-    /// The text shown (the tail when `truncated`); `None` when over the page budget.
-    text: Option<String>,
-    truncated: bool,
-    empty: bool,
-}
-
-/// CSS class of a status.
-fn class(status: Status) -> &'static str {
-    match status {
-        Status::Pass => "pass",
-        Status::Fail => "fail",
-        Status::Error => "error",
-        Status::Skip => "skip",
-        Status::Interrupted => "interrupted",
-    }
-}
-
-/// Which filter button shows a row.
-fn group(status: Status) -> &'static str {
-    match status {
-        Status::Pass => "passed",
-        Status::Skip => "skipped",
-        Status::Fail | Status::Error | Status::Interrupted => "failed",
-    }
-}
-
-/// Failures first, then passes, then skips.
-fn rank(status: Status) -> u8 {
-    match status {
-        Status::Fail | Status::Error | Status::Interrupted => 0,
-        Status::Pass => 1,
-        Status::Skip => 2,
-    }
-}
 
 /// The template's parts, split at `{#- SPLIT ... #}`: the page's head, a timeline bar,
 /// the middle, a test's row, a compact table's head and foot (its rows are data
@@ -161,23 +65,7 @@ pub(crate) fn render_to(
     job_dir: &Path,
     out: &mut dyn std::io::Write,
 ) -> Result<(), ReportError> {
-    let mut env = Environment::new();
-    env.set_formatter(html_formatter);
-    // Each part is an HTML template (autoescape by name).
-    for (name, source) in PARTS.iter().zip(split_template()) {
-        env.add_template_owned(format!("{name}.html"), source)
-            .map_err(ReportError::Html)?;
-    }
-    let part = |name: &str| {
-        env.get_template(&format!("{name}.html"))
-            .map_err(ReportError::Html)
-    };
-    let render = |name: &str, ctx: Value, out: &mut dyn std::io::Write| {
-        part(name)?
-            .render_captured_to(ctx, out)
-            .map(|_| ())
-            .map_err(ReportError::Html)
-    };
+    let parts = Parts::new()?;
     let mut stats = Stats::default();
     tests.each(&mut |_, t| {
         stats.add(t);
@@ -185,26 +73,87 @@ pub(crate) fn render_to(
     })?;
     let page = page(file, &stats);
     let compact = stats.total > INLINE_ALL_LOGS_UP_TO;
-    render("head", Value::from_serialize(&page), out)?;
-    let bar =
-        |b: Bar, out: &mut dyn std::io::Write| render("bar", minijinja::context! { b => b }, out);
+    parts.render("head", Value::from_serialize(&page), out)?;
+    render_bars(&parts, tests, &page, compact, out)?;
+    parts.render("middle", Value::from_serialize(&page), out)?;
+    render_full_rows(&parts, tests, job_dir, &page, compact, out)?;
     if compact {
-        let mut runs = Runs::new(&page.timeline);
-        tests.each(&mut |i, t| match runs.add(i, t) {
-            Some(done) => bar(done, out),
-            None => Ok(()),
-        })?;
-        for done in runs.finish() {
-            bar(done, out)?;
-        }
-        tests.each(&mut |i, t| match t.status.is_ok() {
-            true => Ok(()),
-            false => bar(one_bar(i, t, &page.timeline), out),
-        })?;
-    } else {
-        tests.each(&mut |i, t| bar(one_bar(i, t, &page.timeline), out))?;
+        render_compact_tables(&parts, tests, job_dir, &stats, out)?;
     }
-    render("middle", Value::from_serialize(&page), out)?;
+    parts.render("foot", Value::from_serialize(&page), out)
+}
+
+/// The template's parts, each an HTML template (autoescaped by its name).
+struct Parts {
+    env: Environment<'static>,
+}
+
+impl Parts {
+    fn new() -> Result<Parts, ReportError> {
+        let mut env = Environment::new();
+        env.set_formatter(text::html_formatter);
+        for (name, source) in PARTS.iter().zip(split_template()) {
+            env.add_template_owned(format!("{name}.html"), source)
+                .map_err(ReportError::Html)?;
+        }
+        Ok(Parts { env })
+    }
+
+    /// Render the part `name` with `ctx` into `out`.
+    fn render(
+        &self,
+        name: &str,
+        ctx: Value,
+        out: &mut dyn std::io::Write,
+    ) -> Result<(), ReportError> {
+        self.env
+            .get_template(&format!("{name}.html"))
+            .and_then(|part| part.render_captured_to(ctx, out))
+            .map(|_| ())
+            .map_err(ReportError::Html)
+    }
+}
+
+/// The timeline's bars: one per test, or in a big job one per run of touching
+/// passing bars and one per test that did not pass.
+fn render_bars(
+    parts: &Parts,
+    tests: &Tests<'_>,
+    page: &Page,
+    compact: bool,
+    out: &mut dyn std::io::Write,
+) -> Result<(), ReportError> {
+    let bar = |b: Bar, out: &mut dyn std::io::Write| {
+        parts.render("bar", minijinja::context! { b => b }, out)
+    };
+    if !compact {
+        return tests.each(&mut |i, t| bar(one_bar(i, t, &page.timeline), out));
+    }
+    let mut runs = Runs::new(&page.timeline);
+    tests.each(&mut |i, t| match runs.add(i, t) {
+        Some(done) => bar(done, out),
+        None => Ok(()),
+    })?;
+    for done in runs.finish() {
+        bar(done, out)?;
+    }
+    tests.each(&mut |i, t| match t.status.is_ok() {
+        true => Ok(()),
+        false => bar(one_bar(i, t, &page.timeline), out),
+    })
+}
+
+/// The tests shown in full: every test, failures first, then passes, then skips;
+/// in a big job, only the tests that did not pass and the flaky passes (the
+/// others' logs are not inlined).
+fn render_full_rows(
+    parts: &Parts,
+    tests: &Tests<'_>,
+    job_dir: &Path,
+    page: &Page,
+    compact: bool,
+    out: &mut dyn std::io::Write,
+) -> Result<(), ReportError> {
     let mut budget = PAGE_LOG_BUDGET;
     let mut full_row = |i: usize, t: &TestResult, out: &mut dyn std::io::Write| {
         let mut none = 0;
@@ -214,105 +163,61 @@ pub(crate) fn render_to(
             &mut none
         };
         let row = row(i, t, job_dir, budget);
-        render(
-            "row",
-            minijinja::context! { t => row, cap => &page.cap },
-            out,
-        )
+        let ctx = minijinja::context! { t => row, cap => &page.cap };
+        parts.render("row", ctx, out)
     };
-    if !compact {
-        // Failures first, then passes, then skips.
-        for r in 0..3 {
-            tests.each(&mut |i, t| match rank(t.status) == r {
-                true => full_row(i, t, out),
-                false => Ok(()),
-            })?;
-        }
-    } else {
-        tests.each(&mut |i, t| match !t.status.is_ok() || t.flaky {
+    if compact {
+        return tests.each(&mut |i, t| match !t.status.is_ok() || t.flaky {
+            true => full_row(i, t, out),
+            false => Ok(()),
+        });
+    }
+    for r in 0..3 {
+        tests.each(&mut |i, t| match rank(t.status) == r {
             true => full_row(i, t, out),
             false => Ok(()),
         })?;
-        for (status, key, n) in [
-            (Status::Pass, "passed", stats.passed),
-            (Status::Skip, "skipped", stats.skipped),
-        ] {
-            if n == 0 {
-                continue;
+    }
+    Ok(())
+}
+
+/// A big job's passing and skipped tests (not flaky) as compact tables: the
+/// page's script makes table rows of their data rows, a page at a time.
+fn render_compact_tables(
+    parts: &Parts,
+    tests: &Tests<'_>,
+    job_dir: &Path,
+    stats: &Stats,
+    out: &mut dyn std::io::Write,
+) -> Result<(), ReportError> {
+    for (status, key, n) in [
+        (Status::Pass, "passed", stats.passed),
+        (Status::Skip, "skipped", stats.skipped),
+    ] {
+        if n == 0 {
+            continue;
+        }
+        let ctx = minijinja::context! { group => key, class => class(status), n => n };
+        parts.render("table_head", ctx, out)?;
+        let mut first = true;
+        tests.each(&mut |i, t| {
+            if t.status != status || t.flaky {
+                return Ok(());
             }
-            let ctx = minijinja::context! { group => key, class => class(status), n => n };
-            render("table_head", ctx, out)?;
-            let mut first = true;
-            tests.each(&mut |i, t| {
-                if t.status != status || t.flaky {
-                    return Ok(());
-                }
-                let sep = if std::mem::take(&mut first) {
-                    ""
-                } else {
-                    ",\n"
-                };
-                let row = compact_row(i, t, job_dir);
-                write!(out, "{sep}{row}").map_err(|source| ReportError::Write {
-                    path: kennel_layout::REPORT_HTML.into(),
-                    source,
-                })
-            })?;
-            render("table_foot", Value::UNDEFINED, out)?;
-        }
+            let sep = if std::mem::take(&mut first) {
+                ""
+            } else {
+                ",\n"
+            };
+            let row = compact_row(i, t, job_dir)?;
+            write!(out, "{sep}{row}").map_err(|source| ReportError::Write {
+                path: kennel_layout::REPORT_HTML.into(),
+                source,
+            })
+        })?;
+        parts.render("table_foot", Value::UNDEFINED, out)?;
     }
-    render("foot", Value::from_serialize(&page), out)
-}
-
-/// What the page needs to know of all its tests before it shows any.
-#[derive(Default)]
-struct Stats {
-    total: usize,
-    failed: usize,
-    passed: usize,
-    skipped: usize,
-    /// When the last test ended, in seconds from the job's start.
-    end_s: f64,
-    slots: usize,
-}
-
-impl Stats {
-    fn add(&mut self, t: &TestResult) {
-        self.total += 1;
-        match group(t.status) {
-            "passed" => self.passed += 1,
-            "skipped" => self.skipped += 1,
-            _ => self.failed += 1,
-        }
-        self.end_s = self.end_s.max(t.start_s + t.duration_s);
-        self.slots = self.slots.max(t.slot + 1);
-    }
-}
-
-/// A passing or skipped test in a big job, as a row of its table's data (the page's
-/// script makes table rows of them, a page at a time): `[number, duration, name,
-/// reason, folder href, test.log href]`, as JSON that is safe inside `<script>`.
-fn compact_row(i: usize, t: &TestResult, job_dir: &Path) -> String {
-    let inside = is_relative_inside(&t.logdir);
-    let logdir = t.logdir.display().to_string();
-    let log = kennel_layout::TEST_LOG;
-    let folder = if inside {
-        format!("{}/", href(&logdir))
-    } else {
-        String::new()
-    };
-    let log_href = (inside && JobDir::new(job_dir).test(&t.logdir).file(log).is_file())
-        .then(|| href(&format!("{logdir}/{log}")));
-    let row = serde_json::json!([
-        i + 1,
-        human_secs(t.duration_s),
-        t.name,
-        t.reason,
-        folder,
-        log_href
-    ]);
-    // No `</script>` nor `<!--` can end or bend the script element.
-    row.to_string().replace('<', "\\u003c")
+    Ok(())
 }
 
 /// The template split into [`PARTS`]; each part but the last loses the whitespace
@@ -327,354 +232,4 @@ fn split_template() -> Vec<String> {
     }
     parts.push(rest.to_string());
     parts
-}
-
-/// minijinja's HTML escaping, minus `/` → `&#x2f;` (which bloats logs full of paths):
-/// strings escape `&`, `<`, `>`, `"` and `'`; everything else as minijinja does it.
-fn html_formatter(out: &mut Output, state: &State, value: &Value) -> Result<(), minijinja::Error> {
-    match value.as_str() {
-        Some(text) if state.auto_escape() == AutoEscape::Html && !value.is_safe() => {
-            out.write_str(&escape(text)).map_err(minijinja::Error::from)
-        }
-        _ => minijinja::escape_formatter(out, state, value),
-    }
-}
-
-/// Escape text for HTML content and quoted attributes.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn page(file: &ResultsFile, stats: &Stats) -> Page {
-    let s = &file.summary;
-    let counts = [
-        (Status::Pass, s.pass),
-        (Status::Fail, s.fail),
-        (Status::Error, s.error),
-        (Status::Skip, s.skip),
-        (Status::Interrupted, s.interrupted),
-    ]
-    .into_iter()
-    .map(|(st, n)| Count {
-        status: st.as_str(),
-        class: class(st),
-        n,
-    })
-    .collect();
-    Page {
-        job_id: file.job_id.clone(),
-        started: file.started.clone(),
-        duration: human_secs(file.duration_s),
-        kennel_version: file.kennel_version.clone(),
-        interrupted: file.interrupted,
-        total: s.total,
-        failed: s.fail + s.error + s.interrupted,
-        counts,
-        groups: vec![
-            Group {
-                key: "all",
-                label: "all",
-                n: stats.total,
-            },
-            Group {
-                key: "failed",
-                label: "failed",
-                n: stats.failed,
-            },
-            Group {
-                key: "passed",
-                label: "passed",
-                n: stats.passed,
-            },
-            Group {
-                key: "skipped",
-                label: "skipped",
-                n: stats.skipped,
-            },
-        ],
-        cap: kennel_config::human_bytes(LOG_CAP),
-        timeline: timeline(file.duration_s, stats.end_s, stats.slots),
-    }
-}
-
-fn row(i: usize, t: &TestResult, job_dir: &Path, budget: &mut u64) -> Row {
-    let variant = t
-        .variant
-        .iter()
-        .map(|(k, v)| format!("{k}={}", serde_json::to_string(v).unwrap_or_default()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let logdir_ok = is_relative_inside(&t.logdir);
-    let (logs, earlier) = if logdir_ok {
-        let logs = LOGS
-            .iter()
-            .filter_map(|file| log(job_dir, &t.logdir, file, budget))
-            .collect();
-        (logs, earlier_attempts(job_dir, t))
-    } else {
-        (Vec::new(), Vec::new())
-    };
-    let files = if logdir_ok {
-        other_files(job_dir, t)
-    } else {
-        Vec::new()
-    };
-    Row {
-        anchor: format!("t{}", i + 1),
-        number: i + 1,
-        status: t.status.as_str(),
-        class: class(t.status),
-        group: group(t.status),
-        duration: human_secs(t.duration_s),
-        name: t.name.clone(),
-        file: t.file.display().to_string(),
-        variant,
-        tags: t.tags.join(", "),
-        reason: t.reason.clone(),
-        detail: t.detail.clone(),
-        flaky: t.flaky,
-        attempts: t.attempts,
-        accel: t
-            .machines
-            .accel
-            .iter()
-            .map(|(m, a)| format!("{m}: {a}"))
-            .collect(),
-        start: t
-            .machines
-            .start
-            .as_ref()
-            .map(|start| match &t.machines.template {
-                Some(id) => format!("{start} (template {id})"),
-                None => start.to_string(),
-            }),
-        phases: t
-            .machines
-            .phases
-            .iter()
-            .map(|(phase, s)| format!("{phase} {}", human_secs(*s)))
-            .collect(),
-        logdir: t.logdir.display().to_string(),
-        logdir_href: if logdir_ok {
-            format!("{}/", href(&t.logdir.display().to_string()))
-        } else {
-            String::new()
-        },
-        logs,
-        earlier,
-        files,
-    }
-}
-
-/// Most files linked per test (a folder with more is linked whole).
-const MAX_FILE_LINKS: usize = 200;
-
-/// The files of a test's folder that are not logs kennel shows inline nor its
-/// own bookkeeping: what a `--wrapper` wrote (`strace.log`), `screendump.png`, and
-/// every file in its subfolders (a test's own logs, such as the `base.log` and
-/// `console.log` of a QEMU functional test under `<test id>/`), but not the folders
-/// of earlier attempts, the scratch fallback `tmp/` nor `ssh/`. Of the subfolders,
-/// a TAP point is shown only the one named after it (its unittest id, else its
-/// name): all the producer's points share the folder.
-fn other_files(job_dir: &Path, t: &TestResult) -> Vec<Link> {
-    let internal = [
-        kennel_layout::RESULT_JSON,
-        kennel_layout::SCRATCH_NOTE,
-        kennel_layout::ATTACH_JSON,
-        kennel_layout::START_JSON,
-        kennel_layout::PAUSED,
-    ];
-    let own = t
-        .point
-        .as_deref()
-        .map(|p| kennel_runner::unittest_id(p).unwrap_or(p));
-    let mut names: Vec<String> = Vec::new();
-    for e in std::fs::read_dir(job_dir.join(&t.logdir))
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let shown = !LOGS.iter().any(|l| l.name == name) && !internal.contains(&name.as_str());
-        // Not earlier attempts, the scratch fallback nor an SSH key folder.
-        let kept = !TestDir::is_attempt(&name)
-            && name != kennel_layout::SCRATCH_FALLBACK_DIR
-            && name != kennel_layout::SSH_DIR;
-        let ours = kept && (t.point.is_none() || own == Some(name.as_str()));
-        match e.file_type() {
-            Ok(k) if k.is_file() && shown => names.push(name),
-            Ok(k) if k.is_dir() && ours => files_under(&e.path(), Path::new(&name), &mut names),
-            _ => {}
-        }
-    }
-    names.sort();
-    names
-        .into_iter()
-        .take(MAX_FILE_LINKS)
-        .map(|name| Link {
-            href: href(&t.logdir.join(&name).display().to_string()),
-            name,
-        })
-        .collect()
-}
-
-/// The files under `dir`, named by their path below the test's folder (`rel` is `dir`'s).
-fn files_under(dir: &Path, rel: &Path, names: &mut Vec<String>) {
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if names.len() >= MAX_FILE_LINKS {
-            return;
-        }
-        let rel = rel.join(e.file_name());
-        match e.file_type() {
-            Ok(k) if k.is_file() => names.push(rel.display().to_string()),
-            Ok(k) if k.is_dir() => files_under(&e.path(), &rel, names),
-            _ => {}
-        }
-    }
-}
-
-/// Links to the folders where the test's earlier attempts left their logs.
-fn earlier_attempts(job_dir: &Path, t: &TestResult) -> Vec<Link> {
-    (1..t.attempts)
-        .map(|n| TestDir::new(&t.logdir).attempt(n))
-        .filter(|a| job_dir.join(a.path()).is_dir())
-        .filter_map(|a| {
-            let name = a.path().file_name()?.to_string_lossy().into_owned();
-            Some(Link {
-                name: format!("{name}/"),
-                href: format!("{}/", href(&a.path().display().to_string())),
-            })
-        })
-        .collect()
-}
-
-/// A log as shown inline: `None` when the test did not write it (or left it empty,
-/// for a log not worth showing empty).
-fn log(job_dir: &Path, logdir: &Path, file: &LogFile, budget: &mut u64) -> Option<Log> {
-    let name = file.name;
-    let path = JobDir::new(job_dir).test(logdir).file(name);
-    let len = std::fs::metadata(&path).ok()?.len();
-    if file.hidden_when_empty && len == 0 {
-        return None;
-    }
-    let shown = len.min(LOG_CAP);
-    let text = if shown <= *budget {
-        *budget -= shown;
-        Some(tail(&path, len, LOG_CAP).unwrap_or_else(|e| format!("(cannot read {name}: {e})")))
-    } else {
-        None
-    };
-    Some(Log {
-        name,
-        href: href(&format!("{}/{name}", logdir.display())),
-        size: kennel_config::human_bytes(len),
-        text,
-        truncated: len > LOG_CAP,
-        empty: len == 0,
-    })
-}
-
-/// The last `cap` bytes of a file of `len` bytes, starting at a line.
-pub(crate) fn tail(path: &Path, len: u64, cap: u64) -> std::io::Result<String> {
-    let text = kennel_config::text::read_tail(path, cap)?;
-    Ok(match text.split_once('\n') {
-        Some((_, rest)) if len > cap => rest.to_owned(),
-        _ => text,
-    })
-}
-
-/// A log folder from results.json is read only when it stays inside the job folder.
-pub(crate) fn is_relative_inside(p: &Path) -> bool {
-    !p.as_os_str().is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)))
-}
-
-/// A relative URL for a relative path: every byte outside the unreserved set
-/// (and `/`) percent-encoded.
-fn href(path: &str) -> String {
-    let mut out = String::new();
-    for b in path.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn logdirs_outside_the_job_are_not_read() {
-        assert!(is_relative_inside(Path::new("tests/001-a")));
-        assert!(!is_relative_inside(Path::new("../elsewhere")));
-        assert!(!is_relative_inside(Path::new("/etc")));
-    }
-
-    /// A job folder whose one test folder holds two points' own logs, a
-    /// scratch fallback and an earlier attempt.
-    fn folder_with_own_logs() -> tempfile::TempDir {
-        let job = tempfile::tempdir().expect("tempdir");
-        let dir = job.path().join("tests/001-t-py");
-        for f in [
-            "t.A.test_x/base.log",
-            "t.A.test_y/base.log",
-            "tmp/disk.img",
-            "attempt-1/test.log",
-            "strace.log",
-        ] {
-            let path = dir.join(f);
-            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-            std::fs::write(path, "x").expect("write");
-        }
-        job
-    }
-
-    fn linked(job: &Path, point: Option<&str>) -> Vec<String> {
-        let t: TestResult = serde_json::from_value(serde_json::json!({
-            "name": "t.py", "file": "t.py", "variant": {}, "tags": [], "status": "FAIL",
-            "reason": "x", "flaky": false, "duration_s": 1.0, "logdir": "tests/001-t-py",
-            "attempts": 1, "start_s": 0.0, "slot": 0, "point": point,
-        }))
-        .expect("a TestResult");
-        other_files(job, &t).into_iter().map(|l| l.name).collect()
-    }
-
-    #[test]
-    fn a_tests_subfolders_are_linked_but_not_its_scratch_nor_attempts() {
-        let job = folder_with_own_logs();
-
-        assert_eq!(
-            linked(job.path(), None),
-            ["strace.log", "t.A.test_x/base.log", "t.A.test_y/base.log"]
-        );
-    }
-
-    #[test]
-    fn a_tap_point_links_only_its_own_subfolder() {
-        let job = folder_with_own_logs();
-
-        assert_eq!(
-            linked(job.path(), Some("t.A.test_y")),
-            ["strace.log", "t.A.test_y/base.log"]
-        );
-    }
-
-    #[test]
-    fn hrefs_are_percent_encoded() {
-        assert_eq!(href("tests/001-a b/x\"y"), "tests/001-a%20b/x%22y");
-    }
 }

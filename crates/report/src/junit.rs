@@ -5,9 +5,9 @@ use kennel_layout::{JobDir, Stream, LOGS};
 use kennel_runner::{Status, TestResult};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::results_dir::ResultsFile;
 use crate::stream::Tests;
 use crate::ReportError;
+use kennel_results::ResultsFile;
 
 /// A failed test's `system-out`/`system-err` hold at most the last this many bytes
 /// of each log.

@@ -5,7 +5,10 @@
 //! prints one JSON object per event; [`ResultsDir`] writes the job folder's
 //! `job.log`, `results.json`, `junit.xml`, `results.tap` and `report.html`.
 //! [`merge`] joins shard job folders into one; [`summary_text`] is
-//! `kennel report`'s view of a finished job.
+//! `kennel report`'s view of a finished job; [`load_results`] reads a job's
+//! `results.json`, rebuilding it from the journal first where the runner died.
+//! The documents themselves are `kennel_results`' types: this crate writes
+//! and reads them, it does not define them.
 #![deny(missing_docs)]
 
 mod error;
@@ -14,7 +17,6 @@ mod json_events;
 mod junit;
 mod live;
 mod merge;
-mod options;
 mod results_dir;
 mod stream;
 mod summary;
@@ -25,8 +27,7 @@ pub use error::ReportError;
 pub use json_events::JsonEvents;
 pub use live::LiveTerminal;
 pub use merge::merge;
-pub use options::RunOptions;
-pub use results_dir::{rebuild, ResultsDir, ResultsFile};
+pub use results_dir::{load_results, rebuild, ResultsDir};
 pub use summary::summary_text;
 pub use terminal::Terminal;
 

@@ -4,10 +4,11 @@ use std::time::{Duration, SystemTime};
 
 use kennel_config::write_atomic;
 use kennel_layout::{JobDir, ResultsRoot};
+use kennel_results::{ResultsFile, RunOptions};
 use kennel_runner::{Summary, TestResult};
 
 use crate::results_dir::write_outputs;
-use crate::{ReportError, ResultsFile, RunOptions};
+use crate::{load_results, ReportError};
 
 /// Join shard job folders (`kennel run --shard K/N` on several machines) into one
 /// new job folder under `out_results_dir`, and point `out_results_dir/latest` at it.
@@ -29,7 +30,7 @@ pub fn merge(job_dirs: &[PathBuf], out_results_dir: &Path) -> Result<PathBuf, Re
     }
     let mut shards = Vec::new();
     for dir in job_dirs {
-        let file = ResultsFile::load(dir)?;
+        let file = load_results(dir)?;
         let started = humantime::parse_rfc3339_weak(&file.started).map_err(|source| {
             ReportError::BadStarted {
                 path: JobDir::new(dir).results_json(),

@@ -5,60 +5,31 @@ use std::time::SystemTime;
 
 use kennel_config::write_atomic_with;
 use kennel_layout::{JobDir, JUNIT_XML, REPORT_HTML, RESULTS_JSON, RESULTS_TAP};
+use kennel_results::{ResultsError, ResultsFile, RunOptions};
 use kennel_runner::{EventKind, RunEvent, Summary, TestResult};
-use serde::{Deserialize, Serialize};
 
 use crate::stream::{Spool, Tests};
-use crate::{ReportError, Reporter, RunOptions};
+use crate::{ReportError, Reporter};
 
-/// `results.json`, as in the results contract.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ResultsFile {
-    /// kennel's version.
-    pub kennel_version: String,
-    /// The job id.
-    pub job_id: String,
-    /// RFC 3339 UTC start time.
-    pub started: String,
-    /// Wall-clock duration of the job.
-    pub duration_s: f64,
-    /// Counts by status.
-    pub summary: Summary,
-    /// The user interrupted the job.
-    #[serde(default)]
-    pub interrupted: bool,
-    /// Every test, in job order.
-    pub tests: Vec<TestResult>,
-    /// How the job was run (paths, parameters, QEMU), so that `kennel replay` can run it again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub options: Option<RunOptions>,
-}
-
-impl ResultsFile {
-    /// Read a job folder's `results.json`.
-    pub fn read(job_dir: &Path) -> std::io::Result<ResultsFile> {
-        let bytes = std::fs::read(JobDir::new(job_dir).results_json())?;
-        serde_json::from_slice(&bytes).map_err(std::io::Error::other)
-    }
-
-    /// Read a job folder's `results.json`, telling a missing file
-    /// ([`ReportError::NoResults`]) from a broken one ([`ReportError::BadResults`]).
-    /// A job folder whose runner died before writing `results.json` (`kill -9`, a
-    /// power cut) but that holds its journal has its end-of-job files rebuilt first
-    /// ([`rebuild`]).
-    pub fn load(job_dir: &Path) -> Result<ResultsFile, ReportError> {
-        let path = JobDir::new(job_dir).results_json();
-        if !path.exists() && JobDir::new(job_dir).journal().is_file() {
-            if let Some(e) = rebuild(job_dir)?.into_iter().next() {
-                return Err(e);
-            }
+/// Read a job folder's `results.json`, telling a missing file
+/// ([`ReportError::NoResults`]) from a broken one ([`ReportError::BadResults`]).
+/// A job folder whose runner died before writing `results.json` (`kill -9`, a
+/// power cut) but that holds its journal has its end-of-job files rebuilt first
+/// ([`rebuild`]).
+pub fn load_results(job_dir: &Path) -> Result<ResultsFile, ReportError> {
+    let path = JobDir::new(job_dir).results_json();
+    if !path.exists() && JobDir::new(job_dir).journal().is_file() {
+        if let Some(e) = rebuild(job_dir)?.into_iter().next() {
+            return Err(e);
         }
-        let bytes = std::fs::read(&path).map_err(|source| ReportError::NoResults {
+    }
+    ResultsFile::read(job_dir).map_err(|e| match e {
+        ResultsError::Read { source, .. } => ReportError::NoResults {
             dir: job_dir.to_path_buf(),
             source,
-        })?;
-        serde_json::from_slice(&bytes).map_err(|source| ReportError::BadResults { path, source })
-    }
+        },
+        e => ReportError::BadResults(e),
+    })
 }
 
 /// Write the end-of-job files of `job_dir` (`results.json`, `junit.xml`,
@@ -85,9 +56,35 @@ pub fn rebuild(job_dir: &Path) -> Result<Vec<ReportError>, ReportError> {
         summary: rec.summary,
         interrupted: rec.interrupted,
         tests: Vec::new(),
-        options: rec.options.and_then(|o| serde_json::from_value(o).ok()),
+        options: rec.options,
     };
-    Ok(write_outputs(job_dir, &file, &Tests::Spool(&spool)))
+    let mut errors = note_unreadable(job_dir, &rec.unreadable);
+    errors.extend(write_outputs(job_dir, &file, &Tests::Spool(&spool)));
+    Ok(errors)
+}
+
+/// Say in `job.log` which lines of the journal were passed over, and why (a
+/// broken journal is rebuilt as far as it reads; a test whose lines are lost is
+/// INTERRUPTED). Returns the error of a `job.log` that could not be written.
+fn note_unreadable(job_dir: &Path, unreadable: &[String]) -> Vec<ReportError> {
+    if unreadable.is_empty() {
+        return Vec::new();
+    }
+    let path = JobDir::new(job_dir).job_log();
+    let stamp = humantime::format_rfc3339_millis(SystemTime::now());
+    let text: String = unreadable
+        .iter()
+        .map(|why| format!("{stamp} journal line passed over: {why}\n"))
+        .collect();
+    let appended = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut log| log.write_all(text.as_bytes()));
+    match appended {
+        Ok(()) => Vec::new(),
+        Err(source) => vec![ReportError::Write { path, source }],
+    }
 }
 
 /// Write a job's end-of-job files into `job_dir`, each atomically: `results.json`,

@@ -10,7 +10,9 @@ use kennel_runner::TestResult;
 use serde::ser::{Error as _, SerializeSeq};
 use serde::{Serialize, Serializer};
 
-use crate::{ReportError, ResultsFile, RunOptions};
+use kennel_results::ResultsFile;
+
+use crate::ReportError;
 
 /// The tests of a job, in job order.
 pub(crate) enum Tests<'a> {
@@ -111,24 +113,12 @@ impl Spool {
 }
 
 /// `results.json`: `file`'s fields (its `tests` unused) with `tests` streamed, in
-/// the order and layout [`ResultsFile`] serializes to.
+/// the layout of [`ResultsFile`].
 pub(crate) fn write_results_json(
     file: &ResultsFile,
     tests: &Tests<'_>,
     out: &mut dyn Write,
 ) -> Result<(), ReportError> {
-    #[derive(Serialize)]
-    struct Streamed<'a> {
-        kennel_version: &'a str,
-        job_id: &'a str,
-        started: &'a str,
-        duration_s: f64,
-        summary: kennel_runner::Summary,
-        interrupted: bool,
-        tests: Each<'a>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        options: Option<&'a RunOptions>,
-    }
     struct Each<'a>(&'a Tests<'a>);
     impl Serialize for Each<'_> {
         fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -147,15 +137,6 @@ pub(crate) fn write_results_json(
             seq.end()
         }
     }
-    let streamed = Streamed {
-        kennel_version: &file.kennel_version,
-        job_id: &file.job_id,
-        started: &file.started,
-        duration_s: file.duration_s,
-        summary: file.summary,
-        interrupted: file.interrupted,
-        tests: Each(tests),
-        options: file.options.as_ref(),
-    };
+    let streamed = file.with_tests(Each(tests));
     serde_json::to_writer_pretty(out, &streamed).map_err(ReportError::Json)
 }

@@ -1,6 +1,8 @@
 use std::fmt::Write as _;
 
-use crate::{human_secs, ResultsFile};
+use kennel_results::ResultsFile;
+
+use crate::human_secs;
 
 /// A job's summary as `kennel report [JOB]` prints it: a header line, one line per
 /// test (status, duration, name, then the reason indented below), and the closing
@@ -10,7 +12,8 @@ use crate::{human_secs, ResultsFile};
 /// # Examples
 ///
 /// ```
-/// use kennel_report::{summary_text, ResultsFile};
+/// use kennel_report::summary_text;
+/// use kennel_results::ResultsFile;
 ///
 /// let file: ResultsFile = serde_json::from_str(r#"{
 ///     "kennel_version": "0.1.0", "job_id": "20261125T031500-3f9a2c1d",

@@ -72,7 +72,7 @@ fn every_file_of_a_big_job_holds_every_test() {
     let errors = kennel_report::rebuild(dir.path()).expect("rebuilt");
 
     assert!(errors.is_empty(), "{errors:?}");
-    let results = kennel_report::ResultsFile::read(dir.path()).expect("results.json");
+    let results = kennel_results::ResultsFile::read(dir.path()).expect("results.json");
     assert_eq!(results.tests.len(), TESTS);
     assert_eq!(results.summary.fail, 1);
     assert_eq!(results.tests[FAILING].status, Status::Fail);

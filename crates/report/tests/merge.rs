@@ -4,7 +4,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use kennel_report::{merge, ReportError, ResultsFile};
+use kennel_report::{load_results, merge, ReportError};
 
 #[test]
 fn two_shards_become_one_job_with_renumbered_logs() {
@@ -15,7 +15,7 @@ fn two_shards_become_one_job_with_renumbered_logs() {
 
     let job = merge(&[a.clone(), b.clone()], &out).expect("merge");
 
-    let file = ResultsFile::load(&job).expect("merged results.json");
+    let file = load_results(&job).expect("merged results.json");
     assert_ne!(file.job_id, "20261125T031500-aaaaaaaa");
     assert_eq!(
         job.file_name().and_then(|n| n.to_str()),

@@ -191,3 +191,35 @@ fn junit_xml_holds_only_the_tail_of_a_long_log() {
     assert!(!err.contains("FIRST LINE"));
     assert!(err.len() < 20 * 1024, "{}", err.len());
 }
+
+#[test]
+fn results_json_reads_back_as_the_contract_type_and_writes_the_same_bytes() {
+    let dir = job();
+    let text = std::fs::read_to_string(dir.path().join("results.json")).expect("read");
+
+    let file = kennel_results::ResultsFile::read(dir.path()).expect("a ResultsFile");
+
+    let rewritten = serde_json::to_string_pretty(&file).expect("JSON");
+    assert_eq!(rewritten, text);
+}
+
+#[test]
+fn every_json_event_line_reads_back_as_the_contract_type_with_every_key() {
+    use kennel_report::Reporter;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut out = Vec::new();
+    {
+        let mut json = kennel_report::JsonEvents::new(&mut out);
+        for e in common::events(dir.path()) {
+            json.report(&e);
+        }
+    }
+    let text = String::from_utf8(out).expect("UTF-8");
+
+    for line in text.lines() {
+        let event: kennel_results::JsonEvent = serde_json::from_str(line).expect(line);
+        let as_read: serde_json::Value = serde_json::from_str(line).expect(line);
+        assert_eq!(serde_json::to_value(&event).expect("JSON"), as_read);
+    }
+    assert_eq!(text.lines().count(), common::events(dir.path()).len());
+}

@@ -4,7 +4,7 @@ mod common;
 
 use std::path::Path;
 
-use kennel_report::{summary_text, Reporter, ResultsFile, Terminal};
+use kennel_report::{load_results, summary_text, Reporter, Terminal};
 
 #[test]
 fn terminal_prints_a_line_per_test_with_reasons_and_a_closing_count() {
@@ -35,7 +35,7 @@ fn verbose_terminal_also_prints_notes() {
 fn summary_text_lists_tests_reasons_and_the_closing_count() {
     let dir = tempfile::tempdir().expect("tempdir");
     common::write_job(dir.path(), common::JOB_ID, 0.0);
-    let file = ResultsFile::load(dir.path()).expect("results.json");
+    let file = load_results(dir.path()).expect("results.json");
 
     insta::assert_snapshot!(summary_text(&file));
 }

@@ -5,12 +5,16 @@ use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 use kennel_layout::TestDir;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{StartRecord, Status};
+use crate::error::read_document;
+use crate::{ResultsError, StartRecord, Status};
 
-/// The outcome of one attempt at one test, as the test process reports it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The outcome of one attempt at one test, as the test process reports it:
+/// `result.json` in the test's log folder (written whole, atomically, at the
+/// end of the test process), and the failed attempt of a `test_retrying` event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Outcome {
     /// Status of the attempt.
     pub status: Status,
@@ -33,10 +37,10 @@ impl Outcome {
         kennel_config::write_atomic(&TestDir::new(logdir).result_json(), &bytes)
     }
 
-    /// The outcome a test process left in `logdir`, if any.
-    pub fn read(logdir: &Path) -> Option<Outcome> {
-        let text = std::fs::read(TestDir::new(logdir).result_json()).ok()?;
-        serde_json::from_slice(&text).ok()
+    /// The outcome a test process left in `logdir` (`result.json`):
+    /// `Ok(None)` when it left none (it died, or was killed).
+    pub fn read(logdir: &Path) -> Result<Option<Outcome>, ResultsError> {
+        read_document(&TestDir::new(logdir).result_json(), "test outcome")
     }
 
     /// A passing outcome.
@@ -67,20 +71,22 @@ impl Outcome {
     }
 }
 
-/// The final result of one test in a job (after retries).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The final result of one test in a job (after retries): an entry of
+/// `results.json`'s `tests`, of a `test_finished` event and of the journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TestResult {
     /// Display name, with the variant.
     pub name: String,
-    /// The test file, as given.
+    /// The test file, as given (an executable, a Rust test's binary, a
+    /// QEMU functional test's file).
     pub file: PathBuf,
-    /// Variant values.
+    /// Variant values, by parameter name (empty for a test without variants).
     pub variant: IndexMap<String, serde_json::Value>,
-    /// Tags.
+    /// Tags (`key:value` tags as written).
     pub tags: Vec<String>,
     /// Final status.
     pub status: Status,
-    /// One-line reason for anything but PASS.
+    /// One-line reason for anything but PASS (`null` for a PASS).
     pub reason: Option<String>,
     /// Passed after failing first.
     pub flaky: bool,
@@ -88,7 +94,7 @@ pub struct TestResult {
     pub duration_s: f64,
     /// Log folder, relative to the job folder.
     pub logdir: PathBuf,
-    /// How many attempts ran.
+    /// How many attempts ran (1 without retries).
     pub attempts: u32,
     /// Full explanation of the final attempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -6,10 +6,14 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 use kennel_layout::TestDir;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::error::read_document;
+use crate::ResultsError;
+
 /// How a machine, or a whole test, started: `"warm"` or `"cold"` in results.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StartKind {
     /// Restored from a saved state (a template).
@@ -52,7 +56,7 @@ impl std::fmt::Display for StartKind {
 /// assert_eq!(record.start, Some(StartKind::Cold));
 /// assert_eq!(record.template.as_deref(), Some("1a2b"));
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct StartRecord {
     /// Each machine's accelerator, with the reason (`tcg (KVM not usable: ...)`).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
@@ -122,10 +126,10 @@ impl StartRecord {
         kennel_config::write_atomic(&TestDir::new(logdir).start_json(), &bytes)
     }
 
-    /// The record a test process left in `logdir`, if any.
-    pub fn read(logdir: &Path) -> Option<StartRecord> {
-        let text = std::fs::read(TestDir::new(logdir).start_json()).ok()?;
-        serde_json::from_slice(&text).ok()
+    /// The record a test process left in `logdir` (`start.json`):
+    /// `Ok(None)` when it left none (it started no machine).
+    pub fn read(logdir: &Path) -> Result<Option<StartRecord>, ResultsError> {
+        read_document(&TestDir::new(logdir).start_json(), "start record")
     }
 }
 
@@ -194,6 +198,6 @@ mod tests {
             json,
             serde_json::json!({"start": "warm", "template": "1a2b", "accel": {"main": TCG}})
         );
-        assert_eq!(StartRecord::read(dir.path()), Some(record));
+        assert_eq!(StartRecord::read(dir.path()).expect("reads"), Some(record));
     }
 }

@@ -1,9 +1,10 @@
 //! A test's status and a job's counts by status.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A test's outcome, as in `results.json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Status {
     /// Every step passed.
@@ -43,7 +44,7 @@ impl std::fmt::Display for Status {
 }
 
 /// Counts by status.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Summary {
     /// All tests.
     pub total: usize,

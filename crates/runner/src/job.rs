@@ -60,7 +60,7 @@ pub struct JobOptions {
     pub assets: kennel_config::AssetPolicy,
     /// How the job was run, in the caller's words (`results.json`'s `options`): kept
     /// in the journal so that the results can be rebuilt from it.
-    pub record: Option<serde_json::Value>,
+    pub record: Option<kennel_results::RunOptions>,
 }
 
 /// What a finished job produced. The results themselves are in the job's journal
@@ -579,15 +579,24 @@ fn run_executable_test(
         if let Some(point) = &r.point {
             t.name = format!("{}: {point}", template.name);
         }
-        // A Rust test's machines: how they started (`start.json`, written by
-        // the machine core's record as each started).
-        if r.point.is_none() {
-            t.machines = StartRecord::read(logdir).unwrap_or_default();
-        }
         t.point = r.point;
         t.status = r.outcome.status;
         t.reason = r.outcome.reason;
         t.detail = r.outcome.detail;
+        // A Rust test's machines: how they started (`start.json`, written by
+        // the machine core's record as each started); the detail says when it does not read.
+        if t.point.is_none() {
+            match StartRecord::read(logdir) {
+                Ok(machines) => t.machines = machines.unwrap_or_default(),
+                Err(e) => {
+                    t.detail = Some(format!(
+                        "{}\n{}",
+                        t.detail.as_deref().or(t.reason.as_deref()).unwrap_or(""),
+                        crate::error_chain(&e)
+                    ))
+                }
+            }
+        }
         t.duration_s = r.duration_s;
         t.start_s = template.start_s + (r.at_s - r.duration_s).max(0.0);
         let _ = tx.send(Msg::Result {
@@ -624,9 +633,15 @@ fn run_attempt(shared: &Shared<'_>, args: &CaseArgs) -> Outcome {
     let mut limit = Instant::now() + args.timeout + grace;
     // A killed test process wrote no result: how its machines started is
     // in `start.json`.
-    let killed = |text: &str| Outcome {
-        machines: StartRecord::read(&args.logdir).unwrap_or_default(),
-        ..Outcome::with(Status::Interrupted, text)
+    let killed = |text: &str| match StartRecord::read(&args.logdir) {
+        Ok(machines) => Outcome {
+            machines: machines.unwrap_or_default(),
+            ..Outcome::with(Status::Interrupted, text)
+        },
+        Err(e) => Outcome::with(
+            Status::Interrupted,
+            format!("{text}\n{}", crate::error_chain(&e)),
+        ),
     };
     let paused = TestDir::new(&args.logdir).paused();
     let mut checked = Instant::now();

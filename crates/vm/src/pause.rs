@@ -6,54 +6,41 @@ use std::path::Path;
 use std::time::Duration;
 
 use kennel_layout::TestDir;
-use kennel_machine::Value;
+use kennel_results::{AttachRecord, AttachedMachine};
 
 use crate::debug::{tell, GdbStub};
 use crate::vm::Vm;
 
 /// Add machine `vm` to the test's `attach.json`: its QEMU pid, the sockets of
 /// its attach monitors (QEMU listens on them, in kennel's private 0700
-/// folder), its console log and its gdbstub.
+/// folder), its console log and its gdbstub. An `attach.json` that does not
+/// read is replaced, saying so on the test process's stderr (`test-process.log`).
 pub(crate) fn record(logdir: &Path, vm: &Vm, gdb: Option<&GdbStub>) {
     let dir = TestDir::new(logdir);
-    let path = dir.attach_json();
-    let mut machines: Vec<Value> = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|t| t.parse::<Value>().ok())
-        .and_then(|v| v.get("machines").and_then(Value::as_array).cloned())
-        .unwrap_or_default();
+    let mut record = match AttachRecord::read(logdir) {
+        Ok(record) => record.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("kennel: replacing {}", kennel_machine::error_chain(&e));
+            AttachRecord::default()
+        }
+    };
     let m = vm.machine_ref();
     let (qmp, hmp) = match m.attach_sockets() {
         Some((q, h)) => (
-            Value::from(q.to_string_lossy().into_owned()),
-            Value::from(h.to_string_lossy().into_owned()),
+            Some(q.to_string_lossy().into_owned()),
+            Some(h.to_string_lossy().into_owned()),
         ),
-        None => (Value::Null, Value::Null),
+        None => (None, None),
     };
-    let mut entry = serde_map(&[
-        ("name", Value::from(vm.name())),
-        ("pid", Value::from(m.pid())),
-        ("qmp", qmp),
-        ("hmp", hmp),
-        (
-            "console_log",
-            Value::from(dir.console_log().to_string_lossy().into_owned()),
-        ),
-    ]);
-    if let Some(stub) = gdb {
-        entry.insert("gdb".into(), Value::from(stub.command()));
-    }
-    machines.retain(|e| e.get("name").and_then(Value::as_str) != Some(vm.name()));
-    machines.push(Value::Object(entry));
-    let text = Value::Object(serde_map(&[("machines", Value::Array(machines))])).to_string();
-    let _ = kennel_config::write_atomic(&path, text.as_bytes());
-}
-
-fn serde_map(items: &[(&str, Value)]) -> serde_json::Map<String, Value> {
-    items
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect()
+    record.add(AttachedMachine {
+        name: vm.name().to_owned(),
+        pid: m.pid(),
+        qmp,
+        hmp,
+        console_log: dir.console_log().to_string_lossy().into_owned(),
+        gdb: gdb.map(GdbStub::command),
+    });
+    let _ = record.write(logdir);
 }
 
 /// How a person reaches machine `vm` of the test logging into `logdir`: its

@@ -4,7 +4,7 @@
 use kennel_runner::{Status, TestResult};
 use serde::Serialize;
 
-use super::class;
+use super::page::class;
 use crate::human_secs;
 
 /// The timeline's drawing width (SVG user units) and geometry.

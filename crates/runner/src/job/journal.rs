@@ -19,58 +19,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use kennel_results::{ResultsError, RunOptions};
 
 use crate::event::{Status, Summary, TestResult};
 
-/// One line of the journal.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum JournalEntry {
-    /// The first line: the job.
-    Job {
-        /// Job id.
-        job_id: String,
-        /// RFC 3339 UTC start time.
-        started: String,
-        /// How many tests are planned.
-        total: usize,
-        /// How the job was run, as its caller recorded it ([`crate::JobOptions::record`]).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        options: Option<serde_json::Value>,
-    },
-    /// A planned test, as its result reads before it runs.
-    Planned {
-        /// Index in the job.
-        index: usize,
-        /// Name, file, variant, tags and log folder (the status means nothing yet).
-        test: TestResult,
-    },
-    /// An attempt at a test started.
-    Started {
-        /// Index in the job.
-        index: usize,
-    },
-    /// A result of a test (an executable has one per TAP point).
-    Finished {
-        /// Index in the job.
-        index: usize,
-        /// The result.
-        test: TestResult,
-    },
-    /// Every result of the test is in the journal.
-    Ended {
-        /// Index in the job.
-        index: usize,
-    },
-    /// The last line: the job ended (it was not killed).
-    Done {
-        /// User interrupt.
-        interrupted: bool,
-        /// Wall-clock seconds.
-        duration_s: f64,
-    },
-}
+pub use kennel_results::JournalEntry;
 
 /// How often, at most, the journal is synced to the disk while lines come in.
 pub const SYNC_EVERY: Duration = Duration::from_secs(1);
@@ -142,9 +95,12 @@ impl JournalWriter {
     }
 }
 
-/// The entries of the journal at `path`, in order; a last line without its newline
-/// (cut short) and lines that do not parse are passed over.
-pub fn read_journal(path: &Path) -> std::io::Result<impl Iterator<Item = JournalEntry>> {
+/// The entries of the journal at `path`, in order, each line that does not parse
+/// as the error saying where and why; a last line without its newline (cut
+/// short) is not read.
+pub fn read_journal(
+    path: &Path,
+) -> std::io::Result<impl Iterator<Item = Result<JournalEntry, ResultsError>>> {
     Ok(read_journal_at(path)?.map(|(_, e)| e))
 }
 
@@ -164,7 +120,10 @@ pub struct Recovered {
     /// The runner died before the job ended (no `done` line).
     pub runner_died: bool,
     /// How the job was run, as recorded.
-    pub options: Option<serde_json::Value>,
+    pub options: Option<RunOptions>,
+    /// The lines that did not parse and were passed over, each saying where
+    /// (`journal.jsonl:LINE:COLUMN`) and why.
+    pub unreadable: Vec<String>,
 }
 
 /// Why a test that had started has no result: the runner died.
@@ -181,6 +140,62 @@ pub const DIED_BEFORE_START: &str =
 /// `planned` line is, how many results it has), not the results themselves: only
 /// results that finished ahead of an earlier test still running wait in memory.
 pub fn recover(journal: &Path, each: &mut dyn FnMut(TestResult)) -> std::io::Result<Recovered> {
+    let (mut rec, tests) = first_reading(journal)?;
+    if rec.runner_died {
+        rec.duration_s = seconds_since(&rec.started, journal);
+    }
+    let mut planned_lines = BufReader::new(File::open(journal)?);
+    let mut ahead: std::collections::BTreeMap<usize, Vec<TestResult>> = Default::default();
+    let mut next = 0;
+    let mut hand_out = |i: usize, results: Vec<TestResult>, rec: &mut Recovered| {
+        let t = &tests[i];
+        for r in results {
+            rec.summary.add(r.status);
+            each(r);
+        }
+        if t.ended {
+            return;
+        }
+        let Some(mut template) = t.planned_at.and_then(|o| planned_at(&mut planned_lines, o))
+        else {
+            return;
+        };
+        template.status = Status::Interrupted;
+        template.reason = Some(
+            if t.started {
+                DIED_WHILE_RUNNING
+            } else {
+                DIED_BEFORE_START
+            }
+            .to_string(),
+        );
+        template.detail = None;
+        rec.summary.add(template.status);
+        each(template);
+    };
+    let ready = |i: usize, ahead: &std::collections::BTreeMap<usize, Vec<TestResult>>| {
+        ahead.get(&i).map_or(0, Vec::len) == tests[i].results
+    };
+    for (_, entry) in read_journal_at(journal)? {
+        if let Ok(JournalEntry::Finished { index, test }) = entry {
+            ahead.entry(index).or_default().push(test);
+        }
+        while next < tests.len() && ready(next, &ahead) {
+            let results = ahead.remove(&next).unwrap_or_default();
+            hand_out(next, results, &mut rec);
+            next += 1;
+        }
+    }
+    while next < tests.len() {
+        let results = ahead.remove(&next).unwrap_or_default();
+        hand_out(next, results, &mut rec);
+        next += 1;
+    }
+    Ok(rec)
+}
+
+/// The first reading of the journal: the job, and what is known of each test.
+fn first_reading(journal: &Path) -> std::io::Result<(Recovered, Vec<Progress>)> {
     let mut rec = Recovered {
         job_id: String::new(),
         started: String::new(),
@@ -189,6 +204,7 @@ pub fn recover(journal: &Path, each: &mut dyn FnMut(TestResult)) -> std::io::Res
         interrupted: false,
         runner_died: true,
         options: None,
+        unreadable: Vec::new(),
     };
     let mut tests: Vec<Progress> = Vec::new();
     let at = |tests: &mut Vec<Progress>, i: usize| -> usize {
@@ -198,6 +214,13 @@ pub fn recover(journal: &Path, each: &mut dyn FnMut(TestResult)) -> std::io::Res
         i
     };
     for (offset, entry) in read_journal_at(journal)? {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                rec.unreadable.push(crate::error_chain(&e));
+                continue;
+            }
+        };
         match entry {
             JournalEntry::Job {
                 job_id,
@@ -236,57 +259,7 @@ pub fn recover(journal: &Path, each: &mut dyn FnMut(TestResult)) -> std::io::Res
             }
         }
     }
-    if rec.runner_died {
-        rec.duration_s = seconds_since(&rec.started, journal);
-    }
-    let mut planned_lines = BufReader::new(File::open(journal)?);
-    let mut ahead: std::collections::BTreeMap<usize, Vec<TestResult>> = Default::default();
-    let mut next = 0;
-    let mut hand_out = |i: usize, results: Vec<TestResult>, rec: &mut Recovered| {
-        let t = &tests[i];
-        for r in results {
-            rec.summary.add(r.status);
-            each(r);
-        }
-        if t.ended {
-            return;
-        }
-        let Some(mut template) = t.planned_at.and_then(|o| planned_at(&mut planned_lines, o))
-        else {
-            return;
-        };
-        template.status = Status::Interrupted;
-        template.reason = Some(
-            if t.started {
-                DIED_WHILE_RUNNING
-            } else {
-                DIED_BEFORE_START
-            }
-            .to_string(),
-        );
-        template.detail = None;
-        rec.summary.add(template.status);
-        each(template);
-    };
-    let ready = |i: usize, ahead: &std::collections::BTreeMap<usize, Vec<TestResult>>| {
-        ahead.get(&i).map_or(0, Vec::len) == tests[i].results
-    };
-    for (_, entry) in read_journal_at(journal)? {
-        if let JournalEntry::Finished { index, test } = entry {
-            ahead.entry(index).or_default().push(test);
-        }
-        while next < tests.len() && ready(next, &ahead) {
-            let results = ahead.remove(&next).unwrap_or_default();
-            hand_out(next, results, &mut rec);
-            next += 1;
-        }
-    }
-    while next < tests.len() {
-        let results = ahead.remove(&next).unwrap_or_default();
-        hand_out(next, results, &mut rec);
-        next += 1;
-    }
-    Ok(rec)
+    Ok((rec, tests))
 }
 
 /// What the first reading of the journal learnt of one test.
@@ -300,25 +273,34 @@ struct Progress {
     results: usize,
 }
 
-/// The journal's entries with the byte offset each line starts at.
-fn read_journal_at(path: &Path) -> std::io::Result<impl Iterator<Item = (u64, JournalEntry)>> {
+/// The journal's entries (or why a line is none) with the byte offset each line
+/// starts at.
+fn read_journal_at(
+    path: &Path,
+) -> std::io::Result<impl Iterator<Item = (u64, Result<JournalEntry, ResultsError>)>> {
     let mut reader = BufReader::new(File::open(path)?);
+    let path = path.to_path_buf();
     let mut line = Vec::new();
     let mut offset = 0u64;
-    Ok(std::iter::from_fn(move || loop {
+    let mut number = 0;
+    Ok(std::iter::from_fn(move || {
         line.clear();
         let at = offset;
         match reader.read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => return None,
-            Ok(_) if line.last() != Some(&b'\n') => return None,
+            Ok(0) | Err(_) => None,
+            Ok(_) if line.last() != Some(&b'\n') => None,
             Ok(n) => {
                 offset += n as u64;
-                if let Ok(entry) = serde_json::from_slice(&line) {
-                    return Some((at, entry));
-                }
+                number += 1;
+                Some((at, parse_line(&line, &path, number)))
             }
         }
     }))
+}
+
+/// Line `number` of the journal at `path`.
+fn parse_line(line: &[u8], path: &Path, number: usize) -> Result<JournalEntry, ResultsError> {
+    ResultsError::parse_line(line, path, "journal line", number)
 }
 
 /// The test of the `planned` line at `offset`.
@@ -327,8 +309,9 @@ fn planned_at(reader: &mut BufReader<File>, offset: u64) -> Option<TestResult> {
     reader.seek(SeekFrom::Start(offset)).ok()?;
     let mut line = Vec::new();
     reader.read_until(b'\n', &mut line).ok()?;
-    match serde_json::from_slice(&line).ok()? {
-        JournalEntry::Planned { test, .. } => Some(test),
+    // The line parsed when the journal was first read.
+    match serde_json::from_slice(&line) {
+        Ok(JournalEntry::Planned { test, .. }) => Some(test),
         _ => None,
     }
 }
@@ -486,5 +469,21 @@ mod tests {
             ]
         );
         assert_eq!(rec.summary.interrupted, 2);
+    }
+
+    #[test]
+    fn a_line_that_does_not_parse_is_passed_over_saying_where_and_why() {
+        let e = planned(&["a"]);
+        let file = write(&e, "{\"kind\":\"started\"}\n");
+
+        let (rec, out) = recovered(file.path());
+
+        assert_eq!(out.len(), 1);
+        assert_eq!(rec.unreadable.len(), 1);
+        let why = &rec.unreadable[0];
+        assert!(
+            why.ends_with(":3: not a valid journal line: missing field `index`"),
+            "{why}"
+        );
     }
 }

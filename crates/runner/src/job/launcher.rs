@@ -133,8 +133,15 @@ impl TestProcess for ChildProcess {
         kennel_machine::process::signal_group(self.process.pid(), libc::SIGKILL);
         remove_scratch(&self.logdir);
         match Outcome::read(&self.logdir) {
-            Some(o) => o,
-            None => Outcome::with(
+            Ok(Some(o)) => o,
+            Err(e) => Outcome::with(
+                Status::Error,
+                format!(
+                    "the test process ended ({status}) with a result that does not read: {}",
+                    crate::error_chain(&e)
+                ),
+            ),
+            Ok(None) => Outcome::with(
                 Status::Error,
                 format!(
                     "the test process ended ({}) without reporting a result; its output:\n{}",
@@ -247,6 +254,22 @@ done
         let outcome = process.finish();
         assert_eq!(outcome.status, Status::Fail);
         assert_eq!(outcome.reason.as_deref(), Some("from the script"));
+    }
+
+    #[test]
+    fn a_result_that_does_not_read_is_an_error_naming_the_file_and_where() {
+        let f = fixture("printf '{\"status\":\"MAYBE\"}' > \"$logdir/result.json\"\n");
+
+        let mut process = f.launcher.start(&f.args).expect("starts");
+
+        assert!(ends_within(process.as_mut(), Duration::from_secs(30)));
+        let outcome = process.finish();
+        assert_eq!(outcome.status, Status::Error);
+        let reason = outcome.reason.unwrap_or_default();
+        assert!(
+            reason.contains("result.json:1:17: not a valid test outcome: unknown variant `MAYBE`"),
+            "{reason}"
+        );
     }
 
     #[test]

@@ -3,26 +3,28 @@
 use std::path::PathBuf;
 
 use indexmap::IndexMap;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// How a job was run, as recorded in `results.json` (`options`) so that
 /// `kennel replay` can run it again the same way. Every key may be missing from an
-/// older file: a missing key reads as its default.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// older file: a missing key reads as its default. The runner keeps them in the
+/// journal's first line too, so that `results.json` can be rebuilt from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct RunOptions {
     /// The paths the tests were discovered under: the command line's, else
     /// `kennel.toml`'s `paths`, else `tests`.
     pub paths: Vec<PathBuf>,
-    /// `-p` parameters.
+    /// `-p` parameters, by name, with their values as typed.
     pub params: IndexMap<String, serde_json::Value>,
-    /// `-t` tag filters, as given.
+    /// `-t` tag filters, as given (one entry per `-t`).
     pub tags: Vec<String>,
-    /// `--shard K/N`.
+    /// `--shard K/N`, as given (`null` for a whole job, and in a merged job).
     pub shard: Option<String>,
-    /// `--qemu`.
+    /// `--qemu`: the QEMU binary or build folder given (`null`: the default).
     pub qemu: Option<PathBuf>,
-    /// `--timeout-factor`.
+    /// `--timeout-factor` (1 by default).
     pub timeout_factor: f64,
     /// `--cargo`: Rust tests of cargo packages ran too.
     pub cargo: bool,

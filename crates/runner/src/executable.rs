@@ -12,6 +12,7 @@ use crate::event::{Outcome, Status};
 use crate::point_text::{point_name, point_outcome};
 use crate::streams::{read_streams, Arrived, Streams};
 use crate::tap::{PointStatus, TapReader};
+use crate::test_process::TestCommand;
 
 /// Exit status an executable test uses to say "skip me" (as in Automake and Avocado).
 pub const SKIP_EXIT: i32 = 77;
@@ -31,10 +32,9 @@ pub struct ExecResult {
 
 /// How to run one executable test.
 pub struct ExecRun<'a> {
-    /// The program.
-    pub path: &'a Path,
-    /// Its arguments.
-    pub args: &'a [String],
+    /// The program, its arguments and environment
+    /// ([`test_command`](crate::test_process::test_command)).
+    pub command: &'a TestCommand,
     /// Its log folder: stdout to [`stdout_file`](Self::stdout_file), stderr to `stderr.log`.
     pub logdir: &'a Path,
     /// The file in `logdir` its stdout goes to: `test.log` for a program, `stdout.log`
@@ -42,8 +42,6 @@ pub struct ExecRun<'a> {
     pub stdout_file: &'static str,
     /// Timeout for the whole program.
     pub timeout: Duration,
-    /// Extra environment (parameters, QEMU binary).
-    pub env: Vec<(String, String)>,
     /// Checked while waiting: true when the user interrupted the job.
     pub interrupted: &'a dyn Fn() -> bool,
 }
@@ -77,14 +75,19 @@ pub fn run_executable(run: &ExecRun<'_>, on_result: &mut dyn FnMut(ExecResult)) 
             return fail(Status::Error, format!("cannot create {name}: {e}"));
         }
     };
-    let program: PathBuf = std::path::absolute(run.path).unwrap_or_else(|_| run.path.to_path_buf());
+    let path = &run.command.program;
+    let program: PathBuf = std::path::absolute(path).unwrap_or_else(|_| path.clone());
     let mut cmd = Command::new(&program);
-    cmd.args(run.args)
+    cmd.args(&run.command.args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .env(kennel_config::env::TEST_LOGDIR, run.logdir)
-        .envs(run.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        .envs(
+            run.command
+                .env
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     kennel_machine::process::kill_with_parent(&mut cmd);
     let mut child = match cmd.spawn() {
@@ -174,10 +177,9 @@ pub fn run_executable(run: &ExecRun<'_>, on_result: &mut dyn FnMut(ExecResult)) 
 fn bring_own_logs(run: &ExecRun<'_>, tap: &TapReader, since: std::time::SystemTime) {
     let key = crate::own_logs::QEMU_BUILD_ROOT;
     let root = run
-        .env
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| PathBuf::from(v))
+        .command
+        .var(key)
+        .map(PathBuf::from)
         .or_else(|| std::env::var_os(key).map(PathBuf::from));
     if let Some(root) = root {
         let ids: Vec<&str> = tap

@@ -20,7 +20,10 @@
 //! **How one runs** ([`command`]): `python3 FILE` (the build's `pyvenv/bin/python3`
 //! when it has one) with QEMU's variables: see [`command`] and docs/qemu-tree.md.
 
+mod error;
 pub mod meson;
+
+pub use error::QemuTreeError;
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
@@ -298,6 +301,8 @@ pub struct RunContext<'a> {
     pub qemu: Option<&'a Path>,
     /// `--offline`: the tests download nothing.
     pub offline: bool,
+    /// `KENNEL_KEEP_TMP`: the tests keep their scratch folders.
+    pub keep_tmp: bool,
     /// The test's log folder (`QEMU_BUILD_ROOT` when there is no build directory).
     pub logdir: &'a Path,
     /// kennel's own environment (`std::env::var_os`, or a table in tests).
@@ -383,7 +388,8 @@ fn push(env: &mut Vec<(String, String)>, name: &str, value: impl AsRef<std::ffi:
 }
 
 /// The variables every run of a test gets, with or without a QEMU binary:
-/// `QEMU_BUILD_ROOT`, `PYTHONPATH`, `QEMU_TEST_CACHE_DIR`, `QEMU_TEST_KEEP_SCRATCH`.
+/// `QEMU_BUILD_ROOT`, `PYTHONPATH`, `QEMU_TEST_CACHE_DIR`, `QEMU_TEST_KEEP_SCRATCH`
+/// (with `keep_tmp`).
 fn tree_env(test: &QemuTest, build: Option<&Path>, ctx: &RunContext<'_>) -> Vec<(String, String)> {
     let mut env = Vec::new();
     push(&mut env, "QEMU_BUILD_ROOT", build.unwrap_or(ctx.logdir));
@@ -397,12 +403,7 @@ fn tree_env(test: &QemuTest, build: Option<&Path>, ctx: &RunContext<'_>) -> Vec<
             push(&mut env, "QEMU_TEST_CACHE_DIR", cache.join("qemu"));
         }
     }
-    let keep = (ctx.var)(kennel_config::env::KEEP_TMP)
-        .and_then(|v| {
-            kennel_config::parse_flag(kennel_config::env::KEEP_TMP, &v.to_string_lossy()).ok()
-        })
-        .unwrap_or(false);
-    if keep {
+    if ctx.keep_tmp {
         push(&mut env, "QEMU_TEST_KEEP_SCRATCH", "1");
     }
     env
@@ -421,19 +422,16 @@ fn tree_env(test: &QemuTest, build: Option<&Path>, ctx: &RunContext<'_>) -> Vec<
 /// options: `QEMU_TEST_NO_DOWNLOAD=1` with `--offline`, `QEMU_TEST_CACHE_DIR`
 /// (`<kennel cache>/qemu` unless set already) and `QEMU_TEST_KEEP_SCRATCH=1` with
 /// `KENNEL_KEEP_TMP`.
-pub fn command(test: &QemuTest, ctx: &RunContext<'_>) -> Result<QemuTestCommand, String> {
+pub fn command(test: &QemuTest, ctx: &RunContext<'_>) -> Result<QemuTestCommand, QemuTreeError> {
     if test.mode != Mode::System {
-        return Err(format!(
-            "{} tests (qemu-{}) are not run by kennel yet",
-            test.mode.word(),
-            test.arch
-        ));
+        return Err(QemuTreeError::UserMode {
+            mode: test.mode.word(),
+            arch: test.arch.clone(),
+        });
     }
     let build = build_dir(test, ctx.qemu);
     let qemu = ctx.qemu.or(build.as_deref());
-    let binary = kennel_machine::find_qemu(&test.arch, None, qemu)
-        .map_err(|e| kennel_machine::error_chain(&e))?
-        .path;
+    let binary = kennel_machine::find_qemu(&test.arch, None, qemu)?.path;
     let binary = std::path::absolute(&binary).unwrap_or(binary);
     let mut env = vec![];
     push(&mut env, kennel_machine::QEMU_BINARY_ENV, &binary);
@@ -462,13 +460,14 @@ pub fn command(test: &QemuTest, ctx: &RunContext<'_>) -> Result<QemuTestCommand,
 
 /// Download the assets of `test`'s file through its own precache mode
 /// (`QEMU_TEST_PRECACHE`, what `make precache-functional` does), into
-/// `QEMU_TEST_CACHE_DIR` as [`command`] sets it. `Err` holds the end of its output.
-pub fn precache(test: &QemuTest, qemu: Option<&Path>) -> Result<(), String> {
-    let scratch = tempfile::tempdir().map_err(|e| format!("cannot make a scratch folder: {e}"))?;
+/// `QEMU_TEST_CACHE_DIR` as [`command`] sets it. A failure holds the end of its output.
+pub fn precache(test: &QemuTest, qemu: Option<&Path>) -> Result<(), QemuTreeError> {
+    let scratch = tempfile::tempdir().map_err(QemuTreeError::Scratch)?;
     let var = |n: &str| std::env::var_os(n);
     let ctx = RunContext {
         qemu,
         offline: false,
+        keep_tmp: kennel_config::Config::get().is_ok_and(|c| c.keep_tmp),
         logdir: scratch.path(),
         var: &var,
     };
@@ -479,18 +478,17 @@ pub fn precache(test: &QemuTest, qemu: Option<&Path>) -> Result<(), String> {
         .env("QEMU_TEST_PRECACHE", scratch.path().join("precache.tstamp"))
         .stdin(std::process::Stdio::null())
         .output()
-        .map_err(|e| format!("cannot start python3: {e}"))?;
+        .map_err(QemuTreeError::Python)?;
     if out.status.success() {
         return Ok(());
     }
     let text = String::from_utf8_lossy(&out.stderr);
     let tail: Vec<&str> = text.lines().rev().take(5).collect();
     let tail: Vec<&str> = tail.into_iter().rev().collect();
-    Err(format!(
-        "precache exited with {}: {}",
-        out.status,
-        tail.join("\n")
-    ))
+    Err(QemuTreeError::Precache {
+        status: out.status,
+        tail: tail.join("\n"),
+    })
 }
 
 #[cfg(test)]

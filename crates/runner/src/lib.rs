@@ -37,7 +37,7 @@ pub use job::{
     JournalEntry, JournalWriter, Launcher, ProcessLauncher, Recovered, TestProcess,
     DIED_BEFORE_START, DIED_WHILE_RUNNING,
 };
-pub use point_text::{failure_line, unittest_argument, unittest_id};
+pub use point_text::{failure_line, unittest_argument, unittest_id, NotReplayable};
 pub use test_process::{test_command, TestCommand, TestKind};
 
 pub use kennel_results::{StartKind, StartRecord};

@@ -1,3 +1,7 @@
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
 use super::*;
 
 /// A QEMU source tree in a temporary folder: `tests/functional` with a

@@ -21,7 +21,7 @@ pub struct LoadFailure {
 
 /// A test file that loads, as a job keeps it: its cases as light entries. The
 /// parsed file is dropped once they are made (a job of ten thousand files would
-/// hold some 4 KiB each); the test process loads it again ([`load_case`]).
+/// hold some 4 KiB each); the test process loads it again ([`kennel_spec::load_case`]).
 #[derive(Debug, Clone)]
 pub struct FoundFile {
     /// The file.

@@ -261,6 +261,21 @@ done
     }
 
     #[test]
+    fn the_test_process_gets_the_variables_of_its_command() {
+        let mut f = fixture(
+            "printf '{\"status\":\"PASS\",\"reason\":\"%s\"}' \"$KENNEL_NO_DOWNLOAD\" > \"$logdir/result.json\"\n",
+        );
+        f.command
+            .env
+            .push(("KENNEL_NO_DOWNLOAD".into(), "1".into()));
+
+        let mut process = f.launcher.start(&f.args, &f.command).expect("starts");
+
+        assert!(ends_within(process.as_mut(), Duration::from_secs(30)));
+        assert_eq!(process.finish().reason.as_deref(), Some("1"));
+    }
+
+    #[test]
     fn a_test_process_ending_without_a_result_is_an_error_showing_its_output() {
         let f = fixture("echo 'no result for you' >&2\nexit 3\n");
 

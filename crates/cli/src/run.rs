@@ -23,28 +23,10 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
         eprintln!("kennel: error: {}", f.message);
     }
     if let Some(why) = &selected.why_empty {
-        return match a.no_tests {
-            NoTests::Fail => Err(CliError::Usage(format!(
-                "{why} (--no-tests=pass to accept that)"
-            ))),
-            NoTests::Warn => {
-                eprintln!("kennel: warning: {why}");
-                Ok(Ending::Ok)
-            }
-            NoTests::Pass => Ok(Ending::Ok),
-        };
+        return empty_selection(why, a.no_tests);
     }
     check_runnable(&selected)?;
-    if a.timeout_factor.is_nan() || a.timeout_factor <= 0.0 {
-        return Err(CliError::usage("--timeout-factor must be positive"));
-    }
-    if a.debug.pause_on_failure && !std::io::stdin().is_terminal() {
-        return Err(CliError::usage(
-            "--pause-on-failure needs a terminal to say how to reach the machines and to \
-             read Enter: run it interactively (on CI, the failure artifacts and logs are \
-             what there is)",
-        ));
-    }
+    check_flags(a)?;
     let exe = std::env::current_exe()
         .map_err(|e| CliError::usage(format!("cannot find my own executable: {e}")))?;
     let job_timeout = a
@@ -131,6 +113,35 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
     } else {
         Ok(Ending::Failed)
     }
+}
+
+/// A selection that holds no test: how `--no-tests` says the command ends.
+fn empty_selection(why: &str, no_tests: NoTests) -> Result<Ending, CliError> {
+    match no_tests {
+        NoTests::Fail => Err(CliError::Usage(format!(
+            "{why} (--no-tests=pass to accept that)"
+        ))),
+        NoTests::Warn => {
+            eprintln!("kennel: warning: {why}");
+            Ok(Ending::Ok)
+        }
+        NoTests::Pass => Ok(Ending::Ok),
+    }
+}
+
+/// Flags that cannot work as given.
+fn check_flags(a: &RunArgs) -> Result<(), CliError> {
+    if a.timeout_factor.is_nan() || a.timeout_factor <= 0.0 {
+        return Err(CliError::usage("--timeout-factor must be positive"));
+    }
+    if a.debug.pause_on_failure && !std::io::stdin().is_terminal() {
+        return Err(CliError::usage(
+            "--pause-on-failure needs a terminal to say how to reach the machines and to \
+             read Enter: run it interactively (on CI, the failure artifacts and logs are \
+             what there is)",
+        ));
+    }
+    Ok(())
 }
 
 /// What every test process of the job is told: the configuration's settings

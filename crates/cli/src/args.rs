@@ -360,6 +360,4 @@ pub struct RunTestArgs {
     pub params_json: String,
     #[arg(long)]
     pub qemu: Option<PathBuf>,
-    #[command(flatten)]
-    pub assets: AssetFlags,
 }

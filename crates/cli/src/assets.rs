@@ -147,7 +147,7 @@ fn purge(cache: &Cache, rule: &PurgeRule) -> Result<Ending, CliError> {
 /// paths), a few at a time.
 fn fetch(cache: &Cache, paths: Vec<PathBuf>, allow_unverified: bool) -> Result<Ending, CliError> {
     let paths = if paths.is_empty() {
-        crate::project::default_paths().map_err(CliError::Usage)?
+        crate::project::default_paths().map_err(CliError::usage)?
     } else {
         paths
     };
@@ -207,6 +207,7 @@ fn precache_qemu_tests(discovery: &kennel_runner::Discovery) -> usize {
     let mut failed = 0;
     for t in files {
         if let Err(why) = kennel_runner::qemu_tree::precache(t, None) {
+            let why = kennel_runner::error_chain(&why);
             eprintln!("kennel: error: {}: {why}", t.file.display());
             failed += 1;
         }

@@ -63,8 +63,9 @@ pub fn doctor(a: DoctorArgs) -> Result<Ending, CliError> {
         ),
         _ => println!("  qemu-img missing (apt-get install qemu-utils): `image` tests will ERROR"),
     }
-    match std::env::var(kennel_cloud::MIRROR_ENV) {
-        Ok(m) if !m.is_empty() => println!("  provider mirror {m} ({})", kennel_cloud::MIRROR_ENV),
+    // `KENNEL_IMAGE_MIRROR`, else `kennel.toml`'s `image_mirror`.
+    match kennel_config::Config::get().map(kennel_config::Config::image_mirror_url) {
+        Ok(Some(m)) => println!("  provider mirror {m} ({})", kennel_cloud::MIRROR_ENV),
         _ => println!(
             "  provider: the distributions' own sites ({} unset)",
             kennel_cloud::MIRROR_ENV

@@ -22,9 +22,9 @@ use crate::exit::{CliError, Ending};
 
 fn main() {
     let cli = Cli::parse();
-    let result = project::apply_project_config()
-        .map_err(CliError::Usage)
-        .and_then(|()| dispatch(cli));
+    let result = project::read_config()
+        .map_err(CliError::usage)
+        .and_then(|_| dispatch(cli));
     if let Err(e) = &result {
         eprintln!("kennel: {e}");
     }

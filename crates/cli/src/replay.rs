@@ -193,7 +193,9 @@ fn choose_points(
         let arguments: Result<Vec<String>, String> = wanted_here
             .iter()
             .map(|t| match t.point.as_deref() {
-                Some(point) => kennel_runner::unittest_argument(path, point),
+                Some(point) => {
+                    kennel_runner::unittest_argument(path, point).map_err(|e| e.to_string())
+                }
                 None => Err("the file itself is wanted, not only test points".into()),
             })
             .collect();

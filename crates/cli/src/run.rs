@@ -6,7 +6,9 @@ use kennel_report::{JsonEvents, LiveTerminal, Reporter, ResultsDir, Terminal};
 use kennel_results::RunOptions;
 use kennel_runner::{JobOptions, Planned, RunEvent, RunnerError};
 
-use crate::args::{DebugFlags, Format, NoTests, RunArgs};
+use kennel_config::TestSettings;
+
+use crate::args::{Format, NoTests, RunArgs};
 use crate::exit::{CliError, Ending};
 use crate::select::{asset_policy, select, Selected};
 
@@ -22,29 +24,10 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
         eprintln!("kennel: error: {}", f.message);
     }
     if let Some(why) = &selected.why_empty {
-        return match a.no_tests {
-            NoTests::Fail => Err(CliError::Usage(format!(
-                "{why} (--no-tests=pass to accept that)"
-            ))),
-            NoTests::Warn => {
-                eprintln!("kennel: warning: {why}");
-                Ok(Ending::Ok)
-            }
-            NoTests::Pass => Ok(Ending::Ok),
-        };
+        return empty_selection(why, a.no_tests);
     }
     check_runnable(&selected)?;
-    if a.timeout_factor.is_nan() || a.timeout_factor <= 0.0 {
-        return Err(CliError::usage("--timeout-factor must be positive"));
-    }
-    if a.debug.pause_on_failure && !std::io::stdin().is_terminal() {
-        return Err(CliError::usage(
-            "--pause-on-failure needs a terminal to say how to reach the machines and to \
-             read Enter: run it interactively (on CI, the failure artifacts and logs are \
-             what there is)",
-        ));
-    }
-    let timeout_factor = debug_env(&a.debug, a.timeout_factor);
+    check_flags(a)?;
     let exe = std::env::current_exe()
         .map_err(|e| CliError::usage(format!("cannot find my own executable: {e}")))?;
     let job_timeout = a
@@ -60,7 +43,7 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
                 .unwrap_or(1)
         }),
         overrides: selected.overrides.clone(),
-        timeout_factor,
+        timeout_factor: a.timeout_factor,
         results_dir: a.results_dir.clone(),
         qemu: a.qemu.clone(),
         retries: a.retries,
@@ -69,7 +52,7 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
         job_id: kennel_runner::new_job_id(),
         job_timeout,
         memory_mib: a.memory,
-        assets: asset_policy(&a.assets),
+        settings: test_settings(a),
         record: None,
     };
     let options = RunOptions {
@@ -133,29 +116,52 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
     }
 }
 
-/// Hand the debugging flags to the test processes (TOML and Rust tests alike)
-/// through the variables `kennel_config::Debug` reads; the timeout factor
-/// to use.
-fn debug_env(d: &DebugFlags, timeout_factor: f64) -> f64 {
-    use kennel_config::env;
-    let set = |name: &str, on: bool| {
-        if on {
-            std::env::set_var(name, "1");
+/// A selection that holds no test: how `--no-tests` says the command ends.
+fn empty_selection(why: &str, no_tests: NoTests) -> Result<Ending, CliError> {
+    match no_tests {
+        NoTests::Fail => Err(CliError::Usage(format!(
+            "{why} (--no-tests=pass to accept that)"
+        ))),
+        NoTests::Warn => {
+            eprintln!("kennel: warning: {why}");
+            Ok(Ending::Ok)
         }
-    };
-    set(env::NO_ARTIFACTS, d.no_artifacts);
-    set(env::GDB, d.gdb);
-    set(env::GDB_WAIT, d.gdb_wait);
-    set(env::PAUSE_ON_FAILURE, d.pause_on_failure);
-    set(env::COLD, d.cold);
-    if let Some(w) = &d.wrapper {
-        std::env::set_var(env::WRAPPER, w);
+        NoTests::Pass => Ok(Ending::Ok),
     }
-    let debug = kennel_config::Debug {
-        gdb: d.gdb,
-        ..kennel_config::Debug::default()
-    };
-    timeout_factor * debug.timeout_factor()
+}
+
+/// Flags that cannot work as given.
+fn check_flags(a: &RunArgs) -> Result<(), CliError> {
+    if a.timeout_factor.is_nan() || a.timeout_factor <= 0.0 {
+        return Err(CliError::usage("--timeout-factor must be positive"));
+    }
+    if a.debug.pause_on_failure && !std::io::stdin().is_terminal() {
+        return Err(CliError::usage(
+            "--pause-on-failure needs a terminal to say how to reach the machines and to \
+             read Enter: run it interactively (on CI, the failure artifacts and logs are \
+             what there is)",
+        ));
+    }
+    Ok(())
+}
+
+/// What every test process of the job is told: the configuration's settings
+/// with the asset and debugging flags on top.
+fn test_settings(a: &RunArgs) -> TestSettings {
+    let mut settings = kennel_config::Config::get()
+        .map(kennel_config::Config::test_settings)
+        .unwrap_or_default();
+    settings.assets = asset_policy(&a.assets);
+    let (d, debug) = (&a.debug, &mut settings.debug);
+    debug.artifacts &= !d.no_artifacts;
+    debug.gdb |= d.gdb;
+    debug.gdb_wait |= d.gdb_wait;
+    debug.pause_on_failure |= d.pause_on_failure;
+    if let Some(w) = &d.wrapper {
+        debug.wrapper = Some(w.clone());
+    }
+    settings.cold |= d.cold;
+    settings
 }
 
 /// Each Enter on the terminal lets the job's paused tests finish

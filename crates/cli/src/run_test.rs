@@ -8,7 +8,6 @@ use kennel_spec::Value;
 
 use crate::args::RunTestArgs;
 use crate::exit::{CliError, Ending};
-use crate::select::asset_policy;
 
 /// Run one case and write its `result.json`; the outcome is in the file, so the
 /// status says only whether it could be written.
@@ -25,7 +24,10 @@ pub fn run_test(a: RunTestArgs) -> Result<Ending, CliError> {
         logdir: a.logdir,
         timeout: Duration::from_millis(a.timeout_ms),
         qemu: a.qemu,
-        assets: asset_policy(&a.assets),
+        // The job's settings come as variables, like every test process's.
+        assets: kennel_config::Config::get()
+            .map(kennel_config::Config::asset_policy)
+            .unwrap_or_default(),
     };
     match kennel_interp::run_test_process(&args) {
         0 => Ok(Ending::Ok),

@@ -37,7 +37,7 @@ pub fn select(sel: &Selection) -> Result<Selected, CliError> {
         overrides.insert(k, v);
     }
     let paths = if sel.paths.is_empty() && !sel.cargo {
-        crate::project::default_paths().map_err(CliError::Usage)?
+        crate::project::default_paths().map_err(CliError::usage)?
     } else {
         sel.paths.clone()
     };
@@ -55,7 +55,7 @@ pub fn select(sel: &Selection) -> Result<Selected, CliError> {
         .is_empty()
         .then(|| nothing_selected(sel, &paths, &discovery));
     if let Some(spec) = &sel.shard {
-        let (k, n) = parse_shard(spec).map_err(CliError::Usage)?;
+        let (k, n) = parse_shard(spec).map_err(CliError::usage)?;
         let before = planned.len();
         planned = match &sel.shard_history {
             Some(h) => kennel_runner::shard_by_time(planned, k, n, &history(h)?),
@@ -116,8 +116,10 @@ fn history(path: &std::path::Path) -> Result<HashMap<String, f64>, CliError> {
 }
 
 /// `K/N` with 1 <= K <= N.
-fn parse_shard(spec: &str) -> Result<(usize, usize), String> {
-    let bad = || format!("--shard {spec}: expected K/N with 1 <= K <= N, e.g. 2/4");
+fn parse_shard(spec: &str) -> Result<(usize, usize), BadShard> {
+    let bad = || BadShard {
+        spec: spec.to_owned(),
+    };
     let (k, n) = spec.split_once('/').ok_or_else(bad)?;
     let k: usize = k.trim().parse().map_err(|_| bad())?;
     let n: usize = n.trim().parse().map_err(|_| bad())?;
@@ -127,13 +129,24 @@ fn parse_shard(spec: &str) -> Result<(usize, usize), String> {
     Ok((k, n))
 }
 
-/// The asset flags, and `KENNEL_NO_DOWNLOAD`, as the runner's policy.
+/// A `--shard` that is not `K/N` with 1 <= K <= N.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("--shard {spec}: expected K/N with 1 <= K <= N, e.g. 2/4")]
+struct BadShard {
+    /// As given.
+    spec: String,
+}
+
+/// The asset flags, and what the configuration says (`KENNEL_NO_DOWNLOAD`,
+/// `KENNEL_REQUIRE_ASSETS`, `KENNEL_ALLOW_UNVERIFIED`), as the job's policy.
 pub fn asset_policy(f: &AssetFlags) -> kennel_config::AssetPolicy {
-    let no_download = kennel_config::Config::get().is_ok_and(|c| c.no_download);
+    let configured = kennel_config::Config::get()
+        .map(kennel_config::Config::asset_policy)
+        .unwrap_or_default();
     kennel_config::AssetPolicy {
-        offline: f.offline || no_download,
-        require: f.require_assets,
-        allow_unverified: f.allow_unverified,
+        offline: f.offline || configured.offline,
+        require: f.require_assets || configured.require,
+        allow_unverified: f.allow_unverified || configured.allow_unverified,
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use crate::env::{self, flag_from, non_empty};
 use crate::project::{find_project_file, ProjectFile};
-use crate::{cache_dir_from, ConfigError};
+use crate::{cache_dir_from, AssetPolicy, ConfigError, TestSettings};
 
 /// Where a setting came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +75,12 @@ pub struct Config {
     pub cache_dir: Option<PathBuf>,
     /// `$KENNEL_NO_DOWNLOAD`: download nothing (the CLI's `--offline` too).
     pub no_download: bool,
+    /// `$KENNEL_REQUIRE_ASSETS`: with downloads off, a missing asset is an
+    /// ERROR (the CLI's `--require-assets` too).
+    pub require_assets: bool,
+    /// `$KENNEL_ALLOW_UNVERIFIED`: accept assets without a hash (the CLI's
+    /// `--allow-unverified` too).
+    pub allow_unverified: bool,
     /// `$KENNEL_KEEP_TMP`: keep each test's scratch folder.
     pub keep_tmp: bool,
     /// `$KENNEL_GUEST_DIR`: the foreign-architecture guest pieces (`<dir>/<arch>`).
@@ -98,10 +104,11 @@ pub struct Config {
     pub debug: Debug,
 }
 
-/// The debugging settings: the same for `kennel run` (which sets the variables
-/// for its test processes from its flags) and for a Rust test binary under
-/// plain `cargo test`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The debugging settings: the same for `kennel run` (which hands them to its
+/// test processes as variables, [`TestSettings::env`](crate::TestSettings::env))
+/// and for a Rust test binary under plain `cargo test`. The default is what no
+/// variable set means: artifacts on, nothing else.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Debug {
     /// `$KENNEL_WRAPPER`: QEMU runs under this command line (shell words;
     /// `${logdir}` and `${machine}` are replaced when a machine starts).
@@ -115,6 +122,18 @@ pub struct Debug {
     /// `$KENNEL_PAUSE_ON_FAILURE`: a failing test keeps its machines up until
     /// it is resumed.
     pub pause_on_failure: bool,
+}
+
+impl Default for Debug {
+    fn default() -> Debug {
+        Debug {
+            wrapper: None,
+            artifacts: true,
+            gdb: false,
+            gdb_wait: false,
+            pause_on_failure: false,
+        }
+    }
 }
 
 impl Debug {
@@ -167,6 +186,8 @@ impl Config {
         let mut config = Config {
             cache_dir: cache_dir_from(&var),
             no_download: flag_from(env::NO_DOWNLOAD, &var)?,
+            require_assets: flag_from(env::REQUIRE_ASSETS, &var)?,
+            allow_unverified: flag_from(env::ALLOW_UNVERIFIED, &var)?,
             keep_tmp: flag_from(env::KEEP_TMP, &var)?,
             guest_dir: non_empty(env::GUEST_DIR, &var).map(PathBuf::from),
             agent: non_empty(env::AGENT, &var).map(PathBuf::from),
@@ -232,6 +253,29 @@ impl Config {
     /// The mirror's URL, if one is configured.
     pub fn image_mirror_url(&self) -> Option<&str> {
         self.image_mirror.as_ref().map(|m| m.url.as_str())
+    }
+
+    /// How this process may fetch assets: `no_download`, `require_assets`
+    /// and `allow_unverified`.
+    pub fn asset_policy(&self) -> AssetPolicy {
+        AssetPolicy {
+            offline: self.no_download,
+            require: self.require_assets,
+            allow_unverified: self.allow_unverified,
+        }
+    }
+
+    /// The settings a test process started under this configuration gets
+    /// ([`TestSettings::env`] hands them on).
+    pub fn test_settings(&self) -> TestSettings {
+        TestSettings {
+            assets: self.asset_policy(),
+            keep_tmp: self.keep_tmp,
+            cold: self.cold,
+            warm_cache_size: self.warm_cache_size,
+            image_mirror: self.image_mirror_url().map(str::to_owned),
+            debug: self.debug.clone(),
+        }
     }
 }
 

@@ -9,6 +9,12 @@ use crate::ConfigError;
 pub const CACHE_DIR: &str = "KENNEL_CACHE_DIR";
 /// `KENNEL_NO_DOWNLOAD`: a boolean; download nothing (like `--offline`).
 pub const NO_DOWNLOAD: &str = "KENNEL_NO_DOWNLOAD";
+/// `KENNEL_REQUIRE_ASSETS`: a boolean; with downloads off, an asset that is not
+/// cached is an ERROR rather than a SKIP (like `--require-assets`).
+pub const REQUIRE_ASSETS: &str = "KENNEL_REQUIRE_ASSETS";
+/// `KENNEL_ALLOW_UNVERIFIED`: a boolean; accept assets declared without a
+/// sha256/sha512 (like `--allow-unverified`).
+pub const ALLOW_UNVERIFIED: &str = "KENNEL_ALLOW_UNVERIFIED";
 /// `KENNEL_KEEP_TMP`: a boolean; keep each test's scratch folder.
 pub const KEEP_TMP: &str = "KENNEL_KEEP_TMP";
 /// `KENNEL_IMAGE_MIRROR`: the cloud image mirror (beats `image_mirror` in `kennel.toml`).
@@ -61,9 +67,11 @@ pub const PARAM_PREFIX: &str = "KENNEL_PARAM_";
 
 /// Every variable [`Config`](crate::Config) reads, in the order of
 /// `docs/configuration.md`.
-pub const ALL: [&str; 16] = [
+pub const ALL: [&str; 18] = [
     CACHE_DIR,
     NO_DOWNLOAD,
+    REQUIRE_ASSETS,
+    ALLOW_UNVERIFIED,
     KEEP_TMP,
     IMAGE_MIRROR,
     GUEST_DIR,

@@ -12,7 +12,8 @@
 //! - [`write_atomic`], [`write_atomic_with`]: files appear whole or not at all.
 //! - [`which`]: a program on `PATH`.
 //! - [`parse_size`], [`human_bytes`]: sizes for people, read and shown.
-//! - [`CaseArgs`]: what the test process of a TOML case is told.
+//! - [`TestSettings`], [`CaseArgs`]: what a test process is told (the job's
+//!   settings as variables, a TOML case's identity as arguments).
 //!
 //! This crate depends on no other kennel crate: every other one may use it.
 #![deny(missing_docs)]
@@ -35,5 +36,5 @@ pub use error::ConfigError;
 pub use fs::{file_stamp, write_atomic, write_atomic_with};
 pub use project::{find_project_file, ProjectFile, FILE_NAME};
 pub use size::{human_bytes, parse_size};
-pub use test_process::{AssetPolicy, CaseArgs};
+pub use test_process::{AssetPolicy, CaseArgs, TestSettings};
 pub use which::{is_executable, which, which_in};

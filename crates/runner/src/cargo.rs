@@ -1,7 +1,7 @@
 //! Rust tests under kennel: build a cargo package's test targets, list their
 //! tests, and plan one test process per test (`<binary> --exact <name>`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -41,6 +41,15 @@ struct Listed {
 /// Build the integration-test targets of `packages` (the whole workspace when
 /// empty) with `cargo test --no-run`, and list the tests of each binary.
 pub fn discover_cargo(packages: &[String]) -> Result<Vec<CargoTest>, RunnerError> {
+    let mut found = Vec::new();
+    for (package, binary) in build_test_binaries(packages)? {
+        found.extend(list_tests(&package, &binary)?);
+    }
+    Ok(found)
+}
+
+/// `cargo test --no-run`: each integration-test binary built, with its package.
+fn build_test_binaries(packages: &[String]) -> Result<Vec<(String, PathBuf)>, RunnerError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(&cargo);
     cmd.args([
@@ -67,7 +76,7 @@ pub fn discover_cargo(packages: &[String]) -> Result<Vec<CargoTest>, RunnerError
             source: None,
         });
     }
-    let mut found = Vec::new();
+    let mut binaries = Vec::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
@@ -84,53 +93,62 @@ pub fn discover_cargo(packages: &[String]) -> Result<Vec<CargoTest>, RunnerError
             .as_str()
             .and_then(package_name)
             .unwrap_or_default();
-        let listed = Command::new(exe)
-            .arg("--list")
-            .env(kennel_config::env::LIST_TESTS, "json")
-            .stderr(Stdio::null())
-            .output()
-            .map_err(|source| RunnerError::Cargo {
-                what: format!("cannot list the tests of {exe}"),
-                source: Some(source),
-            })?;
-        let test = |name: String, ignored: bool| CargoTest {
-            package: package.clone(),
-            binary: PathBuf::from(exe),
-            name,
-            ignored,
-            timeout: None,
-            tags: Vec::new(),
-        };
-        // The kennel harness says each test's tags and timeout; any other lists names.
-        let kennel_listed: Vec<Listed> = String::from_utf8_lossy(&listed.stdout)
-            .lines()
-            .map_while(|line| serde_json::from_str(line).ok())
-            .collect();
-        if !kennel_listed.is_empty() {
-            found.extend(kennel_listed.into_iter().map(|l| {
-                CargoTest {
-                    timeout: l
-                        .timeout_s
-                        .filter(|s| s.is_finite() && *s > 0.0)
-                        .map(Duration::from_secs_f64),
-                    tags: l.tags,
-                    ..test(l.name, l.ignored)
-                }
-            }));
-            continue;
-        }
-        let ignored = Command::new(exe)
-            .args(["--list", "--ignored"])
-            .stderr(Stdio::null())
-            .output()
-            .map(|o| names(&o.stdout))
-            .unwrap_or_default();
-        for name in names(&listed.stdout) {
-            let is_ignored = ignored.contains(&name);
-            found.push(test(name, is_ignored));
-        }
+        binaries.push((package, PathBuf::from(exe)));
     }
-    Ok(found)
+    Ok(binaries)
+}
+
+/// The tests of one test binary: as the kennel harness lists them (with their
+/// tags and timeouts), else by name (`--list`, and `--list --ignored`).
+fn list_tests(package: &str, exe: &Path) -> Result<Vec<CargoTest>, RunnerError> {
+    let listed = Command::new(exe)
+        .arg("--list")
+        .env(kennel_config::env::LIST_TESTS, "json")
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|source| RunnerError::Cargo {
+            what: format!("cannot list the tests of {}", exe.display()),
+            source: Some(source),
+        })?;
+    let test = |name: String, ignored: bool| CargoTest {
+        package: package.to_owned(),
+        binary: exe.to_path_buf(),
+        name,
+        ignored,
+        timeout: None,
+        tags: Vec::new(),
+    };
+    // The kennel harness says each test's tags and timeout; any other lists names.
+    let kennel_listed: Vec<Listed> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map_while(|line| serde_json::from_str(line).ok())
+        .collect();
+    if !kennel_listed.is_empty() {
+        return Ok(kennel_listed
+            .into_iter()
+            .map(|l| CargoTest {
+                timeout: l
+                    .timeout_s
+                    .filter(|s| s.is_finite() && *s > 0.0)
+                    .map(Duration::from_secs_f64),
+                tags: l.tags,
+                ..test(l.name, l.ignored)
+            })
+            .collect());
+    }
+    let ignored = Command::new(exe)
+        .args(["--list", "--ignored"])
+        .stderr(Stdio::null())
+        .output()
+        .map(|o| names(&o.stdout))
+        .unwrap_or_default();
+    Ok(names(&listed.stdout)
+        .into_iter()
+        .map(|name| {
+            let is_ignored = ignored.contains(&name);
+            test(name, is_ignored)
+        })
+        .collect())
 }
 
 /// Test names in a harness's `--list` output (`name: test` lines).

@@ -12,6 +12,7 @@ use crate::event::{Outcome, Status};
 use crate::point_text::{point_name, point_outcome};
 use crate::streams::{read_streams, Arrived, Streams};
 use crate::tap::{PointStatus, TapReader};
+use crate::test_process::TestCommand;
 
 /// Exit status an executable test uses to say "skip me" (as in Automake and Avocado).
 pub const SKIP_EXIT: i32 = 77;
@@ -31,10 +32,9 @@ pub struct ExecResult {
 
 /// How to run one executable test.
 pub struct ExecRun<'a> {
-    /// The program.
-    pub path: &'a Path,
-    /// Its arguments.
-    pub args: &'a [String],
+    /// The program, its arguments and environment
+    /// ([`test_command`](crate::test_process::test_command)).
+    pub command: &'a TestCommand,
     /// Its log folder: stdout to [`stdout_file`](Self::stdout_file), stderr to `stderr.log`.
     pub logdir: &'a Path,
     /// The file in `logdir` its stdout goes to: `test.log` for a program, `stdout.log`
@@ -42,8 +42,6 @@ pub struct ExecRun<'a> {
     pub stdout_file: &'static str,
     /// Timeout for the whole program.
     pub timeout: Duration,
-    /// Extra environment (parameters, QEMU binary).
-    pub env: Vec<(String, String)>,
     /// Checked while waiting: true when the user interrupted the job.
     pub interrupted: &'a dyn Fn() -> bool,
 }
@@ -57,106 +55,40 @@ pub struct ExecRun<'a> {
 pub fn run_executable(run: &ExecRun<'_>, on_result: &mut dyn FnMut(ExecResult)) {
     let started = Instant::now();
     let started_at = std::time::SystemTime::now();
-    let mut fail = |status, text: String| {
-        on_result(ExecResult {
-            point: None,
-            outcome: Outcome::with(status, text),
-            at_s: started.elapsed().as_secs_f64(),
-            duration_s: started.elapsed().as_secs_f64(),
-        })
-    };
-    let dir = TestDir::new(run.logdir);
-    let stderr = match std::fs::File::create(dir.stderr_log()) {
-        Ok(f) => f,
-        Err(e) => return fail(Status::Error, format!("cannot create {STDERR_LOG}: {e}")),
-    };
-    let stdout_log = match std::fs::File::create(dir.file(run.stdout_file)) {
-        Ok(f) => f,
+    let (child, streams) = match spawn(run) {
+        Ok(started) => started,
         Err(e) => {
-            let name = run.stdout_file;
-            return fail(Status::Error, format!("cannot create {name}: {e}"));
-        }
-    };
-    let program: PathBuf = std::path::absolute(run.path).unwrap_or_else(|_| run.path.to_path_buf());
-    let mut cmd = Command::new(&program);
-    cmd.args(run.args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env(kennel_config::env::TEST_LOGDIR, run.logdir)
-        .envs(run.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    kennel_machine::process::kill_with_parent(&mut cmd);
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            return fail(
-                Status::Error,
-                format!("cannot start {}: {e}", program.display()),
-            )
+            let at_s = started.elapsed().as_secs_f64();
+            return on_result(ExecResult {
+                point: None,
+                outcome: Outcome::with(Status::Error, kennel_machine::error_chain(&e)),
+                at_s,
+                duration_s: at_s,
+            });
         }
     };
     // Stream stdout and stderr to their logs, stdout through the TAP reader: output
     // of any size, never held whole in memory; each complete point goes to `points` at once.
-    let streams = Streams {
-        stdout: child.stdout.take(),
-        stderr: child.stderr.take(),
-        stdout_log,
-        stderr_log: stderr,
-    };
     let (points_tx, points) = std::sync::mpsc::channel::<Arrived>();
     let reader = std::thread::spawn(move || read_streams(streams, started, &points_tx));
     let process = kennel_machine::process::Reaper::spawn(child);
-    let mut limit = started + run.timeout;
-    let mut killed: Option<String> = None;
     let mut prev = 0.0;
-    let mut seen = 0;
-    let mut hand_out = |a: Arrived, prev: &mut f64, seen: &mut usize| {
-        on_result(ExecResult {
-            point: Some(point_name(&a.point)),
-            outcome: point_outcome(&a.point, &a.stderr),
-            at_s: a.at_s,
-            duration_s: a.at_s - *prev,
-        });
-        *prev = a.at_s;
-        *seen += 1;
-    };
-    let paused = dir.paused();
-    let mut checked = Instant::now();
-    let status = loop {
-        let next = (Instant::now() + Duration::from_millis(50)).min(limit);
-        let ended = process.wait_until(next);
-        while let Ok(p) = points.try_recv() {
-            hand_out(p, &mut prev, &mut seen);
-        }
-        if let Some(s) = ended {
-            break Some(s);
-        }
-        // A Rust test paused on its failure (`--pause-on-failure`): its time stops.
-        let now = Instant::now();
-        if paused.exists() {
-            limit += now - checked;
-        }
-        checked = now;
-        if (run.interrupted)() {
-            killed = Some("interrupted by the user".into());
-        } else if Instant::now() >= limit {
-            killed = Some(format!(
-                "timed out after {} (the test's timeout); killed",
-                humantime::format_duration(run.timeout)
-            ));
-        }
-        if killed.is_some() {
-            kennel_machine::process::signal_group(process.pid(), libc::SIGKILL);
-            break process.wait_until(Instant::now() + Duration::from_secs(10));
+    let mut hand_out = || {
+        while let Ok(a) = points.try_recv() {
+            on_result(ExecResult {
+                point: Some(point_name(&a.point)),
+                outcome: point_outcome(&a.point, &a.stderr),
+                at_s: a.at_s,
+                duration_s: a.at_s - prev,
+            });
+            prev = a.at_s;
         }
     };
+    let (status, killed) = wait(run, &process, started, &mut hand_out);
     // Children of the test that kept the group alive go with it.
     kennel_machine::process::signal_group(process.pid(), libc::SIGKILL);
     let tap = reader.join().unwrap_or_default();
-    while let Ok(p) = points.try_recv() {
-        hand_out(p, &mut prev, &mut seen);
-    }
+    hand_out();
     bring_own_logs(run, &tap, started_at);
     let end = Ending {
         status,
@@ -169,15 +101,110 @@ pub fn run_executable(run: &ExecRun<'_>, on_result: &mut dyn FnMut(ExecResult)) 
     }
 }
 
+/// Why an executable could not be started.
+#[derive(Debug, thiserror::Error)]
+enum StartError {
+    /// One of its logs.
+    #[error("cannot create {name}")]
+    Log {
+        name: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The program itself.
+    #[error("cannot start {}", program.display())]
+    Spawn {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The program started in a process group of its own, with its variables, its
+/// stdout and stderr piped, to be streamed into their logs.
+fn spawn(run: &ExecRun<'_>) -> Result<(std::process::Child, Streams), StartError> {
+    let dir = TestDir::new(run.logdir);
+    let create = |path: PathBuf, name: &'static str| {
+        std::fs::File::create(path).map_err(|source| StartError::Log { name, source })
+    };
+    let stderr_log = create(dir.stderr_log(), STDERR_LOG)?;
+    let stdout_log = create(dir.file(run.stdout_file), run.stdout_file)?;
+    let path = &run.command.program;
+    let program: PathBuf = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+    let mut cmd = Command::new(&program);
+    cmd.args(&run.command.args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .envs(
+            run.command
+                .env
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    kennel_machine::process::kill_with_parent(&mut cmd);
+    let mut child = cmd
+        .spawn()
+        .map_err(|source| StartError::Spawn { program, source })?;
+    let streams = Streams {
+        stdout: child.stdout.take(),
+        stderr: child.stderr.take(),
+        stdout_log,
+        stderr_log,
+    };
+    Ok((child, streams))
+}
+
+/// Wait until the program ends, the job is interrupted, or its timeout passes
+/// (the time it spends paused on a failure not counted), handing out its points
+/// as they arrive: how it ended, and why it was killed when it was.
+fn wait(
+    run: &ExecRun<'_>,
+    process: &kennel_machine::process::Reaper,
+    started: Instant,
+    hand_out: &mut dyn FnMut(),
+) -> (Option<std::process::ExitStatus>, Option<String>) {
+    let mut limit = started + run.timeout;
+    let paused = TestDir::new(run.logdir).paused();
+    let mut checked = Instant::now();
+    loop {
+        let next = (Instant::now() + Duration::from_millis(50)).min(limit);
+        let ended = process.wait_until(next);
+        hand_out();
+        if let Some(s) = ended {
+            return (Some(s), None);
+        }
+        // A Rust test paused on its failure (`--pause-on-failure`): its time stops.
+        let now = Instant::now();
+        if paused.exists() {
+            limit += now - checked;
+        }
+        checked = now;
+        let killed = if (run.interrupted)() {
+            "interrupted by the user".to_owned()
+        } else if Instant::now() >= limit {
+            format!(
+                "timed out after {} (the test's timeout); killed",
+                humantime::format_duration(run.timeout)
+            )
+        } else {
+            continue;
+        };
+        kennel_machine::process::signal_group(process.pid(), libc::SIGKILL);
+        let status = process.wait_until(Instant::now() + Duration::from_secs(10));
+        return (status, Some(killed));
+    }
+}
+
 /// The points' own logs, left under a QEMU build tree, copied into the log folder
 /// (see [`crate::own_logs`]).
 fn bring_own_logs(run: &ExecRun<'_>, tap: &TapReader, since: std::time::SystemTime) {
     let key = crate::own_logs::QEMU_BUILD_ROOT;
     let root = run
-        .env
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| PathBuf::from(v))
+        .command
+        .var(key)
+        .map(PathBuf::from)
         .or_else(|| std::env::var_os(key).map(PathBuf::from));
     if let Some(root) = root {
         let ids: Vec<&str> = tap

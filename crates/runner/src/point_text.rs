@@ -126,23 +126,42 @@ pub fn unittest_id(point: &str) -> Option<&str> {
 /// then names the tests to run. Otherwise why not: a file whose tests were loaded
 /// by module name (QEMU's `QemuBaseTest.main()` passes unittest an argv of its own)
 /// would ignore the argument.
-pub fn unittest_argument(file: &std::path::Path, point: &str) -> Result<String, String> {
+pub fn unittest_argument(file: &std::path::Path, point: &str) -> Result<String, NotReplayable> {
     if file.extension().and_then(|e| e.to_str()) != Some("py") {
-        return Err(
-            "only a Python (.py) unittest file takes test names on its command line".into(),
-        );
+        return Err(NotReplayable::NotPython);
     }
     let Some(id) = unittest_id(point) else {
-        return Err(format!(
-            "its test point `{point}` is not named as a unittest test (`__main__.Class.test_name`)"
-        ));
+        return Err(NotReplayable::NotUnittestId {
+            point: point.to_owned(),
+        });
     };
     match id.strip_prefix("__main__.") {
         Some(rest) => Ok(rest.to_string()),
-        None => Err(format!(
-            "its tests are loaded by module name (`{id}`), by a main() that chooses them itself (as QEMU's QemuBaseTest.main() does), so test names on its command line would be ignored"
-        )),
+        None => Err(NotReplayable::LoadedByModule { id: id.to_owned() }),
     }
+}
+
+/// Why a test point cannot be run alone again ([`unittest_argument`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotReplayable {
+    /// The file is no Python unittest file.
+    #[error("only a Python (.py) unittest file takes test names on its command line")]
+    NotPython,
+    /// The point is not named like a unittest test.
+    #[error(
+        "its test point `{point}` is not named as a unittest test (`__main__.Class.test_name`)"
+    )]
+    NotUnittestId {
+        /// The point's description.
+        point: String,
+    },
+    /// The file's `main()` chooses its tests itself.
+    #[error("its tests are loaded by module name (`{id}`), by a main() that chooses them itself (as QEMU's QemuBaseTest.main() does), so test names on its command line would be ignored")]
+    LoadedByModule {
+        /// The point's unittest id.
+        id: String,
+    },
 }
 
 #[cfg(test)]

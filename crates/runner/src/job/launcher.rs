@@ -3,7 +3,7 @@
 //! executable test is run.
 //!
 //! [`run_job`](super::run_job) uses [`ProcessLauncher`], a `kennel __run-test`
-//! child process per attempt; unit tests give
+//! child process per attempt, started as [`crate::test_process`] says; unit tests give
 //! [`run_job_with`](super::run_job_with) a scripted launcher instead, so that
 //! scheduling, retries, fail-fast, timeouts and interrupts are tested without
 //! spawning anything.
@@ -17,6 +17,7 @@ use kennel_layout::TestDir;
 use crate::error::RunnerError;
 use crate::event::Status;
 use crate::executable::{ExecResult, ExecRun};
+use crate::test_process::TestCommand;
 use kennel_config::text::{file_last_lines, BlankLines};
 use kennel_config::CaseArgs;
 use kennel_results::Outcome;
@@ -28,8 +29,14 @@ const BACKSTOP: Duration = Duration::from_secs(20);
 /// Starts the job's test processes: attempts of test cases, and executable tests
 /// (including cargo tests). The job calls it from several slot threads at once.
 pub trait Launcher: Sync {
-    /// Start one attempt; `args.logdir` exists and is the attempt's log folder.
-    fn start(&self, args: &CaseArgs) -> Result<Box<dyn TestProcess>, RunnerError>;
+    /// Start one attempt of the case `args` as `command` (made from `args` by
+    /// [`test_command`](crate::test_process::test_command)); `args.logdir`
+    /// exists and is the attempt's log folder.
+    fn start(
+        &self,
+        args: &CaseArgs,
+        command: &TestCommand,
+    ) -> Result<Box<dyn TestProcess>, RunnerError>;
 
     /// How long past `args.timeout` a started attempt may run (the test enforces its
     /// own timeout and then tears down) before the job kills it.
@@ -54,27 +61,22 @@ pub trait TestProcess {
     fn finish(self: Box<Self>) -> Outcome;
 }
 
-/// The real launcher: `<exe> __run-test ...` in a process group of its own, its
-/// output in `test-process.log`, its outcome read from `result.json`; executables
-/// by [`crate::executable::run_executable`].
-#[derive(Debug, Clone)]
-pub struct ProcessLauncher {
-    exe: PathBuf,
-}
-
-impl ProcessLauncher {
-    /// Launch attempts with `exe`, the `kennel` executable.
-    pub fn new(exe: impl Into<PathBuf>) -> ProcessLauncher {
-        ProcessLauncher { exe: exe.into() }
-    }
-}
+/// The real launcher: the case's command (`kennel __run-test ...`) in a process
+/// group of its own, its output in `test-process.log`, its outcome read from
+/// `result.json`; executables by [`crate::executable::run_executable`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessLauncher;
 
 impl Launcher for ProcessLauncher {
-    fn start(&self, args: &CaseArgs) -> Result<Box<dyn TestProcess>, RunnerError> {
+    fn start(
+        &self,
+        args: &CaseArgs,
+        command: &TestCommand,
+    ) -> Result<Box<dyn TestProcess>, RunnerError> {
         let log = std::fs::File::create(TestDir::new(&args.logdir).test_process_log());
-        let mut cmd = Command::new(&self.exe);
-        cmd.arg("__run-test")
-            .args(args.to_args())
+        let mut cmd = Command::new(&command.program);
+        cmd.args(&command.args)
+            .envs(command.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null());
         match log.and_then(|f| Ok((f.try_clone()?, f))) {
             Ok((out, err)) => {
@@ -87,7 +89,7 @@ impl Launcher for ProcessLauncher {
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         kennel_machine::process::kill_with_parent(&mut cmd);
         let child = cmd.spawn().map_err(|source| RunnerError::Spawn {
-            exe: self.exe.clone(),
+            exe: command.program.clone(),
             source,
         })?;
         Ok(Box::new(ChildProcess {
@@ -195,6 +197,7 @@ done
         dir: tempfile::TempDir,
         launcher: ProcessLauncher,
         args: CaseArgs,
+        command: TestCommand,
     }
 
     /// A launcher whose `kennel` is a script running `body` after [`FIND_LOGDIR`].
@@ -215,8 +218,15 @@ done
             qemu: None,
             assets: Default::default(),
         };
+        let mut run_test = vec!["__run-test".to_string()];
+        run_test.extend(args.to_args());
         Fixture {
-            launcher: ProcessLauncher::new(exe),
+            launcher: ProcessLauncher,
+            command: TestCommand {
+                program: exe,
+                args: run_test,
+                env: Vec::new(),
+            },
             dir,
             args,
         }
@@ -248,7 +258,7 @@ done
             "printf '{\"status\":\"FAIL\",\"reason\":\"from the script\"}' > \"$logdir/result.json\"\n",
         );
 
-        let mut process = f.launcher.start(&f.args).expect("starts");
+        let mut process = f.launcher.start(&f.args, &f.command).expect("starts");
 
         assert!(ends_within(process.as_mut(), Duration::from_secs(30)));
         let outcome = process.finish();
@@ -260,7 +270,7 @@ done
     fn a_result_that_does_not_read_is_an_error_naming_the_file_and_where() {
         let f = fixture("printf '{\"status\":\"MAYBE\"}' > \"$logdir/result.json\"\n");
 
-        let mut process = f.launcher.start(&f.args).expect("starts");
+        let mut process = f.launcher.start(&f.args, &f.command).expect("starts");
 
         assert!(ends_within(process.as_mut(), Duration::from_secs(30)));
         let outcome = process.finish();
@@ -273,10 +283,25 @@ done
     }
 
     #[test]
+    fn the_test_process_gets_the_variables_of_its_command() {
+        let mut f = fixture(
+            "printf '{\"status\":\"PASS\",\"reason\":\"%s\"}' \"$KENNEL_NO_DOWNLOAD\" > \"$logdir/result.json\"\n",
+        );
+        f.command
+            .env
+            .push(("KENNEL_NO_DOWNLOAD".into(), "1".into()));
+
+        let mut process = f.launcher.start(&f.args, &f.command).expect("starts");
+
+        assert!(ends_within(process.as_mut(), Duration::from_secs(30)));
+        assert_eq!(process.finish().reason.as_deref(), Some("1"));
+    }
+
+    #[test]
     fn a_test_process_ending_without_a_result_is_an_error_showing_its_output() {
         let f = fixture("echo 'no result for you' >&2\nexit 3\n");
 
-        let mut process = f.launcher.start(&f.args).expect("starts");
+        let mut process = f.launcher.start(&f.args, &f.command).expect("starts");
 
         assert!(ends_within(process.as_mut(), Duration::from_secs(30)));
         let outcome = process.finish();
@@ -301,7 +326,7 @@ done
         std::fs::create_dir(&scratch).expect("scratch");
         let note = TestDir::new(&f.args.logdir).scratch_note();
         std::fs::write(&note, scratch.to_string_lossy().as_bytes()).expect("note");
-        let mut process = f.launcher.start(&f.args).expect("starts");
+        let mut process = f.launcher.start(&f.args, &f.command).expect("starts");
         let grandchild = f.args.logdir.join("grandchild");
         let until = Instant::now() + Duration::from_secs(30);
         while !grandchild.exists() && Instant::now() < until {
@@ -319,9 +344,12 @@ done
     #[test]
     fn a_missing_executable_cannot_start() {
         let f = fixture("");
-        let launcher = ProcessLauncher::new(f.dir.path().join("no-such-kennel"));
+        let command = TestCommand {
+            program: f.dir.path().join("no-such-kennel"),
+            ..f.command.clone()
+        };
 
-        let started = launcher.start(&f.args);
+        let started = f.launcher.start(&f.args, &command);
 
         assert!(matches!(started, Err(RunnerError::Spawn { .. })));
     }

@@ -1,3 +1,7 @@
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
 use super::*;
 
 /// A QEMU source tree in a temporary folder: `tests/functional` with a
@@ -171,6 +175,7 @@ fn a_build_directory_gives_the_binary_venv_and_variables_meson_would() {
     let ctx = RunContext {
         qemu: Some(build.path()),
         offline: true,
+        keep_tmp: true,
         logdir: logdir.path(),
         var: &var,
     };
@@ -214,6 +219,7 @@ fn a_binary_outside_a_build_tree_runs_with_python3_and_the_log_folder_as_build_r
     let ctx = RunContext {
         qemu: Some(&x86),
         offline: false,
+        keep_tmp: false,
         logdir: logdir.path(),
         var: &var,
     };
@@ -255,12 +261,13 @@ fn an_architecture_without_a_binary_and_user_mode_tests_say_why_they_cannot_run(
     let ctx = RunContext {
         qemu: Some(build.path()),
         offline: false,
+        keep_tmp: false,
         logdir: build.path(),
         var: &var,
     };
     let why = |arch: &str| {
         let t = tree.tests.iter().find(|t| t.arch == arch).expect("test");
-        command(t, &ctx).expect_err("cannot run")
+        kennel_machine::error_chain(&command(t, &ctx).expect_err("cannot run"))
     };
 
     assert!(

@@ -10,9 +10,16 @@ use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
 
+use std::path::PathBuf;
+
+use kennel_config::CaseArgs;
+
 use super::*;
-use crate::discover::{logdir_for, CaseEntry};
+use crate::discover::{logdir_for, CaseEntry, Planned, PlannedTest};
+use crate::error::RunnerError;
+use crate::event::{EventKind, Outcome, RunEvent, Status, TestResult};
 use crate::executable::{ExecResult, ExecRun};
+use crate::test_process::TestCommand;
 
 /// What one scripted attempt does.
 #[derive(Debug, Clone, Copy)]
@@ -70,7 +77,11 @@ impl Scripted {
 }
 
 impl Launcher for Scripted {
-    fn start(&self, args: &CaseArgs) -> Result<Box<dyn TestProcess>, RunnerError> {
+    fn start(
+        &self,
+        args: &CaseArgs,
+        _command: &TestCommand,
+    ) -> Result<Box<dyn TestProcess>, RunnerError> {
         let name = args
             .file
             .file_stem()
@@ -127,7 +138,7 @@ impl Launcher for Scripted {
 
 impl Scripted {
     fn scripted_executable(&self, run: &ExecRun<'_>) -> Vec<ExecResult> {
-        let name = run.path.display().to_string();
+        let name = run.command.program.display().to_string();
         let act = self
             .script
             .lock()
@@ -232,7 +243,7 @@ fn small(names: &[&str]) -> Vec<Planned> {
     names.iter().map(|n| case(n, "", 1, "128M")).collect()
 }
 
-fn options(results_dir: &Path, jobs: usize) -> JobOptions {
+pub(crate) fn options(results_dir: &Path, jobs: usize) -> JobOptions {
     JobOptions {
         jobs,
         overrides: IndexMap::new(),
@@ -245,7 +256,7 @@ fn options(results_dir: &Path, jobs: usize) -> JobOptions {
         job_id: "unit".into(),
         job_timeout: None,
         memory_mib: Some(64 * 1024),
-        assets: Default::default(),
+        settings: Default::default(),
         record: None,
     }
 }

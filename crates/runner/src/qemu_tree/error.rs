@@ -1,0 +1,32 @@
+//! [`QemuTreeError`]: why a QEMU tree test cannot run, or fetch its assets.
+
+/// Why a QEMU tree test cannot run here, or its assets could not be fetched.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QemuTreeError {
+    /// A user-mode test (kennel runs system emulators only).
+    #[error("{mode} tests (qemu-{arch}) are not run by kennel yet")]
+    UserMode {
+        /// `linuxuser` or `bsduser`.
+        mode: &'static str,
+        /// The target architecture.
+        arch: String,
+    },
+    /// No QEMU binary for the test's architecture.
+    #[error(transparent)]
+    NoQemu(#[from] kennel_machine::MachineError),
+    /// The precache run's scratch folder.
+    #[error("cannot make a scratch folder")]
+    Scratch(#[source] std::io::Error),
+    /// The interpreter did not start.
+    #[error("cannot start python3")]
+    Python(#[source] std::io::Error),
+    /// The precache run failed.
+    #[error("precache exited with {status}: {tail}")]
+    Precache {
+        /// How it ended.
+        status: std::process::ExitStatus,
+        /// The last lines of its stderr.
+        tail: String,
+    },
+}

@@ -179,18 +179,29 @@ fn qmp(stream: UnixStream) -> Result<(), CliError> {
     }
 }
 
+/// Why a line typed at `kennel attach --qmp` is not a QMP message (shown
+/// with serde's reason, on one line, to the person typing).
+#[derive(Debug, thiserror::Error)]
+enum BadQmpLine {
+    /// A line starting with `{` that is not JSON.
+    #[error("not JSON: {0}")]
+    Message(serde_json::Error),
+    /// A command whose arguments are not JSON.
+    #[error("arguments are not JSON: {0}")]
+    Arguments(serde_json::Error),
+}
+
 /// `query-status` or `block_resize {"device": "d", "size": 1}` or a whole
 /// JSON object, as the line QMP gets.
-fn qmp_message(input: &str) -> Result<String, String> {
+fn qmp_message(input: &str) -> Result<String, BadQmpLine> {
     if input.starts_with('{') {
-        let v: Value = serde_json::from_str(input).map_err(|e| format!("not JSON: {e}"))?;
+        let v: Value = serde_json::from_str(input).map_err(BadQmpLine::Message)?;
         return Ok(v.to_string());
     }
     let (command, args) = input.split_once(' ').unwrap_or((input, ""));
     let mut message = serde_json::json!({ "execute": command });
     if !args.trim().is_empty() {
-        let args: Value =
-            serde_json::from_str(args).map_err(|e| format!("arguments are not JSON: {e}"))?;
+        let args: Value = serde_json::from_str(args).map_err(BadQmpLine::Arguments)?;
         message["arguments"] = args;
     }
     Ok(message.to_string())
@@ -338,12 +349,14 @@ mod tests {
     #[test]
     fn a_bare_command_and_json_arguments_make_one_qmp_message() {
         assert_eq!(
-            qmp_message("query-status").as_deref(),
-            Ok(r#"{"execute":"query-status"}"#)
+            qmp_message("query-status").ok().as_deref(),
+            Some(r#"{"execute":"query-status"}"#)
         );
         assert_eq!(
-            qmp_message(r#"query-cpu-model-expansion {"type": "static"}"#).as_deref(),
-            Ok(r#"{"execute":"query-cpu-model-expansion","arguments":{"type":"static"}}"#)
+            qmp_message(r#"query-cpu-model-expansion {"type": "static"}"#)
+                .ok()
+                .as_deref(),
+            Some(r#"{"execute":"query-cpu-model-expansion","arguments":{"type":"static"}}"#)
         );
         assert!(qmp_message("stop {oops").is_err());
     }

@@ -136,7 +136,8 @@ fn debugging(fixes: &mut Vec<String>) {
     }
     match gdb_can_attach() {
         Ok(()) => println!("  ptrace   gdb can attach to QEMU ({scope_text})"),
-        Err(why) => {
+        Err(problem) => {
+            let why = kennel_machine::error_chain(&problem);
             println!(
                 "  ptrace   gdb cannot attach to a running process ({scope_text}): {why}; \
                  qemu-backtrace.txt will say so"
@@ -148,14 +149,26 @@ fn debugging(fixes: &mut Vec<String>) {
     }
 }
 
+/// Why gdb cannot attach to a process started as QEMU is.
+#[derive(Debug, thiserror::Error)]
+enum AttachProblem {
+    /// The stand-in process did not start.
+    #[error("cannot start `sleep`")]
+    Sleep(#[source] std::io::Error),
+    /// gdb itself did not run.
+    #[error("gdb did not run")]
+    Gdb(#[source] std::io::Error),
+    /// gdb ran and said why it could not attach.
+    #[error("{0}")]
+    Refused(String),
+}
+
 /// Start a process the way QEMU is started, and attach gdb to it.
-fn gdb_can_attach() -> Result<(), String> {
+fn gdb_can_attach() -> Result<(), AttachProblem> {
     let mut cmd = std::process::Command::new("sleep");
     cmd.arg("30");
     kennel_machine::process::kill_with_parent(&mut cmd);
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start `sleep`: {e}"))?;
+    let mut child = cmd.spawn().map_err(AttachProblem::Sleep)?;
     let out = std::process::Command::new("gdb")
         .args([
             "-nx",
@@ -169,17 +182,18 @@ fn gdb_can_attach() -> Result<(), String> {
         .output();
     let _ = child.kill();
     let _ = child.wait();
-    let out = out.map_err(|e| format!("gdb did not run: {e}"))?;
+    let out = out.map_err(AttachProblem::Gdb)?;
     let text = String::from_utf8_lossy(&out.stdout);
     if text.contains("Thread ") || (text.contains("process ") && !text.contains("ptrace")) {
         Ok(())
     } else {
         let err = String::from_utf8_lossy(&out.stderr);
-        Err(err
-            .lines()
-            .find(|l| l.contains("ptrace") || l.contains("attach"))
-            .unwrap_or("gdb did not attach")
-            .trim()
-            .to_string())
+        Err(AttachProblem::Refused(
+            err.lines()
+                .find(|l| l.contains("ptrace") || l.contains("attach"))
+                .unwrap_or("gdb did not attach")
+                .trim()
+                .to_string(),
+        ))
     }
 }

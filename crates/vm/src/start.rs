@@ -326,22 +326,7 @@ impl Plan {
                 source,
             })?;
         if let Some(stub) = &gdb {
-            let waits = if stub.wait {
-                "; the guest waits for gdb's `continue` before its first instruction"
-            } else {
-                ""
-            };
-            let text = format!(
-                "machine `{name}` ({}): gdbstub on {}{waits}\n  {}\n",
-                workspace.logdir.display(),
-                stub.address,
-                stub.command()
-            );
-            log.line(text.trim_end());
-            workspace
-                .cmdline
-                .write(format!("# {}\n", stub.command()).as_bytes());
-            crate::debug::tell(&format!("kennel: {text}"));
+            announce_gdbstub(&name, stub, &workspace);
         }
         let mut vm = Vm::new(name, machine, log);
         crate::pause::record(&workspace.logdir, &vm, gdb.as_ref());
@@ -367,6 +352,27 @@ impl Plan {
         }
         Ok(vm)
     }
+}
+
+/// Tell the test's log, its `cmdline` and the person at the terminal how to
+/// attach gdb to machine `name`'s gdbstub.
+fn announce_gdbstub(name: &str, stub: &crate::debug::GdbStub, workspace: &Workspace) {
+    let waits = if stub.wait {
+        "; the guest waits for gdb's `continue` before its first instruction"
+    } else {
+        ""
+    };
+    let text = format!(
+        "machine `{name}` ({}): gdbstub on {}{waits}\n  {}\n",
+        workspace.logdir.display(),
+        stub.address,
+        stub.command()
+    );
+    workspace.log.line(text.trim_end());
+    workspace
+        .cmdline
+        .write(format!("# {}\n", stub.command()).as_bytes());
+    crate::debug::tell(&format!("kennel: {text}"));
 }
 
 /// When a cloud-init guest must be up: the test keeps a tenth of its timeout

@@ -1,7 +1,7 @@
 //! The results contract: the shape of every document a kennel job writes and a
 //! reader reads, as serde types that every writer and reader shares.
 //!
-//! `docs/results.md` (and the design's `results.md`) name the files and keys;
+//! The project's results contract (its README and `docs/ARCHITECTURE.md`) names the files and keys;
 //! this crate is the full schema, field by field, and [`schemas`] gives it as
 //! JSON Schema (committed as `docs/results.schema.json`). The documents:
 //! `results.json` ([`ResultsFile`]), a test's `result.json` ([`Outcome`]) and

@@ -30,7 +30,7 @@ pub fn list(a: ListArgs) -> Result<Ending, CliError> {
         if a.json {
             rows.push(row);
         } else {
-            println!("{}", human_line(&row));
+            println!("{}", kennel_config::text::visible(&human_line(&row)));
         }
     }
     if a.json {
@@ -90,7 +90,8 @@ fn listed(
     })
 }
 
-/// A row as `kennel list` prints it for people.
+/// A row as `kennel list` prints it for people (printed through
+/// `kennel_config::text::visible`: names and skip reasons may come from outside).
 fn human_line(row: &ListRow) -> String {
     let tags = |tags: &[String]| {
         if tags.is_empty() {

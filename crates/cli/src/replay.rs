@@ -44,7 +44,7 @@ pub fn replay(a: ReplayArgs) -> Result<Ending, CliError> {
         job.job_id
     );
     for note in choose_points(&mut selected.planned, &job.tests, &wanted) {
-        println!("kennel: {note}");
+        println!("kennel: {}", kennel_config::text::visible(&note));
     }
     let run_args = RunArgs {
         selection,

@@ -3,13 +3,15 @@ use std::io::Write;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use kennel_config::text::visible;
 use kennel_runner::{EventKind, RunEvent};
 
 use crate::terminal::Terminal;
 use crate::Reporter;
 
 /// On a terminal: the [`Terminal`] lines, plus a live line at the bottom with the
-/// elapsed time, the counts so far and the tests running now.
+/// elapsed time, the counts so far and the tests running now (their names
+/// through [`visible`]: a name from a TAP producer cannot steer the terminal).
 pub struct LiveTerminal {
     lines: Terminal<Vec<u8>>,
     bar: ProgressBar,
@@ -75,7 +77,7 @@ impl Reporter for LiveTerminal {
                 self.bar.enable_steady_tick(Duration::from_millis(250));
             }
             EventKind::TestStarted { index, name, .. } => {
-                self.running.insert(*index, name.clone());
+                self.running.insert(*index, visible(name).into_owned());
             }
             EventKind::TestFinished { index, result } => {
                 self.running.remove(index);

@@ -1,5 +1,6 @@
 use std::fmt::Write as _;
 
+use kennel_config::text::visible;
 use kennel_results::ResultsFile;
 
 use crate::human_secs;
@@ -7,7 +8,8 @@ use crate::human_secs;
 /// A job's summary as `kennel report [JOB]` prints it: a header line, one line per
 /// test (status, duration, name, then the reason indented below), and the closing
 /// `kennel: N passed, N failed, N skipped` line (FAIL, ERROR and INTERRUPTED count
-/// as failed). Ends with a newline.
+/// as failed). Ends with a newline. Names and reasons are shown through
+/// [`visible`]: the escape sequences a guest printed are written out, not obeyed.
 ///
 /// # Examples
 ///
@@ -48,10 +50,10 @@ pub fn summary_text(file: &ResultsFile) -> String {
             " {:<11} {:>7}  {}{flaky}",
             t.status.as_str(),
             human_secs(t.duration_s),
-            t.name
+            visible(&t.name)
         );
         if let Some(r) = &t.reason {
-            let _ = writeln!(out, "             {r}");
+            let _ = writeln!(out, "             {}", visible(r));
         }
     }
     let s = file.summary;

@@ -1,12 +1,17 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use kennel_config::text::visible;
 use kennel_runner::{EventKind, RunEvent, Status};
 
 use crate::{human_secs, Reporter};
 
 /// Plain text for a terminal or a CI log: one line per finished test, the reason
 /// and log folder of each failure, and a closing summary line.
+///
+/// Text from outside kennel (test names, reasons, detail lines, notes, the
+/// accelerator a test process reports) is printed through
+/// [`kennel_config::text::visible`]: its escape sequences are shown, not obeyed.
 pub struct Terminal<W: Write> {
     out: W,
     job_dir: PathBuf,
@@ -55,9 +60,10 @@ impl<W: Write> Reporter for Terminal<W> {
             EventKind::TestStarted { .. } => Ok(()),
             EventKind::TestRetrying { name, outcome, .. } => writeln!(
                 out,
-                " {:<11} {name}: {} (retrying)",
+                " {:<11} {}: {} (retrying)",
                 format!("{}", outcome.status),
-                outcome.reason.as_deref().unwrap_or("")
+                visible(name),
+                visible(outcome.reason.as_deref().unwrap_or(""))
             ),
             EventKind::TestFinished { result, .. } => {
                 if !self.told_about_accel {
@@ -68,7 +74,7 @@ impl<W: Write> Reporter for Terminal<W> {
                         .find(|a| a.contains("falling back"))
                     {
                         self.told_about_accel = true;
-                        let _ = writeln!(out, "kennel: note: machines run under {a}");
+                        let _ = writeln!(out, "kennel: note: machines run under {}", visible(a));
                     }
                 }
                 let flaky = if result.flaky {
@@ -78,7 +84,7 @@ impl<W: Write> Reporter for Terminal<W> {
                 };
                 let warm = match &result.machines.template {
                     Some(id) if result.machines.start == Some(kennel_runner::StartKind::Warm) => {
-                        format!(" (warm: {id})")
+                        format!(" (warm: {})", visible(id))
                     }
                     _ => String::new(),
                 };
@@ -87,17 +93,17 @@ impl<W: Write> Reporter for Terminal<W> {
                     " {:<11} {:>7}  {}{warm}{flaky}",
                     result.status.as_str(),
                     human_secs(result.duration_s),
-                    result.name
+                    visible(&result.name)
                 );
                 if result.status != Status::Pass {
                     if let Some(reason) = &result.reason {
-                        r = r.and_then(|_| writeln!(out, "             {reason}"));
+                        r = r.and_then(|_| writeln!(out, "             {}", visible(reason)));
                     }
                 }
                 if !result.status.is_ok() {
                     if let Some(detail) = &result.detail {
                         for line in detail.lines().skip(1).take(20) {
-                            r = r.and_then(|_| writeln!(out, "             {line}"));
+                            r = r.and_then(|_| writeln!(out, "             {}", visible(line)));
                         }
                     }
                     r = r.and_then(|_| {
@@ -110,7 +116,7 @@ impl<W: Write> Reporter for Terminal<W> {
                 }
                 r
             }
-            EventKind::Note { text } if self.verbose => writeln!(out, "kennel: {text}"),
+            EventKind::Note { text } if self.verbose => writeln!(out, "kennel: {}", visible(text)),
             EventKind::Note { .. } => Ok(()),
             EventKind::JobFinished {
                 summary,

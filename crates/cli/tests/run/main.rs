@@ -16,4 +16,5 @@ mod qemu_tree;
 mod reasons;
 mod steps;
 mod typed;
+mod untrusted;
 mod warm;

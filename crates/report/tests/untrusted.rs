@@ -92,3 +92,101 @@ fn summary_text_shows_names_and_reasons_escaped() {
         "{text}"
     );
 }
+
+/// A job of `tests` tests journalled into `dir`: test 0 fails with `REASON`
+/// and a `test.log` holding escape sequences; test 1 is a skip named `NAME`
+/// with `REASON`; the others pass.
+fn hostile_job(dir: &std::path::Path, tests: usize) {
+    use kennel_runner::{JournalEntry, JournalWriter};
+    let job = kennel_layout::JobDir::new(dir);
+    let mut journal = JournalWriter::create(&job.journal()).expect("journal");
+    let mut append = |e: JournalEntry| journal.append(&e).expect("append");
+    append(JournalEntry::Job {
+        job_id: common::JOB_ID.into(),
+        started: "2026-11-25T03:15:00Z".into(),
+        total: tests,
+        options: None,
+    });
+    let results: Vec<_> = (0..tests)
+        .map(|i| {
+            let (name, status, extra) = match i {
+                0 => (
+                    "failing".to_owned(),
+                    Status::Fail,
+                    json!({"reason": REASON}),
+                ),
+                1 => (NAME.to_owned(), Status::Skip, json!({"reason": REASON})),
+                _ => (format!("passing-{i:03}"), Status::Pass, json!({})),
+            };
+            common::result(i + 1, &name, status, 0.0, 0.1, 0, extra)
+        })
+        .collect();
+    for (index, t) in results.iter().enumerate() {
+        let logdir = dir.join(&t.logdir);
+        std::fs::create_dir_all(&logdir).expect("log folder");
+        std::fs::write(logdir.join("test.log"), format!("log: {REASON}\n")).expect("log");
+        append(JournalEntry::Planned {
+            index,
+            test: t.clone(),
+        });
+    }
+    for (index, t) in results.into_iter().enumerate() {
+        append(JournalEntry::Started { index });
+        append(JournalEntry::Finished { index, test: t });
+        append(JournalEntry::Ended { index });
+    }
+    append(JournalEntry::Done {
+        interrupted: false,
+        duration_s: 1.0,
+    });
+}
+
+fn report_html(tests: usize) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    hostile_job(dir.path(), tests);
+    let errors = kennel_report::rebuild(dir.path()).expect("rebuilt");
+    assert!(errors.is_empty(), "{errors:?}");
+    std::fs::read_to_string(dir.path().join("report.html")).expect("report.html")
+}
+
+const REASON_IN_HTML: &str = r"not ok 1 - \x1b]0;PWNED-TITLE\x07\x1b[2J\x1b[31mred";
+
+#[test]
+fn report_html_shows_names_reasons_and_logs_escaped() {
+    let html = report_html(3);
+
+    // A carriage return is layout on the page (a `<pre>` shows it as such).
+    assert!(
+        !html.contains(['\x1b', '\x07', '\u{202e}']),
+        "{}",
+        html.escape_debug()
+    );
+    // The failure's and the skip's reasons (under the name and in the
+    // timeline bar's title), and every test.log.
+    assert_eq!(html.matches(REASON_IN_HTML).count(), 2 * 2 + 3, "{html}");
+    let reason = format!("<div class=\"reason\">{REASON_IN_HTML}\rok</div>");
+    assert_eq!(html.matches(&reason).count(), 2, "{html}");
+    assert!(
+        html.contains(&format!("log: {REASON_IN_HTML}\rok\n")),
+        "{html}"
+    );
+    assert!(html.contains(r"t.sh: pass\u{202e}liaf"), "{html}");
+}
+
+#[test]
+fn a_big_jobs_table_data_shows_names_and_reasons_escaped() {
+    // Over the page's inline limit: the skip is a row of a compact table's JSON.
+    let html = report_html(120);
+
+    assert!(
+        !html.contains(['\x1b', '\x07', '\u{202e}']),
+        "{}",
+        html.escape_debug()
+    );
+    // In the JSON, each `\` of the written-out form is escaped once more.
+    let row = format!(
+        r#""t.sh: pass\\u{{202e}}liaf","{}\ro"#,
+        REASON_IN_HTML.replace('\\', r"\\")
+    );
+    assert!(html.contains(&row), "{html}");
+}

@@ -8,7 +8,7 @@ use kennel_runner::TestResult;
 use serde::Serialize;
 
 use super::page::{class, group};
-use super::text::{href, is_relative_inside, tail};
+use super::text::{href, is_relative_inside, shown, tail};
 use super::LOG_CAP;
 use crate::{human_secs, ReportError};
 
@@ -75,8 +75,8 @@ pub(super) fn compact_row(i: usize, t: &TestResult, job_dir: &Path) -> Result<St
     let row = (
         i + 1,
         human_secs(t.duration_s),
-        &t.name,
-        &t.reason,
+        shown(&t.name),
+        t.reason.as_deref().map(shown),
         folder,
         log_href,
     );

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use kennel_assets::{BatchEvent, BatchItem, Cache, FetchEvent, FetchPolicy, PurgeRule};
+use kennel_config::text::visible;
 use kennel_spec::AssetSource;
 
 use crate::args::AssetsCommand;
@@ -154,7 +155,7 @@ fn fetch(cache: &Cache, paths: Vec<PathBuf>, allow_unverified: bool) -> Result<E
     let discovery =
         kennel_runner::discover(&paths, &indexmap::IndexMap::new()).map_err(CliError::usage)?;
     for f in &discovery.failures {
-        eprintln!("kennel: error: {}", f.message);
+        eprintln!("kennel: error: {}", visible(&f.message));
     }
     let qemu_failed = precache_qemu_tests(&discovery);
     let (items, unresolved) = declared(&discovery);
@@ -208,7 +209,7 @@ fn precache_qemu_tests(discovery: &kennel_runner::Discovery) -> usize {
     for t in files {
         if let Err(why) = kennel_runner::qemu_tree::precache(t, None) {
             let why = kennel_runner::error_chain(&why);
-            eprintln!("kennel: error: {}: {why}", t.file.display());
+            eprintln!("kennel: error: {}: {}", t.file.display(), visible(&why));
             failed += 1;
         }
     }
@@ -257,7 +258,7 @@ fn declared(discovery: &kennel_runner::Discovery) -> (Vec<BatchItem>, usize) {
                     Err(e) => {
                         unresolved += 1;
                         let why = kennel_machine::error_chain(&e);
-                        println!(" FAILED {}: {why}", label(name));
+                        println!(" FAILED {}: {}", label(name), visible(&why));
                     }
                 }
             }
@@ -338,7 +339,11 @@ impl Bars {
                         path.display(),
                         elapsed.as_secs_f64()
                     ),
-                    Err(e) => println!(" FAILED {}: {}", item.label, kennel_runner::error_chain(e)),
+                    Err(e) => println!(
+                        " FAILED {}: {}",
+                        item.label,
+                        visible(&kennel_runner::error_chain(e))
+                    ),
                 }
             }
             _ => {}

@@ -1,5 +1,7 @@
 //! `kennel doctor`.
 
+use kennel_config::text::visible;
+
 use crate::args::DoctorArgs;
 use crate::exit::{CliError, Ending};
 
@@ -22,14 +24,14 @@ pub fn doctor(a: DoctorArgs) -> Result<Ending, CliError> {
                     b.source
                 );
                 if let Some(foreign) = kennel_machine::modules::ForeignModules::once(&b.path) {
-                    println!("  {:<8} {foreign}", "modules");
+                    println!("  {:<8} {}", "modules", visible(&foreign.to_string()));
                 }
                 if arch == kennel_machine::host_arch() {
                     host_binary = Some(b.path);
                 }
             }
             Err(e) => {
-                println!("  {arch:<8} missing: {e}");
+                println!("  {arch:<8} missing: {}", visible(&e.to_string()));
                 fixes.push(format!(
                     "apt-get install {}",
                     kennel_machine::debian_package(arch)
@@ -40,9 +42,15 @@ pub fn doctor(a: DoctorArgs) -> Result<Ending, CliError> {
     println!("Accelerator:");
     match host_binary {
         Some(b) => match kennel_machine::probe_kvm(&b) {
-            Ok(p) if p.usable => println!("  KVM usable: {}", p.detail),
-            Ok(p) => println!("  KVM not usable ({}); tests run under TCG", p.detail),
-            Err(e) => println!("  KVM probe failed: {e}; tests run under TCG"),
+            Ok(p) if p.usable => println!("  KVM usable: {}", visible(&p.detail)),
+            Ok(p) => println!(
+                "  KVM not usable ({}); tests run under TCG",
+                visible(&p.detail)
+            ),
+            Err(e) => println!(
+                "  KVM probe failed: {}; tests run under TCG",
+                visible(&e.to_string())
+            ),
         },
         None => println!("  no QEMU for the host architecture, KVM not probed"),
     }
@@ -56,10 +64,12 @@ pub fn doctor(a: DoctorArgs) -> Result<Ending, CliError> {
     {
         Ok(out) if out.status.success() => println!(
             "  qemu-img {}",
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .next()
-                .unwrap_or("")
+            visible(
+                String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+            )
         ),
         _ => println!("  qemu-img missing (apt-get install qemu-utils): `image` tests will ERROR"),
     }
@@ -97,7 +107,7 @@ fn guest_pieces(fixes: &mut Vec<String>) {
         match piece {
             Ok(path) => println!("  {name:<8} {}", path.display()),
             Err(missing) => {
-                println!("  {name:<8} missing: {missing}");
+                println!("  {name:<8} missing: {}", visible(&missing.to_string()));
                 if let Some(package) = missing.debian_package() {
                     fixes.push(format!("apt-get install {package}"));
                 }
@@ -139,8 +149,9 @@ fn debugging(fixes: &mut Vec<String>) {
         Err(problem) => {
             let why = kennel_machine::error_chain(&problem);
             println!(
-                "  ptrace   gdb cannot attach to a running process ({scope_text}): {why}; \
-                 qemu-backtrace.txt will say so"
+                "  ptrace   gdb cannot attach to a running process ({scope_text}): {}; \
+                 qemu-backtrace.txt will say so",
+                visible(&why)
             );
             if scope.as_deref().is_some_and(|v| v != "0") {
                 fixes.push("sysctl kernel.yama.ptrace_scope=0".into());

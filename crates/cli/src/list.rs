@@ -23,7 +23,10 @@ pub fn list(a: ListArgs) -> Result<Ending, CliError> {
         let Some(row) = listed(p, &selected.overrides, a.qemu.as_deref()) else {
             invalid = true;
             if let Planned::Invalid(f) = &p.what {
-                eprintln!("kennel: error: {}", f.message);
+                eprintln!(
+                    "kennel: error: {}",
+                    kennel_config::text::visible(&f.message)
+                );
             }
             continue;
         };

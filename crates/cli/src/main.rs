@@ -16,6 +16,7 @@ mod run_test;
 mod select;
 
 use clap::Parser;
+use kennel_config::text::visible;
 
 use crate::args::{Cli, Command};
 use crate::exit::{CliError, Ending};
@@ -26,7 +27,7 @@ fn main() {
         .map_err(CliError::usage)
         .and_then(|_| dispatch(cli));
     if let Err(e) = &result {
-        eprintln!("kennel: {e}");
+        eprintln!("kennel: {}", visible(&e.to_string()));
     }
     std::process::exit(exit::code(&result));
 }

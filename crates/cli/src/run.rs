@@ -6,6 +6,7 @@ use kennel_report::{JsonEvents, LiveTerminal, Reporter, ResultsDir, Terminal};
 use kennel_results::RunOptions;
 use kennel_runner::{JobOptions, Planned, RunEvent, RunnerError};
 
+use kennel_config::text::visible;
 use kennel_config::TestSettings;
 
 use crate::args::{Format, NoTests, RunArgs};
@@ -21,7 +22,7 @@ pub fn run(a: RunArgs) -> Result<Ending, CliError> {
 /// Run a selection with the options of `a`, print, write results, and say how it went.
 pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
     for f in &selected.failures {
-        eprintln!("kennel: error: {}", f.message);
+        eprintln!("kennel: error: {}", visible(&f.message));
     }
     if let Some(why) = &selected.why_empty {
         return empty_selection(why, a.no_tests);
@@ -194,7 +195,7 @@ fn check_runnable(selected: &Selected) -> Result<(), CliError> {
     for p in &selected.planned {
         if let Planned::Invalid(f) = &p.what {
             if !selected.failures.iter().any(|d| d.path == f.path) {
-                eprintln!("kennel: error: {}", f.message);
+                eprintln!("kennel: error: {}", visible(&f.message));
             }
         }
     }

@@ -102,7 +102,12 @@ fn console_wait_fails_at_the_step_timeout() {
     ));
 
     assert_eq!(test["status"], "FAIL", "{test}");
-    assert!(reason(&test).contains("timed out"), "{test}");
+    assert!(
+        reason(&test).contains(
+            "/t.toml:7, console \"never printed\"): timed out after 3s waiting for \"never printed\" on console of main"
+        ),
+        "{test}"
+    );
 }
 
 #[test]
@@ -120,7 +125,14 @@ fn guest_command_fails_at_the_step_timeout() {
         "timeout = \"60s\"\n{GUEST}\n[[step]]\nrun = \"sleep 100\"\ntimeout = \"3s\"\n"
     ));
 
+    // The busybox guest's commands go through its console: the wait is for the
+    // command's end marker there.
     assert_eq!(test["status"], "FAIL", "{test}");
+    assert!(
+        reason(&test).contains("/t.toml:7, run sleep 100): timed out after 3s waiting for "),
+        "{test}"
+    );
+    assert!(reason(&test).contains(" on console of main"), "{test}");
 }
 
 #[test]
@@ -139,6 +151,12 @@ fn console_command_fails_at_the_step_timeout() {
     ));
 
     assert_eq!(test["status"], "FAIL", "{test}");
+    assert!(
+        reason(&test).contains(
+            "/t.toml:8, exec sleep 100): timed out after 3s waiting for \"never printed\" on console of main"
+        ),
+        "{test}"
+    );
 }
 
 const PAUSED: &str = "name = \"t\"\n[machine]\ntype = \"none\"\nargs = [\"-nodefaults\", \"-S\"]\n";
@@ -150,6 +168,12 @@ fn polling_step_fails_at_its_timeout() {
     ));
 
     assert_eq!(test["status"], "FAIL", "{test}");
+    assert!(
+        reason(&test).contains(
+            "/t.toml:7, qmp query-status): timed out after 1s waiting for the step to pass ("
+        ),
+        "{test}"
+    );
     assert!(reason(&test).contains("attempts"), "{test}");
 }
 
@@ -169,6 +193,12 @@ fn exit_wait_fails_at_the_step_timeout() {
     ));
 
     assert_eq!(test["status"], "FAIL", "{test}");
+    assert!(
+        reason(&test).contains(
+            "/t.toml:7, exit): timed out after 1s waiting for QEMU `main` to exit by itself"
+        ),
+        "{test}"
+    );
 }
 
 #[test]

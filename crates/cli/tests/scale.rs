@@ -203,7 +203,7 @@ fn after_a_sigkill_of_the_runner_report_rebuilds_every_file_accounting_for_every
 }
 
 #[test]
-fn replay_of_a_job_whose_runner_died_runs_its_tests_again() {
+fn replay_of_a_job_whose_results_files_are_gone_runs_its_tests_again() {
     let tests = scripts(&[("a.sh", "exit 0")]);
     let results = tempfile::tempdir().expect("results");
     let rd = path_str(results.path());

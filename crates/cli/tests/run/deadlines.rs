@@ -97,7 +97,7 @@ const GUEST: &str = "name = \"t\"\ntags = [\"arch:x86_64\"]\n[machine]\nguest = 
 
 #[test]
 fn console_wait_fails_at_the_step_timeout() {
-    let (test, _) = outcome(&format!(
+    let (test, elapsed) = outcome(&format!(
         "timeout = \"60s\"\n{GUEST}\n[[step]]\nconsole = \"never printed\"\ntimeout = \"3s\"\n"
     ));
 
@@ -108,6 +108,8 @@ fn console_wait_fails_at_the_step_timeout() {
         ),
         "{test}"
     );
+    // A lower bound only: load makes a run slower, never faster.
+    assert!(elapsed >= Duration::from_secs(3), "{elapsed:?}");
 }
 
 #[test]
@@ -121,7 +123,7 @@ fn console_wait_is_interrupted_by_the_test_timeout() {
 
 #[test]
 fn guest_command_fails_at_the_step_timeout() {
-    let (test, _) = outcome(&format!(
+    let (test, elapsed) = outcome(&format!(
         "timeout = \"60s\"\n{GUEST}\n[[step]]\nrun = \"sleep 100\"\ntimeout = \"3s\"\n"
     ));
 
@@ -133,6 +135,8 @@ fn guest_command_fails_at_the_step_timeout() {
         "{test}"
     );
     assert!(reason(&test).contains(" on console of main"), "{test}");
+    // A lower bound only: load makes a run slower, never faster.
+    assert!(elapsed >= Duration::from_secs(3), "{elapsed:?}");
 }
 
 #[test]
@@ -146,7 +150,7 @@ fn guest_command_is_interrupted_by_the_test_timeout() {
 
 #[test]
 fn console_command_fails_at_the_step_timeout() {
-    let (test, _) = outcome(&format!(
+    let (test, elapsed) = outcome(&format!(
         "timeout = \"60s\"\n{GUEST}channel = \"console\"\n\n[[step]]\nexec = \"sleep 100\"\nexpect = \"never printed\"\ntimeout = \"3s\"\n"
     ));
 
@@ -157,13 +161,15 @@ fn console_command_fails_at_the_step_timeout() {
         ),
         "{test}"
     );
+    // A lower bound only: load makes a run slower, never faster.
+    assert!(elapsed >= Duration::from_secs(3), "{elapsed:?}");
 }
 
 const PAUSED: &str = "name = \"t\"\n[machine]\ntype = \"none\"\nargs = [\"-nodefaults\", \"-S\"]\n";
 
 #[test]
 fn polling_step_fails_at_its_timeout() {
-    let (test, _) = outcome(&format!(
+    let (test, elapsed) = outcome(&format!(
         "timeout = \"30s\"\n{PAUSED}\n[[step]]\nqmp = \"query-status\"\nreturns = {{ status = \"running\" }}\npoll = true\ntimeout = \"1s\"\n"
     ));
 
@@ -175,6 +181,8 @@ fn polling_step_fails_at_its_timeout() {
         "{test}"
     );
     assert!(reason(&test).contains("attempts"), "{test}");
+    // A lower bound only: load makes a run slower, never faster.
+    assert!(elapsed >= Duration::from_secs(1), "{elapsed:?}");
 }
 
 #[test]
@@ -188,7 +196,7 @@ fn polling_step_is_interrupted_by_the_test_timeout() {
 
 #[test]
 fn exit_wait_fails_at_the_step_timeout() {
-    let (test, _) = outcome(&format!(
+    let (test, elapsed) = outcome(&format!(
         "timeout = \"30s\"\n{PAUSED}\n[[step]]\nexit = {{ code = 0 }}\ntimeout = \"1s\"\n"
     ));
 
@@ -199,6 +207,8 @@ fn exit_wait_fails_at_the_step_timeout() {
         ),
         "{test}"
     );
+    // A lower bound only: load makes a run slower, never faster.
+    assert!(elapsed >= Duration::from_secs(1), "{elapsed:?}");
 }
 
 #[test]

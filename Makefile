@@ -50,8 +50,10 @@ test:
 	$(CARGO) test --workspace --doc
 	$(CARGO) run --quiet -p kennel-cli -- run examples/ tests/functional/pass tests/functional/guest tests/functional/cloud --results-dir target/kennel-results
 	bash scripts/check-no-skips.sh target/kennel-results/latest
-	# Version-bound expectations: on each QEMU one of each pair SKIPs by design.
+	# Version-bound expectations: on each QEMU one of each pair SKIPs by design,
+	# and the other PASSes.
 	$(CARGO) run --quiet -p kennel-cli -- run tests/functional/versions --results-dir target/kennel-results
+	bash scripts/check-versions-pair.sh target/kennel-results/latest
 
 # The same QMP, machine, machine-core and CLI suites and the examples against
 # QEMU 10.0 as well: Debian's bookworm-backports packages unpacked into
@@ -71,5 +73,6 @@ test-qemu10:
 	$(CARGO) run --quiet -p kennel-cli -- run --qemu $(QEMU10)/qemu-system-x86_64 examples/ tests/functional/pass tests/functional/guest --results-dir target/kennel-results-qemu10
 	bash scripts/check-no-skips.sh target/kennel-results-qemu10/latest
 	$(CARGO) run --quiet -p kennel-cli -- run --qemu $(QEMU10)/qemu-system-x86_64 tests/functional/versions --results-dir target/kennel-results-qemu10
+	bash scripts/check-versions-pair.sh target/kennel-results-qemu10/latest
 	# QEMU 10.0.2's own quick x86_64 tests/functional under kennel and directly: equal verdicts.
 	KENNEL="$(CARGO) run --quiet -p kennel-cli --" bash scripts/compare-qemu-functional.sh

@@ -5,7 +5,10 @@
 # run twice: under `kennel run`, and directly the way meson runs them (`python3
 # FILE` with meson's environment and timeout, as many at once as kennel's jobs).
 # The verdicts of every test point, and of each file, must be equal: else it
-# fails naming each difference. It says both wall times.
+# fails naming each difference. Agreement has a floor: at least one test point
+# PASSes on each side; under KENNEL_REQUIRE_ALL kennel SKIPs nothing the direct
+# run did not skip; kennel's exit status is 0, or 1 only when a test fails both
+# ways. It says both wall times.
 #
 #   scripts/compare-qemu-functional.sh
 #   KENNEL="target/debug/kennel" OUT=dir JOBS=n scripts/compare-qemu-functional.sh
@@ -73,14 +76,17 @@ wait
 direct_ms=$((($(date +%s%N) - start) / 1000000))
 
 start=$(date +%s%N)
+kennel_rc=0
 "${kennel[@]}" run "$functional" -t quick,arch:x86_64 --qemu "$bin/qemu-system-x86_64" \
-  --offline --jobs "$jobs" --results-dir "$out/kennel" >"$out/kennel.log" 2>&1 || true
+  --offline --jobs "$jobs" --results-dir "$out/kennel" >"$out/kennel.log" 2>&1 || kennel_rc=$?
 kennel_ms=$((($(date +%s%N) - start) / 1000000))
 tail -n 2 "$out/kennel.log"
 
-python3 - "$out" "$kennel_ms" "$direct_ms" "${set[@]%% *}" <<'EOF'
+case ${KENNEL_REQUIRE_ALL:-} in '' | 0 | false | no | off) require_all=0 ;; *) require_all=1 ;; esac
+python3 - "$out" "$kennel_ms" "$direct_ms" "$kennel_rc" "$require_all" "${set[@]%% *}" <<'EOF'
 import json, os, re, sys
-out, kennel_s, direct_s, names = sys.argv[1], int(sys.argv[2]) / 1000, int(sys.argv[3]) / 1000, sys.argv[4:]
+out, kennel_s, direct_s = sys.argv[1], int(sys.argv[2]) / 1000, int(sys.argv[3]) / 1000
+kennel_rc, require_all, names = int(sys.argv[4]), sys.argv[5] == "1", sys.argv[6:]
 point = re.compile(r"^(not )?ok\s+\d+\s*(?:-\s*)?(.*?)(?:\s*#\s*(skip|todo)\b.*)?$", re.I)
 
 def direct(name):
@@ -125,8 +131,31 @@ for s in want.values():
 summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
 print(f"compare-qemu-functional: {len(names)} files, {len(want)} verdicts directly ({summary}); "
       f"wall time: kennel {kennel_s:.1f} s, direct {direct_s:.1f} s")
+
+# A floor under the agreement: two runs that both skip everything, or break the
+# same way, agree and prove nothing.
+floor = []
+for side, verdicts in (("kennel", got), ("direct", want)):
+    if "PASS" not in verdicts.values():
+        floor.append(f"  no test point PASSed {side}")
+if require_all:
+    for key in sorted(got, key=lambda k: (k[0], k[1] or "")):
+        if got[key] == "SKIP" and want.get(key) != "SKIP":
+            what = f"test_{key[0]}.py" + (f": {key[1]}" if key[1] else "")
+            floor.append(f"  {what}: kennel SKIP, direct {want.get(key, 'absent')} (KENNEL_REQUIRE_ALL)")
+# kennel exits 1 when a verdict is FAIL, ERROR or INTERRUPTED, else 0: any other
+# status (a usage error, results not written, a crash) fails, and so does 1 unless
+# a test fails both ways.
+failing = {"FAIL", "ERROR", "INTERRUPTED"}
+failed_both = [k for k in got if got[k] in failing and want.get(k) == got[k]]
+if kennel_rc not in (0, 1) or (kennel_rc == 1) != bool(failed_both):
+    floor.append(f"  kennel exited with status {kennel_rc} "
+                 f"({'with' if failed_both else 'without'} a verdict that fails both ways; see {out}/kennel.log)")
 if diffs:
     print("compare-qemu-functional: the verdicts differ:", *diffs, sep="\n")
+if floor:
+    print("compare-qemu-functional: the runs agree on too little:", *floor, sep="\n")
+if diffs or floor:
     sys.exit(1)
 print("compare-qemu-functional: kennel's verdicts equal the direct run's")
 EOF

@@ -203,7 +203,7 @@ fn after_a_sigkill_of_the_runner_report_rebuilds_every_file_accounting_for_every
 }
 
 #[test]
-fn replay_of_a_job_whose_runner_died_runs_its_tests_again() {
+fn replay_of_a_job_whose_results_files_are_gone_runs_its_tests_again() {
     let tests = scripts(&[("a.sh", "exit 0")]);
     let results = tempfile::tempdir().expect("results");
     let rd = path_str(results.path());
@@ -224,6 +224,66 @@ fn replay_of_a_job_whose_runner_died_runs_its_tests_again() {
     );
     assert!(text(&replayed.stdout).contains("replaying 1 of 1 tests"));
     assert!(job.join("results.json").is_file());
+}
+
+#[test]
+fn replay_of_a_job_whose_runner_died_runs_its_tests_again() {
+    // The second test hangs the first time only: its replay passes.
+    let tests = scripts(&[
+        ("a-passes.sh", "exit 0"),
+        (
+            "b-hangs-once.sh",
+            "[ -e \"$0.ran\" ] && exit 0\ntouch \"$0.ran\"\nexec sleep 300",
+        ),
+    ]);
+    let results = tempfile::tempdir().expect("results");
+    let rd = path_str(results.path());
+    let marker = format!("kennel-scale-replay-{}", std::process::id());
+    let mut runner = kennel(&[
+        "run",
+        path_str(tests.path()),
+        "-j",
+        "1",
+        "--results-dir",
+        rd,
+    ])
+    .env("KENNEL_TEST_MARKER", &marker)
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("start kennel");
+    let job: PathBuf = results.path().join("latest");
+    let journal = job.join("journal.jsonl");
+    wait_for("the second test to start", || {
+        std::fs::read_to_string(&journal)
+            .is_ok_and(|j| j.contains(r#"{"kind":"started","index":1}"#))
+    });
+    runner.kill().expect("SIGKILL the runner");
+    runner.wait().expect("reap the runner");
+    let died = std::fs::canonicalize(&job).expect("job");
+    assert!(!died.join("results.json").exists());
+    wait_for("the hanging test to go with its runner", || {
+        processes_with(&marker).is_empty()
+    });
+
+    let replayed = run(&["replay", path_str(&died), "--results-dir", rd]);
+
+    assert_eq!(
+        replayed.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&replayed.stdout),
+        text(&replayed.stderr)
+    );
+    assert!(
+        text(&replayed.stdout).contains("replaying 2 of 2 tests"),
+        "{}",
+        text(&replayed.stdout)
+    );
+    let again = std::fs::canonicalize(&job).expect("the replay's job");
+    assert_ne!(again, died);
+    let tests = &json(&again.join("results.json"))["tests"];
+    assert_eq!(field(tests, "status"), ["PASS", "PASS"], "{tests}");
 }
 
 #[test]

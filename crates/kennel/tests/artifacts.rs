@@ -44,7 +44,21 @@ fn a_machine_whose_calls_all_succeeded_leaves_no_artifacts() {
     vm.qmp("query-status", json!(null)).expect("status");
     drop(vm);
 
-    assert!(!logdir.join("registers.txt").exists());
+    let left: Vec<String> = std::fs::read_dir(&logdir)
+        .expect("log folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    let artifacts: Vec<&String> = left
+        .iter()
+        .filter(|name| {
+            ["registers.txt", "qemu-backtrace.txt", "dmesg.txt"].contains(&name.as_str())
+                || (name.starts_with("screendump") && name.ends_with(".png"))
+        })
+        .collect();
+    assert!(
+        artifacts.is_empty(),
+        "failure artifacts {artifacts:?} in {left:?}"
+    );
     drop(t);
     let _ = std::fs::remove_dir_all(logdir);
 }

@@ -97,12 +97,19 @@ const GUEST: &str = "name = \"t\"\ntags = [\"arch:x86_64\"]\n[machine]\nguest = 
 
 #[test]
 fn console_wait_fails_at_the_step_timeout() {
-    let (test, _) = outcome(&format!(
+    let (test, elapsed) = outcome(&format!(
         "timeout = \"60s\"\n{GUEST}\n[[step]]\nconsole = \"never printed\"\ntimeout = \"3s\"\n"
     ));
 
     assert_eq!(test["status"], "FAIL", "{test}");
-    assert!(reason(&test).contains("timed out"), "{test}");
+    assert!(
+        reason(&test).contains(
+            "/t.toml:7, console \"never printed\"): timed out after 3s waiting for \"never printed\" on console of main"
+        ),
+        "{test}"
+    );
+    // A lower bound only: load makes a run slower, never faster.
+    assert!(elapsed >= Duration::from_secs(3), "{elapsed:?}");
 }
 
 #[test]
@@ -116,11 +123,20 @@ fn console_wait_is_interrupted_by_the_test_timeout() {
 
 #[test]
 fn guest_command_fails_at_the_step_timeout() {
-    let (test, _) = outcome(&format!(
+    let (test, elapsed) = outcome(&format!(
         "timeout = \"60s\"\n{GUEST}\n[[step]]\nrun = \"sleep 100\"\ntimeout = \"3s\"\n"
     ));
 
+    // The busybox guest's commands go through its console: the wait is for the
+    // command's end marker there.
     assert_eq!(test["status"], "FAIL", "{test}");
+    assert!(
+        reason(&test).contains("/t.toml:7, run sleep 100): timed out after 3s waiting for "),
+        "{test}"
+    );
+    assert!(reason(&test).contains(" on console of main"), "{test}");
+    // A lower bound only: load makes a run slower, never faster.
+    assert!(elapsed >= Duration::from_secs(3), "{elapsed:?}");
 }
 
 #[test]
@@ -134,23 +150,39 @@ fn guest_command_is_interrupted_by_the_test_timeout() {
 
 #[test]
 fn console_command_fails_at_the_step_timeout() {
-    let (test, _) = outcome(&format!(
+    let (test, elapsed) = outcome(&format!(
         "timeout = \"60s\"\n{GUEST}channel = \"console\"\n\n[[step]]\nexec = \"sleep 100\"\nexpect = \"never printed\"\ntimeout = \"3s\"\n"
     ));
 
     assert_eq!(test["status"], "FAIL", "{test}");
+    assert!(
+        reason(&test).contains(
+            "/t.toml:8, exec sleep 100): timed out after 3s waiting for \"never printed\" on console of main"
+        ),
+        "{test}"
+    );
+    // A lower bound only: load makes a run slower, never faster.
+    assert!(elapsed >= Duration::from_secs(3), "{elapsed:?}");
 }
 
 const PAUSED: &str = "name = \"t\"\n[machine]\ntype = \"none\"\nargs = [\"-nodefaults\", \"-S\"]\n";
 
 #[test]
 fn polling_step_fails_at_its_timeout() {
-    let (test, _) = outcome(&format!(
+    let (test, elapsed) = outcome(&format!(
         "timeout = \"30s\"\n{PAUSED}\n[[step]]\nqmp = \"query-status\"\nreturns = {{ status = \"running\" }}\npoll = true\ntimeout = \"1s\"\n"
     ));
 
     assert_eq!(test["status"], "FAIL", "{test}");
+    assert!(
+        reason(&test).contains(
+            "/t.toml:7, qmp query-status): timed out after 1s waiting for the step to pass ("
+        ),
+        "{test}"
+    );
     assert!(reason(&test).contains("attempts"), "{test}");
+    // A lower bound only: load makes a run slower, never faster.
+    assert!(elapsed >= Duration::from_secs(1), "{elapsed:?}");
 }
 
 #[test]
@@ -164,11 +196,19 @@ fn polling_step_is_interrupted_by_the_test_timeout() {
 
 #[test]
 fn exit_wait_fails_at_the_step_timeout() {
-    let (test, _) = outcome(&format!(
+    let (test, elapsed) = outcome(&format!(
         "timeout = \"30s\"\n{PAUSED}\n[[step]]\nexit = {{ code = 0 }}\ntimeout = \"1s\"\n"
     ));
 
     assert_eq!(test["status"], "FAIL", "{test}");
+    assert!(
+        reason(&test).contains(
+            "/t.toml:7, exit): timed out after 1s waiting for QEMU `main` to exit by itself"
+        ),
+        "{test}"
+    );
+    // A lower bound only: load makes a run slower, never faster.
+    assert!(elapsed >= Duration::from_secs(1), "{elapsed:?}");
 }
 
 #[test]

@@ -361,9 +361,9 @@ fn ctrl_c_while_paused_ends_the_job_with_results_written_and_no_qemu_left() {
     let screen = seen.lock().expect("lock").clone();
     assert!(paused, "{screen}");
     assert_eq!(status.code(), Some(130), "{screen}");
-    assert!(
-        results.path().join("latest/results.json").exists(),
-        "{screen}"
-    );
+    let written = std::fs::read_to_string(results.path().join("latest/results.json"))
+        .unwrap_or_else(|e| panic!("results.json: {e}\n{screen}"));
+    let written: Value = serde_json::from_str(&written).expect("results.json is JSON");
+    assert_eq!(written["tests"][0]["status"], "INTERRUPTED", "{written}");
     assert!(survivors_after(&marker, std::time::Duration::from_secs(2)).is_empty());
 }

@@ -148,15 +148,42 @@ fn meson_s_quick_set_is_the_quick_tag_and_list_shows_tags_and_timeouts() {
     let Some((_tree, functional)) = fake_tree() else {
         return;
     };
+
+    let quick = listed(&functional, &["-t", "quick"]);
+    let everything = listed(&functional, &[]);
+
+    let tags = serde_json::json!(["quick", "arch:x86_64"]);
+    assert_eq!(
+        quick,
+        [
+            (
+                "test_env.py".to_string(),
+                tags.clone(),
+                serde_json::json!(90.0)
+            ),
+            ("test_version.py".to_string(), tags, serde_json::json!(90.0)),
+        ]
+    );
+    // The thorough test: its own tag and meson's `test_timeouts` entry for it.
+    let slow = everything
+        .iter()
+        .find(|(file, _, _)| file == "test_slow.py")
+        .unwrap_or_else(|| panic!("test_slow.py listed: {everything:?}"));
+    assert_eq!(slow.1, serde_json::json!(["thorough", "arch:x86_64"]));
+    assert_eq!(slow.2, serde_json::json!(3.0));
+}
+
+/// `kennel list --json` of a tree's functional tests with `args`: each row's
+/// file name, tags and timeout.
+fn listed(functional: &Path, args: &[&str]) -> Vec<(String, Value, Value)> {
     let out = Command::new(env!("CARGO_BIN_EXE_kennel"))
-        .args(["list", "--json", "-t", "quick"])
-        .arg(&functional)
+        .args(["list", "--json"])
+        .args(args)
+        .arg(functional)
         .output()
         .expect("kennel list");
-
     let rows: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    let rows: Vec<(String, Value, Value)> = rows
-        .as_array()
+    rows.as_array()
         .expect("rows")
         .iter()
         .map(|r| {
@@ -169,19 +196,7 @@ fn meson_s_quick_set_is_the_quick_tag_and_list_shows_tags_and_timeouts() {
                 r["timeout_s"].clone(),
             )
         })
-        .collect();
-    let tags = serde_json::json!(["quick", "arch:x86_64"]);
-    assert_eq!(
-        rows,
-        [
-            (
-                "test_env.py".to_string(),
-                tags.clone(),
-                serde_json::json!(90.0)
-            ),
-            ("test_version.py".to_string(), tags, serde_json::json!(90.0)),
-        ]
-    );
+        .collect()
 }
 
 #[test]

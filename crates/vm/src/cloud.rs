@@ -144,7 +144,8 @@ pub fn job_key(dir: &Path) -> Result<JobKey, CloudSetupError> {
     }
 }
 
-fn load_key(path: &Path) -> Result<JobKey, CloudSetupError> {
+/// The key at `path` (the job's, or a template's).
+pub(crate) fn load_key(path: &Path) -> Result<JobKey, CloudSetupError> {
     let key = KeyPair::load(path).map_err(|source| CloudSetupError::ReadKey {
         path: path.to_path_buf(),
         source: Box::new(source),

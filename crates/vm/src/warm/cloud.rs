@@ -132,10 +132,9 @@ pub(super) fn reconnect(
         return Err(WarmError::NotSsh.into());
     };
     let key_path = template.dir.join(KEY);
-    let key = KeyPair::load(&key_path).map_err(|source| WarmError::ReadKey {
-        path: key_path.clone(),
-        source: Box::new(source),
-    })?;
+    let key = crate::cloud::load_key(&key_path)
+        .map_err(|e| WarmError::Cloud(Box::new(e)))?
+        .key;
     vm.reconnect_ssh(&key, host_key.clone(), job_key, deadline, cmdline)
         .map_err(|e: VmError| WarmError::Reconnect(Box::new(e)).into())
 }

@@ -163,16 +163,8 @@ pub enum WarmError {
         #[source]
         source: Box<kennel_ssh::SshError>,
     },
-    /// The template's key could not be read.
-    #[error("cannot read {}", path.display())]
-    ReadKey {
-        /// The key file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: Box<kennel_ssh::SshError>,
-    },
-    /// The template's (or the restore's) overlay or seed could not be made.
+    /// The template's key could not be read, or its (or the restore's)
+    /// overlay or seed could not be made.
     #[error(transparent)]
     Cloud(Box<CloudSetupError>),
     /// The template of a cloud recipe is not reached over SSH.

@@ -41,6 +41,18 @@ pub enum Command {
     RunTest(RunTestArgs),
 }
 
+impl Command {
+    /// Whether the command only prints what it reads (a listing, a summary, a
+    /// diagnosis), starting no machine and writing no results.
+    pub fn only_prints(&self) -> bool {
+        match self {
+            Command::List(_) | Command::Doctor(_) => true,
+            Command::Report(report) => report.action.is_none(),
+            _ => false,
+        }
+    }
+}
+
 /// Options shared by `run` and `list`.
 #[derive(Debug, Args)]
 pub struct Selection {

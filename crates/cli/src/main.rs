@@ -23,6 +23,9 @@ use crate::exit::{CliError, Ending};
 
 fn main() {
     let cli = Cli::parse();
+    if cli.command.only_prints() {
+        die_quietly_on_a_closed_pipe();
+    }
     let result = project::read_config()
         .map_err(CliError::usage)
         .and_then(|_| dispatch(cli));
@@ -30,6 +33,17 @@ fn main() {
         eprintln!("kennel: {}", visible(&e.to_string()));
     }
     std::process::exit(exit::code(&result));
+}
+
+/// A command that only prints (`kennel list | head`) ends quietly when its reader
+/// goes away, as `ls` does, instead of panicking on the broken pipe. Commands that
+/// run machines keep SIGPIPE ignored: they must reach their cleanup.
+fn die_quietly_on_a_closed_pipe() {
+    // SAFETY: setting a signal's disposition to its default has no preconditions;
+    // it runs before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 fn dispatch(cli: Cli) -> Result<Ending, CliError> {

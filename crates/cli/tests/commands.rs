@@ -347,3 +347,27 @@ fn report_html_of_a_real_job_shows_the_summary_a_failures_reason_and_its_log_lin
     assert!(dom.contains(&link), "no {link}:\n{dom}");
     assert!(job.join(logdir).join("test.log").is_file());
 }
+
+/// `kennel list | head -1`: the reader goes away after one line, and kennel
+/// ends quietly by SIGPIPE, as `ls` does, rather than panicking.
+#[test]
+fn list_into_a_pipe_closed_early_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' list examples tests/functional | head -1 >/dev/null",
+            env!("CARGO_BIN_EXE_kennel")
+        ))
+        .current_dir(workspace())
+        .output()
+        .expect("run sh");
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "kennel panicked: {stderr}");
+    // Run without the pipe, kennel lists more than one line, so the pipe
+    // really closed under it.
+    let whole = kennel(&["list", "examples", "tests/functional"], &[]);
+    assert!(text(&whole.stdout).lines().count() > 1);
+    assert_eq!(whole.status.signal(), None);
+}

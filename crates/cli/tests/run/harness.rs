@@ -42,18 +42,14 @@ pub fn fake_qemu() -> PathBuf {
     .clone()
 }
 
-pub use kennel_testkit::{processes_with, unique_marker};
+pub use kennel_testkit::{
+    processes_with, unique_marker, wait_until, Bounded, OutputWithin, RUN_BOUND,
+};
 
 /// Wait up to `limit` for every marked process to be gone; the survivors.
 pub fn survivors_after(marker: &str, limit: Duration) -> Vec<u32> {
-    let end = Instant::now() + limit;
-    loop {
-        let left = processes_with(marker);
-        if left.is_empty() || Instant::now() >= end {
-            return left;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(limit, || processes_with(marker).is_empty());
+    processes_with(marker)
 }
 
 /// A finished `kennel run`.
@@ -111,7 +107,8 @@ impl Run {
 }
 
 /// Run `kennel run ARGS --results-dir <temp>` from the workspace root, with `env`.
-/// Panics when a process it started outlives it by more than 2 s.
+/// Panics when a process it started outlives it by more than 2 s, or when it
+/// runs longer than [`RUN_BOUND`] (killing it and what it started).
 pub fn kennel(args: &[&str], env: &[(&str, &str)]) -> Run {
     kennel_while(args, env, |_| {})
 }
@@ -121,22 +118,21 @@ pub fn kennel_while(args: &[&str], env: &[(&str, &str)], during: impl FnOnce(&Pa
     let results_dir = tempfile::tempdir().expect("results dir");
     let marker = unique_marker();
     let started = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_kennel"))
-        .arg("run")
-        .args(args)
-        .arg("--results-dir")
-        .arg(results_dir.path())
-        .current_dir(workspace())
-        .env("KENNEL_TEST_MARKER", &marker)
-        .env_remove("KENNEL_RESULTS_DIR")
-        .env_remove("QEMU_TEST_QEMU_BINARY")
-        .envs(env.iter().copied())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run kennel");
+    let child = Bounded::start(
+        Command::new(env!("CARGO_BIN_EXE_kennel"))
+            .arg("run")
+            .args(args)
+            .arg("--results-dir")
+            .arg(results_dir.path())
+            .current_dir(workspace())
+            .env("KENNEL_TEST_MARKER", &marker)
+            .env_remove("KENNEL_RESULTS_DIR")
+            .env_remove("QEMU_TEST_QEMU_BINARY")
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null()),
+    );
     during(results_dir.path());
-    let out = child.wait_with_output().expect("wait for kennel");
+    let out = child.wait(RUN_BOUND);
     let elapsed = started.elapsed();
     let run = Run {
         code: out.status.code().unwrap_or(-1),

@@ -180,8 +180,7 @@ fn listed(functional: &Path, args: &[&str]) -> Vec<(String, Value, Value)> {
         .args(["list", "--json"])
         .args(args)
         .arg(functional)
-        .output()
-        .expect("kennel list");
+        .output_within(RUN_BOUND);
     let rows: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     rows.as_array()
         .expect("rows")
@@ -211,8 +210,7 @@ fn assets_fetch_runs_each_test_file_once_in_its_precache_mode() {
         .arg(functional.join("test_version.py"))
         .env("KENNEL_CACHE_DIR", &cache)
         .env_remove("QEMU_TEST_CACHE_DIR")
-        .output()
-        .expect("kennel assets fetch");
+        .output_within(RUN_BOUND);
 
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -310,8 +308,7 @@ fn replay_failed_runs_only_the_failing_point_of_a_qemu_test_file() {
         .arg(run.job_dir())
         .arg("--results-dir")
         .arg(run.results_dir.path())
-        .output()
-        .expect("kennel replay");
+        .output_within(RUN_BOUND);
 
     let said = String::from_utf8_lossy(&replay.stdout);
     assert!(
@@ -347,8 +344,7 @@ fn kennel_in_a_qemu_source_tree_without_paths_takes_its_functional_tests_only() 
     let out = Command::new(env!("CARGO_BIN_EXE_kennel"))
         .args(["list", "-t", "quick"])
         .current_dir(tree.path())
-        .output()
-        .expect("kennel list");
+        .output_within(RUN_BOUND);
 
     let listed = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -135,23 +135,29 @@ fn no_artifacts_turns_the_failure_artifacts_off() {
 
 #[test]
 fn qemu_killed_by_a_signal_names_the_signal_and_the_last_qmp_exchange() {
-    let dir = test_dir(&[("fake.toml", &fake_test("30s"))]);
+    let dir = test_dir(&[("killed.toml", REAL_QEMU_TO_KILL)]);
 
-    let run = kennel(
-        &[path_str(dir.path())],
-        &[("KENNEL_FAKE_QEMU", "crash-after:1")],
-    );
+    let run = kennel_while(&[path_str(dir.path())], &[], |results| {
+        signal_qemu_during(results, "step 2 (", libc::SIGABRT)
+    });
 
-    let test = run.test("fake");
+    let test = run.test("killed");
     let reason = test["reason"].as_str().expect("reason");
     assert_eq!(test["status"], "ERROR", "{test}");
-    assert!(reason.contains("killed by signal 6"), "{reason}");
+    assert!(reason.contains("killed by signal 6 (SIGABRT)"), "{reason}");
     let detail = test["detail"].as_str().expect("detail");
-    assert!(detail.contains("last QMP exchange:"), "{detail}");
-    assert!(
-        detail.contains(">> {\"execute\":\"query-status\""),
-        "{detail}"
-    );
+    let exchange = detail
+        .split_once("last QMP exchange:")
+        .map(|(_, exchange)| exchange)
+        .unwrap_or_else(|| panic!("no QMP exchange in {detail}"));
+    // QEMU's own answer to step 1, the last thing it said.
+    let asked = exchange
+        .find(">> {\"execute\":\"query-status\"")
+        .unwrap_or_else(|| panic!("{exchange}"));
+    let answered = exchange
+        .find("<< {\"return\":{\"status\":\"running\"")
+        .unwrap_or_else(|| panic!("{exchange}"));
+    assert!(asked < answered, "{exchange}");
 }
 
 /// Where a running job's test put its gdb command (its `cmdline` file), read

@@ -203,3 +203,52 @@ timeout = "1s"
 pub fn cache_env(dir: &tempfile::TempDir) -> (&'static str, String) {
     ("KENNEL_CACHE_DIR", path_str(dir.path()).to_string())
 }
+
+/// A test on real QEMU that answers `query-status` (step 1, line 8), then
+/// waits a minute for an event that never comes (step 2, line 12): the test
+/// kills its QEMU during step 2 with [`signal_qemu_during`].
+pub const REAL_QEMU_TO_KILL: &str = r#"name = "killed"
+timeout = "90s"
+
+[machine]
+type = "none"
+args = ["-nodefaults"]
+
+[[step]]
+qmp = "query-status"
+returns = { status = "running" }
+
+[[step]]
+event = "NEVER_EMITTED"
+timeout = "60s"
+"#;
+
+/// While `kennel run` runs (its results folder): once a test's `test.log`
+/// says `when` (e.g. `"step 2 ("`), send `signal` to the QEMU it launched
+/// (the pid in its log). Panics when that does not happen within two
+/// minutes (and the caller's kennel is then killed with what it started).
+pub fn signal_qemu_during(results: &Path, when: &str, signal: libc::c_int) {
+    let mut qemu = None;
+    let reached = wait_until(Duration::from_secs(120), || {
+        let tests = results.join("latest/tests");
+        for entry in std::fs::read_dir(&tests).into_iter().flatten().flatten() {
+            let log = std::fs::read_to_string(entry.path().join("test.log")).unwrap_or_default();
+            let pid = log
+                .split("launched `main` (pid ")
+                .nth(1)
+                .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|pid| pid.parse::<libc::pid_t>().ok());
+            if log.contains(when) && pid.is_some() {
+                qemu = pid;
+                return true;
+            }
+        }
+        false
+    });
+    let qemu = qemu
+        .filter(|_| reached)
+        .unwrap_or_else(|| panic!("no test under {} logged {when:?}", results.display()));
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    let sent = unsafe { libc::kill(qemu, signal) };
+    assert_eq!(sent, 0, "kill({qemu}, {signal})");
+}

@@ -542,6 +542,11 @@ fn agent_exits_with_failure_on_garbage_from_the_host() {
     ));
 
     stream.write_all(b"GET / HTTP/1.1\r\n\r\n").expect("write");
+    // Bounded: an agent that does not exit is killed when `agent` is dropped.
+    let exited = kennel_testkit::wait_until(Duration::from_secs(60), || {
+        matches!(agent.child.try_wait(), Ok(Some(_)))
+    });
+    assert!(exited, "the agent did not exit on a frame it cannot read");
     let status = agent.child.wait().expect("wait");
 
     assert_eq!(status.code(), Some(1));

@@ -3,6 +3,7 @@
 //! --failed`, `doctor`, `guest build`, `assets fetch/list/purge`, and
 //! `report.html` opened in headless Chromium.
 
+use kennel_testkit::{OutputWithin, RUN_BOUND};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -34,8 +35,7 @@ fn kennel(args: &[&str], env: &[(&str, &str)]) -> Output {
         .env_remove("QEMU_TEST_QEMU_BINARY")
         .env_remove("KENNEL_CACHE_DIR")
         .envs(env.iter().copied())
-        .output()
-        .expect("run kennel")
+        .output_within(RUN_BOUND)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -311,8 +311,7 @@ fn rendered(page: &Path) -> Option<String> {
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(format!("file://{}", page.display()))
-        .output()
-        .expect("run chromium");
+        .output_within(RUN_BOUND);
     assert!(out.status.success(), "{}", text(&out.stderr));
     Some(text(&out.stdout))
 }

@@ -2,6 +2,7 @@
 //! `junit.xml`, `results.json` records what ran, and a results file that cannot be
 //! written fails the job naming it. No QEMU: scripts and a tiny cargo package.
 
+use kennel_testkit::{OutputWithin, RUN_BOUND};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -14,8 +15,7 @@ fn kennel_in(cwd: &Path, args: &[&str]) -> Output {
         .current_dir(cwd)
         .env_remove("KENNEL_RESULTS_DIR")
         .env_remove("QEMU_TEST_QEMU_BINARY")
-        .output()
-        .expect("run kennel")
+        .output_within(RUN_BOUND)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -72,8 +72,7 @@ fn a_cargo_tests_panic_message_is_in_report_html_and_junit_xml() {
         .current_dir(project.path())
         .env("CARGO_TARGET_DIR", project.path().join("target"))
         .env_remove("KENNEL_RESULTS_DIR")
-        .output()
-        .expect("run kennel");
+        .output_within(RUN_BOUND);
 
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert_eq!(results_json(&results)["tests"][0]["status"], "FAIL");
@@ -177,8 +176,7 @@ fn replay_runs_a_failed_rust_test_again_as_a_rust_test() {
             .current_dir(project.path())
             .env("CARGO_TARGET_DIR", project.path().join("target"))
             .env_remove("KENNEL_RESULTS_DIR")
-            .output()
-            .expect("run kennel")
+            .output_within(RUN_BOUND)
     };
     let first = kennel(&["run", "--cargo", "--package", "panicking-fixture"]);
     let name = results_json(&project.path().join("results"))["tests"][0]["name"].clone();

@@ -1,6 +1,7 @@
 //! Jobs at scale, end to end (issue 15): a selection of nothing is said, results
 //! survive a runner killed by SIGKILL, TAP points arrive live. No QEMU: shell scripts.
 
+use kennel_testkit::{Bounded, OutputWithin, RUN_BOUND};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -16,7 +17,7 @@ fn kennel(args: &[&str]) -> Command {
 }
 
 fn run(args: &[&str]) -> Output {
-    kennel(args).output().expect("run kennel")
+    kennel(args).output_within(RUN_BOUND)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -301,23 +302,27 @@ fn tap_points_arrive_as_the_producer_prints_them() {
         ),
     )]);
     let results = tempfile::tempdir().expect("results");
-    let mut runner = kennel(&[
-        "run",
-        path_str(tests.path()),
-        "--format",
-        "json",
-        "--results-dir",
-        path_str(results.path()),
-    ])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null())
-    .spawn()
-    .expect("start kennel");
-    let stdout = runner.stdout.take().expect("stdout");
+    let runner = Bounded::start(
+        kennel(&[
+            "run",
+            path_str(tests.path()),
+            "--format",
+            "json",
+            "--results-dir",
+            path_str(results.path()),
+        ])
+        .stdin(Stdio::null()),
+    );
 
+    let first_seen = runner
+        .stdout()
+        .wait_for("\"test_finished\"", Duration::from_secs(60));
+    std::fs::write(&go_file, "").expect("say go");
+    let ended = runner.wait(RUN_BOUND);
+    let status = ended.status;
     let mut finished: Vec<(String, String, f64)> = Vec::new();
-    for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
-        let event: Value = serde_json::from_str(&line.expect("line")).expect("JSON event");
+    for line in String::from_utf8_lossy(&ended.stdout).lines() {
+        let event: Value = serde_json::from_str(line).expect("JSON event");
         if event["event"] == "test_finished" {
             let result = &event["result"];
             finished.push((
@@ -325,11 +330,10 @@ fn tap_points_arrive_as_the_producer_prints_them() {
                 result["status"].as_str().unwrap_or("").to_string(),
                 event["elapsed_s"].as_f64().unwrap_or(0.0),
             ));
-            std::fs::write(&go_file, "").expect("say go");
         }
     }
-    let status = runner.wait().expect("kennel ends");
 
+    assert!(first_seen, "the first point never came before the end");
     assert_eq!(status.code(), Some(0));
     let names: Vec<&str> = finished.iter().map(|(n, _, _)| n.as_str()).collect();
     assert!(names[0].ends_with("live.sh: first"), "{names:?}");

@@ -5,7 +5,7 @@
 //! (and count) the processes it started.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A test that waits 60 s for an event nothing emits.
@@ -22,7 +22,7 @@ event = "NEVER_EMITTED"
 timeout = "60s"
 "#;
 
-use kennel_testkit::{processes_with, unique_marker};
+use kennel_testkit::{processes_with, unique_marker, wait_until, Bounded, RUN_BOUND};
 
 fn is_qemu(pid: u32) -> bool {
     std::fs::read_link(format!("/proc/{pid}/exe"))
@@ -30,32 +30,14 @@ fn is_qemu(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
-/// Poll until `done` holds or `limit` passes; whether it held.
-fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    done()
-}
-
 /// A running `kennel run` over [`LONG_WAIT`], once its QEMU is up.
+/// (Should an assertion fail before the runner was stopped, dropping it kills
+/// the runner and all it started.)
 struct Started {
-    child: Child,
+    kennel: Bounded,
     marker: String,
     results_dir: tempfile::TempDir,
     _tests: tempfile::TempDir,
-}
-
-impl Drop for Started {
-    fn drop(&mut self) {
-        // Only if an assertion failed before the runner was stopped.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn start_long_test() -> Started {
@@ -63,25 +45,23 @@ fn start_long_test() -> Started {
     std::fs::write(tests.path().join("long.toml"), LONG_WAIT).expect("write test");
     let results_dir = tempfile::tempdir().expect("results dir");
     let marker = unique_marker();
-    let child = Command::new(env!("CARGO_BIN_EXE_kennel"))
-        .arg("run")
-        .arg(tests.path())
-        .arg("--results-dir")
-        .arg(results_dir.path())
-        .env("KENNEL_TEST_MARKER", &marker)
-        .env_remove("QEMU_TEST_QEMU_BINARY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start kennel");
+    let kennel = Bounded::start(
+        Command::new(env!("CARGO_BIN_EXE_kennel"))
+            .arg("run")
+            .arg(tests.path())
+            .arg("--results-dir")
+            .arg(results_dir.path())
+            .env("KENNEL_TEST_MARKER", &marker)
+            .env_remove("QEMU_TEST_QEMU_BINARY")
+            .stdin(Stdio::null()),
+    );
     let started = Started {
-        child,
+        kennel,
         marker,
         results_dir,
         _tests: tests,
     };
-    let qemu_up = wait_until(Duration::from_secs(20), || {
+    let qemu_up = wait_until(Duration::from_secs(120), || {
         processes_with(&started.marker).into_iter().any(is_qemu)
     });
     assert!(qemu_up, "kennel's QEMU never showed up");
@@ -130,10 +110,10 @@ fn scratch_of_running_test(results_dir: &Path) -> PathBuf {
 
 #[test]
 fn sigkill_of_the_runner_leaves_no_qemu_behind() {
-    let mut run = start_long_test();
+    let run = start_long_test();
 
-    signal(run.child.id(), libc::SIGKILL);
-    run.child.wait().expect("reap kennel");
+    signal(run.kennel.id(), libc::SIGKILL);
+    run.kennel.wait(RUN_BOUND);
 
     let marker = run.marker.clone();
     let gone = wait_until(Duration::from_secs(5), || {
@@ -144,12 +124,12 @@ fn sigkill_of_the_runner_leaves_no_qemu_behind() {
 
 #[test]
 fn sigint_of_the_runner_exits_130_with_the_test_interrupted() {
-    let mut run = start_long_test();
+    let run = start_long_test();
     let scratch = scratch_of_running_test(run.results_dir.path());
     let started = Instant::now();
 
-    signal(run.child.id(), libc::SIGINT);
-    let status = run.child.wait().expect("reap kennel");
+    signal(run.kennel.id(), libc::SIGINT);
+    let status = run.kennel.wait(RUN_BOUND).status;
 
     let results = results_json(run.results_dir.path());
     let marker = run.marker.clone();

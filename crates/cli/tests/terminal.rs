@@ -6,11 +6,10 @@
 //! test that is "running now" waits for a file this test creates once the
 //! status line has named it, so nothing here depends on timing.
 
-use std::io::Read;
+use kennel_testkit::{wait_until, Bounded, OutputWithin, RUN_BOUND};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long to wait for something kennel is expected to print; a limit for a
 /// hung run, not a speed check.
@@ -87,46 +86,25 @@ fn on_a_terminal_the_status_line_names_the_running_test_and_counts_the_finished(
         .join(" ");
     // `script` gives kennel a pseudo-terminal for stdout and stderr and copies
     // what it draws to our pipe as it comes (-f).
-    let mut terminal = Command::new("script")
-        .args(["-q", "-f", "-e", "-c", &line, "/dev/null"])
-        .current_dir(workspace())
-        .env_remove("KENNEL_RESULTS_DIR")
-        .env_remove("QEMU_TEST_QEMU_BINARY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run kennel under script");
-    let mut out = terminal.stdout.take().expect("script's stdout");
-    let (chunks, screen) = mpsc::channel::<Vec<u8>>();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = out.read(&mut buf) {
-            if n == 0 || chunks.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
+    let terminal = Bounded::start(
+        Command::new("script")
+            .args(["-q", "-f", "-e", "-c", &line, "/dev/null"])
+            .current_dir(workspace())
+            .env_remove("KENNEL_RESULTS_DIR")
+            .env_remove("QEMU_TEST_QEMU_BINARY")
+            .stdin(Stdio::null()),
+    );
 
-    let mut seen = String::new();
-    let waited = Instant::now();
     // The QMP test finishes while the executable waits: the status line then
     // counts one of two and names the one still running.
-    let running_named = loop {
-        if status_lines(&seen).any(|l| l.contains("1/2") && l.contains("waits_for_go")) {
-            break true;
-        }
-        match screen.recv_timeout(Duration::from_millis(200)) {
-            Ok(chunk) => seen.push_str(&String::from_utf8_lossy(&chunk)),
-            Err(mpsc::RecvTimeoutError::Disconnected) => break false,
-            Err(mpsc::RecvTimeoutError::Timeout) if waited.elapsed() > PATIENCE => break false,
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-        }
-    };
+    let running_named = wait_until(PATIENCE, || {
+        status_lines(&terminal.stdout().text())
+            .any(|l| l.contains("1/2") && l.contains("waits_for_go"))
+    });
     std::fs::write(tests.path().join("go"), b"").expect("let the test finish");
-    while let Ok(chunk) = screen.recv_timeout(PATIENCE) {
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
-    let status = terminal.wait().expect("wait for script");
+    let ended = terminal.wait(RUN_BOUND);
+    let seen = String::from_utf8_lossy(&ended.stdout);
+    let status = ended.status;
 
     assert!(
         running_named,
@@ -145,9 +123,7 @@ fn piped_there_is_no_status_line_only_the_finished_tests() {
     let tests = two_tests();
     std::fs::write(tests.path().join("go"), b"").expect("nothing to wait for");
     let results = tempfile::tempdir().expect("results dir");
-    let out = kennel_run(tests.path(), results.path())
-        .output()
-        .expect("run kennel");
+    let out = kennel_run(tests.path(), results.path()).output_within(RUN_BOUND);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}{stderr}");

@@ -2,6 +2,7 @@
 //! same way (`kennel_runner::test_process`): here a Rust test under `--cargo`
 //! and an executable, both told `--offline` and `--cold`.
 
+use kennel_testkit::{OutputWithin, RUN_BOUND};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -52,8 +53,7 @@ fn run_kennel(project: &Path, flags: &[&str]) -> Output {
         .env_remove("KENNEL_RESULTS_DIR")
         .env_remove("KENNEL_NO_DOWNLOAD")
         .env_remove("KENNEL_COLD")
-        .output()
-        .expect("run kennel")
+        .output_within(RUN_BOUND)
 }
 
 /// `kennel run --cargo --offline` did not make Rust tests offline: no

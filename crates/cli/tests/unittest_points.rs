@@ -4,6 +4,7 @@
 //! QEMU-style build tree, are copied into its log folder and linked; and `replay
 //! --failed` runs only the failing point (`file.py Class.test_name`).
 
+use kennel_testkit::{OutputWithin, RUN_BOUND};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -109,8 +110,7 @@ impl Project {
             .current_dir(self.dir.path())
             .env_remove("KENNEL_RESULTS_DIR")
             .env("QEMU_BUILD_ROOT", self.build_root.path())
-            .output()
-            .expect("run kennel")
+            .output_within(RUN_BOUND)
     }
 
     fn job_dir(&self) -> PathBuf {

@@ -4,10 +4,15 @@
 use std::time::Duration;
 
 use kennel::prelude::*;
+use kennel_testkit::Bounded;
+
+/// A test's whole time: QEMU's launch and the wait that times out share it,
+/// so it leaves a loaded machine's launch its seconds.
+const TEST_TIME: Duration = Duration::from_secs(20);
 
 #[test]
 fn a_machine_whose_wait_timed_out_leaves_registers_and_qemu_backtrace() {
-    let mut t = Test::new("artifacts", &[], Duration::from_secs(3)).expect("context");
+    let mut t = Test::new("artifacts", &[], TEST_TIME).expect("context");
     let logdir = t.logdir().to_path_buf();
     let mut vm = t
         .machine()
@@ -67,7 +72,7 @@ fn a_machine_whose_calls_all_succeeded_leaves_no_artifacts() {
 #[test]
 #[ignore = "run by a_failing_rust_test_pauses_under_plain_cargo_test_until_enter"]
 fn paused_child() {
-    let mut t = Test::new("paused-child", &[], Duration::from_secs(3)).expect("context");
+    let mut t = Test::new("paused-child", &[], TEST_TIME).expect("context");
     let mut vm = t
         .machine()
         .machine_type("none")
@@ -84,51 +89,35 @@ fn paused_child() {
 /// how to reach it, and Enter lets the test go on.
 #[test]
 fn a_failing_rust_test_pauses_under_plain_cargo_test_until_enter() {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let me = std::env::current_exe().expect("test binary");
     let command = format!(
         "{} --exact paused_child --ignored --nocapture",
         me.display()
     );
-    let mut terminal = std::process::Command::new("script")
-        .args(["-qfec", &command, "/dev/null"])
-        .env("KENNEL_PAUSE_ON_FAILURE", "1")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("script runs the test binary on a pseudo-terminal");
-    let mut screen_out = terminal.stdout.take().expect("stdout");
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let into = std::sync::Arc::clone(&seen);
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = screen_out.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            into.lock()
-                .expect("lock")
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
-    let until = std::time::Instant::now() + Duration::from_secs(30);
-    while !seen.lock().expect("lock").contains("Press Enter") && std::time::Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut terminal = Bounded::start(
+        std::process::Command::new("script")
+            .args(["-qfec", &command, "/dev/null"])
+            .env("KENNEL_PAUSE_ON_FAILURE", "1")
+            .stdin(std::process::Stdio::piped()),
+    );
 
-    let screen_paused = seen.lock().expect("lock").clone();
+    let paused = terminal
+        .stdout()
+        .wait_for("Press Enter", TEST_TIME + Duration::from_secs(120));
+    let screen_paused = terminal.stdout().text();
+    assert!(paused, "no pause came:\n{screen_paused}");
     terminal
-        .stdin
-        .as_mut()
-        .expect("stdin")
+        .stdin()
+        .expect("keyboard")
         .write_all(b"\n")
         .expect("Enter");
-    let status = terminal.wait().expect("ends");
-    std::thread::sleep(Duration::from_millis(200));
+    // Its readers joined: the screen is whole.
+    let ended = terminal.wait(Duration::from_secs(300));
 
-    let screen = seen.lock().expect("lock").clone();
+    let screen = String::from_utf8_lossy(&ended.stdout);
     assert!(screen_paused.contains("PAUSED"), "{screen}");
     assert!(screen_paused.contains("--qmp"), "{screen}");
     assert!(screen.contains("child resumed: true"), "{screen}");
-    assert!(status.success(), "{screen}");
+    assert!(ended.status.success(), "{screen}");
 }

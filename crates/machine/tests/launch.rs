@@ -254,7 +254,8 @@ fn qemu_under_a_wrapper_is_found_and_killed_with_it() {
         "{}",
         vm.cmdline()
     );
-    let until = in_secs(5);
+    // A generous bound: a loaded machine may take seconds to end it.
+    let until = in_secs(60);
     while process_exists(qemu) && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(50));
     }

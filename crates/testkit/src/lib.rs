@@ -9,11 +9,18 @@
 //!   processes a test started.
 //! - [`pseudo_random`]: deterministic bytes that are not text.
 //! - [`slug`]: the runner's own log-folder slug (re-exported from kennel-layout).
+//! - [`Bounded`], [`OutputWithin`], [`Screen`], [`wait_until`]: every wait
+//!   on a child or a condition with a bound; on expiry what the test started is
+//!   killed (its process group and marked processes) and the test panics
+//!   saying what did not end.
 #![deny(missing_docs)]
+
+mod bounded;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+pub use bounded::{wait_until, Bounded, OutputWithin, Screen, RUN_BOUND};
 pub use kennel_layout::slug;
 
 /// Environment variable that turns every "missing, skipped" into a failure:
@@ -162,6 +169,46 @@ mod tests {
         let text = panic.downcast_ref::<String>().cloned().unwrap_or_default();
         assert!(text.contains("qemu-system-m68k is missing"), "{text}");
         assert!(text.contains(REQUIRE_ALL_ENV), "{text}");
+    }
+
+    #[test]
+    fn a_bounded_child_gives_its_output_and_status() {
+        let out = std::process::Command::new("sh")
+            .args(["-c", "echo out; echo err >&2; exit 3"])
+            .output_within(std::time::Duration::from_secs(60));
+        assert_eq!(out.status.code(), Some(3));
+        assert_eq!(out.stdout, b"out\n");
+        assert_eq!(out.stderr, b"err\n");
+    }
+
+    #[test]
+    fn a_bounded_child_past_its_bound_is_killed_with_its_group_and_named() {
+        let marker = unique_marker();
+        let mut command = std::process::Command::new("sh");
+        command
+            .args(["-c", "sleep 600 & sleep 600"])
+            .env("KENNEL_TEST_MARKER", &marker);
+        let child = Bounded::start(&mut command);
+        assert!(wait_until(std::time::Duration::from_secs(60), || {
+            processes_with(&marker).len() == 3
+        }));
+
+        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            child.wait(std::time::Duration::from_millis(100))
+        }))
+        .expect_err("a child past its bound fails the test");
+
+        let text = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(text.contains("did not end within 100ms"), "{text}");
+        assert!(text.contains("sleep 600 & sleep 600"), "{text}");
+        assert!(
+            wait_until(std::time::Duration::from_secs(10), || processes_with(
+                &marker
+            )
+            .is_empty()),
+            "left running: {:?}",
+            processes_with(&marker)
+        );
     }
 
     #[test]

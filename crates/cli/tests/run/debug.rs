@@ -135,41 +135,48 @@ fn no_artifacts_turns_the_failure_artifacts_off() {
 
 #[test]
 fn qemu_killed_by_a_signal_names_the_signal_and_the_last_qmp_exchange() {
-    let dir = test_dir(&[("fake.toml", &fake_test("30s"))]);
+    let dir = test_dir(&[("killed.toml", REAL_QEMU_TO_KILL)]);
 
-    let run = kennel(
-        &[path_str(dir.path())],
-        &[("KENNEL_FAKE_QEMU", "crash-after:1")],
-    );
+    let run = kennel_while(&[path_str(dir.path())], &[], |results| {
+        signal_qemu_during(results, "step 2 (", libc::SIGABRT)
+    });
 
-    let test = run.test("fake");
+    let test = run.test("killed");
     let reason = test["reason"].as_str().expect("reason");
     assert_eq!(test["status"], "ERROR", "{test}");
-    assert!(reason.contains("killed by signal 6"), "{reason}");
+    assert!(reason.contains("killed by signal 6 (SIGABRT)"), "{reason}");
     let detail = test["detail"].as_str().expect("detail");
-    assert!(detail.contains("last QMP exchange:"), "{detail}");
-    assert!(
-        detail.contains(">> {\"execute\":\"query-status\""),
-        "{detail}"
-    );
+    let exchange = detail
+        .split_once("last QMP exchange:")
+        .map(|(_, exchange)| exchange)
+        .unwrap_or_else(|| panic!("no QMP exchange in {detail}"));
+    // QEMU's own answer to step 1, the last thing it said.
+    let asked = exchange
+        .find(">> {\"execute\":\"query-status\"")
+        .unwrap_or_else(|| panic!("{exchange}"));
+    let answered = exchange
+        .find("<< {\"return\":{\"status\":\"running\"")
+        .unwrap_or_else(|| panic!("{exchange}"));
+    assert!(asked < answered, "{exchange}");
 }
 
 /// Where a running job's test put its gdb command (its `cmdline` file), read
 /// from the results folder while kennel runs.
 fn wait_for_gdb_address(results: &std::path::Path, limit: std::time::Duration) -> Option<String> {
-    let until = std::time::Instant::now() + limit;
-    while std::time::Instant::now() < until {
+    let mut address = None;
+    wait_until(limit, || {
         let tests = results.join("latest/tests");
         for entry in std::fs::read_dir(&tests).into_iter().flatten().flatten() {
             let cmdline = std::fs::read_to_string(entry.path().join("cmdline")).unwrap_or_default();
             if let Some(at) = cmdline.find("target remote ") {
                 let rest = &cmdline[at + "target remote ".len()..];
-                return rest.split('\'').next().map(str::to_string);
+                address = rest.split('\'').next().map(str::to_string);
+                return true;
             }
         }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    None
+        false
+    });
+    address
 }
 
 #[test]
@@ -181,31 +188,31 @@ fn gdb_connects_to_a_waiting_built_in_guest_reads_a_register_and_the_test_passes
     )]);
     let results = tempfile::tempdir().expect("results dir");
     let marker = unique_marker();
-    let mut kennel = std::process::Command::new(env!("CARGO_BIN_EXE_kennel"))
-        .args([
-            "run",
-            path_str(dir.path()),
-            "--gdb",
-            "--gdb-wait",
-            "--results-dir",
-        ])
-        .arg(results.path())
-        .current_dir(workspace())
-        .env("KENNEL_TEST_MARKER", &marker)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("kennel runs");
+    // Under --gdb kennel's own timeouts are 10,000 times longer: only this
+    // bound ends a kennel whose guest never goes on.
+    let kennel = Bounded::start(
+        Command::new(env!("CARGO_BIN_EXE_kennel"))
+            .args([
+                "run",
+                path_str(dir.path()),
+                "--gdb",
+                "--gdb-wait",
+                "--results-dir",
+            ])
+            .arg(results.path())
+            .current_dir(workspace())
+            .env("KENNEL_TEST_MARKER", &marker)
+            .stdin(std::process::Stdio::null()),
+    );
 
-    let address = wait_for_gdb_address(results.path(), std::time::Duration::from_secs(60))
+    let address = wait_for_gdb_address(results.path(), Duration::from_secs(120))
         .expect("the test's cmdline names the gdbstub");
-    let gdb = std::process::Command::new("gdb")
+    let gdb = Command::new("gdb")
         .args(["-nx", "-batch", "-ex"])
         .arg(format!("target remote {address}"))
         .args(["-ex", "info registers rip", "-ex", "detach"])
-        .output()
-        .expect("gdb runs");
-    let status = kennel.wait().expect("kennel ends");
+        .output_within(Duration::from_secs(120));
+    let status = kennel.wait(RUN_BOUND).status;
 
     let said = String::from_utf8_lossy(&gdb.stdout);
     assert!(address.starts_with("127.0.0.1:"), "{address}");
@@ -232,35 +239,25 @@ fn pause_on_failure_without_a_terminal_is_refused_saying_why() {
     );
 }
 
-/// What `kennel run` printed on its terminal so far, read on a thread.
-fn collect(
-    mut from: impl std::io::Read + Send + 'static,
-) -> std::sync::Arc<std::sync::Mutex<String>> {
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let into = std::sync::Arc::clone(&seen);
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = from.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            into.lock()
-                .expect("lock")
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
-    seen
-}
+/// How long a paused test may take to say so, on a loaded machine.
+const PAUSE_BOUND: Duration = Duration::from_secs(120);
 
-fn wait_for_text(seen: &std::sync::Mutex<String>, text: &str, limit: std::time::Duration) -> bool {
-    let until = std::time::Instant::now() + limit;
-    while std::time::Instant::now() < until {
-        if seen.lock().expect("lock").contains(text) {
-            return true;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    false
+/// `kennel run --pause-on-failure` over `dir` on a pseudo-terminal (made by
+/// `script`), its keyboard piped.
+fn paused_run(dir: &Path, results: &Path, marker: &str) -> Bounded {
+    let run = format!(
+        "{} run {} --pause-on-failure --results-dir {}",
+        env!("CARGO_BIN_EXE_kennel"),
+        path_str(dir),
+        path_str(results)
+    );
+    Bounded::start(
+        Command::new("script")
+            .args(["-qfec", &run, "/dev/null"])
+            .current_dir(workspace())
+            .env("KENNEL_TEST_MARKER", marker)
+            .stdin(std::process::Stdio::piped()),
+    )
 }
 
 /// Issue 13: on a terminal (a pseudo-terminal made by `script`), a failing
@@ -272,50 +269,37 @@ fn a_paused_failing_test_can_be_attached_to_and_resumed_with_enter() {
     let dir = test_dir(&[("hangs.toml", HANGS)]);
     let results = tempfile::tempdir().expect("results dir");
     let marker = unique_marker();
-    let run = format!(
-        "{} run {} --pause-on-failure --results-dir {}",
-        env!("CARGO_BIN_EXE_kennel"),
-        path_str(dir.path()),
-        path_str(results.path())
+    let mut terminal = paused_run(dir.path(), results.path(), &marker);
+
+    let paused = terminal.stdout().wait_for("Press Enter", PAUSE_BOUND);
+    assert!(paused, "no pause came:\n{}", terminal.stdout().text());
+    let mut attach = Bounded::start(
+        Command::new(env!("CARGO_BIN_EXE_kennel"))
+            .args([
+                "attach",
+                "hangs",
+                "--qmp",
+                "--results-dir",
+                path_str(results.path()),
+            ])
+            .stdin(std::process::Stdio::piped()),
     );
-    let mut terminal = std::process::Command::new("script")
-        .args(["-qfec", &run, "/dev/null"])
-        .current_dir(workspace())
-        .env("KENNEL_TEST_MARKER", &marker)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("script runs kennel on a pseudo-terminal");
-    let seen = collect(terminal.stdout.take().expect("stdout"));
-    let mut keyboard = terminal.stdin.take().expect("stdin");
+    attach
+        .stdin()
+        .expect("stdin")
+        .write_all(b"query-status\n")
+        .expect("type query-status");
+    attach.close_stdin();
+    let attach = attach.wait(Duration::from_secs(60));
+    terminal
+        .stdin()
+        .expect("keyboard")
+        .write_all(b"\n")
+        .expect("Enter");
+    let ended = terminal.wait(RUN_BOUND);
 
-    let paused = wait_for_text(&seen, "Press Enter", std::time::Duration::from_secs(30));
-    let attach = std::process::Command::new(env!("CARGO_BIN_EXE_kennel"))
-        .args([
-            "attach",
-            "hangs",
-            "--qmp",
-            "--results-dir",
-            path_str(results.path()),
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut a| {
-            a.stdin
-                .take()
-                .expect("stdin")
-                .write_all(b"query-status\n")?;
-            a.wait_with_output()
-        })
-        .expect("kennel attach runs");
-    keyboard.write_all(b"\n").expect("Enter");
-    let status = terminal.wait().expect("kennel ends");
-
-    let screen = seen.lock().expect("lock").clone();
+    let screen = String::from_utf8_lossy(&ended.stdout);
     let answer = String::from_utf8_lossy(&attach.stdout);
-    assert!(paused, "{screen}");
     assert!(
         screen.contains("kennel attach 001-hangs --machine main --qmp"),
         "{screen}"
@@ -327,7 +311,7 @@ fn a_paused_failing_test_can_be_attached_to_and_resumed_with_enter() {
     );
     assert!(screen.contains("resumed"), "{screen}");
     assert!(screen.contains("FAIL"), "{screen}");
-    assert_eq!(status.code(), Some(1), "{screen}");
+    assert_eq!(ended.status.code(), Some(1), "{screen}");
     assert!(survivors_after(&marker, std::time::Duration::from_secs(2)).is_empty());
 }
 
@@ -337,30 +321,19 @@ fn ctrl_c_while_paused_ends_the_job_with_results_written_and_no_qemu_left() {
     let dir = test_dir(&[("hangs.toml", HANGS)]);
     let results = tempfile::tempdir().expect("results dir");
     let marker = unique_marker();
-    let run = format!(
-        "{} run {} --pause-on-failure --results-dir {}",
-        env!("CARGO_BIN_EXE_kennel"),
-        path_str(dir.path()),
-        path_str(results.path())
-    );
-    let mut terminal = std::process::Command::new("script")
-        .args(["-qfec", &run, "/dev/null"])
-        .current_dir(workspace())
-        .env("KENNEL_TEST_MARKER", &marker)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("script runs kennel on a pseudo-terminal");
-    let seen = collect(terminal.stdout.take().expect("stdout"));
-    let mut keyboard = terminal.stdin.take().expect("stdin");
+    let mut terminal = paused_run(dir.path(), results.path(), &marker);
 
-    let paused = wait_for_text(&seen, "Press Enter", std::time::Duration::from_secs(30));
-    keyboard.write_all(&[0x03]).expect("Ctrl-C");
-    let status = terminal.wait().expect("kennel ends");
+    let paused = terminal.stdout().wait_for("Press Enter", PAUSE_BOUND);
+    assert!(paused, "no pause came:\n{}", terminal.stdout().text());
+    terminal
+        .stdin()
+        .expect("keyboard")
+        .write_all(&[0x03])
+        .expect("Ctrl-C");
+    let ended = terminal.wait(RUN_BOUND);
 
-    let screen = seen.lock().expect("lock").clone();
-    assert!(paused, "{screen}");
-    assert_eq!(status.code(), Some(130), "{screen}");
+    let screen = String::from_utf8_lossy(&ended.stdout);
+    assert_eq!(ended.status.code(), Some(130), "{screen}");
     let written = std::fs::read_to_string(results.path().join("latest/results.json"))
         .unwrap_or_else(|e| panic!("results.json: {e}\n{screen}"));
     let written: Value = serde_json::from_str(&written).expect("results.json is JSON");

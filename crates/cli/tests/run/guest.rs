@@ -79,10 +79,7 @@ fn guest_kernel_from_a_debian_package_asset_boots() {
         ));
         return;
     };
-    let sha = Command::new("sha256sum")
-        .arg(&deb)
-        .output()
-        .expect("sha256sum");
+    let sha = Command::new("sha256sum").arg(&deb).output_within(RUN_BOUND);
     let sha = String::from_utf8_lossy(&sha.stdout)
         .split_whitespace()
         .next()
@@ -174,8 +171,7 @@ fn a_rust_tests_own_timeout_and_tags_reach_kennel() {
             "slow",
         ])
         .current_dir(workspace())
-        .output()
-        .expect("kennel list");
+        .output_within(RUN_BOUND);
 
     let rows: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
@@ -204,8 +200,7 @@ fn kennel_toml_gives_the_default_paths() {
     let out = Command::new(env!("CARGO_BIN_EXE_kennel"))
         .args(["list", "--json"])
         .current_dir(dir.path())
-        .output()
-        .expect("kennel list");
+        .output_within(RUN_BOUND);
 
     let listed: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(listed.as_array().map(Vec::len), Some(3), "{listed}");
@@ -238,8 +233,7 @@ fn a_panicking_rust_test_fails_with_the_panic_and_its_qemu_is_gone() {
         .env("KENNEL_TEST_MARKER", &marker)
         .env("KENNEL_TEST_LOGDIR", logdir.path())
         .env_remove("QEMU_TEST_QEMU_BINARY")
-        .output()
-        .expect("run cargo test");
+        .output_within(RUN_BOUND);
 
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "{stdout}");

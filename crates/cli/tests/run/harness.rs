@@ -42,18 +42,14 @@ pub fn fake_qemu() -> PathBuf {
     .clone()
 }
 
-pub use kennel_testkit::{processes_with, unique_marker};
+pub use kennel_testkit::{
+    processes_with, unique_marker, wait_until, Bounded, OutputWithin, RUN_BOUND,
+};
 
 /// Wait up to `limit` for every marked process to be gone; the survivors.
 pub fn survivors_after(marker: &str, limit: Duration) -> Vec<u32> {
-    let end = Instant::now() + limit;
-    loop {
-        let left = processes_with(marker);
-        if left.is_empty() || Instant::now() >= end {
-            return left;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(limit, || processes_with(marker).is_empty());
+    processes_with(marker)
 }
 
 /// A finished `kennel run`.
@@ -111,7 +107,8 @@ impl Run {
 }
 
 /// Run `kennel run ARGS --results-dir <temp>` from the workspace root, with `env`.
-/// Panics when a process it started outlives it by more than 2 s.
+/// Panics when a process it started outlives it by more than 2 s, or when it
+/// runs longer than [`RUN_BOUND`] (killing it and what it started).
 pub fn kennel(args: &[&str], env: &[(&str, &str)]) -> Run {
     kennel_while(args, env, |_| {})
 }
@@ -121,22 +118,21 @@ pub fn kennel_while(args: &[&str], env: &[(&str, &str)], during: impl FnOnce(&Pa
     let results_dir = tempfile::tempdir().expect("results dir");
     let marker = unique_marker();
     let started = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_kennel"))
-        .arg("run")
-        .args(args)
-        .arg("--results-dir")
-        .arg(results_dir.path())
-        .current_dir(workspace())
-        .env("KENNEL_TEST_MARKER", &marker)
-        .env_remove("KENNEL_RESULTS_DIR")
-        .env_remove("QEMU_TEST_QEMU_BINARY")
-        .envs(env.iter().copied())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run kennel");
+    let child = Bounded::start(
+        Command::new(env!("CARGO_BIN_EXE_kennel"))
+            .arg("run")
+            .args(args)
+            .arg("--results-dir")
+            .arg(results_dir.path())
+            .current_dir(workspace())
+            .env("KENNEL_TEST_MARKER", &marker)
+            .env_remove("KENNEL_RESULTS_DIR")
+            .env_remove("QEMU_TEST_QEMU_BINARY")
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null()),
+    );
     during(results_dir.path());
-    let out = child.wait_with_output().expect("wait for kennel");
+    let out = child.wait(RUN_BOUND);
     let elapsed = started.elapsed();
     let run = Run {
         code: out.status.code().unwrap_or(-1),
@@ -206,4 +202,53 @@ timeout = "1s"
 /// A private asset cache for one run.
 pub fn cache_env(dir: &tempfile::TempDir) -> (&'static str, String) {
     ("KENNEL_CACHE_DIR", path_str(dir.path()).to_string())
+}
+
+/// A test on real QEMU that answers `query-status` (step 1, line 8), then
+/// waits a minute for an event that never comes (step 2, line 12): the test
+/// kills its QEMU during step 2 with [`signal_qemu_during`].
+pub const REAL_QEMU_TO_KILL: &str = r#"name = "killed"
+timeout = "90s"
+
+[machine]
+type = "none"
+args = ["-nodefaults"]
+
+[[step]]
+qmp = "query-status"
+returns = { status = "running" }
+
+[[step]]
+event = "NEVER_EMITTED"
+timeout = "60s"
+"#;
+
+/// While `kennel run` runs (its results folder): once a test's `test.log`
+/// says `when` (e.g. `"step 2 ("`), send `signal` to the QEMU it launched
+/// (the pid in its log). Panics when that does not happen within two
+/// minutes (and the caller's kennel is then killed with what it started).
+pub fn signal_qemu_during(results: &Path, when: &str, signal: libc::c_int) {
+    let mut qemu = None;
+    let reached = wait_until(Duration::from_secs(120), || {
+        let tests = results.join("latest/tests");
+        for entry in std::fs::read_dir(&tests).into_iter().flatten().flatten() {
+            let log = std::fs::read_to_string(entry.path().join("test.log")).unwrap_or_default();
+            let pid = log
+                .split("launched `main` (pid ")
+                .nth(1)
+                .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|pid| pid.parse::<libc::pid_t>().ok());
+            if log.contains(when) && pid.is_some() {
+                qemu = pid;
+                return true;
+            }
+        }
+        false
+    });
+    let qemu = qemu
+        .filter(|_| reached)
+        .unwrap_or_else(|| panic!("no test under {} logged {when:?}", results.display()));
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    let sent = unsafe { libc::kill(qemu, signal) };
+    assert_eq!(sent, 0, "kill({qemu}, {signal})");
 }

@@ -102,8 +102,7 @@ fn doctor_names_the_modules_a_prefix_lacks_that_the_systems_folder_has() {
     let out = Command::new(env!("CARGO_BIN_EXE_kennel"))
         .args(["doctor", "--qemu", path_str(&prefix.binary)])
         .env_remove("QEMU_TEST_QEMU_BINARY")
-        .output()
-        .expect("kennel doctor");
+        .output_within(RUN_BOUND);
 
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout

@@ -180,8 +180,7 @@ fn listed(functional: &Path, args: &[&str]) -> Vec<(String, Value, Value)> {
         .args(["list", "--json"])
         .args(args)
         .arg(functional)
-        .output()
-        .expect("kennel list");
+        .output_within(RUN_BOUND);
     let rows: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     rows.as_array()
         .expect("rows")
@@ -211,8 +210,7 @@ fn assets_fetch_runs_each_test_file_once_in_its_precache_mode() {
         .arg(functional.join("test_version.py"))
         .env("KENNEL_CACHE_DIR", &cache)
         .env_remove("QEMU_TEST_CACHE_DIR")
-        .output()
-        .expect("kennel assets fetch");
+        .output_within(RUN_BOUND);
 
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -310,8 +308,7 @@ fn replay_failed_runs_only_the_failing_point_of_a_qemu_test_file() {
         .arg(run.job_dir())
         .arg("--results-dir")
         .arg(run.results_dir.path())
-        .output()
-        .expect("kennel replay");
+        .output_within(RUN_BOUND);
 
     let said = String::from_utf8_lossy(&replay.stdout);
     assert!(
@@ -347,8 +344,7 @@ fn kennel_in_a_qemu_source_tree_without_paths_takes_its_functional_tests_only() 
     let out = Command::new(env!("CARGO_BIN_EXE_kennel"))
         .args(["list", "-t", "quick"])
         .current_dir(tree.path())
-        .output()
-        .expect("kennel list");
+        .output_within(RUN_BOUND);
 
     let listed = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -356,4 +352,134 @@ fn kennel_in_a_qemu_source_tree_without_paths_takes_its_functional_tests_only() 
         "{listed}"
     );
     assert!(!listed.contains("qemu-iotests"), "{listed}");
+}
+
+/// QEMU 10.0.2's own tree, binary and test venv as CI has them under `build/`
+/// (scripts/fetch-qemu10.sh, fetch-qemu10-source.sh, qemu-functional-venv.sh):
+/// the tree's `tests/functional`, the binary and the venv's `bin`, or `None`
+/// (the test returns) when one is missing.
+fn qemu_10() -> Option<(PathBuf, PathBuf, PathBuf)> {
+    let build = workspace().join("build");
+    let functional = build.join("qemu-10-src/tests/functional");
+    let binary = build.join("qemu-10/usr/bin/qemu-system-x86_64");
+    let venv = build.join("qemu-functional-venv/bin");
+    let have = [
+        (&functional, "scripts/fetch-qemu10-source.sh"),
+        (&binary, "scripts/fetch-qemu10.sh"),
+        (&venv, "scripts/qemu-functional-venv.sh"),
+    ];
+    for (path, script) in have {
+        if !path.exists() {
+            kennel_testkit::missing(&format!("{} (run {script})", path.display()));
+            return None;
+        }
+    }
+    Some((functional, binary, venv))
+}
+
+#[test]
+fn replay_failed_runs_only_the_failing_point_of_a_real_qemu_10_test_file() {
+    let Some((functional, binary, venv)) = qemu_10() else {
+        return;
+    };
+    // A temporary copy of the tree's tests and python package, with a copy of
+    // its test_version.py given a second point that fails honestly (QEMU 10
+    // is no 9.x).
+    let tree = tempfile::tempdir().expect("tree");
+    let copy = Command::new("cp")
+        .arg("-a")
+        .arg(&functional)
+        .arg(functional.join("../../python"))
+        .arg(tree.path())
+        .output_within(RUN_BOUND);
+    assert!(copy.status.success(), "{copy:?}");
+    let tests = tree.path().join("tests");
+    std::fs::create_dir(&tests).expect("mkdir tests");
+    std::fs::rename(tree.path().join("functional"), tests.join("functional")).expect("move");
+    let functional = tests.join("functional");
+    let version = std::fs::read_to_string(functional.join("test_version.py")).expect("read");
+    let failing = version.replace(
+        "if __name__ == '__main__':",
+        "    def test_qmp_human_info_version_is_nine(self):\n\
+         \x20       self.set_machine('none')\n\
+         \x20       self.vm.add_args('-nodefaults')\n\
+         \x20       self.vm.launch()\n\
+         \x20       res = self.vm.cmd('human-monitor-command',\n\
+         \x20                         command_line='info version')\n\
+         \x20       self.assertRegex(res, r'^9\\.')\n\n\
+         if __name__ == '__main__':",
+    );
+    assert_ne!(failing, version, "test_version.py changed shape");
+    let file = functional.join("test_version_points.py");
+    std::fs::write(&file, failing).expect("write");
+    let mut meson = std::fs::read_to_string(functional.join("meson.build")).expect("meson");
+    meson.push_str("\ntests_x86_64_system_quick += [\n  'version_points',\n]\n");
+    std::fs::write(functional.join("meson.build"), meson).expect("meson");
+    let path = format!(
+        "{}:{}",
+        venv.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let env = [("PATH", path.as_str())];
+
+    let run = kennel(
+        &[
+            path_str(&file),
+            "-t",
+            "arch:x86_64",
+            "--qemu",
+            path_str(&binary),
+            "--offline",
+        ],
+        &env,
+    );
+    let name = |point: &str| {
+        format!(
+            "{} [x86_64]: test_version_points.Version.{point}",
+            file.display()
+        )
+    };
+    let passes = run.test(&name("test_qmp_human_info_version"));
+    assert_eq!(passes["status"], "PASS", "{}{}", run.stdout, run.stderr);
+    let fails = run.test(&name("test_qmp_human_info_version_is_nine"));
+    assert_eq!(fails["status"], "FAIL", "{}", run.stdout);
+
+    let replay = Command::new(env!("CARGO_BIN_EXE_kennel"))
+        .args(["replay", "--failed"])
+        .arg(run.job_dir())
+        .arg("--results-dir")
+        .arg(run.results_dir.path())
+        .envs(env)
+        .output_within(RUN_BOUND);
+
+    let said = String::from_utf8_lossy(&replay.stdout);
+    assert!(
+        said.contains(
+            "running only its test point test_version_points.Version.test_qmp_human_info_version_is_nine"
+        ),
+        "{said}"
+    );
+    let latest = run.results_dir.path().join("latest/results.json");
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(latest).expect("results")).expect("JSON");
+    let replayed: Vec<(&str, &str)> = results["tests"]
+        .as_array()
+        .expect("tests")
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap_or(""),
+                t["status"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        replayed,
+        [(name("test_qmp_human_info_version_is_nine").as_str(), "FAIL")],
+        "{said}"
+    );
+    // The file ran that one point (its plan had one), on QEMU 10.
+    let reason = results["tests"][0]["reason"].as_str().unwrap_or("");
+    assert!(reason.contains("not ok 1 - "), "{reason}");
+    assert!(reason.contains("not found in '10.0"), "{reason}");
 }

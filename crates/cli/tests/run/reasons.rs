@@ -108,8 +108,7 @@ fn list_shows_the_skip_of_the_variant_whose_requirement_is_unmet() {
     let out = Command::new(env!("CARGO_BIN_EXE_kennel"))
         .args(["list", path_str(dir.path())])
         .env_remove("QEMU_TEST_QEMU_BINARY")
-        .output()
-        .expect("run kennel list");
+        .output_within(RUN_BOUND);
 
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = |name: &str| {

@@ -265,21 +265,20 @@ fn qemu_hanging_mid_test_fails_the_step_and_the_job_completes() {
 
 #[test]
 fn qemu_crashing_mid_test_is_an_error_naming_the_signal() {
-    let dir = test_dir(&[("fake.toml", &fake_test("30s"))]);
+    let dir = test_dir(&[("killed.toml", REAL_QEMU_TO_KILL)]);
 
-    let run = kennel(
-        &[path_str(dir.path())],
-        &[("KENNEL_FAKE_QEMU", "crash-after:1")],
-    );
+    let run = kennel_while(&[path_str(dir.path())], &[], |results| {
+        signal_qemu_during(results, "step 2 (", libc::SIGABRT)
+    });
 
-    let test = run.test("fake");
+    let test = run.test("killed");
     assert_eq!(run.code, 1);
     assert_eq!(test["status"], "ERROR");
     assert!(
         test["reason"]
             .as_str()
             .expect("reason")
-            .contains("signal 6"),
+            .contains("killed by signal 6 (SIGABRT)"),
         "{test}"
     );
 }
@@ -300,18 +299,17 @@ fn qemu_that_never_greets_is_stopped_by_the_test_timeout() {
 
 #[test]
 fn qemu_crashing_mid_test_is_an_error_saying_qmp_closed() {
-    let dir = test_dir(&[("fake.toml", &fake_test("30s"))]);
+    let dir = test_dir(&[("killed.toml", REAL_QEMU_TO_KILL)]);
 
-    let run = kennel(
-        &[path_str(dir.path())],
-        &[("KENNEL_FAKE_QEMU", "crash-after:1")],
-    );
+    let run = kennel_while(&[path_str(dir.path())], &[], |results| {
+        signal_qemu_during(results, "step 2 (", libc::SIGABRT)
+    });
 
-    let test = run.test("fake");
+    let test = run.test("killed");
     let reason = test["reason"].as_str().expect("reason");
     assert_eq!(run.code, 1);
     assert_eq!(test["status"], "ERROR");
-    assert!(reason.contains("fake.toml:13"), "{reason}");
+    assert!(reason.contains("killed.toml:12"), "{reason}");
     assert!(reason.contains("QMP connection closed"), "{reason}");
 }
 

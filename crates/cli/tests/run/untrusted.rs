@@ -26,8 +26,7 @@ fn kennel_report(job: &Path) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_kennel"))
         .arg("report")
         .arg(job)
-        .output()
-        .expect("run kennel report");
+        .output_within(RUN_BOUND);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

@@ -74,6 +74,32 @@ impl Scripted {
     fn log(&self) -> Vec<String> {
         self.log.lock().expect("log").clone()
     }
+
+    /// The tests whose processes were running at some moment while `name`'s
+    /// was, as the processes themselves recorded it (from each start to its
+    /// end or kill, in the order they happened).
+    fn ran_alongside(&self, name: &str) -> Vec<String> {
+        let mut running: Vec<String> = Vec::new();
+        let mut seen = Vec::new();
+        for entry in self.log() {
+            let Some((what, who)) = entry.split_once(' ') else {
+                continue;
+            };
+            match what {
+                "start" if who == name => seen.extend(running.iter().cloned()),
+                "start" if running.iter().any(|r| r == name) => seen.push(who.to_string()),
+                _ => {}
+            }
+            match what {
+                "start" => running.push(who.to_string()),
+                "end" | "kill" => running.retain(|r| r != who),
+                _ => {}
+            }
+        }
+        seen.sort();
+        seen.dedup();
+        seen
+    }
 }
 
 impl Launcher for Scripted {

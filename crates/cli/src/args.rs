@@ -66,6 +66,10 @@ pub struct Selection {
     /// With --cargo: this package only (repeatable; default: the workspace).
     #[arg(long = "package", value_name = "PKG", requires = "cargo")]
     pub packages: Vec<String>,
+    /// Use this QEMU binary for architecture ARCH (repeatable): one from PATH
+    /// serves only when it is the same QEMU as --qemu's.
+    #[arg(long = "qemu-arch", value_name = "ARCH=PATH", value_parser = kennel_config::parse_arch_binary)]
+    pub qemu_arch: Vec<(String, PathBuf)>,
 }
 
 /// `kennel run`.

@@ -90,6 +90,7 @@ fn selection(wanted: &[&TestResult], recorded: &RunOptions) -> Selection {
         shard_history: None,
         cargo: recorded.cargo,
         packages: recorded.packages.clone(),
+        qemu_arch: Vec::new(),
     }
 }
 

@@ -163,6 +163,9 @@ fn test_settings(a: &RunArgs) -> TestSettings {
     }
     settings.cold |= d.cold;
     settings
+        .qemu_arch
+        .extend(a.selection.qemu_arch.iter().cloned());
+    settings
 }
 
 /// Each Enter on the terminal lets the job's paused tests finish

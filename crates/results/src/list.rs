@@ -79,6 +79,10 @@ pub struct ListedQemuTest {
     pub tags: Vec<String>,
     /// Its timeout from the tree's `meson.build`, in seconds.
     pub timeout_s: f64,
+    /// Why it would be SKIPped here (the run's QEMU has no binary for its
+    /// architecture and mode); `null` when it would run.
+    #[serde(default)]
+    pub skip: Option<String>,
 }
 
 /// The `kind` of a Rust test's row: `cargo`.

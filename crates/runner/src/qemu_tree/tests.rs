@@ -174,6 +174,7 @@ fn a_build_directory_gives_the_binary_venv_and_variables_meson_would() {
     };
     let ctx = RunContext {
         qemu: Some(build.path()),
+        qemu_arch: &[],
         offline: true,
         keep_tmp: true,
         logdir: logdir.path(),
@@ -218,6 +219,7 @@ fn a_binary_outside_a_build_tree_runs_with_python3_and_the_log_folder_as_build_r
     let x86 = bin.path().join("qemu-system-x86_64");
     let ctx = RunContext {
         qemu: Some(&x86),
+        qemu_arch: &[],
         offline: false,
         keep_tmp: false,
         logdir: logdir.path(),
@@ -260,6 +262,7 @@ fn an_architecture_without_a_binary_and_user_mode_tests_say_why_they_cannot_run(
     let var = |_: &str| None;
     let ctx = RunContext {
         qemu: Some(build.path()),
+        qemu_arch: &[],
         offline: false,
         keep_tmp: false,
         logdir: build.path(),
@@ -271,9 +274,38 @@ fn an_architecture_without_a_binary_and_user_mode_tests_say_why_they_cannot_run(
     };
 
     assert!(
-        why("ppc").contains("has no qemu-system-ppc"),
+        why("ppc").contains("no QEMU binary for ppc"),
         "{}",
         why("ppc")
     );
-    assert!(why("arm").contains("linuxuser tests"), "{}", why("arm"));
+    assert!(
+        why("arm").contains("linuxuser test: no QEMU binary for arm"),
+        "{}",
+        why("arm")
+    );
+}
+
+#[test]
+fn a_user_mode_test_runs_the_builds_qemu_arch() {
+    let (_d, functional) = tree(MESON, &["version", "migration", "arm_bflt"]);
+    let build = bin_dir(&["qemu-system-x86_64", "qemu-arm"]);
+    let tree = load(&functional);
+    let var = |_: &str| None;
+    let ctx = RunContext {
+        qemu: Some(build.path()),
+        qemu_arch: &[],
+        offline: false,
+        keep_tmp: false,
+        logdir: build.path(),
+        var: &var,
+    };
+    let arm = tree.tests.iter().find(|t| t.arch == "arm").expect("arm");
+
+    let cmd = command(arm, &ctx).expect("runs");
+
+    assert_eq!(arm.mode, Mode::LinuxUser);
+    assert_eq!(
+        env_of(&cmd)["QEMU_TEST_QEMU_BINARY"],
+        build.path().join("qemu-arm").display().to_string()
+    );
 }

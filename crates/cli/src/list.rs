@@ -16,7 +16,7 @@ use crate::select::select;
 
 /// `kennel list`: a line per test, or `--json`. A file that does not load is a usage error.
 pub fn list(a: ListArgs) -> Result<Ending, CliError> {
-    let selected = select(&a.selection)?;
+    let selected = select(&a.selection, a.qemu.as_deref())?;
     let mut invalid = false;
     let mut rows = Vec::new();
     for p in &selected.planned {

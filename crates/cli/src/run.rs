@@ -15,7 +15,7 @@ use crate::select::{asset_policy, select, Selected};
 
 /// `kennel run`.
 pub fn run(a: RunArgs) -> Result<Ending, CliError> {
-    let selected = select(&a.selection)?;
+    let selected = select(&a.selection, a.qemu.as_deref())?;
     execute(selected, &a)
 }
 

@@ -2,7 +2,7 @@
 //! parameters, shard, cargo packages) into a plan, and the asset flags.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 use kennel_runner::{Discovery, LoadFailure, PlannedTest};
@@ -27,7 +27,7 @@ pub struct Selected {
 }
 
 /// Discover, plan, filter and shard what `sel` selects.
-pub fn select(sel: &Selection) -> Result<Selected, CliError> {
+pub fn select(sel: &Selection, qemu: Option<&Path>) -> Result<Selected, CliError> {
     let filter =
         TagFilter::parse(&sel.tags).map_err(|e| CliError::usage(format!("--tags: {e}")))?;
     let mut overrides = IndexMap::new();
@@ -37,7 +37,7 @@ pub fn select(sel: &Selection) -> Result<Selected, CliError> {
         overrides.insert(k, v);
     }
     let paths = if sel.paths.is_empty() && !sel.cargo {
-        crate::project::default_paths().map_err(CliError::usage)?
+        crate::project::default_paths(qemu).map_err(CliError::usage)?
     } else {
         sel.paths.clone()
     };

@@ -216,6 +216,7 @@ mod tests {
             mode: qemu_tree::Mode::System,
             speed: qemu_tree::Speed::Quick,
             timeout: Duration::from_secs(90),
+            generic: true,
         }
     }
 

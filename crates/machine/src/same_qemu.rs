@@ -47,10 +47,11 @@ impl QemuIdentity {
         if let Some(known) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
             return known;
         }
+        // QEMU finds its `qemu-bundle` beside its own executable, links resolved.
         let identity = version_line(binary).map(|version| QemuIdentity {
             version,
             install: QemuInstall::of(binary),
-            bundle: binary
+            bundle: key
                 .parent()
                 .map(|d| d.join("qemu-bundle"))
                 .and_then(|b| std::fs::canonicalize(b).ok()),

@@ -35,6 +35,13 @@ pub fn list(a: ListArgs) -> Result<Ending, CliError> {
             rows.push(row);
         } else {
             println!("{}", kennel_config::text::visible(&human_line(&row)));
+            if a.why {
+                let why = match selected.changed_why.get(&p.name()).cloned().flatten() {
+                    Some((file, rule)) => format!("    why: {file}: {rule}"),
+                    None => "    why: a global change runs every test".to_string(),
+                };
+                println!("{}", kennel_config::text::visible(&why));
+            }
         }
     }
     if a.json {

@@ -91,6 +91,7 @@ fn selection(wanted: &[&TestResult], recorded: &RunOptions) -> Selection {
         cargo: recorded.cargo,
         packages: recorded.packages.clone(),
         qemu_arch: Vec::new(),
+        changed: None,
     }
 }
 

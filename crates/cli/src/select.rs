@@ -24,6 +24,9 @@ pub struct Selected {
     pub planned: Vec<PlannedTest>,
     /// When the plan is empty: why (nothing found, the tags or the shard selected nothing).
     pub why_empty: Option<String>,
+    /// With `--changed`: by test name, the changed file and rule that kept it
+    /// (`None`: a global change runs it); empty without `--changed`.
+    pub changed_why: HashMap<String, crate::changed::Why>,
 }
 
 /// Discover, plan, filter and shard what `sel` selects.
@@ -54,6 +57,18 @@ pub fn select(sel: &Selection, qemu: Option<&Path>) -> Result<Selected, CliError
     let mut why_empty = planned
         .is_empty()
         .then(|| nothing_selected(sel, &paths, &discovery));
+    let mut changed_why = HashMap::new();
+    if let Some(base) = &sel.changed {
+        let before = planned.len();
+        let why;
+        (planned, why) = crate::changed::keep_changed(base, planned)?;
+        changed_why = planned.iter().map(PlannedTest::name).zip(why).collect();
+        if planned.is_empty() && why_empty.is_none() {
+            why_empty = Some(format!(
+                "no tests selected: the change selects none of the {before} tests"
+            ));
+        }
+    }
     if let Some(spec) = &sel.shard {
         let (k, n) = parse_shard(spec).map_err(CliError::usage)?;
         let before = planned.len();
@@ -73,6 +88,7 @@ pub fn select(sel: &Selection, qemu: Option<&Path>) -> Result<Selected, CliError
         overrides,
         planned,
         why_empty,
+        changed_why,
     })
 }
 

@@ -26,6 +26,8 @@ pub struct TestDef {
     pub func: fn(&mut Test) -> Result<()>,
     /// Its tags.
     pub tags: &'static [&'static str],
+    /// The source files whose change can affect it (`kennel run --changed`).
+    pub covers: &'static [&'static str],
     /// Its timeout in milliseconds, when it names one.
     pub timeout_ms: Option<u64>,
     /// `ignore` (with its reason, possibly empty).
@@ -146,6 +148,7 @@ pub fn trials() -> Vec<Trial> {
 struct Listed<'a> {
     name: String,
     tags: &'a [&'a str],
+    covers: &'a [&'a str],
     timeout_s: Option<f64>,
     ignored: bool,
 }
@@ -164,6 +167,7 @@ fn list_as_json(args: &Arguments) -> bool {
         let listed = Listed {
             name: d.full_name(),
             tags: d.tags,
+            covers: d.covers,
             timeout_s: d.timeout_ms.map(|ms| ms as f64 / 1000.0),
             ignored: d.ignore.is_some(),
         };
@@ -203,6 +207,7 @@ mod tests {
             module,
             func: body,
             tags,
+            covers: &[],
             timeout_ms: None,
             ignore: None,
         }

@@ -24,6 +24,8 @@ pub struct CargoTest {
     pub timeout: Option<Duration>,
     /// Its tags (`#[kennel::test(tags = [...])]`), for `--tags`.
     pub tags: Vec<String>,
+    /// `#[kennel::test(covers = [...])]`, for `--changed`.
+    pub covers: Vec<String>,
 }
 
 /// A test as the kennel harness lists it under
@@ -33,6 +35,8 @@ struct Listed {
     name: String,
     #[serde(default)]
     tags: Vec<String>,
+    #[serde(default)]
+    covers: Vec<String>,
     timeout_s: Option<f64>,
     #[serde(default)]
     ignored: bool,
@@ -117,6 +121,7 @@ fn list_tests(package: &str, exe: &Path) -> Result<Vec<CargoTest>, RunnerError> 
         ignored,
         timeout: None,
         tags: Vec::new(),
+        covers: Vec::new(),
     };
     // The kennel harness says each test's tags and timeout; any other lists names.
     let kennel_listed: Vec<Listed> = String::from_utf8_lossy(&listed.stdout)
@@ -132,6 +137,7 @@ fn list_tests(package: &str, exe: &Path) -> Result<Vec<CargoTest>, RunnerError> 
                     .filter(|s| s.is_finite() && *s > 0.0)
                     .map(Duration::from_secs_f64),
                 tags: l.tags,
+                covers: l.covers,
                 ..test(l.name, l.ignored)
             })
             .collect());

@@ -199,6 +199,7 @@ mod tests {
             ignored: false,
             timeout: Some(Duration::from_secs(480)),
             tags: Vec::new(),
+            covers: Vec::new(),
         }
     }
 

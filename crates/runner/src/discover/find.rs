@@ -49,6 +49,8 @@ pub struct CaseEntry {
     pub tags: Arc<[String]>,
     /// The file's `timeout`.
     pub timeout: Duration,
+    /// The file's `covers` (for `--changed`; shared by the file's cases).
+    pub covers: Arc<[String]>,
     /// The file's `retries`.
     pub retries: u32,
     /// What it costs the machine while it runs.
@@ -78,6 +80,7 @@ impl CaseEntry {
                 .collect(),
             tags,
             timeout: case.file.timeout,
+            covers: Arc::from(case.file.covers.as_slice()),
             retries: case.file.retries,
             weight: crate::schedule::case_weight(case),
         }

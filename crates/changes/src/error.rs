@@ -35,17 +35,4 @@ pub enum ChangesError {
         #[source]
         source: std::io::Error,
     },
-    /// A regular expression of a `MAINTAINERS` `N:` or `K:` entry does not compile.
-    #[error("{}:{line}: {kind}: not a regular expression", path.display())]
-    Regex {
-        /// The file.
-        path: PathBuf,
-        /// Its line.
-        line: usize,
-        /// `N` or `K`.
-        kind: char,
-        /// The cause.
-        #[source]
-        source: regex::Error,
-    },
 }

@@ -5,7 +5,10 @@
 //! which files a section is about: `F:` (a [`FilePattern`]), `X:` (a pattern
 //! excluded), `N:` (a regular expression on the file's path), `K:` (a regular
 //! expression on the patch's added and removed lines). Both kinds of regular
-//! expression are compiled as Perl's `/x` reads them (blanks ignored).
+//! expression are compiled as Perl's `/x` reads them (blanks ignored); one this
+//! reader cannot compile (a Perl-only construct) is left out and named in
+//! [`Maintainers::warnings`]. A line of only `-` or `=` under a title (QEMU's
+//! group headings) underlines it and starts no section.
 
 use std::path::Path;
 
@@ -71,6 +74,8 @@ impl Section {
 pub struct Maintainers {
     /// In file order.
     pub sections: Vec<Section>,
+    /// `MAINTAINERS:LINE: ...`: entries left out.
+    pub warnings: Vec<String>,
 }
 
 impl Maintainers {
@@ -86,6 +91,7 @@ impl Maintainers {
     /// Parse `text` (read from `path`, for messages).
     pub fn parse(path: &Path, text: &str) -> Result<Maintainers, ChangesError> {
         let mut sections: Vec<Section> = Vec::new();
+        let mut warnings = Vec::new();
         let mut open = false;
         for (i, line) in text.lines().enumerate() {
             let bytes = line.as_bytes();
@@ -94,8 +100,9 @@ impl Maintainers {
                 open = false;
                 continue;
             }
+            let underline = line.trim().chars().all(|c| c == '-' || c == '=');
             if !entry {
-                if !line.starts_with([' ', '\t']) {
+                if !line.starts_with([' ', '\t']) && !underline {
                     sections.push(Section {
                         name: line.trim().to_string(),
                         line: i + 1,
@@ -112,23 +119,27 @@ impl Maintainers {
                 continue;
             };
             let value = line[2..].trim();
-            let regex = |kind: char| {
-                Regex::new(&format!("(?x){value}")).map_err(|source| ChangesError::Regex {
-                    path: path.to_path_buf(),
-                    line: i + 1,
-                    kind,
-                    source,
-                })
+            let mut regex = |kind: char| match Regex::new(&format!("(?x){value}")) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    let e = e.to_string().replace('\n', " ");
+                    warnings.push(format!(
+                        "{}:{}: {kind}: left out: {e}",
+                        path.display(),
+                        i + 1
+                    ));
+                    None
+                }
             };
             match bytes[0] {
                 b'F' => section.files.push(FilePattern::new(value)),
                 b'X' => section.excluded.push(FilePattern::new(value)),
-                b'N' => section.names.push(regex('N')?),
-                b'K' => section.keywords.push(regex('K')?),
+                b'N' => section.names.extend(regex('N')),
+                b'K' => section.keywords.extend(regex('K')),
                 _ => {}
             }
         }
-        Ok(Maintainers { sections })
+        Ok(Maintainers { sections, warnings })
     }
 }
 
@@ -140,6 +151,17 @@ mod tests {
 QEMU Maintainers
 ================
 \tM: Mail patches to: FullName <address@domain>
+
+Architecture support
+--------------------
+Alpha Machines
+F: hw/alpha/
+K: (?<=lookbehind)x
+
+Hosts
+-----
+M: Someone <someone@example.org>
+F: hw/char/sclp*.[hc]
 \tF: not an entry: indented
 
 Network devices
@@ -170,21 +192,39 @@ F: */
             names,
             [
                 "QEMU Maintainers",
-                "================",
+                "Architecture support",
+                "Alpha Machines",
+                "Hosts",
                 "Network devices",
                 "Keyword section",
                 "THE REST"
             ]
         );
         assert!(m.sections[0].files.is_empty());
-        assert_eq!(m.sections[2].files.len(), 2);
-        assert!(m.sections[4].is_catch_all());
+        assert_eq!(
+            m.sections[2].files.len(),
+            1,
+            "the underline starts no section"
+        );
+        assert_eq!(
+            m.sections[3].rule_for("hw/char/sclp.c").as_deref(),
+            Some("F: hw/char/sclp*.[hc]")
+        );
+        assert_eq!(m.sections[3].rule_for("hw/char/sclp.o"), None);
+        assert_eq!(m.sections[4].files.len(), 2);
+        assert!(m.sections[6].is_catch_all());
+        assert_eq!(m.warnings.len(), 1, "{:?}", m.warnings);
+        assert!(
+            m.warnings[0].starts_with("MAINTAINERS:9: K: left out"),
+            "{:?}",
+            m.warnings
+        );
     }
 
     #[test]
     fn f_x_n_and_k_entries_say_which_rule_matched() {
         let m = sections();
-        let net = &m.sections[2];
+        let net = &m.sections[4];
 
         assert_eq!(
             net.rule_for("hw/net/e1000.c").as_deref(),
@@ -197,9 +237,9 @@ F: */
         );
         let patch = "+++ b/hw/arm/boot.c\n+    fdt_setprop(fdt, \"/chosen\", ...);\n";
         assert_eq!(
-            m.sections[3].keyword_in(patch).as_deref(),
+            m.sections[5].keyword_in(patch).as_deref(),
             Some("K: \\bfdt_setprop\\b")
         );
-        assert_eq!(m.sections[3].keyword_in(" fdt_setprop(x);\n"), None);
+        assert_eq!(m.sections[5].keyword_in(" fdt_setprop(x);\n"), None);
     }
 }

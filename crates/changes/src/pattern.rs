@@ -55,17 +55,25 @@ fn glob_prefix(dir: &str, path: &str) -> bool {
     })
 }
 
-/// `*` any run of characters (as get_maintainer.pl's `.*`), `?` one.
+/// `*` any run of characters (as get_maintainer.pl's `.*`), `?` one, `[hc]`
+/// one of a set (get_maintainer.pl leaves it to Perl's regular expression).
 fn glob(p: &[u8], s: &[u8]) -> bool {
     let (mut pi, mut si) = (0, 0);
     let mut back: Option<(usize, usize)> = None;
     while si < s.len() {
+        let class = (p.get(pi) == Some(&b'['))
+            .then(|| p[pi..].iter().position(|&c| c == b']'))
+            .flatten();
         match p.get(pi) {
             Some(b'*') => {
                 back = Some((pi, si));
                 pi += 1;
             }
-            Some(&c) if c == b'?' || c == s[si] => {
+            Some(b'[') if class.is_some_and(|end| p[pi + 1..pi + end].contains(&s[si])) => {
+                pi += class.unwrap_or(0) + 1;
+                si += 1;
+            }
+            Some(&c) if class.is_none() && (c == b'?' || c == s[si]) => {
                 pi += 1;
                 si += 1;
             }

@@ -32,6 +32,9 @@ pub fn keep_changed(
         .then(|| Maintainers::read(&file))
         .transpose()
         .map_err(|e| CliError::Usage(format!("--changed: {}", kennel_runner::error_chain(&e))))?;
+    for w in maintainers.iter().flat_map(|m| &m.warnings) {
+        eprintln!("kennel: warning: {w}");
+    }
     let top = std::fs::canonicalize(&change.top).unwrap_or_else(|_| change.top.clone());
     let candidates: Vec<Candidate> = planned.iter().map(|p| candidate(&p.what, &top)).collect();
     let total = planned.len();

@@ -309,3 +309,45 @@ fn a_user_mode_test_runs_the_builds_qemu_arch() {
         build.path().join("qemu-arm").display().to_string()
     );
 }
+
+#[test]
+fn a_per_architecture_folder_includes_the_generic_tests_of_its_architecture() {
+    let (_d, functional) = tree(
+        "tests_generic_system = ['version']\ntests_ppc_system_quick = ['migration']\n",
+        &["version", "migration"],
+    );
+    let x86 = functional.join("x86_64");
+    std::fs::create_dir_all(&x86).expect("mkdir");
+    std::fs::write(
+        x86.join("meson.build"),
+        "tests_x86_64_system_quick = ['acpi']\n",
+    )
+    .expect("write");
+    std::fs::write(x86.join("test_acpi.py"), "").expect("write");
+
+    let found = crate::discover(&[x86.clone()], &Default::default()).expect("discovers");
+
+    let mut names: Vec<String> = found
+        .qemu_tests
+        .iter()
+        .map(|t| format!("{} {}", t.arch, t.name))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["x86_64 acpi", "x86_64 version"]);
+}
+
+#[test]
+fn a_build_directory_names_its_source_tree_through_meson_info() {
+    let (d, functional) = tree(MESON, &["version"]);
+    let build = tempfile::tempdir().expect("build");
+    std::fs::create_dir_all(build.path().join("meson-info")).expect("mkdir");
+    let info = format!(
+        "{{\"directories\": {{\"source\": \"{}\", \"build\": \"{}\"}}}}",
+        d.path().display(),
+        build.path().display()
+    );
+    std::fs::write(build.path().join("meson-info/meson-info.json"), info).expect("write");
+
+    assert_eq!(functional_dir_of_build(build.path()), Some(functional));
+    assert_eq!(functional_dir_of_build(d.path()), None);
+}

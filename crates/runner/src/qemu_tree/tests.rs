@@ -325,7 +325,8 @@ fn a_per_architecture_folder_includes_the_generic_tests_of_its_architecture() {
     .expect("write");
     std::fs::write(x86.join("test_acpi.py"), "").expect("write");
 
-    let found = crate::discover(&[x86.clone()], &Default::default()).expect("discovers");
+    let found =
+        crate::discover(std::slice::from_ref(&x86), &Default::default()).expect("discovers");
 
     let mut names: Vec<String> = found
         .qemu_tests

@@ -163,19 +163,22 @@ fn list_as_json(args: &Arguments) -> bool {
     }
     let mut defs: Vec<&'static TestDef> = inventory::iter::<TestDef>.into_iter().collect();
     defs.sort_by_key(|d| d.full_name());
-    for d in defs {
-        let listed = Listed {
-            name: d.full_name(),
-            tags: d.tags,
-            covers: d.covers,
-            timeout_s: d.timeout_ms.map(|ms| ms as f64 / 1000.0),
-            ignored: d.ignore.is_some(),
-        };
-        if let Ok(line) = serde_json::to_string(&listed) {
-            println!("{line}");
-        }
+    for line in defs.into_iter().filter_map(listed_line) {
+        println!("{line}");
     }
     true
+}
+
+/// The JSON line `--list` gives for `d` under [`LIST_TESTS`](kennel_config::env::LIST_TESTS).
+fn listed_line(d: &TestDef) -> Option<String> {
+    let listed = Listed {
+        name: d.full_name(),
+        tags: d.tags,
+        covers: d.covers,
+        timeout_s: d.timeout_ms.map(|ms| ms as f64 / 1000.0),
+        ignored: d.ignore.is_some(),
+    };
+    serde_json::to_string(&listed).ok()
 }
 
 /// The body of `kennel::main!()`: parse the libtest arguments, run, exit.
@@ -230,6 +233,21 @@ mod tests {
         assert_eq!(
             failed.message(),
             Some("KENNEL_REQUIRE_ALL is set and the test skipped: needs KVM")
+        );
+    }
+
+    #[test]
+    fn the_listing_gives_kennel_a_tests_covers() {
+        let d = TestDef {
+            covers: &["hw/net/virtio-net.c", "hw/net/*"],
+            ..def("examples::net", &["quick"])
+        };
+
+        let line = listed_line(&d).expect("a line");
+
+        assert_eq!(
+            line,
+            r#"{"name":"net::boots","tags":["quick"],"covers":["hw/net/virtio-net.c","hw/net/*"],"timeout_s":null,"ignored":false}"#
         );
     }
 

@@ -206,4 +206,21 @@ mod tests {
             Some("kennel-examples")
         );
     }
+
+    #[test]
+    fn a_kennel_harness_listing_gives_each_test_its_covers() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let exe = dir.path().join("net-tests");
+        let line = r#"{"name":"net::boots","tags":["quick"],"covers":["hw/net/*"],"timeout_s":30.0,"ignored":false}"#;
+        std::fs::write(&exe, format!("#!/bin/sh\necho '{line}'\n")).expect("write");
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+
+        let tests = super::list_tests("net", &exe).expect("lists");
+
+        assert_eq!(tests.len(), 1);
+        assert_eq!(tests[0].name, "net::boots");
+        assert_eq!(tests[0].covers, ["hw/net/*"]);
+        assert_eq!(tests[0].tags, ["quick"]);
+    }
 }

@@ -240,3 +240,87 @@ fn without_an_upstream_the_default_base_is_the_last_commit_and_says_so() {
     assert!(stderr.contains("the branch has no upstream"), "{stderr}");
     assert_eq!(names(&String::from_utf8_lossy(&out.stdout)), ["net"]);
 }
+
+/// A QEMU tree: `tests/functional` with its `meson.build` lists, and a
+/// `MAINTAINERS` in QEMU's shape (headings underlined, the catch-all first).
+const QEMU_MAINTAINERS: &str = "\
+QEMU Maintainers
+================
+\tF: Files and directories with wildcard patterns.
+
+General Project Administration
+------------------------------
+M: Someone <someone@example.org>
+
+All patches CC here
+L: qemu-devel@nongnu.org
+F: *
+F: */
+
+Guest CPU cores (TCG)
+---------------------
+PowerPC TCG CPUs
+M: Someone <someone@example.org>
+F: target/ppc/
+F: hw/ppc/ppc.c
+F: tests/functional/test_ppc_74xx.py
+
+ARM Machines
+------------
+ARM Virt
+F: hw/arm/virt*
+F: tests/functional/test_aarch64_virt.py
+";
+
+const QEMU_MESON: &str = "\
+tests_generic_system = ['version']
+tests_ppc_system_quick = ['ppc_74xx']
+tests_aarch64_system_quick = ['aarch64_virt']
+";
+
+#[test]
+fn in_a_qemu_tree_a_change_selects_the_functional_tests_its_sections_list() {
+    if kennel_testkit::need_command("git", "git").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("repo");
+    let r = dir.path();
+    git(r, &["init", "-q", "-b", "main"]);
+    write(r, "MAINTAINERS", QEMU_MAINTAINERS);
+    write(r, "tests/functional/meson.build", QEMU_MESON);
+    write(r, "tests/functional/qemu_test/__init__.py", "");
+    for t in ["version", "ppc_74xx", "aarch64_virt"] {
+        write(
+            r,
+            &format!("tests/functional/test_{t}.py"),
+            "print('1..0')\n",
+        );
+    }
+    write(r, "target/ppc/translate.c", "int t;\n");
+    write(r, "hw/arm/virt.c", "int v;\n");
+    git(r, &["add", "-A"]);
+    git(r, &["commit", "-q", "-m", "base"]);
+    write(r, "target/ppc/translate.c", "int t = 1;\n");
+    git(r, &["commit", "-q", "-am", "ppc"]);
+
+    // No path: in a QEMU tree kennel takes its tests/functional.
+    let out = Command::new(env!("CARGO_BIN_EXE_kennel"))
+        .args(["list", "--changed", "HEAD~1", "--why"])
+        .current_dir(r)
+        .output()
+        .expect("kennel list");
+
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        names(&listed),
+        ["tests/functional/test_ppc_74xx.py [ppc]"],
+        "{listed}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        listed.contains(
+            "why: target/ppc/translate.c: MAINTAINERS \"PowerPC TCG CPUs\" (line 16): F: target/ppc/"
+        ),
+        "{listed}"
+    );
+}

@@ -78,6 +78,14 @@ pub struct Selection {
     /// With --cargo: this package only (repeatable; default: the workspace).
     #[arg(long = "package", value_name = "PKG", requires = "cargo")]
     pub packages: Vec<String>,
+    /// Use this QEMU binary for architecture ARCH (repeatable): one from PATH
+    /// serves only when it is the same QEMU as --qemu's.
+    #[arg(long = "qemu-arch", value_name = "ARCH=PATH", value_parser = kennel_config::parse_arch_binary)]
+    pub qemu_arch: Vec<(String, PathBuf)>,
+    /// Only the tests a change since REF can affect (MAINTAINERS, `covers`, changed
+    /// test files); default REF: the merge base with the upstream branch.
+    #[arg(long, value_name = "REF", num_args = 0..=1, default_missing_value = "")]
+    pub changed: Option<String>,
 }
 
 /// `kennel run`.
@@ -228,6 +236,9 @@ pub struct ListArgs {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
+    /// With --changed: per test, the changed file and the rule that selected it.
+    #[arg(long, requires = "changed")]
+    pub why: bool,
     /// QEMU binary or build directory (for skip reasons).
     #[arg(long, value_name = "PATH")]
     pub qemu: Option<PathBuf>,

@@ -148,7 +148,7 @@ fn purge(cache: &Cache, rule: &PurgeRule) -> Result<Ending, CliError> {
 /// paths), a few at a time.
 fn fetch(cache: &Cache, paths: Vec<PathBuf>, allow_unverified: bool) -> Result<Ending, CliError> {
     let paths = if paths.is_empty() {
-        crate::project::default_paths().map_err(CliError::usage)?
+        crate::project::default_paths(None).map_err(CliError::usage)?
     } else {
         paths
     };

@@ -16,11 +16,12 @@ use crate::select::select;
 
 /// `kennel list`: a line per test, or `--json`. A file that does not load is a usage error.
 pub fn list(a: ListArgs) -> Result<Ending, CliError> {
-    let selected = select(&a.selection)?;
+    let selected = select(&a.selection, a.qemu.as_deref())?;
     let mut invalid = false;
     let mut rows = Vec::new();
     for p in &selected.planned {
-        let Some(row) = listed(p, &selected.overrides, a.qemu.as_deref()) else {
+        let qemu = (a.qemu.as_deref(), a.selection.qemu_arch.as_slice());
+        let Some(row) = listed(p, &selected.overrides, qemu) else {
             invalid = true;
             if let Planned::Invalid(f) = &p.what {
                 eprintln!(
@@ -34,6 +35,13 @@ pub fn list(a: ListArgs) -> Result<Ending, CliError> {
             rows.push(row);
         } else {
             println!("{}", kennel_config::text::visible(&human_line(&row)));
+            if a.why {
+                let why = match selected.changed_why.get(&p.name()).cloned().flatten() {
+                    Some((file, rule)) => format!("    why: {file}: {rule}"),
+                    None => "    why: a global change runs every test".to_string(),
+                };
+                println!("{}", kennel_config::text::visible(&why));
+            }
         }
     }
     if a.json {
@@ -52,13 +60,15 @@ pub fn list(a: ListArgs) -> Result<Ending, CliError> {
 fn listed(
     p: &PlannedTest,
     overrides: &IndexMap<String, Value>,
-    qemu: Option<&Path>,
+    (qemu, qemu_arch): (Option<&Path>, &[kennel_machine::ArchBinary]),
 ) -> Option<ListRow> {
     Some(match &p.what {
         Planned::Case { case, case_index } => {
             // The plan holds no parsed files: the requirements are read again.
             let skip = match kennel_spec::load_case(&case.file, *case_index, overrides) {
-                Ok(loaded) => kennel_interp::skip_reason(&loaded.file, &loaded.params, qemu),
+                Ok(loaded) => {
+                    kennel_interp::skip_reason(&loaded.file, &loaded.params, qemu, qemu_arch)
+                }
                 Err(e) => Some(e.to_string()),
             };
             ListRow::Case(ListedCase {
@@ -88,6 +98,9 @@ fn listed(
             kind: QemuFunctionalKind::QemuFunctional,
             tags: t.tags(),
             timeout_s: t.timeout.as_secs_f64(),
+            skip: kennel_runner::qemu_tree::emulator(t, qemu, qemu_arch)
+                .err()
+                .map(|e| kennel_machine::error_chain(&e)),
         }),
         Planned::Invalid(_) => return None,
     })
@@ -129,10 +142,14 @@ fn human_line(row: &ListRow) -> String {
             e.file.display()
         ),
         ListRow::QemuTest(t) => format!(
-            "{}  (QEMU functional test, timeout {}s)  [{}]",
+            "{}  (QEMU functional test, timeout {}s)  [{}]{}",
             t.name,
             t.timeout_s,
-            t.tags.join(", ")
+            t.tags.join(", "),
+            t.skip
+                .as_ref()
+                .map(|s| format!("  SKIP: {s}"))
+                .unwrap_or_default()
         ),
     }
 }

@@ -4,6 +4,7 @@
 mod args;
 mod assets;
 mod attach;
+mod changed;
 mod doctor;
 mod exit;
 mod guest;

@@ -35,7 +35,7 @@ pub fn replay(a: ReplayArgs) -> Result<Ending, CliError> {
         return Ok(Ending::Ok);
     }
     let selection = selection(&wanted, &recorded);
-    let selected = select(&selection)?;
+    let selected = select(&selection, None)?;
     let mut selected = keep_wanted(selected, &wanted);
     println!(
         "kennel: replaying {} of {} tests from job {}",
@@ -90,6 +90,8 @@ fn selection(wanted: &[&TestResult], recorded: &RunOptions) -> Selection {
         shard_history: None,
         cargo: recorded.cargo,
         packages: recorded.packages.clone(),
+        qemu_arch: Vec::new(),
+        changed: None,
     }
 }
 

@@ -15,7 +15,7 @@ use crate::select::{asset_policy, select, Selected};
 
 /// `kennel run`.
 pub fn run(a: RunArgs) -> Result<Ending, CliError> {
-    let selected = select(&a.selection)?;
+    let selected = select(&a.selection, a.qemu.as_deref())?;
     execute(selected, &a)
 }
 
@@ -162,6 +162,9 @@ fn test_settings(a: &RunArgs) -> TestSettings {
         debug.wrapper = Some(w.clone());
     }
     settings.cold |= d.cold;
+    settings
+        .qemu_arch
+        .extend(a.selection.qemu_arch.iter().cloned());
     settings
 }
 

@@ -2,7 +2,7 @@
 //! parameters, shard, cargo packages) into a plan, and the asset flags.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 use kennel_runner::{Discovery, LoadFailure, PlannedTest};
@@ -24,10 +24,13 @@ pub struct Selected {
     pub planned: Vec<PlannedTest>,
     /// When the plan is empty: why (nothing found, the tags or the shard selected nothing).
     pub why_empty: Option<String>,
+    /// With `--changed`: by test name, the changed file and rule that kept it
+    /// (`None`: a global change runs it); empty without `--changed`.
+    pub changed_why: HashMap<String, crate::changed::Why>,
 }
 
 /// Discover, plan, filter and shard what `sel` selects.
-pub fn select(sel: &Selection) -> Result<Selected, CliError> {
+pub fn select(sel: &Selection, qemu: Option<&Path>) -> Result<Selected, CliError> {
     let filter =
         TagFilter::parse(&sel.tags).map_err(|e| CliError::usage(format!("--tags: {e}")))?;
     let mut overrides = IndexMap::new();
@@ -37,7 +40,7 @@ pub fn select(sel: &Selection) -> Result<Selected, CliError> {
         overrides.insert(k, v);
     }
     let paths = if sel.paths.is_empty() && !sel.cargo {
-        crate::project::default_paths().map_err(CliError::usage)?
+        crate::project::default_paths(qemu).map_err(CliError::usage)?
     } else {
         sel.paths.clone()
     };
@@ -54,6 +57,18 @@ pub fn select(sel: &Selection) -> Result<Selected, CliError> {
     let mut why_empty = planned
         .is_empty()
         .then(|| nothing_selected(sel, &paths, &discovery));
+    let mut changed_why = HashMap::new();
+    if let Some(base) = &sel.changed {
+        let before = planned.len();
+        let why;
+        (planned, why) = crate::changed::keep_changed(base, planned)?;
+        changed_why = planned.iter().map(PlannedTest::name).zip(why).collect();
+        if planned.is_empty() && why_empty.is_none() {
+            why_empty = Some(format!(
+                "no tests selected: the change selects none of the {before} tests"
+            ));
+        }
+    }
     if let Some(spec) = &sel.shard {
         let (k, n) = parse_shard(spec).map_err(CliError::usage)?;
         let before = planned.len();
@@ -73,6 +88,7 @@ pub fn select(sel: &Selection) -> Result<Selected, CliError> {
         overrides,
         planned,
         why_empty,
+        changed_why,
     })
 }
 

@@ -102,6 +102,9 @@ pub struct Config {
     /// How machines are started and what is kept for debugging (`--wrapper`,
     /// `--gdb`, `--no-artifacts`).
     pub debug: Debug,
+    /// `$KENNEL_QEMU_ARCH`: architectures' QEMU binaries given on purpose
+    /// (`--qemu-arch ARCH=PATH`).
+    pub qemu_arch: Vec<(String, PathBuf)>,
 }
 
 /// The debugging settings: the same for `kennel run` (which hands them to its
@@ -196,6 +199,7 @@ impl Config {
             tags: text(env::TAGS, &var)?,
             cold: flag_from(env::COLD, &var)?,
             warm_cache_size: size_from(env::WARM_CACHE_SIZE, &var)?,
+            qemu_arch: arch_binaries_from(&var)?,
             debug: Debug {
                 wrapper: text(env::WRAPPER, &var)?,
                 artifacts: !flag_from(env::NO_ARTIFACTS, &var)?,
@@ -275,8 +279,51 @@ impl Config {
             warm_cache_size: self.warm_cache_size,
             image_mirror: self.image_mirror_url().map(str::to_owned),
             debug: self.debug.clone(),
+            qemu_arch: self.qemu_arch.clone(),
         }
     }
+}
+
+/// `ARCH=PATH` (`--qemu-arch`, a line of `KENNEL_QEMU_ARCH`): an architecture's
+/// QEMU binary given on purpose.
+///
+/// ```
+/// use kennel_config::parse_arch_binary;
+/// let (arch, path) = parse_arch_binary("ppc64=/opt/q/bin/qemu-system-ppc64").unwrap();
+/// assert_eq!((arch.as_str(), path.to_str()), ("ppc64", Some("/opt/q/bin/qemu-system-ppc64")));
+/// assert!(parse_arch_binary("/opt/q/bin/qemu-system-ppc64").is_err());
+/// ```
+pub fn parse_arch_binary(text: &str) -> Result<(String, PathBuf), String> {
+    match text.split_once('=') {
+        Some((arch, path))
+            if !arch.is_empty()
+                && !path.is_empty()
+                && arch.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+        {
+            Ok((arch.to_owned(), PathBuf::from(path)))
+        }
+        _ => Err(format!(
+            "{text:?} is not ARCH=PATH (an architecture such as ppc64, `=`, its QEMU binary)"
+        )),
+    }
+}
+
+/// `KENNEL_QEMU_ARCH`, one `ARCH=PATH` a line.
+fn arch_binaries_from(
+    var: &impl Fn(&str) -> Option<OsString>,
+) -> Result<Vec<(String, PathBuf)>, ConfigError> {
+    let Some(text) = text(env::QEMU_ARCH, var)? else {
+        return Ok(Vec::new());
+    };
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            parse_arch_binary(l.trim()).map_err(|why| ConfigError::ArchBinary {
+                name: env::QEMU_ARCH,
+                why,
+            })
+        })
+        .collect()
 }
 
 /// A URL as it is; a folder (relative to `folder`) as a `file://` URL.

@@ -25,6 +25,9 @@ pub const GUEST_DIR: &str = "KENNEL_GUEST_DIR";
 pub const AGENT: &str = "KENNEL_AGENT";
 /// `QEMU_TEST_QEMU_BINARY`: the QEMU binary (QEMU's own functional tests use the same name).
 pub const QEMU_BINARY: &str = "QEMU_TEST_QEMU_BINARY";
+/// `KENNEL_QEMU_ARCH`: architectures' QEMU binaries given on purpose (`kennel run
+/// --qemu-arch ARCH=PATH`), one `ARCH=PATH` a line ([`parse_arch_binary`](crate::parse_arch_binary)).
+pub const QEMU_ARCH: &str = "KENNEL_QEMU_ARCH";
 /// `KENNEL_RESULTS_DIR`: where `kennel run` puts its jobs.
 pub const RESULTS_DIR: &str = "KENNEL_RESULTS_DIR";
 /// `KENNEL_TAGS`: the tag filter of a Rust test binary run by plain `cargo test`.

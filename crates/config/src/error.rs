@@ -43,6 +43,14 @@ pub enum ConfigError {
         /// Its value.
         value: String,
     },
+    /// A line of `KENNEL_QEMU_ARCH` is not `ARCH=PATH`.
+    #[error("{name}: {why}")]
+    ArchBinary {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong with it.
+        why: String,
+    },
     /// A variable is not valid UTF-8 where text is needed.
     #[error("{name}: not valid UTF-8")]
     NotUnicode {

@@ -30,7 +30,7 @@ pub mod text;
 mod which;
 
 pub use cache::{cache_dir, cache_dir_from};
-pub use config::{Config, Debug, Mirror, Origin};
+pub use config::{parse_arch_binary, Config, Debug, Mirror, Origin};
 pub use env::{env_flag, param_env_var, parse_flag};
 pub use error::ConfigError;
 pub use fs::{file_stamp, write_atomic, write_atomic_with};

@@ -57,6 +57,8 @@ pub struct TestSettings {
     pub image_mirror: Option<String>,
     /// The debugging settings.
     pub debug: Debug,
+    /// `--qemu-arch ARCH=PATH`: architectures' QEMU binaries given on purpose.
+    pub qemu_arch: Vec<(String, PathBuf)>,
 }
 
 impl TestSettings {
@@ -91,6 +93,14 @@ impl TestSettings {
             if let Some(value) = value {
                 vars.push((name, value));
             }
+        }
+        if !self.qemu_arch.is_empty() {
+            let lines: Vec<String> = self
+                .qemu_arch
+                .iter()
+                .map(|(arch, path)| format!("{arch}={}", path.display()))
+                .collect();
+            vars.push((env::QEMU_ARCH, lines.join("\n")));
         }
         vars
     }
@@ -175,6 +185,7 @@ mod tests {
                 gdb_wait: true,
                 pause_on_failure: true,
             },
+            qemu_arch: vec![("ppc64".into(), "/opt/q/bin/qemu-system-ppc64".into())],
         };
 
         assert_eq!(read_back(&all), all);

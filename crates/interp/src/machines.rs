@@ -102,6 +102,7 @@ fn config(
     c.arch = spec.arch.as_ref().map(|a| a.render(vars)).transpose()?;
     c.binary = spec.binary.as_ref().map(r).transpose()?.map(PathBuf::from);
     c.qemu_option = env.qemu_option.clone();
+    c.qemu_arch = crate::setup::qemu_arch();
     c.machine_type = spec.machine_type.as_ref().map(r).transpose()?;
     if let Some(a) = &spec.accel {
         c.accel = Accel::parse(&a.render(vars)?);

@@ -61,6 +61,7 @@ impl Case<'_> {
             self.ctx.file,
             &self.vars(),
             self.launching.env.qemu_option.as_deref(),
+            &qemu_arch(),
         ))
     }
 
@@ -111,13 +112,23 @@ impl Case<'_> {
     }
 }
 
+/// `kennel run --qemu-arch` in a test process: `KENNEL_QEMU_ARCH`.
+pub(crate) fn qemu_arch() -> Vec<kennel_machine::ArchBinary> {
+    kennel_config::Config::get()
+        .map(|c| c.qemu_arch.clone())
+        .unwrap_or_default()
+}
+
 /// Why a test would SKIP before it launches anything (`[requires]`, with
-/// `${...}` substituted from `vars`, or no QEMU for an architecture the test is
-/// tagged for); `None` when it can run. `kennel list` shows this too.
+/// `${...}` substituted from `vars`; no QEMU for an architecture the test is
+/// tagged for; only another QEMU than the run's for its main machine's
+/// architecture, which one QEMU per run leaves out); `None` when it can run.
+/// `kennel list` shows this too.
 pub fn skip_reason(
     file: &TestFile,
     vars: &dyn kennel_spec::Vars,
     qemu: Option<&Path>,
+    qemu_arch: &[kennel_machine::ArchBinary],
 ) -> Option<String> {
     let requires = match file.requires.render(vars) {
         Ok(r) => r,
@@ -138,15 +149,16 @@ pub fn skip_reason(
         .as_ref()
         .and_then(|b| b.render(vars).ok())
         .map(PathBuf::from);
-    let binary = find_qemu(&arch, explicit.as_deref(), qemu).ok();
+    let found = find_qemu(&arch, explicit.as_deref(), qemu, qemu_arch);
     let arch_tagged =
         file.tags.iter().any(|t| t == &format!("arch:{arch}")) || requires.arch.contains(&arch);
-    if binary.is_none() && arch_tagged {
-        return Some(format!(
-            "no QEMU binary for {arch} (qemu-system-{arch} not found)"
-        ));
+    match &found {
+        Err(e @ kennel_machine::MachineError::NotTheSameQemu { .. }) => return Some(e.to_string()),
+        Err(e) if arch_tagged => return Some(e.to_string()),
+        _ => {}
     }
-    let binary_for = |a: &str| find_qemu(a, None, qemu).is_ok();
+    let binary = found.ok();
+    let binary_for = |a: &str| find_qemu(a, None, qemu, qemu_arch).is_ok();
     requires::unmet(
         &requires,
         binary.as_ref().map(|b| b.path.as_path()),

@@ -30,8 +30,13 @@ impl MachineBuilder {
         deadlines: Deadlines,
         workspace: Workspace,
     ) -> MachineBuilder {
+        let mut config = MachineConfig::new(name);
+        // `kennel run --qemu-arch`, handed on as `KENNEL_QEMU_ARCH`.
+        config.qemu_arch = kennel_config::Config::get()
+            .map(|c| c.qemu_arch.clone())
+            .unwrap_or_default();
         MachineBuilder {
-            desc: MachineDesc::new(MachineConfig::new(name)),
+            desc: MachineDesc::new(config),
             named: false,
             logs,
             deadlines,
@@ -53,7 +58,8 @@ impl MachineBuilder {
         self
     }
 
-    /// The QEMU binary; by default `$QEMU_TEST_QEMU_BINARY`, else
+    /// The QEMU binary; by default `$QEMU_TEST_QEMU_BINARY` (another
+    /// architecture's: beside it, or the same QEMU's on `PATH`), else
     /// `qemu-system-<arch>` on `PATH`.
     pub fn binary(mut self, path: impl Into<PathBuf>) -> Self {
         self.desc.config.binary = Some(path.into());

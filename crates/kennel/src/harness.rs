@@ -26,6 +26,8 @@ pub struct TestDef {
     pub func: fn(&mut Test) -> Result<()>,
     /// Its tags.
     pub tags: &'static [&'static str],
+    /// The source files whose change can affect it (`kennel run --changed`).
+    pub covers: &'static [&'static str],
     /// Its timeout in milliseconds, when it names one.
     pub timeout_ms: Option<u64>,
     /// `ignore` (with its reason, possibly empty).
@@ -146,6 +148,7 @@ pub fn trials() -> Vec<Trial> {
 struct Listed<'a> {
     name: String,
     tags: &'a [&'a str],
+    covers: &'a [&'a str],
     timeout_s: Option<f64>,
     ignored: bool,
 }
@@ -160,18 +163,22 @@ fn list_as_json(args: &Arguments) -> bool {
     }
     let mut defs: Vec<&'static TestDef> = inventory::iter::<TestDef>.into_iter().collect();
     defs.sort_by_key(|d| d.full_name());
-    for d in defs {
-        let listed = Listed {
-            name: d.full_name(),
-            tags: d.tags,
-            timeout_s: d.timeout_ms.map(|ms| ms as f64 / 1000.0),
-            ignored: d.ignore.is_some(),
-        };
-        if let Ok(line) = serde_json::to_string(&listed) {
-            println!("{line}");
-        }
+    for line in defs.into_iter().filter_map(listed_line) {
+        println!("{line}");
     }
     true
+}
+
+/// The JSON line `--list` gives for `d` under [`LIST_TESTS`](kennel_config::env::LIST_TESTS).
+fn listed_line(d: &TestDef) -> Option<String> {
+    let listed = Listed {
+        name: d.full_name(),
+        tags: d.tags,
+        covers: d.covers,
+        timeout_s: d.timeout_ms.map(|ms| ms as f64 / 1000.0),
+        ignored: d.ignore.is_some(),
+    };
+    serde_json::to_string(&listed).ok()
 }
 
 /// The body of `kennel::main!()`: parse the libtest arguments, run, exit.
@@ -203,6 +210,7 @@ mod tests {
             module,
             func: body,
             tags,
+            covers: &[],
             timeout_ms: None,
             ignore: None,
         }
@@ -225,6 +233,21 @@ mod tests {
         assert_eq!(
             failed.message(),
             Some("KENNEL_REQUIRE_ALL is set and the test skipped: needs KVM")
+        );
+    }
+
+    #[test]
+    fn the_listing_gives_kennel_a_tests_covers() {
+        let d = TestDef {
+            covers: &["hw/net/virtio-net.c", "hw/net/*"],
+            ..def("examples::net", &["quick"])
+        };
+
+        let line = listed_line(&d).expect("a line");
+
+        assert_eq!(
+            line,
+            r#"{"name":"net::boots","tags":["quick"],"covers":["hw/net/virtio-net.c","hw/net/*"],"timeout_s":null,"ignored":false}"#
         );
     }
 

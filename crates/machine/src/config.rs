@@ -21,6 +21,8 @@ pub struct MachineConfig {
     pub binary: Option<PathBuf>,
     /// `--qemu`: a binary or a build directory.
     pub qemu_option: Option<PathBuf>,
+    /// `--qemu-arch ARCH=PATH`: architectures' binaries given on purpose.
+    pub qemu_arch: Vec<crate::binary::ArchBinary>,
     /// `-machine` value.
     pub machine_type: Option<String>,
     /// Accelerator wanted.
@@ -76,6 +78,7 @@ impl MachineConfig {
             arch: None,
             binary: None,
             qemu_option: None,
+            qemu_arch: Vec::new(),
             machine_type: None,
             accel: Accel::Auto,
             cpus: None,
@@ -112,6 +115,7 @@ impl MachineConfig {
             &self.target_arch(),
             self.binary.as_deref(),
             self.qemu_option.as_deref(),
+            &self.qemu_arch,
         )
     }
 

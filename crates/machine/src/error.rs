@@ -14,6 +14,15 @@ pub enum MachineError {
         /// Where kennel looked, and how to fix it.
         detail: String,
     },
+    /// The architecture's binary on `PATH` is another QEMU than the one the run
+    /// names (`--qemu`): one QEMU per run, so the architecture has no binary.
+    #[error("no QEMU binary for {arch}: {detail}; --qemu-arch {arch}=PATH uses one on purpose")]
+    NotTheSameQemu {
+        /// The target architecture that was looked up.
+        arch: String,
+        /// The binary found on `PATH` and how it differs from the run's QEMU.
+        detail: String,
+    },
     /// The private socket directory could not be made.
     #[error("cannot create the private socket directory")]
     SocketDir(#[source] std::io::Error),

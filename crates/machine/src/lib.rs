@@ -45,10 +45,13 @@ mod machine;
 pub mod modules;
 pub mod private_dir;
 pub mod process;
+pub mod same_qemu;
 mod sockets;
 
 pub use accel::{host_arch, probe_kvm, Accel, AccelChoice, KvmProbe};
-pub use binary::{debian_package, find_qemu, QemuBinary, QEMU_BINARY_ENV};
+pub use binary::{
+    debian_package, find_qemu, find_qemu_user, ArchBinary, QemuBinary, QEMU_BINARY_ENV,
+};
 pub use capture::{on_one_line, Capture, Pattern, TextMatch, WaitError};
 pub use command_line::{QemuCommand, QemuSetup, ATTACH_HMP, ATTACH_QMP};
 pub use config::MachineConfig;

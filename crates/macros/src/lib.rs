@@ -21,6 +21,7 @@ pub fn test(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 struct Args {
     tags: Vec<String>,
+    covers: Vec<String>,
     timeout_ms: Option<u64>,
     ignore: Option<String>,
 }
@@ -38,6 +39,7 @@ fn parse_args(attr: proc_macro2::TokenStream) -> syn::Result<Args> {
     let metas = Punctuated::<Meta, Token![,]>::parse_terminated.parse2(attr)?;
     let mut args = Args {
         tags: Vec::new(),
+        covers: Vec::new(),
         timeout_ms: None,
         ignore: None,
     };
@@ -54,6 +56,26 @@ fn parse_args(attr: proc_macro2::TokenStream) -> syn::Result<Args> {
                     let tag = lit_str(e)
                         .ok_or_else(|| syn::Error::new_spanned(e, "a tag is a string literal"))?;
                     args.tags.push(tag);
+                }
+            }
+            Meta::NameValue(nv) if nv.path.is_ident("covers") => {
+                let Expr::Array(arr) = &nv.value else {
+                    return Err(syn::Error::new_spanned(
+                        &nv.value,
+                        "`covers` takes a list of paths: covers = [\"hw/net/virtio-net.c\", \"hw/net/*\"]",
+                    ));
+                };
+                for e in &arr.elems {
+                    let path = lit_str(e).ok_or_else(|| {
+                        syn::Error::new_spanned(e, "a `covers` entry is a string literal")
+                    })?;
+                    if path.trim().is_empty() || path.starts_with('/') || path.split('/').any(|p| p == "..") {
+                        return Err(syn::Error::new_spanned(
+                            e,
+                            "a `covers` entry is a path relative to the repository's top (not empty, not absolute, no `..`)",
+                        ));
+                    }
+                    args.covers.push(path);
                 }
             }
             Meta::NameValue(nv) if nv.path.is_ident("timeout") => {
@@ -75,7 +97,7 @@ fn parse_args(attr: proc_macro2::TokenStream) -> syn::Result<Args> {
             other => {
                 return Err(syn::Error::new_spanned(
                     other,
-                    "unknown argument: expected `tags = [..]`, `timeout = \"..\"` or `ignore`",
+                    "unknown argument: expected `tags = [..]`, `covers = [..]`, `timeout = \"..\"` or `ignore`",
                 ))
             }
         }
@@ -103,6 +125,7 @@ fn expand(
     }
     let ident = &func.sig.ident;
     let tags = &args.tags;
+    let covers = &args.covers;
     let timeout = match args.timeout_ms {
         Some(ms) => quote!(::core::option::Option::Some(#ms)),
         None => quote!(::core::option::Option::None),
@@ -120,6 +143,7 @@ fn expand(
                 module: ::core::module_path!(),
                 func: #ident,
                 tags: &[#(#tags),*],
+                covers: &[#(#covers),*],
                 timeout_ms: #timeout,
                 ignore: #ignore,
             }

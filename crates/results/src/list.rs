@@ -79,6 +79,10 @@ pub struct ListedQemuTest {
     pub tags: Vec<String>,
     /// Its timeout from the tree's `meson.build`, in seconds.
     pub timeout_s: f64,
+    /// Why it would be SKIPped here (the run's QEMU has no binary for its
+    /// architecture and mode); `null` when it would run.
+    #[serde(default)]
+    pub skip: Option<String>,
 }
 
 /// The `kind` of a Rust test's row: `cargo`.
@@ -111,7 +115,7 @@ mod tests {
 
     #[test]
     fn each_kind_of_row_reads_back_as_itself() {
-        let rows = r#"[{"name":"a","file":"a.toml","variant":{"cpus":2},"tags":[],"timeout_s":60.0,"skip":null},{"name":"p::t","file":"target/t","kind":"cargo","tags":["quick"],"timeout_s":480.0},{"name":"x.sh","file":"x.sh","kind":"executable"},{"name":"test_migration.py [x86_64]","file":"test_migration.py","kind":"qemu-functional","tags":["quick","arch:x86_64"],"timeout_s":60.0}]"#;
+        let rows = r#"[{"name":"a","file":"a.toml","variant":{"cpus":2},"tags":[],"timeout_s":60.0,"skip":null},{"name":"p::t","file":"target/t","kind":"cargo","tags":["quick"],"timeout_s":480.0},{"name":"x.sh","file":"x.sh","kind":"executable"},{"name":"test_migration.py [x86_64]","file":"test_migration.py","kind":"qemu-functional","tags":["quick","arch:x86_64"],"timeout_s":60.0,"skip":null}]"#;
 
         let parsed: Vec<ListRow> = serde_json::from_str(rows).expect("parses");
 

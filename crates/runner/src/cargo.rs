@@ -24,6 +24,8 @@ pub struct CargoTest {
     pub timeout: Option<Duration>,
     /// Its tags (`#[kennel::test(tags = [...])]`), for `--tags`.
     pub tags: Vec<String>,
+    /// `#[kennel::test(covers = [...])]`, for `--changed`.
+    pub covers: Vec<String>,
 }
 
 /// A test as the kennel harness lists it under
@@ -33,6 +35,8 @@ struct Listed {
     name: String,
     #[serde(default)]
     tags: Vec<String>,
+    #[serde(default)]
+    covers: Vec<String>,
     timeout_s: Option<f64>,
     #[serde(default)]
     ignored: bool,
@@ -117,6 +121,7 @@ fn list_tests(package: &str, exe: &Path) -> Result<Vec<CargoTest>, RunnerError> 
         ignored,
         timeout: None,
         tags: Vec::new(),
+        covers: Vec::new(),
     };
     // The kennel harness says each test's tags and timeout; any other lists names.
     let kennel_listed: Vec<Listed> = String::from_utf8_lossy(&listed.stdout)
@@ -132,6 +137,7 @@ fn list_tests(package: &str, exe: &Path) -> Result<Vec<CargoTest>, RunnerError> 
                     .filter(|s| s.is_finite() && *s > 0.0)
                     .map(Duration::from_secs_f64),
                 tags: l.tags,
+                covers: l.covers,
                 ..test(l.name, l.ignored)
             })
             .collect());
@@ -199,5 +205,22 @@ mod tests {
             super::package_name("kennel-examples 0.1.0 (path+file:///w)").as_deref(),
             Some("kennel-examples")
         );
+    }
+
+    #[test]
+    fn a_kennel_harness_listing_gives_each_test_its_covers() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let exe = dir.path().join("net-tests");
+        let line = r#"{"name":"net::boots","tags":["quick"],"covers":["hw/net/*"],"timeout_s":30.0,"ignored":false}"#;
+        std::fs::write(&exe, format!("#!/bin/sh\necho '{line}'\n")).expect("write");
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+
+        let tests = super::list_tests("net", &exe).expect("lists");
+
+        assert_eq!(tests.len(), 1);
+        assert_eq!(tests[0].name, "net::boots");
+        assert_eq!(tests[0].covers, ["hw/net/*"]);
+        assert_eq!(tests[0].tags, ["quick"]);
     }
 }

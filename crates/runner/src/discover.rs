@@ -8,4 +8,4 @@ mod shard;
 pub use find::{discover, CaseEntry, Discovery, FoundFile, LoadFailure};
 pub(crate) use plan::logdir_for;
 pub use plan::{plan, Planned, PlannedTest};
-pub use shard::{balance, shard, shard_by_time, shard_weights};
+pub use shard::{balance, keep_only, shard, shard_by_time, shard_weights};

@@ -27,8 +27,8 @@ pub mod tap;
 pub mod test_process;
 
 pub use discover::{
-    balance, discover, plan, shard, shard_by_time, shard_weights, CaseEntry, Discovery, FoundFile,
-    LoadFailure, Planned, PlannedTest,
+    balance, discover, keep_only, plan, shard, shard_by_time, shard_weights, CaseEntry, Discovery,
+    FoundFile, LoadFailure, Planned, PlannedTest,
 };
 pub use error::RunnerError;
 pub use event::{EventKind, Outcome, RunEvent, Status, Summary, TestResult};

@@ -91,11 +91,11 @@ pub fn test_command(
             });
         }
         TestKind::Executable { path, args } => {
-            env.extend(qemu_binary_env(job.qemu.as_deref()));
+            env.extend(qemu_binary_env(job));
             (path.to_path_buf(), args.to_vec())
         }
         TestKind::Rust(test) => {
-            env.extend(qemu_binary_env(job.qemu.as_deref()));
+            env.extend(qemu_binary_env(job));
             let args = vec![
                 "--exact".to_owned(),
                 test.name.clone(),
@@ -107,6 +107,7 @@ pub fn test_command(
             let var = |n: &str| std::env::var_os(n);
             let ctx = qemu_tree::RunContext {
                 qemu: job.qemu.as_deref(),
+                qemu_arch: &job.settings.qemu_arch,
                 offline: job.settings.assets.offline,
                 keep_tmp: job.settings.keep_tmp,
                 logdir,
@@ -141,8 +142,10 @@ fn settings_env(settings: &TestSettings) -> Vec<(String, String)> {
 /// `--qemu` for a program that reads `QEMU_TEST_QEMU_BINARY`: the host
 /// architecture's binary it names (a build directory holding one, or the binary
 /// itself); nothing when it names none.
-fn qemu_binary_env(qemu: Option<&Path>) -> Option<(String, String)> {
-    let found = kennel_machine::find_qemu(kennel_machine::host_arch(), None, Some(qemu?)).ok()?;
+fn qemu_binary_env(job: &JobOptions) -> Option<(String, String)> {
+    let qemu = job.qemu.as_deref()?;
+    let host = kennel_machine::host_arch();
+    let found = kennel_machine::find_qemu(host, None, Some(qemu), &job.settings.qemu_arch).ok()?;
     Some((
         kennel_machine::QEMU_BINARY_ENV.to_owned(),
         found.path.to_string_lossy().into_owned(),
@@ -196,6 +199,7 @@ mod tests {
             ignored: false,
             timeout: Some(Duration::from_secs(480)),
             tags: Vec::new(),
+            covers: Vec::new(),
         }
     }
 
@@ -213,6 +217,7 @@ mod tests {
             mode: qemu_tree::Mode::System,
             speed: qemu_tree::Speed::Quick,
             timeout: Duration::from_secs(90),
+            generic: true,
         }
     }
 

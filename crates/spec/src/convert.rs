@@ -431,3 +431,33 @@ pub(crate) fn list(items: &[&str]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+impl Loader<'_> {
+    /// `covers = ["hw/net/virtio-net.c", "hw/net/*"]`: paths relative to the
+    /// repository's top, written as they are (no `${...}`, not absolute, no `..`).
+    pub(crate) fn covers(&self, raw: Option<&S<Vec<S<String>>>>) -> Result<Vec<String>> {
+        let Some(list) = raw else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for item in list.get_ref() {
+            let text = item.get_ref().trim();
+            let bad = if text.is_empty() {
+                Some("is empty")
+            } else if text.starts_with('/') {
+                Some("is absolute: `covers` paths are relative to the repository's top")
+            } else if text.split('/').any(|part| part == "..") {
+                Some("has `..`: `covers` paths are relative to the repository's top")
+            } else if text.contains("${") {
+                Some("holds `${...}`: `covers` is written as it is")
+            } else {
+                None
+            };
+            if let Some(why) = bad {
+                return self.err(item.span().start, format!("`covers` entry {text:?} {why}"));
+            }
+            out.push(text.to_string());
+        }
+        Ok(out)
+    }
+}

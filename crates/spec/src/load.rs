@@ -190,6 +190,7 @@ impl Loader<'_> {
             Some(tags) => self.texts_or_var(tags, "tags")?,
             None => Vec::new(),
         };
+        let covers = self.covers(raw.covers.as_ref())?;
         let description = raw
             .description
             .as_ref()
@@ -204,6 +205,7 @@ impl Loader<'_> {
             name,
             description,
             tags,
+            covers,
             timeout,
             retries: match &raw.retries {
                 Some(retries) => self.count(retries, "retries")?.unwrap_or(0),

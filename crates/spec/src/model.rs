@@ -24,6 +24,10 @@ pub struct TestFile {
     pub description: Option<String>,
     /// Tags, for `--tags` filtering.
     pub tags: Vec<String>,
+    /// `covers`: the source files whose change can affect the test (patterns
+    /// relative to the repository's top, for `kennel run --changed`: a path, a
+    /// folder ending in `/`, or a glob that matches at its own depth).
+    pub covers: Vec<String>,
     /// Wall-clock limit for the whole test (default 120 s).
     pub timeout: Duration,
     /// Extra attempts after a FAIL, ERROR or INTERRUPTED outcome.

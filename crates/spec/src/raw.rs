@@ -15,6 +15,7 @@ pub(crate) struct RawFile {
     pub name: Option<String>,
     pub description: Option<S<String>>,
     pub tags: Option<S<StringsOrVar>>,
+    pub covers: Option<S<Vec<S<String>>>>,
     pub timeout: Option<S<toml::Value>>,
     pub retries: Option<S<toml::Value>>,
     pub exclusive: Option<S<toml::Value>>,

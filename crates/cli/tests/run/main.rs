@@ -12,6 +12,7 @@ mod debug;
 mod guest;
 mod harness;
 mod modules;
+mod one_qemu;
 mod qemu_tree;
 mod reasons;
 mod steps;

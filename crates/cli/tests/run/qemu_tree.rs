@@ -483,3 +483,40 @@ fn replay_failed_runs_only_the_failing_point_of_a_real_qemu_10_test_file() {
     assert!(reason.contains("not ok 1 - "), "{reason}");
     assert!(reason.contains("not found in '10.0"), "{reason}");
 }
+
+/// `kennel list --qemu BUILD` from outside the tree finds its tests through
+/// the build's `meson-info` (issue 29).
+#[test]
+fn a_build_directory_given_from_elsewhere_lists_its_source_trees_tests() {
+    let Some((tree, _functional)) = fake_tree() else {
+        return;
+    };
+    let build = tree.path().join("build");
+    std::fs::create_dir_all(build.join("meson-info")).expect("mkdir");
+    let info = serde_json::json!({
+        "directories": { "source": tree.path(), "build": &build }
+    });
+    std::fs::write(build.join("meson-info/meson-info.json"), info.to_string()).expect("write");
+    let elsewhere = tempfile::tempdir().expect("elsewhere");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_kennel"))
+        .args(["list", "--json", "-t", "quick", "--qemu", path_str(&build)])
+        .current_dir(elsewhere.path())
+        .output()
+        .expect("kennel list");
+
+    let rows: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    let names: Vec<&str> = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(names.len(), 2, "{rows}");
+    assert!(
+        names.iter().all(|n| n.contains("/tests/functional/test_")),
+        "{names:?}"
+    );
+}

@@ -49,6 +49,8 @@ pub struct CaseEntry {
     pub tags: Arc<[String]>,
     /// The file's `timeout`.
     pub timeout: Duration,
+    /// The file's `covers` (for `--changed`; shared by the file's cases).
+    pub covers: Arc<[String]>,
     /// The file's `retries`.
     pub retries: u32,
     /// What it costs the machine while it runs.
@@ -78,6 +80,7 @@ impl CaseEntry {
                 .collect(),
             tags,
             timeout: case.file.timeout,
+            covers: Arc::from(case.file.covers.as_slice()),
             retries: case.file.retries,
             weight: crate::schedule::case_weight(case),
         }
@@ -167,12 +170,22 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), RunnerError> {
 }
 
 /// The tests of the QEMU tree whose functional-test folder is `functional` that are
-/// under `path` (the folder itself, one of its folders or one test file).
+/// under `path` (the folder itself, one of its folders or one test file); a
+/// per-architecture folder (`functional/x86_64`) also gets the generic tests of
+/// its architecture, as meson runs them with it.
 fn load_qemu_tree(functional: &Path, path: &Path, found: &mut Discovery) {
     let tree = crate::qemu_tree::load(functional);
     found.warnings.extend(tree.warnings);
     let before = found.qemu_tests.len();
-    let wanted = |t: &crate::qemu_tree::QemuTest| t.file.starts_with(path);
+    let arch_folder = path
+        .is_dir()
+        .then(|| path.file_name())
+        .flatten()
+        .filter(|_| path.parent().is_some_and(|p| same_dir(p, functional)));
+    let wanted = |t: &crate::qemu_tree::QemuTest| {
+        t.file.starts_with(path)
+            || (t.generic && arch_folder.is_some_and(|a| *a == *t.arch.as_str()))
+    };
     found
         .qemu_tests
         .extend(tree.tests.into_iter().filter(wanted).map(Arc::new));
@@ -183,6 +196,11 @@ fn load_qemu_tree(functional: &Path, path: &Path, found: &mut Discovery) {
             functional.display()
         ));
     }
+}
+
+/// Whether `a` and `b` are one folder (as written, else resolved).
+fn same_dir(a: &Path, b: &Path) -> bool {
+    a == b || std::fs::canonicalize(a).ok() == std::fs::canonicalize(b).ok()
 }
 
 fn load(

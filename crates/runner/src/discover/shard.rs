@@ -82,6 +82,12 @@ pub fn balance(weights: &[f64], n: usize) -> Vec<usize> {
 }
 
 /// Keep the tests marked in `keep`, numbered again from 0 with their log folders.
+/// The tests whose `keep` is true, numbered again from 0 with their log
+/// folders (a shard, or `kennel run --changed`'s selection).
+pub fn keep_only(tests: Vec<PlannedTest>, keep: &[bool]) -> Vec<PlannedTest> {
+    renumber(tests, keep)
+}
+
 fn renumber(tests: Vec<PlannedTest>, keep: &[bool]) -> Vec<PlannedTest> {
     tests
         .into_iter()

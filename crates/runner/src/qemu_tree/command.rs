@@ -11,6 +11,8 @@ use super::{Mode, QemuTest, QemuTreeError};
 pub struct RunContext<'a> {
     /// `--qemu`: a build directory or a binary.
     pub qemu: Option<&'a Path>,
+    /// `--qemu-arch ARCH=PATH`: architectures' binaries given on purpose.
+    pub qemu_arch: &'a [kennel_machine::ArchBinary],
     /// `--offline`: the tests download nothing.
     pub offline: bool,
     /// `KENNEL_KEEP_TMP`: the tests keep their scratch folders.
@@ -121,12 +123,42 @@ fn tree_env(test: &QemuTest, build: Option<&Path>, ctx: &RunContext<'_>) -> Vec<
     env
 }
 
+/// The emulator `test` runs: `qemu-system-<arch>`, or `qemu-<arch>` for a
+/// user-mode test, of the one QEMU the run names (`--qemu`, its build
+/// directory ([`build_dir`]), `--qemu-arch`): [`kennel_machine::find_qemu`],
+/// [`kennel_machine::find_qemu_user`]. The error is a SKIP's reason.
+pub fn emulator(
+    test: &QemuTest,
+    qemu: Option<&Path>,
+    qemu_arch: &[kennel_machine::ArchBinary],
+) -> Result<PathBuf, QemuTreeError> {
+    let build = build_dir(test, qemu);
+    let qemu = qemu.or(build.as_deref());
+    let found = match test.mode {
+        Mode::System => kennel_machine::find_qemu(&test.arch, None, qemu, qemu_arch),
+        Mode::LinuxUser | Mode::BsdUser => {
+            kennel_machine::find_qemu_user(&test.arch, qemu, qemu_arch)
+        }
+    };
+    let path = found
+        .map_err(|source| match test.mode {
+            Mode::System => QemuTreeError::NoQemu(source),
+            m => QemuTreeError::UserMode {
+                mode: m.word(),
+                source,
+            },
+        })?
+        .path;
+    Ok(std::path::absolute(&path).unwrap_or(path))
+}
+
 /// How to run `test`, or why it cannot run here (a SKIP's reason).
 ///
 /// The program is the build's `pyvenv/bin/python3` (else `python3`), the argument
 /// the test file, and the variables, as meson's `test()` sets them:
-/// `QEMU_TEST_QEMU_BINARY` (`qemu-system-<arch>` from the build directory, beside
-/// `--qemu` or on `PATH`: [`kennel_machine::find_qemu`]), `QEMU_TEST_QEMU_IMG` (the
+/// `QEMU_TEST_QEMU_BINARY` (`qemu-system-<arch>`, or `qemu-<arch>` for a
+/// user-mode test, from the build directory, beside `--qemu`, or the same
+/// QEMU's on `PATH`: [`emulator`]), `QEMU_TEST_QEMU_IMG` (the
 /// build's, else the one beside the binary, when there is one), `QEMU_BUILD_ROOT`
 /// ([`build_dir`], else the test's log folder, so the tests' own logs land there),
 /// `PYTHONPATH` (the tree's `python/` and `tests/functional`), `QEMU_MODULE_DIR`
@@ -135,16 +167,8 @@ fn tree_env(test: &QemuTest, build: Option<&Path>, ctx: &RunContext<'_>) -> Vec<
 /// (`<kennel cache>/qemu` unless set already) and `QEMU_TEST_KEEP_SCRATCH=1` with
 /// `KENNEL_KEEP_TMP`.
 pub fn command(test: &QemuTest, ctx: &RunContext<'_>) -> Result<QemuTestCommand, QemuTreeError> {
-    if test.mode != Mode::System {
-        return Err(QemuTreeError::UserMode {
-            mode: test.mode.word(),
-            arch: test.arch.clone(),
-        });
-    }
     let build = build_dir(test, ctx.qemu);
-    let qemu = ctx.qemu.or(build.as_deref());
-    let binary = kennel_machine::find_qemu(&test.arch, None, qemu)?.path;
-    let binary = std::path::absolute(&binary).unwrap_or(binary);
+    let binary = emulator(test, ctx.qemu, ctx.qemu_arch)?;
     let mut env = vec![];
     push(&mut env, kennel_machine::QEMU_BINARY_ENV, &binary);
     // The tests start QEMU themselves: a prefix QEMU's modules come by the
@@ -178,6 +202,7 @@ pub fn precache(test: &QemuTest, qemu: Option<&Path>) -> Result<(), QemuTreeErro
     let var = |n: &str| std::env::var_os(n);
     let ctx = RunContext {
         qemu,
+        qemu_arch: &[],
         offline: false,
         keep_tmp: kennel_config::Config::get().is_ok_and(|c| c.keep_tmp),
         logdir: scratch.path(),

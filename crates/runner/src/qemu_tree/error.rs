@@ -4,13 +4,14 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum QemuTreeError {
-    /// A user-mode test (kennel runs system emulators only).
-    #[error("{mode} tests (qemu-{arch}) are not run by kennel yet")]
+    /// A user-mode test whose `qemu-<arch>` the run's QEMU does not have.
+    #[error("{mode} test")]
     UserMode {
         /// `linuxuser` or `bsduser`.
         mode: &'static str,
-        /// The target architecture.
-        arch: String,
+        /// Why there is no `qemu-<arch>`.
+        #[source]
+        source: kennel_machine::MachineError,
     },
     /// No QEMU binary for the test's architecture.
     #[error(transparent)]

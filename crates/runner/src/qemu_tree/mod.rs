@@ -25,10 +25,11 @@ mod error;
 pub mod meson;
 mod tree;
 
-pub use command::{build_dir, command, precache, QemuTestCommand, RunContext};
+pub use command::{build_dir, command, emulator, precache, QemuTestCommand, RunContext};
 pub use error::QemuTreeError;
 pub use tree::{
-    functional_dir_of, is_functional_dir, load, Mode, QemuTest, Speed, Tree, DEFAULT_TIMEOUT,
+    functional_dir_of, functional_dir_of_build, is_functional_dir, load, Mode, QemuTest, Speed,
+    Tree, DEFAULT_TIMEOUT,
 };
 
 #[cfg(test)]

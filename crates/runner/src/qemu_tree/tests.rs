@@ -174,6 +174,7 @@ fn a_build_directory_gives_the_binary_venv_and_variables_meson_would() {
     };
     let ctx = RunContext {
         qemu: Some(build.path()),
+        qemu_arch: &[],
         offline: true,
         keep_tmp: true,
         logdir: logdir.path(),
@@ -218,6 +219,7 @@ fn a_binary_outside_a_build_tree_runs_with_python3_and_the_log_folder_as_build_r
     let x86 = bin.path().join("qemu-system-x86_64");
     let ctx = RunContext {
         qemu: Some(&x86),
+        qemu_arch: &[],
         offline: false,
         keep_tmp: false,
         logdir: logdir.path(),
@@ -260,6 +262,7 @@ fn an_architecture_without_a_binary_and_user_mode_tests_say_why_they_cannot_run(
     let var = |_: &str| None;
     let ctx = RunContext {
         qemu: Some(build.path()),
+        qemu_arch: &[],
         offline: false,
         keep_tmp: false,
         logdir: build.path(),
@@ -271,9 +274,81 @@ fn an_architecture_without_a_binary_and_user_mode_tests_say_why_they_cannot_run(
     };
 
     assert!(
-        why("ppc").contains("has no qemu-system-ppc"),
+        why("ppc").contains("no QEMU binary for ppc"),
         "{}",
         why("ppc")
     );
-    assert!(why("arm").contains("linuxuser tests"), "{}", why("arm"));
+    assert!(
+        why("arm").contains("linuxuser test: no QEMU binary for arm"),
+        "{}",
+        why("arm")
+    );
+}
+
+#[test]
+fn a_user_mode_test_runs_the_builds_qemu_arch() {
+    let (_d, functional) = tree(MESON, &["version", "migration", "arm_bflt"]);
+    let build = bin_dir(&["qemu-system-x86_64", "qemu-arm"]);
+    let tree = load(&functional);
+    let var = |_: &str| None;
+    let ctx = RunContext {
+        qemu: Some(build.path()),
+        qemu_arch: &[],
+        offline: false,
+        keep_tmp: false,
+        logdir: build.path(),
+        var: &var,
+    };
+    let arm = tree.tests.iter().find(|t| t.arch == "arm").expect("arm");
+
+    let cmd = command(arm, &ctx).expect("runs");
+
+    assert_eq!(arm.mode, Mode::LinuxUser);
+    assert_eq!(
+        env_of(&cmd)["QEMU_TEST_QEMU_BINARY"],
+        build.path().join("qemu-arm").display().to_string()
+    );
+}
+
+#[test]
+fn a_per_architecture_folder_includes_the_generic_tests_of_its_architecture() {
+    let (_d, functional) = tree(
+        "tests_generic_system = ['version']\ntests_ppc_system_quick = ['migration']\n",
+        &["version", "migration"],
+    );
+    let x86 = functional.join("x86_64");
+    std::fs::create_dir_all(&x86).expect("mkdir");
+    std::fs::write(
+        x86.join("meson.build"),
+        "tests_x86_64_system_quick = ['acpi']\n",
+    )
+    .expect("write");
+    std::fs::write(x86.join("test_acpi.py"), "").expect("write");
+
+    let found =
+        crate::discover(std::slice::from_ref(&x86), &Default::default()).expect("discovers");
+
+    let mut names: Vec<String> = found
+        .qemu_tests
+        .iter()
+        .map(|t| format!("{} {}", t.arch, t.name))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["x86_64 acpi", "x86_64 version"]);
+}
+
+#[test]
+fn a_build_directory_names_its_source_tree_through_meson_info() {
+    let (d, functional) = tree(MESON, &["version"]);
+    let build = tempfile::tempdir().expect("build");
+    std::fs::create_dir_all(build.path().join("meson-info")).expect("mkdir");
+    let info = format!(
+        "{{\"directories\": {{\"source\": \"{}\", \"build\": \"{}\"}}}}",
+        d.path().display(),
+        build.path().display()
+    );
+    std::fs::write(build.path().join("meson-info/meson-info.json"), info).expect("write");
+
+    assert_eq!(functional_dir_of_build(build.path()), Some(functional));
+    assert_eq!(functional_dir_of_build(d.path()), None);
 }

@@ -76,6 +76,9 @@ pub struct QemuTest {
     pub speed: Speed,
     /// meson's timeout for it.
     pub timeout: Duration,
+    /// Listed in a `tests_generic_<mode>` list: meson runs it for every
+    /// architecture (so does a per-architecture folder's selection).
+    pub generic: bool,
 }
 
 impl QemuTest {
@@ -141,6 +144,18 @@ pub fn functional_dir_of(path: &Path) -> Option<PathBuf> {
         .map(Path::to_path_buf)
 }
 
+/// The functional-test folder of the source tree a meson build directory was
+/// configured from: `directories.source` of its `meson-info/meson-info.json`,
+/// when that folder is a QEMU tree's (`kennel run --qemu BUILD` from anywhere).
+pub fn functional_dir_of_build(build: &Path) -> Option<PathBuf> {
+    let info = build.join("meson-info").join("meson-info.json");
+    let text = std::fs::read_to_string(info).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let source = PathBuf::from(json.get("directories")?.get("source")?.as_str()?);
+    let functional = source.join("tests").join("functional");
+    is_functional_dir(&functional).then_some(functional)
+}
+
 /// What [`load`] found in a tree.
 #[derive(Debug, Default, Clone)]
 pub struct Tree {
@@ -192,6 +207,7 @@ pub fn load(functional: &Path) -> Tree {
         |n: &str| n.starts_with("tests_") || (n.starts_with("test_") && n.ends_with("timeouts"));
     // (folder, arch, mode, speed, name), generic lists apart; timeouts by dictionary name.
     let mut listed: Vec<(PathBuf, String, Mode, Speed, String)> = Vec::new();
+    let mut generic_names: HashSet<String> = HashSet::new();
     let mut generic: Vec<(PathBuf, Mode, String)> = Vec::new();
     let mut timeouts: HashMap<String, HashMap<String, u64>> = HashMap::new();
     for file in files {
@@ -232,6 +248,7 @@ pub fn load(functional: &Path) -> Tree {
     archs.sort();
     archs.dedup();
     for (dir, mode, name) in generic {
+        generic_names.insert(name.clone());
         for (arch, _) in archs.iter().filter(|(_, m)| *m == mode) {
             listed.push((dir.clone(), arch.clone(), mode, Speed::Quick, name.clone()));
         }
@@ -259,11 +276,12 @@ pub fn load(functional: &Path) -> Tree {
         tree.tests.push(QemuTest {
             functional: functional.to_path_buf(),
             file,
-            name,
             arch,
             mode,
             speed,
             timeout: secs.map_or(DEFAULT_TIMEOUT, |s| Duration::from_secs(*s)),
+            generic: generic_names.contains(&name),
+            name,
         });
     }
     tree.tests

@@ -26,7 +26,7 @@ fn unknown_top_level_key_is_named_with_the_expected_keys() {
     assert_eq!(
         err,
         "tests/qmp/t.toml:2:1: unknown field `timout`, expected one of `name`, `description`, \
-         `tags`, `timeout`, `retries`, `exclusive`, `requires`, `machine`, `machines`, `variants`, `assets`, `step`"
+         `tags`, `covers`, `timeout`, `retries`, `exclusive`, `requires`, `machine`, `machines`, `variants`, `assets`, `step`"
     );
 }
 
@@ -514,4 +514,22 @@ fn exit_codes_from_0_to_255_load() {
         crate::load("[machine]\n[[step]]\nshutdown = { code = 255 }\n[[step]]\nlaunch = true\n");
 
     assert_eq!(test.steps.len(), 2);
+}
+
+#[test]
+fn a_covers_entry_outside_the_repository_is_an_error_at_its_place() {
+    let err = load_err("covers = [\"hw/net/*\", \"../x.c\"]\n[machine]\n");
+
+    assert_eq!(
+        err,
+        "tests/qmp/t.toml:1:23: `covers` entry \"../x.c\" has `..`: `covers` paths are \
+         relative to the repository's top"
+    );
+}
+
+#[test]
+fn covers_are_loaded_as_written() {
+    let test = load("covers = [\"hw/net/virtio-net.c\", \"hw/net/\"]\n[machine]\n");
+
+    assert_eq!(test.covers, ["hw/net/virtio-net.c", "hw/net/"]);
 }

@@ -80,6 +80,7 @@ fn contract_example_loads_to_the_expected_model() {
         name: "set-numa-node is refused outside preconfig".to_owned(),
         description: None,
         tags: vec!["quick".to_owned(), "numa".to_owned()],
+        covers: Vec::new(),
         timeout: Duration::from_secs(120),
         retries: 0,
         exclusive: false,

@@ -28,12 +28,34 @@ impl Tally {
         }
     }
 
-    /// The failure rate the SPRT assumes: `(failures + ½) / (runs + 1)`, so that an
-    /// end that never (or always) failed still allows the other outcome.
-    pub fn smoothed_rate(&self) -> f64 {
-        (f64::from(self.failures) + 0.5) / (f64::from(self.runs) + 1.0)
+    /// The upper one-sided 95% bound of the failure rate (Wilson's score interval):
+    /// what the SPRT takes for the good end, so that an end that happened to fail
+    /// seldom in its runs does not make a good commit's failures look bad.
+    pub fn upper_bound(&self) -> f64 {
+        self.wilson(RATE_BOUND_Z)
+    }
+
+    /// The lower one-sided 95% bound of the failure rate: what the SPRT takes for
+    /// the bad end.
+    pub fn lower_bound(&self) -> f64 {
+        self.wilson(-RATE_BOUND_Z)
+    }
+
+    fn wilson(&self, z: f64) -> f64 {
+        if self.runs == 0 {
+            return if z > 0.0 { 1.0 } else { 0.0 };
+        }
+        let n = f64::from(self.runs);
+        let p = self.rate();
+        let z2 = z * z;
+        let centre = p + z2 / (2.0 * n);
+        let spread = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+        ((centre + spread) / (1.0 + z2 / n)).clamp(0.0, 1.0)
     }
 }
+
+/// The normal quantile of the rates' one-sided 95% bounds.
+pub const RATE_BOUND_Z: f64 = 1.645;
 
 /// One-sided Fisher's exact test: the chance that the bad end would show at least as
 /// many failures as it did if both ends failed at the same rate. Small means the
@@ -99,9 +121,13 @@ mod tests {
     }
 
     #[test]
-    fn a_smoothed_rate_is_never_certain() {
-        assert!((tally(20, 0).smoothed_rate() - 0.5 / 21.0).abs() < 1e-12);
-        assert!(tally(20, 20).smoothed_rate() < 1.0);
+    fn bounds_widen_with_few_runs_and_hold_the_rate() {
+        // 1 of 20: Wilson's 95% upper bound is 0.196; 16 of 20: lower bound 0.622.
+        assert!((tally(20, 1).upper_bound() - 0.196).abs() < 0.002);
+        assert!((tally(20, 16).lower_bound() - 0.622).abs() < 0.002);
+        assert!(tally(20, 0).upper_bound() > 0.1);
+        assert!(tally(20, 20).lower_bound() < 0.9);
+        assert!(tally(5, 1).upper_bound() > tally(50, 10).upper_bound());
         assert_eq!(tally(0, 0).rate(), 0.0);
         assert_eq!(tally(10, 2).rate(), 0.2);
     }

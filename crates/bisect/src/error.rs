@@ -143,7 +143,7 @@ pub enum BisectError {
     /// good or bad.
     #[error(
         "the ends' failure rates are not clearly apart: {} of {} runs failed at the good end, \
-         {} of {} at the bad end (one-sided Fisher's exact test p = {p_value:.3}, needed <= {alpha})",
+         {} of {} at the bad end (one-sided Fisher's exact test p = {p_value:.3}, needed <= {alpha}); `kennel bisect --reset` ends this bisect",
         good.failures, good.runs, bad.failures, bad.runs
     )]
     NotApart {

@@ -268,7 +268,8 @@ impl Bisect {
             self.state.settings,
         );
         let p_value = fisher_one_sided(good, bad);
-        if p_value > settings.alpha || good.rate() >= bad.rate() {
+        if p_value > settings.alpha || good.upper_bound() >= bad.lower_bound() {
+            self.git.bisect_reset(&self.state.original_head)?;
             return Err(BisectError::NotApart {
                 good,
                 bad,
@@ -277,8 +278,8 @@ impl Bisect {
             });
         }
         let sprt = Sprt::new(
-            good.smoothed_rate(),
-            bad.smoothed_rate(),
+            good.upper_bound(),
+            bad.lower_bound(),
             settings.alpha,
             settings.beta,
         )?;

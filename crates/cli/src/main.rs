@@ -4,6 +4,7 @@
 mod args;
 mod assets;
 mod attach;
+mod bisect;
 mod doctor;
 mod exit;
 mod guest;
@@ -43,6 +44,7 @@ fn dispatch(cli: Cli) -> Result<Ending, CliError> {
         Command::Doctor(a) => doctor::doctor(a),
         Command::Attach(a) => attach::attach(a),
         Command::Resume(a) => attach::resume(a),
+        Command::Bisect(a) => bisect::bisect(a),
         Command::RunTest(a) => run_test::run_test(a),
     }
 }

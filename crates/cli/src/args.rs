@@ -38,6 +38,8 @@ pub enum Command {
     Resume(ResumeArgs),
     /// Find the commit that made tests fail (more often): git bisect with repeated runs.
     Bisect(BisectArgs),
+    /// Each test's record over the last jobs: runs, failures, flakiness, duration trend.
+    History(HistoryArgs),
     /// Internal: run one test case in this process (started by `kennel run`).
     #[command(name = "__run-test", hide = true)]
     RunTest(RunTestArgs),
@@ -412,6 +414,23 @@ pub struct BisectArgs {
     #[arg(long, value_name = "PATH")]
     pub qemu: Option<PathBuf>,
     /// Where each run's job folder goes.
+    #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = kennel_layout::DEFAULT_RESULTS_DIR)]
+    pub results_dir: PathBuf,
+}
+
+/// `kennel history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Only these tests: a name as in results.json, or a file's name for its test points.
+    #[arg(value_name = "TEST")]
+    pub tests: Vec<String>,
+    /// How many of the last jobs to read.
+    #[arg(long = "jobs", value_name = "N", default_value_t = 50)]
+    pub jobs: usize,
+    /// One JSON document: the jobs read and each test's numbers.
+    #[arg(long)]
+    pub json: bool,
+    /// Where job folders are.
     #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = kennel_layout::DEFAULT_RESULTS_DIR)]
     pub results_dir: PathBuf,
 }

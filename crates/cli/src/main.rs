@@ -8,6 +8,7 @@ mod bisect;
 mod doctor;
 mod exit;
 mod guest;
+mod history;
 mod list;
 mod project;
 mod replay;
@@ -45,6 +46,7 @@ fn dispatch(cli: Cli) -> Result<Ending, CliError> {
         Command::Attach(a) => attach::attach(a),
         Command::Resume(a) => attach::resume(a),
         Command::Bisect(a) => bisect::bisect(a),
+        Command::History(a) => history::history(a),
         Command::RunTest(a) => run_test::run_test(a),
     }
 }

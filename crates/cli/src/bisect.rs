@@ -332,7 +332,8 @@ fn print_summary(state: &State, outcome: &Outcome) {
     }
     println!(
         "kennel: confidence: at least {:.1}% that every verdict is right (each bad verdict errs \
-         with chance at most {}, each good one at most {}, given the ends' rates); {runs} runs",
+         with chance at most {}, each good one at most {}, while the ends' rates lie within \
+         their 95% bounds); {runs} runs",
         100.0 * state.confidence(),
         state.settings.alpha,
         state.settings.beta

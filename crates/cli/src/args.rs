@@ -61,7 +61,8 @@ pub struct Selection {
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
     /// With --shard: balance the shards by the durations a previous job recorded
-    /// (its job folder or its results.json; tests it did not run count as average).
+    /// (its job folder or its results.json), or a results folder recorded (each test's
+    /// median of its last 5 runs in the last 50 jobs); tests not recorded count as average.
     #[arg(long, value_name = "PATH", requires = "shard")]
     pub shard_history: Option<PathBuf>,
     /// Also build and run the Rust tests (`#[kennel::test]`) of cargo packages, one process each.

@@ -164,3 +164,65 @@ fn history_keeps_the_tests_named_and_the_last_jobs_asked_for() {
     assert_eq!(tests.len(), 1);
     assert_eq!(tests[0]["strip"], "PPP");
 }
+
+#[test]
+fn shards_balance_by_the_durations_a_results_folder_recorded() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let tests = root.path().join("t");
+    std::fs::create_dir(&tests).expect("mkdir");
+    for n in ["a", "b", "c", "d"] {
+        let path = tests.join(format!("{n}.sh"));
+        std::fs::write(&path, "#!/bin/sh\nexit 0\n").expect("write");
+        let mut perms = std::fs::metadata(&path).expect("stat").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(&path, perms).expect("chmod");
+    }
+    // `t/d.sh` took 10 s in each recorded job, the others 1 s.
+    let results = root.path().join("results");
+    for i in 0..3 {
+        let id = format!("20261208T00000{i}-0000abcd");
+        let entries: Vec<Value> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|n| {
+                entry(
+                    &format!("t/{n}.sh"),
+                    "PASS",
+                    if *n == "d" { 10.0 } else { 1.0 },
+                    false,
+                )
+            })
+            .collect();
+        let mut doc = job(i);
+        doc["job_id"] = json!(id);
+        doc["tests"] = json!(entries);
+        let dir = results.join(format!("job-{id}"));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join("results.json"), doc.to_string()).expect("write");
+    }
+    let list = |shard: &str| -> Vec<String> {
+        let out = Command::new(env!("CARGO_BIN_EXE_kennel"))
+            .args(["list", "t", "--json", "--shard", shard, "--shard-history"])
+            .arg(&results)
+            .current_dir(root.path())
+            .output()
+            .expect("kennel list");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rows: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        rows.as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| r["name"].as_str().expect("name").to_owned())
+            .collect()
+    };
+
+    // Longest first, each to the least-loaded shard: d alone, the rest together.
+    let first = list("1/2");
+    let second = list("2/2");
+
+    assert_eq!(first, ["t/d.sh"]);
+    assert_eq!(second, ["t/a.sh", "t/b.sh", "t/c.sh"]);
+}

@@ -36,6 +36,10 @@ pub enum Command {
     Attach(AttachArgs),
     /// Let the tests a `kennel run --pause-on-failure` paused finish (default: latest job).
     Resume(ResumeArgs),
+    /// Find the commit that made tests fail (more often): git bisect with repeated runs.
+    Bisect(BisectArgs),
+    /// Each test's record over the last jobs: runs, failures, flakiness, duration trend.
+    History(HistoryArgs),
     /// Internal: run one test case in this process (started by `kennel run`).
     #[command(name = "__run-test", hide = true)]
     RunTest(RunTestArgs),
@@ -69,7 +73,8 @@ pub struct Selection {
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
     /// With --shard: balance the shards by the durations a previous job recorded
-    /// (its job folder or its results.json; tests it did not run count as average).
+    /// (its job folder or its results.json), or a results folder recorded (each test's
+    /// median of its last 5 runs in the last 50 jobs); tests not recorded count as average.
     #[arg(long, value_name = "PATH", requires = "shard")]
     pub shard_history: Option<PathBuf>,
     /// Also build and run the Rust tests (`#[kennel::test]`) of cargo packages, one process each.
@@ -383,4 +388,73 @@ pub struct RunTestArgs {
     pub params_json: String,
     #[arg(long)]
     pub qemu: Option<PathBuf>,
+}
+
+/// `kennel bisect`.
+#[derive(Debug, Args)]
+pub struct BisectArgs {
+    /// Test files or directories (as for `kennel run`), in the tree.
+    #[arg(value_name = "TEST")]
+    pub tests: Vec<PathBuf>,
+    /// A commit where the tests fail seldom (or never).
+    #[arg(long, value_name = "COMMIT", requires = "bad")]
+    pub good: Option<String>,
+    /// A later commit where they fail often (or always).
+    #[arg(long, value_name = "COMMIT", requires = "good")]
+    pub bad: Option<String>,
+    /// The shell command that builds each commit (default: `make -C build`); a commit
+    /// it fails on is skipped.
+    #[arg(long, value_name = "CMD")]
+    pub build: Option<String>,
+    /// The git work tree (default: the current folder).
+    #[arg(short = 'C', value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// Go on with the bisect in progress (a killed one goes on where it was).
+    #[arg(long, conflicts_with_all = ["good", "bad", "reset"])]
+    pub resume: bool,
+    /// End the bisect in progress: back to what was checked out, state removed.
+    #[arg(long, conflicts_with_all = ["good", "bad"])]
+    pub reset: bool,
+    /// Runs at each end, to measure its failure rate.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub end_runs: u32,
+    /// Runs at most at each commit between; undecided, it is skipped.
+    #[arg(long, value_name = "N", default_value_t = 40)]
+    pub max_runs: u32,
+    /// The chance of calling a good commit bad (each verdict; also the p-value the
+    /// ends' rates must be apart by).
+    #[arg(long, default_value_t = 0.01)]
+    pub alpha: f64,
+    /// The chance of calling a bad commit good (each verdict).
+    #[arg(long, default_value_t = 0.01)]
+    pub beta: f64,
+    /// Tag filter, as for `kennel run`.
+    #[arg(short = 't', long = "tags", value_name = "EXPR")]
+    pub tags: Vec<String>,
+    /// Set a parameter, as for `kennel run` (repeatable).
+    #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+    /// QEMU binary or build directory, as for `kennel run`.
+    #[arg(long, value_name = "PATH")]
+    pub qemu: Option<PathBuf>,
+    /// Where each run's job folder goes.
+    #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = kennel_layout::DEFAULT_RESULTS_DIR)]
+    pub results_dir: PathBuf,
+}
+
+/// `kennel history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Only these tests: a name as in results.json, or a file's name for its test points.
+    #[arg(value_name = "TEST")]
+    pub tests: Vec<String>,
+    /// How many of the last jobs to read.
+    #[arg(long = "jobs", value_name = "N", default_value_t = 50)]
+    pub jobs: usize,
+    /// One JSON document: the jobs read and each test's numbers.
+    #[arg(long)]
+    pub json: bool,
+    /// Where job folders are.
+    #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = kennel_layout::DEFAULT_RESULTS_DIR)]
+    pub results_dir: PathBuf,
 }

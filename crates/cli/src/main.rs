@@ -5,9 +5,11 @@ mod args;
 mod assets;
 mod attach;
 mod changed;
+mod bisect;
 mod doctor;
 mod exit;
 mod guest;
+mod history;
 mod list;
 mod project;
 mod replay;
@@ -58,6 +60,8 @@ fn dispatch(cli: Cli) -> Result<Ending, CliError> {
         Command::Doctor(a) => doctor::doctor(a),
         Command::Attach(a) => attach::attach(a),
         Command::Resume(a) => attach::resume(a),
+        Command::Bisect(a) => bisect::bisect(a),
+        Command::History(a) => history::history(a),
         Command::RunTest(a) => run_test::run_test(a),
     }
 }

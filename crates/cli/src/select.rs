@@ -111,8 +111,25 @@ fn nothing_selected(sel: &Selection, paths: &[PathBuf], discovery: &Discovery) -
 }
 
 /// Seconds each test took in a previous job (`--shard-history`: a job folder or its
-/// `results.json`), by name.
+/// `results.json`), by name; or, given a results folder, the median of each test's
+/// last runs in its last [`SHARD_HISTORY_JOBS`] jobs (`kennel history`'s numbers).
 fn history(path: &std::path::Path) -> Result<HashMap<String, f64>, CliError> {
+    let is_results_folder =
+        path.is_dir() && !kennel_layout::JobDir::new(path).results_json().exists();
+    if is_results_folder {
+        let past =
+            kennel_report::History::read(path, SHARD_HISTORY_JOBS, &|_| true).map_err(|e| {
+                CliError::Usage(format!(
+                    "--shard-history: {}",
+                    kennel_runner::error_chain(&e)
+                ))
+            })?;
+        return Ok(past
+            .tests
+            .iter()
+            .filter_map(|(name, r)| Some((name.clone(), r.stats(name).recent_median_s?)))
+            .collect());
+    }
     let dir = if path.is_dir() {
         path.to_path_buf()
     } else {
@@ -130,6 +147,9 @@ fn history(path: &std::path::Path) -> Result<HashMap<String, f64>, CliError> {
         .map(|t| (t.name, t.duration_s))
         .collect())
 }
+
+/// The jobs of a results folder `--shard-history` reads.
+const SHARD_HISTORY_JOBS: usize = 50;
 
 /// `K/N` with 1 <= K <= N.
 fn parse_shard(spec: &str) -> Result<(usize, usize), BadShard> {

@@ -29,6 +29,15 @@ pub enum ReportError {
         #[source]
         source: humantime::TimestampError,
     },
+    /// The results folder cannot be listed.
+    #[error("cannot list the job folders in {}", dir.display())]
+    ListJobs {
+        /// The results folder.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// `merge` was given no folders.
     #[error("nothing to merge: give at least one job folder")]
     NothingToMerge,

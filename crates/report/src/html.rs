@@ -6,6 +6,7 @@
 //! This file renders the page part by part; `page.rs` is the page as a whole,
 //! `row.rs` a test, `timeline.rs` the timeline, `text.rs` escaping and links.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use kennel_results::ResultsFile;
@@ -13,7 +14,7 @@ use kennel_runner::{Status, TestResult};
 use minijinja::{Environment, Value};
 
 use crate::stream::Tests;
-use crate::ReportError;
+use crate::{History, ReportError};
 
 mod page;
 mod row;
@@ -35,6 +36,49 @@ const PAGE_LOG_BUDGET: u64 = 32 * 1024 * 1024;
 /// skip are inlined; the others are linked (the page of a big job stays small and
 /// opens fast).
 pub(crate) const INLINE_ALL_LOGS_UP_TO: usize = 100;
+
+/// The strip of past outcomes covers at most this many jobs (this one the last).
+const PAST_JOBS: usize = 20;
+
+/// A test's last outcomes beside its name, oldest first, and whether it looks flaky.
+#[derive(serde::Serialize)]
+struct Past {
+    /// `P`, `F` or `S` for each job.
+    outcomes: Vec<char>,
+    is_flaky: bool,
+    flake_percent: u32,
+}
+
+/// The tests' record over the last [`PAST_JOBS`] jobs of the results folder that
+/// holds `job_dir` (with this job's `results.json`, written first), for the tests
+/// that ran more than once there. Empty when `job_dir` is not a job folder of a
+/// results folder or nothing reads.
+fn past_runs(job_dir: &Path) -> HashMap<String, Past> {
+    let is_job = job_dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with(kennel_layout::JOB_DIR_PREFIX));
+    let Some(root) = job_dir.parent().filter(|_| is_job) else {
+        return HashMap::new();
+    };
+    let Ok(history) = History::read(root, PAST_JOBS, &|_| true) else {
+        return HashMap::new();
+    };
+    history
+        .tests
+        .iter()
+        .filter(|(_, r)| r.statuses.len() > 1)
+        .map(|(name, r)| {
+            let s = r.stats(name);
+            let past = Past {
+                outcomes: s.strip.chars().collect(),
+                is_flaky: s.is_flaky,
+                flake_percent: (100.0 * s.flake_rate).round() as u32,
+            };
+            (name.clone(), past)
+        })
+        .collect()
+}
 
 /// The template's parts, split at `{#- SPLIT ... #}`: the page's head, a timeline bar,
 /// the middle, a test's row, a compact table's head and foot (its rows are data
@@ -155,6 +199,7 @@ fn render_full_rows(
     out: &mut dyn std::io::Write,
 ) -> Result<(), ReportError> {
     let mut budget = PAGE_LOG_BUDGET;
+    let past = past_runs(job_dir);
     let mut full_row = |i: usize, t: &TestResult, out: &mut dyn std::io::Write| {
         let mut none = 0;
         let budget = if !compact || !t.status.is_ok() {
@@ -163,7 +208,7 @@ fn render_full_rows(
             &mut none
         };
         let row = row(i, t, job_dir, budget);
-        let ctx = minijinja::context! { t => row, cap => &page.cap };
+        let ctx = minijinja::context! { t => row, cap => &page.cap, past => past.get(&t.name) };
         parts.render("row", ctx, out)
     };
     if compact {

@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 mod error;
+mod history;
 mod html;
 mod json_events;
 mod junit;
@@ -24,6 +25,7 @@ mod tap;
 mod terminal;
 
 pub use error::ReportError;
+pub use history::{History, TestRecord, TestStats};
 pub use json_events::JsonEvents;
 pub use live::LiveTerminal;
 pub use merge::merge;

@@ -166,3 +166,46 @@ fn earlier_attempts_are_linked() {
     let link = format!("href=\"{}/attempt-1/\"", retried.logdir.display());
     assert!(page(&dir).contains(&link), "no {link}");
 }
+
+#[test]
+fn a_test_s_last_jobs_show_as_a_strip_with_a_flake_badge() {
+    let root = tempfile::tempdir().expect("tempdir");
+    for i in 1..=3 {
+        let id = format!("20261208T00000{i}-0000abcd");
+        let dir = root.path().join(format!("job-{id}"));
+        common::write_job(&dir, &id, 0.0);
+        if i == 2 {
+            // The first passing test failed in the second job: pass, fail, pass.
+            let path = dir.join("results.json");
+            let text = std::fs::read_to_string(&path).expect("results.json");
+            std::fs::write(
+                &path,
+                text.replacen(r#""status": "PASS""#, r#""status": "FAIL""#, 1),
+            )
+            .expect("rewrite");
+        }
+    }
+    let alone = tempfile::tempdir().expect("tempdir");
+    common::write_job(alone.path(), common::JOB_ID, 0.0);
+
+    let html =
+        std::fs::read_to_string(root.path().join("job-20261208T000003-0000abcd/report.html"))
+            .expect("report.html");
+
+    // Each test ran in the three jobs: a strip of three outcomes.
+    assert!(
+        html.contains(r#"<span class="past" title="its last 3 jobs, oldest first"><i class="oP"></i><i class="oP"></i><i class="oP"></i></span>"#),
+        "no strip of three passes"
+    );
+    assert!(html.contains(r#"<i class="oF"></i><i class="oF"></i><i class="oF"></i>"#));
+    assert!(html.contains(r#"<i class="oP"></i><i class="oF"></i><i class="oP"></i>"#));
+    assert_eq!(
+        html.matches(">flaky 67%</span>").count(),
+        1,
+        "one test flipped twice"
+    );
+    assert!(
+        !page(&alone).contains(r#"class="past""#),
+        "a job alone has no strip"
+    );
+}

@@ -155,3 +155,85 @@ fn two_jobs_sharing_one_cache_and_one_results_folder_both_finish_whole() {
         "one template for the four machines: {templates:?}"
     );
 }
+
+/// A hash of the contents of `path` (its use time is its mtime, so that
+/// changes when the template serves a test: the bytes must not).
+fn digest(path: &Path) -> u64 {
+    use std::hash::Hasher;
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).expect("open");
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let mut buf = vec![0; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).expect("read");
+        if n == 0 {
+            return hasher.finish();
+        }
+        hasher.write(&buf[..n]);
+    }
+}
+
+/// The command line of process `pid`, its words joined by spaces.
+fn cmdline(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_test_process_killed_while_restoring_a_template_leaves_it_whole_and_unlocked() {
+    let cache = kennel_testkit::private_cache();
+    let dir = test_dir(&[("guest.toml", &guest_test("guest"))]);
+    let in_cache = [("KENNEL_CACHE_DIR", path_str(cache.path()))];
+    let built = kennel(&[path_str(dir.path())], &in_cache);
+    let id = built.test("guest")["template"]
+        .as_str()
+        .expect("a template")
+        .to_string();
+    let state = cache.path().join("warm").join(&id).join("state");
+    let before = digest(&state);
+
+    // A second job: kill its test process once its QEMU is restoring (`-incoming`).
+    let results = tempfile::tempdir().expect("results");
+    let marker = unique_marker();
+    let mut job = spawn_kennel(dir.path(), results.path(), cache.path(), &marker);
+    let end = Instant::now() + Duration::from_secs(300);
+    let test_process = loop {
+        let pids = processes_with(&marker);
+        let restoring = pids.iter().any(|p| cmdline(*p).contains("-incoming"));
+        let test = pids
+            .into_iter()
+            .find(|p| cmdline(*p).contains("__run-test"));
+        if let (true, Some(test)) = (restoring, test) {
+            break test;
+        }
+        assert!(Instant::now() < end, "no restore seen");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let killed = Command::new("kill")
+        .args(["-KILL", &test_process.to_string()])
+        .status()
+        .expect("kill");
+    job.wait().expect("wait");
+
+    assert!(killed.success());
+    assert!(survivors_after(&marker, Duration::from_secs(5)).is_empty());
+    assert_eq!(digest(&state), before, "the template's state changed");
+    let lock = cache.path().join("warm").join(format!("{id}.lock"));
+    if kennel_testkit::need_command("flock", "util-linux").is_some() {
+        let free = Command::new("flock")
+            .args(["-n"])
+            .arg(&lock)
+            .arg("true")
+            .status();
+        assert!(
+            free.is_ok_and(|s| s.success()),
+            "{} is held",
+            lock.display()
+        );
+    }
+    let again = kennel(&[path_str(dir.path())], &in_cache);
+    let test = again.test("guest");
+    assert_eq!(test["status"], "PASS", "{test}");
+    assert_eq!(test["template"], id.as_str(), "{test}");
+}

@@ -45,6 +45,20 @@ pub struct CommandOutput {
     pub timed_out: bool,
 }
 
+/// How a command ended in the guest, its output already handed over as it
+/// came ([`AgentClient::run_streamed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandEnd {
+    /// Its exit code, when it exited.
+    pub exit_code: Option<i32>,
+    /// The signal that killed it, when one did (`SIGKILL` after a timeout).
+    pub signal: Option<i32>,
+    /// From start to exit, measured in the guest.
+    pub duration: Duration,
+    /// Whether the agent killed it because its timeout passed.
+    pub timed_out: bool,
+}
+
 impl CommandOutput {
     /// Exited with code 0.
     pub fn success(&self) -> bool {
@@ -221,8 +235,24 @@ impl AgentClient {
     ///
     /// After `timeout` the agent kills the command's process group and the output
     /// says [`timed_out`](CommandOutput::timed_out); that is not an error.
+    ///
+    /// All the output is held in memory: for a command whose output has no
+    /// known bound, use [`run_streamed`](AgentClient::run_streamed).
     pub fn run(&mut self, command: &str, timeout: Duration) -> Result<CommandOutput, AgentError> {
         self.run_argv(&["/bin/sh", "-c", command], &[], None, timeout)
+    }
+
+    /// Run `command` with `/bin/sh -c` in the guest, handing each piece of its
+    /// output to `on_output` ([`Kind::Stdout`] or [`Kind::Stderr`]) as it
+    /// arrives, so that the client holds no more than one frame of it.
+    pub fn run_streamed(
+        &mut self,
+        command: &str,
+        timeout: Duration,
+        on_output: &mut dyn FnMut(Kind, &[u8]),
+    ) -> Result<CommandEnd, AgentError> {
+        let argv = ["/bin/sh", "-c", command];
+        self.checked(|client| client.run_inner(&argv, &[], None, timeout, on_output))
     }
 
     /// Run `argv` (`argv[0]` looked up in the guest's `PATH`) with `env` added to the
@@ -237,7 +267,21 @@ impl AgentClient {
         if argv.is_empty() {
             return Err(AgentError::InvalidRequest("empty argv".into()));
         }
-        self.checked(|client| client.run_inner(argv, env, stdin, timeout))
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let end = self.checked(|client| {
+            client.run_inner(argv, env, stdin, timeout, &mut |kind, bytes| match kind {
+                Kind::Stderr => stderr.extend_from_slice(bytes),
+                _ => stdout.extend_from_slice(bytes),
+            })
+        })?;
+        Ok(CommandOutput {
+            stdout,
+            stderr,
+            exit_code: end.exit_code,
+            signal: end.signal,
+            duration: end.duration,
+            timed_out: end.timed_out,
+        })
     }
 
     /// Copy a host file of any size to `guest_path` (created or truncated; its
@@ -278,7 +322,8 @@ impl AgentClient {
         env: &[(&str, &str)],
         stdin: Option<&[u8]>,
         timeout: Duration,
-    ) -> Result<CommandOutput, AgentError> {
+        on_output: &mut dyn FnMut(Kind, &[u8]),
+    ) -> Result<CommandEnd, AgentError> {
         let id = self.take_id();
         let quoted = quote(&argv.join(" "));
         let request = format!("request {id} (run `{quoted}`)");
@@ -309,8 +354,6 @@ impl AgentClient {
         let grace = self.run_grace;
         let waiting_for =
             || format!("the result of {request} (timeout {timeout:?} + grace {grace:?})");
-        let mut stdout = Vec::new();
-        let mut stderr = Vec::new();
         loop {
             let reply = match self.reply(id, deadline, &waiting_for) {
                 Err(e @ AgentError::Timeout { .. }) => {
@@ -322,8 +365,7 @@ impl AgentClient {
                 other => other?,
             };
             match reply {
-                Reply::Data(Kind::Stdout, bytes) => stdout.extend_from_slice(&bytes),
-                Reply::Data(Kind::Stderr, bytes) => stderr.extend_from_slice(&bytes),
+                Reply::Data(kind @ (Kind::Stdout | Kind::Stderr), bytes) => on_output(kind, &bytes),
                 Reply::Message(AgentMessage::Exit {
                     exit_code,
                     signal,
@@ -331,9 +373,7 @@ impl AgentClient {
                     timed_out,
                     ..
                 }) => {
-                    return Ok(CommandOutput {
-                        stdout,
-                        stderr,
+                    return Ok(CommandEnd {
                         exit_code,
                         signal,
                         duration: Duration::from_micros(duration_us),

@@ -20,6 +20,8 @@ mod frame;
 pub mod guest;
 pub mod protocol;
 
-pub use client::{AgentClient, CommandOutput, DEFAULT_RESPONSE_TIMEOUT, DEFAULT_RUN_GRACE};
+pub use client::{
+    AgentClient, CommandEnd, CommandOutput, DEFAULT_RESPONSE_TIMEOUT, DEFAULT_RUN_GRACE,
+};
 pub use error::AgentError;
 pub use protocol::ReadyInfo;

@@ -50,7 +50,7 @@ impl Command {
     /// diagnosis), starting no machine and writing no results.
     pub fn only_prints(&self) -> bool {
         match self {
-            Command::List(_) | Command::Doctor(_) => true,
+            Command::List(_) | Command::Doctor(_) | Command::History(_) => true,
             Command::Report(report) => report.action.is_none(),
             _ => false,
         }

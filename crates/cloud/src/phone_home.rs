@@ -16,7 +16,9 @@ use kennel_config::text::hex;
 /// server thread checks whether it should stop.
 const POLL: Duration = Duration::from_millis(100);
 
-/// The largest request body read; cloud-init's reports are a few hundred bytes.
+/// The largest request body accepted; cloud-init's reports are a few hundred
+/// bytes. A longer one is refused (413 when it says its length, else 400)
+/// without being read whole, and counted as rejected.
 const MAX_BODY: u64 = 64 * 1024;
 
 /// What a guest reported when it phoned home.
@@ -40,7 +42,9 @@ pub struct PhoneHomeReport {
 /// Guests reach it through QEMU user-mode networking at
 /// [`guest_url`](PhoneHome::guest_url). Only requests whose path starts with
 /// the server's random token are accepted, and one server can serve several
-/// machines: reports are kept per instance id.
+/// machines: reports are kept per instance id, the first one of each standing
+/// (a later POST for the same instance is refused with 409: the report's host
+/// key is what SSH pins). A body over 64 KiB is refused unread.
 ///
 /// # Examples
 ///
@@ -249,15 +253,23 @@ fn handle(mut request: tiny_http::Request, token: &str, shared: &Shared) {
         respond(request, 405, "only POST is accepted\n");
         return;
     }
-    let mut body = Vec::new();
-    if request
-        .as_reader()
-        .take(MAX_BODY)
-        .read_to_end(&mut body)
-        .is_err()
-    {
+    if request.body_length().is_some_and(|n| n as u64 > MAX_BODY) {
         shared.lock().other_rejected += 1;
-        respond(request, 400, "cannot read the request body\n");
+        respond(request, 413, "the report is too large\n");
+        return;
+    }
+    let mut body = Vec::new();
+    let read = request
+        .as_reader()
+        .take(MAX_BODY + 1)
+        .read_to_end(&mut body);
+    if read.is_err() || body.len() as u64 > MAX_BODY {
+        shared.lock().other_rejected += 1;
+        respond(
+            request,
+            400,
+            "cannot read the request body within its limit\n",
+        );
         return;
     }
     let fields = parse_form(&body);
@@ -268,7 +280,17 @@ fn handle(mut request: tiny_http::Request, token: &str, shared: &Shared) {
         instance_id: instance_id.clone(),
         fields,
     };
-    shared.lock().reports.insert(instance_id, report);
+    {
+        let mut state = shared.lock();
+        if state.reports.contains_key(&instance_id) {
+            // The first report stands: its host key is what SSH pins.
+            state.other_rejected += 1;
+            drop(state);
+            respond(request, 409, "this instance has reported already\n");
+            return;
+        }
+        state.reports.insert(instance_id, report);
+    }
     shared.arrived.notify_all();
     respond(request, 200, "ok\n");
 }

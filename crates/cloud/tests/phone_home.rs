@@ -217,3 +217,100 @@ fn dropping_stops_the_server() {
     let status = post(&format!("http://{addr}/x/y"), "");
     assert!(status.is_err(), "nobody listens after drop: {status:?}");
 }
+
+/// This process's peak resident memory (`VmHWM`), in MiB.
+fn peak_mib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("status");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("VmHWM");
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("a number");
+    kib / 1024
+}
+
+/// POST `total` bytes to `path` on the server by hand, with a
+/// `Content-Length` header or chunked; the status line of the answer, if any.
+fn post_flood(server: &PhoneHome, path: &str, total: usize, chunked: bool) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let mut stream = TcpStream::connect(server.local_addr()).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let length = if chunked {
+        "Transfer-Encoding: chunked".to_string()
+    } else {
+        format!("Content-Length: {total}")
+    };
+    let head = format!("POST {path} HTTP/1.1\r\nHost: x\r\n{length}\r\n\r\n");
+    let _ = stream.write_all(head.as_bytes());
+    let block = vec![b'a'; 1 << 20];
+    for _ in 0..total / block.len() {
+        let sent = if chunked {
+            stream
+                .write_all(format!("{:x}\r\n", block.len()).as_bytes())
+                .and_then(|()| stream.write_all(&block))
+                .and_then(|()| stream.write_all(b"\r\n"))
+        } else {
+            stream.write_all(&block)
+        };
+        if sent.is_err() {
+            break; // The server refused and closed: what is tested.
+        }
+    }
+    let mut status = String::new();
+    let _ = BufReader::new(stream).read_line(&mut status);
+    status
+}
+
+#[test]
+fn a_100_mb_phone_home_is_refused_unread_and_never_a_report() {
+    let server = PhoneHome::start().expect("start");
+    let path = format!("/{}/vm-1", server.token());
+
+    let declared = post_flood(&server, &path, 100 << 20, false);
+    let chunked = post_flood(&server, &path, 100 << 20, true);
+
+    println!(
+        "peak memory of the test process with the server: {} MiB",
+        peak_mib()
+    );
+    assert!(
+        declared.is_empty() || declared.contains(" 413 "),
+        "{declared:?}"
+    );
+    assert!(
+        chunked.is_empty() || chunked.contains(" 400 "),
+        "{chunked:?}"
+    );
+    let err = server
+        .wait(
+            "vm-1",
+            Instant::now() + Duration::from_millis(300),
+            &mut || false,
+        )
+        .expect_err("no report");
+    assert!(
+        err.to_string().ends_with("(2 other rejected requests)"),
+        "{err}"
+    );
+    assert!(peak_mib() < 64, "{} MiB", peak_mib());
+}
+
+#[test]
+fn a_second_client_reporting_for_the_same_instance_is_refused_and_the_first_report_stands() {
+    let server = PhoneHome::start().expect("start");
+    let url = server.host_url("vm-1");
+    let impostor = "pub_key_ed25519=ssh-ed25519+AAAAimpostor&hostname=impostor";
+
+    assert_eq!(post(&url, &form()).expect("first"), 200);
+    assert_eq!(post(&url, impostor).expect("second"), 409);
+
+    let report = server.wait("vm-1", soon(), &mut || false).expect("report");
+    assert_eq!(report.hostname.as_deref(), Some("vm1"));
+    assert_eq!(report.host_key_ed25519.as_deref(), Some(KEY));
+}

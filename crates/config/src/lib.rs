@@ -23,6 +23,7 @@ mod config;
 pub mod env;
 mod error;
 mod fs;
+mod kept;
 mod project;
 mod size;
 mod test_process;

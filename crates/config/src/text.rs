@@ -1,7 +1,8 @@
 //! Small text rules every crate shares, each written once: quoting a word
 //! for a POSIX shell, lowercase hex, the end of a text or a file (its last
 //! lines, its last bytes), and untrusted text made safe to show on a
-//! terminal ([`visible`]).
+//! terminal ([`visible`]), and output of any size held in bounded memory
+//! ([`HeadTail`]).
 //!
 //! ```
 //! use kennel_config::text::{hex, last_line, shell_quote, shell_word, visible, BlankLines};
@@ -14,6 +15,8 @@
 //! assert_eq!(last_line("one\ntwo\n\n", BlankLines::Keep), Some(""));
 //! assert_eq!(visible("\x1b[2Jok"), r"\x1b[2Jok");
 //! ```
+
+pub use crate::kept::{left_out_marker, HeadTail, KEPT_OUTPUT};
 
 use std::borrow::Cow;
 use std::fmt::Write as _;

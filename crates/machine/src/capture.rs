@@ -329,8 +329,12 @@ fn split_utf8(data: &[u8]) -> (String, &[u8]) {
     }
 }
 
+/// How much of the end of the kept text a message quotes at most: a stream
+/// without newlines (a console flooding `\r`) must not make a reason of megabytes.
+const QUOTED_TAIL: usize = 4 << 10;
+
 fn last_lines(text: &str, n: usize) -> String {
-    let trimmed = text.trim_end_matches('\n');
+    let trimmed = kennel_config::text::last_bytes(text.trim_end_matches('\n'), QUOTED_TAIL);
     let mut out = String::new();
     for l in kennel_config::text::last_lines(trimmed, n, BlankLines::Keep) {
         out.push_str("  | ");
@@ -452,6 +456,26 @@ mod tests {
             .expect_err("closed");
         assert!(matches!(err, WaitError::Closed { .. }));
         assert!(start.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_flood_of_carriage_returns_stays_bounded_in_memory_and_in_messages() {
+        let c = Capture::new("console", vec![]);
+        let flood = b"\rspinning".repeat(1 << 12);
+        for _ in 0..(64 << 20) / flood.len() {
+            c.push(&flood);
+        }
+
+        let err = c
+            .wait_for(&Pattern::Text("login:".into()), soon())
+            .expect_err("never");
+
+        assert!(c.text().len() <= MAX_KEPT, "{}", c.text().len());
+        assert!(
+            err.to_string().len() < 2 * QUOTED_TAIL,
+            "{}",
+            err.to_string().len()
+        );
     }
 
     #[test]

@@ -7,6 +7,10 @@ use std::time::{Duration, Instant};
 use russh::client;
 use russh::{ChannelMsg, Sig};
 
+use kennel_config::text::HeadTail;
+#[cfg(doc)]
+use kennel_config::text::KEPT_OUTPUT;
+
 use crate::connect::Verifier;
 use crate::SshError;
 
@@ -18,9 +22,11 @@ pub(crate) const GOODBYE_LIMIT: Duration = Duration::from_secs(2);
 /// What a command did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CommandOutput {
-    /// Everything the command wrote to standard output.
+    /// What the command wrote to standard output: all of it, or (from
+    /// [`Session::run`](crate::Session::run)) its first and last
+    /// [`KEPT_OUTPUT`]` / 2` bytes around a line saying how much was left out.
     pub stdout: Vec<u8>,
-    /// Everything the command wrote to standard error.
+    /// What the command wrote to standard error, kept like `stdout`.
     pub stderr: Vec<u8>,
     /// The exit status, when the command exited normally.
     pub exit_code: Option<i32>,
@@ -66,10 +72,9 @@ impl CommandOutput {
 }
 
 /// Everything collected from one command's channel.
-#[derive(Default)]
 struct Collected {
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
+    stdout: HeadTail,
+    stderr: HeadTail,
     exit_code: Option<i32>,
     signal: Option<String>,
 }
@@ -80,13 +85,19 @@ pub(crate) async fn run_command(
     command: &str,
     stdin: &[u8],
     timeout: Duration,
+    keep: usize,
 ) -> Result<CommandOutput, SshError> {
     let start = Instant::now();
     let deadline = tokio::time::Instant::now() + timeout;
-    let mut collected = Collected::default();
+    let mut collected = Collected {
+        stdout: HeadTail::with_limit(keep),
+        stderr: HeadTail::with_limit(keep),
+        exit_code: None,
+        signal: None,
+    };
     let finish = |collected: Collected, timed_out: bool| CommandOutput {
-        stdout: collected.stdout,
-        stderr: collected.stderr,
+        stdout: collected.stdout.into_bytes(),
+        stderr: collected.stderr.into_bytes(),
         exit_code: collected.exit_code,
         signal: collected.signal,
         duration: start.elapsed(),
@@ -136,8 +147,8 @@ pub(crate) async fn run_command(
             Ok(Some(msg)) => msg,
         };
         match msg {
-            ChannelMsg::Data { data } => collected.stdout.extend_from_slice(&data),
-            ChannelMsg::ExtendedData { data, ext: 1 } => collected.stderr.extend_from_slice(&data),
+            ChannelMsg::Data { data } => collected.stdout.push(&data),
+            ChannelMsg::ExtendedData { data, ext: 1 } => collected.stderr.push(&data),
             ChannelMsg::ExitStatus { exit_status } => {
                 collected.exit_code = Some(i32::try_from(exit_status).unwrap_or(i32::MAX));
             }

@@ -6,6 +6,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+#[cfg(doc)]
+use kennel_config::text::HeadTail;
+use kennel_config::text::KEPT_OUTPUT;
 use russh::keys::PublicKey;
 use russh::{client, Disconnect};
 
@@ -134,11 +137,25 @@ impl Session {
     /// A connection that goes away meanwhile gives
     /// [`SshError::ConnectionLost`]; afterwards every call fails with
     /// [`SshError::SessionLost`].
+    ///
+    /// Each output stream is kept in bounded memory: its first and last
+    /// [`KEPT_OUTPUT`]` / 2` bytes (kennel-config's [`HeadTail`]).
     pub fn run(
         &self,
         command: &str,
         stdin: &[u8],
         timeout: Duration,
+    ) -> Result<CommandOutput, SshError> {
+        self.run_keeping(command, stdin, timeout, KEPT_OUTPUT)
+    }
+
+    /// [`run`](Session::run), keeping at most `keep` bytes of each output stream.
+    fn run_keeping(
+        &self,
+        command: &str,
+        stdin: &[u8],
+        timeout: Duration,
+        keep: usize,
     ) -> Result<CommandOutput, SshError> {
         let mut connection = lock(&self.connection);
         if connection.lost || connection.handle.is_closed() {
@@ -151,6 +168,7 @@ impl Session {
             command,
             stdin,
             timeout,
+            keep,
         ));
         if matches!(result, Err(SshError::ConnectionLost { .. })) {
             connection.lost = true;
@@ -188,7 +206,7 @@ impl Session {
     /// timeout is [`SshError::GuestTimeout`].
     pub fn copy_out(&self, guest_path: &str, timeout: Duration) -> Result<Vec<u8>, SshError> {
         let command = format!("cat {}", shell_quote_path(guest_path));
-        let output = self.run(&command, &[], timeout)?;
+        let output = self.run_keeping(&command, &[], timeout, usize::MAX)?;
         check_copy("copy out", guest_path, &output, timeout)?;
         Ok(output.stdout)
     }

@@ -5,7 +5,9 @@
 use std::path::Path;
 use std::time::Instant;
 
+use kennel_agent::protocol::Kind;
 use kennel_agent::{AgentClient, AgentError};
+use kennel_config::text::HeadTail;
 use kennel_machine::{Machine, WaitError};
 use kennel_ssh::Session;
 
@@ -67,6 +69,12 @@ impl std::fmt::Display for CommandStatus {
 }
 
 /// What a guest command printed and how it ended.
+///
+/// Output of any size is held in bounded memory: each stream keeps its first
+/// and last [`KEPT_OUTPUT`](kennel_config::text::KEPT_OUTPUT)` / 2` bytes
+/// around a line saying how many bytes were left out
+/// ([`HeadTail`](kennel_config::text::HeadTail)); checks on the output see
+/// what was kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandResult {
     /// Its standard output, as text (invalid UTF-8 replaced).
@@ -183,15 +191,22 @@ impl Channel {
             waiting_for: format!("`{command}` to finish in the guest"),
         };
         match self {
-            Channel::Agent(agent) => match agent.run(command, timeout) {
-                Ok(out) if out.timed_out => Err(to_finish()),
-                Ok(out) => Ok(CommandResult {
-                    stdout: out.stdout_text(),
-                    stderr: out.stderr_text(),
-                    status: status(out.exit_code, out.signal.map(signal_name)),
-                }),
-                Err(e) => Err(agent_error(e, machine)),
-            },
+            Channel::Agent(agent) => {
+                let (mut stdout, mut stderr) = (HeadTail::new(), HeadTail::new());
+                let ended = agent.run_streamed(command, timeout, &mut |kind, bytes| match kind {
+                    Kind::Stderr => stderr.push(bytes),
+                    _ => stdout.push(bytes),
+                });
+                match ended {
+                    Ok(end) if end.timed_out => Err(to_finish()),
+                    Ok(end) => Ok(CommandResult {
+                        stdout: stdout.into_text(),
+                        stderr: stderr.into_text(),
+                        status: status(end.exit_code, end.signal.map(signal_name)),
+                    }),
+                    Err(e) => Err(agent_error(e, machine)),
+                }
+            }
             Channel::Ssh(ssh) => match ssh.run(command, b"", timeout) {
                 Ok(out) if out.timed_out => Err(to_finish()),
                 Ok(out) => Ok(CommandResult {

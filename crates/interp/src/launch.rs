@@ -31,6 +31,7 @@ impl Case<'_> {
             cmdline: self.launching.cmdline.clone(),
             several: env.several,
             logdir: self.ctx.logdir.clone(),
+            warm_cache: kennel_vm::warm::WarmCache::user_default(),
         };
         let launched_at = Instant::now();
         let clock = &self.ctx.clock;

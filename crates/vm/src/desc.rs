@@ -8,6 +8,7 @@ use kennel_machine::{LogSink, MachineConfig};
 
 use crate::channel::ChannelKind;
 use crate::log::TestLog;
+use crate::warm::WarmCache;
 
 /// The guests kennel builds itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +88,10 @@ pub struct Workspace {
     /// The test's log folder: `${logdir}` of a wrapper, failure artifacts; the
     /// job's SSH key is found from it (`kennel_layout::TestDir::job_key_dir`).
     pub logdir: PathBuf,
+    /// Where the machines' templates live (warm starts,
+    /// [`crate::warm::WarmCache::user_default`] for a test of the user's);
+    /// `None`: no template, every machine boots and `test.log` says why.
+    pub warm_cache: Option<WarmCache>,
 }
 
 /// The deadlines a start is bounded by.

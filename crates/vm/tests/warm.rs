@@ -2,25 +2,23 @@
 //! isolated from each other, get their own identity, and the template is
 //! built once however many starts want it at the same time.
 //!
-//! Each test uses a private cache folder; the guest images of the user's
-//! cache are hard-linked into it, so they are not rebuilt (and nothing this
-//! test records points the user's cache at its temporary folder).
+//! Each test keeps its templates in a folder of its own, handed to the
+//! machine core in its [`Workspace`] (not through a process-wide variable:
+//! under plain `cargo test` the tests share one process and run at once);
+//! the guest images come from the user's cache as usual.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use kennel_machine::{LogSink, MachineConfig};
+use kennel_vm::warm::WarmCache;
 use kennel_vm::{prepare, BuiltinGuest, Deadlines, MachineDesc, Start, TestLog, Vm, Workspace};
 
 const TIMEOUT: Duration = Duration::from_secs(300);
 
-/// A private cache folder for this test process ([`kennel_testkit::private_cache`]),
-/// made kennel's cache.
+/// A template folder of this test's own.
 fn private_cache() -> tempfile::TempDir {
-    let cache = kennel_testkit::private_cache();
-    // Set before any thread starts; every test runs in its own process (nextest).
-    std::env::set_var(kennel_config::env::CACHE_DIR, cache.path());
-    cache
+    tempfile::tempdir().expect("cache dir")
 }
 
 struct Started {
@@ -29,11 +27,11 @@ struct Started {
     _dir: tempfile::TempDir,
 }
 
-fn start(arch: Option<&str>) -> Option<Started> {
-    start_with(arch, None)
+fn start(cache: &Path, arch: Option<&str>) -> Option<Started> {
+    start_with(cache, arch, None)
 }
 
-fn start_with(arch: Option<&str>, append: Option<&str>) -> Option<Started> {
+fn start_with(cache: &Path, arch: Option<&str>, append: Option<&str>) -> Option<Started> {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("test.log");
     let workspace = Workspace {
@@ -44,6 +42,7 @@ fn start_with(arch: Option<&str>, append: Option<&str>) -> Option<Started> {
             std::fs::File::create(dir.path().join("cmdline")).expect("cmdline"),
         )),
         several: false,
+        warm_cache: Some(WarmCache::new(cache)),
     };
     let mut config = MachineConfig::new("main");
     config.arch = arch.map(str::to_owned);
@@ -82,9 +81,11 @@ fn text(path: &Path) -> String {
 
 #[test]
 fn warm_machines_do_not_see_each_others_files() {
-    let _cache = private_cache();
-    let Some(mut first) = start(None) else { return };
-    let Some(mut second) = start(None) else {
+    let cache = private_cache();
+    let Some(mut first) = start(cache.path(), None) else {
+        return;
+    };
+    let Some(mut second) = start(cache.path(), None) else {
         return;
     };
 
@@ -109,9 +110,11 @@ fn warm_machines_do_not_see_each_others_files() {
 
 #[test]
 fn warm_machines_draw_their_own_random_bytes_and_keep_the_hosts_time() {
-    let _cache = private_cache();
-    let Some(mut first) = start(None) else { return };
-    let Some(mut second) = start(None) else {
+    let cache = private_cache();
+    let Some(mut first) = start(cache.path(), None) else {
+        return;
+    };
+    let Some(mut second) = start(cache.path(), None) else {
         return;
     };
 
@@ -133,9 +136,11 @@ fn warm_machines_draw_their_own_random_bytes_and_keep_the_hosts_time() {
 
 #[test]
 fn machines_starting_together_build_their_template_once() {
-    let _cache = private_cache();
+    let cache = private_cache();
     let starts: Vec<Option<Started>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..3).map(|_| s.spawn(|| start(None))).collect();
+        let handles: Vec<_> = (0..3)
+            .map(|_| s.spawn(|| start(cache.path(), None)))
+            .collect();
         handles
             .into_iter()
             .map(|h| h.join().expect("thread"))
@@ -158,11 +163,11 @@ fn machines_starting_together_build_their_template_once() {
 
 #[test]
 fn an_aarch64_guest_starts_warm_and_answers_on_its_console() {
-    let _cache = private_cache();
-    let Some(_template) = start(Some("aarch64")) else {
+    let cache = private_cache();
+    let Some(_template) = start(cache.path(), Some("aarch64")) else {
         return;
     };
-    let Some(mut started) = start(Some("aarch64")) else {
+    let Some(mut started) = start(cache.path(), Some("aarch64")) else {
         return;
     };
 
@@ -197,11 +202,11 @@ fn ppc64_qemu_keeps_the_guests_timer() -> bool {
 /// it starts warm. Either way its console shell answers, `sleep` included.
 #[test]
 fn a_ppc64_guest_starts_warm_where_qemu_keeps_its_timer_and_answers_on_its_console() {
-    let _cache = private_cache();
-    let Some(_template) = start(Some("ppc64")) else {
+    let cache = private_cache();
+    let Some(_template) = start(cache.path(), Some("ppc64")) else {
         return;
     };
-    let Some(mut started) = start(Some("ppc64")) else {
+    let Some(mut started) = start(cache.path(), Some("ppc64")) else {
         return;
     };
 
@@ -226,9 +231,11 @@ fn a_ppc64_guest_starts_warm_where_qemu_keeps_its_timer_and_answers_on_its_conso
 
 #[test]
 fn a_changed_kernel_command_line_starts_from_a_new_template() {
-    let _cache = private_cache();
-    let Some(plain) = start(None) else { return };
-    let Some(changed) = start_with(None, Some("kennel.test=1")) else {
+    let cache = private_cache();
+    let Some(plain) = start(cache.path(), None) else {
+        return;
+    };
+    let Some(changed) = start_with(cache.path(), None, Some("kennel.test=1")) else {
         return;
     };
 

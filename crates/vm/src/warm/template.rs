@@ -141,7 +141,7 @@ pub(crate) fn find_or_build(
     })?;
     drop(lock);
     // Keep the cache within its bound; the template just built is recent and stays.
-    let _ = cache.purge(super::store::warm_cache_size());
+    let _ = cache.purge(cache.max_size());
     Ok(Template {
         key,
         dir,

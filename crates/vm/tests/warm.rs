@@ -75,6 +75,21 @@ fn run(vm: &mut Vm, command: &str) -> String {
     out.stdout.trim().to_owned()
 }
 
+/// The template `started` came from, which must be in `cache`: the test's
+/// own folder, not the user's cache or another test's.
+fn template_in(cache: &Path, started: &Started) -> String {
+    let Start::Warm { template } = started.vm.start_kind() else {
+        panic!("a warm start:\n{}", text(&started.log));
+    };
+    assert!(
+        cache.join("warm").join(template).join("state").is_file(),
+        "template {template} is not in the test's cache {}:\n{}",
+        cache.display(),
+        text(&started.log)
+    );
+    template.clone()
+}
+
 fn text(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
@@ -156,9 +171,9 @@ fn machines_starting_together_build_their_template_once() {
         .filter(|l| l.contains("built (booted, saved)"))
         .count();
     assert_eq!(builds, 1, "{logs:#?}");
-    assert!(starts
-        .iter()
-        .all(|s| matches!(s.vm.start_kind(), Start::Warm { .. })));
+    for started in &starts {
+        template_in(cache.path(), started);
+    }
 }
 
 #[test]

@@ -46,11 +46,14 @@ pub struct MachineDesc {
     /// Wait for the guest to come up before the start returns (off for a
     /// machine expected to exit by itself).
     pub wait_ready: bool,
-    /// Start from a saved, booted state of the same configuration (a
-    /// template, see [`crate::warm`]) when the machine can: a built-in guest
-    /// or a cloud-init guest without host resources in its own arguments,
-    /// waited for. Off for tests that read the boot itself.
-    pub warm: bool,
+    /// Why the machine must boot rather than start from a saved, booted
+    /// state of the same configuration (a template, see [`crate::warm`]):
+    /// the test reads the boot itself (`launch = false`, `incoming`,
+    /// `expect_exit`, a `console` check) or asked (`warm = false`,
+    /// `.warm(false)`); `test.log` gives it. `None`: it starts warm when it
+    /// can (a built-in guest or a cloud-init guest without host resources in
+    /// its own arguments, waited for).
+    pub cold: Option<String>,
 }
 
 impl MachineDesc {
@@ -63,7 +66,7 @@ impl MachineDesc {
             cloud_init: None,
             channel: None,
             wait_ready: true,
-            warm: true,
+            cold: None,
         }
     }
 

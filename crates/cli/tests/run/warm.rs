@@ -50,17 +50,142 @@ fn guest_tests_start_warm_from_one_template_built_once_and_see_only_their_own_fi
     assert!(run.stdout.contains("(warm: "), "{}", run.stdout);
 }
 
+/// The `test.log` of the test named `name`.
+fn test_log(run: &Run, name: &str) -> String {
+    let test = run.test(name);
+    let logdir = run.job_dir().join(test["logdir"].as_str().expect("logdir"));
+    std::fs::read_to_string(logdir.join("test.log")).unwrap_or_default()
+}
+
+/// `start` of the test's `start.json`, the record both front ends write.
+fn start_json(run: &Run, name: &str) -> serde_json::Value {
+    let test = run.test(name);
+    let logdir = run.job_dir().join(test["logdir"].as_str().expect("logdir"));
+    let text = std::fs::read_to_string(logdir.join("start.json")).unwrap_or_default();
+    serde_json::from_str::<serde_json::Value>(&text).unwrap_or_default()["start"].clone()
+}
+
+/// The test `name` passed, booted (results.json and start.json say `cold`, no
+/// template) and its `test.log` gives `why` for each machine of `machines`.
+fn booted_because(run: &Run, name: &str, machines: &[&str], why: &str) {
+    let test = run.test(name);
+    let log = test_log(run, name);
+    assert_eq!(test["status"], "PASS", "{test}\n{log}");
+    assert_eq!(test["start"], "cold", "{test}");
+    assert_eq!(start_json(run, name), "cold", "{test}");
+    assert!(test.get("template").is_none(), "{test}");
+    for machine in machines {
+        let line = format!("machine `{machine}` boots (cold): {why}");
+        assert!(log.contains(&line), "no `{line}` in test.log:\n{log}");
+    }
+    assert!(!log.contains("template "), "{log}");
+}
+
+/// Two machines of the built-in guest, each running a command.
+const TWO_MACHINES: &str = "name = \"two\"\ntags = [\"arch:x86_64\"]\ntimeout = \"120s\"\n\
+     [machines.a]\nguest = \"busybox\"\n[machines.b]\nguest = \"busybox\"\n\
+     [[step]]\non = \"a\"\nrun = \"true\"\n[[step]]\non = \"b\"\nrun = \"true\"\n";
+
 #[test]
 fn cold_flag_boots_every_machine() {
     let cache = kennel_testkit::private_cache();
-    let dir = test_dir(&[("a.toml", &writes_mark("a"))]);
+    let dir = test_dir(&[("a.toml", &writes_mark("a")), ("two.toml", TWO_MACHINES)]);
 
     let run = kennel(&[path_str(dir.path()), "--cold"], &in_cache(&cache));
 
-    let test = run.test("a");
-    assert_eq!(test["status"], "PASS", "{test}");
-    assert_eq!(test["start"], "cold", "{test}");
-    assert!(test.get("template").is_none(), "{test}");
+    booted_because(&run, "a", &["main"], "--cold (KENNEL_COLD)");
+    booted_because(&run, "two", &["a", "b"], "--cold (KENNEL_COLD)");
+}
+
+/// A test of one built-in guest machine whose `[machine]` table adds
+/// `machine` and whose steps are `steps`.
+fn guest_test(name: &str, machine: &str, steps: &str) -> String {
+    format!(
+        "name = \"{name}\"\ntags = [\"arch:x86_64\"]\ntimeout = \"120s\"\n\
+         [machine]\nguest = \"busybox\"\n{machine}\n{steps}"
+    )
+}
+
+/// Issue 30: `warm = false`, `launch = false`, `incoming` and `expect_exit`
+/// were only checked as parsed values; each makes its machine boot, and
+/// test.log says which.
+#[test]
+fn each_reason_a_toml_test_gives_boots_its_machine_and_test_log_names_it() {
+    let cache = kennel_testkit::private_cache();
+    let run_true = "[[step]]\nrun = \"true\"\n";
+    // A machine type QEMU does not know: QEMU exits at once with 1.
+    let exits = "type = \"no-such-machine\"\nexpect_exit = { code = 1 }";
+    let dir = test_dir(&[
+        ("asked.toml", &guest_test("asked", "warm = false", run_true)),
+        (
+            "later.toml",
+            &guest_test(
+                "later",
+                "launch = false",
+                &format!("[[step]]\nlaunch = true\n{run_true}"),
+            ),
+        ),
+        (
+            "incoming.toml",
+            &guest_test("incoming", &format!("incoming = \"defer\"\n{exits}"), ""),
+        ),
+        ("exits.toml", &guest_test("exits", exits, "")),
+    ]);
+
+    let run = kennel(&[path_str(dir.path()), "-j", "2"], &in_cache(&cache));
+
+    booted_because(
+        &run,
+        "asked",
+        &["main"],
+        "the test asked with `warm = false`",
+    );
+    booted_because(
+        &run,
+        "later",
+        &["main"],
+        "`launch = false`: the test starts it itself",
+    );
+    booted_because(
+        &run,
+        "incoming",
+        &["main"],
+        "`incoming`: it waits for an incoming migration",
+    );
+    booted_because(
+        &run,
+        "exits",
+        &["main"],
+        "`expect_exit`: the test waits for it to exit",
+    );
+}
+
+/// Issue 30: a machine that started warm under `--gdb` or `--wrapper` passed
+/// the debugging tests, which only read gdb's output: QEMU must run from its
+/// first instruction under the tool.
+#[test]
+fn gdb_and_wrapper_boot_every_machine_and_test_log_says_why() {
+    let cache = kennel_testkit::private_cache();
+    let dir = test_dir(&[("a.toml", &writes_mark("a"))]);
+
+    let gdb = kennel(&[path_str(dir.path()), "--gdb"], &in_cache(&cache));
+    let wrapped = kennel(
+        &[path_str(dir.path()), "--wrapper", "env"],
+        &in_cache(&cache),
+    );
+
+    booted_because(
+        &gdb,
+        "a",
+        &["main"],
+        "--gdb: QEMU runs under gdb from its first instruction",
+    );
+    booted_because(
+        &wrapped,
+        "a",
+        &["main"],
+        "--wrapper: QEMU runs under the wrapper from its first instruction",
+    );
 }
 
 #[test]
@@ -74,9 +199,7 @@ fn a_test_reading_the_boot_console_boots_its_machine() {
 
     let run = kennel(&[path_str(dir.path())], &in_cache(&cache));
 
-    let test = run.test("boot");
-    assert_eq!(test["status"], "PASS", "{test}");
-    assert_eq!(test["start"], "cold", "{test}");
+    booted_because(&run, "boot", &["main"], "a `console` check reads its boot");
 }
 
 /// Issue 14: a Rust test starts warm through the machine core; under

@@ -232,3 +232,28 @@ fn a_rust_test_under_kennel_run_records_its_warm_start_and_template() {
     let html = std::fs::read_to_string(run.job_dir().join("report.html")).expect("report.html");
     assert!(html.contains(&format!("warm (template {template})")));
 }
+
+/// Issue 30: the job's `--cold`, `--gdb` and `--wrapper` reach a Rust test's
+/// machines as a TOML test's: each boots, and its start.json and test.log say
+/// why.
+#[test]
+fn cold_gdb_and_wrapper_boot_a_rust_tests_machine_and_test_log_says_why() {
+    let cache = kennel_testkit::private_cache();
+    let name = "kennel-examples::guest_sees_all_its_cpus";
+    let rust = ["--cargo", "--package", "kennel-examples", "-t", "boot"];
+    for (flags, why) in [
+        (&["--cold"][..], "--cold (KENNEL_COLD)"),
+        (
+            &["--gdb"][..],
+            "--gdb: QEMU runs under gdb from its first instruction",
+        ),
+        (
+            &["--wrapper", "env"][..],
+            "--wrapper: QEMU runs under the wrapper from its first instruction",
+        ),
+    ] {
+        let args: Vec<&str> = rust.iter().chain(flags).copied().collect();
+        let run = kennel(&args, &in_cache(&cache));
+        booted_because(&run, name, &["main"], why);
+    }
+}

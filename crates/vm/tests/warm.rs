@@ -32,6 +32,10 @@ fn start(cache: &Path, arch: Option<&str>) -> Option<Started> {
 }
 
 fn start_with(cache: &Path, arch: Option<&str>, append: Option<&str>) -> Option<Started> {
+    start_in(&WarmCache::new(cache), arch, append)
+}
+
+fn start_in(cache: &WarmCache, arch: Option<&str>, append: Option<&str>) -> Option<Started> {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("test.log");
     let workspace = Workspace {
@@ -42,7 +46,7 @@ fn start_with(cache: &Path, arch: Option<&str>, append: Option<&str>) -> Option<
             std::fs::File::create(dir.path().join("cmdline")).expect("cmdline"),
         )),
         several: false,
-        warm_cache: Some(WarmCache::new(cache)),
+        warm_cache: Some(cache.clone()),
     };
     let mut config = MachineConfig::new("main");
     config.arch = arch.map(str::to_owned);
@@ -264,4 +268,57 @@ fn a_changed_kernel_command_line_starts_from_a_new_template() {
         );
     };
     assert_ne!(a, b);
+}
+
+/// Make template `id` of `cache` look last used an hour ago.
+fn age(cache: &Path, id: &str) {
+    let state = cache.join("warm").join(id).join("state");
+    let file = std::fs::File::options()
+        .append(true)
+        .open(&state)
+        .expect("state");
+    file.set_modified(SystemTime::now() - Duration::from_secs(3600))
+        .expect("age the state");
+}
+
+/// Issue 30: eviction was tested on made-up folders only. A cache bounded
+/// to one byte keeps the template in use and the one used minutes ago, and
+/// after the next build drops the one last used an hour ago.
+#[test]
+fn a_full_cache_drops_its_least_recently_used_template_after_a_build() {
+    let root = private_cache();
+    let cache = WarmCache::new(root.path()).with_max_size(1);
+    let Some(a) = start_in(&cache, None, Some("kennel.test=a")) else {
+        return;
+    };
+    let a = template_in(root.path(), &a);
+    let Some(b) = start_in(&cache, None, Some("kennel.test=b")) else {
+        return;
+    };
+    let b = template_in(root.path(), &b);
+    let kept: Vec<String> = cache
+        .list()
+        .expect("list")
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(kept.len(), 2, "both used in the last minutes: {kept:?}");
+
+    age(root.path(), &a);
+    let Some(c) = start_in(&cache, None, Some("kennel.test=c")) else {
+        return;
+    };
+    let c = template_in(root.path(), &c);
+
+    let mut kept: Vec<String> = cache
+        .list()
+        .expect("list")
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    kept.sort();
+    let mut expected = vec![b, c];
+    expected.sort();
+    assert_eq!(kept, expected, "template {a} was last used an hour ago");
+    assert!(!root.path().join("warm").join(&a).exists());
 }

@@ -257,3 +257,113 @@ fn cold_gdb_and_wrapper_boot_a_rust_tests_machine_and_test_log_says_why() {
         booted_because(&run, name, &["main"], why);
     }
 }
+
+/// A made-up template `id` in `cache` of `bytes` bytes, last used an hour ago.
+fn old_template(cache: &std::path::Path, id: &str, bytes: usize) -> std::path::PathBuf {
+    let dir = cache.join("warm").join(id);
+    std::fs::create_dir_all(&dir).expect("template folder");
+    let state = dir.join("state");
+    std::fs::write(&state, vec![0u8; bytes]).expect("state");
+    let file = std::fs::File::options()
+        .append(true)
+        .open(&state)
+        .expect("state");
+    file.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
+        .expect("age it");
+    dir
+}
+
+/// Issue 30: `warm_cache_size` of kennel.toml reaching the test processes
+/// (through the job's test settings) was untested. With the default bound
+/// (2 GiB) an old 4 MiB template stays beside the new one; with 2M, the
+/// test process that builds the new template drops it.
+#[test]
+fn kennel_toml_warm_cache_size_bounds_the_cache_a_test_process_fills() {
+    let cache = kennel_testkit::private_cache();
+    let old = old_template(cache.path(), "0123456789abcdef", 4 << 20);
+    let dir = test_dir(&[
+        ("kennel.toml", "warm_cache_size = \"2M\"\n"),
+        ("a.toml", &writes_mark("a")),
+    ]);
+
+    let results = tempfile::tempdir().expect("results");
+
+    // kennel.toml is read from the working folder.
+    kennel_in(
+        dir.path(),
+        &["run", "a.toml", "--results-dir", path_str(results.path())],
+        &cache,
+    );
+
+    let text =
+        std::fs::read_to_string(results.path().join("latest/results.json")).expect("results.json");
+    let results: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let test = &results["tests"][0];
+    assert_eq!(test["start"], "warm", "{test}");
+    let template = test["template"].as_str().expect("template");
+    assert!(cache
+        .path()
+        .join("warm")
+        .join(template)
+        .join("state")
+        .is_file());
+    assert!(
+        !old.exists(),
+        "the old template was kept under warm_cache_size = 2M"
+    );
+}
+
+/// `kennel ARGS` in the folder `dir` on the cache `cache`: its stdout.
+fn kennel_in(dir: &std::path::Path, args: &[&str], cache: &tempfile::TempDir) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kennel"))
+        .args(args)
+        .current_dir(dir)
+        .env("KENNEL_CACHE_DIR", cache.path())
+        .env_remove("KENNEL_WARM_CACHE_SIZE")
+        .output()
+        .expect("run kennel");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "kennel {args:?}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Issue 30: `kennel assets list` and `purge` of saved states were untested.
+/// `list` shows a template a run built and an old one; `purge --max-size`
+/// keeps the one just used; `purge --all` removes both.
+#[test]
+fn assets_list_shows_saved_states_and_purge_removes_them() {
+    let cache = kennel_testkit::private_cache();
+    let old = old_template(cache.path(), "0123456789abcdef", 1 << 20);
+    let dir = test_dir(&[("a.toml", &writes_mark("a"))]);
+    let run = kennel(&[path_str(dir.path())], &in_cache(&cache));
+    let template = run.test("a")["template"]
+        .as_str()
+        .expect("a warm start")
+        .to_owned();
+    let new = cache.path().join("warm").join(&template);
+
+    let listed = kennel_in(dir.path(), &["assets", "list"], &cache);
+    let bounded = kennel_in(dir.path(), &["assets", "purge", "--max-size", "1"], &cache);
+    let left_after_bound = (old.exists(), new.exists());
+    let all = kennel_in(dir.path(), &["assets", "purge", "--all"], &cache);
+    let listed_after = kennel_in(dir.path(), &["assets", "list"], &cache);
+
+    assert!(listed.contains(&format!("template {template}")), "{listed}");
+    assert!(listed.contains("template 0123456789abcdef"), "{listed}");
+    assert!(listed.contains("2 saved machine states"), "{listed}");
+    assert!(
+        bounded.contains("removed 1 saved machine states"),
+        "{bounded}"
+    );
+    assert_eq!(left_after_bound, (false, true), "{bounded}");
+    assert!(all.contains("removed 1 saved machine states"), "{all}");
+    assert!(!new.exists(), "{all}");
+    assert!(
+        listed_after.contains("0 saved machine states"),
+        "{listed_after}"
+    );
+}

@@ -36,6 +36,41 @@ fn start_with(cache: &Path, arch: Option<&str>, append: Option<&str>) -> Option<
 }
 
 fn start_in(cache: &WarmCache, arch: Option<&str>, append: Option<&str>) -> Option<Started> {
+    let ask = Ask {
+        arch,
+        append,
+        ..Ask::default()
+    };
+    let tried = attempt(cache, &ask)?;
+    let vm = tried.vm.unwrap_or_else(|e| panic!("start: {e}"));
+    Some(Started {
+        vm,
+        log: tried.log,
+        _dir: tried.dir,
+    })
+}
+
+/// What a machine of these tests differs in.
+#[derive(Default)]
+struct Ask<'a> {
+    arch: Option<&'a str>,
+    append: Option<&'a str>,
+    /// The QEMU binary (a script that runs the real one).
+    binary: Option<&'a Path>,
+    /// The test's time (default [`TIMEOUT`]).
+    timeout: Option<Duration>,
+}
+
+/// A start, failed or not.
+struct Attempt {
+    vm: Result<Vm, kennel_vm::VmError>,
+    log: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+/// Start the built-in guest machine `ask` describes with templates in
+/// `cache`; `None` when this host cannot run it (the test is skipped).
+fn attempt(cache: &WarmCache, ask: &Ask) -> Option<Attempt> {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("test.log");
     let workspace = Workspace {
@@ -49,8 +84,9 @@ fn start_in(cache: &WarmCache, arch: Option<&str>, append: Option<&str>) -> Opti
         warm_cache: Some(cache.clone()),
     };
     let mut config = MachineConfig::new("main");
-    config.arch = arch.map(str::to_owned);
-    config.append = append.map(str::to_owned);
+    config.arch = ask.arch.map(str::to_owned);
+    config.append = ask.append.map(str::to_owned);
+    config.binary = ask.binary.map(Path::to_path_buf);
     let mut desc = MachineDesc::new(config);
     desc.guest = Some(BuiltinGuest::Busybox);
     let plan = match prepare(desc, &workspace) {
@@ -65,10 +101,8 @@ fn start_in(cache: &WarmCache, arch: Option<&str>, append: Option<&str>) -> Opti
         kennel_testkit::missing(&why.to_string());
         return None;
     }
-    let vm = plan
-        .start(Deadlines::from_now(TIMEOUT))
-        .unwrap_or_else(|e| panic!("start: {e}"));
-    Some(Started { vm, log, _dir: dir })
+    let vm = plan.start(Deadlines::from_now(ask.timeout.unwrap_or(TIMEOUT)));
+    Some(Attempt { vm, log, dir })
 }
 
 fn run(vm: &mut Vm, command: &str) -> String {
@@ -321,4 +355,173 @@ fn a_full_cache_drops_its_least_recently_used_template_after_a_build() {
     expected.sort();
     assert_eq!(kept, expected, "template {a} was last used an hour ago");
     assert!(!root.path().join("warm").join(&a).exists());
+}
+
+/// A QEMU for the fallback tests: a script that runs the real one with a
+/// `cat` of its own first on `PATH` (QEMU saves a state through
+/// `exec:cat > STATE` and loads it through `exec:cat STATE`). That `cat`
+/// reads `mode` in the script's folder: `fail-save` fails every save,
+/// `hang-restore` gives no state for 40 s (the restore never answers in
+/// its 30 s); else it is `cat`.
+struct FaultyCat {
+    dir: tempfile::TempDir,
+    qemu: PathBuf,
+}
+
+impl FaultyCat {
+    fn new() -> Option<FaultyCat> {
+        use std::os::unix::fs::PermissionsExt;
+        let real = match MachineConfig::new("probe").resolve_binary() {
+            Ok(binary) => binary.path,
+            Err(why) => {
+                kennel_testkit::missing(&why.to_string());
+                return None;
+            }
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).expect("bin");
+        let mode = dir.path().join("mode");
+        let scripts = [
+            (
+                bin.join("cat"),
+                format!(
+                    "#!/bin/sh\ncase \"$(/bin/cat '{}' 2>/dev/null):$#\" in\n\
+                     fail-save:0) exit 1 ;;\nhang-restore:1) exec sleep 40 ;;\nesac\n\
+                     exec /bin/cat \"$@\"\n",
+                    mode.display()
+                ),
+            ),
+            (
+                dir.path().join("qemu"),
+                format!(
+                    "#!/bin/sh\nPATH='{}':\"$PATH\" exec '{}' \"$@\"\n",
+                    bin.display(),
+                    real.display()
+                ),
+            ),
+        ];
+        for (path, text) in &scripts {
+            std::fs::write(path, text).expect("script");
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        let qemu = dir.path().join("qemu");
+        Some(FaultyCat { dir, qemu })
+    }
+
+    fn set(&self, mode: &str) {
+        std::fs::write(self.dir.path().join("mode"), mode).expect("mode");
+    }
+
+    fn ask(&self) -> Ask<'_> {
+        Ask {
+            binary: Some(&self.qemu),
+            ..Ask::default()
+        }
+    }
+}
+
+/// Issue 30: a template that fails to build had no test. Its save fails:
+/// the machine boots instead, test.log says why, and no template is left.
+#[test]
+fn a_template_whose_save_fails_leaves_the_machine_to_boot_and_says_why() {
+    let cache = private_cache();
+    let Some(qemu) = FaultyCat::new() else { return };
+    qemu.set("fail-save");
+
+    let Some(tried) = attempt(&WarmCache::new(cache.path()), &qemu.ask()) else {
+        return;
+    };
+
+    let log = text(&tried.log);
+    let mut vm = tried.vm.unwrap_or_else(|e| panic!("start: {e}\n{log}"));
+    assert_eq!(vm.start_kind(), &Start::Cold, "{log}");
+    assert!(
+        log.contains("machine `main` boots: no warm start (saving the state failed"),
+        "{log}"
+    );
+    assert_eq!(run(&mut vm, "echo up"), "up");
+    let left: Vec<_> = std::fs::read_dir(cache.path().join("warm"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|name| !name.to_string_lossy().ends_with(".lock"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// Issue 30: a restore that does not answer in its 30 s had no test. The
+/// state never comes: the machine boots in the time left and says why.
+#[test]
+fn a_restore_that_never_loads_gives_way_to_a_boot_and_says_why() {
+    let cache = private_cache();
+    let Some(qemu) = FaultyCat::new() else { return };
+    let warm = WarmCache::new(cache.path());
+    let Some(first) = attempt(&warm, &qemu.ask()) else {
+        return;
+    };
+    let first_log = text(&first.log);
+    let first = first
+        .vm
+        .unwrap_or_else(|e| panic!("start: {e}\n{first_log}"));
+    assert!(
+        matches!(first.start_kind(), Start::Warm { .. }),
+        "{first_log}"
+    );
+    drop(first);
+    qemu.set("hang-restore");
+
+    let Some(tried) = attempt(&warm, &qemu.ask()) else {
+        return;
+    };
+
+    let log = text(&tried.log);
+    let mut vm = tried.vm.unwrap_or_else(|e| panic!("start: {e}\n{log}"));
+    assert_eq!(vm.start_kind(), &Start::Cold, "{log}");
+    assert!(
+        log.contains(
+            "machine `main` boots: no warm start (the restored machine was still loading its \
+             state when its time to answer ran out"
+        ),
+        "{log}"
+    );
+    assert_eq!(run(&mut vm, "echo up"), "up");
+}
+
+/// Issue 30: a wait for another process's build reaching the deadline had
+/// no test. The template's lock stays held: the start ends by its deadline,
+/// and test.log says the template was still being built.
+#[test]
+fn a_wait_for_a_template_another_process_builds_ends_at_the_deadline() {
+    let cache = private_cache();
+    let Some(first) = start(cache.path(), None) else {
+        return;
+    };
+    let id = template_in(cache.path(), &first);
+    drop(first);
+    std::fs::remove_dir_all(cache.path().join("warm").join(&id)).expect("remove the template");
+    let lock = cache.path().join("warm").join(format!("{id}.lock"));
+    let _builder = kennel_assets::FileLock::try_acquire(&lock)
+        .expect("lock")
+        .expect("nobody holds it");
+    let ask = Ask {
+        timeout: Some(Duration::from_secs(5)),
+        ..Ask::default()
+    };
+
+    let Some(tried) = attempt(&WarmCache::new(cache.path()), &ask) else {
+        return;
+    };
+
+    let log = text(&tried.log);
+    assert!(
+        log.contains(&format!(
+            "machine `main` boots: no warm start (template {id} was still being built at the deadline)"
+        )),
+        "{log}"
+    );
+    if let Ok(vm) = &tried.vm {
+        assert_eq!(vm.start_kind(), &Start::Cold, "{log}");
+    }
 }

@@ -59,6 +59,10 @@ struct Ask<'a> {
     binary: Option<&'a Path>,
     /// The test's time (default [`TIMEOUT`]).
     timeout: Option<Duration>,
+    /// QEMU arguments of the machine's own.
+    args: &'a [&'a str],
+    /// Boot (`warm = false`).
+    cold: bool,
 }
 
 /// A start, failed or not.
@@ -87,8 +91,12 @@ fn attempt(cache: &WarmCache, ask: &Ask) -> Option<Attempt> {
     config.arch = ask.arch.map(str::to_owned);
     config.append = ask.append.map(str::to_owned);
     config.binary = ask.binary.map(Path::to_path_buf);
+    config.extra_args = ask.args.iter().map(|a| a.to_string()).collect();
     let mut desc = MachineDesc::new(config);
     desc.guest = Some(BuiltinGuest::Busybox);
+    if ask.cold {
+        desc.cold = Some("the test compares a boot".into());
+    }
     let plan = match prepare(desc, &workspace) {
         Ok(plan) => plan,
         Err(kennel_vm::VmError::Unavailable(why)) => {
@@ -162,7 +170,7 @@ fn warm_machines_do_not_see_each_others_files() {
 }
 
 #[test]
-fn warm_machines_draw_their_own_random_bytes_and_keep_the_hosts_time() {
+fn warm_machines_draw_their_own_random_bytes() {
     let cache = private_cache();
     let Some(mut first) = start(cache.path(), None) else {
         return;
@@ -173,18 +181,80 @@ fn warm_machines_draw_their_own_random_bytes_and_keep_the_hosts_time() {
 
     let random_first = run(&mut first.vm, "head -c 16 /dev/urandom | od -An -tx1");
     let random_second = run(&mut second.vm, "head -c 16 /dev/urandom | od -An -tx1");
-    let guest_time: u64 = run(&mut second.vm, "date +%s").parse().expect("seconds");
 
-    let host_time = SystemTime::now()
+    assert!(matches!(second.vm.start_kind(), Start::Warm { .. }));
+    assert_ne!(random_first, random_second);
+}
+
+/// The guest's clock, and the host's, in seconds since 1970.
+fn clocks(vm: &mut Vm) -> (u64, u64) {
+    let guest: u64 = run(vm, "date +%s").parse().expect("seconds");
+    let host = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .expect("after 1970")
         .as_secs();
-    assert!(matches!(second.vm.start_kind(), Start::Warm { .. }));
-    assert_ne!(random_first, random_second);
+    (guest, host)
+}
+
+/// The guest's real-time clock says 2001 (`-rtc base=`): a guest that boots
+/// from it believes it is 2001 until its clock is set.
+const RTC_2001: &[&str] = &["-rtc", "base=2001-01-01T00:00:00"];
+
+/// Issue 30: the clock refresh was checked on templates saved seconds
+/// before, so a guest whose clock was never set passed. The template's
+/// guest booted believing it is 2001 (its RTC says so, which a cold boot of
+/// the same machine shows): restored, its clock is the host's.
+fn a_restored_guest_takes_the_hosts_time_from_a_template_of_2001(arch: Option<&str>) {
+    let cache = private_cache();
+    let booted = Ask {
+        arch,
+        args: RTC_2001,
+        ..Ask::default()
+    };
+    let warm = WarmCache::new(cache.path());
+    let Some(template) = attempt(&warm, &booted) else {
+        return;
+    };
+    drop(template);
+    let Some(restored) = attempt(&warm, &booted) else {
+        return;
+    };
+    let log = text(&restored.log);
+    let mut vm = restored.vm.unwrap_or_else(|e| panic!("start: {e}\n{log}"));
+
+    let (guest, host) = clocks(&mut vm);
+
+    assert!(matches!(vm.start_kind(), Start::Warm { .. }), "{log}");
     assert!(
-        host_time.abs_diff(guest_time) <= 5,
-        "guest {guest_time}, host {host_time}"
+        host.abs_diff(guest) <= 5,
+        "guest {guest}, host {host}\n{log}"
     );
+    // The template's guest did believe it was 2001: a cold boot of it does.
+    let cold_cache = private_cache();
+    let Some(cold) = attempt(
+        &WarmCache::new(cold_cache.path()),
+        &Ask {
+            arch,
+            args: RTC_2001,
+            cold: true,
+            ..Ask::default()
+        },
+    ) else {
+        return;
+    };
+    let mut cold = cold.vm.expect("a cold boot");
+    assert_eq!(run(&mut cold, "date +%Y"), "2001");
+}
+
+#[test]
+fn a_restored_guest_takes_the_hosts_time_through_its_agent() {
+    a_restored_guest_takes_the_hosts_time_from_a_template_of_2001(None);
+}
+
+/// The console-only guests' refresh is `date -s` through the shell.
+#[test]
+fn a_restored_aarch64_guest_takes_the_hosts_time_through_its_console() {
+    a_restored_guest_takes_the_hosts_time_from_a_template_of_2001(Some("aarch64"));
 }
 
 #[test]

@@ -140,33 +140,42 @@ fn text(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
 
+/// Issue 30: the isolation test wrote its mark in guest RAM of two QEMUs
+/// running side by side, which cannot leak anyway. A warm built-in guest
+/// has no disk (a disk in its arguments makes it boot), so what machines of
+/// one template share is the template's saved state: a machine that wrote
+/// its mark and ended leaves the state byte for byte as saved, and the next
+/// machine restored from it does not see the mark.
 #[test]
-fn warm_machines_do_not_see_each_others_files() {
+fn a_warm_machine_leaves_its_template_as_saved_for_the_next_one() {
     let cache = private_cache();
     let Some(mut first) = start(cache.path(), None) else {
         return;
     };
-    let Some(mut second) = start(cache.path(), None) else {
-        return;
-    };
+    let template = template_in(cache.path(), &first);
+    let state = cache.path().join("warm").join(&template).join("state");
+    let saved = std::fs::read(&state).expect("the saved state");
 
     let seen_first = run(
         &mut first.vm,
-        "cat /tmp/mark 2>/dev/null || echo absent; echo one > /tmp/mark",
+        "cat /tmp/mark 2>/dev/null || echo absent; echo one > /tmp/mark; sync",
     );
-    let seen_second = run(
-        &mut second.vm,
-        "cat /tmp/mark 2>/dev/null || echo absent; echo two > /tmp/mark",
-    );
+    drop(first);
+    let Some(mut second) = start(cache.path(), None) else {
+        return;
+    };
+    let seen_second = run(&mut second.vm, "cat /tmp/mark 2>/dev/null || echo absent");
 
-    assert!(
-        matches!(first.vm.start_kind(), Start::Warm { .. }),
-        "{}",
-        text(&first.log)
-    );
-    assert_eq!(first.vm.start_kind(), second.vm.start_kind());
+    assert_eq!(template_in(cache.path(), &second), template);
     assert_eq!(seen_first, "absent");
     assert_eq!(seen_second, "absent");
+    let now = std::fs::read(&state).expect("the state");
+    assert!(
+        now == saved,
+        "the state changed: {} bytes, {} saved",
+        now.len(),
+        saved.len()
+    );
 }
 
 #[test]

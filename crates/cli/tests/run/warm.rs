@@ -4,7 +4,9 @@
 
 use crate::harness::*;
 
-/// A guest test that finds `/tmp/mark` absent, then writes it.
+/// A guest test that finds `/tmp/mark` absent, then writes it (in guest
+/// RAM: `crates/vm/tests/warm.rs` checks what machines of one template share,
+/// its saved state).
 fn writes_mark(name: &str) -> String {
     format!(
         "name = \"{name}\"\ntags = [\"arch:x86_64\"]\ntimeout = \"120s\"\n[machine]\nguest = \"busybox\"\n\
@@ -29,7 +31,7 @@ fn template_builds(run: &Run) -> usize {
 }
 
 #[test]
-fn guest_tests_start_warm_from_one_template_built_once_and_see_only_their_own_files() {
+fn guest_tests_start_warm_from_one_template_built_once() {
     let cache = kennel_testkit::private_cache();
     let dir = test_dir(&[
         ("a.toml", &writes_mark("a")),

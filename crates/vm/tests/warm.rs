@@ -213,10 +213,14 @@ const RTC_2001: &[&str] = &["-rtc", "base=2001-01-01T00:00:00"];
 /// before, so a guest whose clock was never set passed. The template's
 /// guest booted believing it is 2001 (its RTC says so, which a cold boot of
 /// the same machine shows): restored, its clock is the host's.
-fn a_restored_guest_takes_the_hosts_time_from_a_template_of_2001(arch: Option<&str>) {
+fn a_restored_guest_takes_the_hosts_time_from_a_template_of_2001(
+    arch: Option<&str>,
+    binary: Option<&Path>,
+) {
     let cache = private_cache();
     let booted = Ask {
         arch,
+        binary,
         args: RTC_2001,
         ..Ask::default()
     };
@@ -244,6 +248,7 @@ fn a_restored_guest_takes_the_hosts_time_from_a_template_of_2001(arch: Option<&s
         &WarmCache::new(cold_cache.path()),
         &Ask {
             arch,
+            binary,
             args: RTC_2001,
             cold: true,
             ..Ask::default()
@@ -257,13 +262,26 @@ fn a_restored_guest_takes_the_hosts_time_from_a_template_of_2001(arch: Option<&s
 
 #[test]
 fn a_restored_guest_takes_the_hosts_time_through_its_agent() {
-    a_restored_guest_takes_the_hosts_time_from_a_template_of_2001(None);
+    a_restored_guest_takes_the_hosts_time_from_a_template_of_2001(None, None);
 }
 
 /// The console-only guests' refresh is `date -s` through the shell.
 #[test]
 fn a_restored_aarch64_guest_takes_the_hosts_time_through_its_console() {
-    a_restored_guest_takes_the_hosts_time_from_a_template_of_2001(Some("aarch64"));
+    a_restored_guest_takes_the_hosts_time_from_a_template_of_2001(Some("aarch64"), None);
+}
+
+/// The ppc64 guest's console too, with a QEMU that keeps its timer through
+/// a saved state (QEMU 10 of `scripts/fetch-qemu10.sh`; 7.2 boots ppc64).
+#[test]
+fn a_restored_ppc64_guest_takes_the_hosts_time_through_its_console() {
+    let qemu =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../build/qemu-10/usr/bin/qemu-system-ppc64");
+    if !qemu.is_file() {
+        kennel_testkit::missing("QEMU 10 for ppc64 (scripts/fetch-qemu10.sh)");
+        return;
+    }
+    a_restored_guest_takes_the_hosts_time_from_a_template_of_2001(Some("ppc64"), Some(&qemu));
 }
 
 #[test]

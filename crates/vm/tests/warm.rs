@@ -42,7 +42,9 @@ fn start_in(cache: &WarmCache, arch: Option<&str>, append: Option<&str>) -> Opti
         ..Ask::default()
     };
     let tried = attempt(cache, &ask)?;
-    let vm = tried.vm.unwrap_or_else(|e| panic!("start: {e}"));
+    let vm = tried
+        .vm
+        .unwrap_or_else(|e| panic!("start: {e}\n{}", text(&tried.log)));
     Some(Started {
         vm,
         log: tried.log,

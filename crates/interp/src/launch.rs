@@ -24,13 +24,14 @@ impl Case<'_> {
         let vars = StepVars::of(&self.ctx, &self.saved);
         let env = &self.launching.env;
         let mut desc = machines::desc(spec, &vars, env, &self.ctx.file.dir)?;
-        desc.warm = machines::may_start_warm(spec, self.ctx.file);
+        desc.cold = machines::cold_because(spec, self.ctx.file);
         let workspace = Workspace {
             scratch: self.ctx.tmp.clone(),
             log: self.log.clone(),
             cmdline: self.launching.cmdline.clone(),
             several: env.several,
             logdir: self.ctx.logdir.clone(),
+            warm_cache: kennel_vm::warm::WarmCache::user_default(),
         };
         let launched_at = Instant::now();
         let clock = &self.ctx.clock;

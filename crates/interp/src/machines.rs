@@ -68,27 +68,39 @@ pub(crate) fn desc(
     };
     desc.channel = spec.channel.as_deref().and_then(ChannelKind::from_name);
     desc.wait_ready = spec.expect_exit.is_none();
-    desc.warm = spec.warm;
     Ok(desc)
 }
 
-/// Whether the machine `spec` of `file` may start from a saved state: not
-/// when the test reads its boot (`launch = false`, `incoming`,
+/// Why the machine `spec` of `file` must boot rather than start from a saved
+/// state: the test reads its boot (`launch = false`, `incoming`,
 /// `expect_exit`, or a `console` check on it before any command is sent to
-/// it), nor with `warm = false`.
-pub(crate) fn may_start_warm(spec: &MachineSpec, file: &kennel_spec::TestFile) -> bool {
+/// it), or asks with `warm = false`. `None`: it may start warm.
+pub(crate) fn cold_because(spec: &MachineSpec, file: &kennel_spec::TestFile) -> Option<String> {
     use kennel_spec::StepKind;
-    if !spec.warm || !spec.launch || spec.incoming.is_some() || spec.expect_exit.is_some() {
-        return false;
-    }
-    for step in file.steps.iter().filter(|s| s.on == spec.name) {
-        match step.kind {
-            StepKind::Console(_) => return false,
-            StepKind::Run { .. } | StepKind::Exec { .. } | StepKind::Send(_) => return true,
-            _ => {}
+    let why = if !spec.warm {
+        "the test asked with `warm = false`"
+    } else if !spec.launch {
+        "`launch = false`: the test starts it itself"
+    } else if spec.incoming.is_some() {
+        "`incoming`: it waits for an incoming migration"
+    } else if spec.expect_exit.is_some() {
+        "`expect_exit`: the test waits for it to exit"
+    } else {
+        let first = file.steps.iter().filter(|s| s.on == spec.name).find(|s| {
+            matches!(
+                s.kind,
+                StepKind::Console(_)
+                    | StepKind::Run { .. }
+                    | StepKind::Exec { .. }
+                    | StepKind::Send(_)
+            )
+        });
+        match first.map(|s| &s.kind) {
+            Some(StepKind::Console(_)) => "a `console` check reads its boot",
+            _ => return None,
         }
-    }
-    true
+    };
+    Some(why.to_owned())
 }
 
 /// QEMU's own options of a machine.

@@ -161,7 +161,7 @@ impl MachineBuilder {
     /// `.warm(false)` for a test that reads the boot itself (its console
     /// output, its timing). See `docs/warm-starts.md`.
     pub fn warm(mut self, warm: bool) -> Self {
-        self.desc.warm = warm;
+        self.desc.cold = (!warm).then(|| "the test asked with `.warm(false)`".to_owned());
         self
     }
 

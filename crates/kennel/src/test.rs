@@ -174,6 +174,7 @@ impl Test {
             cmdline: self.logs.cmdline.clone(),
             several: self.machines > 1,
             logdir: self.logdir.clone(),
+            warm_cache: kennel_vm::warm::WarmCache::user_default(),
         };
         let deadlines = Deadlines {
             until: self.deadline,

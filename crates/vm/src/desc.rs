@@ -8,6 +8,7 @@ use kennel_machine::{LogSink, MachineConfig};
 
 use crate::channel::ChannelKind;
 use crate::log::TestLog;
+use crate::warm::WarmCache;
 
 /// The guests kennel builds itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,11 +46,14 @@ pub struct MachineDesc {
     /// Wait for the guest to come up before the start returns (off for a
     /// machine expected to exit by itself).
     pub wait_ready: bool,
-    /// Start from a saved, booted state of the same configuration (a
-    /// template, see [`crate::warm`]) when the machine can: a built-in guest
-    /// or a cloud-init guest without host resources in its own arguments,
-    /// waited for. Off for tests that read the boot itself.
-    pub warm: bool,
+    /// Why the machine must boot rather than start from a saved, booted
+    /// state of the same configuration (a template, see [`crate::warm`]):
+    /// the test reads the boot itself (`launch = false`, `incoming`,
+    /// `expect_exit`, a `console` check) or asked (`warm = false`,
+    /// `.warm(false)`); `test.log` gives it. `None`: it starts warm when it
+    /// can (a built-in guest or a cloud-init guest without host resources in
+    /// its own arguments, waited for).
+    pub cold: Option<String>,
 }
 
 impl MachineDesc {
@@ -62,7 +66,7 @@ impl MachineDesc {
             cloud_init: None,
             channel: None,
             wait_ready: true,
-            warm: true,
+            cold: None,
         }
     }
 
@@ -87,6 +91,10 @@ pub struct Workspace {
     /// The test's log folder: `${logdir}` of a wrapper, failure artifacts; the
     /// job's SSH key is found from it (`kennel_layout::TestDir::job_key_dir`).
     pub logdir: PathBuf,
+    /// Where the machines' templates live (warm starts,
+    /// [`crate::warm::WarmCache::user_default`] for a test of the user's);
+    /// `None`: no template, every machine boots and `test.log` says why.
+    pub warm_cache: Option<WarmCache>,
 }
 
 /// The deadlines a start is bounded by.

@@ -40,8 +40,9 @@ pub struct Plan {
     pub channel: Option<ChannelKind>,
     /// Wait for the guest before [`Plan::start`] returns.
     pub wait_ready: bool,
-    /// Start from a template when the machine can ([`MachineDesc::warm`]).
-    pub warm: bool,
+    /// Why the machine must boot ([`MachineDesc::cold`]); `None`: it starts
+    /// from a template when it can.
+    pub cold: Option<String>,
     /// A cloud-init machine's template recipe.
     cloud_source: Option<CloudSource>,
     workspace: Workspace,
@@ -58,7 +59,7 @@ pub fn prepare(desc: MachineDesc, workspace: &Workspace) -> Result<Plan, VmError
         cloud_init,
         channel,
         wait_ready,
-        warm,
+        cold,
     } = desc;
     let name = config.name.clone();
     let log = &workspace.log;
@@ -94,7 +95,7 @@ pub fn prepare(desc: MachineDesc, workspace: &Workspace) -> Result<Plan, VmError
         key,
         channel,
         wait_ready,
-        warm,
+        cold,
         cloud_source,
         workspace: workspace.clone(),
     })
@@ -217,15 +218,27 @@ fn prepare_cloud(
 
 /// Why a machine boots instead of starting from a template (`config`: its
 /// options before any cloud pieces are wired in); `None` when it may start warm.
-fn cold_because(warm: bool, debugged: bool, config: &MachineConfig) -> Option<String> {
-    if !warm {
-        return Some("the test reads the boot, or asked for `warm = false`".into());
+fn cold_because(
+    cold: Option<&str>,
+    wait_ready: bool,
+    debug: (bool, bool),
+    config: &MachineConfig,
+) -> Option<String> {
+    if let Some(why) = cold {
+        return Some(why.to_owned());
+    }
+    if !wait_ready {
+        return Some("the test does not wait for its guest".into());
     }
     if kennel_config::Config::get().is_ok_and(|c| c.cold) {
         return Some("--cold (KENNEL_COLD)".into());
     }
-    if debugged {
-        return Some("QEMU runs under gdb or a wrapper".into());
+    match debug {
+        (true, _) => return Some("--gdb: QEMU runs under gdb from its first instruction".into()),
+        (_, true) => {
+            return Some("--wrapper: QEMU runs under the wrapper from its first instruction".into())
+        }
+        _ => {}
     }
     crate::warm::cold_reason(config)
 }
@@ -254,7 +267,7 @@ impl Plan {
             key,
             channel,
             wait_ready,
-            warm,
+            cold,
             cloud_source,
             workspace,
         } = self;
@@ -287,13 +300,17 @@ impl Plan {
         // What a template would hold: a built-in guest, or a cloud-init guest
         // (a machine with both boots; so does one with only a disk image).
         let recipe = match (&guest, &cloud_source) {
-            _ if !wait_ready => None,
             (Some(g), None) => Some((crate::warm::Recipe::Builtin { agent: g.agent }, &config)),
             (None, Some(source)) => Some((crate::warm::Recipe::Cloud(source), &source.base)),
             _ => None,
         };
         if let Some((recipe, base)) = recipe {
-            match cold_because(warm, debugged, base) {
+            match cold_because(
+                cold.as_deref(),
+                wait_ready,
+                (gdb.is_some(), !config.wrapper.is_empty()),
+                base,
+            ) {
                 None => match crate::warm::start(
                     base,
                     &recipe,

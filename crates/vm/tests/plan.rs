@@ -11,6 +11,7 @@ fn workspace(dir: &std::path::Path) -> Workspace {
         log: TestLog::discard(),
         cmdline: LogSink::discard(),
         several: false,
+        warm_cache: None,
     }
 }
 

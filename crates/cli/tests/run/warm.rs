@@ -4,7 +4,9 @@
 
 use crate::harness::*;
 
-/// A guest test that finds `/tmp/mark` absent, then writes it.
+/// A guest test that finds `/tmp/mark` absent, then writes it (in guest
+/// RAM: `crates/vm/tests/warm.rs` checks what machines of one template share,
+/// its saved state).
 fn writes_mark(name: &str) -> String {
     format!(
         "name = \"{name}\"\ntags = [\"arch:x86_64\"]\ntimeout = \"120s\"\n[machine]\nguest = \"busybox\"\n\
@@ -29,7 +31,7 @@ fn template_builds(run: &Run) -> usize {
 }
 
 #[test]
-fn guest_tests_start_warm_from_one_template_built_once_and_see_only_their_own_files() {
+fn guest_tests_start_warm_from_one_template_built_once() {
     let cache = kennel_testkit::private_cache();
     let dir = test_dir(&[
         ("a.toml", &writes_mark("a")),
@@ -50,17 +52,142 @@ fn guest_tests_start_warm_from_one_template_built_once_and_see_only_their_own_fi
     assert!(run.stdout.contains("(warm: "), "{}", run.stdout);
 }
 
+/// The `test.log` of the test named `name`.
+fn test_log(run: &Run, name: &str) -> String {
+    let test = run.test(name);
+    let logdir = run.job_dir().join(test["logdir"].as_str().expect("logdir"));
+    std::fs::read_to_string(logdir.join("test.log")).unwrap_or_default()
+}
+
+/// `start` of the test's `start.json`, the record both front ends write.
+fn start_json(run: &Run, name: &str) -> serde_json::Value {
+    let test = run.test(name);
+    let logdir = run.job_dir().join(test["logdir"].as_str().expect("logdir"));
+    let text = std::fs::read_to_string(logdir.join("start.json")).unwrap_or_default();
+    serde_json::from_str::<serde_json::Value>(&text).unwrap_or_default()["start"].clone()
+}
+
+/// The test `name` passed, booted (results.json and start.json say `cold`, no
+/// template) and its `test.log` gives `why` for each machine of `machines`.
+fn booted_because(run: &Run, name: &str, machines: &[&str], why: &str) {
+    let test = run.test(name);
+    let log = test_log(run, name);
+    assert_eq!(test["status"], "PASS", "{test}\n{log}");
+    assert_eq!(test["start"], "cold", "{test}");
+    assert_eq!(start_json(run, name), "cold", "{test}");
+    assert!(test.get("template").is_none(), "{test}");
+    for machine in machines {
+        let line = format!("machine `{machine}` boots (cold): {why}");
+        assert!(log.contains(&line), "no `{line}` in test.log:\n{log}");
+    }
+    assert!(!log.contains("template "), "{log}");
+}
+
+/// Two machines of the built-in guest, each running a command.
+const TWO_MACHINES: &str = "name = \"two\"\ntags = [\"arch:x86_64\"]\ntimeout = \"120s\"\n\
+     [machines.a]\nguest = \"busybox\"\n[machines.b]\nguest = \"busybox\"\n\
+     [[step]]\non = \"a\"\nrun = \"true\"\n[[step]]\non = \"b\"\nrun = \"true\"\n";
+
 #[test]
 fn cold_flag_boots_every_machine() {
     let cache = kennel_testkit::private_cache();
-    let dir = test_dir(&[("a.toml", &writes_mark("a"))]);
+    let dir = test_dir(&[("a.toml", &writes_mark("a")), ("two.toml", TWO_MACHINES)]);
 
     let run = kennel(&[path_str(dir.path()), "--cold"], &in_cache(&cache));
 
-    let test = run.test("a");
-    assert_eq!(test["status"], "PASS", "{test}");
-    assert_eq!(test["start"], "cold", "{test}");
-    assert!(test.get("template").is_none(), "{test}");
+    booted_because(&run, "a", &["main"], "--cold (KENNEL_COLD)");
+    booted_because(&run, "two", &["a", "b"], "--cold (KENNEL_COLD)");
+}
+
+/// A test of one built-in guest machine whose `[machine]` table adds
+/// `machine` and whose steps are `steps`.
+fn guest_test(name: &str, machine: &str, steps: &str) -> String {
+    format!(
+        "name = \"{name}\"\ntags = [\"arch:x86_64\"]\ntimeout = \"120s\"\n\
+         [machine]\nguest = \"busybox\"\n{machine}\n{steps}"
+    )
+}
+
+/// Issue 30: `warm = false`, `launch = false`, `incoming` and `expect_exit`
+/// were only checked as parsed values; each makes its machine boot, and
+/// test.log says which.
+#[test]
+fn each_reason_a_toml_test_gives_boots_its_machine_and_test_log_names_it() {
+    let cache = kennel_testkit::private_cache();
+    let run_true = "[[step]]\nrun = \"true\"\n";
+    // A machine type QEMU does not know: QEMU exits at once with 1.
+    let exits = "type = \"no-such-machine\"\nexpect_exit = { code = 1 }";
+    let dir = test_dir(&[
+        ("asked.toml", &guest_test("asked", "warm = false", run_true)),
+        (
+            "later.toml",
+            &guest_test(
+                "later",
+                "launch = false",
+                &format!("[[step]]\nlaunch = true\n{run_true}"),
+            ),
+        ),
+        (
+            "incoming.toml",
+            &guest_test("incoming", &format!("incoming = \"defer\"\n{exits}"), ""),
+        ),
+        ("exits.toml", &guest_test("exits", exits, "")),
+    ]);
+
+    let run = kennel(&[path_str(dir.path()), "-j", "2"], &in_cache(&cache));
+
+    booted_because(
+        &run,
+        "asked",
+        &["main"],
+        "the test asked with `warm = false`",
+    );
+    booted_because(
+        &run,
+        "later",
+        &["main"],
+        "`launch = false`: the test starts it itself",
+    );
+    booted_because(
+        &run,
+        "incoming",
+        &["main"],
+        "`incoming`: it waits for an incoming migration",
+    );
+    booted_because(
+        &run,
+        "exits",
+        &["main"],
+        "`expect_exit`: the test waits for it to exit",
+    );
+}
+
+/// Issue 30: a machine that started warm under `--gdb` or `--wrapper` passed
+/// the debugging tests, which only read gdb's output: QEMU must run from its
+/// first instruction under the tool.
+#[test]
+fn gdb_and_wrapper_boot_every_machine_and_test_log_says_why() {
+    let cache = kennel_testkit::private_cache();
+    let dir = test_dir(&[("a.toml", &writes_mark("a"))]);
+
+    let gdb = kennel(&[path_str(dir.path()), "--gdb"], &in_cache(&cache));
+    let wrapped = kennel(
+        &[path_str(dir.path()), "--wrapper", "env"],
+        &in_cache(&cache),
+    );
+
+    booted_because(
+        &gdb,
+        "a",
+        &["main"],
+        "--gdb: QEMU runs under gdb from its first instruction",
+    );
+    booted_because(
+        &wrapped,
+        "a",
+        &["main"],
+        "--wrapper: QEMU runs under the wrapper from its first instruction",
+    );
 }
 
 #[test]
@@ -74,9 +201,7 @@ fn a_test_reading_the_boot_console_boots_its_machine() {
 
     let run = kennel(&[path_str(dir.path())], &in_cache(&cache));
 
-    let test = run.test("boot");
-    assert_eq!(test["status"], "PASS", "{test}");
-    assert_eq!(test["start"], "cold", "{test}");
+    booted_because(&run, "boot", &["main"], "a `console` check reads its boot");
 }
 
 /// Issue 14: a Rust test starts warm through the machine core; under
@@ -108,4 +233,139 @@ fn a_rust_test_under_kennel_run_records_its_warm_start_and_template() {
     );
     let html = std::fs::read_to_string(run.job_dir().join("report.html")).expect("report.html");
     assert!(html.contains(&format!("warm (template {template})")));
+}
+
+/// Issue 30: the job's `--cold`, `--gdb` and `--wrapper` reach a Rust test's
+/// machines as a TOML test's: each boots, and its start.json and test.log say
+/// why.
+#[test]
+fn cold_gdb_and_wrapper_boot_a_rust_tests_machine_and_test_log_says_why() {
+    let cache = kennel_testkit::private_cache();
+    let name = "kennel-examples::guest_sees_all_its_cpus";
+    let rust = ["--cargo", "--package", "kennel-examples", "-t", "boot"];
+    for (flags, why) in [
+        (&["--cold"][..], "--cold (KENNEL_COLD)"),
+        (
+            &["--gdb"][..],
+            "--gdb: QEMU runs under gdb from its first instruction",
+        ),
+        (
+            &["--wrapper", "env"][..],
+            "--wrapper: QEMU runs under the wrapper from its first instruction",
+        ),
+    ] {
+        let args: Vec<&str> = rust.iter().chain(flags).copied().collect();
+        let run = kennel(&args, &in_cache(&cache));
+        booted_because(&run, name, &["main"], why);
+    }
+}
+
+/// A made-up template `id` in `cache` of `bytes` bytes, last used an hour ago.
+fn old_template(cache: &std::path::Path, id: &str, bytes: usize) -> std::path::PathBuf {
+    let dir = cache.join("warm").join(id);
+    std::fs::create_dir_all(&dir).expect("template folder");
+    let state = dir.join("state");
+    std::fs::write(&state, vec![0u8; bytes]).expect("state");
+    let file = std::fs::File::options()
+        .append(true)
+        .open(&state)
+        .expect("state");
+    file.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
+        .expect("age it");
+    dir
+}
+
+/// Issue 30: `warm_cache_size` of kennel.toml reaching the test processes
+/// (through the job's test settings) was untested. With the default bound
+/// (2 GiB) an old 4 MiB template stays beside the new one; with 2M, the
+/// test process that builds the new template drops it.
+#[test]
+fn kennel_toml_warm_cache_size_bounds_the_cache_a_test_process_fills() {
+    let cache = kennel_testkit::private_cache();
+    let old = old_template(cache.path(), "0123456789abcdef", 4 << 20);
+    let dir = test_dir(&[
+        ("kennel.toml", "warm_cache_size = \"2M\"\n"),
+        ("a.toml", &writes_mark("a")),
+    ]);
+
+    let results = tempfile::tempdir().expect("results");
+
+    // kennel.toml is read from the working folder.
+    kennel_in(
+        dir.path(),
+        &["run", "a.toml", "--results-dir", path_str(results.path())],
+        &cache,
+    );
+
+    let text =
+        std::fs::read_to_string(results.path().join("latest/results.json")).expect("results.json");
+    let results: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let test = &results["tests"][0];
+    assert_eq!(test["start"], "warm", "{test}");
+    let template = test["template"].as_str().expect("template");
+    assert!(cache
+        .path()
+        .join("warm")
+        .join(template)
+        .join("state")
+        .is_file());
+    assert!(
+        !old.exists(),
+        "the old template was kept under warm_cache_size = 2M"
+    );
+}
+
+/// `kennel ARGS` in the folder `dir` on the cache `cache`: its stdout.
+fn kennel_in(dir: &std::path::Path, args: &[&str], cache: &tempfile::TempDir) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kennel"))
+        .args(args)
+        .current_dir(dir)
+        .env("KENNEL_CACHE_DIR", cache.path())
+        .env_remove("KENNEL_WARM_CACHE_SIZE")
+        .output()
+        .expect("run kennel");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "kennel {args:?}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Issue 30: `kennel assets list` and `purge` of saved states were untested.
+/// `list` shows a template a run built and an old one; `purge --max-size`
+/// keeps the one just used; `purge --all` removes both.
+#[test]
+fn assets_list_shows_saved_states_and_purge_removes_them() {
+    let cache = kennel_testkit::private_cache();
+    let old = old_template(cache.path(), "0123456789abcdef", 1 << 20);
+    let dir = test_dir(&[("a.toml", &writes_mark("a"))]);
+    let run = kennel(&[path_str(dir.path())], &in_cache(&cache));
+    let template = run.test("a")["template"]
+        .as_str()
+        .expect("a warm start")
+        .to_owned();
+    let new = cache.path().join("warm").join(&template);
+
+    let listed = kennel_in(dir.path(), &["assets", "list"], &cache);
+    let bounded = kennel_in(dir.path(), &["assets", "purge", "--max-size", "1"], &cache);
+    let left_after_bound = (old.exists(), new.exists());
+    let all = kennel_in(dir.path(), &["assets", "purge", "--all"], &cache);
+    let listed_after = kennel_in(dir.path(), &["assets", "list"], &cache);
+
+    assert!(listed.contains(&format!("template {template}")), "{listed}");
+    assert!(listed.contains("template 0123456789abcdef"), "{listed}");
+    assert!(listed.contains("2 saved machine states"), "{listed}");
+    assert!(
+        bounded.contains("removed 1 saved machine states"),
+        "{bounded}"
+    );
+    assert_eq!(left_after_bound, (false, true), "{bounded}");
+    assert!(all.contains("removed 1 saved machine states"), "{all}");
+    assert!(!new.exists(), "{all}");
+    assert!(
+        listed_after.contains("0 saved machine states"),
+        "{listed_after}"
+    );
 }

@@ -353,7 +353,7 @@ mod tests {
     fn whatever_changes_qemus_command_line_changes_the_key() {
         let dir = tempfile::tempdir().expect("tempdir");
         let c = guest_config(dir.path());
-        let changes: [(&str, Change); 8] = [
+        let changes: [(&str, Change); 9] = [
             ("machine type", |c| c.machine_type = Some("q35".into())),
             ("cpus", |c| c.cpus = Some(4)),
             ("memory", |c| c.memory = Some("1G".into())),
@@ -361,6 +361,10 @@ mod tests {
             ("console", |c| c.console = true),
             ("extra socket", |c| c.sockets.push("serial1".into())),
             ("argument", |c| c.extra_args.push("-no-hpet".into())),
+            ("device", |c| {
+                c.extra_args
+                    .extend(["-device".into(), "virtio-rng-pci".into()])
+            }),
             ("environment", |c| {
                 c.env.push(("G_SLICE".into(), "x".into()))
             }),
@@ -376,6 +380,74 @@ mod tests {
                 "{what} changes the command line, not the key"
             );
         }
+    }
+
+    /// A stand-in QEMU at `path` whose `--version` says `version`.
+    fn qemu_saying(path: &Path, version: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(
+            path,
+            format!("#!/bin/sh\necho 'QEMU emulator version {version}'\n"),
+        )
+        .expect("script");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+
+    fn key_with(c: &MachineConfig, binary: &Path, accel: &str) -> TemplateKey {
+        template_key(c, &Recipe::Builtin { agent: true }, binary, accel).expect("key")
+    }
+
+    /// Issue 30: the key was tested for the kernel command line and the
+    /// initrd only.
+    #[test]
+    fn qemus_path_contents_and_version_each_make_a_new_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = guest_config(dir.path());
+        let qemu = dir.path().join("qemu-a");
+        qemu_saying(&qemu, "9.1.0");
+        let before = key_with(&c, &qemu, "tcg");
+
+        let copy = dir.path().join("qemu-b");
+        std::fs::copy(&qemu, &copy).expect("copy");
+        let newer = dir.path().join("qemu-c");
+        qemu_saying(&newer, "9.2.0");
+
+        assert_ne!(before.id, key_with(&c, &copy, "tcg").id, "another path");
+        assert!(
+            before
+                .text
+                .contains("version QEMU emulator version 9.1.0\n"),
+            "{}",
+            before.text
+        );
+        assert!(key_with(&c, &newer, "tcg")
+            .text
+            .contains("version QEMU emulator version 9.2.0\n"));
+        std::fs::write(
+            &qemu,
+            "#!/bin/sh\necho 'QEMU emulator version 9.1.0' # rebuilt\n",
+        )
+        .expect("rewrite");
+        assert_ne!(before.id, key_with(&c, &qemu, "tcg").id, "other contents");
+    }
+
+    #[test]
+    fn the_accelerator_chosen_or_named_makes_a_new_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = guest_config(dir.path());
+        let qemu = dir.path().join("qemu");
+        qemu_saying(&qemu, "9.1.0");
+        let mut named = c.clone();
+        named.accel = Accel::Named("kvm".into());
+        let mut named_tcg = c.clone();
+        named_tcg.accel = Accel::Named("tcg".into());
+
+        let auto_tcg = key_with(&c, &qemu, "tcg").id;
+        assert_ne!(auto_tcg, key_with(&c, &qemu, "kvm").id, "auto picked kvm");
+        assert_ne!(
+            key_with(&named, &qemu, "kvm").id,
+            key_with(&named_tcg, &qemu, "tcg").id
+        );
     }
 
     #[test]

@@ -111,6 +111,9 @@ pub enum WarmError {
     /// The console shell's first command failed.
     #[error("the console shell's first command ended with {0}")]
     ConsoleCommand(CommandStatus),
+    /// A restored QEMU was still loading the state when its time to answer ran out.
+    #[error("the restored machine was still loading its state when its time to answer ran out")]
+    StillLoading(#[source] Option<Box<QmpError>>),
     /// A restored QEMU is neither loading nor paused.
     #[error("the restored machine is {0}, not paused")]
     NotPaused(String),

@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use kennel_machine::MachineConfig;
 
-use super::store::WarmCache;
 use super::template::{find_or_build, resume, Miss, Recipe, WarmError};
 use crate::cloud::JobKey;
 use crate::desc::{Deadlines, Workspace};
@@ -38,7 +37,7 @@ pub(crate) fn start(
 ) -> Result<Vm, Miss> {
     let name = config.name.clone();
     let log = &workspace.log;
-    let cache = WarmCache::user_default().ok_or(WarmError::NoCache)?;
+    let cache = workspace.warm_cache.as_ref().ok_or(WarmError::NoCache)?;
     let finding = Instant::now();
     let copy_name = if workspace.several {
         format!("template-{name}-console.log")
@@ -47,7 +46,7 @@ pub(crate) fn start(
     };
     let copy = workspace.logdir.join(copy_name);
     let template =
-        find_or_build(config, recipe, &cache, deadlines.until, &copy).inspect_err(|miss| {
+        find_or_build(config, recipe, cache, deadlines.until, &copy).inspect_err(|miss| {
             if let Miss::Boot(_) = miss {
                 log.line(&format!(
                     "machine `{name}`: its template's boot failed; its console: {}",

@@ -33,6 +33,7 @@ pub(crate) const BOOT_QEMU: &str = "qemu.log";
 #[derive(Debug, Clone)]
 pub struct WarmCache {
     dir: PathBuf,
+    max_size: u64,
 }
 
 /// One saved state, as `kennel cache list` shows it.
@@ -60,16 +61,33 @@ pub struct WarmPurge {
 }
 
 impl WarmCache {
-    /// The states under the kennel cache directory `root` (`root/warm`).
+    /// The states under the kennel cache directory `root` (`root/warm`),
+    /// kept within [`DEFAULT_WARM_CACHE_SIZE`].
     pub fn new(root: &Path) -> WarmCache {
         WarmCache {
             dir: root.join("warm"),
+            max_size: DEFAULT_WARM_CACHE_SIZE,
         }
     }
 
-    /// The states under the user's kennel cache directory, when there is one.
+    /// The same states kept within `bytes` after each new template.
+    pub fn with_max_size(self, bytes: u64) -> WarmCache {
+        WarmCache {
+            max_size: bytes,
+            ..self
+        }
+    }
+
+    /// The states under the user's kennel cache directory, when there is one,
+    /// kept within the configured [`warm_cache_size`].
     pub fn user_default() -> Option<WarmCache> {
-        kennel_config::cache_dir().map(|root| WarmCache::new(&root))
+        kennel_config::cache_dir()
+            .map(|root| WarmCache::new(&root).with_max_size(warm_cache_size()))
+    }
+
+    /// The bound a new template's build purges the cache to.
+    pub fn max_size(&self) -> u64 {
+        self.max_size
     }
 
     /// The folder holding the templates.

@@ -141,7 +141,7 @@ pub(crate) fn find_or_build(
     })?;
     drop(lock);
     // Keep the cache within its bound; the template just built is recent and stays.
-    let _ = cache.purge(super::store::warm_cache_size());
+    let _ = cache.purge(cache.max_size());
     Ok(Template {
         key,
         dir,
@@ -316,16 +316,24 @@ fn save(qmp: &Qmp, state: &Path, deadline: Instant) -> Result<(), WarmError> {
 /// paused then), and let the guest run.
 pub(crate) fn resume(qmp: &Qmp, deadline: Instant) -> Result<(), WarmError> {
     loop {
-        let status = qmp
-            .execute("query-status", None, deadline)
-            .map_err(|source| WarmError::QmpCommand {
-                command: "query-status",
-                source: Box::new(source),
-            })?;
+        let status = match qmp.execute("query-status", None, deadline) {
+            Ok(status) => status,
+            // The time ran out while QEMU was asked (a QEMU busy loading).
+            Err(source) if Instant::now() >= deadline => {
+                return Err(WarmError::StillLoading(Some(Box::new(source))))
+            }
+            Err(source) => {
+                return Err(WarmError::QmpCommand {
+                    command: "query-status",
+                    source: Box::new(source),
+                })
+            }
+        };
         match status.get("status").and_then(Value::as_str) {
             Some("inmigrate") | Some("restore-vm") if Instant::now() < deadline => {
                 std::thread::sleep(POLL)
             }
+            Some("inmigrate") | Some("restore-vm") => return Err(WarmError::StillLoading(None)),
             Some("paused") | Some("postmigrate") => break,
             Some("running") => return Ok(()),
             other => {

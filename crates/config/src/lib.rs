@@ -23,6 +23,8 @@ mod config;
 pub mod env;
 mod error;
 mod fs;
+#[cfg(test)]
+mod fuzz;
 mod project;
 mod size;
 mod test_process;

@@ -52,3 +52,26 @@ pub fn excerpt(bytes: &[u8], max: usize) -> String {
 pub fn join_random(rng: &mut Rng, pieces: &[&str], n: usize) -> String {
     (0..n).map(|_| *rng.pick(pieces)).collect()
 }
+
+/// Panics unless `line:column` (1-based, the column in characters) lies
+/// inside `text`: on one of its lines, at most just past that line's end.
+/// `error` is quoted in the message.
+#[track_caller]
+pub fn assert_position_inside(
+    text: &str,
+    line: usize,
+    column: usize,
+    error: &dyn std::fmt::Display,
+) {
+    let lines: Vec<&str> = text.split('\n').collect();
+    assert!(
+        line >= 1 && line <= lines.len(),
+        "line {line} of a text of {} lines: {error}",
+        lines.len()
+    );
+    let width = lines[line - 1].trim_end_matches('\r').chars().count();
+    assert!(
+        column >= 1 && column <= width + 2,
+        "column {column} of line {line}, {width} characters long: {error}"
+    );
+}

@@ -149,24 +149,13 @@ fn test_file(rng: &mut Rng) -> Vec<u8> {
     text.into_bytes()
 }
 
-/// `error`'s position lies inside `text`: a line it has, a column on that
-/// line or just past its end.
+/// `error` has a position, and it lies inside `text`.
 #[track_caller]
-pub(crate) fn assert_position_inside(error: &SpecError, text: &str) {
+fn assert_position_inside(error: &SpecError, text: &str) {
     let Some((line, column)) = error.position() else {
         panic!("an error about the text has no position: {error}");
     };
-    let lines: Vec<&str> = text.split('\n').collect();
-    assert!(
-        line >= 1 && line <= lines.len(),
-        "line {line} of a text of {} lines: {error}",
-        lines.len()
-    );
-    let width = lines[line - 1].trim_end_matches('\r').chars().count();
-    assert!(
-        column >= 1 && column <= width + 2,
-        "column {column} of line {line}, {width} characters long: {error}"
-    );
+    kennel_fuzz::assert_position_inside(text, line, column, error);
 }
 
 /// Loading, checking references and expanding variants into cases end with

@@ -130,7 +130,8 @@ const VALUES: &[&str] = &[
 fn test_file(rng: &mut Rng) -> Vec<u8> {
     let mut text = String::new();
     for _ in 0..1 + rng.below(12) {
-        text.push_str(*rng.pick(HEADERS));
+        let header: &&str = rng.pick(HEADERS);
+        text.push_str(header);
         text.push('\n');
         for _ in 0..rng.below(5) {
             let key = *rng.pick(KEYS);

@@ -12,6 +12,8 @@
 #![deny(missing_docs)]
 
 mod error;
+#[cfg(test)]
+mod fuzz;
 mod html;
 mod json_events;
 mod junit;

@@ -5,7 +5,7 @@
 CARGO ?= cargo
 KENNEL := target/release/kennel
 
-.PHONY: examples check setup build test test-qemu10 lint
+.PHONY: examples check setup build test test-qemu10 lint fuzz
 examples: setup build
 	$(KENNEL) run examples/
 
@@ -76,3 +76,14 @@ test-qemu10:
 	bash scripts/check-versions-pair.sh target/kennel-results-qemu10/latest
 	# QEMU 10.0.2's own quick x86_64 tests/functional under kennel and directly: equal verdicts.
 	KENNEL="$(CARGO) run --quiet -p kennel-cli --" bash scripts/compare-qemu-functional.sh
+
+# Every parser of input kennel does not control under its fuzz target
+# (crates/fuzz, docs/fuzzing.md) for FUZZ_SECONDS each: the committed corpus
+# in fuzz/corpus/ replayed, then new inputs; a failing input is saved under
+# target/fuzz-crashes/. One line per target in target/fuzz-summary.txt.
+FUZZ_SECONDS ?= 60
+FUZZED := kennel-qmp kennel-agent kennel-machine kennel-spec kennel-config kennel-runner kennel-cloud kennel-assets kennel-report
+fuzz:
+	rm -f target/fuzz-summary.txt
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test $(addprefix -p ,$(FUZZED)) --lib -- fuzz::fuzz_ --test-threads=1
+	cat target/fuzz-summary.txt

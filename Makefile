@@ -85,5 +85,5 @@ FUZZ_SECONDS ?= 60
 FUZZED := kennel-qmp kennel-agent kennel-machine kennel-spec kennel-config kennel-runner kennel-cloud kennel-assets kennel-report
 fuzz:
 	rm -f target/fuzz-summary.txt
-	FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test $(addprefix -p ,$(FUZZED)) --lib -- fuzz::fuzz_ --test-threads=1
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test $(addprefix -p ,$(FUZZED)) --lib --no-fail-fast -- fuzz::fuzz_ --test-threads=1
 	cat target/fuzz-summary.txt

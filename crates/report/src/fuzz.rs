@@ -73,3 +73,34 @@ fn a_duration_past_what_a_duration_holds_still_rebuilds() {
     let junit = std::fs::read_to_string(job.junit_xml()).expect("junit.xml");
     assert!(junit.contains("name=\"t\""), "{junit}");
 }
+
+/// Found by `fuzz_journal_rebuild`: a result claiming 2147483648 attempts
+/// made `report.html` look for two billion `attempt-N` folders.
+#[test]
+fn a_result_claiming_billions_of_attempts_rebuilds_at_once() {
+    let dir = tempfile::tempdir().expect("a scratch folder");
+    let job = JobDir::new(dir.path());
+    let test = "{\"name\":\"t\",\"file\":\"t.toml\",\"variant\":{},\"tags\":[],\"status\":\"FAIL\",\"reason\":\"r\",\"flaky\":false,\"duration_s\":1.0,\"logdir\":\"tests/001-t\",\"attempts\":2147483648,\"start_s\":0.0,\"slot\":0}";
+    let journal = format!(
+        "{{\"kind\":\"job\",\"job_id\":\"j\",\"started\":\"2026-12-07T21:57:55Z\",\"total\":1}}\n\
+         {{\"kind\":\"planned\",\"index\":0,\"test\":{test}}}\n\
+         {{\"kind\":\"finished\",\"index\":0,\"test\":{test}}}\n\
+         {{\"kind\":\"ended\",\"index\":0}}\n\
+         {{\"kind\":\"done\",\"interrupted\":false,\"duration_s\":1.0}}\n"
+    );
+    std::fs::write(job.journal(), journal).expect("write the journal");
+    std::fs::create_dir_all(dir.path().join("tests/001-t/attempt-1")).expect("attempt-1");
+    let started = std::time::Instant::now();
+    let errors = rebuild(dir.path()).expect("rebuild");
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(
+        started.elapsed().as_secs() < 30,
+        "took {:?}",
+        started.elapsed()
+    );
+    let html = std::fs::read_to_string(dir.path().join("report.html")).expect("report.html");
+    assert!(
+        html.contains("attempt-1/"),
+        "the one earlier attempt is linked"
+    );
+}

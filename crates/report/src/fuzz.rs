@@ -104,3 +104,25 @@ fn a_result_claiming_billions_of_attempts_rebuilds_at_once() {
         "the one earlier attempt is linked"
     );
 }
+
+/// Found by `fuzz_journal_rebuild`: a result on slot 2147483648 made the
+/// timeline of `report.html` allocate a lane for every slot before it.
+#[test]
+fn a_result_on_slot_two_billion_is_drawn_on_the_last_lane() {
+    let dir = tempfile::tempdir().expect("a scratch folder");
+    let job = JobDir::new(dir.path());
+    let test = "{\"name\":\"t\",\"file\":\"t.toml\",\"variant\":{},\"tags\":[],\"status\":\"PASS\",\"reason\":\"\",\"flaky\":false,\"duration_s\":1.0,\"logdir\":\"tests/001-t\",\"attempts\":1,\"start_s\":0.0,\"slot\":2147483648}";
+    let journal = format!(
+        "{{\"kind\":\"job\",\"job_id\":\"j\",\"started\":\"2026-12-07T21:57:55Z\",\"total\":1}}\n\
+         {{\"kind\":\"planned\",\"index\":0,\"test\":{test}}}\n\
+         {{\"kind\":\"finished\",\"index\":0,\"test\":{test}}}\n\
+         {{\"kind\":\"ended\",\"index\":0}}\n\
+         {{\"kind\":\"done\",\"interrupted\":false,\"duration_s\":1.0}}\n"
+    );
+    std::fs::write(job.journal(), journal).expect("write the journal");
+    let errors = rebuild(dir.path()).expect("rebuild");
+    assert!(errors.is_empty(), "{errors:?}");
+    let html = std::fs::read_to_string(dir.path().join("report.html")).expect("report.html");
+    assert!(html.contains("slot 255"), "the last lane is drawn");
+    assert!(!html.contains("slot 256"), "no lane past the last");
+}

@@ -5,7 +5,7 @@
 CARGO ?= cargo
 KENNEL := target/release/kennel
 
-.PHONY: examples check setup build test test-qemu10 lint
+.PHONY: examples check setup build test test-qemu10 lint fuzz
 examples: setup build
 	$(KENNEL) run examples/
 
@@ -80,3 +80,14 @@ test-qemu10:
 	# The same with QEMU 10's x86_64 binary alone: 7.2's other architectures on PATH SKIP.
 	MODE=alone OUT=target/qemu-functional-alone KENNEL="$(CARGO) run --quiet -p kennel-cli --" \
 	  bash scripts/compare-qemu-functional.sh
+
+# Every parser of input kennel does not control under its fuzz target
+# (crates/fuzz, docs/fuzzing.md) for FUZZ_SECONDS each: the committed corpus
+# in fuzz/corpus/ replayed, then new inputs; a failing input is saved under
+# target/fuzz-crashes/. One line per target in target/fuzz-summary.txt.
+FUZZ_SECONDS ?= 60
+FUZZED := kennel-qmp kennel-agent kennel-machine kennel-spec kennel-config kennel-runner kennel-cloud kennel-assets kennel-report
+fuzz:
+	rm -f target/fuzz-summary.txt
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test $(addprefix -p ,$(FUZZED)) --lib --no-fail-fast -- fuzz::fuzz_ --test-threads=1
+	cat target/fuzz-summary.txt

@@ -17,6 +17,8 @@
 mod client;
 mod error;
 mod frame;
+#[cfg(test)]
+mod fuzz;
 pub mod guest;
 pub mod protocol;
 

@@ -179,8 +179,11 @@ fn find_in_cpio(
                 Ok(Found::Done)
             }
             cpio::S_IFLNK => {
+                // A link's target is a path: its size comes from the archive.
                 let mut target = Vec::new();
-                r.data().read_to_end(&mut target)?;
+                r.data()
+                    .take(cpio::MAX_NAME as u64)
+                    .read_to_end(&mut target)?;
                 Ok(Found::Link(link_target(
                     want,
                     &String::from_utf8_lossy(&target),

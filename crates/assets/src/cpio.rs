@@ -11,6 +11,10 @@ use std::io::{self, Read, Write};
 
 /// The name of the entry that ends an archive.
 pub const TRAILER: &str = "TRAILER!!!";
+
+/// The longest entry name read, its NUL included: Linux's `PATH_MAX`. A
+/// header's name size is read from the archive, up to 4 GiB.
+pub const MAX_NAME: usize = 4096;
 /// File type bits of a mode.
 pub const S_IFMT: u32 = 0o170_000;
 /// A directory.
@@ -172,6 +176,9 @@ impl<R: Read> Reader<R> {
         let mode = field(1)?;
         let size = u64::from(field(6)?);
         let name_size = field(11)? as usize;
+        if name_size > MAX_NAME {
+            return Err(invalid("cpio entry name longer than PATH_MAX"));
+        }
         let mut name = vec![0; name_size];
         self.inner.read_exact(&mut name)?;
         skip(&mut self.inner, pad4((HEADER_LEN + name_size) as u64))?;

@@ -39,6 +39,8 @@ mod derive;
 mod digest;
 mod error;
 mod fetch;
+#[cfg(test)]
+mod fuzz;
 mod lock;
 mod maintain;
 mod policy;

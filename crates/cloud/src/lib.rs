@@ -11,6 +11,9 @@
 mod checksums;
 mod error;
 mod fetch;
+#[cfg(test)]
+mod fuzz;
+mod http;
 mod image_ref;
 mod multipart;
 mod overlay;

@@ -2,13 +2,13 @@
 //! the loopback interface that records the reports guests post to it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::http;
 use crate::CloudError;
 use kennel_config::text::hex;
 
@@ -16,10 +16,12 @@ use kennel_config::text::hex;
 /// server thread checks whether it should stop.
 const POLL: Duration = Duration::from_millis(100);
 
-/// The largest request body accepted; cloud-init's reports are a few hundred
-/// bytes. A longer one is refused (413 when it says its length, else 400)
-/// without being read whole, and counted as rejected.
-const MAX_BODY: u64 = 64 * 1024;
+/// The largest request body read; cloud-init's reports are a few hundred
+/// bytes. A request declaring a longer one is refused (413) unread.
+const MAX_BODY: usize = 64 * 1024;
+
+/// How often the server looks for a new connection.
+const ACCEPT_POLL: Duration = Duration::from_millis(20);
 
 /// What a guest reported when it phoned home.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,10 +98,12 @@ impl PhoneHome {
         getrandom::fill(&mut bytes).map_err(CloudError::Random)?;
         let token = hex(&bytes);
 
-        let server = tiny_http::Server::http("127.0.0.1:0").map_err(CloudError::Server)?;
-        let addr = server.server_addr().to_ip().ok_or_else(|| {
-            CloudError::Server("the server is not listening on an IP address".into())
-        })?;
+        let server = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+            .map_err(|e| CloudError::Server(Box::new(e)))?;
+        let addr = server
+            .local_addr()
+            .map_err(|e| CloudError::Server(Box::new(e)))?;
         let shared = Arc::new(Shared::default());
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
@@ -219,19 +223,31 @@ impl std::fmt::Debug for PhoneHome {
     }
 }
 
-fn serve(server: &tiny_http::Server, token: &str, shared: &Shared, stop: &AtomicBool) {
+fn serve(server: &TcpListener, token: &str, shared: &Shared, stop: &AtomicBool) {
     while !stop.load(Ordering::SeqCst) {
-        match server.recv_timeout(POLL) {
-            Ok(Some(request)) => handle(request, token, shared),
-            Ok(None) => {}
-            // An accept error (e.g. out of file descriptors); try again shortly.
-            Err(_) => std::thread::sleep(POLL),
+        match server.accept() {
+            Ok((stream, _)) => handle(stream, token, shared),
+            // Nobody is calling, or an accept error (e.g. out of file
+            // descriptors): look again shortly.
+            Err(_) => std::thread::sleep(ACCEPT_POLL),
         }
     }
 }
 
-fn handle(mut request: tiny_http::Request, token: &str, shared: &Shared) {
-    let url = request.url();
+fn handle(mut stream: TcpStream, token: &str, shared: &Shared) {
+    // A connection is served alone, each read bounded: one that trickles holds
+    // the server for at most `http::CONNECTION_TIME`.
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(POLL));
+    let request = match http::read_request(&mut stream, MAX_BODY) {
+        Ok(request) => request,
+        Err(refused) => {
+            shared.lock().other_rejected += 1;
+            http::respond(&mut stream, refused.status, refused.why);
+            return;
+        }
+    };
+    let url = request.target.as_str();
     let path = url.split_once('?').map_or(url, |(path, _)| path);
     let instance_id = path
         .strip_prefix('/')
@@ -245,34 +261,15 @@ fn handle(mut request: tiny_http::Request, token: &str, shared: &Shared) {
         });
     let Some(instance_id) = instance_id else {
         shared.lock().wrong_token += 1;
-        respond(request, 404, "not found\n");
+        http::respond(&mut stream, 404, "not found\n");
         return;
     };
-    if *request.method() != tiny_http::Method::Post {
+    if request.method != "POST" {
         shared.lock().other_rejected += 1;
-        respond(request, 405, "only POST is accepted\n");
+        http::respond(&mut stream, 405, "only POST is accepted\n");
         return;
     }
-    if request.body_length().is_some_and(|n| n as u64 > MAX_BODY) {
-        shared.lock().other_rejected += 1;
-        respond(request, 413, "the report is too large\n");
-        return;
-    }
-    let mut body = Vec::new();
-    let read = request
-        .as_reader()
-        .take(MAX_BODY + 1)
-        .read_to_end(&mut body);
-    if read.is_err() || body.len() as u64 > MAX_BODY {
-        shared.lock().other_rejected += 1;
-        respond(
-            request,
-            400,
-            "cannot read the request body within its limit\n",
-        );
-        return;
-    }
-    let fields = parse_form(&body);
+    let fields = parse_form(&request.body);
     let report = PhoneHomeReport {
         at: Instant::now(),
         hostname: fields.get("hostname").cloned(),
@@ -286,18 +283,13 @@ fn handle(mut request: tiny_http::Request, token: &str, shared: &Shared) {
             // The first report stands: its host key is what SSH pins.
             state.other_rejected += 1;
             drop(state);
-            respond(request, 409, "this instance has reported already\n");
+            http::respond(&mut stream, 409, "this instance has reported already\n");
             return;
         }
         state.reports.insert(instance_id, report);
     }
     shared.arrived.notify_all();
-    respond(request, 200, "ok\n");
-}
-
-fn respond(request: tiny_http::Request, status: u16, body: &str) {
-    // The guest may have gone away; there is nobody to tell.
-    let _ = request.respond(tiny_http::Response::from_string(body).with_status_code(status));
+    http::respond(&mut stream, 200, "ok\n");
 }
 
 /// Decode an `application/x-www-form-urlencoded` body. Later duplicates win.

@@ -284,7 +284,7 @@ fn a_100_mb_phone_home_is_refused_unread_and_never_a_report() {
         "{declared:?}"
     );
     assert!(
-        chunked.is_empty() || chunked.contains(" 400 "),
+        chunked.is_empty() || chunked.contains(" 411 "),
         "{chunked:?}"
     );
     let err = server

@@ -24,6 +24,8 @@ pub mod env;
 mod error;
 mod fs;
 mod kept;
+#[cfg(test)]
+mod fuzz;
 mod project;
 mod size;
 mod test_process;

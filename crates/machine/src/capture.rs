@@ -21,11 +21,30 @@ pub enum Pattern {
 /// A match: start, end, and capture groups.
 type Found = (usize, usize, Vec<(String, String)>);
 
+/// How far before the end of text already searched a regex wait searches
+/// again when more text arrives: a match must start within this much of it.
+/// (Searching everything since the last match again on every read made a
+/// console trickling in small reads cost quadratic time.)
+const REGEX_LOOKBACK: usize = 16 << 10;
+
 impl Pattern {
-    fn find(&self, hay: &str) -> Option<Found> {
+    /// The first match in `hay` that can include text from `from` on (`hay`
+    /// before `from` was searched already without a match).
+    fn find(&self, hay: &str, from: usize) -> Option<Found> {
+        let back = match self {
+            Pattern::Text(t) => t.len().saturating_sub(1),
+            Pattern::Regex(_) => REGEX_LOOKBACK,
+        };
+        let mut from = from.min(hay.len()).saturating_sub(back);
+        while !hay.is_char_boundary(from) {
+            from -= 1;
+        }
         match self {
-            Pattern::Text(t) => hay.find(t.as_str()).map(|s| (s, s + t.len(), Vec::new())),
-            Pattern::Regex(re) => re.captures(hay).map(|caps| {
+            Pattern::Text(t) => hay[from..]
+                .find(t.as_str())
+                .map(|s| (from + s, from + s + t.len(), Vec::new())),
+            // `captures_at` sees the text before `from`: `^` and `\b` keep their meaning.
+            Pattern::Regex(re) => re.captures_at(hay, from).map(|caps| {
                 let whole = caps.get(0).map(|m| (m.start(), m.end())).unwrap_or((0, 0));
                 let mut groups = Vec::new();
                 for (i, name) in re.capture_names().enumerate() {
@@ -223,13 +242,17 @@ impl Capture {
     /// Wait until `pattern` appears after the previous match, then move the cursor past it.
     pub fn wait_for(&self, pattern: &Pattern, deadline: Instant) -> Result<TextMatch, WaitError> {
         let mut st = self.lock();
+        // Where the text this wait has searched ended (counted from the stream's start).
+        let mut searched: usize = 0;
         loop {
             let start = st.cursor.saturating_sub(st.dropped).min(st.text.len());
-            if let Some((s, e, groups)) = pattern.find(&st.text[start..]) {
+            let from = searched.saturating_sub(st.dropped + start);
+            if let Some((s, e, groups)) = pattern.find(&st.text[start..], from) {
                 let text = st.text[start + s..start + e].to_string();
                 st.cursor = st.dropped + start + e;
                 return Ok(TextMatch { text, groups });
             }
+            searched = st.dropped + st.text.len();
             if let Some(p) = st.failed.clone() {
                 return Err(WaitError::FailPattern {
                     pattern: p,

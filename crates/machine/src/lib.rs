@@ -37,6 +37,8 @@ mod config;
 mod error;
 mod exit;
 pub mod fsutil;
+#[cfg(test)]
+mod fuzz;
 mod install;
 mod kvm_probe_x86;
 mod launch;

@@ -20,6 +20,8 @@
 
 mod client;
 mod error;
+#[cfg(test)]
+mod fuzz;
 mod line;
 mod matching;
 mod reader;

@@ -65,7 +65,11 @@ fn run(read_half: UnixStream, max_line: usize, shared: &Shared, transcript: &Tra
 }
 
 /// Log one line and hand it to whoever waits for it.
-fn handle_line(line: &[u8], shared: &Shared, transcript: &Transcript) -> Result<(), Closure> {
+pub(crate) fn handle_line(
+    line: &[u8],
+    shared: &Shared,
+    transcript: &Transcript,
+) -> Result<(), Closure> {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
     }

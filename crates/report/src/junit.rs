@@ -124,7 +124,10 @@ fn case(t: &TestResult, job_dir: &Path, budget: &mut u64) -> TestCase {
         }
     };
     let mut case = TestCase::new(t.name.clone(), status);
-    case.set_time(std::time::Duration::from_secs_f64(t.duration_s.max(0.0)));
+    // The journal's number may be anything: past what a Duration holds is
+    // no time worth printing.
+    let time = std::time::Duration::try_from_secs_f64(t.duration_s.max(0.0));
+    case.set_time(time.unwrap_or(std::time::Duration::ZERO));
     case.set_classname(t.file.display().to_string());
     if !t.status.is_ok() {
         if let Some(out) = logs(job_dir, t, Stream::Out, budget) {

@@ -13,6 +13,8 @@
 
 mod error;
 mod history;
+#[cfg(test)]
+mod fuzz;
 mod html;
 mod json_events;
 mod junit;

@@ -16,6 +16,8 @@ mod discover;
 mod error;
 mod event;
 pub mod executable;
+#[cfg(test)]
+mod fuzz;
 mod job;
 mod own_logs;
 mod point_text;

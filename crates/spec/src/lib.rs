@@ -12,6 +12,8 @@ mod check;
 mod convert;
 mod duration;
 mod error;
+#[cfg(test)]
+mod fuzz;
 mod load;
 mod model;
 mod pattern;
@@ -30,7 +32,7 @@ pub type Value = serde_json::Value;
 pub use check::{machine_vars, step_vars, BUILTINS};
 pub use duration::{parse_duration, DurationError};
 pub use error::SpecError;
-pub use load::{load_file, load_str, load_test, DEFAULT_TIMEOUT, MAIN_MACHINE};
+pub use load::{load_file, load_str, load_test, DEFAULT_TIMEOUT, MAIN_MACHINE, MAX_CASES};
 pub use model::{
     AssetHash, AssetSource, AssetSpec, DescCheck, ExitExpect, MachineSpec, QmpExpect, Requires,
     RequiresSpec, Step, StepKind, TestFile, TextCheck, CHANNELS, DEFAULT_CONSOLE_FAIL,

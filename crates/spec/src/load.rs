@@ -28,6 +28,10 @@ pub const MAIN_MACHINE: &str = "main";
 /// The test timeout when the file sets none.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// The most cases one test file's `[variants]` may multiply into: each is a
+/// test of the job, and the product of a few long lists is astronomical.
+pub const MAX_CASES: usize = 1000;
+
 /// Load a test file. `Ok(None)` when the file is not a test (it has none of
 /// `[[step]]`, `[machine]`, `[machines.*]`), e.g. a `kennel.toml` met while
 /// discovering a directory.
@@ -250,6 +254,7 @@ impl Loader<'_> {
         raw: IndexMap<String, S<Vec<toml::Value>>>,
     ) -> Result<IndexMap<String, Vec<Value>>> {
         let mut variants = IndexMap::new();
+        let mut cases: usize = 1;
         for (name, values) in raw {
             let at = values.span().start;
             if !is_var_name(&name) || name.starts_with("asset:") {
@@ -266,6 +271,16 @@ impl Loader<'_> {
             }
             if values.get_ref().is_empty() {
                 return self.err(at, format!("variant `{name}` has no values"));
+            }
+            cases = cases.saturating_mul(values.get_ref().len());
+            if cases > MAX_CASES {
+                return self.err(
+                    at,
+                    format!(
+                        "with variant `{name}` the variants make {} cases, more than the {MAX_CASES} one test file may have",
+                        if cases == usize::MAX { "countless".to_string() } else { cases.to_string() }
+                    ),
+                );
             }
             let values: Vec<Value> = values.get_ref().iter().map(to_json).collect();
             for value in &values {

@@ -6,7 +6,7 @@ use kennel_results::ResultsFile;
 use kennel_runner::{Status, TestResult};
 use serde::Serialize;
 
-use super::timeline::{timeline, Timeline};
+use super::timeline::{lane, timeline, Timeline};
 use super::LOG_CAP;
 use crate::human_secs;
 
@@ -89,7 +89,7 @@ impl Stats {
             _ => self.failed += 1,
         }
         self.end_s = self.end_s.max(t.start_s + t.duration_s);
-        self.slots = self.slots.max(t.slot + 1);
+        self.slots = self.slots.max(lane(t.slot) + 1);
     }
 }
 

@@ -222,11 +222,13 @@ fn files_under(dir: &Path, rel: &Path, names: &mut Vec<String>) {
     }
 }
 
-/// Links to the folders where the test's earlier attempts left their logs.
+/// Links to the folders where the test's earlier attempts left their logs
+/// (`attempt-1` on, up to the first missing: the count comes from the
+/// journal, and two billion attempts must not be two billion lookups).
 fn earlier_attempts(job_dir: &Path, t: &TestResult) -> Vec<Link> {
     (1..t.attempts)
         .map(|n| TestDir::new(&t.logdir).attempt(n))
-        .filter(|a| job_dir.join(a.path()).is_dir())
+        .take_while(|a| job_dir.join(a.path()).is_dir())
         .filter_map(|a| {
             let name = a.path().file_name()?.to_string_lossy().into_owned();
             Some(Link {

@@ -50,11 +50,20 @@ pub(super) struct Bar {
     title: String,
 }
 
+/// The most lanes drawn: a slot's number comes from the journal, and a test
+/// on a slot past the last lane is drawn on it.
+pub(super) const MAX_LANES: usize = 256;
+
+/// The lane of `slot`.
+pub(super) fn lane(slot: usize) -> usize {
+    slot.min(MAX_LANES - 1)
+}
+
 /// One lane per slot and the time axis (the bars are [`one_bar`] and [`Runs`]), for a
 /// job of `duration_s` whose last test ended at `end_s`, on `slots` slots.
 pub(super) fn timeline(duration_s: f64, end_s: f64, slots: usize) -> Timeline {
     let span = end_s.max(duration_s).max(0.001);
-    let slots = slots.max(1);
+    let slots = slots.clamp(1, MAX_LANES);
     let plot = TL_WIDTH - TL_LABEL - 10.0;
     let x_of = |s: f64| TL_LABEL + (s.max(0.0) / span) * plot;
     let lanes = (0..slots)
@@ -120,7 +129,7 @@ impl Timeline {
     }
 
     fn bar_y(&self, slot: usize) -> f64 {
-        TL_AXIS + slot as f64 * TL_ROW + (TL_ROW - TL_BAR) / 2.0
+        TL_AXIS + lane(slot) as f64 * TL_ROW + (TL_ROW - TL_BAR) / 2.0
     }
 }
 
@@ -156,10 +165,11 @@ impl<'a> Runs<'a> {
             return None;
         }
         let (x, w) = self.timeline.place(t);
-        if self.open.len() <= t.slot {
-            self.open.resize_with(t.slot + 1, || None);
+        let at = lane(t.slot);
+        if self.open.len() <= at {
+            self.open.resize_with(at + 1, || None);
         }
-        let lane = &mut self.open[t.slot];
+        let lane = &mut self.open[at];
         if let Some(run) = lane {
             if run.status == t.status && x <= run.x1 + 1.0 && x + w >= run.x0 - 1.0 {
                 run.x0 = run.x0.min(x);
@@ -169,7 +179,7 @@ impl<'a> Runs<'a> {
             }
         }
         let done = lane.take().map(|r| self.bar(r));
-        self.open[t.slot] = Some(Run {
+        self.open[at] = Some(Run {
             status: t.status,
             slot: t.slot,
             x0: x,

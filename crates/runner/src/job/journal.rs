@@ -126,6 +126,11 @@ pub struct Recovered {
     pub unreadable: Vec<String>,
 }
 
+/// The most tests a journal may describe: a line naming a test past it is
+/// damaged (a 4-billion index must not make recovery allocate for every
+/// test before it), and is passed over like a line that does not parse.
+pub const MAX_TESTS: usize = 1 << 20;
+
 /// Why a test that had started has no result: the runner died.
 pub const DIED_WHILE_RUNNING: &str =
     "the runner died while the test ran (killed, or the machine stopped); its logs are in its folder";
@@ -213,7 +218,7 @@ fn first_reading(journal: &Path) -> std::io::Result<(Recovered, Vec<Progress>)> 
         }
         i
     };
-    for (offset, entry) in read_journal_at(journal)? {
+    for (number, (offset, entry)) in read_journal_at(journal)?.enumerate() {
         let entry = match entry {
             Ok(entry) => entry,
             Err(e) => {
@@ -221,6 +226,14 @@ fn first_reading(journal: &Path) -> std::io::Result<(Recovered, Vec<Progress>)> 
                 continue;
             }
         };
+        if let Some(index) = test_index(&entry).filter(|&i| i >= MAX_TESTS) {
+            rec.unreadable.push(format!(
+                "{}:{}: test index {index} is past the {MAX_TESTS} tests a job may have",
+                journal.display(),
+                number + 1
+            ));
+            continue;
+        }
         match entry {
             JournalEntry::Job {
                 job_id,
@@ -231,7 +244,7 @@ fn first_reading(journal: &Path) -> std::io::Result<(Recovered, Vec<Progress>)> 
                 rec.job_id = job_id;
                 rec.started = started;
                 rec.options = options;
-                tests.reserve(total);
+                tests.reserve(total.min(MAX_TESTS));
             }
             JournalEntry::Planned { index, .. } => {
                 let i = at(&mut tests, index);
@@ -260,6 +273,17 @@ fn first_reading(journal: &Path) -> std::io::Result<(Recovered, Vec<Progress>)> 
         }
     }
     Ok((rec, tests))
+}
+
+/// The test a line is about, if any.
+fn test_index(entry: &JournalEntry) -> Option<usize> {
+    match entry {
+        JournalEntry::Planned { index, .. }
+        | JournalEntry::Started { index }
+        | JournalEntry::Finished { index, .. }
+        | JournalEntry::Ended { index } => Some(*index),
+        JournalEntry::Job { .. } | JournalEntry::Done { .. } => None,
+    }
 }
 
 /// What the first reading of the journal learnt of one test.

@@ -4,8 +4,8 @@
 mod args;
 mod assets;
 mod attach;
-mod changed;
 mod bisect;
+mod changed;
 mod doctor;
 mod exit;
 mod guest;

@@ -23,9 +23,9 @@ mod config;
 pub mod env;
 mod error;
 mod fs;
-mod kept;
 #[cfg(test)]
 mod fuzz;
+mod kept;
 mod project;
 mod size;
 mod test_process;

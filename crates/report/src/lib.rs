@@ -12,9 +12,9 @@
 #![deny(missing_docs)]
 
 mod error;
-mod history;
 #[cfg(test)]
 mod fuzz;
+mod history;
 mod html;
 mod json_events;
 mod junit;

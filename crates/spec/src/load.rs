@@ -17,6 +17,7 @@ use crate::model::{
     CHANNELS,
 };
 use crate::raw::{RawAsset, RawCloudInit, RawExit, RawFile, RawMachine, S};
+use crate::tags::apply_tag_defaults;
 use crate::template::{check_value, is_var_name, Templ, Template, Vars};
 use crate::version::VersionReq;
 use crate::Value;
@@ -573,30 +574,5 @@ impl Loader<'_> {
             (None, Some(regex)) => Ok(Some(TextCheck::Regex(self.regex(regex)?))),
             (None, None) => Ok(None),
         }
-    }
-}
-
-/// Tags `arch:<a>`, `machine:<m>`, `accel:<x>` fill in the main machine (the
-/// one named `main`, or the only one) where it sets nothing. The first such
-/// tag wins.
-fn apply_tag_defaults(tags: &[String], machines: &mut [MachineSpec]) {
-    let main = match machines {
-        [only] => Some(only),
-        many => many.iter_mut().find(|m| m.name == MAIN_MACHINE),
-    };
-    let Some(main) = main else { return };
-    let tag = |key: &str| {
-        tags.iter()
-            .find_map(|t| t.strip_prefix(key)?.strip_prefix(':'))
-            .filter(|value| !value.is_empty())
-    };
-    if main.arch.is_none() {
-        main.arch = tag("arch").map(|a| Templ::Lit(a.to_owned()));
-    }
-    if main.machine_type.is_none() {
-        main.machine_type = tag("machine").map(Template::from_text);
-    }
-    if main.accel.is_none() {
-        main.accel = tag("accel").map(|a| Templ::Lit(a.to_owned()));
     }
 }

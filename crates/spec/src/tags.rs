@@ -1,4 +1,9 @@
-//! Tag filters (`-t/--tags`), in Avocado syntax.
+//! Tag filters (`-t/--tags`), in Avocado syntax, and the tags that fill in a
+//! machine's defaults.
+
+use crate::load::MAIN_MACHINE;
+use crate::model::MachineSpec;
+use crate::template::{Templ, Template};
 
 /// A tag filter expression that could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -86,4 +91,29 @@ fn parse_term(expr: &str, term: &str) -> Result<Term, TagFilterError> {
         });
     }
     Ok(Term { tag, negated })
+}
+
+/// Tags `arch:<a>`, `machine:<m>`, `accel:<x>` fill in the main machine (the
+/// one named `main`, or the only one) where it sets nothing. The first such
+/// tag wins.
+pub(crate) fn apply_tag_defaults(tags: &[String], machines: &mut [MachineSpec]) {
+    let main = match machines {
+        [only] => Some(only),
+        many => many.iter_mut().find(|m| m.name == MAIN_MACHINE),
+    };
+    let Some(main) = main else { return };
+    let tag = |key: &str| {
+        tags.iter()
+            .find_map(|t| t.strip_prefix(key)?.strip_prefix(':'))
+            .filter(|value| !value.is_empty())
+    };
+    if main.arch.is_none() {
+        main.arch = tag("arch").map(|a| Templ::Lit(a.to_owned()));
+    }
+    if main.machine_type.is_none() {
+        main.machine_type = tag("machine").map(Template::from_text);
+    }
+    if main.accel.is_none() {
+        main.accel = tag("accel").map(|a| Templ::Lit(a.to_owned()));
+    }
 }

@@ -18,7 +18,7 @@ use crate::model::{
 };
 use crate::raw::{RawAsset, RawCloudInit, RawExit, RawFile, RawMachine, S};
 use crate::tags::apply_tag_defaults;
-use crate::template::{check_value, is_var_name, Templ, Template, Vars};
+use crate::template::{check_value, is_var_name, Template, Vars};
 use crate::version::VersionReq;
 use crate::Value;
 

@@ -118,6 +118,7 @@ fn config(
     }
     c.extra_args = spec.args.iter().map(r).collect::<Result<_, _>>()?;
     c.incoming = spec.incoming.as_ref().map(r).transpose()?;
+    c.tablet = spec.tablet;
     c.qmp = spec.expect_exit.is_none();
     let prefix = format!("[{}] ", spec.name);
     if env.several {

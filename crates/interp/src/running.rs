@@ -11,9 +11,12 @@ use std::time::{Duration, Instant};
 
 use kennel_machine::{Capture, CommandError, ExitInfo, MachineError, QmpError};
 use kennel_results::StartRecord;
+use kennel_spec::keys::KeyCombo;
 use kennel_spec::Value;
 use kennel_vm::Workspace;
-use kennel_vm::{Artifacts, ChannelError, CommandResult, Deadlines, MachineDesc, Vm, VmError};
+use kennel_vm::{
+    Artifacts, ChannelError, CommandResult, Deadlines, InputError, MachineDesc, Vm, VmError,
+};
 
 /// Why a QMP or HMP call did not get an answer.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +77,10 @@ pub(crate) trait RunningMachine {
 
     /// Run a command line in the guest through its channel, by `deadline`.
     fn run(&mut self, command: &str, deadline: Instant) -> Result<CommandResult, ChannelError>;
+
+    /// Press each combination of `combos` in turn on the machine's keyboard,
+    /// by `deadline`.
+    fn send_keys(&mut self, combos: &[KeyCombo], deadline: Instant) -> Result<(), InputError>;
 
     /// Wait for QEMU to exit by itself by `deadline`.
     fn wait_exit(&mut self, deadline: Instant) -> Result<ExitInfo, MachineError>;
@@ -199,6 +206,10 @@ impl RunningMachine for Vm {
 
     fn run(&mut self, command: &str, deadline: Instant) -> Result<CommandResult, ChannelError> {
         Vm::run(self, command, deadline)
+    }
+
+    fn send_keys(&mut self, combos: &[KeyCombo], deadline: Instant) -> Result<(), InputError> {
+        Vm::send_keys(self, combos, deadline)
     }
 
     fn wait_exit(&mut self, deadline: Instant) -> Result<ExitInfo, MachineError> {

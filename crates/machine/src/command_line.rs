@@ -17,6 +17,15 @@ pub const ATTACH_QMP: &str = "attach-qmp.sock";
 /// The socket of the HMP monitor a person attaches to.
 pub const ATTACH_HMP: &str = "attach-hmp.sock";
 
+/// The devices of [`MachineConfig::tablet`]: an xHCI controller of kennel's
+/// and a USB tablet on it (any machine with PCI has room for them).
+pub const TABLET_ARGS: [&str; 4] = [
+    "-device",
+    "qemu-xhci,id=kennel-usb",
+    "-device",
+    "usb-tablet,bus=kennel-usb.0",
+];
+
 /// What a command line takes besides the machine's configuration: the values a
 /// launch decides (or a caller that only wants to see the command line picks).
 #[derive(Debug, Clone, Copy)]
@@ -153,6 +162,7 @@ impl MachineConfig {
     ///   `setup.socket_dir` that QEMU connects to;
     /// - `-machine`, `-accel` (the chosen one), `-smp`, `-m`, `-kernel`,
     ///   `-initrd`, `-dtb`, `-append`, `-incoming` as configured;
+    /// - the tablet's devices ([`TABLET_ARGS`]) when asked for;
     /// - the configuration's own arguments, last and as they are;
     /// - under a [`MachineConfig::wrapper`], the wrapper's words first;
     /// - the environment: the install's (`QEMU_MODULE_DIR`), then the
@@ -195,6 +205,9 @@ impl MachineConfig {
             args.extend(connection.front_end());
         }
         args.extend(self.machine_args(setup.accel));
+        if self.tablet {
+            args.extend(TABLET_ARGS.map(String::from));
+        }
         args.extend(self.extra_args.iter().cloned());
         let env = setup
             .install

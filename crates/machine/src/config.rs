@@ -45,6 +45,9 @@ pub struct MachineConfig {
     pub extra_args: Vec<String>,
     /// `-incoming` value.
     pub incoming: Option<String>,
+    /// An absolute pointing device for QMP `input-send-event`: a USB tablet
+    /// on its own xHCI controller ([`TABLET_ARGS`](crate::TABLET_ARGS)).
+    pub tablet: bool,
     /// Connect a QMP monitor (off for machines expected to exit by themselves).
     pub qmp: bool,
     /// Extra character devices on sockets kennel listens on: for each id, QEMU gets
@@ -88,6 +91,7 @@ impl MachineConfig {
             console_fail: vec!["Kernel panic - not syncing".into()],
             extra_args: Vec::new(),
             incoming: None,
+            tablet: false,
             qmp: true,
             sockets: Vec::new(),
             launch_timeout: Duration::from_secs(60),

@@ -50,7 +50,7 @@ mod sockets;
 pub use accel::{host_arch, probe_kvm, Accel, AccelChoice, KvmProbe};
 pub use binary::{debian_package, find_qemu, QemuBinary, QEMU_BINARY_ENV};
 pub use capture::{on_one_line, Capture, Pattern, TextMatch, WaitError};
-pub use command_line::{QemuCommand, QemuSetup, ATTACH_HMP, ATTACH_QMP};
+pub use command_line::{QemuCommand, QemuSetup, ATTACH_HMP, ATTACH_QMP, TABLET_ARGS};
 pub use config::MachineConfig;
 pub use error::MachineError;
 pub use exit::ExitInfo;

@@ -325,7 +325,7 @@ fn step_refs(step: &Step) -> Names {
             names.value(matches);
         }
         StepKind::Console(check) => names.tmpl(check.template()),
-        StepKind::Send(text) => names.tmpl(text),
+        StepKind::Send(text) | StepKind::Type(text) => names.tmpl(text),
         StepKind::Exec { command, expect } => {
             names.tmpl(command);
             names.opt(expect);
@@ -351,7 +351,11 @@ fn step_refs(step: &Step) -> Names {
         }
         StepKind::Exit(exit) => names.exit(exit),
         StepKind::Shutdown { code } => names.templ(code),
-        StepKind::Running(_) | StepKind::Launch | StepKind::Kill => {}
+        StepKind::Running(_)
+        | StepKind::Launch
+        | StepKind::Kill
+        | StepKind::Keys(_)
+        | StepKind::Mouse(_) => {}
     }
     names
 }

@@ -12,6 +12,8 @@ mod check;
 mod convert;
 mod duration;
 mod error;
+mod input_steps;
+pub mod keys;
 mod load;
 mod model;
 mod pattern;

@@ -485,6 +485,7 @@ impl Loader<'_> {
             incoming: self.opt_tmpl(raw.incoming.as_ref())?,
             launch,
             warm: self.opt_boolean(raw.warm.as_ref(), "warm", true)?,
+            tablet: self.opt_boolean(raw.tablet.as_ref(), "tablet", false)?,
             expect_exit,
             name,
         })

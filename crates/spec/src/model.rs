@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
+use crate::keys::{KeyCombo, MouseAction};
 use crate::template::{RenderError, Templ, Template, Vars};
 use crate::version::VersionReq;
 use crate::Value;
@@ -200,6 +201,9 @@ pub struct MachineSpec {
     /// `true`; `warm = false` boots it every time). The runner also boots
     /// machines whose test reads the boot.
     pub warm: bool,
+    /// An absolute pointing device (a USB tablet) for `mouse` steps
+    /// (`tablet = true`; default `false`).
+    pub tablet: bool,
     /// QEMU must exit by itself like this; no step may target the machine.
     pub expect_exit: Option<ExitExpect>,
 }
@@ -363,6 +367,13 @@ pub enum StepKind {
     },
     /// `kill = true`: SIGKILL.
     Kill,
+    /// `keys = ["ctrl-alt-f2", "ret"]`: each combination pressed, in order.
+    Keys(Vec<KeyCombo>),
+    /// `type = "root\n"`: the text typed on a US keyboard (checked with
+    /// [`crate::keys::text_keys`] at load when it holds no `${...}`).
+    Type(Template),
+    /// `mouse = { move = [x, y], click = "left" }`.
+    Mouse(MouseAction),
 }
 
 /// Outcome a QMP step expects.
@@ -412,6 +423,9 @@ impl StepKind {
             StepKind::Exit(_) => "exit",
             StepKind::Shutdown { .. } => "shutdown",
             StepKind::Kill => "kill",
+            StepKind::Keys(_) => "keys",
+            StepKind::Type(_) => "type",
+            StepKind::Mouse(_) => "mouse",
         }
     }
 }
@@ -434,7 +448,12 @@ impl Step {
             | StepKind::Run { command, .. } => format!("{name} {}", shorten(command.source())),
             StepKind::Event { name: event, .. } => format!("{name} {}", event.source()),
             StepKind::Console(check) => format!("{name} {}", quoted(check.template())),
-            StepKind::Send(text) => format!("{name} {}", quoted(text)),
+            StepKind::Send(text) | StepKind::Type(text) => format!("{name} {}", quoted(text)),
+            StepKind::Keys(combos) => {
+                let combos: Vec<String> = combos.iter().map(ToString::to_string).collect();
+                format!("{name} {}", shorten(&combos.join(" ")))
+            }
+            StepKind::Mouse(action) => format!("{name} {action}"),
             StepKind::Running(running) => format!("{name} = {running}"),
             StepKind::Output { .. }
             | StepKind::Launch

@@ -76,6 +76,7 @@ pub(crate) struct RawMachine {
     pub incoming: Option<S<String>>,
     pub launch: Option<S<toml::Value>>,
     pub warm: Option<S<toml::Value>>,
+    pub tablet: Option<S<toml::Value>>,
     pub expect_exit: Option<S<RawExit>>,
 }
 
@@ -150,6 +151,16 @@ pub(crate) struct RawShutdown {
     pub code: Option<S<toml::Value>>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table like { move = [100, 200], click = \"left\" }"
+)]
+pub(crate) struct RawMouse {
+    pub r#move: Option<S<Vec<S<toml::Value>>>>,
+    pub click: Option<S<String>>,
+}
+
 /// Every key a step may have; which apply depends on its kind.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a step table")]
@@ -174,6 +185,9 @@ pub(crate) struct RawStep {
     pub exit: Option<S<RawExit>>,
     pub shutdown: Option<S<RawShutdown>>,
     pub kill: Option<S<toml::Value>>,
+    pub keys: Option<S<Vec<S<String>>>>,
+    pub r#type: Option<S<String>>,
+    pub mouse: Option<S<RawMouse>>,
     // qmp
     pub args: Option<S<toml::Value>>,
     pub returns: Option<S<toml::Value>>,
@@ -196,7 +210,7 @@ pub(crate) struct RawStep {
 }
 
 /// The keys naming a step's kind, in the order messages list them.
-pub(crate) const KIND_KEYS: [&str; 14] = [
+pub(crate) const KIND_KEYS: [&str; 17] = [
     "qmp",
     "hmp",
     "event",
@@ -211,12 +225,15 @@ pub(crate) const KIND_KEYS: [&str; 14] = [
     "exit",
     "shutdown",
     "kill",
+    "keys",
+    "type",
+    "mouse",
 ];
 
 impl RawStep {
     /// The kind-specific keys present (kinds and their options), in a fixed order.
     pub(crate) fn present_keys(&self) -> Vec<&'static str> {
-        let keys: [(&'static str, bool); 30] = [
+        let keys: [(&'static str, bool); 33] = [
             ("qmp", self.qmp.is_some()),
             ("hmp", self.hmp.is_some()),
             ("event", self.event.is_some()),
@@ -231,6 +248,9 @@ impl RawStep {
             ("exit", self.exit.is_some()),
             ("shutdown", self.shutdown.is_some()),
             ("kill", self.kill.is_some()),
+            ("keys", self.keys.is_some()),
+            ("type", self.r#type.is_some()),
+            ("mouse", self.mouse.is_some()),
             ("args", self.args.is_some()),
             ("returns", self.returns.is_some()),
             ("returns_exact", self.returns_exact.is_some()),

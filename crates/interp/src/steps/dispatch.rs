@@ -2,7 +2,7 @@
 
 use kennel_spec::{Step, StepKind, Value};
 
-use super::{console, guest, lifecycle, output, qmp, StepError};
+use super::{console, guest, input, lifecycle, output, qmp, StepError};
 use crate::case::Case;
 use crate::context::StepTime;
 use crate::slots::On;
@@ -69,5 +69,10 @@ pub(super) fn step_once(
         }
         StepKind::Shutdown { code } => lifecycle::shutdown(on, code.as_ref(), &vars, time),
         StepKind::Kill => lifecycle::kill(on),
+        StepKind::Keys(combos) => input::keys(on, combos, time),
+        StepKind::Type(text) => input::type_text(on, text, &vars, time),
+        StepKind::Mouse(_) => Err(StepError::Error(
+            "`mouse` steps need the screen's size, which this build cannot read yet".into(),
+        )),
     }
 }

@@ -314,3 +314,29 @@ fn the_text_of_a_guest_machine_is_the_cmdline_file_kennel_writes() {
          -device 'virtserialport,bus=kennel-vser.0,chardev=agent,name=org.kennel.agent'"
     );
 }
+
+#[test]
+fn a_tablet_is_a_usb_tablet_on_kennels_own_controller_before_the_own_arguments() {
+    let mut config = bare();
+    config.tablet = true;
+    config.extra_args = words("-device virtio-rng-pci");
+
+    let command = command_of(&config, "tcg");
+
+    assert!(
+        command.args.ends_with(&words(
+            "-accel tcg -device qemu-xhci,id=kennel-usb -device usb-tablet,bus=kennel-usb.0 -device virtio-rng-pci"
+        )),
+        "{command}"
+    );
+}
+
+#[test]
+fn a_machine_has_no_tablet_unless_asked() {
+    let command = command_of(&bare(), "tcg");
+
+    assert!(
+        !holds(&command.args, "-device usb-tablet,bus=kennel-usb.0"),
+        "{command}"
+    );
+}

@@ -107,7 +107,7 @@ fn step_without_kind_is_refused() {
     assert_eq!(
         err,
         "tests/qmp/t.toml:2:1: step has no kind: expected one of `qmp`, `hmp`, `event`, `console`, \
-         `console_regex`, `send`, `exec`, `run`, `output`, `running`, `launch`, `exit`, `shutdown`, `kill`"
+         `console_regex`, `send`, `exec`, `run`, `output`, `running`, `launch`, `exit`, `shutdown`, `kill`, `keys`, `type`, `mouse`"
     );
 }
 

@@ -39,6 +39,7 @@ fn machine(name: &str, line: usize) -> MachineSpec {
         incoming: None,
         launch: true,
         warm: true,
+        tablet: false,
         expect_exit: None,
     }
 }

@@ -1,6 +1,7 @@
 //! Tests of kennel-spec's public API.
 
 mod errors;
+mod input;
 mod load;
 mod malformed;
 mod matching;

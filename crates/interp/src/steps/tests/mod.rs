@@ -8,6 +8,7 @@ mod harness;
 mod scripted;
 
 mod deadlines;
+mod input;
 mod lifecycle;
 mod monitor_and_output;
 mod on;

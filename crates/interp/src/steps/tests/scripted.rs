@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use kennel_machine::{Capture, CommandError, ExitInfo, MachineError, QmpError};
 use kennel_results::StartRecord;
+use kennel_spec::keys::KeyCombo;
 use kennel_spec::Value;
 use kennel_vm::{
-    Artifacts, ChannelError, CommandResult, CommandStatus, Deadlines, MachineDesc, Vm, VmError,
-    Workspace,
+    Artifacts, ChannelError, CommandResult, CommandStatus, Deadlines, InputError, MachineDesc, Vm,
+    VmError, Workspace,
 };
 
 use crate::running::{MachineLauncher, QmpCallError, RunningMachine};
@@ -38,6 +39,8 @@ pub(super) struct Script {
     console: Option<HashMap<String, String>>,
     /// The machine cannot be started: the launch fails with this.
     unavailable: Option<String>,
+    /// QEMU refuses key presses with this error description.
+    keys_refused: Option<&'static str>,
 }
 
 impl Script {
@@ -88,6 +91,12 @@ impl Script {
     pub(super) fn with_console(mut self, answers: &[(&str, &str)]) -> Script {
         let answers = answers.iter().map(|(c, a)| (c.to_string(), a.to_string()));
         self.console = Some(answers.collect());
+        self
+    }
+
+    /// QEMU refuses every `send-key` with the error `desc`.
+    pub(super) fn refusing_keys(mut self, desc: &'static str) -> Script {
+        self.keys_refused = Some(desc);
         self
     }
 
@@ -232,6 +241,32 @@ impl RunningMachine for Scripted {
                 })
             }
         }
+    }
+
+    /// Each combination shows on the console as `[ctrl-alt-f2]` (when the
+    /// machine has one), so that a later `console` step sees what was pressed.
+    fn send_keys(&mut self, combos: &[KeyCombo], deadline: Instant) -> Result<(), InputError> {
+        if let Some(desc) = self.script.keys_refused {
+            return Err(InputError::Refused {
+                what: format!("key {}", combos[0]),
+                source: CommandError {
+                    class: "GenericError".into(),
+                    desc: desc.into(),
+                },
+            });
+        }
+        for (done, combo) in combos.iter().enumerate() {
+            if Instant::now() >= deadline {
+                return Err(InputError::Timeout {
+                    done,
+                    total: combos.len(),
+                });
+            }
+            if let Some(console) = &self.console {
+                console.push(format!("[{combo}]").as_bytes());
+            }
+        }
+        Ok(())
     }
 
     fn wait_exit(&mut self, deadline: Instant) -> Result<ExitInfo, MachineError> {

@@ -159,6 +159,14 @@ impl MachineBuilder {
         self
     }
 
+    /// Give the machine an absolute pointing device, a USB tablet on an xHCI
+    /// controller of kennel's, for mouse input, as `tablet = true` does in a
+    /// test file.
+    pub fn tablet(mut self) -> Self {
+        self.desc.config.tablet = true;
+        self
+    }
+
     /// Boot this disk image through a private qcow2 overlay (the image itself
     /// is never written), as `image = "..."` does.
     pub fn image(mut self, path: impl Into<PathBuf>) -> Self {

@@ -78,6 +78,19 @@ pub enum ErrorKind {
         #[source]
         source: kennel_vm::ChannelError,
     },
+    /// Keys, text or mouse input could not be sent: a key name QEMU does not
+    /// know, a character no US keyboard types, QEMU refused it or did not
+    /// take it in time.
+    #[error("{what} on `{machine}`")]
+    Input {
+        /// The machine's name.
+        machine: String,
+        /// The input (`keys ctrl-alt-f2`, `typing "root\n"`).
+        what: String,
+        /// Why.
+        #[source]
+        source: kennel_vm::InputError,
+    },
     /// A distribution's cloud image could not be resolved or fetched (one
     /// that is not cached while downloads are off skips the test instead).
     #[error("fetching the disk image of machine `{machine}`")]
@@ -184,7 +197,7 @@ impl Error {
                     source: kennel_vm::ChannelError::Timeout { .. },
                     ..
                 }
-        )
+        ) || matches!(self.kind(), ErrorKind::Input { source, .. } if source.is_timeout())
     }
 
     /// QEMU's refusal when this is a QMP command error, with its class and desc.

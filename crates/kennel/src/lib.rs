@@ -59,6 +59,7 @@
 mod builder;
 mod error;
 mod harness;
+mod input;
 mod test;
 mod vm;
 

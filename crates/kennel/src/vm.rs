@@ -97,6 +97,21 @@ impl Vm {
         &self.name
     }
 
+    /// The machine core's machine, for the calls in other modules.
+    pub(crate) fn core(&mut self) -> &mut kennel_vm::Vm {
+        &mut self.inner
+    }
+
+    /// When the test's time runs out: every call's waits end by then.
+    pub(crate) fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// A line `[name] what` in the test's `test.log`.
+    pub(crate) fn log_line(&self, what: &str) {
+        self.logs.line(&format!("[{}] {what}", self.name));
+    }
+
     /// The underlying [`kennel_machine::Machine`], for what this API does not cover.
     pub fn machine(&mut self) -> &mut Machine {
         self.inner.machine()
@@ -363,7 +378,7 @@ impl Vm {
 
     /// Remember that a call failed (the machine then leaves its failure
     /// artifacts when dropped), and pass the result on.
-    fn noted<T>(&mut self, r: Result<T>) -> Result<T> {
+    pub(crate) fn noted<T>(&mut self, r: Result<T>) -> Result<T> {
         if let Err(e) = &r {
             if e.skip_reason().is_none() {
                 self.failed = Some(self.failed.unwrap_or(false) || e.is_timeout());

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use kennel_machine::{Accel, MachineConfig, Transcript};
+use kennel_machine::{Accel, DisplayDevice, MachineConfig, Transcript};
 use kennel_vm::{BuiltinGuest, ChannelKind, Deadlines, MachineDesc, Workspace};
 
 use crate::error::{ErrorKind, Result};
@@ -147,6 +147,15 @@ impl MachineBuilder {
     /// serial console even where the agent is available.
     pub fn channel(mut self, channel: ChannelKind) -> Self {
         self.desc.channel = Some(channel);
+        self
+    }
+
+    /// Give the machine a video device (QEMU's display stays `none`: the
+    /// screen is read through QMP `screendump`), as `display = "std"` does.
+    /// The built-in guest then shows its console on the screen and runs a
+    /// shell on its first virtual terminal. See `docs/screens.md`.
+    pub fn display(mut self, display: DisplayDevice) -> Self {
+        self.desc.config.display = Some(display);
         self
     }
 

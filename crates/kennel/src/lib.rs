@@ -66,7 +66,7 @@ mod vm;
 pub use builder::MachineBuilder;
 pub use error::{Error, ErrorKind, Result};
 pub use harness::TAGS_ENV;
-pub use kennel_machine::{CommandError, Value};
+pub use kennel_machine::{CommandError, DisplayDevice, Value};
 pub use kennel_vm::{ChannelKind, CommandResult, CommandStatus};
 pub use test::{Test, DEFAULT_TIMEOUT, LOGDIR_ENV, PARAM_ENV_PREFIX};
 pub use vm::{Output, Vm};
@@ -100,8 +100,8 @@ pub use kennel_macros::test;
 /// What a test file needs: `use kennel::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        ChannelKind, CommandError, CommandStatus, Error, ErrorKind, MachineBuilder, Output, Result,
-        Test, Value, Vm,
+        ChannelKind, CommandError, CommandStatus, DisplayDevice, Error, ErrorKind, MachineBuilder,
+        Output, Result, Test, Value, Vm,
     };
     pub use serde_json::json;
 }

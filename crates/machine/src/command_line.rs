@@ -154,7 +154,8 @@ impl MachineConfig {
     /// The command a launch of this configuration by `setup` runs, built
     /// without I/O:
     /// - `-display none`, the install's `-L` folders, and `-vga none` unless
-    ///   the arguments choose a `-vga`;
+    ///   the arguments choose a `-vga`; the [`MachineConfig::display`]
+    ///   device, if any (`-device VGA`);
     /// - with QMP, two monitors QEMU listens on for a person to attach to
     ///   ([`ATTACH_QMP`], [`ATTACH_HMP`]), then kennel's own QMP monitor;
     ///   the console on the first serial port; the extra sockets
@@ -191,6 +192,10 @@ impl MachineConfig {
         args.extend(setup.install.args());
         if !self.extra_args.iter().any(|a| a == "-vga") {
             args.extend(["-vga".into(), "none".into()]);
+        }
+        if let Some(display) = self.display {
+            let device = display.qemu_device(&self.target_arch());
+            args.extend(["-device".into(), device.into()]);
         }
         if self.qmp {
             args.extend(attach_monitors(setup.socket_dir));

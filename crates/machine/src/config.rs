@@ -5,6 +5,7 @@ use kennel_qmp::Transcript;
 
 use crate::accel::{Accel, AccelChoice};
 use crate::binary::{find_qemu, QemuBinary};
+use crate::display::DisplayDevice;
 use crate::error::MachineError;
 use crate::logsink::LogSink;
 
@@ -39,6 +40,8 @@ pub struct MachineConfig {
     pub dtb: Option<PathBuf>,
     /// Capture the first serial console.
     pub console: bool,
+    /// The video device (`-device`), if any; QEMU's display stays `none`.
+    pub display: Option<DisplayDevice>,
     /// Console text that fails every wait at once.
     pub console_fail: Vec<String>,
     /// Extra arguments, passed as they are.
@@ -88,6 +91,7 @@ impl MachineConfig {
             append: None,
             dtb: None,
             console: false,
+            display: None,
             console_fail: vec!["Kernel panic - not syncing".into()],
             extra_args: Vec::new(),
             incoming: None,

@@ -35,7 +35,7 @@ pub use error::SpecError;
 pub use load::{load_file, load_str, load_test, DEFAULT_TIMEOUT, MAIN_MACHINE};
 pub use model::{
     AssetHash, AssetSource, AssetSpec, DescCheck, ExitExpect, MachineSpec, QmpExpect, Requires,
-    RequiresSpec, Step, StepKind, TestFile, TextCheck, CHANNELS, DEFAULT_CONSOLE_FAIL,
+    RequiresSpec, Step, StepKind, TestFile, TextCheck, CHANNELS, DEFAULT_CONSOLE_FAIL, DISPLAYS,
 };
 pub use pattern::compile_regex;
 pub use tags::{TagFilter, TagFilterError};

@@ -10,11 +10,11 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 
 use crate::check::{check_refs, BUILTINS};
-use crate::convert::{list, to_json, Ty, EXIT_CODE};
+use crate::convert::{to_json, Ty, EXIT_CODE};
 use crate::error::{error_at_line, Source, SpecError};
 use crate::model::{
     AssetHash, AssetSource, AssetSpec, ExitExpect, MachineSpec, RequiresSpec, TestFile, TextCheck,
-    CHANNELS,
+    CHANNELS, DISPLAYS,
 };
 use crate::raw::{RawAsset, RawCloudInit, RawExit, RawFile, RawMachine, S};
 use crate::template::{check_value, is_var_name, Templ, Template, Vars};
@@ -406,22 +406,7 @@ impl Loader<'_> {
         let at = raw.span().start;
         let line = self.line(at);
         let raw = raw.into_inner();
-        let channel = match &raw.channel {
-            Some(channel) => self
-                .checked_text(channel, "channel")?
-                .map(|text| (text, channel.span().start)),
-            None => None,
-        };
-        let channel = match channel {
-            Some((channel, at)) if !CHANNELS.contains(&channel.as_str()) => {
-                return self.err(
-                    at,
-                    format!(
-                        "unknown channel {channel:?}: expected one of {}",
-                        list(&CHANNELS)
-                    ),
-                )
-            }
+        let channel = match self.choice(raw.channel.as_ref(), "channel", &CHANNELS)? {
             Some((channel, at))
                 if channel == "ssh"
                     && raw
@@ -434,8 +419,7 @@ impl Loader<'_> {
                     "`channel = \"ssh\"` needs `cloud_init` (it makes the guest's user and key)",
                 )
             }
-            Some((channel, _)) => Some(channel),
-            None => None,
+            channel => channel.map(|(channel, _)| channel),
         };
         let launch = self.opt_boolean(raw.launch.as_ref(), "launch", true)?;
         let expect_exit = match &raw.expect_exit {
@@ -470,6 +454,9 @@ impl Loader<'_> {
                 None => None,
             },
             channel,
+            display: self
+                .choice(raw.display.as_ref(), "display", &DISPLAYS)?
+                .map(|(display, _)| display),
             console: match &raw.console {
                 Some(console) => self.boolean(console, "console")?,
                 None => None,

@@ -150,6 +150,9 @@ impl Requires {
 /// How `run` steps reach the guest.
 pub const CHANNELS: [&str; 3] = ["agent", "ssh", "console"];
 
+/// The video devices a machine may have (`display = "std"`).
+pub const DISPLAYS: [&str; 5] = ["std", "virtio", "cirrus", "ramfb", "bochs"];
+
 /// A machine: `[machine]` (named `main`) or `[machines.<name>]`.
 ///
 /// `None` means "not written": the runner applies the contract's defaults.
@@ -187,6 +190,8 @@ pub struct MachineSpec {
     pub cloud_init: Option<Value>,
     /// `agent`, `ssh` or `console`; see [`CHANNELS`].
     pub channel: Option<String>,
+    /// The video device, one of [`DISPLAYS`] (QEMU's display stays `none`).
+    pub display: Option<String>,
     /// Capture the first serial console.
     pub console: Option<bool>,
     /// Strings failing the test when seen on the console (replaces the default).

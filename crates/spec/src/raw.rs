@@ -70,6 +70,7 @@ pub(crate) struct RawMachine {
     pub image: Option<S<String>>,
     pub cloud_init: Option<S<toml::Value>>,
     pub channel: Option<S<String>>,
+    pub display: Option<S<String>>,
     pub console: Option<S<toml::Value>>,
     pub console_fail: Option<S<StringsOrVar>>,
     pub args: Option<S<StringsOrVar>>,

@@ -341,6 +341,16 @@ fn references_inside_qmp_values_are_checked() {
 }
 
 #[test]
+fn display_must_be_known_and_the_error_lists_the_devices() {
+    let err = load_err("[machine]\nguest = \"busybox\"\ndisplay = \"vga\"\n");
+
+    assert_eq!(
+        err,
+        "tests/qmp/t.toml:3:11: unknown display \"vga\": expected one of `std`, `virtio`, `cirrus`, `ramfb`, `bochs`"
+    );
+}
+
+#[test]
 fn channel_must_be_known() {
     let err = load_err("[machine]\nchannel = \"serial\"\n");
 

@@ -1,9 +1,10 @@
 //! Loading the input steps: `keys`, `type` and `mouse`, checked against the
 //! key names and the US layout of [`crate::keys`] at load.
 
+use crate::convert::list;
 use crate::keys::{text_keys, KeyCombo, MouseAction, MouseButton};
 use crate::load::{Loader, Result};
-use crate::model::{MachineSpec, StepKind};
+use crate::model::{MachineSpec, StepKind, DISPLAYS};
 use crate::raw::{RawMouse, S};
 
 impl Loader<'_> {
@@ -90,8 +91,8 @@ impl Loader<'_> {
         Ok((coordinate(x)?, coordinate(y)?))
     }
 
-    /// An input step's machine takes input: a `mouse` step needs `tablet =
-    /// true` on it.
+    /// An input step's machine takes input: `keys`, `type` and `mouse` need
+    /// a `display` on it, and `mouse` also `tablet = true`.
     pub(crate) fn check_input_target(
         &self,
         header: usize,
@@ -102,6 +103,19 @@ impl Loader<'_> {
         let Some(machine) = machines.iter().find(|m| m.name == on) else {
             return Ok(());
         };
+        let name = match kind {
+            StepKind::Keys(_) | StepKind::Type(_) | StepKind::Mouse(_) => kind.name(),
+            _ => return Ok(()),
+        };
+        if machine.display.is_none() {
+            return self.err(
+                header,
+                format!(
+                    "a `{name}` step needs a screen to type on: add `display = \"std\"` (or another of {}) to machine `{on}`",
+                    list(&DISPLAYS)
+                ),
+            );
+        }
         if matches!(kind, StepKind::Mouse(_)) && !machine.tablet {
             return self.err(
                 header,

@@ -15,7 +15,9 @@ fn combos(names: &[&str]) -> Vec<KeyCombo> {
 
 #[test]
 fn keys_step_holds_each_combination_parsed() {
-    let test = load("[machine]\n[[step]]\nkeys = [\"ctrl-alt-f2\", \"ret\", \"shift-a\"]\n");
+    let test = load(
+        "[machine]\ndisplay = \"std\"\n[[step]]\nkeys = [\"ctrl-alt-f2\", \"ret\", \"shift-a\"]\n",
+    );
 
     assert_eq!(
         test.steps[0].kind,
@@ -26,11 +28,12 @@ fn keys_step_holds_each_combination_parsed() {
 
 #[test]
 fn unknown_key_name_is_refused_at_its_item_with_a_suggestion_and_the_valid_names() {
-    let err = load_err("[machine]\n[[step]]\nkeys = [\"ret\", \"ctrl-enter\"]\n");
+    let err =
+        load_err("[machine]\ndisplay = \"std\"\n[[step]]\nkeys = [\"ret\", \"ctrl-enter\"]\n");
 
     assert!(
         err.starts_with(
-            "tests/qmp/t.toml:3:16: unknown key `enter` in `ctrl-enter`: did you mean `ret`? \
+            "tests/qmp/t.toml:4:16: unknown key `enter` in `ctrl-enter`: did you mean `ret`? \
              QEMU's key names are `a` to `z`, `0` to `9`, `f1` to `f24`"
         ),
         "{err}"
@@ -40,30 +43,30 @@ fn unknown_key_name_is_refused_at_its_item_with_a_suggestion_and_the_valid_names
 
 #[test]
 fn key_name_without_a_likely_meaning_is_refused_without_a_guess() {
-    let err = load_err("[machine]\n[[step]]\nkeys = [\"hyper\"]\n");
+    let err = load_err("[machine]\ndisplay = \"std\"\n[[step]]\nkeys = [\"hyper\"]\n");
 
     assert!(
-        err.starts_with("tests/qmp/t.toml:3:9: unknown key `hyper`: QEMU's key names are"),
+        err.starts_with("tests/qmp/t.toml:4:9: unknown key `hyper`: QEMU's key names are"),
         "{err}"
     );
 }
 
 #[test]
 fn empty_name_in_a_combination_is_refused() {
-    let err = load_err("[machine]\n[[step]]\nkeys = [\"ctrl--x\"]\n");
+    let err = load_err("[machine]\ndisplay = \"std\"\n[[step]]\nkeys = [\"ctrl--x\"]\n");
 
     assert_eq!(
         err,
-        "tests/qmp/t.toml:3:9: empty key name in \"ctrl--x\": expected QEMU key names joined by `-`, like `ctrl-alt-f2`"
+        "tests/qmp/t.toml:4:9: empty key name in \"ctrl--x\": expected QEMU key names joined by `-`, like `ctrl-alt-f2`"
     );
 }
 
 #[test]
 fn empty_keys_list_is_refused() {
-    let err = load_err("[machine]\n[[step]]\nkeys = []\n");
+    let err = load_err("[machine]\ndisplay = \"std\"\n[[step]]\nkeys = []\n");
 
     assert!(
-        err.starts_with("tests/qmp/t.toml:3:8: `keys` is empty"),
+        err.starts_with("tests/qmp/t.toml:4:8: `keys` is empty"),
         "{err}"
     );
 }
@@ -118,7 +121,7 @@ fn every_printable_ascii_character_has_a_key() {
 
 #[test]
 fn type_step_keeps_its_text() {
-    let test = load("[machine]\n[[step]]\ntype = \"root\\n\"\n");
+    let test = load("[machine]\ndisplay = \"std\"\n[[step]]\ntype = \"root\\n\"\n");
 
     let StepKind::Type(text) = &test.steps[0].kind else {
         panic!("not a type step: {:?}", test.steps[0].kind);
@@ -128,11 +131,11 @@ fn type_step_keeps_its_text() {
 
 #[test]
 fn character_without_a_key_is_refused_naming_it() {
-    let err = load_err("[machine]\n[[step]]\ntype = \"ls\\r\"\n");
+    let err = load_err("[machine]\ndisplay = \"std\"\n[[step]]\ntype = \"ls\\r\"\n");
 
     assert!(
         err.starts_with(
-            "tests/qmp/t.toml:3:8: no key of a US keyboard types '\\r' (character 3 of the text)"
+            "tests/qmp/t.toml:4:8: no key of a US keyboard types '\\r' (character 3 of the text)"
         ),
         "{err}"
     );
@@ -140,7 +143,7 @@ fn character_without_a_key_is_refused_naming_it() {
 
 #[test]
 fn type_with_a_variable_is_checked_when_rendered() {
-    let test = load("[machine]\n[[step]]\ntype = \"${word}\\n\"\n");
+    let test = load("[machine]\ndisplay = \"std\"\n[[step]]\ntype = \"${word}\\n\"\n");
 
     assert!(matches!(test.steps[0].kind, StepKind::Type(_)));
 }
@@ -148,7 +151,7 @@ fn type_with_a_variable_is_checked_when_rendered() {
 #[test]
 fn mouse_step_moves_and_clicks_on_a_machine_with_a_tablet() {
     let test = load(
-        "[machine]\ntablet = true\n[[step]]\nmouse = { move = [100, 200], click = \"left\" }\n",
+        "[machine]\ndisplay = \"std\"\ntablet = true\n[[step]]\nmouse = { move = [100, 200], click = \"left\" }\n",
     );
 
     let StepKind::Mouse(action) = &test.steps[0].kind else {
@@ -164,31 +167,35 @@ fn mouse_step_moves_and_clicks_on_a_machine_with_a_tablet() {
 
 #[test]
 fn mouse_step_on_a_machine_without_a_tablet_is_refused() {
-    let err = load_err("[machine]\n[[step]]\nmouse = { click = \"left\" }\n");
+    let err = load_err("[machine]\ndisplay = \"std\"\n[[step]]\nmouse = { click = \"left\" }\n");
 
     assert_eq!(
         err,
-        "tests/qmp/t.toml:2:1: a `mouse` step needs a pointing device: add `tablet = true` to machine `main` (a USB tablet kennel adds)"
+        "tests/qmp/t.toml:3:1: a `mouse` step needs a pointing device: add `tablet = true` to machine `main` (a USB tablet kennel adds)"
     );
 }
 
 #[test]
 fn mouse_coordinate_must_be_a_pixel() {
-    let err = load_err("[machine]\ntablet = true\n[[step]]\nmouse = { move = [10, -1] }\n");
+    let err = load_err(
+        "[machine]\ndisplay = \"std\"\ntablet = true\n[[step]]\nmouse = { move = [10, -1] }\n",
+    );
 
     assert_eq!(
         err,
-        "tests/qmp/t.toml:4:23: `move` coordinate -1 is not a pixel: expected 0 or more"
+        "tests/qmp/t.toml:5:23: `move` coordinate -1 is not a pixel: expected 0 or more"
     );
 }
 
 #[test]
 fn unknown_mouse_button_is_refused_with_the_buttons() {
-    let err = load_err("[machine]\ntablet = true\n[[step]]\nmouse = { click = \"both\" }\n");
+    let err = load_err(
+        "[machine]\ndisplay = \"std\"\ntablet = true\n[[step]]\nmouse = { click = \"both\" }\n",
+    );
 
     assert!(
         err.starts_with(
-            "tests/qmp/t.toml:4:19: unknown mouse button `both`: expected one of `left`, `middle`, `right`"
+            "tests/qmp/t.toml:5:19: unknown mouse button `both`: expected one of `left`, `middle`, `right`"
         ),
         "{err}"
     );
@@ -196,10 +203,21 @@ fn unknown_mouse_button_is_refused_with_the_buttons() {
 
 #[test]
 fn mouse_without_move_or_click_is_refused() {
-    let err = load_err("[machine]\ntablet = true\n[[step]]\nmouse = {}\n");
+    let err = load_err("[machine]\ndisplay = \"std\"\ntablet = true\n[[step]]\nmouse = {}\n");
 
     assert!(
-        err.starts_with("tests/qmp/t.toml:4:9: `mouse` needs"),
+        err.starts_with("tests/qmp/t.toml:5:9: `mouse` needs"),
         "{err}"
+    );
+}
+
+#[test]
+fn input_step_on_a_machine_without_a_display_is_refused() {
+    let err = load_err("[machine]\nguest = \"busybox\"\n[[step]]\ntype = \"root\\n\"\n");
+
+    assert_eq!(
+        err,
+        "tests/qmp/t.toml:3:1: a `type` step needs a screen to type on: add `display = \"std\"` \
+         (or another of `std`, `virtio`, `cirrus`, `ramfb`, `bochs`) to machine `main`"
     );
 }

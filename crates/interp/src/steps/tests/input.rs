@@ -10,6 +10,7 @@ word = ["ok"]
 
 [machine]
 type = "none"
+display = "std"
 
 [[step]]
 keys = ["ctrl-alt-f2", "ret"]
@@ -34,6 +35,7 @@ word = ["née"]
 
 [machine]
 type = "none"
+display = "std"
 
 [[step]]
 type = "${word}"
@@ -46,7 +48,7 @@ type = "${word}"
         verdict(&outcome),
         (
             Status::Error,
-            "step 1 (t.toml:7, type \"${word}\"): no key of a US keyboard types 'é' (character 2 of the text): \
+            "step 1 (t.toml:8, type \"${word}\"): no key of a US keyboard types 'é' (character 2 of the text): \
              `type` takes printable ASCII, `\\n` (ret), `\\t` (tab), `\\u{8}` (backspace) and `\\u{1b}` (esc); \
              send other keys with `keys`"
         )
@@ -57,6 +59,7 @@ type = "${word}"
 fn keys_qemu_refuses_are_an_error_with_qemus_message() {
     let toml = r#"[machine]
 type = "none"
+display = "std"
 
 [[step]]
 keys = ["alt-f2"]
@@ -69,7 +72,7 @@ keys = ["alt-f2"]
         verdict(&outcome),
         (
             Status::Error,
-            "step 1 (t.toml:4, keys alt-f2): QEMU refused key alt-f2: GenericError: Invalid parameter 'keys'"
+            "step 1 (t.toml:5, keys alt-f2): QEMU refused key alt-f2: GenericError: Invalid parameter 'keys'"
         )
     );
 }

@@ -11,6 +11,7 @@ mod deadlines;
 mod debug;
 mod guest;
 mod harness;
+mod input;
 mod modules;
 mod qemu_tree;
 mod reasons;

@@ -272,4 +272,33 @@ fn panicking_test_fails_and_kills_qemu(t: &mut Test) -> kennel::Result<()> {
     Ok(())
 }
 
+/// Keys and text on the screen: the built-in guest with a display runs a
+/// shell on its first virtual terminal; a command typed there runs (its file
+/// read back through the agent), and Alt+F2 brings the second terminal to
+/// the front. Mirrors `examples/screen/keys_and_text.toml`.
+#[kennel::test(tags = ["guest", "screen"], timeout = "120s")]
+fn typed_text_reaches_the_screens_shell(t: &mut Test) -> kennel::Result<()> {
+    let mut vm = t
+        .machine()
+        .guest_busybox()
+        .display(DisplayDevice::Std)
+        .launch()?;
+    assert_eq!(vm.run_ok("cat /sys/class/tty/tty0/active")?.trim(), "tty1");
+
+    vm.type_text("echo Typed-On_Screen > /tmp/typed\n")?;
+    vm.run_ok("echo second > /dev/tty2")?;
+    t.wait_until("the typed command wrote its file", || {
+        let out = vm.run("cat /tmp/typed")?;
+        Ok((out.stdout.trim() == "Typed-On_Screen").then_some(()))
+    })?;
+    vm.send_keys(&["alt-f2"])?;
+
+    t.wait_until("tty2 is in front", || {
+        let active = vm.run_ok("cat /sys/class/tty/tty0/active")?;
+        Ok((active.trim() == "tty2").then_some(()))
+    })?;
+    assert_eq!(vm.shutdown()?, 0);
+    Ok(())
+}
+
 kennel::main!();

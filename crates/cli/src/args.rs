@@ -170,6 +170,10 @@ pub struct AttachArgs {
     /// A shell in the guest (SSH, for cloud-init machines).
     #[arg(long, group = "how")]
     pub shell: bool,
+    /// Print how to reach the display over VNC (a machine with a display, while
+    /// its test is paused on its failure).
+    #[arg(long, group = "how")]
+    pub vnc: bool,
     /// Where job folders are.
     #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = kennel_layout::DEFAULT_RESULTS_DIR)]
     pub results_dir: PathBuf,

@@ -197,6 +197,9 @@ impl MachineConfig {
             let device = display.qemu_device(&self.target_arch());
             args.extend(["-device".into(), device.into()]);
         }
+        if self.has_vnc() {
+            args.extend(crate::vnc::VNC_ARGS.map(String::from));
+        }
         if self.qmp {
             args.extend(attach_monitors(setup.socket_dir));
         }
@@ -229,6 +232,13 @@ impl MachineConfig {
             None => (setup.binary.to_path_buf(), args),
         };
         QemuCommand { program, args, env }
+    }
+
+    /// Whether the machine gets a VNC server (listening nowhere until
+    /// [`Machine::vnc_listen`](crate::Machine::vnc_listen)): with a display
+    /// and a monitor to make it listen.
+    pub(crate) fn has_vnc(&self) -> bool {
+        self.display.is_some() && self.qmp
     }
 
     /// The machine's own options: `-machine`, `-accel accel`, `-smp`, `-m`,

@@ -47,6 +47,7 @@ pub mod modules;
 pub mod private_dir;
 pub mod process;
 mod sockets;
+mod vnc;
 
 pub use accel::{host_arch, probe_kvm, Accel, AccelChoice, KvmProbe};
 pub use binary::{debian_package, find_qemu, QemuBinary, QEMU_BINARY_ENV};
@@ -60,6 +61,7 @@ pub use install::QemuInstall;
 pub use kennel_qmp::{CommandError, Qmp, QmpError, Transcript, Value};
 pub use logsink::LogSink;
 pub use machine::Machine;
+pub use vnc::VNC_SOCKET;
 
 /// The version in the text of QEMU's `--version`: `QEMU emulator version
 /// 7.2.19 (Debian 1:7.2+dfsg-7+deb12u18)` is `(7, 2, 19)`; `None` without a

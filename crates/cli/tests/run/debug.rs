@@ -233,7 +233,7 @@ fn pause_on_failure_without_a_terminal_is_refused_saying_why() {
 }
 
 /// What `kennel run` printed on its terminal so far, read on a thread.
-fn collect(
+pub(crate) fn collect(
     mut from: impl std::io::Read + Send + 'static,
 ) -> std::sync::Arc<std::sync::Mutex<String>> {
     let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
@@ -252,7 +252,11 @@ fn collect(
     seen
 }
 
-fn wait_for_text(seen: &std::sync::Mutex<String>, text: &str, limit: std::time::Duration) -> bool {
+pub(crate) fn wait_for_text(
+    seen: &std::sync::Mutex<String>,
+    text: &str,
+    limit: std::time::Duration,
+) -> bool {
     let until = std::time::Instant::now() + limit;
     while std::time::Instant::now() < until {
         if seen.lock().expect("lock").contains(text) {

@@ -18,4 +18,5 @@ mod reasons;
 mod steps;
 mod typed;
 mod untrusted;
+mod vnc;
 mod warm;

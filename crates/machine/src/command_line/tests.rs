@@ -365,3 +365,17 @@ fn a_machine_has_no_tablet_unless_asked() {
         "{command}"
     );
 }
+
+#[test]
+fn a_display_with_a_monitor_gets_a_vnc_server_listening_nowhere() {
+    let mut config = MachineConfig::new("main");
+    config.display = Some(crate::DisplayDevice::Std);
+
+    let command = command_of(&config, "tcg");
+
+    assert!(holds(&command.args, "-device VGA -vnc none"), "{command}");
+    assert!(!holds(
+        &command_of(&MachineConfig::new("main"), "tcg").args,
+        "-vnc none"
+    ));
+}

@@ -46,6 +46,7 @@ mod machine;
 pub mod modules;
 pub mod private_dir;
 pub mod process;
+mod screen;
 mod sockets;
 
 pub use accel::{host_arch, probe_kvm, Accel, AccelChoice, KvmProbe};
@@ -58,6 +59,7 @@ pub use error::MachineError;
 pub use exit::ExitInfo;
 pub use install::QemuInstall;
 pub use kennel_qmp::{CommandError, Qmp, QmpError, Transcript, Value};
+pub use kennel_screen::RgbImage;
 pub use logsink::LogSink;
 pub use machine::Machine;
 

@@ -351,7 +351,11 @@ fn step_refs(step: &Step) -> Names {
         }
         StepKind::Exit(exit) => names.exit(exit),
         StepKind::Shutdown { code } => names.templ(code),
-        StepKind::Running(_) | StepKind::Launch | StepKind::Kill => {}
+        StepKind::Running(_)
+        | StepKind::Launch
+        | StepKind::Kill
+        | StepKind::Screendump(_)
+        | StepKind::Screen(_) => {}
     }
     names
 }

@@ -23,6 +23,7 @@ mod guest;
 mod lifecycle;
 mod output;
 mod qmp;
+mod screen;
 
 #[cfg(test)]
 mod tests;

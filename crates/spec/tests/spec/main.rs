@@ -4,6 +4,7 @@ mod errors;
 mod load;
 mod malformed;
 mod matching;
+mod screen;
 mod substitution;
 mod template;
 mod typed;

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use kennel_machine::{Capture, CommandError, ExitInfo, MachineError, QmpError};
+use kennel_machine::{Capture, CommandError, ExitInfo, MachineError, QmpError, RgbImage};
 use kennel_results::StartRecord;
 use kennel_spec::keys::KeyCombo;
 use kennel_spec::Value;
@@ -96,6 +96,12 @@ pub(crate) trait RunningMachine {
 
     /// Write the failure artifacts into `dir`: the files written.
     fn collect_artifacts(&mut self, dir: &Path, what: Artifacts) -> Vec<PathBuf>;
+
+    /// Save the screen as PNG at `path` (QMP `screendump`).
+    fn screendump(&mut self, path: &Path, deadline: Instant) -> Result<(), MachineError>;
+
+    /// The screen's pixels now.
+    fn screen(&mut self, deadline: Instant) -> Result<RgbImage, MachineError>;
 
     /// Stop the machine at the end of the test, if it still runs.
     fn stop(&mut self);
@@ -230,6 +236,14 @@ impl RunningMachine for Vm {
 
     fn collect_artifacts(&mut self, dir: &Path, what: Artifacts) -> Vec<PathBuf> {
         Vm::collect_artifacts(self, dir, what)
+    }
+
+    fn screendump(&mut self, path: &Path, deadline: Instant) -> Result<(), MachineError> {
+        self.machine().screendump(path, deadline)
+    }
+
+    fn screen(&mut self, deadline: Instant) -> Result<RgbImage, MachineError> {
+        self.machine().screen(deadline)
     }
 
     fn stop(&mut self) {

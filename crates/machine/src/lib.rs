@@ -46,6 +46,7 @@ mod machine;
 pub mod modules;
 pub mod private_dir;
 pub mod process;
+mod screen;
 mod sockets;
 mod vnc;
 
@@ -59,6 +60,7 @@ pub use error::MachineError;
 pub use exit::ExitInfo;
 pub use install::QemuInstall;
 pub use kennel_qmp::{CommandError, Qmp, QmpError, Transcript, Value};
+pub use kennel_screen::RgbImage;
 pub use logsink::LogSink;
 pub use machine::Machine;
 pub use vnc::VNC_SOCKET;

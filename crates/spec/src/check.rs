@@ -354,6 +354,8 @@ fn step_refs(step: &Step) -> Names {
         StepKind::Running(_)
         | StepKind::Launch
         | StepKind::Kill
+        | StepKind::Screendump(_)
+        | StepKind::Screen(_)
         | StepKind::Keys(_)
         | StepKind::Mouse(_) => {}
     }

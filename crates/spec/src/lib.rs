@@ -18,6 +18,7 @@ mod load;
 mod model;
 mod pattern;
 mod raw;
+mod screen;
 mod steps;
 mod syntax;
 mod tags;
@@ -35,9 +36,11 @@ pub use error::SpecError;
 pub use load::{load_file, load_str, load_test, DEFAULT_TIMEOUT, MAIN_MACHINE};
 pub use model::{
     AssetHash, AssetSource, AssetSpec, DescCheck, ExitExpect, MachineSpec, QmpExpect, Requires,
-    RequiresSpec, Step, StepKind, TestFile, TextCheck, CHANNELS, DEFAULT_CONSOLE_FAIL, DISPLAYS,
+    RequiresSpec, ScreenCheck, Step, StepKind, TestFile, TextCheck, CHANNELS, DEFAULT_CONSOLE_FAIL,
+    DISPLAYS,
 };
 pub use pattern::compile_regex;
+pub use screen::DEFAULT_SCREEN_THRESHOLD;
 pub use tags::{TagFilter, TagFilterError};
 pub use template::{
     is_var_name, render_value, value_text, value_vars, RenderError, Templ, Template, TemplateError,

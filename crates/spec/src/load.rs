@@ -454,9 +454,11 @@ impl Loader<'_> {
                 None => None,
             },
             channel,
-            display: self
-                .choice(raw.display.as_ref(), "display", &DISPLAYS)?
-                .map(|(display, _)| display),
+            // As written while it holds `${...}`: each case checks its own value.
+            display: match self.choice(raw.display.as_ref(), "display", &DISPLAYS)? {
+                Some((display, _)) => Some(display),
+                None => raw.display.as_ref().map(|d| d.get_ref().clone()),
+            },
             console: match &raw.console {
                 Some(console) => self.boolean(console, "console")?,
                 None => None,

@@ -150,6 +150,23 @@ impl Requires {
 /// How `run` steps reach the guest.
 pub const CHANNELS: [&str; 3] = ["agent", "ssh", "console"];
 
+/// A `screen` step: the references (the first that matches wins) and how
+/// they are compared. Checked at load: each reference is a PNG or PPM image
+/// holding the region; the threshold is from 0 to 1.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScreenCheck {
+    /// The reference images, relative paths resolved against the test file's folder.
+    pub references: Vec<PathBuf>,
+    /// `[x, y, width, height]` of the references compared (default: all).
+    pub region: Option<[u32; 4]>,
+    /// Rectangles ignored.
+    pub exclude: Vec<[u32; 4]>,
+    /// How far (pixels) the region may be found from its place.
+    pub margin: u32,
+    /// The similarity needed (default 0.96).
+    pub threshold: f64,
+}
+
 /// The video devices a machine may have (`display = "std"`).
 pub const DISPLAYS: [&str; 5] = ["std", "virtio", "cirrus", "ramfb", "bochs"];
 
@@ -372,6 +389,10 @@ pub enum StepKind {
     },
     /// `kill = true`: SIGKILL.
     Kill,
+    /// `screendump = "<name>"`: save the screen as `<name>.png` in the test's folder.
+    Screendump(String),
+    /// `screen = "ref.png"` (or a list): wait until the screen matches a reference.
+    Screen(ScreenCheck),
     /// `keys = ["ctrl-alt-f2", "ret"]`: each combination pressed, in order.
     Keys(Vec<KeyCombo>),
     /// `type = "root\n"`: the text typed on a US keyboard (checked with
@@ -428,6 +449,8 @@ impl StepKind {
             StepKind::Exit(_) => "exit",
             StepKind::Shutdown { .. } => "shutdown",
             StepKind::Kill => "kill",
+            StepKind::Screendump(_) => "screendump",
+            StepKind::Screen(_) => "screen",
             StepKind::Keys(_) => "keys",
             StepKind::Type(_) => "type",
             StepKind::Mouse(_) => "mouse",
@@ -460,6 +483,16 @@ impl Step {
             }
             StepKind::Mouse(action) => format!("{name} {action}"),
             StepKind::Running(running) => format!("{name} = {running}"),
+            StepKind::Screendump(file) => format!("{name} {file:?}"),
+            StepKind::Screen(check) => {
+                let files: Vec<String> = check
+                    .references
+                    .iter()
+                    .filter_map(|r| r.file_name())
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .collect();
+                format!("{name} {:?}", files.join(", "))
+            }
             StepKind::Output { .. }
             | StepKind::Launch
             | StepKind::Exit(_)

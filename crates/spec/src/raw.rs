@@ -208,10 +208,17 @@ pub(crate) struct RawStep {
     pub stdout_contains: Option<S<String>>,
     pub stdout_regex: Option<S<String>>,
     pub stderr_contains: Option<S<String>>,
+    // screendump, screen
+    pub screendump: Option<S<String>>,
+    pub screen: Option<S<toml::Value>>,
+    pub region: Option<S<toml::Value>>,
+    pub exclude: Option<S<toml::Value>>,
+    pub margin: Option<S<toml::Value>>,
+    pub threshold: Option<S<toml::Value>>,
 }
 
 /// The keys naming a step's kind, in the order messages list them.
-pub(crate) const KIND_KEYS: [&str; 17] = [
+pub(crate) const KIND_KEYS: [&str; 19] = [
     "qmp",
     "hmp",
     "event",
@@ -226,6 +233,8 @@ pub(crate) const KIND_KEYS: [&str; 17] = [
     "exit",
     "shutdown",
     "kill",
+    "screendump",
+    "screen",
     "keys",
     "type",
     "mouse",
@@ -234,7 +243,7 @@ pub(crate) const KIND_KEYS: [&str; 17] = [
 impl RawStep {
     /// The kind-specific keys present (kinds and their options), in a fixed order.
     pub(crate) fn present_keys(&self) -> Vec<&'static str> {
-        let keys: [(&'static str, bool); 33] = [
+        let keys: [(&'static str, bool); 39] = [
             ("qmp", self.qmp.is_some()),
             ("hmp", self.hmp.is_some()),
             ("event", self.event.is_some()),
@@ -268,6 +277,12 @@ impl RawStep {
             ("stderr_contains", self.stderr_contains.is_some()),
             ("save", self.save.is_some()),
             ("poll", self.poll.is_some()),
+            ("screendump", self.screendump.is_some()),
+            ("screen", self.screen.is_some()),
+            ("region", self.region.is_some()),
+            ("exclude", self.exclude.is_some()),
+            ("margin", self.margin.is_some()),
+            ("threshold", self.threshold.is_some()),
         ];
         keys.iter()
             .filter(|(_, present)| *present)
@@ -290,6 +305,7 @@ pub(crate) fn kind_options(kind: &str) -> &'static [&'static str] {
             "stdout_regex",
             "stderr_contains",
         ],
+        "screen" => &["region", "exclude", "margin", "threshold"],
         _ => &[],
     }
 }
@@ -298,7 +314,7 @@ pub(crate) fn kind_options(kind: &str) -> &'static [&'static str] {
 pub(crate) const POLL_KINDS: [&str; 5] = ["qmp", "hmp", "run", "output", "running"];
 
 /// Kinds that produce a value, so may take `save`.
-pub(crate) const SAVE_KINDS: [&str; 5] = ["qmp", "hmp", "event", "run", "console_regex"];
+pub(crate) const SAVE_KINDS: [&str; 6] = ["qmp", "hmp", "event", "run", "console_regex", "screen"];
 
 /// A list of strings, or one string standing for a whole list (`args =
 /// "${extra}"`, a variant whose values are arrays). Read item by item, so each

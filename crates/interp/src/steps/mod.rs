@@ -24,6 +24,7 @@ mod input;
 mod lifecycle;
 mod output;
 mod qmp;
+mod screen;
 
 #[cfg(test)]
 mod tests;

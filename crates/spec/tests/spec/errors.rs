@@ -107,7 +107,8 @@ fn step_without_kind_is_refused() {
     assert_eq!(
         err,
         "tests/qmp/t.toml:2:1: step has no kind: expected one of `qmp`, `hmp`, `event`, `console`, \
-         `console_regex`, `send`, `exec`, `run`, `output`, `running`, `launch`, `exit`, `shutdown`, `kill`, `keys`, `type`, `mouse`"
+         `console_regex`, `send`, `exec`, `run`, `output`, `running`, `launch`, `exit`, `shutdown`, `kill`, \
+         `screendump`, `screen`, `keys`, `type`, `mouse`"
     );
 }
 
@@ -259,7 +260,7 @@ fn save_on_a_step_without_value_is_refused() {
     assert_eq!(
         err,
         "tests/qmp/t.toml:4:8: `save` does not apply to a `send` step \
-         (only to `qmp`, `hmp`, `event`, `run`, `console_regex`, which produce a value)"
+         (only to `qmp`, `hmp`, `event`, `run`, `console_regex`, `screen`, which produce a value)"
     );
 }
 

@@ -16,6 +16,7 @@ mod outcomes;
 mod poll;
 mod qmp;
 mod save;
+mod screen;
 
 use std::path::Path;
 

@@ -39,6 +39,9 @@ pub(super) struct Script {
     console: Option<HashMap<String, String>>,
     /// The machine cannot be started: the launch fails with this.
     unavailable: Option<String>,
+    /// What its screen shows, one per look (the last one stays); none: the
+    /// machine has no display and QEMU refuses a screendump.
+    screens: VecDeque<kennel_machine::RgbImage>,
     /// QEMU refuses key presses with this error description.
     keys_refused: Option<&'static str>,
 }
@@ -91,6 +94,12 @@ impl Script {
     pub(super) fn with_console(mut self, answers: &[(&str, &str)]) -> Script {
         let answers = answers.iter().map(|(c, a)| (c.to_string(), a.to_string()));
         self.console = Some(answers.collect());
+        self
+    }
+
+    /// The screen shows these, one per look, the last one staying.
+    pub(super) fn screens(mut self, screens: Vec<kennel_machine::RgbImage>) -> Script {
+        self.screens = screens.into();
         self
     }
 
@@ -304,6 +313,26 @@ impl RunningMachine for Scripted {
 
     fn collect_artifacts(&mut self, _dir: &Path, _what: Artifacts) -> Vec<PathBuf> {
         Vec::new()
+    }
+
+    fn screendump(&mut self, path: &Path, deadline: Instant) -> Result<(), MachineError> {
+        let pixels = RunningMachine::screen(self, deadline)?;
+        Ok(kennel_screen::write_png(&pixels, path)?)
+    }
+
+    fn screen(&mut self, _deadline: Instant) -> Result<kennel_machine::RgbImage, MachineError> {
+        let screens = &mut self.script.screens;
+        let shown = if screens.len() > 1 {
+            screens.pop_front()
+        } else {
+            screens.front().cloned()
+        };
+        shown.ok_or_else(|| {
+            MachineError::Qmp(QmpError::Command(CommandError {
+                class: "GenericError".into(),
+                desc: "There is no QemuConsole I can screendump from.".into(),
+            }))
+        })
     }
 
     fn stop(&mut self) {

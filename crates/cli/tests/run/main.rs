@@ -14,6 +14,7 @@ mod harness;
 mod modules;
 mod qemu_tree;
 mod reasons;
+mod screen;
 mod steps;
 mod typed;
 mod untrusted;

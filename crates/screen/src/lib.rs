@@ -26,7 +26,7 @@ mod file;
 mod rect;
 mod wait;
 
-pub use compare::{diff_image, score, MatchSpec, Score, DEFAULT_THRESHOLD};
+pub use compare::{diff_image, save_mismatch, score, MatchSpec, Score, DEFAULT_THRESHOLD};
 pub use error::ScreenError;
 pub use file::{crop, read_image, replace_region, write_png};
 pub use image::RgbImage;

@@ -117,15 +117,8 @@ fn keep_mismatch(
 ) -> String {
     let dir = TestDir::new(logdir);
     let [last, closest, diff] = SCREEN_PARTS.map(|part| dir.screen_image(label, part));
-    let written = (|| -> Result<(), kennel_screen::ScreenError> {
-        kennel_screen::write_png(screen, &last)?;
-        let region = spec.region_in(reference.width(), reference.height());
-        kennel_screen::write_png(&kennel_screen::crop(reference, region)?, &closest)?;
-        if let Some(image) = kennel_screen::diff_image(screen, reference, spec, at)? {
-            kennel_screen::write_png(&image, &diff)?;
-        }
-        Ok(())
-    })();
+    let written =
+        kennel_screen::save_mismatch(screen, reference, spec, at, [&last, &closest, &diff]);
     let name = |p: &Path| {
         p.file_name()
             .map(|f| f.to_string_lossy().into_owned())

@@ -36,6 +36,9 @@ pub enum Command {
     Attach(AttachArgs),
     /// Let the tests a `kennel run --pause-on-failure` paused finish (default: latest job).
     Resume(ResumeArgs),
+    /// Make and accept the reference images of `screen` steps.
+    #[command(subcommand)]
+    Screen(ScreenCommand),
     /// Internal: run one test case in this process (started by `kennel run`).
     #[command(name = "__run-test", hide = true)]
     RunTest(RunTestArgs),
@@ -364,4 +367,38 @@ pub struct RunTestArgs {
     pub params_json: String,
     #[arg(long)]
     pub qemu: Option<PathBuf>,
+}
+
+/// `kennel screen ...`.
+#[derive(Debug, Subcommand)]
+pub enum ScreenCommand {
+    /// The last screen of a failed `screen` step becomes its reference (the region only, when it has one).
+    Accept(ScreenAcceptArgs),
+    /// Cut a rectangle out of an image (a screendump) into a PNG reference.
+    Crop(ScreenCropArgs),
+}
+
+/// `kennel screen accept [JOB] TEST [STEP]`.
+#[derive(Debug, Args)]
+pub struct ScreenAcceptArgs {
+    /// The test (folder, number or name) in the latest job, or the job folder then the test;
+    /// then, when the test has several failed `screen` steps, the step's line.
+    #[arg(value_name = "[JOB] TEST [STEP]", num_args = 1..=3, required = true)]
+    pub words: Vec<String>,
+    /// Where job folders are.
+    #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = kennel_layout::DEFAULT_RESULTS_DIR)]
+    pub results_dir: PathBuf,
+}
+
+/// `kennel screen crop IMAGE x,y,w,h -o FILE`.
+#[derive(Debug, Args)]
+pub struct ScreenCropArgs {
+    /// A PNG or PPM image.
+    pub image: PathBuf,
+    /// The rectangle: x,y,width,height in pixels.
+    #[arg(value_name = "X,Y,W,H")]
+    pub rect: String,
+    /// The PNG to write.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
 }

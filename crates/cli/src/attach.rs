@@ -107,7 +107,7 @@ pub fn resume_job(job: &JobDir) -> Vec<PathBuf> {
 
 /// The test folder `test` names: its folder name (`001-boots`), its number, or
 /// its name's slug.
-fn find_test(job: &JobDir, test: &str) -> Result<PathBuf, CliError> {
+pub(crate) fn find_test(job: &JobDir, test: &str) -> Result<PathBuf, CliError> {
     let slug = kennel_layout::slug(test);
     let mut found: Vec<PathBuf> = std::fs::read_dir(job.tests_dir())
         .map_err(|e| CliError::usage(format!("no job at {}: {e}", job.root().display())))?

@@ -13,6 +13,7 @@ mod replay;
 mod report;
 mod run;
 mod run_test;
+mod screen;
 mod select;
 
 use clap::Parser;
@@ -43,6 +44,7 @@ fn dispatch(cli: Cli) -> Result<Ending, CliError> {
         Command::Doctor(a) => doctor::doctor(a),
         Command::Attach(a) => attach::attach(a),
         Command::Resume(a) => attach::resume(a),
+        Command::Screen(a) => screen::screen(a),
         Command::RunTest(a) => run_test::run_test(a),
     }
 }

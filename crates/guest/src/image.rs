@@ -232,7 +232,9 @@ impl GuestImage {
             console_args(spec.arch, spec.arch.default_machine(), spec.quiet)?;
         if spec.screen {
             // The last `console=` is `/dev/console`: the serial console stays it.
-            append = format!("console=tty0 {append} video={SCREEN_MODE}");
+            // No blinking cursor: a still screen settles at once.
+            append =
+                format!("console=tty0 {append} video={SCREEN_MODE} vt.global_cursor_default=0");
         }
         let image = GuestImage {
             arch: spec.arch,

@@ -101,6 +101,33 @@ pub enum ErrorKind {
         #[source]
         source: kennel_vm::AssetProblem,
     },
+    /// A screen image could not be read or written (a reference, a screendump).
+    #[error("{what}")]
+    Screen {
+        /// What was being done.
+        what: String,
+        /// Why.
+        #[source]
+        source: kennel_screen::ScreenError,
+    },
+    /// [`Vm::wait_screen`](crate::Vm::wait_screen): no reference matched in time.
+    #[error("the screen of `{machine}` did not match {} (best score {score:.3} < {threshold} with region {region} found at [{}, {}]; {kept})", reference.display(), at.0, at.1)]
+    ScreenMismatch {
+        /// The machine's name.
+        machine: String,
+        /// The reference that came closest.
+        reference: std::path::PathBuf,
+        /// Its score.
+        score: f64,
+        /// The similarity needed.
+        threshold: f64,
+        /// The region compared.
+        region: kennel_screen::Rect,
+        /// Where on the screen it was found.
+        at: (u32, u32),
+        /// The images kept in the log folder (or why not).
+        kept: String,
+    },
     /// A console pattern is not a regular expression.
     #[error("bad regex {pattern:?}")]
     Regex {

@@ -60,6 +60,7 @@ mod builder;
 mod error;
 mod harness;
 mod input;
+mod screen;
 mod test;
 mod vm;
 
@@ -67,7 +68,9 @@ pub use builder::MachineBuilder;
 pub use error::{Error, ErrorKind, Result};
 pub use harness::TAGS_ENV;
 pub use kennel_machine::{CommandError, DisplayDevice, Value};
+pub use kennel_screen::{MatchSpec, Rect};
 pub use kennel_vm::{ChannelKind, CommandResult, CommandStatus};
+pub use screen::ScreenMatch;
 pub use test::{Test, DEFAULT_TIMEOUT, LOGDIR_ENV, PARAM_ENV_PREFIX};
 pub use vm::{Output, Vm};
 
@@ -101,7 +104,7 @@ pub use kennel_macros::test;
 pub mod prelude {
     pub use crate::{
         ChannelKind, CommandError, CommandStatus, DisplayDevice, Error, ErrorKind, MachineBuilder,
-        Output, Result, Test, Value, Vm,
+        MatchSpec, Output, Rect, Result, ScreenMatch, Test, Value, Vm,
     };
     pub use serde_json::json;
 }

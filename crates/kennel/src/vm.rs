@@ -22,16 +22,18 @@ pub type Output = CommandResult;
 /// Every call logs a line into the test's `test.log`; the QMP exchanges go to
 /// `qmp.log`, the console to `console.log`, QEMU's own output to `qemu.log`.
 pub struct Vm {
-    name: String,
-    inner: kennel_vm::Vm,
-    logs: Logs,
-    deadline: Instant,
+    pub(crate) name: String,
+    pub(crate) inner: kennel_vm::Vm,
+    pub(crate) logs: Logs,
+    pub(crate) deadline: Instant,
     /// A call failed (and whether it timed out): the failure artifacts are
     /// collected when the machine is dropped.
     failed: Option<bool>,
     /// The first failed call's error, for the pause's message.
     failure: Option<String>,
-    logdir: PathBuf,
+    pub(crate) logdir: PathBuf,
+    /// `screen` waits so far, to name their images.
+    pub(crate) screen_waits: u32,
 }
 
 /// A machine whose test failed (a call on it returned an error, or the test
@@ -89,6 +91,7 @@ impl Vm {
             failed: None,
             failure: None,
             logdir,
+            screen_waits: 0,
         }
     }
 

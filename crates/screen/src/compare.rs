@@ -240,5 +240,25 @@ pub fn diff_image(
     Ok(Some(similarity.image.to_color_map().into_rgb8()))
 }
 
+/// Keep a mismatch: write the last `screen`, the `reference`'s region and
+/// their diff image (at `at`) to the three files of `paths`, in that order
+/// (the diff only when the region fits on the screen there).
+pub fn save_mismatch(
+    screen: &RgbImage,
+    reference: &RgbImage,
+    spec: &MatchSpec,
+    at: (u32, u32),
+    paths: [&std::path::Path; 3],
+) -> Result<(), ScreenError> {
+    let [last, closest, diff] = paths;
+    crate::write_png(screen, last)?;
+    let region = spec.region_in(reference.width(), reference.height());
+    crate::write_png(&crop(reference, region)?, closest)?;
+    if let Some(image) = diff_image(screen, reference, spec, at)? {
+        crate::write_png(&image, diff)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests;

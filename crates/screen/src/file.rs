@@ -44,6 +44,21 @@ pub fn crop(image: &RgbImage, rect: Rect) -> Result<RgbImage, ScreenError> {
     Ok(image::imageops::crop_imm(image, rect.x, rect.y, rect.w, rect.h).to_image())
 }
 
+/// `base` with its part `rect` taken from `from` (the same place): how a
+/// reference takes a new screen's region. An error when `rect` is outside
+/// either image.
+pub fn replace_region(
+    base: &RgbImage,
+    from: &RgbImage,
+    rect: Rect,
+) -> Result<RgbImage, ScreenError> {
+    crop(base, rect)?;
+    let part = crop(from, rect)?;
+    let mut out = base.clone();
+    image::imageops::replace(&mut out, &part, i64::from(rect.x), i64::from(rect.y));
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,6 +89,17 @@ mod tests {
             err.to_string(),
             format!("{} is not a PNG or PPM image", path.display())
         );
+    }
+
+    #[test]
+    fn a_replaced_region_comes_from_the_other_image_and_the_rest_stays() {
+        let base = RgbImage::from_pixel(8, 8, image::Rgb([1, 1, 1]));
+        let from = RgbImage::from_pixel(8, 8, image::Rgb([9, 9, 9]));
+
+        let out = replace_region(&base, &from, Rect::new(2, 2, 3, 3)).expect("inside");
+
+        assert_eq!(out.get_pixel(2, 2).0, [9, 9, 9]);
+        assert_eq!(out.get_pixel(5, 5).0, [1, 1, 1]);
     }
 
     #[test]

@@ -26,9 +26,9 @@ mod file;
 mod rect;
 mod wait;
 
-pub use compare::{diff_image, score, MatchSpec, Score, DEFAULT_THRESHOLD};
+pub use compare::{diff_image, save_mismatch, score, MatchSpec, Score, DEFAULT_THRESHOLD};
 pub use error::ScreenError;
-pub use file::{crop, read_image, write_png};
+pub use file::{crop, read_image, replace_region, write_png};
 pub use image::RgbImage;
 pub use rect::Rect;
 pub use wait::{wait_for_match, Outcome, Polling};

@@ -15,6 +15,7 @@ mod input;
 mod modules;
 mod qemu_tree;
 mod reasons;
+mod screen;
 mod steps;
 mod typed;
 mod untrusted;

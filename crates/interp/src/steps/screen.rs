@@ -2,6 +2,7 @@
 //! matching itself being kennel-screen's, shared with the Rust front end).
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use kennel_layout::{TestDir, SCREEN_PARTS};
 use kennel_screen::{MatchSpec, Outcome, Polling, Rect, RgbImage};
@@ -10,6 +11,9 @@ use kennel_spec::{ScreenCheck, Value};
 use super::StepError;
 use crate::context::StepTime;
 use crate::slots::On;
+
+/// How long QEMU may take for one screendump.
+const SCREENDUMP_TIME: Duration = Duration::from_secs(5);
 
 /// `screendump = "<name>"`: the screen saved as `<name>.png` in the test's
 /// folder. A screendump QEMU refuses (no display) is an ERROR with QEMU's
@@ -21,11 +25,10 @@ pub(super) fn screendump(
     time: &StepTime,
 ) -> Result<Option<Value>, StepError> {
     let path = TestDir::new(logdir).screendump(name);
-    on.machine()?
-        .screendump(&path, time.deadline)
-        .map_err(|e| {
-            StepError::Error(format!("screendump: {}", kennel_machine::error_chain(&e)))
-        })?;
+    let deadline = time.ending_by(Instant::now() + SCREENDUMP_TIME).deadline;
+    on.machine()?.screendump(&path, deadline).map_err(|e| {
+        StepError::Error(format!("screendump: {}", kennel_machine::error_chain(&e)))
+    })?;
     Ok(None)
 }
 
@@ -49,8 +52,11 @@ pub(super) fn screen(
         .map_err(|e| StepError::Error(kennel_machine::error_chain(&e)))?;
     let spec = match_spec(check);
     let m = on.machine()?;
+    // Each look has its own bound (within the test's time): the last one may
+    // start as the step's time runs out.
+    let look = || time.ending_by(Instant::now() + SCREENDUMP_TIME).deadline;
     let outcome = kennel_screen::wait_for_match(
-        || m.screen(time.deadline),
+        || m.screen(look()),
         &references,
         &spec,
         time.deadline,
@@ -111,15 +117,8 @@ fn keep_mismatch(
 ) -> String {
     let dir = TestDir::new(logdir);
     let [last, closest, diff] = SCREEN_PARTS.map(|part| dir.screen_image(label, part));
-    let written = (|| -> Result<(), kennel_screen::ScreenError> {
-        kennel_screen::write_png(screen, &last)?;
-        let region = spec.region_in(reference.width(), reference.height());
-        kennel_screen::write_png(&kennel_screen::crop(reference, region)?, &closest)?;
-        if let Some(image) = kennel_screen::diff_image(screen, reference, spec, at)? {
-            kennel_screen::write_png(&image, &diff)?;
-        }
-        Ok(())
-    })();
+    let written =
+        kennel_screen::save_mismatch(screen, reference, spec, at, [&last, &closest, &diff]);
     let name = |p: &Path| {
         p.file_name()
             .map(|f| f.to_string_lossy().into_owned())

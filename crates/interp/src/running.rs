@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use kennel_machine::{Capture, CommandError, ExitInfo, MachineError, QmpError, RgbImage};
 use kennel_results::StartRecord;
-use kennel_spec::keys::KeyCombo;
+use kennel_spec::keys::{KeyCombo, MouseAction};
 use kennel_spec::Value;
 use kennel_vm::Workspace;
 use kennel_vm::{
@@ -81,6 +81,9 @@ pub(crate) trait RunningMachine {
     /// Press each combination of `combos` in turn on the machine's keyboard,
     /// by `deadline`.
     fn send_keys(&mut self, combos: &[KeyCombo], deadline: Instant) -> Result<(), InputError>;
+
+    /// Move the pointer to a pixel and click, as `action` says, by `deadline`.
+    fn mouse(&mut self, action: &MouseAction, deadline: Instant) -> Result<(), InputError>;
 
     /// Wait for QEMU to exit by itself by `deadline`.
     fn wait_exit(&mut self, deadline: Instant) -> Result<ExitInfo, MachineError>;
@@ -216,6 +219,10 @@ impl RunningMachine for Vm {
 
     fn send_keys(&mut self, combos: &[KeyCombo], deadline: Instant) -> Result<(), InputError> {
         Vm::send_keys(self, combos, deadline)
+    }
+
+    fn mouse(&mut self, action: &MouseAction, deadline: Instant) -> Result<(), InputError> {
+        Vm::mouse(self, action, deadline)
     }
 
     fn wait_exit(&mut self, deadline: Instant) -> Result<ExitInfo, MachineError> {

@@ -169,8 +169,9 @@ impl MachineBuilder {
     }
 
     /// Give the machine an absolute pointing device, a USB tablet on an xHCI
-    /// controller of kennel's, for mouse input, as `tablet = true` does in a
-    /// test file.
+    /// controller of kennel's, for [`Vm::mouse_move`](crate::Vm::mouse_move)
+    /// and [`Vm::mouse_click`](crate::Vm::mouse_click), as `tablet = true`
+    /// does in a test file.
     pub fn tablet(mut self) -> Self {
         self.desc.config.tablet = true;
         self

@@ -2,7 +2,7 @@
 //! and checks as the `keys`, `type` and `mouse` steps of a TOML test, one
 //! implementation in the machine core (`kennel_vm::Vm::send_keys`).
 
-use kennel_vm::keys::{KeyCombo, KeyError};
+use kennel_vm::keys::{KeyCombo, KeyError, MouseAction, MouseButton};
 use kennel_vm::InputError;
 
 use crate::error::{ErrorKind, Result};
@@ -41,6 +41,40 @@ impl Vm {
     pub fn type_text(&mut self, text: &str) -> Result<()> {
         let what = format!("typing {text:?}");
         let r = self.input(what, |vm, deadline| vm.type_text(text, deadline));
+        self.noted(r)
+    }
+
+    /// Move the pointer to pixel `(x, y)` of the screen (absolute, through
+    /// the USB tablet of a machine built with
+    /// [`MachineBuilder::tablet`](crate::MachineBuilder::tablet)), as a
+    /// `mouse = { move = [x, y] }` step does.
+    pub fn mouse_move(&mut self, x: u32, y: u32) -> Result<()> {
+        let action = MouseAction {
+            to: Some((x, y)),
+            click: None,
+        };
+        let what = format!("mouse {action}");
+        let r = self.input(what, |vm, deadline| vm.mouse(&action, deadline));
+        self.noted(r)
+    }
+
+    /// Press and release mouse button `button` (QEMU's names: `left`,
+    /// `middle`, `right`, `wheel-up`, ...) where the pointer is.
+    pub fn mouse_click(&mut self, button: &str) -> Result<()> {
+        let what = format!("mouse click {button}");
+        let r = match MouseButton::parse(button) {
+            Ok(button) => {
+                let action = MouseAction {
+                    to: None,
+                    click: Some(button),
+                };
+                self.input(what, |vm, deadline| vm.mouse(&action, deadline))
+            }
+            Err(e) => Err(crate::Error::msg(format!(
+                "{what} on `{}`: {e}",
+                self.name()
+            ))),
+        };
         self.noted(r)
     }
 

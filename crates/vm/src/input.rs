@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use kennel_machine::{CommandError, MachineError, QmpError, Value};
-use kennel_spec::keys::{text_keys, KeyCombo, KeyError};
+use kennel_spec::keys::{text_keys, KeyCombo, KeyError, MouseAction};
 use serde_json::json;
 
 use crate::vm::Vm;
@@ -62,6 +62,21 @@ pub enum InputError {
     /// A text no US keyboard types, or a key name QEMU does not know.
     #[error(transparent)]
     Keys(#[from] KeyError),
+    /// The screen could not be read for its size (a move is in its pixels).
+    #[error("reading the screen's size for a mouse move")]
+    Screen(#[source] MachineError),
+    /// A move to a pixel the screen does not have.
+    #[error("pixel {x},{y} is off the screen ({width}x{height})")]
+    OffScreen {
+        /// The pixel asked for.
+        x: u32,
+        /// The pixel asked for.
+        y: u32,
+        /// The screen's width.
+        width: u32,
+        /// The screen's height.
+        height: u32,
+    },
     /// The deadline came before every key was pressed.
     #[error("timed out after {done} of {total} key presses")]
     Timeout {
@@ -124,6 +139,41 @@ impl Vm {
         self.send_keys(&combos, deadline)
     }
 
+    /// Move the pointer to a pixel of the screen, then click, as `action`
+    /// says: QMP `input-send-event` with absolute coordinates (scaled to
+    /// QEMU's 0 to 32767 by the screen's size, read from a screendump), for
+    /// the USB tablet of a machine with `tablet`.
+    pub fn mouse(&mut self, action: &MouseAction, deadline: Instant) -> Result<(), InputError> {
+        if let Some((x, y)) = action.to {
+            let screen = self
+                .machine()
+                .screen(deadline)
+                .map_err(InputError::Screen)?;
+            let events = move_events((x, y), screen.dimensions())?;
+            let what = format!("mouse move to {x},{y}");
+            self.qmp_input(
+                "input-send-event",
+                &json!({ "events": events }),
+                &what,
+                deadline,
+            )?;
+        }
+        if let Some(button) = action.click {
+            let what = format!("mouse click {button}");
+            for down in [true, false] {
+                let event = json!({"type": "btn", "data": {"down": down, "button": button.name()}});
+                self.qmp_input(
+                    "input-send-event",
+                    &json!({ "events": [event] }),
+                    &what,
+                    deadline,
+                )?;
+                std::thread::sleep(KEY_HOLD);
+            }
+        }
+        Ok(())
+    }
+
     /// Run the QMP input command `command`; `what` names the input for errors.
     pub(crate) fn qmp_input(
         &mut self,
@@ -169,6 +219,29 @@ fn check_keys_exist(combos: &[KeyCombo], version: (u64, u64, u64)) -> Result<(),
     Ok(())
 }
 
+/// The largest absolute coordinate QEMU's input layer takes
+/// (`INPUT_EVENT_ABS_MAX`); 0 is the screen's left or top edge.
+const ABS_MAX: u64 = 0x7fff;
+
+/// The absolute `input-send-event` events of a move to pixel `to` of a
+/// screen of `size`, scaled as QEMU's own display front ends scale theirs.
+fn move_events(to: (u32, u32), size: (u32, u32)) -> Result<Vec<Value>, InputError> {
+    let ((x, y), (width, height)) = (to, size);
+    if x >= width || y >= height {
+        return Err(InputError::OffScreen {
+            x,
+            y,
+            width,
+            height,
+        });
+    }
+    let scale = |v: u32, size: u32| u64::from(v) * ABS_MAX / u64::from(size);
+    Ok(vec![
+        json!({"type": "abs", "data": {"axis": "x", "value": scale(x, width)}}),
+        json!({"type": "abs", "data": {"axis": "y", "value": scale(y, height)}}),
+    ])
+}
+
 /// QMP `send-key`'s arguments for `combo`.
 fn send_key_args(combo: &KeyCombo) -> Value {
     let keys: Vec<Value> = combo
@@ -195,6 +268,21 @@ mod tests {
                 {"type": "qcode", "data": "f2"},
             ], "hold-time": 20})
         );
+    }
+
+    #[test]
+    fn a_move_is_scaled_to_qemus_absolute_range_by_the_screen_size() {
+        let events = move_events((512, 767), (1024, 768)).expect("on the screen");
+
+        assert_eq!(events[0]["data"], json!({"axis": "x", "value": 16383}));
+        assert_eq!(events[1]["data"], json!({"axis": "y", "value": 32724}));
+    }
+
+    #[test]
+    fn a_move_off_the_screen_is_refused_with_its_size() {
+        let err = move_events((1024, 0), (1024, 768)).expect_err("off");
+
+        assert_eq!(err.to_string(), "pixel 1024,0 is off the screen (1024x768)");
     }
 
     #[test]

@@ -79,3 +79,35 @@ exit_code = 1
 
     assert_eq!(run.statuses(), ["PASS"], "{}", run.stdout);
 }
+
+#[test]
+fn mouse_moves_and_clicks_through_the_tablet_kennel_adds() {
+    let toml = r#"name = "pointer"
+timeout = "60s"
+
+[machine]
+display = "std"
+tablet = true
+
+[[step]]
+mouse = { move = [100, 50], click = "left" }
+
+[[step]]
+qmp = "query-mice"
+returns = [{ name = "QEMU HID Tablet", absolute = true }]
+
+[[step]]
+mouse = { move = [5000, 50] }
+"#;
+    let dir = test_dir(&[("pointer.toml", toml)]);
+
+    let run = kennel(&[path_str(dir.path())], &[]);
+
+    let test = run.test("pointer");
+    assert_eq!(test["status"], "ERROR", "{test}");
+    let reason = test["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("step 3 (") && reason.contains("pixel 5000,50 is off the screen ("),
+        "{reason}"
+    );
+}

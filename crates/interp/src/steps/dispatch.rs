@@ -76,8 +76,6 @@ pub(super) fn step_once(
         }
         StepKind::Keys(combos) => input::keys(on, combos, time),
         StepKind::Type(text) => input::type_text(on, text, &vars, time),
-        StepKind::Mouse(_) => Err(StepError::Error(
-            "`mouse` steps need the screen's size, which this build cannot read yet".into(),
-        )),
+        StepKind::Mouse(action) => input::mouse(on, action, time),
     }
 }

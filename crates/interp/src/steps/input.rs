@@ -1,8 +1,8 @@
-//! Keyboard and mouse steps: `keys`, `type` (and `mouse`), through the
+//! Keyboard and mouse steps: `keys`, `type` and `mouse`, through the
 //! machine core's input (QMP `send-key`, `input-send-event`).
 
 use kennel_machine::QmpError;
-use kennel_spec::keys::{text_keys, KeyCombo};
+use kennel_spec::keys::{text_keys, KeyCombo, MouseAction};
 use kennel_spec::{Template, Value, Vars};
 use kennel_vm::InputError;
 
@@ -35,6 +35,18 @@ pub(super) fn type_text(
     let combos = text_keys(&text).map_err(|e| StepError::Error(e.to_string()))?;
     let m = on.machine()?;
     m.send_keys(&combos, time.deadline)
+        .map_err(|e| input_failed(m, e, time))?;
+    Ok(None)
+}
+
+/// `mouse = { move = [x, y], click = "left" }`.
+pub(super) fn mouse(
+    mut on: On<'_, '_>,
+    action: &MouseAction,
+    time: &StepTime,
+) -> Result<Option<Value>, StepError> {
+    let m = on.machine()?;
+    m.mouse(action, time.deadline)
         .map_err(|e| input_failed(m, e, time))?;
     Ok(None)
 }

@@ -76,3 +76,23 @@ keys = ["alt-f2"]
         )
     );
 }
+
+#[test]
+fn mouse_moves_then_clicks() {
+    let toml = r#"[machine]
+type = "none"
+display = "std"
+tablet = true
+
+[[step]]
+mouse = { move = [10, 20], click = "left" }
+
+[[step]]
+console = "[mouse move to 10,20, click left]"
+"#;
+    let script = Script::new().with_console(&[]);
+
+    let outcome = run(toml, script, AMPLE);
+
+    assert_eq!(verdict(&outcome), (Status::Pass, ""));
+}

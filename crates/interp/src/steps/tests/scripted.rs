@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use kennel_machine::{Capture, CommandError, ExitInfo, MachineError, QmpError};
 use kennel_results::StartRecord;
-use kennel_spec::keys::KeyCombo;
+use kennel_spec::keys::{KeyCombo, MouseAction};
 use kennel_spec::Value;
 use kennel_vm::{
     Artifacts, ChannelError, CommandResult, CommandStatus, Deadlines, InputError, MachineDesc, Vm,
@@ -274,6 +274,14 @@ impl RunningMachine for Scripted {
             if let Some(console) = &self.console {
                 console.push(format!("[{combo}]").as_bytes());
             }
+        }
+        Ok(())
+    }
+
+    /// The action shows on the console as `[mouse move to 10,20, click left]`.
+    fn mouse(&mut self, action: &MouseAction, _deadline: Instant) -> Result<(), InputError> {
+        if let Some(console) = &self.console {
+            console.push(format!("[mouse {action}]").as_bytes());
         }
         Ok(())
     }

@@ -83,3 +83,51 @@ fn another_line_fails_with_the_score_and_keeps_screen_reference_and_diff() {
         );
     }
 }
+
+/// `kennel screen ARGS` run from the workspace root.
+fn kennel_screen(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_kennel"))
+        .arg("screen")
+        .args(args)
+        .current_dir(workspace())
+        .output()
+        .expect("run kennel screen")
+}
+
+#[test]
+fn an_accepted_screen_becomes_the_reference_and_the_step_passes() {
+    let dir = test_dir(&[]);
+    let own = dir.path().join("ref.png");
+    std::fs::copy(reference(), &own).expect("copy the reference");
+    let test = screen_test("kennel sees another line entirely").replace(&reference(), "ref.png");
+    std::fs::write(dir.path().join("accept.toml"), test).expect("write the test");
+    let failed = kennel(&[path_str(dir.path())], &[]);
+    assert_eq!(failed.test("screen")["status"], "FAIL");
+
+    let accepted = kennel_screen(&["accept", path_str(&failed.job_dir()), "screen"]);
+    let again = kennel(&[path_str(dir.path())], &[]);
+
+    assert!(accepted.status.success(), "{accepted:?}");
+    assert_eq!(again.test("screen")["status"], "PASS", "{}", again.stdout);
+}
+
+#[test]
+fn crop_cuts_a_rectangle_and_refuses_one_outside_the_image() {
+    let dir = test_dir(&[]);
+    let out = dir.path().join("line.png");
+
+    let cropped = kennel_screen(&["crop", &reference(), "0,0,320,16", "-o", path_str(&out)]);
+    let outside = kennel_screen(&["crop", &reference(), "1000,0,320,16", "-o", path_str(&out)]);
+
+    assert!(cropped.status.success(), "{cropped:?}");
+    assert_eq!(
+        kennel_screen::read_image(&out).expect("a png").dimensions(),
+        (320, 16)
+    );
+    assert!(!outside.status.success());
+    assert!(
+        String::from_utf8_lossy(&outside.stderr)
+            .contains("[1000, 0, 320, 16] is outside the 1024x768 image"),
+        "{outside:?}"
+    );
+}

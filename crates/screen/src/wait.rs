@@ -64,17 +64,7 @@ pub fn wait_for_match<E: From<ScreenError>>(
     deadline: Instant,
     polling: &Polling,
 ) -> Result<Outcome, E> {
-    let mut screen = grab()?;
-    let settle_until = deadline.min(Instant::now() + polling.settle_limit);
-    while Instant::now() < settle_until {
-        pause(polling.settle_gap, settle_until);
-        let next = grab()?;
-        let settled = next == screen;
-        screen = next;
-        if settled {
-            break;
-        }
-    }
+    let mut screen = settle(&mut grab, deadline, polling)?;
     loop {
         let mut best: Option<(usize, Score)> = None;
         for (index, reference) in references.iter().enumerate() {
@@ -107,6 +97,27 @@ pub fn wait_for_match<E: From<ScreenError>>(
         pause(polling.interval, deadline);
         screen = grab()?;
     }
+}
+
+/// The screen once it has settled: two equal dumps in a row, or the last
+/// dump after [`Polling::settle_limit`] (or at `deadline`).
+pub fn settle<E>(
+    mut grab: impl FnMut() -> Result<RgbImage, E>,
+    deadline: Instant,
+    polling: &Polling,
+) -> Result<RgbImage, E> {
+    let mut screen = grab()?;
+    let settle_until = deadline.min(Instant::now() + polling.settle_limit);
+    while Instant::now() < settle_until {
+        pause(polling.settle_gap, settle_until);
+        let next = grab()?;
+        let settled = next == screen;
+        screen = next;
+        if settled {
+            break;
+        }
+    }
+    Ok(screen)
 }
 
 /// Sleep `gap`, but not past `until`.

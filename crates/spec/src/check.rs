@@ -325,7 +325,9 @@ fn step_refs(step: &Step) -> Names {
             names.value(matches);
         }
         StepKind::Console(check) => names.tmpl(check.template()),
-        StepKind::Send(text) | StepKind::Type(text) => names.tmpl(text),
+        StepKind::Send(text) | StepKind::Type(text) | StepKind::ScreenText { text, .. } => {
+            names.tmpl(text)
+        }
         StepKind::Exec { command, expect } => {
             names.tmpl(command);
             names.opt(expect);

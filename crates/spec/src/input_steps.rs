@@ -5,7 +5,7 @@ use crate::convert::list;
 use crate::keys::{text_keys, KeyCombo, MouseAction, MouseButton};
 use crate::load::{Loader, Result};
 use crate::model::{MachineSpec, StepKind, DISPLAYS};
-use crate::raw::{RawMouse, S};
+use crate::raw::{RawMouse, RawStep, S};
 
 impl Loader<'_> {
     /// `keys = ["ctrl-alt-f2", "ret"]`: every combination parsed now; an
@@ -65,6 +65,23 @@ impl Loader<'_> {
         Ok(StepKind::Mouse(action))
     }
 
+    /// `screen_text = "Welcome"`, optional `region = [x, y, width, height]`.
+    pub(crate) fn screen_text_step(&self, step: &RawStep, text: &S<String>) -> Result<StepKind> {
+        if text.get_ref().trim().is_empty() {
+            return self.err(
+                text.span().start,
+                "`screen_text` is empty: expected the text to read",
+            );
+        }
+        Ok(StepKind::ScreenText {
+            text: self.tmpl(text)?,
+            region: match &step.region {
+                Some(r) => Some(self.rect(r, "region")?),
+                None => None,
+            },
+        })
+    }
+
     /// `[x, y]`: a pixel, two non-negative integers.
     fn pixel(&self, to: &S<Vec<S<toml::Value>>>) -> Result<(u32, u32)> {
         let [x, y] = to.get_ref().as_slice() else {
@@ -104,14 +121,17 @@ impl Loader<'_> {
             return Ok(());
         };
         let name = match kind {
-            StepKind::Keys(_) | StepKind::Type(_) | StepKind::Mouse(_) => kind.name(),
+            StepKind::Keys(_)
+            | StepKind::Type(_)
+            | StepKind::Mouse(_)
+            | StepKind::ScreenText { .. } => kind.name(),
             _ => return Ok(()),
         };
         if machine.display.is_none() {
             return self.err(
                 header,
                 format!(
-                    "a `{name}` step needs a screen to type on: add `display = \"std\"` (or another of {}) to machine `{on}`",
+                    "a `{name}` step needs a screen: add `display = \"std\"` (or another of {}) to machine `{on}`",
                     list(&DISPLAYS)
                 ),
             );

@@ -400,6 +400,14 @@ pub enum StepKind {
     Type(Template),
     /// `mouse = { move = [x, y], click = "left" }`.
     Mouse(MouseAction),
+    /// `screen_text = "Welcome"`, optional `region`: the text OCR reads on
+    /// the settled screen.
+    ScreenText {
+        /// The text that must be read.
+        text: Template,
+        /// `[x, y, width, height]` read (default: the whole screen).
+        region: Option<[u32; 4]>,
+    },
 }
 
 /// Outcome a QMP step expects.
@@ -454,6 +462,7 @@ impl StepKind {
             StepKind::Keys(_) => "keys",
             StepKind::Type(_) => "type",
             StepKind::Mouse(_) => "mouse",
+            StepKind::ScreenText { .. } => "screen_text",
         }
     }
 }
@@ -476,7 +485,9 @@ impl Step {
             | StepKind::Run { command, .. } => format!("{name} {}", shorten(command.source())),
             StepKind::Event { name: event, .. } => format!("{name} {}", event.source()),
             StepKind::Console(check) => format!("{name} {}", quoted(check.template())),
-            StepKind::Send(text) | StepKind::Type(text) => format!("{name} {}", quoted(text)),
+            StepKind::Send(text) | StepKind::Type(text) | StepKind::ScreenText { text, .. } => {
+                format!("{name} {}", quoted(text))
+            }
             StepKind::Keys(combos) => {
                 let combos: Vec<String> = combos.iter().map(ToString::to_string).collect();
                 format!("{name} {}", shorten(&combos.join(" ")))

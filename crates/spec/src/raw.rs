@@ -189,6 +189,7 @@ pub(crate) struct RawStep {
     pub keys: Option<S<Vec<S<String>>>>,
     pub r#type: Option<S<String>>,
     pub mouse: Option<S<RawMouse>>,
+    pub screen_text: Option<S<String>>,
     // qmp
     pub args: Option<S<toml::Value>>,
     pub returns: Option<S<toml::Value>>,
@@ -218,7 +219,7 @@ pub(crate) struct RawStep {
 }
 
 /// The keys naming a step's kind, in the order messages list them.
-pub(crate) const KIND_KEYS: [&str; 19] = [
+pub(crate) const KIND_KEYS: [&str; 20] = [
     "qmp",
     "hmp",
     "event",
@@ -238,12 +239,13 @@ pub(crate) const KIND_KEYS: [&str; 19] = [
     "keys",
     "type",
     "mouse",
+    "screen_text",
 ];
 
 impl RawStep {
     /// The kind-specific keys present (kinds and their options), in a fixed order.
     pub(crate) fn present_keys(&self) -> Vec<&'static str> {
-        let keys: [(&'static str, bool); 39] = [
+        let keys: [(&'static str, bool); 40] = [
             ("qmp", self.qmp.is_some()),
             ("hmp", self.hmp.is_some()),
             ("event", self.event.is_some()),
@@ -261,6 +263,7 @@ impl RawStep {
             ("keys", self.keys.is_some()),
             ("type", self.r#type.is_some()),
             ("mouse", self.mouse.is_some()),
+            ("screen_text", self.screen_text.is_some()),
             ("args", self.args.is_some()),
             ("returns", self.returns.is_some()),
             ("returns_exact", self.returns_exact.is_some()),
@@ -306,6 +309,7 @@ pub(crate) fn kind_options(kind: &str) -> &'static [&'static str] {
             "stderr_contains",
         ],
         "screen" => &["region", "exclude", "margin", "threshold"],
+        "screen_text" => &["region"],
         _ => &[],
     }
 }

@@ -143,7 +143,7 @@ impl Loader<'_> {
     }
 
     /// `[x, y, width, height]`, width and height not zero.
-    fn rect(&self, value: &S<toml::Value>, key: &str) -> Result<[u32; 4]> {
+    pub(crate) fn rect(&self, value: &S<toml::Value>, key: &str) -> Result<[u32; 4]> {
         self.rect_value(value.get_ref(), value.span().start, key)
     }
 

@@ -234,6 +234,9 @@ impl Loader<'_> {
             "keys" => self.keys_step(self.kind_value(raw, kind, &step.keys)?),
             "type" => self.type_step(self.kind_value(raw, kind, &step.r#type)?),
             "mouse" => self.mouse_step(self.kind_value(raw, kind, &step.mouse)?),
+            "screen_text" => {
+                self.screen_text_step(step, self.kind_value(raw, kind, &step.screen_text)?)
+            }
             _ => self.unhandled(raw, kind),
         }
     }

@@ -111,3 +111,65 @@ mouse = { move = [5000, 50] }
         "{reason}"
     );
 }
+
+const READS_THE_SCREEN: &str = r#"name = "reads"
+timeout = "120s"
+
+[machine]
+guest = "busybox"
+display = "std"
+
+[[step]]
+run = "printf '\\033[2J\\033[H' > /dev/tty1; echo 'Welcome to kennel screens' > /dev/tty1"
+
+[[step]]
+screen_text = "Welcome to kennel"
+region = [0, 0, 400, 32]
+timeout = "30s"
+
+[[step]]
+screen_text = "Goodbye"
+region = [0, 0, 400, 32]
+timeout = "3s"
+"#;
+
+#[test]
+fn screen_text_finds_a_line_and_a_miss_says_what_tesseract_read() {
+    if kennel_testkit::need_command("tesseract", "tesseract-ocr").is_none() {
+        return;
+    }
+    let dir = test_dir(&[("reads.toml", READS_THE_SCREEN)]);
+
+    let run = kennel(&[path_str(dir.path())], &[]);
+
+    let test = run.test("reads");
+    let reason = test["reason"].as_str().unwrap_or_default();
+    assert_eq!(test["status"], "FAIL", "{test}");
+    assert!(
+        reason.starts_with("step 3 (")
+            && reason.contains("waiting for the screen to show \"Goodbye\""),
+        "{reason}"
+    );
+    let detail = test.to_string();
+    assert!(detail.contains("Welcome to kennel screens"), "{detail}");
+}
+
+#[test]
+fn screen_text_without_tesseract_skips_naming_its_package() {
+    let dir = test_dir(&[("reads.toml", READS_THE_SCREEN)]);
+    let bin = tempfile::tempdir().expect("a PATH without tesseract");
+    let qemu = kennel_config::which("qemu-system-x86_64").expect("QEMU");
+    std::os::unix::fs::symlink(&qemu, bin.path().join("qemu-system-x86_64")).expect("link");
+
+    let run = kennel(&[path_str(dir.path())], &[("PATH", path_str(bin.path()))]);
+
+    let test = run.test("reads");
+    assert_eq!(test["status"], "SKIP", "{test}");
+    assert!(
+        test["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("tesseract is not installed (Debian package tesseract-ocr)"),
+        "{test}"
+    );
+}

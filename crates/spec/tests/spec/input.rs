@@ -217,7 +217,7 @@ fn input_step_on_a_machine_without_a_display_is_refused() {
 
     assert_eq!(
         err,
-        "tests/qmp/t.toml:3:1: a `type` step needs a screen to type on: add `display = \"std\"` \
+        "tests/qmp/t.toml:3:1: a `type` step needs a screen: add `display = \"std\"` \
          (or another of `std`, `virtio`, `cirrus`, `ramfb`, `bochs`) to machine `main`"
     );
 }

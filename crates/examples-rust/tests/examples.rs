@@ -337,4 +337,29 @@ fn typed_text_reaches_the_screens_shell(t: &mut Test) -> kennel::Result<()> {
     Ok(())
 }
 
+/// A line on the screen read by OCR (tesseract; the test SKIPs without it),
+/// as the `screen_text` step reads it. Reference matching stays the
+/// recommended way: see docs/screens.md.
+#[kennel::test(tags = ["guest", "screen", "ocr"], timeout = "120s")]
+fn a_line_on_the_screen_is_read_by_ocr(t: &mut Test) -> kennel::Result<()> {
+    let mut vm = t
+        .machine()
+        .guest_busybox()
+        .display(DisplayDevice::Std)
+        .launch()?;
+    vm.run_ok(
+        "printf '\\033[2J\\033[H' > /dev/tty1; echo 'Welcome to kennel screens' > /dev/tty1",
+    )?;
+
+    let read = vm.wait_screen_text(
+        "Welcome to kennel",
+        Some(Rect::new(0, 0, 400, 32)),
+        std::time::Duration::from_secs(30),
+    )?;
+
+    assert!(read.contains("screens"), "{read}");
+    assert_eq!(vm.shutdown()?, 0);
+    Ok(())
+}
+
 kennel::main!();

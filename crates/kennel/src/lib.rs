@@ -60,6 +60,7 @@ mod builder;
 mod error;
 mod harness;
 mod input;
+mod ocr;
 mod screen;
 mod test;
 mod vm;

@@ -31,6 +31,6 @@ pub use compare::{diff_image, save_mismatch, score, MatchSpec, Score, DEFAULT_TH
 pub use error::ScreenError;
 pub use file::{crop, read_image, replace_region, write_png};
 pub use image::RgbImage;
-pub use ocr::{read_text, OcrError, TESSERACT_PACKAGE};
+pub use ocr::{read_text, wait_for_text, OcrError, TextRead, TESSERACT_PACKAGE};
 pub use rect::Rect;
 pub use wait::{settle, wait_for_match, Outcome, Polling};

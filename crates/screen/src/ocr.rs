@@ -4,8 +4,48 @@
 
 use std::io::{Cursor, Write};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use image::{imageops::FilterType, ImageFormat, RgbImage};
+
+use crate::{crop, settle, Polling, Rect, ScreenError};
+
+/// Between two readings that did not find the text.
+const READ_AGAIN: Duration = Duration::from_millis(500);
+
+/// How a wait for a text ended: what tesseract read last, and whether it
+/// held the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextRead {
+    /// The text was read.
+    pub found: bool,
+    /// What tesseract read last.
+    pub read: String,
+}
+
+/// Read the settled screen (`grab`), or its `region`, until the text holds
+/// `wanted` or `deadline` passes (read at least once): the `screen_text`
+/// step and the Rust API's `wait_screen_text`.
+pub fn wait_for_text<E: From<ScreenError> + From<OcrError>>(
+    mut grab: impl FnMut() -> Result<RgbImage, E>,
+    wanted: &str,
+    region: Option<Rect>,
+    deadline: Instant,
+) -> Result<TextRead, E> {
+    loop {
+        let screen = settle(&mut grab, deadline, &Polling::default())?;
+        let part = match region {
+            Some(rect) => crop(&screen, rect)?,
+            None => screen,
+        };
+        let read = read_text(&part)?;
+        let found = read.contains(wanted);
+        if found || Instant::now() + READ_AGAIN >= deadline {
+            return Ok(TextRead { found, read });
+        }
+        std::thread::sleep(READ_AGAIN);
+    }
+}
 
 /// The Debian package that provides tesseract.
 pub const TESSERACT_PACKAGE: &str = "tesseract-ocr";

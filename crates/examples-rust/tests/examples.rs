@@ -311,7 +311,7 @@ fn a_line_on_the_vga_console_matches_its_reference(t: &mut Test) -> kennel::Resu
 /// Keys and text on the screen: the built-in guest with a display runs a
 /// shell on its first virtual terminal; a command typed there runs (its file
 /// read back through the agent), and Alt+F2 brings the second terminal to
-/// the front. Mirrors `examples/screen/keys_and_text.toml`.
+/// the front. Mirrors `examples/keys/keys_and_text.toml`.
 #[kennel::test(tags = ["guest", "screen"], timeout = "120s")]
 fn typed_text_reaches_the_screens_shell(t: &mut Test) -> kennel::Result<()> {
     let mut vm = t

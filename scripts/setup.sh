@@ -43,6 +43,8 @@ need=(
   "flock:util-linux"
   # and open a real job's report.html in a headless browser
   "chromium:chromium"
+  # the screen_text step reads a screen with tesseract (SKIPs without it)
+  "tesseract:tesseract-ocr"
   # debugging (docs/debugging.md): QEMU's backtrace on a timeout, `--wrapper strace`
   "gdb:gdb"
   "strace:strace"

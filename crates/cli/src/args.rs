@@ -40,6 +40,9 @@ pub enum Command {
     Bisect(BisectArgs),
     /// Each test's record over the last jobs: runs, failures, flakiness, duration trend.
     History(HistoryArgs),
+    /// Make and accept the reference images of `screen` steps.
+    #[command(subcommand)]
+    Screen(ScreenCommand),
     /// Internal: run one test case in this process (started by `kennel run`).
     #[command(name = "__run-test", hide = true)]
     RunTest(RunTestArgs),
@@ -195,6 +198,10 @@ pub struct AttachArgs {
     /// A shell in the guest (SSH, for cloud-init machines).
     #[arg(long, group = "how")]
     pub shell: bool,
+    /// Print how to reach the display over VNC (a machine with a display, while
+    /// its test is paused on its failure).
+    #[arg(long, group = "how")]
+    pub vnc: bool,
     /// Where job folders are.
     #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = kennel_layout::DEFAULT_RESULTS_DIR)]
     pub results_dir: PathBuf,
@@ -457,4 +464,38 @@ pub struct HistoryArgs {
     /// Where job folders are.
     #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = kennel_layout::DEFAULT_RESULTS_DIR)]
     pub results_dir: PathBuf,
+}
+
+/// `kennel screen ...`.
+#[derive(Debug, Subcommand)]
+pub enum ScreenCommand {
+    /// The last screen of a failed `screen` step becomes its reference (the region only, when it has one).
+    Accept(ScreenAcceptArgs),
+    /// Cut a rectangle out of an image (a screendump) into a PNG reference.
+    Crop(ScreenCropArgs),
+}
+
+/// `kennel screen accept [JOB] TEST [STEP]`.
+#[derive(Debug, Args)]
+pub struct ScreenAcceptArgs {
+    /// The test (folder, number or name) in the latest job, or the job folder then the test;
+    /// then, when the test has several failed `screen` steps, the step's line.
+    #[arg(value_name = "[JOB] TEST [STEP]", num_args = 1..=3, required = true)]
+    pub words: Vec<String>,
+    /// Where job folders are.
+    #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = kennel_layout::DEFAULT_RESULTS_DIR)]
+    pub results_dir: PathBuf,
+}
+
+/// `kennel screen crop IMAGE x,y,w,h -o FILE`.
+#[derive(Debug, Args)]
+pub struct ScreenCropArgs {
+    /// A PNG or PPM image.
+    pub image: PathBuf,
+    /// The rectangle: x,y,width,height in pixels.
+    #[arg(value_name = "X,Y,W,H")]
+    pub rect: String,
+    /// The PNG to write.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
 }

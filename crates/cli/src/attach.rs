@@ -30,6 +30,15 @@ pub fn attach(a: AttachArgs) -> Result<Ending, CliError> {
     if a.shell {
         return shell(&dir, &name);
     }
+    if a.vnc {
+        let socket = machine.vnc.ok_or_else(|| {
+            CliError::usage(format!(
+                "machine `{name}` has no VNC now: VNC listens only while a test with a display is paused on its failure (`kennel run --pause-on-failure`)"
+            ))
+        })?;
+        print!("{}", vnc_help(&name, &socket));
+        return Ok(Ending::Ok);
+    }
     let socket = if a.hmp { machine.hmp } else { machine.qmp }
         .ok_or_else(|| CliError::usage(format!("machine `{name}` has no monitor to attach to")))?;
     let stream = UnixStream::connect(&socket).map_err(|e| {
@@ -63,6 +72,22 @@ pub fn resume(a: ResumeArgs) -> Result<Ending, CliError> {
     Ok(Ending::Ok)
 }
 
+/// How to reach the VNC server of machine `name` listening on `socket`: a
+/// UNIX socket in kennel's private folder, which viewers open directly or
+/// through a forwarder of the person's choosing.
+fn vnc_help(name: &str, socket: &str) -> String {
+    let s = kennel_config::text::shell_word(socket);
+    format!(
+        "VNC of machine `{name}` listens on the UNIX socket {socket} while the test is paused \
+         (only your user can open it):\n\
+         \x20 vncviewer {s}    # TigerVNC 1.11 or later\n\
+         \x20 remote-viewer vnc+unix://{socket}    # virt-viewer\n\
+         \x20 ssh -L 5900:{s} THIS-HOST    # from another computer, then a viewer on localhost:5900\n\
+         \x20 socat TCP-LISTEN:5900,bind=127.0.0.1,fork UNIX-CONNECT:{s}    \
+         # a viewer that speaks only TCP, on 127.0.0.1:5900 (any local user can reach that port)\n"
+    )
+}
+
 /// Remove the `paused` file of every test of `job`; the folders of the tests
 /// this resumed.
 pub fn resume_job(job: &JobDir) -> Vec<PathBuf> {
@@ -82,7 +107,7 @@ pub fn resume_job(job: &JobDir) -> Vec<PathBuf> {
 
 /// The test folder `test` names: its folder name (`001-boots`), its number, or
 /// its name's slug.
-fn find_test(job: &JobDir, test: &str) -> Result<PathBuf, CliError> {
+pub(crate) fn find_test(job: &JobDir, test: &str) -> Result<PathBuf, CliError> {
     let slug = kennel_layout::slug(test);
     let mut found: Vec<PathBuf> = std::fs::read_dir(job.tests_dir())
         .map_err(|e| CliError::usage(format!("no job at {}: {e}", job.root().display())))?

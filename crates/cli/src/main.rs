@@ -16,6 +16,7 @@ mod replay;
 mod report;
 mod run;
 mod run_test;
+mod screen;
 mod select;
 
 use clap::Parser;
@@ -62,6 +63,7 @@ fn dispatch(cli: Cli) -> Result<Ending, CliError> {
         Command::Resume(a) => attach::resume(a),
         Command::Bisect(a) => bisect::bisect(a),
         Command::History(a) => history::history(a),
+        Command::Screen(a) => screen::screen(a),
         Command::RunTest(a) => run_test::run_test(a),
     }
 }

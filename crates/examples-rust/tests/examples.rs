@@ -272,4 +272,94 @@ fn panicking_test_fails_and_kills_qemu(t: &mut Test) -> kennel::Result<()> {
     Ok(())
 }
 
+/// A line written to the built-in guest's VGA console shows on its screen:
+/// the screen matches the reference of `examples/screen/vga_console.toml`,
+/// and another line does not (the score says by how much). Mirrors that
+/// example.
+#[kennel::test(tags = ["guest", "screen", "arch:x86_64"], timeout = "120s")]
+fn a_line_on_the_vga_console_matches_its_reference(t: &mut Test) -> kennel::Result<()> {
+    let mut vm = t
+        .machine()
+        .guest_busybox()
+        .display(DisplayDevice::Std)
+        .launch()?;
+    let reference = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/screen/refs/vga-line.png");
+    let spec = MatchSpec {
+        region: Some(Rect::new(0, 0, 320, 16)),
+        ..MatchSpec::default()
+    };
+    let clear = "printf '\\033[2J\\033[H' > /dev/tty1";
+
+    vm.run_ok(&format!(
+        "{clear}; echo 'kennel sees this line on the screen' > /dev/tty1"
+    ))?;
+    let matched = vm.wait_screen(&[&reference], &spec, std::time::Duration::from_secs(10))?;
+    vm.run_ok(&format!(
+        "{clear}; echo 'kennel sees another line entirely' > /dev/tty1"
+    ))?;
+    let other = vm.wait_screen(&[&reference], &spec, std::time::Duration::from_secs(1));
+
+    assert_eq!(matched.index, 0);
+    assert!(matched.score >= 0.96, "{matched:?}");
+    let err = other.expect_err("another line must not match");
+    assert!(err.to_string().contains("did not match"), "{err}");
+    assert!(vm.screendump("after")?.is_file());
+    Ok(())
+}
+
+/// Keys and text on the screen: the built-in guest with a display runs a
+/// shell on its first virtual terminal; a command typed there runs (its file
+/// read back through the agent), and Alt+F2 brings the second terminal to
+/// the front. Mirrors `examples/keys/keys_and_text.toml`.
+#[kennel::test(tags = ["guest", "screen"], timeout = "120s")]
+fn typed_text_reaches_the_screens_shell(t: &mut Test) -> kennel::Result<()> {
+    let mut vm = t
+        .machine()
+        .guest_busybox()
+        .display(DisplayDevice::Std)
+        .launch()?;
+    assert_eq!(vm.run_ok("cat /sys/class/tty/tty0/active")?.trim(), "tty1");
+
+    vm.type_text("echo Typed-On_Screen > /tmp/typed\n")?;
+    vm.run_ok("echo second > /dev/tty2")?;
+    t.wait_until("the typed command wrote its file", || {
+        let out = vm.run("cat /tmp/typed")?;
+        Ok((out.stdout.trim() == "Typed-On_Screen").then_some(()))
+    })?;
+    vm.send_keys(&["alt-f2"])?;
+
+    t.wait_until("tty2 is in front", || {
+        let active = vm.run_ok("cat /sys/class/tty/tty0/active")?;
+        Ok((active.trim() == "tty2").then_some(()))
+    })?;
+    assert_eq!(vm.shutdown()?, 0);
+    Ok(())
+}
+
+/// A line on the screen read by OCR (tesseract; the test SKIPs without it),
+/// as the `screen_text` step reads it. Reference matching stays the
+/// recommended way: see docs/screens.md.
+#[kennel::test(tags = ["guest", "screen", "ocr"], timeout = "120s")]
+fn a_line_on_the_screen_is_read_by_ocr(t: &mut Test) -> kennel::Result<()> {
+    let mut vm = t
+        .machine()
+        .guest_busybox()
+        .display(DisplayDevice::Std)
+        .launch()?;
+    vm.run_ok(
+        "printf '\\033[2J\\033[H' > /dev/tty1; echo 'Welcome to kennel screens' > /dev/tty1",
+    )?;
+
+    let read = vm.wait_screen_text(
+        "Welcome to kennel",
+        Some(Rect::new(0, 0, 400, 32)),
+        std::time::Duration::from_secs(30),
+    )?;
+
+    assert!(read.contains("screens"), "{read}");
+    assert_eq!(vm.shutdown()?, 0);
+    Ok(())
+}
+
 kennel::main!();

@@ -22,6 +22,10 @@ use crate::{
 /// part of every cache key.
 pub const BUILDER_VERSION: &str = concat!("kennel-guest ", env!("CARGO_PKG_VERSION"), " layout 1");
 
+/// The video mode the guest's screen driver sets (`video=`), so that a
+/// reference image is the same size on every run.
+pub const SCREEN_MODE: &str = "1024x768";
+
 /// What guest to build.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct GuestSpec {
@@ -41,6 +45,11 @@ pub struct GuestSpec {
     pub modules_root: Option<PathBuf>,
     /// Boot with `quiet` and keep the kernel's late messages off the console.
     pub quiet: bool,
+    /// The machine has a screen: the kernel's console is on it too
+    /// (`console=tty0`, in [`SCREEN_MODE`]) and init runs a shell on its
+    /// first virtual terminal. The screen's driver goes in
+    /// [`GuestSpec::modules`].
+    pub screen: bool,
     /// On x86_64, boot the ELF `vmlinux` through its PVH entry when the
     /// kernel has one (much faster under TCG than the bzImage).
     pub prefer_pvh: bool,
@@ -61,6 +70,7 @@ impl GuestSpec {
             modules: Vec::new(),
             modules_root: None,
             quiet: true,
+            screen: false,
             prefer_pvh: true,
             compression: Compression::None,
         }
@@ -206,6 +216,7 @@ impl GuestImage {
             modules: module_paths,
             agent: spec.agent.is_some(),
             quiet: spec.quiet,
+            screen_shell: spec.screen,
             ..InitScript::default()
         };
         fs.file("init", init.render().into_bytes(), 0o755)?;
@@ -217,7 +228,14 @@ impl GuestImage {
         if !initrd.is_file() {
             cache.write_atomic(&initrd_name, |out| fs.write_to(out, spec.compression))?;
         }
-        let (console, append) = console_args(spec.arch, spec.arch.default_machine(), spec.quiet)?;
+        let (console, mut append) =
+            console_args(spec.arch, spec.arch.default_machine(), spec.quiet)?;
+        if spec.screen {
+            // The last `console=` is `/dev/console`: the serial console stays it.
+            // No blinking cursor: a still screen settles at once.
+            append =
+                format!("console=tty0 {append} video={SCREEN_MODE} vt.global_cursor_default=0");
+        }
         let image = GuestImage {
             arch: spec.arch,
             kernel: boot_kernel,

@@ -9,6 +9,10 @@ pub const READY_MARKER: &str = "kennel-guest: ready";
 /// Where the guest agent lives in the initramfs.
 pub const AGENT_PATH: &str = "/sbin/kennel-agent";
 
+/// The virtual terminal of the shell on the screen (with
+/// [`InitScript::screen_shell`]).
+pub const SCREEN_VT: &str = "/dev/tty1";
+
 /// The prompt of the shell on the console.
 pub const PROMPT: &str = "kennel# ";
 
@@ -42,6 +46,10 @@ pub struct InitScript {
     pub quiet: bool,
     /// The hostname.
     pub hostname: String,
+    /// Run a shell on the screen's first virtual terminal ([`SCREEN_VT`]),
+    /// so that keys typed on the machine's keyboard reach a shell and its
+    /// output shows on the screen.
+    pub screen_shell: bool,
 }
 
 impl Default for InitScript {
@@ -51,6 +59,7 @@ impl Default for InitScript {
             agent: false,
             quiet: true,
             hostname: "kennel".to_owned(),
+            screen_shell: false,
         }
     }
 }
@@ -86,10 +95,12 @@ impl InitScript {
         if self.agent {
             s.push_str(&format!("{AGENT_PATH} &\n"));
         }
-        s.push_str(&format!(
-            "export PS1={}\ncd /root\nexec setsid cttyhack sh\n",
-            quote(PROMPT)
-        ));
+        s.push_str(&format!("export PS1={}\ncd /root\n", quote(PROMPT)));
+        if self.screen_shell {
+            // Its own session, with the terminal as controlling tty (Ctrl-C works).
+            s.push_str(&format!("setsid -c sh <{SCREEN_VT} >{SCREEN_VT} 2>&1 &\n"));
+        }
+        s.push_str("exec setsid cttyhack sh\n");
         s
     }
 }
@@ -114,6 +125,20 @@ mod tests {
         assert!(at("insmod '/m/b.ko'") < at(READY_MARKER));
         assert!(at(READY_MARKER) < at("/sbin/kennel-agent &"));
         assert!(at("/sbin/kennel-agent &") < at("exec setsid cttyhack sh"));
+    }
+
+    #[test]
+    fn a_screen_gets_a_shell_on_its_first_terminal_before_the_console_shell() {
+        let init = InitScript {
+            screen_shell: true,
+            ..InitScript::default()
+        };
+        let text = init.render();
+        let screen = text.find("setsid -c sh </dev/tty1 >/dev/tty1 2>&1 &");
+
+        assert!(screen.is_some(), "{text}");
+        assert!(screen < text.find("exec setsid cttyhack sh"));
+        assert!(!InitScript::default().render().contains("/dev/tty1"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use kennel_machine::{Accel, LogSink, MachineConfig, Transcript};
+use kennel_machine::{Accel, DisplayDevice, LogSink, MachineConfig, Transcript};
 use kennel_spec::{MachineSpec, RenderError, Value, Vars};
 use kennel_vm::{BuiltinGuest, ChannelKind, MachineDesc};
 
@@ -126,11 +126,14 @@ fn config(
     c.append = spec.append.as_ref().map(r).transpose()?;
     c.dtb = spec.dtb.as_ref().map(r).transpose()?.map(PathBuf::from);
     c.console = spec.console.unwrap_or(c.kernel.is_some());
+    // The loader checked the name against `kennel_spec::DISPLAYS`.
+    c.display = spec.display.as_deref().and_then(DisplayDevice::from_name);
     if let Some(list) = &spec.console_fail {
         c.console_fail = list.iter().map(r).collect::<Result<_, _>>()?;
     }
     c.extra_args = spec.args.iter().map(r).collect::<Result<_, _>>()?;
     c.incoming = spec.incoming.as_ref().map(r).transpose()?;
+    c.tablet = spec.tablet;
     c.qmp = spec.expect_exit.is_none();
     let prefix = format!("[{}] ", spec.name);
     if env.several {

@@ -9,11 +9,14 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use kennel_machine::{Capture, CommandError, ExitInfo, MachineError, QmpError};
+use kennel_machine::{Capture, CommandError, ExitInfo, MachineError, QmpError, RgbImage};
 use kennel_results::StartRecord;
+use kennel_spec::keys::{KeyCombo, MouseAction};
 use kennel_spec::Value;
 use kennel_vm::Workspace;
-use kennel_vm::{Artifacts, ChannelError, CommandResult, Deadlines, MachineDesc, Vm, VmError};
+use kennel_vm::{
+    Artifacts, ChannelError, CommandResult, Deadlines, InputError, MachineDesc, Vm, VmError,
+};
 
 /// Why a QMP or HMP call did not get an answer.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +78,13 @@ pub(crate) trait RunningMachine {
     /// Run a command line in the guest through its channel, by `deadline`.
     fn run(&mut self, command: &str, deadline: Instant) -> Result<CommandResult, ChannelError>;
 
+    /// Press each combination of `combos` in turn on the machine's keyboard,
+    /// by `deadline`.
+    fn send_keys(&mut self, combos: &[KeyCombo], deadline: Instant) -> Result<(), InputError>;
+
+    /// Move the pointer to a pixel and click, as `action` says, by `deadline`.
+    fn mouse(&mut self, action: &MouseAction, deadline: Instant) -> Result<(), InputError>;
+
     /// Wait for QEMU to exit by itself by `deadline`.
     fn wait_exit(&mut self, deadline: Instant) -> Result<ExitInfo, MachineError>;
 
@@ -89,6 +99,12 @@ pub(crate) trait RunningMachine {
 
     /// Write the failure artifacts into `dir`: the files written.
     fn collect_artifacts(&mut self, dir: &Path, what: Artifacts) -> Vec<PathBuf>;
+
+    /// Save the screen as PNG at `path` (QMP `screendump`).
+    fn screendump(&mut self, path: &Path, deadline: Instant) -> Result<(), MachineError>;
+
+    /// The screen's pixels now.
+    fn screen(&mut self, deadline: Instant) -> Result<RgbImage, MachineError>;
 
     /// Stop the machine at the end of the test, if it still runs.
     fn stop(&mut self);
@@ -201,6 +217,14 @@ impl RunningMachine for Vm {
         Vm::run(self, command, deadline)
     }
 
+    fn send_keys(&mut self, combos: &[KeyCombo], deadline: Instant) -> Result<(), InputError> {
+        Vm::send_keys(self, combos, deadline)
+    }
+
+    fn mouse(&mut self, action: &MouseAction, deadline: Instant) -> Result<(), InputError> {
+        Vm::mouse(self, action, deadline)
+    }
+
     fn wait_exit(&mut self, deadline: Instant) -> Result<ExitInfo, MachineError> {
         self.machine().wait_exit(deadline)
     }
@@ -219,6 +243,14 @@ impl RunningMachine for Vm {
 
     fn collect_artifacts(&mut self, dir: &Path, what: Artifacts) -> Vec<PathBuf> {
         Vm::collect_artifacts(self, dir, what)
+    }
+
+    fn screendump(&mut self, path: &Path, deadline: Instant) -> Result<(), MachineError> {
+        self.machine().screendump(path, deadline)
+    }
+
+    fn screen(&mut self, deadline: Instant) -> Result<RgbImage, MachineError> {
+        self.machine().screen(deadline)
     }
 
     fn stop(&mut self) {

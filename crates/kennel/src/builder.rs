@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use kennel_machine::{Accel, MachineConfig, Transcript};
+use kennel_machine::{Accel, DisplayDevice, MachineConfig, Transcript};
 use kennel_vm::{BuiltinGuest, ChannelKind, Deadlines, MachineDesc, Workspace};
 
 use crate::error::{ErrorKind, Result};
@@ -156,12 +156,30 @@ impl MachineBuilder {
         self
     }
 
+    /// Give the machine a video device (QEMU's display stays `none`: the
+    /// screen is read through QMP `screendump`), as `display = "std"` does.
+    /// The built-in guest then shows its console on the screen and runs a
+    /// shell on its first virtual terminal. See `docs/screens.md`.
+    pub fn display(mut self, display: DisplayDevice) -> Self {
+        self.desc.config.display = Some(display);
+        self
+    }
+
     /// Whether the built-in guest may start from a saved, booted state of the
     /// same configuration (a template) instead of booting: on by default;
     /// `.warm(false)` for a test that reads the boot itself (its console
     /// output, its timing). See `docs/warm-starts.md`.
     pub fn warm(mut self, warm: bool) -> Self {
         self.desc.cold = (!warm).then(|| "the test asked with `.warm(false)`".to_owned());
+        self
+    }
+
+    /// Give the machine an absolute pointing device, a USB tablet on an xHCI
+    /// controller of kennel's, for [`Vm::mouse_move`](crate::Vm::mouse_move)
+    /// and [`Vm::mouse_click`](crate::Vm::mouse_click), as `tablet = true`
+    /// does in a test file.
+    pub fn tablet(mut self) -> Self {
+        self.desc.config.tablet = true;
         self
     }
 

@@ -78,6 +78,19 @@ pub enum ErrorKind {
         #[source]
         source: kennel_vm::ChannelError,
     },
+    /// Keys, text or mouse input could not be sent: a key name QEMU does not
+    /// know, a character no US keyboard types, QEMU refused it or did not
+    /// take it in time.
+    #[error("{what} on `{machine}`")]
+    Input {
+        /// The machine's name.
+        machine: String,
+        /// The input (`keys ctrl-alt-f2`, `typing "root\n"`).
+        what: String,
+        /// Why.
+        #[source]
+        source: kennel_vm::InputError,
+    },
     /// A distribution's cloud image could not be resolved or fetched (one
     /// that is not cached while downloads are off skips the test instead).
     #[error("fetching the disk image of machine `{machine}`")]
@@ -87,6 +100,33 @@ pub enum ErrorKind {
         /// Why.
         #[source]
         source: kennel_vm::AssetProblem,
+    },
+    /// A screen image could not be read or written (a reference, a screendump).
+    #[error("{what}")]
+    Screen {
+        /// What was being done.
+        what: String,
+        /// Why.
+        #[source]
+        source: kennel_screen::ScreenError,
+    },
+    /// [`Vm::wait_screen`](crate::Vm::wait_screen): no reference matched in time.
+    #[error("the screen of `{machine}` did not match {} (best score {score:.3} < {threshold} with region {region} found at [{}, {}]; {kept})", reference.display(), at.0, at.1)]
+    ScreenMismatch {
+        /// The machine's name.
+        machine: String,
+        /// The reference that came closest.
+        reference: std::path::PathBuf,
+        /// Its score.
+        score: f64,
+        /// The similarity needed.
+        threshold: f64,
+        /// The region compared.
+        region: kennel_screen::Rect,
+        /// Where on the screen it was found.
+        at: (u32, u32),
+        /// The images kept in the log folder (or why not).
+        kept: String,
     },
     /// A console pattern is not a regular expression.
     #[error("bad regex {pattern:?}")]
@@ -184,7 +224,7 @@ impl Error {
                     source: kennel_vm::ChannelError::Timeout { .. },
                     ..
                 }
-        )
+        ) || matches!(self.kind(), ErrorKind::Input { source, .. } if source.is_timeout())
     }
 
     /// QEMU's refusal when this is a QMP command error, with its class and desc.

@@ -59,14 +59,19 @@
 mod builder;
 mod error;
 mod harness;
+mod input;
+mod ocr;
+mod screen;
 mod test;
 mod vm;
 
 pub use builder::MachineBuilder;
 pub use error::{Error, ErrorKind, Result};
 pub use harness::TAGS_ENV;
-pub use kennel_machine::{CommandError, Value};
+pub use kennel_machine::{CommandError, DisplayDevice, Value};
+pub use kennel_screen::{MatchSpec, Rect};
 pub use kennel_vm::{ChannelKind, CommandResult, CommandStatus};
+pub use screen::ScreenMatch;
 pub use test::{Test, DEFAULT_TIMEOUT, LOGDIR_ENV, PARAM_ENV_PREFIX};
 pub use vm::{Output, Vm};
 
@@ -99,8 +104,8 @@ pub use kennel_macros::test;
 /// What a test file needs: `use kennel::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        ChannelKind, CommandError, CommandStatus, Error, ErrorKind, MachineBuilder, Output, Result,
-        Test, Value, Vm,
+        ChannelKind, CommandError, CommandStatus, DisplayDevice, Error, ErrorKind, MachineBuilder,
+        MatchSpec, Output, Rect, Result, ScreenMatch, Test, Value, Vm,
     };
     pub use serde_json::json;
 }

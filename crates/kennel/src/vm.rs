@@ -22,16 +22,18 @@ pub type Output = CommandResult;
 /// Every call logs a line into the test's `test.log`; the QMP exchanges go to
 /// `qmp.log`, the console to `console.log`, QEMU's own output to `qemu.log`.
 pub struct Vm {
-    name: String,
-    inner: kennel_vm::Vm,
-    logs: Logs,
-    deadline: Instant,
+    pub(crate) name: String,
+    pub(crate) inner: kennel_vm::Vm,
+    pub(crate) logs: Logs,
+    pub(crate) deadline: Instant,
     /// A call failed (and whether it timed out): the failure artifacts are
     /// collected when the machine is dropped.
     failed: Option<bool>,
     /// The first failed call's error, for the pause's message.
     failure: Option<String>,
-    logdir: PathBuf,
+    pub(crate) logdir: PathBuf,
+    /// `screen` waits so far, to name their images.
+    pub(crate) screen_waits: u32,
 }
 
 /// A machine whose test failed (a call on it returned an error, or the test
@@ -89,12 +91,28 @@ impl Vm {
             failed: None,
             failure: None,
             logdir,
+            screen_waits: 0,
         }
     }
 
     /// The machine's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The machine core's machine, for the calls in other modules.
+    pub(crate) fn core(&mut self) -> &mut kennel_vm::Vm {
+        &mut self.inner
+    }
+
+    /// When the test's time runs out: every call's waits end by then.
+    pub(crate) fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// A line `[name] what` in the test's `test.log`.
+    pub(crate) fn log_line(&self, what: &str) {
+        self.logs.line(&format!("[{}] {what}", self.name));
     }
 
     /// The underlying [`kennel_machine::Machine`], for what this API does not cover.
@@ -363,7 +381,7 @@ impl Vm {
 
     /// Remember that a call failed (the machine then leaves its failure
     /// artifacts when dropped), and pass the result on.
-    fn noted<T>(&mut self, r: Result<T>) -> Result<T> {
+    pub(crate) fn noted<T>(&mut self, r: Result<T>) -> Result<T> {
         if let Err(e) = &r {
             if e.skip_reason().is_none() {
                 self.failed = Some(self.failed.unwrap_or(false) || e.is_timeout());

@@ -98,6 +98,9 @@ pub const DMESG_TXT: &str = "dmesg.txt";
 /// `screendump.png`: a failure artifact, the display of a machine that has
 /// one (`screendump-<machine>.png` for machines other than `main`).
 pub const SCREENDUMP_PNG: &str = "screendump.png";
+/// The parts of a `screen` step's mismatch, in the order the report shows
+/// them ([`TestDir::screen_image`]).
+pub const SCREEN_PARTS: [&str; 3] = ["last", "reference", "diff"];
 /// `attach.json`: how to reach each live machine of the test (its attach
 /// monitors' sockets, its console log, its gdbstub), for `kennel attach`;
 /// written when a machine starts.

@@ -141,6 +141,19 @@ impl TestDir {
         name.starts_with(ATTEMPT_PREFIX)
     }
 
+    /// `<name>.png`: the screendump a step asked for (`screendump = "after-boot"`).
+    pub fn screendump(&self, name: &str) -> PathBuf {
+        self.file(&format!("{name}.png"))
+    }
+
+    /// `screen-<label>-<part>.png`: one of the images a `screen` step that
+    /// did not match leaves, `label` naming the step (`step3`), `part` one of
+    /// [`SCREEN_PARTS`](crate::SCREEN_PARTS): the last screen, the reference
+    /// that came closest, the diff image of the two.
+    pub fn screen_image(&self, label: &str, part: &str) -> PathBuf {
+        self.file(&format!("screen-{label}-{part}.png"))
+    }
+
     /// Where the job's SSH key goes: `<job>/ssh` for a test of a job, else `ssh` in
     /// this folder (a Rust test run by `cargo test`, outside any job).
     pub fn job_key_dir(&self) -> PathBuf {

@@ -17,6 +17,15 @@ pub const ATTACH_QMP: &str = "attach-qmp.sock";
 /// The socket of the HMP monitor a person attaches to.
 pub const ATTACH_HMP: &str = "attach-hmp.sock";
 
+/// The devices of [`MachineConfig::tablet`]: an xHCI controller of kennel's
+/// and a USB tablet on it (any machine with PCI has room for them).
+pub const TABLET_ARGS: [&str; 4] = [
+    "-device",
+    "qemu-xhci,id=kennel-usb",
+    "-device",
+    "usb-tablet,bus=kennel-usb.0",
+];
+
 /// What a command line takes besides the machine's configuration: the values a
 /// launch decides (or a caller that only wants to see the command line picks).
 #[derive(Debug, Clone, Copy)]
@@ -145,7 +154,8 @@ impl MachineConfig {
     /// The command a launch of this configuration by `setup` runs, built
     /// without I/O:
     /// - `-display none`, the install's `-L` folders, and `-vga none` unless
-    ///   the arguments choose a `-vga`;
+    ///   the arguments choose a `-vga`; the [`MachineConfig::display`]
+    ///   device, if any (`-device VGA`);
     /// - with QMP, two monitors QEMU listens on for a person to attach to
     ///   ([`ATTACH_QMP`], [`ATTACH_HMP`]), then kennel's own QMP monitor;
     ///   the console on the first serial port; the extra sockets
@@ -153,6 +163,7 @@ impl MachineConfig {
     ///   `setup.socket_dir` that QEMU connects to;
     /// - `-machine`, `-accel` (the chosen one), `-smp`, `-m`, `-kernel`,
     ///   `-initrd`, `-dtb`, `-append`, `-incoming` as configured;
+    /// - the tablet's devices ([`TABLET_ARGS`]) when asked for;
     /// - the configuration's own arguments, last and as they are;
     /// - under a [`MachineConfig::wrapper`], the wrapper's words first;
     /// - the environment: the install's (`QEMU_MODULE_DIR`), then the
@@ -182,6 +193,13 @@ impl MachineConfig {
         if !self.extra_args.iter().any(|a| a == "-vga") {
             args.extend(["-vga".into(), "none".into()]);
         }
+        if let Some(display) = self.display {
+            let device = display.qemu_device(&self.target_arch());
+            args.extend(["-device".into(), device.into()]);
+        }
+        if self.has_vnc() {
+            args.extend(crate::vnc::VNC_ARGS.map(String::from));
+        }
         if self.qmp {
             args.extend(attach_monitors(setup.socket_dir));
         }
@@ -195,6 +213,9 @@ impl MachineConfig {
             args.extend(connection.front_end());
         }
         args.extend(self.machine_args(setup.accel));
+        if self.tablet {
+            args.extend(TABLET_ARGS.map(String::from));
+        }
         args.extend(self.extra_args.iter().cloned());
         let env = setup
             .install
@@ -211,6 +232,13 @@ impl MachineConfig {
             None => (setup.binary.to_path_buf(), args),
         };
         QemuCommand { program, args, env }
+    }
+
+    /// Whether the machine gets a VNC server (listening nowhere until
+    /// [`Machine::vnc_listen`](crate::Machine::vnc_listen)): with a display
+    /// and a monitor to make it listen.
+    pub(crate) fn has_vnc(&self) -> bool {
+        self.display.is_some() && self.qmp
     }
 
     /// The machine's own options: `-machine`, `-accel accel`, `-smp`, `-m`,

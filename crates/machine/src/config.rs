@@ -5,6 +5,7 @@ use kennel_qmp::Transcript;
 
 use crate::accel::{Accel, AccelChoice};
 use crate::binary::{find_qemu, QemuBinary};
+use crate::display::DisplayDevice;
 use crate::error::MachineError;
 use crate::logsink::LogSink;
 
@@ -41,12 +42,17 @@ pub struct MachineConfig {
     pub dtb: Option<PathBuf>,
     /// Capture the first serial console.
     pub console: bool,
+    /// The video device (`-device`), if any; QEMU's display stays `none`.
+    pub display: Option<DisplayDevice>,
     /// Console text that fails every wait at once.
     pub console_fail: Vec<String>,
     /// Extra arguments, passed as they are.
     pub extra_args: Vec<String>,
     /// `-incoming` value.
     pub incoming: Option<String>,
+    /// An absolute pointing device for QMP `input-send-event`: a USB tablet
+    /// on its own xHCI controller ([`TABLET_ARGS`](crate::TABLET_ARGS)).
+    pub tablet: bool,
     /// Connect a QMP monitor (off for machines expected to exit by themselves).
     pub qmp: bool,
     /// Extra character devices on sockets kennel listens on: for each id, QEMU gets
@@ -88,9 +94,11 @@ impl MachineConfig {
             append: None,
             dtb: None,
             console: false,
+            display: None,
             console_fail: vec!["Kernel panic - not syncing".into()],
             extra_args: Vec::new(),
             incoming: None,
+            tablet: false,
             qmp: true,
             sockets: Vec::new(),
             launch_timeout: Duration::from_secs(60),

@@ -82,6 +82,9 @@ pub enum MachineError {
         /// The machine's name.
         machine: String,
     },
+    /// A screendump could not be read or written.
+    #[error("cannot read the screen")]
+    Screen(#[from] kennel_screen::ScreenError),
     /// An I/O error talking to QEMU's process or sockets.
     #[error("I/O error on machine `{machine}`")]
     Io {

@@ -102,6 +102,7 @@ impl MachineConfig {
             binary,
             accel,
             sockdir,
+            vnc: self.has_vnc(),
         }
     }
 

@@ -34,6 +34,7 @@ mod binary;
 mod capture;
 mod command_line;
 mod config;
+mod display;
 mod error;
 mod exit;
 pub mod fsutil;
@@ -48,21 +49,26 @@ pub mod modules;
 pub mod private_dir;
 pub mod process;
 pub mod same_qemu;
+mod screen;
 mod sockets;
+mod vnc;
 
 pub use accel::{host_arch, probe_kvm, Accel, AccelChoice, KvmProbe};
 pub use binary::{
     debian_package, find_qemu, find_qemu_user, ArchBinary, QemuBinary, QEMU_BINARY_ENV,
 };
 pub use capture::{on_one_line, Capture, Pattern, TextMatch, WaitError};
-pub use command_line::{QemuCommand, QemuSetup, ATTACH_HMP, ATTACH_QMP};
+pub use command_line::{QemuCommand, QemuSetup, ATTACH_HMP, ATTACH_QMP, TABLET_ARGS};
 pub use config::MachineConfig;
+pub use display::DisplayDevice;
 pub use error::MachineError;
 pub use exit::ExitInfo;
 pub use install::QemuInstall;
 pub use kennel_qmp::{CommandError, Qmp, QmpError, Transcript, Value};
+pub use kennel_screen::RgbImage;
 pub use logsink::LogSink;
 pub use machine::Machine;
+pub use vnc::VNC_SOCKET;
 
 /// The version in the text of QEMU's `--version`: `QEMU emulator version
 /// 7.2.19 (Debian 1:7.2+dfsg-7+deb12u18)` is `(7, 2, 19)`; `None` without a

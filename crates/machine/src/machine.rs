@@ -38,6 +38,9 @@ pub struct Machine {
     pub(crate) accel: AccelChoice,
     /// The private socket folder, removed with the machine.
     pub(crate) sockdir: tempfile::TempDir,
+    /// It has a VNC server (a display), listening only when asked
+    /// ([`Machine::vnc_listen`]).
+    pub(crate) vnc: bool,
 }
 
 impl Machine {

@@ -57,6 +57,11 @@ pub struct AttachedMachine {
     /// The command that attaches gdb to its gdbstub (`--gdb`); absent without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gdb: Option<String>,
+    /// The UNIX socket its display's VNC server listens on, while the test is
+    /// paused on its failure (in kennel's private 0700 folder; `kennel attach
+    /// --vnc` says how to reach it); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vnc: Option<String>,
 }
 
 impl AttachRecord {
@@ -102,6 +107,7 @@ mod tests {
                 hmp: None,
                 console_log: "/j/tests/001-a/console.log".into(),
                 gdb: Some("gdb -ex 'target remote :1234'".into()),
+                vnc: None,
             }],
         };
 

@@ -325,7 +325,9 @@ fn step_refs(step: &Step) -> Names {
             names.value(matches);
         }
         StepKind::Console(check) => names.tmpl(check.template()),
-        StepKind::Send(text) => names.tmpl(text),
+        StepKind::Send(text) | StepKind::Type(text) | StepKind::ScreenText { text, .. } => {
+            names.tmpl(text)
+        }
         StepKind::Exec { command, expect } => {
             names.tmpl(command);
             names.opt(expect);
@@ -351,7 +353,13 @@ fn step_refs(step: &Step) -> Names {
         }
         StepKind::Exit(exit) => names.exit(exit),
         StepKind::Shutdown { code } => names.templ(code),
-        StepKind::Running(_) | StepKind::Launch | StepKind::Kill => {}
+        StepKind::Running(_)
+        | StepKind::Launch
+        | StepKind::Kill
+        | StepKind::Screendump(_)
+        | StepKind::Screen(_)
+        | StepKind::Keys(_)
+        | StepKind::Mouse(_) => {}
     }
     names
 }

@@ -81,6 +81,28 @@ impl Loader<'_> {
         )
     }
 
+    /// A key naming one of `names` (`channel`, `display`), checked like
+    /// [`Loader::checked_text`]: `None` when not written, or while loading the
+    /// file as written when it holds `${...}`; with the position of its value.
+    pub(crate) fn choice(
+        &self,
+        value: Option<&S<String>>,
+        key: &str,
+        names: &[&str],
+    ) -> Result<Option<(String, usize)>> {
+        let Some(value) = value else {
+            return Ok(None);
+        };
+        let at = value.span().start;
+        match self.checked_text(value, key)? {
+            Some(text) if !names.contains(&text.as_str()) => self.err(
+                at,
+                format!("unknown {key} {text:?}: expected one of {}", list(names)),
+            ),
+            text => Ok(text.map(|text| (text, at))),
+        }
+    }
+
     /// A free-text key (`tags`, `description`): rendered per case like a typed
     /// value (see [`Loader::typed`]), so `tags = ["arch:${arch}"]` filters and
     /// places each case by its own value; as written while loading the file as
@@ -381,7 +403,7 @@ pub(crate) enum Ty {
     Boolean,
     /// A duration string (`timeout`).
     Duration,
-    /// Text checked at load (`arch`, `accel`, `on`, `channel`, `sha256`).
+    /// Text checked at load (`arch`, `accel`, `on`, `channel`, `display`, `sha256`).
     Text,
 }
 

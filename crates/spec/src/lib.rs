@@ -14,10 +14,13 @@ mod duration;
 mod error;
 #[cfg(test)]
 mod fuzz;
+mod input_steps;
+pub mod keys;
 mod load;
 mod model;
 mod pattern;
 mod raw;
+mod screen;
 mod steps;
 mod syntax;
 mod tags;
@@ -35,9 +38,11 @@ pub use error::SpecError;
 pub use load::{load_file, load_str, load_test, DEFAULT_TIMEOUT, MAIN_MACHINE, MAX_CASES};
 pub use model::{
     AssetHash, AssetSource, AssetSpec, DescCheck, ExitExpect, MachineSpec, QmpExpect, Requires,
-    RequiresSpec, Step, StepKind, TestFile, TextCheck, CHANNELS, DEFAULT_CONSOLE_FAIL,
+    RequiresSpec, ScreenCheck, Step, StepKind, TestFile, TextCheck, CHANNELS, DEFAULT_CONSOLE_FAIL,
+    DISPLAYS,
 };
 pub use pattern::compile_regex;
+pub use screen::DEFAULT_SCREEN_THRESHOLD;
 pub use tags::{TagFilter, TagFilterError};
 pub use template::{
     is_var_name, render_value, value_text, value_vars, RenderError, Templ, Template, TemplateError,

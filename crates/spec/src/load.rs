@@ -10,11 +10,11 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 
 use crate::check::{check_refs, BUILTINS};
-use crate::convert::{list, to_json, Ty, EXIT_CODE};
+use crate::convert::{to_json, Ty, EXIT_CODE};
 use crate::error::{error_at_line, Source, SpecError};
 use crate::model::{
     AssetHash, AssetSource, AssetSpec, ExitExpect, MachineSpec, RequiresSpec, TestFile, TextCheck,
-    CHANNELS,
+    CHANNELS, DISPLAYS,
 };
 use crate::raw::{RawAsset, RawCloudInit, RawExit, RawFile, RawMachine, S};
 use crate::tags::apply_tag_defaults;
@@ -424,22 +424,7 @@ impl Loader<'_> {
         let at = raw.span().start;
         let line = self.line(at);
         let raw = raw.into_inner();
-        let channel = match &raw.channel {
-            Some(channel) => self
-                .checked_text(channel, "channel")?
-                .map(|text| (text, channel.span().start)),
-            None => None,
-        };
-        let channel = match channel {
-            Some((channel, at)) if !CHANNELS.contains(&channel.as_str()) => {
-                return self.err(
-                    at,
-                    format!(
-                        "unknown channel {channel:?}: expected one of {}",
-                        list(&CHANNELS)
-                    ),
-                )
-            }
+        let channel = match self.choice(raw.channel.as_ref(), "channel", &CHANNELS)? {
             Some((channel, at))
                 if channel == "ssh"
                     && raw
@@ -452,8 +437,7 @@ impl Loader<'_> {
                     "`channel = \"ssh\"` needs `cloud_init` (it makes the guest's user and key)",
                 )
             }
-            Some((channel, _)) => Some(channel),
-            None => None,
+            channel => channel.map(|(channel, _)| channel),
         };
         let launch = self.opt_boolean(raw.launch.as_ref(), "launch", true)?;
         let expect_exit = match &raw.expect_exit {
@@ -488,6 +472,11 @@ impl Loader<'_> {
                 None => None,
             },
             channel,
+            // As written while it holds `${...}`: each case checks its own value.
+            display: match self.choice(raw.display.as_ref(), "display", &DISPLAYS)? {
+                Some((display, _)) => Some(display),
+                None => raw.display.as_ref().map(|d| d.get_ref().clone()),
+            },
             console: match &raw.console {
                 Some(console) => self.boolean(console, "console")?,
                 None => None,
@@ -503,6 +492,7 @@ impl Loader<'_> {
             incoming: self.opt_tmpl(raw.incoming.as_ref())?,
             launch,
             warm: self.opt_boolean(raw.warm.as_ref(), "warm", true)?,
+            tablet: self.opt_boolean(raw.tablet.as_ref(), "tablet", false)?,
             expect_exit,
             name,
         })

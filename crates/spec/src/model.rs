@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
+use crate::keys::{KeyCombo, MouseAction};
 use crate::template::{RenderError, Templ, Template, Vars};
 use crate::version::VersionReq;
 use crate::Value;
@@ -153,6 +154,26 @@ impl Requires {
 /// How `run` steps reach the guest.
 pub const CHANNELS: [&str; 3] = ["agent", "ssh", "console"];
 
+/// A `screen` step: the references (the first that matches wins) and how
+/// they are compared. Checked at load: each reference is a PNG or PPM image
+/// holding the region; the threshold is from 0 to 1.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScreenCheck {
+    /// The reference images, relative paths resolved against the test file's folder.
+    pub references: Vec<PathBuf>,
+    /// `[x, y, width, height]` of the references compared (default: all).
+    pub region: Option<[u32; 4]>,
+    /// Rectangles ignored.
+    pub exclude: Vec<[u32; 4]>,
+    /// How far (pixels) the region may be found from its place.
+    pub margin: u32,
+    /// The similarity needed (default 0.96).
+    pub threshold: f64,
+}
+
+/// The video devices a machine may have (`display = "std"`).
+pub const DISPLAYS: [&str; 5] = ["std", "virtio", "cirrus", "ramfb", "bochs"];
+
 /// A machine: `[machine]` (named `main`) or `[machines.<name>]`.
 ///
 /// `None` means "not written": the runner applies the contract's defaults.
@@ -190,6 +211,8 @@ pub struct MachineSpec {
     pub cloud_init: Option<Value>,
     /// `agent`, `ssh` or `console`; see [`CHANNELS`].
     pub channel: Option<String>,
+    /// The video device, one of [`DISPLAYS`] (QEMU's display stays `none`).
+    pub display: Option<String>,
     /// Capture the first serial console.
     pub console: Option<bool>,
     /// Strings failing the test when seen on the console (replaces the default).
@@ -204,6 +227,9 @@ pub struct MachineSpec {
     /// `true`; `warm = false` boots it every time). The runner also boots
     /// machines whose test reads the boot.
     pub warm: bool,
+    /// An absolute pointing device (a USB tablet) for `mouse` steps
+    /// (`tablet = true`; default `false`).
+    pub tablet: bool,
     /// QEMU must exit by itself like this; no step may target the machine.
     pub expect_exit: Option<ExitExpect>,
 }
@@ -367,6 +393,25 @@ pub enum StepKind {
     },
     /// `kill = true`: SIGKILL.
     Kill,
+    /// `screendump = "<name>"`: save the screen as `<name>.png` in the test's folder.
+    Screendump(String),
+    /// `screen = "ref.png"` (or a list): wait until the screen matches a reference.
+    Screen(ScreenCheck),
+    /// `keys = ["ctrl-alt-f2", "ret"]`: each combination pressed, in order.
+    Keys(Vec<KeyCombo>),
+    /// `type = "root\n"`: the text typed on a US keyboard (checked with
+    /// [`crate::keys::text_keys`] at load when it holds no `${...}`).
+    Type(Template),
+    /// `mouse = { move = [x, y], click = "left" }`.
+    Mouse(MouseAction),
+    /// `screen_text = "Welcome"`, optional `region`: the text OCR reads on
+    /// the settled screen.
+    ScreenText {
+        /// The text that must be read.
+        text: Template,
+        /// `[x, y, width, height]` read (default: the whole screen).
+        region: Option<[u32; 4]>,
+    },
 }
 
 /// Outcome a QMP step expects.
@@ -416,6 +461,12 @@ impl StepKind {
             StepKind::Exit(_) => "exit",
             StepKind::Shutdown { .. } => "shutdown",
             StepKind::Kill => "kill",
+            StepKind::Screendump(_) => "screendump",
+            StepKind::Screen(_) => "screen",
+            StepKind::Keys(_) => "keys",
+            StepKind::Type(_) => "type",
+            StepKind::Mouse(_) => "mouse",
+            StepKind::ScreenText { .. } => "screen_text",
         }
     }
 }
@@ -438,8 +489,25 @@ impl Step {
             | StepKind::Run { command, .. } => format!("{name} {}", shorten(command.source())),
             StepKind::Event { name: event, .. } => format!("{name} {}", event.source()),
             StepKind::Console(check) => format!("{name} {}", quoted(check.template())),
-            StepKind::Send(text) => format!("{name} {}", quoted(text)),
+            StepKind::Send(text) | StepKind::Type(text) | StepKind::ScreenText { text, .. } => {
+                format!("{name} {}", quoted(text))
+            }
+            StepKind::Keys(combos) => {
+                let combos: Vec<String> = combos.iter().map(ToString::to_string).collect();
+                format!("{name} {}", shorten(&combos.join(" ")))
+            }
+            StepKind::Mouse(action) => format!("{name} {action}"),
             StepKind::Running(running) => format!("{name} = {running}"),
+            StepKind::Screendump(file) => format!("{name} {file:?}"),
+            StepKind::Screen(check) => {
+                let files: Vec<String> = check
+                    .references
+                    .iter()
+                    .filter_map(|r| r.file_name())
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .collect();
+                format!("{name} {:?}", files.join(", "))
+            }
             StepKind::Output { .. }
             | StepKind::Launch
             | StepKind::Exit(_)

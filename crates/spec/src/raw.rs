@@ -71,12 +71,14 @@ pub(crate) struct RawMachine {
     pub image: Option<S<String>>,
     pub cloud_init: Option<S<toml::Value>>,
     pub channel: Option<S<String>>,
+    pub display: Option<S<String>>,
     pub console: Option<S<toml::Value>>,
     pub console_fail: Option<S<StringsOrVar>>,
     pub args: Option<S<StringsOrVar>>,
     pub incoming: Option<S<String>>,
     pub launch: Option<S<toml::Value>>,
     pub warm: Option<S<toml::Value>>,
+    pub tablet: Option<S<toml::Value>>,
     pub expect_exit: Option<S<RawExit>>,
 }
 
@@ -151,6 +153,16 @@ pub(crate) struct RawShutdown {
     pub code: Option<S<toml::Value>>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table like { move = [100, 200], click = \"left\" }"
+)]
+pub(crate) struct RawMouse {
+    pub r#move: Option<S<Vec<S<toml::Value>>>>,
+    pub click: Option<S<String>>,
+}
+
 /// Every key a step may have; which apply depends on its kind.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a step table")]
@@ -175,6 +187,10 @@ pub(crate) struct RawStep {
     pub exit: Option<S<RawExit>>,
     pub shutdown: Option<S<RawShutdown>>,
     pub kill: Option<S<toml::Value>>,
+    pub keys: Option<S<Vec<S<String>>>>,
+    pub r#type: Option<S<String>>,
+    pub mouse: Option<S<RawMouse>>,
+    pub screen_text: Option<S<String>>,
     // qmp
     pub args: Option<S<toml::Value>>,
     pub returns: Option<S<toml::Value>>,
@@ -194,10 +210,17 @@ pub(crate) struct RawStep {
     pub stdout_contains: Option<S<String>>,
     pub stdout_regex: Option<S<String>>,
     pub stderr_contains: Option<S<String>>,
+    // screendump, screen
+    pub screendump: Option<S<String>>,
+    pub screen: Option<S<toml::Value>>,
+    pub region: Option<S<toml::Value>>,
+    pub exclude: Option<S<toml::Value>>,
+    pub margin: Option<S<toml::Value>>,
+    pub threshold: Option<S<toml::Value>>,
 }
 
 /// The keys naming a step's kind, in the order messages list them.
-pub(crate) const KIND_KEYS: [&str; 14] = [
+pub(crate) const KIND_KEYS: [&str; 20] = [
     "qmp",
     "hmp",
     "event",
@@ -212,12 +235,18 @@ pub(crate) const KIND_KEYS: [&str; 14] = [
     "exit",
     "shutdown",
     "kill",
+    "screendump",
+    "screen",
+    "keys",
+    "type",
+    "mouse",
+    "screen_text",
 ];
 
 impl RawStep {
     /// The kind-specific keys present (kinds and their options), in a fixed order.
     pub(crate) fn present_keys(&self) -> Vec<&'static str> {
-        let keys: [(&'static str, bool); 30] = [
+        let keys: [(&'static str, bool); 40] = [
             ("qmp", self.qmp.is_some()),
             ("hmp", self.hmp.is_some()),
             ("event", self.event.is_some()),
@@ -232,6 +261,10 @@ impl RawStep {
             ("exit", self.exit.is_some()),
             ("shutdown", self.shutdown.is_some()),
             ("kill", self.kill.is_some()),
+            ("keys", self.keys.is_some()),
+            ("type", self.r#type.is_some()),
+            ("mouse", self.mouse.is_some()),
+            ("screen_text", self.screen_text.is_some()),
             ("args", self.args.is_some()),
             ("returns", self.returns.is_some()),
             ("returns_exact", self.returns_exact.is_some()),
@@ -248,6 +281,12 @@ impl RawStep {
             ("stderr_contains", self.stderr_contains.is_some()),
             ("save", self.save.is_some()),
             ("poll", self.poll.is_some()),
+            ("screendump", self.screendump.is_some()),
+            ("screen", self.screen.is_some()),
+            ("region", self.region.is_some()),
+            ("exclude", self.exclude.is_some()),
+            ("margin", self.margin.is_some()),
+            ("threshold", self.threshold.is_some()),
         ];
         keys.iter()
             .filter(|(_, present)| *present)
@@ -270,6 +309,8 @@ pub(crate) fn kind_options(kind: &str) -> &'static [&'static str] {
             "stdout_regex",
             "stderr_contains",
         ],
+        "screen" => &["region", "exclude", "margin", "threshold"],
+        "screen_text" => &["region"],
         _ => &[],
     }
 }
@@ -278,7 +319,7 @@ pub(crate) fn kind_options(kind: &str) -> &'static [&'static str] {
 pub(crate) const POLL_KINDS: [&str; 5] = ["qmp", "hmp", "run", "output", "running"];
 
 /// Kinds that produce a value, so may take `save`.
-pub(crate) const SAVE_KINDS: [&str; 5] = ["qmp", "hmp", "event", "run", "console_regex"];
+pub(crate) const SAVE_KINDS: [&str; 6] = ["qmp", "hmp", "event", "run", "console_regex", "screen"];
 
 /// A list of strings, or one string standing for a whole list (`args =
 /// "${extra}"`, a variant whose values are arrays). Read item by item, so each

@@ -43,7 +43,11 @@ impl Loader<'_> {
         };
         let on = self.resolve_on(header, step.on.as_ref(), machines)?;
         let timeout = self.opt_duration(step.timeout.as_ref(), "timeout")?;
-        let kind = self.step_kind(kind, raw)?;
+        let kind = match (kind, &step.screen) {
+            ("screen", Some(refs)) => self.screen_step(step, refs, &on, header, machines)?,
+            _ => self.step_kind(kind, raw)?,
+        };
+        self.check_input_target(header, &kind, machines, &on)?;
         Ok(Step {
             line: self.line(header),
             on,
@@ -226,6 +230,13 @@ impl Loader<'_> {
             )),
             "shutdown" => self.shutdown_step(self.kind_value(raw, kind, &step.shutdown)?),
             "kill" => self.kill_step(self.kind_value(raw, kind, &step.kill)?),
+            "screendump" => self.screendump_step(self.kind_value(raw, kind, &step.screendump)?),
+            "keys" => self.keys_step(self.kind_value(raw, kind, &step.keys)?),
+            "type" => self.type_step(self.kind_value(raw, kind, &step.r#type)?),
+            "mouse" => self.mouse_step(self.kind_value(raw, kind, &step.mouse)?),
+            "screen_text" => {
+                self.screen_text_step(step, self.kind_value(raw, kind, &step.screen_text)?)
+            }
             _ => self.unhandled(raw, kind),
         }
     }

@@ -166,13 +166,8 @@ impl Vm {
             other => format!("screendump-{other}.png"),
         };
         let path = dir.join(file);
-        let args = serde_json::json!({
-            "filename": path.to_string_lossy(),
-            "format": "png",
-        });
-        let qmp = self.machine().qmp().ok()?;
-        match qmp.execute("screendump", Some(&args), deadline) {
-            Ok(_) if path.exists() => Some(path),
+        match self.machine().screendump(&path, deadline) {
+            Ok(()) if path.exists() => Some(path),
             _ => None,
         }
     }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use kennel_guest::{Arch, GuestImage, GuestSpec, KernelSource};
-use kennel_machine::MachineConfig;
+use kennel_machine::{DisplayDevice, MachineConfig};
 
 /// Name of the virtio-serial port the agent listens on.
 pub const AGENT_PORT: &str = "org.kennel.agent";
@@ -97,8 +97,14 @@ fn agent_binary() -> Option<PathBuf> {
 }
 
 /// Build (or find in the cache) the built-in guest for `arch`, with `kernel`
-/// when the test names one (a file, or a Debian `linux-image-*.deb`).
-pub fn build(arch_name: &str, kernel: Option<&Path>) -> Result<BuiltGuest, GuestProblem> {
+/// when the test names one (a file, or a Debian `linux-image-*.deb`). With a
+/// `display`, the guest's console is on the screen too and a shell runs
+/// there ([`screen_modules`] drive it).
+pub fn build(
+    arch_name: &str,
+    kernel: Option<&Path>,
+    display: Option<DisplayDevice>,
+) -> Result<BuiltGuest, GuestProblem> {
     let arch =
         Arch::from_name(arch_name).ok_or_else(|| GuestProblem::NoGuestFor(arch_name.to_owned()))?;
     let host = Arch::host() == Some(arch);
@@ -147,10 +153,29 @@ pub fn build(arch_name: &str, kernel: Option<&Path>) -> Result<BuiltGuest, Guest
         ));
         false
     };
+    if let Some(display) = display {
+        spec.screen = true;
+        spec.modules
+            .extend(screen_modules(display).iter().map(|m| m.to_string()));
+    }
     match GuestImage::build(&spec) {
         Ok(image) => Ok(BuiltGuest { image, agent, note }),
         Err(e @ kennel_guest::GuestError::NoKernel { .. }) => Err(GuestProblem::NoKernel(e)),
         Err(e) => Err(GuestProblem::Failed(e)),
+    }
+}
+
+/// The kernel modules that drive `display`'s device with a framebuffer
+/// console (the x86 guest boots through PVH, where the kernel's VGA text
+/// console has no mode to start from): DRM drivers, whose framebuffer
+/// emulation `fbcon` takes over. `ramfb` has no Linux driver: its screen
+/// stays blank under the built-in guest.
+pub fn screen_modules(display: DisplayDevice) -> &'static [&'static str] {
+    match display {
+        DisplayDevice::Std | DisplayDevice::Bochs => &["bochs"],
+        DisplayDevice::Virtio => &["virtio_pci", "virtio_gpu"],
+        DisplayDevice::Cirrus => &["cirrus"],
+        DisplayDevice::Ramfb => &[],
     }
 }
 

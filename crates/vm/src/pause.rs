@@ -1,9 +1,12 @@
 //! Reaching a live machine: `attach.json` in the test's log folder (written
 //! when a machine starts, read by `kennel attach`), and the pause on failure
-//! (`--pause-on-failure`) both front ends call.
+//! (`--pause-on-failure`) both front ends call. While a test is paused, each
+//! of its machines with a display has VNC listening on a socket in its
+//! private folder ([`kennel_machine::Machine::vnc_listen`]); it stops when
+//! the test goes on.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kennel_layout::TestDir;
 use kennel_results::{AttachRecord, AttachedMachine};
@@ -39,6 +42,7 @@ pub(crate) fn record(logdir: &Path, vm: &Vm, gdb: Option<&GdbStub>) {
         hmp,
         console_log: dir.console_log().to_string_lossy().into_owned(),
         gdb: gdb.map(GdbStub::command),
+        vnc: None,
     });
     let _ = record.write(logdir);
 }
@@ -46,10 +50,7 @@ pub(crate) fn record(logdir: &Path, vm: &Vm, gdb: Option<&GdbStub>) {
 /// How a person reaches machine `vm` of the test logging into `logdir`: its
 /// monitors, console and guest shell, with the `kennel attach` commands.
 pub fn how_to_reach(logdir: &Path, vm: &Vm) -> String {
-    let test = logdir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let test = test_folder(logdir);
     let name = vm.name();
     let m = vm.machine_ref();
     let attach = format!("kennel attach {test} --machine {name}");
@@ -100,6 +101,7 @@ pub fn pause_on_failure(logdir: &Path, reason: &str, machines: &[&Vm]) {
     }
     for vm in machines {
         text.push_str(&how_to_reach(logdir, vm));
+        text.push_str(&open_vnc(logdir, vm));
     }
     text.push_str(
         "  Press Enter in kennel's terminal (or run `kennel resume`) to let the test finish; \
@@ -121,6 +123,68 @@ pub fn pause_on_failure(logdir: &Path, reason: &str, machines: &[&Vm]) {
             None => std::thread::sleep(Duration::from_millis(200)),
         }
     }
+    for vm in machines {
+        close_vnc(logdir, vm);
+    }
+}
+
+/// How long making VNC listen or stop may take: a hung QEMU must not hold
+/// the pause or the teardown.
+const VNC_SWITCH: Duration = Duration::from_secs(3);
+
+/// Make the VNC server of `vm` (a machine with a display) listen for the
+/// pause, record its socket in `attach.json`: the line saying how to reach
+/// it, or why it cannot be; empty for a machine without a display.
+fn open_vnc(logdir: &Path, vm: &Vm) -> String {
+    let name = vm.name();
+    let attach = format!(
+        "kennel attach {} --machine {name} --vnc",
+        test_folder(logdir)
+    );
+    match vm.machine_ref().vnc_listen(Instant::now() + VNC_SWITCH) {
+        Ok(Some(socket)) => {
+            set_vnc(logdir, name, Some(socket.to_string_lossy().into_owned()));
+            format!("    VNC      {attach}      (socket {})\n", socket.display())
+        }
+        Ok(None) => String::new(),
+        Err(e) => format!(
+            "    VNC      not available: {}\n",
+            kennel_machine::error_chain(&e)
+        ),
+    }
+}
+
+/// Stop the VNC server of `vm` listening, and drop it from `attach.json`.
+fn close_vnc(logdir: &Path, vm: &Vm) {
+    if vm
+        .machine_ref()
+        .vnc_stop(Instant::now() + VNC_SWITCH)
+        .is_ok()
+    {
+        set_vnc(logdir, vm.name(), None);
+    }
+}
+
+/// Record (or clear) machine `name`'s VNC socket in `attach.json`.
+fn set_vnc(logdir: &Path, name: &str, socket: Option<String>) {
+    let Ok(Some(mut record)) = AttachRecord::read(logdir) else {
+        return;
+    };
+    let Some(machine) = record.machines.iter_mut().find(|m| m.name == name) else {
+        return;
+    };
+    if machine.vnc != socket {
+        machine.vnc = socket;
+        let _ = record.write(logdir);
+    }
+}
+
+/// The test's folder name (`001-boots`), as `kennel attach` takes it.
+fn test_folder(logdir: &Path) -> String {
+    logdir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// The controlling terminal, when this process's group is in its foreground.

@@ -104,7 +104,11 @@ pub fn prepare(desc: MachineDesc, workspace: &Workspace) -> Result<Plan, VmError
 fn build_guest(config: &MachineConfig, log: &crate::TestLog) -> Result<BuiltGuest, VmError> {
     let name = &config.name;
     let started = Instant::now();
-    match crate::guest::build(&config.target_arch(), config.kernel.as_deref()) {
+    match crate::guest::build(
+        &config.target_arch(),
+        config.kernel.as_deref(),
+        config.display,
+    ) {
         Ok(g) => {
             log.line(&format!(
                 "guest for `{name}`: {} kernel {} ({}), initramfs {}, {} in {} ms",

@@ -240,11 +240,11 @@ fn pause_on_failure_without_a_terminal_is_refused_saying_why() {
 }
 
 /// How long a paused test may take to say so, on a loaded machine.
-const PAUSE_BOUND: Duration = Duration::from_secs(120);
+pub(crate) const PAUSE_BOUND: Duration = Duration::from_secs(120);
 
 /// `kennel run --pause-on-failure` over `dir` on a pseudo-terminal (made by
 /// `script`), its keyboard piped.
-fn paused_run(dir: &Path, results: &Path, marker: &str) -> Bounded {
+pub(crate) fn paused_run(dir: &Path, results: &Path, marker: &str) -> Bounded {
     let run = format!(
         "{} run {} --pause-on-failure --results-dir {}",
         env!("CARGO_BIN_EXE_kennel"),

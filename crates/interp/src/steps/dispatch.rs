@@ -2,7 +2,7 @@
 
 use kennel_spec::{Step, StepKind, Value};
 
-use super::{console, guest, lifecycle, output, qmp, StepError};
+use super::{console, guest, input, lifecycle, ocr, output, qmp, screen, StepError};
 use crate::case::Case;
 use crate::context::StepTime;
 use crate::slots::On;
@@ -69,5 +69,14 @@ pub(super) fn step_once(
         }
         StepKind::Shutdown { code } => lifecycle::shutdown(on, code.as_ref(), &vars, time),
         StepKind::Kill => lifecycle::kill(on),
+        StepKind::Screendump(name) => screen::screendump(on, name, &case.ctx.logdir, time),
+        StepKind::Screen(check) => {
+            let label = format!("line{}", step.line);
+            screen::screen(on, check, &label, &case.ctx.logdir, time)
+        }
+        StepKind::Keys(combos) => input::keys(on, combos, time),
+        StepKind::Type(text) => input::type_text(on, text, &vars, time),
+        StepKind::Mouse(action) => input::mouse(on, action, time),
+        StepKind::ScreenText { text, region } => ocr::screen_text(on, text, *region, &vars, time),
     }
 }

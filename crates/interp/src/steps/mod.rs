@@ -1,6 +1,6 @@
 //! Each `[[step]]` kind, executed against the test's machines: one function
 //! per kind, in a module per concern (`qmp`, `console`, `guest`, `output`,
-//! `lifecycle`), reached through [`dispatch`]'s one `match`; [`attempts`]
+//! `lifecycle`, `input`), reached through [`dispatch`]'s one `match`; [`attempts`]
 //! runs a step (its deadline, `poll`, `save`).
 //!
 //! To add a step kind:
@@ -20,9 +20,12 @@ mod console;
 mod dispatch;
 mod error;
 mod guest;
+mod input;
 mod lifecycle;
+mod ocr;
 mod output;
 mod qmp;
+mod screen;
 
 #[cfg(test)]
 mod tests;

@@ -131,7 +131,7 @@ fn call_failed(m: &mut dyn RunningMachine, e: QmpCallError) -> StepError {
 }
 
 /// A QMP failure that is not a timeout: QEMU went away or spoke garbage.
-fn qmp_gone(m: &mut dyn RunningMachine, e: QmpError) -> StepError {
+pub(super) fn qmp_gone(m: &mut dyn RunningMachine, e: QmpError) -> StepError {
     // The connection usually closes a moment before the process is reaped.
     let _ = m.wait_exit(Instant::now() + Duration::from_secs(1));
     if m.is_running() {

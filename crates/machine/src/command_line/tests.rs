@@ -314,3 +314,68 @@ fn the_text_of_a_guest_machine_is_the_cmdline_file_kennel_writes() {
          -device 'virtserialport,bus=kennel-vser.0,chardev=agent,name=org.kennel.agent'"
     );
 }
+
+#[test]
+fn a_display_adds_its_device_and_keeps_qemus_display_off() {
+    let mut config = bare();
+    config.arch = Some("x86_64".into());
+    config.display = Some(crate::DisplayDevice::Std);
+
+    let command = command_of(&config, "tcg");
+
+    assert_eq!(
+        command.args,
+        words("-display none -vga none -device VGA -accel tcg")
+    );
+}
+
+#[test]
+fn a_virtio_display_is_a_vga_only_where_the_architecture_has_vga() {
+    let mut config = bare();
+    config.arch = Some("aarch64".into());
+    config.display = Some(crate::DisplayDevice::Virtio);
+
+    let command = command_of(&config, "tcg");
+
+    assert!(holds(&command.args, "-device virtio-gpu-pci"));
+}
+
+#[test]
+fn a_tablet_is_a_usb_tablet_on_kennels_own_controller_before_the_own_arguments() {
+    let mut config = bare();
+    config.tablet = true;
+    config.extra_args = words("-device virtio-rng-pci");
+
+    let command = command_of(&config, "tcg");
+
+    assert!(
+        command.args.ends_with(&words(
+            "-accel tcg -device qemu-xhci,id=kennel-usb -device usb-tablet,bus=kennel-usb.0 -device virtio-rng-pci"
+        )),
+        "{command}"
+    );
+}
+
+#[test]
+fn a_machine_has_no_tablet_unless_asked() {
+    let command = command_of(&bare(), "tcg");
+
+    assert!(
+        !holds(&command.args, "-device usb-tablet,bus=kennel-usb.0"),
+        "{command}"
+    );
+}
+
+#[test]
+fn a_display_with_a_monitor_gets_a_vnc_server_listening_nowhere() {
+    let mut config = MachineConfig::new("main");
+    config.display = Some(crate::DisplayDevice::Std);
+
+    let command = command_of(&config, "tcg");
+
+    assert!(holds(&command.args, "-device VGA -vnc none"), "{command}");
+    assert!(!holds(
+        &command_of(&MachineConfig::new("main"), "tcg").args,
+        "-vnc none"
+    ));
+}

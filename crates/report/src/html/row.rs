@@ -39,6 +39,9 @@ pub(super) struct Row {
     earlier: Vec<Link>,
     /// Other files the test left (a wrapper's output, `screendump.png`), linked.
     files: Vec<Link>,
+    /// The PNG images among them (screendumps; a `screen` step's last
+    /// screen, reference and diff side by side), shown inline.
+    images: Vec<Link>,
 }
 
 #[derive(Serialize)]
@@ -108,6 +111,7 @@ pub(super) fn row(i: usize, t: &TestResult, job_dir: &Path, budget: &mut u64) ->
     } else {
         Vec::new()
     };
+    let images = images(&files);
     Row {
         anchor: format!("t{}", i + 1),
         number: i + 1,
@@ -152,7 +156,38 @@ pub(super) fn row(i: usize, t: &TestResult, job_dir: &Path, budget: &mut u64) ->
         logs,
         earlier,
         files,
+        images,
     }
+}
+
+/// The PNG images of `files`, a `screen` step's three in the order of
+/// [`kennel_layout::SCREEN_PARTS`] (last screen, reference, diff).
+fn images(files: &[Link]) -> Vec<Link> {
+    let mut images: Vec<&Link> = files
+        .iter()
+        .filter(|f| f.name.ends_with(".png") && !f.name.contains('/'))
+        .collect();
+    let rank = |name: &str| {
+        let stem = name.trim_end_matches(".png");
+        let part = kennel_layout::SCREEN_PARTS
+            .iter()
+            .position(|p| stem.ends_with(&format!("-{p}")));
+        match part {
+            Some(i) => (
+                stem[..stem.len() - kennel_layout::SCREEN_PARTS[i].len()].to_owned(),
+                i,
+            ),
+            None => (stem.to_owned(), 0),
+        }
+    };
+    images.sort_by_key(|f| rank(&f.name));
+    images
+        .into_iter()
+        .map(|f| Link {
+            name: f.name.clone(),
+            href: f.href.clone(),
+        })
+        .collect()
 }
 
 /// Most files linked per test (a folder with more is linked whole).

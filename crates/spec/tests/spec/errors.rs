@@ -107,7 +107,8 @@ fn step_without_kind_is_refused() {
     assert_eq!(
         err,
         "tests/qmp/t.toml:2:1: step has no kind: expected one of `qmp`, `hmp`, `event`, `console`, \
-         `console_regex`, `send`, `exec`, `run`, `output`, `running`, `launch`, `exit`, `shutdown`, `kill`"
+         `console_regex`, `send`, `exec`, `run`, `output`, `running`, `launch`, `exit`, `shutdown`, `kill`, \
+         `screendump`, `screen`, `keys`, `type`, `mouse`, `screen_text`"
     );
 }
 
@@ -259,7 +260,7 @@ fn save_on_a_step_without_value_is_refused() {
     assert_eq!(
         err,
         "tests/qmp/t.toml:4:8: `save` does not apply to a `send` step \
-         (only to `qmp`, `hmp`, `event`, `run`, `console_regex`, which produce a value)"
+         (only to `qmp`, `hmp`, `event`, `run`, `console_regex`, `screen`, which produce a value)"
     );
 }
 
@@ -337,6 +338,16 @@ fn references_inside_qmp_values_are_checked() {
     assert!(
         err.to_string().contains("unknown variable `${nope}`"),
         "{err}"
+    );
+}
+
+#[test]
+fn display_must_be_known_and_the_error_lists_the_devices() {
+    let err = load_err("[machine]\nguest = \"busybox\"\ndisplay = \"vga\"\n");
+
+    assert_eq!(
+        err,
+        "tests/qmp/t.toml:3:11: unknown display \"vga\": expected one of `std`, `virtio`, `cirrus`, `ramfb`, `bochs`"
     );
 }
 

@@ -33,12 +33,14 @@ fn machine(name: &str, line: usize) -> MachineSpec {
         image: None,
         cloud_init: None,
         channel: None,
+        display: None,
         console: None,
         console_fail: None,
         args: Vec::new(),
         incoming: None,
         launch: true,
         warm: true,
+        tablet: false,
         expect_exit: None,
     }
 }
@@ -250,6 +252,7 @@ guest = "busybox"
 image = "${asset:disk}"
 cloud_init = { user_data = "#cloud-config" }
 channel = "ssh"
+display = "std"
 console = true
 console_fail = []
 args = ["-S"]
@@ -279,6 +282,7 @@ extract = "disk.img"
         image: Some(t("${asset:disk}")),
         cloud_init: Some(json!({ "user_data": "#cloud-config" })),
         channel: Some("ssh".to_owned()),
+        display: Some("std".to_owned()),
         console: Some(true),
         console_fail: Some(Vec::new()),
         args: vec![t("-S")],
@@ -291,7 +295,7 @@ extract = "disk.img"
         test.assets["disk"],
         AssetSpec {
             name: "disk".to_owned(),
-            line: 23,
+            line: 24,
             source: AssetSource::Url("https://example.com/disk.qcow2".to_owned()),
             hash: Some(AssetHash::Sha256(
                 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".to_owned()

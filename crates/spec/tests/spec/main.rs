@@ -1,9 +1,11 @@
 //! Tests of kennel-spec's public API.
 
 mod errors;
+mod input;
 mod load;
 mod malformed;
 mod matching;
+mod screen;
 mod substitution;
 mod template;
 mod typed;

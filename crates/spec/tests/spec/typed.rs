@@ -326,6 +326,16 @@ fn a_step_on_from_a_variant_naming_no_machine_is_the_literals_error() {
 }
 
 #[test]
+fn a_display_from_a_variant_is_checked_like_a_literal() {
+    let err = case_err("[variants]\nd = [\"hdmi\"]\n[machine]\ndisplay = \"${d}\"\n");
+
+    assert_eq!(
+        err,
+        "tests/qmp/t.toml:4:11: unknown display \"hdmi\": expected one of `std`, `virtio`, `cirrus`, `ramfb`, `bochs`"
+    );
+}
+
+#[test]
 fn a_channel_from_a_variant_is_checked_like_a_literal() {
     let err = case_err("[variants]\nch = [\"telnet\"]\n[machine]\nchannel = \"${ch}\"\n");
 

@@ -172,6 +172,10 @@ pub(crate) fn template_key(
     }
     line("append", config.append.as_deref().unwrap_or("-"));
     line("console", &config.console.to_string());
+    // Only when set: the keys of machines without a screen stay as they were.
+    if let Some(display) = config.display {
+        line("display", display.name());
+    }
     line("sockets", &config.sockets.join(","));
     for arg in &config.extra_args {
         line("arg", arg);
@@ -353,12 +357,15 @@ mod tests {
     fn whatever_changes_qemus_command_line_changes_the_key() {
         let dir = tempfile::tempdir().expect("tempdir");
         let c = guest_config(dir.path());
-        let changes: [(&str, Change); 9] = [
+        let changes: [(&str, Change); 10] = [
             ("machine type", |c| c.machine_type = Some("q35".into())),
             ("cpus", |c| c.cpus = Some(4)),
             ("memory", |c| c.memory = Some("1G".into())),
             ("kernel command line", |c| c.append = Some("quiet".into())),
             ("console", |c| c.console = true),
+            ("display", |c| {
+                c.display = Some(kennel_machine::DisplayDevice::Std)
+            }),
             ("extra socket", |c| c.sockets.push("serial1".into())),
             ("argument", |c| c.extra_args.push("-no-hpet".into())),
             ("device", |c| {

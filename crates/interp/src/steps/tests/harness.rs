@@ -22,18 +22,30 @@ pub(super) fn run(toml: &str, script: Script, timeout: Duration) -> Outcome {
 
 /// [`run`] with several scripted machines.
 pub(super) fn run_machines(toml: &str, scripts: Vec<(&str, Script)>, timeout: Duration) -> Outcome {
-    let file = kennel_spec::load_str(Path::new(FILE), toml)
+    let logdir = tempfile::tempdir().expect("log folder");
+    run_at(Path::new(FILE), toml, scripts, timeout, logdir.path())
+}
+
+/// [`run_machines`] with the test file at `file` (its references beside
+/// it) and the log folder `logdir`, kept for the test to read.
+pub(super) fn run_at(
+    file: &Path,
+    toml: &str,
+    scripts: Vec<(&str, Script)>,
+    timeout: Duration,
+    logdir: &Path,
+) -> Outcome {
+    let file = kennel_spec::load_str(file, toml)
         .expect("the test file loads")
         .expect("it is a test");
     let case = Arc::new(file)
         .cases(&IndexMap::new())
         .expect("cases")
         .remove(0);
-    let logdir = tempfile::tempdir().expect("log folder");
     run_case_with(
         &CaseRun {
             case: &case,
-            logdir: logdir.path(),
+            logdir,
             qemu_option: None,
             timeout,
             assets: AssetPolicy::default(),

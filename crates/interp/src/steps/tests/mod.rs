@@ -8,6 +8,7 @@ mod harness;
 mod scripted;
 
 mod deadlines;
+mod input;
 mod lifecycle;
 mod monitor_and_output;
 mod on;
@@ -15,6 +16,7 @@ mod outcomes;
 mod poll;
 mod qmp;
 mod save;
+mod screen;
 
 use std::path::Path;
 

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use kennel_machine::{Capture, CommandError, ExitInfo, MachineError, QmpError};
 use kennel_results::StartRecord;
+use kennel_spec::keys::{KeyCombo, MouseAction};
 use kennel_spec::Value;
 use kennel_vm::{
-    Artifacts, ChannelError, CommandResult, CommandStatus, Deadlines, MachineDesc, Vm, VmError,
-    Workspace,
+    Artifacts, ChannelError, CommandResult, CommandStatus, Deadlines, InputError, MachineDesc, Vm,
+    VmError, Workspace,
 };
 
 use crate::running::{MachineLauncher, QmpCallError, RunningMachine};
@@ -38,6 +39,11 @@ pub(super) struct Script {
     console: Option<HashMap<String, String>>,
     /// The machine cannot be started: the launch fails with this.
     unavailable: Option<String>,
+    /// What its screen shows, one per look (the last one stays); none: the
+    /// machine has no display and QEMU refuses a screendump.
+    screens: VecDeque<kennel_machine::RgbImage>,
+    /// QEMU refuses key presses with this error description.
+    keys_refused: Option<&'static str>,
 }
 
 impl Script {
@@ -88,6 +94,18 @@ impl Script {
     pub(super) fn with_console(mut self, answers: &[(&str, &str)]) -> Script {
         let answers = answers.iter().map(|(c, a)| (c.to_string(), a.to_string()));
         self.console = Some(answers.collect());
+        self
+    }
+
+    /// The screen shows these, one per look, the last one staying.
+    pub(super) fn screens(mut self, screens: Vec<kennel_machine::RgbImage>) -> Script {
+        self.screens = screens.into();
+        self
+    }
+
+    /// QEMU refuses every `send-key` with the error `desc`.
+    pub(super) fn refusing_keys(mut self, desc: &'static str) -> Script {
+        self.keys_refused = Some(desc);
         self
     }
 
@@ -234,6 +252,40 @@ impl RunningMachine for Scripted {
         }
     }
 
+    /// Each combination shows on the console as `[ctrl-alt-f2]` (when the
+    /// machine has one), so that a later `console` step sees what was pressed.
+    fn send_keys(&mut self, combos: &[KeyCombo], deadline: Instant) -> Result<(), InputError> {
+        if let Some(desc) = self.script.keys_refused {
+            return Err(InputError::Refused {
+                what: format!("key {}", combos[0]),
+                source: CommandError {
+                    class: "GenericError".into(),
+                    desc: desc.into(),
+                },
+            });
+        }
+        for (done, combo) in combos.iter().enumerate() {
+            if Instant::now() >= deadline {
+                return Err(InputError::Timeout {
+                    done,
+                    total: combos.len(),
+                });
+            }
+            if let Some(console) = &self.console {
+                console.push(format!("[{combo}]").as_bytes());
+            }
+        }
+        Ok(())
+    }
+
+    /// The action shows on the console as `[mouse move to 10,20, click left]`.
+    fn mouse(&mut self, action: &MouseAction, _deadline: Instant) -> Result<(), InputError> {
+        if let Some(console) = &self.console {
+            console.push(format!("[mouse {action}]").as_bytes());
+        }
+        Ok(())
+    }
+
     fn wait_exit(&mut self, deadline: Instant) -> Result<ExitInfo, MachineError> {
         let started = Instant::now();
         match self.exit {
@@ -269,6 +321,26 @@ impl RunningMachine for Scripted {
 
     fn collect_artifacts(&mut self, _dir: &Path, _what: Artifacts) -> Vec<PathBuf> {
         Vec::new()
+    }
+
+    fn screendump(&mut self, path: &Path, deadline: Instant) -> Result<(), MachineError> {
+        let pixels = RunningMachine::screen(self, deadline)?;
+        Ok(kennel_screen::write_png(&pixels, path)?)
+    }
+
+    fn screen(&mut self, _deadline: Instant) -> Result<kennel_machine::RgbImage, MachineError> {
+        let screens = &mut self.script.screens;
+        let shown = if screens.len() > 1 {
+            screens.pop_front()
+        } else {
+            screens.front().cloned()
+        };
+        shown.ok_or_else(|| {
+            MachineError::Qmp(QmpError::Command(CommandError {
+                class: "GenericError".into(),
+                desc: "There is no QemuConsole I can screendump from.".into(),
+            }))
+        })
     }
 
     fn stop(&mut self) {

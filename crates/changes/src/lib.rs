@@ -5,7 +5,7 @@
 //! [`maintainers`] reads a `MAINTAINERS` file into sections the way QEMU's
 //! `scripts/get_maintainer.pl` reads them (`F:` patterns, `X:` exclusions, `N:`
 //! regular expressions on file names, `K:` regular expressions on the patch);
-//! [`select`] picks the tests: per changed file, the tests its sections list
+//! [`select()`] picks the tests: per changed file, the tests its sections list
 //! (their `F:` entries that are test files), the tests whose `covers`
 //! patterns match it, the test file itself when it changed; and everything,
 //! saying why, for a global change (see [`select::GlobalReason`]).

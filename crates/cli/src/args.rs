@@ -305,6 +305,10 @@ pub struct ReplayArgs {
     /// QEMU binary or build directory (default: the one the job used).
     #[arg(long, value_name = "PATH")]
     pub qemu: Option<PathBuf>,
+    /// Use this QEMU binary for architecture ARCH (repeatable; default: those
+    /// the job was given).
+    #[arg(long = "qemu-arch", value_name = "ARCH=PATH", value_parser = kennel_config::parse_arch_binary)]
+    pub qemu_arch: Vec<(String, PathBuf)>,
     /// Extra attempts for failing tests.
     #[arg(long)]
     pub retries: Option<u32>,
@@ -378,6 +382,9 @@ pub struct DoctorArgs {
     /// QEMU binary or build directory to check.
     #[arg(long, value_name = "PATH")]
     pub qemu: Option<PathBuf>,
+    /// The QEMU binary for architecture ARCH (repeatable), as `kennel run` takes it.
+    #[arg(long = "qemu-arch", value_name = "ARCH=PATH", value_parser = kennel_config::parse_arch_binary)]
+    pub qemu_arch: Vec<(String, PathBuf)>,
 }
 
 /// `kennel __run-test`.

@@ -11,7 +11,7 @@ pub fn doctor(a: DoctorArgs) -> Result<Ending, CliError> {
     println!("QEMU binaries:");
     let mut host_binary = None;
     for arch in ["x86_64", "aarch64", "ppc64"] {
-        match kennel_machine::find_qemu(arch, None, a.qemu.as_deref(), &[]) {
+        match kennel_machine::find_qemu(arch, None, a.qemu.as_deref(), &a.qemu_arch) {
             Ok(b) => {
                 let info = kennel_interp::QemuInfo::of(&b.path);
                 let ver = info

@@ -34,7 +34,7 @@ pub fn replay(a: ReplayArgs) -> Result<Ending, CliError> {
         println!("kennel: nothing to replay in {}", dir.display());
         return Ok(Ending::Ok);
     }
-    let selection = selection(&wanted, &recorded);
+    let selection = selection(&wanted, &recorded, &a.qemu_arch);
     let selected = select(&selection, None)?;
     let mut selected = keep_wanted(selected, &wanted);
     println!(
@@ -68,9 +68,14 @@ pub fn replay(a: ReplayArgs) -> Result<Ending, CliError> {
     execute(selected, &run_args)
 }
 
-/// The files of the wanted tests, with the job's parameters; its cargo packages
-/// when it ran Rust tests.
-fn selection(wanted: &[&TestResult], recorded: &RunOptions) -> Selection {
+/// The files of the wanted tests, with the job's parameters and `--qemu-arch`
+/// binaries (one given to the replay wins for its architecture); its cargo
+/// packages when it ran Rust tests.
+fn selection(
+    wanted: &[&TestResult],
+    recorded: &RunOptions,
+    qemu_arch: &[(String, PathBuf)],
+) -> Selection {
     let mut files: Vec<PathBuf> = Vec::new();
     for t in wanted {
         if !files.contains(&t.file) {
@@ -90,9 +95,17 @@ fn selection(wanted: &[&TestResult], recorded: &RunOptions) -> Selection {
         shard_history: None,
         cargo: recorded.cargo,
         packages: recorded.packages.clone(),
-        qemu_arch: Vec::new(),
+        qemu_arch: qemu_arch_of(recorded, qemu_arch),
         changed: None,
     }
+}
+
+/// The job's `--qemu-arch` binaries, with those given to the replay in place of
+/// the job's for their architecture.
+fn qemu_arch_of(recorded: &RunOptions, given: &[(String, PathBuf)]) -> Vec<(String, PathBuf)> {
+    let mut binaries = recorded.qemu_arch.clone();
+    binaries.extend(given.iter().cloned());
+    binaries.into_iter().collect()
 }
 
 /// Keep the tests the job had (by name); an executable stays when any of its

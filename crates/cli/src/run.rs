@@ -62,6 +62,7 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
         tags: a.selection.tags.clone(),
         shard: a.selection.shard.clone(),
         qemu: a.qemu.clone(),
+        qemu_arch: a.selection.qemu_arch.iter().cloned().collect(),
         timeout_factor: a.timeout_factor,
         cargo: a.selection.cargo,
         packages: a.selection.packages.clone(),

@@ -228,6 +228,31 @@ fn doctor_names_the_fix_for_a_qemu_that_is_not_there() {
 }
 
 #[test]
+fn doctor_takes_a_qemu_for_an_architecture_as_run_does() {
+    let aarch64 = PathBuf::from("/usr/bin/qemu-system-aarch64");
+    if !aarch64.is_file() {
+        return kennel_testkit::missing(
+            "/usr/bin/qemu-system-aarch64 (apt-get install qemu-system-arm)",
+        );
+    }
+    let empty = tempfile::tempdir().expect("empty PATH dir");
+    let given = format!("aarch64={}", aarch64.display());
+
+    let out = kennel(
+        &["doctor", "--qemu-arch", &given],
+        &[("PATH", path_str(empty.path()))],
+    );
+
+    let stdout = text(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("aarch64"))
+        .unwrap_or_else(|| panic!("no aarch64 line:\n{stdout}"));
+    assert!(line.contains("/usr/bin/qemu-system-aarch64"), "{stdout}");
+    assert!(!line.contains("missing"), "{stdout}");
+}
+
+#[test]
 fn doctor_lists_a_qemu_binary_for_each_architecture() {
     let out = kennel(&["doctor"], &[]);
 

@@ -255,9 +255,13 @@ fn replay_of_a_job_whose_runner_died_runs_its_tests_again() {
     .expect("start kennel");
     let job: PathBuf = results.path().join("latest");
     let journal = job.join("journal.jsonl");
+    // Started in the journal and past its first run's mark: a runner killed
+    // sooner (a loaded machine) would leave a test that hangs again on replay.
+    let ran = tests.path().join("b-hangs-once.sh.ran");
     wait_for("the second test to start", || {
         std::fs::read_to_string(&journal)
             .is_ok_and(|j| j.contains(r#"{"kind":"started","index":1}"#))
+            && ran.exists()
     });
     runner.kill().expect("SIGKILL the runner");
     runner.wait().expect("reap the runner");

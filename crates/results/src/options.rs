@@ -24,6 +24,9 @@ pub struct RunOptions {
     pub shard: Option<String>,
     /// `--qemu`: the QEMU binary or build folder given (`null`: the default).
     pub qemu: Option<PathBuf>,
+    /// `--qemu-arch ARCH=PATH`: the QEMU binary given for an architecture, by
+    /// architecture (empty: none given).
+    pub qemu_arch: IndexMap<String, PathBuf>,
     /// `--timeout-factor` (1 by default).
     pub timeout_factor: f64,
     /// `--cargo`: Rust tests of cargo packages ran too.
@@ -40,6 +43,7 @@ impl Default for RunOptions {
             tags: Vec::new(),
             shard: None,
             qemu: None,
+            qemu_arch: IndexMap::new(),
             timeout_factor: 1.0,
             cargo: false,
             packages: Vec::new(),

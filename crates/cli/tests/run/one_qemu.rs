@@ -115,6 +115,32 @@ fn another_qemu_on_path_serves_no_architecture_and_qemu_arch_takes_it_on_purpose
         "{}\n{}",
         on_purpose.stdout, on_purpose.stderr
     );
+    let replayed = replay(&on_purpose, &path);
+    assert!(
+        replayed.contains("PASS") && replayed.contains("ppc machine"),
+        "the replay takes the job's --qemu-arch binary:\n{replayed}"
+    );
+}
+
+/// `kennel replay` of `job`'s latest job, with `PATH`: its terminal output.
+fn replay(job: &Run, path: &str) -> String {
+    let out = kennel_testkit::Bounded::start(
+        Command::new(env!("CARGO_BIN_EXE_kennel"))
+            .arg("replay")
+            .arg(job.job_dir())
+            .arg("--results-dir")
+            .arg(job.results_dir.path())
+            .current_dir(workspace())
+            .env("PATH", path)
+            .env_remove("KENNEL_RESULTS_DIR")
+            .stdin(std::process::Stdio::null()),
+    )
+    .wait(kennel_testkit::RUN_BOUND);
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 #[test]

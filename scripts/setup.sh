@@ -114,6 +114,19 @@ elif require_all && ! { [ -s build/guest/aarch64/vmlinuz ] && [ -s build/guest/p
 else
   say "as root, scripts/fetch-foreign-guests.sh fetches the aarch64/ppc64 guest pieces"
 fi
+# QEMU 10.0.2 beside the system's 7.2 (unpacked into build/qemu-10, never
+# installed), its source's tests/functional and a venv with pycotap: kennel's own
+# tests of one QEMU per run, of a QEMU tree and of ppc64 warm starts use them, as
+# `make test-qemu10` does. No root needed.
+for script in fetch-qemu10.sh fetch-qemu10-source.sh qemu-functional-venv.sh; do
+  if ! bash "scripts/$script"; then
+    if require_all; then
+      say "error: scripts/$script failed (see above), and KENNEL_REQUIRE_ALL is set"
+      exit 1
+    fi
+    say "scripts/$script failed; the tests that need QEMU 10 will SKIP"
+  fi
+done
 # A small Debian 12 cloud image (cloud-init, sshd), laid out as a mirror of
 # the distribution's image site, for the cloud-init tests; built once.
 if [ "$(id -u)" = 0 ]; then

@@ -112,7 +112,10 @@ impl fmt::Display for Arch {
 /// The command line names the console, asks for `quiet` unless `quiet` is
 /// false (then the kernel's messages show), makes a panic end the machine at
 /// once (`panic=-1`; QEMU runs with `-no-reboot`), and runs `/init` from the
-/// initramfs (`rdinit=/init`). `machine` may be versioned (`pc-q35-7.2`).
+/// initramfs (`rdinit=/init`). On x86_64 it also skips the kernel's check that
+/// the IO-APIC's timer ticks in time (`no_timer_check`): a TCG guest on a busy
+/// host can miss it and panic with "IO-APIC + timer doesn't work", which is the
+/// host's load, not the guest's fault. `machine` may be versioned (`pc-q35-7.2`).
 ///
 /// | arch | machine | console |
 /// |---|---|---|
@@ -150,6 +153,9 @@ pub fn console_args(
     if quiet {
         append.push_str(" quiet");
     }
+    if arch == Arch::X86_64 {
+        append.push_str(" no_timer_check");
+    }
     append.push_str(" panic=-1 rdinit=/init");
     Ok((console, append))
 }
@@ -175,7 +181,7 @@ mod tests {
     #[test]
     fn not_quiet_leaves_quiet_out() {
         let (_, append) = console_args(Arch::X86_64, "q35", false).expect("a known machine");
-        assert_eq!(append, "console=ttyS0 panic=-1 rdinit=/init");
+        assert_eq!(append, "console=ttyS0 no_timer_check panic=-1 rdinit=/init");
     }
 
     #[test]

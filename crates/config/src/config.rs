@@ -99,6 +99,9 @@ pub struct Config {
     /// the most bytes saved machine states may take in the cache
     /// (kennel-vm's default when `None`).
     pub warm_cache_size: Option<u64>,
+    /// `$KENNEL_WARM_STREAM`: warm starts restore a template's memory through
+    /// the migration stream rather than mapping its memory file copy-on-write.
+    pub warm_stream: bool,
     /// How machines are started and what is kept for debugging (`--wrapper`,
     /// `--gdb`, `--no-artifacts`).
     pub debug: Debug,
@@ -199,6 +202,7 @@ impl Config {
             tags: text(env::TAGS, &var)?,
             cold: flag_from(env::COLD, &var)?,
             warm_cache_size: size_from(env::WARM_CACHE_SIZE, &var)?,
+            warm_stream: flag_from(env::WARM_STREAM, &var)?,
             qemu_arch: arch_binaries_from(&var)?,
             debug: Debug {
                 wrapper: text(env::WRAPPER, &var)?,

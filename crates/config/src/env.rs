@@ -60,6 +60,10 @@ pub const COLD: &str = "KENNEL_COLD";
 /// in the cache (`2G`, `500M`, or bytes; default 2 GiB), least recently used
 /// evicted first.
 pub const WARM_CACHE_SIZE: &str = "KENNEL_WARM_CACHE_SIZE";
+/// `KENNEL_WARM_STREAM`: a boolean; warm starts keep a template's memory in
+/// its saved state and restore it through the migration stream, instead of
+/// mapping the template's memory file copy-on-write.
+pub const WARM_STREAM: &str = "KENNEL_WARM_STREAM";
 /// `KENNEL_LIST_TESTS`: set (to `json`) by `kennel run --cargo` when it asks a
 /// test binary for its tests with `--list`: the kennel harness then lists each
 /// test as a JSON line with its tags and timeout; other harnesses ignore it.
@@ -70,7 +74,7 @@ pub const PARAM_PREFIX: &str = "KENNEL_PARAM_";
 
 /// Every variable [`Config`](crate::Config) reads, in the order of
 /// `docs/configuration.md`.
-pub const ALL: [&str; 18] = [
+pub const ALL: [&str; 19] = [
     CACHE_DIR,
     NO_DOWNLOAD,
     REQUIRE_ASSETS,
@@ -89,6 +93,7 @@ pub const ALL: [&str; 18] = [
     PAUSE_ON_FAILURE,
     COLD,
     WARM_CACHE_SIZE,
+    WARM_STREAM,
 ];
 
 /// The meaning of a boolean variable's value, the same for every one of them:

@@ -163,7 +163,12 @@ impl Vm {
     }
 
     /// How long the phases of the start took (`boot_to_phone_home`,
-    /// `phone_home_to_ssh` for a cloud-init guest); empty for other machines.
+    /// `phone_home_to_ssh` for a cloud-init guest; for a warm start
+    /// `warm_template` (finding or building it), `warm_launch` (QEMU started,
+    /// QMP connected), `warm_load` (the state loaded, `cont`),
+    /// `warm_channel` (the agent or shell taken over; `restore_to_ssh` for a
+    /// cloud guest, from the launch), `warm_refresh` (clock and random
+    /// bytes)); empty for other machines.
     pub fn phases(&self) -> &[(&'static str, Duration)] {
         &self.phases
     }

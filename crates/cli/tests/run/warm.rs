@@ -19,6 +19,44 @@ fn in_cache(cache: &tempfile::TempDir) -> [(&'static str, &str); 1] {
     [("KENNEL_CACHE_DIR", path_str(cache.path()))]
 }
 
+/// Issue 26: a template keeps its memory in a file restores map
+/// copy-on-write; where that cannot work (a QEMU without `x-ignore-shared`),
+/// its memory stays in the state and restores load it through the stream, as
+/// `KENNEL_WARM_STREAM` forces. Both ways the tests start warm, each way from
+/// a template of its own, and test.log says which way and why.
+#[test]
+fn a_template_keeps_its_memory_in_a_file_unless_warm_stream_keeps_it_in_the_state() {
+    let cache = kennel_testkit::private_cache();
+    let dir = test_dir(&[("a.toml", &writes_mark("a"))]);
+    let mapped = kennel(&[path_str(dir.path())], &in_cache(&cache));
+    let stream_env = [
+        ("KENNEL_CACHE_DIR", path_str(cache.path())),
+        ("KENNEL_WARM_STREAM", "1"),
+    ];
+    let streamed = kennel(&[path_str(dir.path())], &stream_env);
+    let streamed_again = kennel(&[path_str(dir.path())], &stream_env);
+
+    for run in [&mapped, &streamed, &streamed_again] {
+        assert_eq!(run.statuses(), ["PASS"], "{}", run.stdout);
+        assert_eq!(run.test("a")["start"], "warm", "{}", test_log(run, "a"));
+    }
+    let mapped_template = mapped.test("a")["template"].clone();
+    let stream_template = streamed.test("a")["template"].clone();
+    assert_ne!(mapped_template, stream_template);
+    assert_eq!(streamed_again.test("a")["template"], stream_template);
+    let warm = cache.path().join("warm");
+    let folder = |t: &serde_json::Value| warm.join(t.as_str().expect("template id"));
+    assert!(folder(&mapped_template).join("ram").is_file());
+    assert!(!folder(&stream_template).join("ram").exists());
+    let log = test_log(&mapped, "a");
+    assert!(log.contains("memory mapped copy-on-write from"), "{log}");
+    for run in [&streamed, &streamed_again] {
+        let log = test_log(run, "a");
+        let line = "memory loaded through the migration stream: KENNEL_WARM_STREAM is set";
+        assert!(log.contains(line), "no `{line}` in test.log:\n{log}");
+    }
+}
+
 fn template_builds(run: &Run) -> usize {
     let tests = run.job_dir().join("tests");
     std::fs::read_dir(tests)

@@ -13,8 +13,9 @@ use sha2::{Digest as _, Sha256};
 
 use super::template::Recipe;
 
-/// Bumped when the template format (or what a state holds) changes.
-const FORMAT: u32 = 3;
+/// Bumped when the template format (or what a state holds) changes: 4 keeps
+/// the memory in a file beside the state (older templates are not read).
+const FORMAT: u32 = 4;
 
 /// How many hex digits of the hash name a template.
 const ID_DIGITS: usize = 16;
@@ -124,7 +125,8 @@ fn ppc64_decrementer_lost(accel: &str, version: &str) -> Option<String> {
 /// The key of a machine launched with `config` by the QEMU at `binary`
 /// (resolved) with the accelerator `accel` (chosen), holding the guest of
 /// `recipe`: the binary's path, identity and version, machine type, CPU,
-/// memory, accelerator, the kernel, initrd and device tree by content, the
+/// memory (and whether a template keeps it in a file, [`super::ram::plan`]),
+/// accelerator, the kernel, initrd and device tree by content, the
 /// kernel command line, every other argument and device, and for a cloud
 /// guest its image (path and file stamp: size, times, inode), host name and
 /// user-data.
@@ -160,6 +162,7 @@ pub(crate) fn template_key(
     );
     line("cpus", &config.cpus.map_or("-".into(), |c| c.to_string()));
     line("memory", config.memory.as_deref().unwrap_or("-"));
+    line("ram", super::ram::plan(config).key_value());
     for (name, file) in [
         ("kernel", &config.kernel),
         ("initrd", &config.initrd),

@@ -173,6 +173,10 @@ pub enum WarmError {
     /// The template of a cloud recipe is not reached over SSH.
     #[error("the template's guest is not reached over SSH")]
     NotSsh,
+    /// A template keeping its memory in a file, for a machine whose memory
+    /// cannot be (the key rules this out).
+    #[error("the template's memory is in a file, but {0}")]
+    RamPlan(String),
     /// The restored cloud guest could not be reached.
     #[error(transparent)]
     Reconnect(Box<VmError>),

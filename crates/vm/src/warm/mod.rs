@@ -5,6 +5,7 @@
 mod cloud;
 mod key;
 mod miss;
+mod ram;
 mod restore;
 mod store;
 mod template;

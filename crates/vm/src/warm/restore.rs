@@ -1,12 +1,16 @@
-//! Starting a machine from its template: the same QEMU command line plus
-//! `-incoming "exec:cat STATE"`, `cont` once the state is loaded, the
+//! Starting a machine from its template: the same QEMU command line, its
+//! memory mapped copy-on-write from the template's memory file and
+//! `-incoming defer` (then `x-ignore-shared` and `migrate-incoming` of the
+//! state; see [`super::ram`]), or, for a template keeping its memory in its
+//! state, `-incoming "exec:cat STATE"`; `cont` once the state is loaded, the
 //! guest's channel taken over and its identity refreshed.
 
 use std::time::Instant;
 
 use kennel_machine::MachineConfig;
 
-use super::template::{find_or_build, resume, Miss, Recipe, WarmError};
+use super::ram::{self, Plan, Ram};
+use super::template::{find_or_build, resume, Miss, Recipe, Template, WarmError};
 use crate::cloud::JobKey;
 use crate::desc::{Deadlines, Workspace};
 use crate::vm::Vm;
@@ -74,25 +78,37 @@ pub(crate) fn start(
             &workspace.scratch.join(format!("{name}-disk.qcow2")),
         )?,
     };
-    c.incoming = Some(format!(
+    let state_uri = format!(
         "exec:cat {}",
         shell_quote(&template.state().to_string_lossy())
-    ));
+    );
+    let note = map_memory(&mut c, config, &template, &state_uri)?;
+    log.line(&format!("machine `{name}`: {note}"));
     c.launch_timeout = c
         .launch_timeout
         .min(deadlines.until.saturating_duration_since(Instant::now()));
+    let found = finding.elapsed();
     let launched_at = Instant::now();
     let machine = crate::start::launch_and_record(
         &c,
         workspace,
         &format!(" from template {id}"),
-        &format!(
-            "# warm start from template {id}: the state loads paused; `cont` on a monitor \
-             (add -monitor stdio) lets it run\n"
-        ),
+        &match template.ram {
+            Ram::File => format!(
+                "# warm start from template {id}: add -monitor stdio, then on the monitor \
+                 `migrate_set_capability x-ignore-shared on`, `migrate_incoming {state_uri}` \
+                 and `cont`\n"
+            ),
+            Ram::Stream => format!(
+                "# warm start from template {id}: the state loads paused; `cont` on a monitor \
+                 (add -monitor stdio) lets it run\n"
+            ),
+        },
     )
     .map_err(|e| WarmError::Launch(Box::new(e)))?;
     let mut vm = Vm::new(name.clone(), machine, log.clone());
+    vm.add_phase("warm_template", found);
+    vm.add_phase("warm_launch", launched_at.elapsed());
     vm.set_start(Start::Warm {
         template: id.clone(),
     });
@@ -102,16 +118,24 @@ pub(crate) fn start(
         .machine()
         .qmp()
         .map_err(|e| WarmError::Qmp(Box::new(e)))?;
-    resume(qmp, up_by)?;
+    let loading = Instant::now();
+    load(qmp, template.ram, &state_uri, up_by)?;
+    vm.add_phase("warm_load", loading.elapsed());
+    let reaching = Instant::now();
     match (recipe, job_key) {
-        (Recipe::Builtin { .. }, _) => vm.reconnect(&template.ready, up_by)?,
+        (Recipe::Builtin { .. }, _) => {
+            vm.reconnect(&template.ready, up_by)?;
+            vm.add_phase("warm_channel", reaching.elapsed());
+        }
         (Recipe::Cloud(_), Some(key)) => {
             super::cloud::reconnect(&mut vm, &template, key, up_by, &workspace.cmdline)?;
             vm.add_phase("restore_to_ssh", launched_at.elapsed());
         }
         (Recipe::Cloud(_), None) => return Err(WarmError::NoJobKey.into()),
     }
+    let refreshing = Instant::now();
     let refreshed = vm.refresh_identity(up_by)?;
+    vm.add_phase("warm_refresh", refreshing.elapsed());
     if console_asked {
         vm.set_channel(crate::channel::Channel::Console { commands: 0 });
     }
@@ -125,4 +149,58 @@ pub(crate) fn start(
         boot_log.display()
     ));
     Ok(vm)
+}
+
+/// Load the template's state into the restored QEMU behind `qmp` and let it
+/// run: for a memory file, `x-ignore-shared` on and `migrate-incoming` first
+/// and the capability off again after (a later `migrate` of the test's own
+/// sends the memory, as after a boot).
+fn load(
+    qmp: &kennel_machine::Qmp,
+    memory: Ram,
+    state_uri: &str,
+    deadline: Instant,
+) -> Result<(), WarmError> {
+    if memory == Ram::File {
+        ram::incoming(qmp, state_uri, deadline)?;
+    }
+    resume(qmp, deadline)?;
+    if memory == Ram::File {
+        ram::ignore_shared(qmp, false, deadline)?;
+    }
+    Ok(())
+}
+
+/// Wire the template's memory into the restore's `c` (`config` before its
+/// cloud pieces): its memory file mapped private and `-incoming defer`, or
+/// the state at `state_uri` through the stream. What it did, for the log.
+fn map_memory(
+    c: &mut kennel_machine::MachineConfig,
+    config: &MachineConfig,
+    template: &Template,
+    state_uri: &str,
+) -> Result<String, WarmError> {
+    match (template.ram, ram::plan(config)) {
+        (Ram::File, Plan::File { bytes, id }) => {
+            let file = template.ram_file();
+            c.extra_args
+                .extend(ram::backend_args(&file, bytes, id, false));
+            c.incoming = Some("defer".into());
+            Ok(format!(
+                "memory mapped copy-on-write from {} (the file is never written)",
+                file.display()
+            ))
+        }
+        (Ram::File, Plan::Stream(why)) => Err(WarmError::RamPlan(why)),
+        (Ram::Stream, _) => {
+            c.incoming = Some(state_uri.to_owned());
+            Ok(format!(
+                "memory loaded through the migration stream: {}",
+                template
+                    .stream_why
+                    .as_deref()
+                    .unwrap_or("the template keeps it in its state")
+            ))
+        }
+    }
 }

@@ -1,5 +1,5 @@
 //! Where saved machine states live: `<kennel cache>/warm/<id>/` (the state,
-//! its key, the template's boot logs), one `<id>.lock` each (the asset cache's
+//! the memory file, its key, the template's boot logs), one `<id>.lock` each (the asset cache's
 //! `flock` locks: one process builds a template while the others wait), kept
 //! within a size bound by least-recently-used eviction.
 
@@ -22,6 +22,8 @@ const LOCK_POLL: Duration = Duration::from_millis(50);
 
 /// The state file of a template folder.
 pub(crate) const STATE: &str = "state";
+/// The template's memory, mapped copy-on-write by restores (sparse).
+pub(crate) const RAM: &str = "ram";
 /// What the template is (key text, agent, how it booted), JSON.
 pub(crate) const META: &str = "template.json";
 /// The template's boot console.
@@ -43,7 +45,8 @@ pub struct TemplateEntry {
     pub id: String,
     /// Its folder.
     pub dir: PathBuf,
-    /// Bytes on disk (state and logs).
+    /// Bytes on disk (state, memory file and logs), as allocated: a sparse
+    /// memory file counts the pages it holds.
     pub size: u64,
     /// When a test last started from it (or when it was built).
     pub last_used: SystemTime,
@@ -145,7 +148,7 @@ impl WarmCache {
             }
             let size = fs::read_dir(&dir)?
                 .filter_map(|f| f.ok()?.metadata().ok())
-                .map(|m| m.len())
+                .map(|m| allocated(&m))
                 .sum();
             entries.push(TemplateEntry {
                 id,
@@ -189,6 +192,14 @@ impl WarmCache {
     }
 }
 
+/// The bytes a file takes on disk: its allocated blocks (a sparse memory
+/// file holds only the pages its guest touched), at most its length (a small
+/// file does not count its whole last block).
+fn allocated(meta: &fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt as _;
+    meta.len().min(meta.blocks().saturating_mul(512))
+}
+
 /// The configured bound on the cache's size, in bytes: `KENNEL_WARM_CACHE_SIZE`,
 /// else `warm_cache_size` in `kennel.toml` (both read by
 /// [`kennel_config::Config`]), else [`DEFAULT_WARM_CACHE_SIZE`].
@@ -224,6 +235,19 @@ mod tests {
         let removed: Vec<&str> = report.removed.iter().map(|e| e.id.as_str()).collect();
         assert_eq!(removed, ["old"]);
         assert_eq!(cache.list().expect("list")[0].id, "new");
+    }
+
+    #[test]
+    fn a_sparse_memory_file_counts_the_blocks_it_holds() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let cache = WarmCache::new(root.path());
+        template(&cache, "t", 100, Duration::from_secs(3600));
+        let ram = fs::File::create(cache.template_dir("t").join(RAM)).expect("ram");
+        ram.set_len(1 << 30).expect("sparse GiB");
+
+        let size = cache.list().expect("list")[0].size;
+
+        assert!(size < 1 << 20, "a sparse GiB counted as {size} bytes");
     }
 
     #[test]

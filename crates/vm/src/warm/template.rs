@@ -9,7 +9,8 @@ use kennel_machine::{LogSink, MachineConfig, Qmp, Value};
 use serde::{Deserialize, Serialize};
 
 use super::key::{template_key, TemplateKey};
-use super::store::{WarmCache, BOOT_CONSOLE, BOOT_QEMU, META, STATE};
+use super::ram::{self, Plan, Ram};
+use super::store::{WarmCache, BOOT_CONSOLE, BOOT_QEMU, META, RAM, STATE};
 use crate::cloud::CloudSource;
 use crate::log::TestLog;
 use crate::vm::Vm;
@@ -68,6 +69,10 @@ pub(crate) struct Template {
     pub dir: PathBuf,
     /// How its guest is reached.
     pub ready: Ready,
+    /// Where its memory is.
+    pub ram: Ram,
+    /// Why its memory is in the stream, when it is.
+    pub stream_why: Option<String>,
     /// This process built it just now (else it was in the cache).
     pub built: bool,
 }
@@ -76,6 +81,11 @@ impl Template {
     /// The saved state.
     pub fn state(&self) -> PathBuf {
         self.dir.join(STATE)
+    }
+
+    /// The memory file (with [`Ram::File`]).
+    pub fn ram_file(&self) -> PathBuf {
+        self.dir.join(RAM)
     }
 
     /// The console of the template's boot.
@@ -125,8 +135,8 @@ pub(crate) fn find_or_build(
         source,
     })?;
     let built = build(config, recipe, &key, &building, deadline);
-    let ready = match built {
-        Ok(ready) => ready,
+    let saved = match built {
+        Ok(saved) => saved,
         Err(miss) => {
             if let Miss::Boot(_) = miss {
                 let _ = std::fs::copy(building.join(BOOT_CONSOLE), failed_boot_log);
@@ -145,7 +155,9 @@ pub(crate) fn find_or_build(
     Ok(Template {
         key,
         dir,
-        ready,
+        ready: saved.ready,
+        ram: saved.ram,
+        stream_why: saved.stream_why,
         built: true,
     })
 }
@@ -154,39 +166,67 @@ pub(crate) fn find_or_build(
 /// `recipe`, marked used; `None` when there is none.
 fn cached(cache: &WarmCache, key: &TemplateKey, recipe: &Recipe<'_>) -> Option<Template> {
     let dir = cache.template_dir(&key.id);
-    let ready = read_meta(&dir, recipe)?;
+    let saved = read_meta(&dir, recipe)?;
     cache.touch(&key.id);
     Some(Template {
         key: key.clone(),
         dir,
-        ready,
+        ready: saved.ready,
+        ram: saved.ram,
+        stream_why: saved.stream_why,
         built: false,
     })
 }
 
-/// How the guest of a complete template in `dir` is reached, when the
-/// template holds the guest of `recipe`; `None` when there is no usable one.
-fn read_meta(dir: &Path, recipe: &Recipe<'_>) -> Option<Ready> {
+/// What a saved template is: how its guest is reached, where its memory is.
+struct Saved {
+    ready: Ready,
+    ram: Ram,
+    stream_why: Option<String>,
+}
+
+/// What the complete template in `dir` is, when it holds the guest of
+/// `recipe`; `None` when there is no usable one (a template whose memory file
+/// is gone included).
+fn read_meta(dir: &Path, recipe: &Recipe<'_>) -> Option<Saved> {
     if !dir.join(STATE).is_file() {
         return None;
     }
     let text = std::fs::read_to_string(dir.join(META)).ok()?;
     let meta: Value = serde_json::from_str(&text).ok()?;
     let ready: Ready = serde_json::from_value(meta.get("ready")?.clone()).ok()?;
-    recipe.fits(&ready).then_some(ready)
+    let ram: Ram = serde_json::from_value(meta.get("ram")?.clone()).ok()?;
+    if ram == Ram::File && !dir.join(RAM).is_file() {
+        return None;
+    }
+    let stream_why = meta
+        .get("stream_why")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    recipe.fits(&ready).then_some(Saved {
+        ready,
+        ram,
+        stream_why,
+    })
 }
 
-/// Boot the machine in `dir`, wait until its guest is ready, stop it and save
-/// its state there with what it is.
+/// Boot the machine in `dir` (its memory in the file `RAM` there when it
+/// can be), wait until its guest is ready, stop it and save its state there
+/// with what it is.
 fn build(
     config: &MachineConfig,
     recipe: &Recipe<'_>,
     key: &TemplateKey,
     dir: &Path,
     deadline: Instant,
-) -> Result<Ready, Miss> {
+) -> Result<Saved, Miss> {
     let started = Instant::now();
     let mut c = config.clone();
+    let plan = ram::plan(config);
+    if let Plan::File { bytes, id } = &plan {
+        c.extra_args
+            .extend(ram::backend_args(&dir.join(RAM), *bytes, id, true));
+    }
     c.console_log = file_sink(&dir.join(BOOT_CONSOLE))?;
     c.qemu_log = file_sink(&dir.join(BOOT_QEMU))?;
     c.transcript = kennel_machine::Transcript::discard();
@@ -225,13 +265,29 @@ fn build(
         .machine()
         .qmp()
         .map_err(|e| WarmError::Qmp(Box::new(e)))?;
-    save(qmp, &state, deadline)?;
+    let (ram, stream_why) = match plan {
+        Plan::File { .. } if ram::can_ignore_shared(qmp, deadline)? => (Ram::File, None),
+        Plan::File { .. } => (
+            Ram::Stream,
+            Some("this QEMU has no `x-ignore-shared` migration capability".to_owned()),
+        ),
+        Plan::Stream(why) => (Ram::Stream, Some(why)),
+    };
+    save(qmp, &state, ram, deadline)?;
     let save_time = saving.elapsed();
     let _ = vm.shutdown(crate::SHUTDOWN_GRACE);
+    if ram == Ram::Stream {
+        // The memory went into the state; a file the boot wrote is not needed.
+        let _ = std::fs::remove_file(dir.join(RAM));
+    } else {
+        let _ = ram::dig_holes(&dir.join(RAM));
+    }
     let bytes = std::fs::metadata(&state).map(|m| m.len()).unwrap_or(0);
     let meta = serde_json::json!({
         "id": key.id,
         "ready": ready,
+        "ram": ram,
+        "stream_why": stream_why,
         "boot_ms": boot.as_millis() as u64,
         "save_ms": save_time.as_millis() as u64,
         "state_bytes": bytes,
@@ -244,7 +300,11 @@ fn build(
     let text = serde_json::to_string_pretty(&meta).map_err(WarmError::Meta)?;
     write(&dir.join("key.txt"), &key.text)?;
     write(&dir.join(META), &text)?;
-    Ok(ready)
+    Ok(Saved {
+        ready,
+        ram,
+        stream_why,
+    })
 }
 
 /// Write `text` to the template's file `path`.
@@ -273,8 +333,9 @@ fn settle_console(vm: &mut Vm, agent: bool, deadline: Instant) -> Result<(), Mis
 }
 
 /// Stop the guest and save its state to `state` (`migrate` to `exec:cat`),
+/// its memory left out when it is in the memory file ([`Ram::File`]),
 /// waiting for the migration to complete.
-fn save(qmp: &Qmp, state: &Path, deadline: Instant) -> Result<(), WarmError> {
+fn save(qmp: &Qmp, state: &Path, ram: Ram, deadline: Instant) -> Result<(), WarmError> {
     let qmp_err = |command: &'static str, source: kennel_machine::QmpError| WarmError::QmpCommand {
         command,
         source: Box::new(source),
@@ -285,6 +346,9 @@ fn save(qmp: &Qmp, state: &Path, deadline: Instant) -> Result<(), WarmError> {
     let unlimited = serde_json::json!({"max-bandwidth": 1u64 << 40});
     qmp.execute("migrate-set-parameters", Some(&unlimited), deadline)
         .map_err(|e| qmp_err("migrate-set-parameters", e))?;
+    if ram == Ram::File {
+        ram::ignore_shared(qmp, true, deadline)?;
+    }
     let uri = serde_json::json!({ "uri": format!("exec:cat > {}", kennel_config::text::shell_quote(&state.to_string_lossy())) });
     qmp.execute("migrate", Some(&uri), deadline)
         .map_err(|e| qmp_err("migrate", e))?;

@@ -140,3 +140,31 @@ fn a_destination_described_differently_is_refused_at_load() {
         run.stderr
     );
 }
+
+#[test]
+fn the_console_shell_moves_with_the_guest_too() {
+    let example =
+        std::fs::read_to_string(workspace().join("examples/migration/guest_migration.toml"))
+            .expect("the example");
+    let text = example
+        .replace(
+            "guest = \"busybox\"",
+            "guest = \"busybox\"\nchannel = \"console\"",
+        )
+        .replace(
+            "name = \"a running guest migrates and answers on the destination\"",
+            "name = \"console\"",
+        );
+    let dir = test_dir(&[("t.toml", &text)]);
+
+    let run = kennel(&[path_str(dir.path())], &[]);
+
+    let test = run.test("console");
+    assert_eq!(test["status"], "PASS", "{test}");
+    let log = std::fs::read_dir(run.job_dir().join("tests"))
+        .expect("tests/")
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path().join("test.log")).unwrap_or_default())
+        .collect::<String>();
+    assert!(log.contains("its console channel answers on `b`"), "{log}");
+}

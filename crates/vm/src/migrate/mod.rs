@@ -305,15 +305,31 @@ fn wait_source(
         match info.get("status").and_then(Value::as_str) {
             Some("completed") => return Ok(info),
             Some(end @ ("failed" | "cancelled")) => {
-                // QEMU 7.2 prints some reasons on stderr instead of `error-desc`.
-                let said = src.machine_ref().stderr().text();
-                let said = said.get(said_before..).unwrap_or_default().trim();
-                let mut why = match info.get("error-desc").and_then(Value::as_str) {
+                let desc = info.get("error-desc").and_then(Value::as_str);
+                // QEMU 7.2 prints some reasons on stderr instead of `error-desc`
+                // (read by another thread: give it a moment); a destination that
+                // failed the stream exits.
+                let settled = Instant::now() + Duration::from_millis(500);
+                let said = loop {
+                    let text = src.machine_ref().stderr().text();
+                    let said = text
+                        .get(said_before..)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned();
+                    if desc.is_some() || !said.is_empty() || Instant::now() >= settled {
+                        break said;
+                    }
+                    std::thread::sleep(POLL);
+                };
+                let mut why = match desc {
                     Some(desc) => desc.to_owned(),
                     None if !said.is_empty() => format!("status {end}; `{from}` said: {said}"),
                     None => format!("status {end}"),
                 };
-                std::thread::sleep(Duration::from_millis(200));
+                if dest.machine().is_running() {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
                 if !dest.machine().is_running() {
                     why = format!(
                         "{why}; the destination `{to}`: {}",
@@ -372,7 +388,8 @@ fn expect_status(
     }
 }
 
-/// Move the guest's channel from `src` to `dest` and ask it to answer there.
+/// Move the guest's channel from `src` to `dest` and have it answer there:
+/// the agent a ping (its resume), the console shell a `true`.
 fn take_over(
     src: &mut Vm,
     dest: &mut Vm,
@@ -390,7 +407,8 @@ fn take_over(
                     channel: ChannelKind::Agent.name(),
                     why: kennel_machine::error_chain(&e),
                 })?;
-            ChannelKind::Agent
+            // Resumed: the agent answered a ping on the destination.
+            return Ok(Some(ChannelKind::Agent));
         }
         Some(Channel::Console { commands }) => {
             dest.set_channel(Channel::Console { commands });

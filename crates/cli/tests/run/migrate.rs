@@ -168,3 +168,40 @@ fn the_console_shell_moves_with_the_guest_too() {
         .collect::<String>();
     assert!(log.contains("its console channel answers on `b`"), "{log}");
 }
+
+#[test]
+fn a_postcopy_migration_moves_the_guest_and_says_so() {
+    let example =
+        std::fs::read_to_string(workspace().join("examples/migration/guest_migration.toml"))
+            .expect("the example");
+    let text = example
+        .replace(
+            "migrate = { from = \"a\", to = \"b\" }",
+            "migrate = { from = \"a\", to = \"b\", postcopy = true }",
+        )
+        .replace(
+            "name = \"a running guest migrates and answers on the destination\"",
+            "name = \"postcopy\"",
+        );
+    let dir = test_dir(&[("t.toml", &text)]);
+
+    let run = kennel(&[path_str(dir.path())], &[]);
+
+    let test = run.test("postcopy");
+    let reason = test["reason"].as_str().unwrap_or_default();
+    if reason.contains("Postcopy is not supported") {
+        // No userfaultfd for QEMU here: QEMU refuses `postcopy-ram`.
+        kennel_testkit::missing(&format!("postcopy: {reason}"));
+        return;
+    }
+    assert_eq!(test["status"], "PASS", "{test}");
+    let log = std::fs::read_dir(run.job_dir().join("tests"))
+        .expect("tests/")
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path().join("test.log")).unwrap_or_default())
+        .collect::<String>();
+    assert!(
+        log.contains(" in postcopy") && log.contains("its agent channel answers on `b`"),
+        "{log}"
+    );
+}

@@ -499,6 +499,9 @@ fn summary(info: &Value) -> String {
             kennel_config::human_bytes(total)
         ));
     }
+    if let Some(bytes) = number("/ram/postcopy-bytes").filter(|b| *b > 0) {
+        parts.push(format!("{} in postcopy", kennel_config::human_bytes(bytes)));
+    }
     if let Some(left) = number("/ram/remaining") {
         parts.push(format!("{} left", kennel_config::human_bytes(left)));
     }

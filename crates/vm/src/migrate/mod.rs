@@ -6,7 +6,7 @@
 //! `file:`), the completion waited for by a deadline (a migration still
 //! running then is cancelled), both sides' status checked, and the guest's
 //! command channel taken over on the destination and asked to answer (the
-//! agent is resumed as after a warm start: [`Vm::reconnect`]).
+//! agent is resumed as after a warm start, by the same code).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -218,12 +218,12 @@ fn host_available_mib() -> Option<u64> {
     Some(kib / 1024)
 }
 
-/// Two machines: `src` migrates to `dst`, which waits with `-incoming defer`,
-/// through a UNIX socket in the scratch folder. Mirrors
+/// Two machines: `src` migrates to `dst` in one call, which starts `dst`
+/// with `-incoming defer` and the same options, streams the state through a
+/// UNIX socket in the scratch folder and checks both sides. Mirrors
 /// `examples/migration/live_migration.toml`.
 #[kennel::test(tags = ["migration", "arch:x86_64"], timeout = "60s")]
 fn migration_between_two_machines_completes(t: &mut Test) -> kennel::Result<()> {
-    let uri = format!("unix:{}/migration.sock", t.tmp()?.display());
     let machine = |t: &mut Test, name: &str| {
         t.machine()
             .name(name)
@@ -232,27 +232,15 @@ fn migration_between_two_machines_completes(t: &mut Test) -> kennel::Result<()> 
             .args(["-nodefaults"])
     };
     let mut src = machine(t, "src").launch()?;
-    let mut dst = machine(t, "dst").incoming("defer").launch()?;
+    let dst_builder = machine(t, "dst");
 
-    dst.qmp("migrate-incoming", json!({ "uri": uri }))?;
-    src.qmp("migrate", json!({ "uri": uri }))?;
-    t.wait_until("query-migrate on src reports completed", || {
-        let state = src.qmp("query-migrate", Value::Null)?;
-        match state["status"].as_str() {
-            Some("completed") => Ok(Some(())),
-            Some("failed" | "cancelled") => Err(Error::msg(format!("migration ended: {state}"))),
-            _ => Ok(None),
-        }
-    })?;
+    let mut dst = src.migrate_into(dst_builder, &Migration::new())?;
 
     assert_eq!(
         src.qmp("query-status", Value::Null)?["status"],
         "postmigrate"
     );
-    t.wait_until("dst is running", || {
-        let status = dst.qmp("query-status", Value::Null)?;
-        Ok((status["status"] == "running").then_some(()))
-    })?;
+    assert_eq!(dst.qmp("query-status", Value::Null)?["status"], "running");
     assert_eq!(src.shutdown()?, 0);
     assert_eq!(dst.shutdown()?, 0);
     Ok(())

@@ -189,7 +189,8 @@ impl<'a> Case<'a> {
     /// Launch the machines declared with `launch = true` (the default).
     fn launch_declared(&mut self) -> Result<(), StepError> {
         for name in self.slots.names() {
-            if !self.slots.spec(&name)?.launch {
+            // A `migrate` step's destination is started by the step.
+            if !self.slots.spec(&name)?.launch || self.migrates_into(&name) {
                 continue;
             }
             let need = self.first_need(&name);
@@ -207,6 +208,15 @@ impl<'a> Case<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Whether a `migrate` step of the test migrates into machine `name`.
+    fn migrates_into(&self, name: &str) -> bool {
+        self.ctx
+            .file
+            .steps
+            .iter()
+            .any(|s| matches!(&s.kind, kennel_spec::StepKind::Migrate(m) if m.to == name))
     }
 
     /// Run step `index`, log how it went and check the consoles after it.

@@ -20,11 +20,25 @@ impl Case<'_> {
     /// Every wait ends by `time`'s deadline: the test's deadline, or the
     /// deadline of the step that needs the machine when that comes first.
     pub(crate) fn launch(&mut self, name: &str, time: &StepTime) -> Result<(), StepError> {
+        self.launch_as(name, time, false)
+    }
+
+    /// [`Case::launch`]; `incoming`: as a migration's destination, waiting
+    /// with `-incoming defer`.
+    pub(crate) fn launch_as(
+        &mut self,
+        name: &str,
+        time: &StepTime,
+        incoming: bool,
+    ) -> Result<(), StepError> {
         let spec = self.slots.spec(name)?;
         let vars = StepVars::of(&self.ctx, &self.saved);
         let env = &self.launching.env;
         let mut desc = machines::desc(spec, &vars, env, &self.ctx.file.dir)?;
         desc.cold = machines::cold_because(spec, self.ctx.file);
+        if incoming {
+            desc.incoming_migration();
+        }
         let workspace = Workspace {
             scratch: self.ctx.tmp.clone(),
             log: self.log.clone(),

@@ -111,6 +111,9 @@ pub(crate) trait RunningMachine {
 
     /// The machine core's machine, for `--pause-on-failure`.
     fn as_vm(&self) -> Option<&Vm>;
+
+    /// The machine core's machine, for a migration.
+    fn as_vm_mut(&mut self) -> Option<&mut Vm>;
 }
 
 /// How the interpreter launches a machine and waits for its guest.
@@ -260,6 +263,10 @@ impl RunningMachine for Vm {
     }
 
     fn as_vm(&self) -> Option<&Vm> {
+        Some(self)
+    }
+
+    fn as_vm_mut(&mut self) -> Option<&mut Vm> {
         Some(self)
     }
 }

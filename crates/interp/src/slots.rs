@@ -70,6 +70,11 @@ impl<'a> Slots<'a> {
         }
     }
 
+    /// Machine `name`, taken out of its slot (put it back with [`Slots::set`]).
+    pub fn take(&mut self, name: &str) -> Option<Box<dyn RunningMachine>> {
+        self.0.get_mut(name).and_then(|slot| slot.vm.take())
+    }
+
     /// The launched machines, by name.
     pub fn launched_mut(
         &mut self,

@@ -270,6 +270,7 @@ impl MachineBuilder {
             logs,
             deadlines.until,
             workspace.logdir,
+            workspace.scratch,
         ))
     }
 }

@@ -33,6 +33,18 @@ pub enum ErrorKind {
         #[source]
         source: kennel_vm::VmError,
     },
+    /// A migration did not complete, or the guest did not answer after it
+    /// ([`kennel_vm::MigrateError`]: QEMU's `error-desc` when it failed).
+    #[error("migrating `{from}` to `{to}`")]
+    Migrate {
+        /// The source.
+        from: String,
+        /// The destination.
+        to: String,
+        /// Why.
+        #[source]
+        source: kennel_vm::MigrateError,
+    },
     /// A QMP exchange failed (timeout, closed connection, protocol error), or QEMU
     /// refused the command ([`QmpError::Command`] holds its class and desc).
     #[error("QMP `{command}` on `{machine}`")]
@@ -211,6 +223,10 @@ impl Error {
         matches!(
             self.kind(),
             ErrorKind::Timeout { .. }
+                | ErrorKind::Migrate {
+                    source: kennel_vm::MigrateError::Timeout { .. },
+                    ..
+                }
                 | ErrorKind::Qmp {
                     source: QmpError::Timeout { .. },
                     ..

@@ -60,6 +60,7 @@ mod builder;
 mod error;
 mod harness;
 mod input;
+mod migrate;
 mod ocr;
 mod screen;
 mod test;
@@ -70,7 +71,9 @@ pub use error::{Error, ErrorKind, Result};
 pub use harness::TAGS_ENV;
 pub use kennel_machine::{CommandError, DisplayDevice, Value};
 pub use kennel_screen::{MatchSpec, Rect};
-pub use kennel_vm::{ChannelKind, CommandResult, CommandStatus};
+pub use kennel_vm::{
+    ChannelKind, CommandResult, CommandStatus, MigrateError, Migrated, Migration, Transport,
+};
 pub use screen::ScreenMatch;
 pub use test::{Test, DEFAULT_TIMEOUT, LOGDIR_ENV, PARAM_ENV_PREFIX};
 pub use vm::{Output, Vm};
@@ -105,7 +108,7 @@ pub use kennel_macros::test;
 pub mod prelude {
     pub use crate::{
         ChannelKind, CommandError, CommandStatus, DisplayDevice, Error, ErrorKind, MachineBuilder,
-        MatchSpec, Output, Rect, Result, ScreenMatch, Test, Value, Vm,
+        MatchSpec, Migration, Output, Rect, Result, ScreenMatch, Test, Transport, Value, Vm,
     };
     pub use serde_json::json;
 }

@@ -32,6 +32,8 @@ pub struct Vm {
     /// The first failed call's error, for the pause's message.
     failure: Option<String>,
     pub(crate) logdir: PathBuf,
+    /// The test's private scratch folder (a migration's socket goes there).
+    pub(crate) scratch: PathBuf,
     /// `screen` waits so far, to name their images.
     pub(crate) screen_waits: u32,
 }
@@ -82,6 +84,7 @@ impl Vm {
         logs: Logs,
         deadline: Instant,
         logdir: PathBuf,
+        scratch: PathBuf,
     ) -> Vm {
         Vm {
             name,
@@ -91,6 +94,7 @@ impl Vm {
             failed: None,
             failure: None,
             logdir,
+            scratch,
             screen_waits: 0,
         }
     }

@@ -360,6 +360,7 @@ fn step_refs(step: &Step) -> Names {
         | StepKind::Screen(_)
         | StepKind::Keys(_)
         | StepKind::Mouse(_) => {}
+        StepKind::Migrate(m) => names.value(&m.parameters),
     }
     names
 }

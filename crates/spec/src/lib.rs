@@ -17,6 +17,7 @@ mod fuzz;
 mod input_steps;
 pub mod keys;
 mod load;
+pub mod migrate;
 mod model;
 mod pattern;
 mod raw;

@@ -412,6 +412,8 @@ pub enum StepKind {
         /// `[x, y, width, height]` read (default: the whole screen).
         region: Option<[u32; 4]>,
     },
+    /// `migrate = { from, to, ... }`: one machine's state moved into another.
+    Migrate(crate::migrate::MigrateSpec),
 }
 
 /// Outcome a QMP step expects.
@@ -467,6 +469,7 @@ impl StepKind {
             StepKind::Type(_) => "type",
             StepKind::Mouse(_) => "mouse",
             StepKind::ScreenText { .. } => "screen_text",
+            StepKind::Migrate(_) => "migrate",
         }
     }
 }
@@ -497,6 +500,7 @@ impl Step {
                 format!("{name} {}", shorten(&combos.join(" ")))
             }
             StepKind::Mouse(action) => format!("{name} {action}"),
+            StepKind::Migrate(m) => format!("{name} {} to {}", m.from, m.to),
             StepKind::Running(running) => format!("{name} = {running}"),
             StepKind::Screendump(file) => format!("{name} {file:?}"),
             StepKind::Screen(check) => {

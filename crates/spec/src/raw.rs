@@ -163,6 +163,21 @@ pub(crate) struct RawMouse {
     pub click: Option<S<String>>,
 }
 
+/// `migrate = { from, to, transport, capabilities, parameters, postcopy }`.
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table like { from = \"a\", to = \"b\" }"
+)]
+pub(crate) struct RawMigrate {
+    pub from: S<String>,
+    pub to: S<String>,
+    pub transport: Option<S<String>>,
+    pub capabilities: Option<S<Vec<S<String>>>>,
+    pub parameters: Option<S<toml::Value>>,
+    pub postcopy: Option<S<toml::Value>>,
+}
+
 /// Every key a step may have; which apply depends on its kind.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a step table")]
@@ -191,6 +206,7 @@ pub(crate) struct RawStep {
     pub r#type: Option<S<String>>,
     pub mouse: Option<S<RawMouse>>,
     pub screen_text: Option<S<String>>,
+    pub migrate: Option<S<RawMigrate>>,
     // qmp
     pub args: Option<S<toml::Value>>,
     pub returns: Option<S<toml::Value>>,
@@ -220,7 +236,7 @@ pub(crate) struct RawStep {
 }
 
 /// The keys naming a step's kind, in the order messages list them.
-pub(crate) const KIND_KEYS: [&str; 20] = [
+pub(crate) const KIND_KEYS: [&str; 21] = [
     "qmp",
     "hmp",
     "event",
@@ -241,12 +257,13 @@ pub(crate) const KIND_KEYS: [&str; 20] = [
     "type",
     "mouse",
     "screen_text",
+    "migrate",
 ];
 
 impl RawStep {
     /// The kind-specific keys present (kinds and their options), in a fixed order.
     pub(crate) fn present_keys(&self) -> Vec<&'static str> {
-        let keys: [(&'static str, bool); 40] = [
+        let keys: [(&'static str, bool); 41] = [
             ("qmp", self.qmp.is_some()),
             ("hmp", self.hmp.is_some()),
             ("event", self.event.is_some()),
@@ -265,6 +282,7 @@ impl RawStep {
             ("type", self.r#type.is_some()),
             ("mouse", self.mouse.is_some()),
             ("screen_text", self.screen_text.is_some()),
+            ("migrate", self.migrate.is_some()),
             ("args", self.args.is_some()),
             ("returns", self.returns.is_some()),
             ("returns_exact", self.returns_exact.is_some()),

@@ -41,10 +41,14 @@ impl Loader<'_> {
             Some(save) => self.save(save)?,
             None => Vec::new(),
         };
-        let on = self.resolve_on(header, step.on.as_ref(), machines)?;
+        let on = match kind {
+            "migrate" => self.migrate_on(header, step)?,
+            _ => self.resolve_on(header, step.on.as_ref(), machines)?,
+        };
         let timeout = self.opt_duration(step.timeout.as_ref(), "timeout")?;
-        let kind = match (kind, &step.screen) {
-            ("screen", Some(refs)) => self.screen_step(step, refs, &on, header, machines)?,
+        let kind = match (kind, &step.screen, &step.migrate) {
+            ("screen", Some(refs), _) => self.screen_step(step, refs, &on, header, machines)?,
+            ("migrate", _, Some(migrate)) => self.migrate_step(migrate, machines)?,
             _ => self.step_kind(kind, raw)?,
         };
         self.check_input_target(header, &kind, machines, &on)?;

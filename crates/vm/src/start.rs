@@ -46,12 +46,21 @@ pub struct Plan {
     /// A cloud-init machine's template recipe.
     cloud_source: Option<CloudSource>,
     workspace: Workspace,
+    /// What must be alike on both sides of a migration.
+    shape: Vec<(&'static str, String)>,
 }
 
 /// Decide everything and build the files a machine needs: the built-in guest
 /// (from the cache when built before), the disk overlay, the cloud-init seed
 /// and the job key. Nothing is started.
-pub fn prepare(desc: MachineDesc, workspace: &Workspace) -> Result<Plan, VmError> {
+pub fn prepare(mut desc: MachineDesc, workspace: &Workspace) -> Result<Plan, VmError> {
+    let shape = crate::migrate::shape(&desc);
+    if desc.config.incoming.is_some() {
+        // Its guest comes with the migration: nothing to wait for, no template.
+        desc.wait_ready = false;
+        desc.cold
+            .get_or_insert_with(|| crate::migrate::INCOMING_COLD.to_owned());
+    }
     let MachineDesc {
         mut config,
         guest,
@@ -98,6 +107,7 @@ pub fn prepare(desc: MachineDesc, workspace: &Workspace) -> Result<Plan, VmError
         cold,
         cloud_source,
         workspace: workspace.clone(),
+        shape,
     })
 }
 
@@ -263,7 +273,14 @@ impl Plan {
     /// channel answers: the agent's handshake, the console's ready marker, or
     /// phone-home then SSH. Every wait ends by `deadlines.until`; a built-in
     /// guest also within [`GUEST_BOOT_LIMIT`].
-    pub fn start(self, deadlines: Deadlines) -> Result<Vm, VmError> {
+    pub fn start(mut self, deadlines: Deadlines) -> Result<Vm, VmError> {
+        let shape = std::mem::take(&mut self.shape);
+        let mut vm = self.launch_and_wait(deadlines)?;
+        vm.set_shape(shape);
+        Ok(vm)
+    }
+
+    fn launch_and_wait(self, deadlines: Deadlines) -> Result<Vm, VmError> {
         let Plan {
             mut config,
             guest,
@@ -274,6 +291,7 @@ impl Plan {
             cold,
             cloud_source,
             workspace,
+            shape: _,
         } = self;
         let name = config.name.clone();
         let log = workspace.log.clone();

@@ -22,6 +22,9 @@ pub struct Vm {
     phases: Vec<(&'static str, Duration)>,
     log: TestLog,
     start: crate::Start,
+    /// What must be alike on both sides of a migration
+    /// ([`crate::migrate::shape`]).
+    shape: Vec<(&'static str, String)>,
 }
 
 impl Vm {
@@ -33,7 +36,27 @@ impl Vm {
             phases: Vec::new(),
             log,
             start: crate::Start::Cold,
+            shape: Vec::new(),
         }
+    }
+
+    /// The test's log.
+    pub(crate) fn log(&self) -> &TestLog {
+        &self.log
+    }
+
+    /// What must be alike on both sides of a migration.
+    pub(crate) fn shape(&self) -> &[(&'static str, String)] {
+        &self.shape
+    }
+
+    pub(crate) fn set_shape(&mut self, shape: Vec<(&'static str, String)>) {
+        self.shape = shape;
+    }
+
+    /// The guest's channel, taken away (a migration moves it).
+    pub(crate) fn take_channel(&mut self) -> Option<Channel> {
+        self.channel.take()
     }
 
     /// How the machine started: booted, or restored from a template.

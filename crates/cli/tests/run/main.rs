@@ -14,6 +14,7 @@ mod harness;
 mod host_faults;
 mod hostile;
 mod input;
+mod migrate;
 mod modules;
 mod one_qemu;
 mod peaks;

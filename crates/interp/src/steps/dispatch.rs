@@ -2,7 +2,7 @@
 
 use kennel_spec::{Step, StepKind, Value};
 
-use super::{console, guest, input, lifecycle, ocr, output, qmp, screen, StepError};
+use super::{console, guest, input, lifecycle, migrate, ocr, output, qmp, screen, StepError};
 use crate::case::Case;
 use crate::context::StepTime;
 use crate::slots::On;
@@ -78,5 +78,6 @@ pub(super) fn step_once(
         StepKind::Type(text) => input::type_text(on, text, &vars, time),
         StepKind::Mouse(action) => input::mouse(on, action, time),
         StepKind::ScreenText { text, region } => ocr::screen_text(on, text, *region, &vars, time),
+        StepKind::Migrate(spec) => migrate::migrate(case, spec, time),
     }
 }

@@ -22,6 +22,7 @@ mod error;
 mod guest;
 mod input;
 mod lifecycle;
+mod migrate;
 mod ocr;
 mod output;
 mod qmp;

@@ -108,7 +108,7 @@ fn step_without_kind_is_refused() {
         err,
         "tests/qmp/t.toml:2:1: step has no kind: expected one of `qmp`, `hmp`, `event`, `console`, \
          `console_regex`, `send`, `exec`, `run`, `output`, `running`, `launch`, `exit`, `shutdown`, `kill`, \
-         `screendump`, `screen`, `keys`, `type`, `mouse`, `screen_text`"
+         `screendump`, `screen`, `keys`, `type`, `mouse`, `screen_text`, `migrate`"
     );
 }
 

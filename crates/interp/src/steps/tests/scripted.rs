@@ -350,6 +350,10 @@ impl RunningMachine for Scripted {
     fn as_vm(&self) -> Option<&Vm> {
         None
     }
+
+    fn as_vm_mut(&mut self) -> Option<&mut Vm> {
+        None
+    }
 }
 
 /// Launches scripted machines by name; a machine without a script cannot start.

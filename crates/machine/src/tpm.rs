@@ -278,6 +278,28 @@ mod tests {
     }
 
     #[test]
+    fn a_tpm_1_2_starts_too() {
+        if kennel_testkit::need_command(SWTPM, SWTPM_PACKAGES).is_none() {
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = TpmConfig {
+            version: TpmVersion::V1_2,
+            ..config(dir.path())
+        };
+        let args: Vec<String> = c
+            .swtpm_command(Path::new("/s"))
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert!(!args.iter().any(|a| a == "--tpm2"), "{args:?}");
+        let mut swtpm = c
+            .start(dir.path(), SWTPM_START_LIMIT)
+            .expect("swtpm starts");
+        assert!(swtpm.is_running());
+    }
+
+    #[test]
     fn swtpm_that_cannot_start_errors_with_its_log() {
         if kennel_testkit::need_command(SWTPM, SWTPM_PACKAGES).is_none() {
             return;

@@ -180,3 +180,37 @@ fn sigkill_of_the_runner_leaves_no_swtpm_and_no_qemu() {
         Vec::<u32>::new()
     );
 }
+
+#[test]
+fn a_tpm_without_swtpm_skips_naming_the_packages() {
+    let Some(qemu) = kennel_config::which("qemu-system-x86_64") else {
+        return kennel_testkit::missing("qemu-system-x86_64 (apt-get install qemu-system-x86)");
+    };
+    // A PATH with QEMU and nothing else: no swtpm.
+    let bin = tempfile::tempdir().expect("bin");
+    std::os::unix::fs::symlink(&qemu, bin.path().join("qemu-system-x86_64")).expect("symlink");
+    let tests = tempfile::tempdir().expect("tests");
+    let test = tests.path().join("tpm.toml");
+    std::fs::write(
+        &test,
+        "name = \"a TPM without swtpm\"\n[machine]\narch = \"x86_64\"\ntype = \"q35\"\ntpm = \"2.0\"\n\
+         [[step]]\nqmp = \"query-status\"\n",
+    )
+    .expect("write");
+
+    let run = kennel(
+        &[test.to_str().expect("utf-8")],
+        &[
+            ("PATH", bin.path().to_str().expect("utf-8")),
+            ("KENNEL_REQUIRE_ALL", "0"),
+        ],
+    );
+
+    let result = run.test("a TPM without swtpm");
+    assert_eq!(result["status"], "SKIP", "{result:#}");
+    let reason = result["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("apt-get install swtpm swtpm-tools"),
+        "{reason}"
+    );
+}

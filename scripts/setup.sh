@@ -48,6 +48,12 @@ need=(
   # debugging (docs/debugging.md): QEMU's backtrace on a timeout, `--wrapper strace`
   "gdb:gdb"
   "strace:strace"
+  # UEFI (docs/firmware.md): OVMF and AAVMF with their firmware descriptors,
+  # and swtpm for a machine's TPM (swtpm-tools: swtpm_setup, swtpm_ioctl)
+  "/usr/share/qemu/firmware/60-edk2-x86_64.json:ovmf"
+  "/usr/share/qemu/firmware/60-edk2-aarch64.json:qemu-efi-aarch64"
+  "swtpm:swtpm"
+  "swtpm_setup:swtpm-tools"
 )
 missing=()
 for entry in "${need[@]}"; do

@@ -55,6 +55,7 @@ pub fn doctor(a: DoctorArgs) -> Result<Ending, CliError> {
         None => println!("  no QEMU for the host architecture, KVM not probed"),
     }
     guest_pieces(&mut fixes);
+    firmware(a.qemu.as_deref(), &mut fixes);
     // Cloud images: not needed by the examples, so no fix is demanded.
     println!("Cloud images:");
     let qemu_img = kennel_cloud::find_qemu_img(None);
@@ -112,6 +113,72 @@ fn guest_pieces(fixes: &mut Vec<String>) {
                     fixes.push(format!("apt-get install {package}"));
                 }
             }
+        }
+    }
+}
+
+/// UEFI firmware per architecture, from the firmware descriptors of each
+/// architecture's QEMU (docs/firmware.md), the one `firmware = "uefi"` picks
+/// marked; and swtpm for `tpm`.
+fn firmware(qemu: Option<&std::path::Path>, fixes: &mut Vec<String>) {
+    use kennel_machine::firmware::{
+        default_machine, descriptor_dirs, descriptors, find, package_for,
+    };
+    println!("Firmware (UEFI):");
+    for arch in ["x86_64", "aarch64"] {
+        let install = kennel_machine::find_qemu(arch, None, qemu, &[])
+            .map(|b| kennel_machine::QemuInstall::of(&b.path))
+            .unwrap_or_default();
+        let dirs = descriptor_dirs(&install);
+        let machine = default_machine(arch).unwrap_or_default();
+        let chosen = find(arch, machine, &dirs).ok().map(|p| p.descriptor);
+        let all = match descriptors(&dirs) {
+            Ok(all) => all,
+            Err(e) => {
+                println!("  {arch:<8} {}", visible(&e.to_string()));
+                continue;
+            }
+        };
+        let mine: Vec<_> = all
+            .iter()
+            .filter(|(_, d)| d.targets.iter().any(|t| t.architecture == arch))
+            .collect();
+        for (path, d) in &mine {
+            let code = d
+                .mapping
+                .executable
+                .as_ref()
+                .map(|c| c.filename.display().to_string());
+            println!(
+                "  {arch:<8} {} {} [{}]{}{}",
+                path.display(),
+                code.unwrap_or_default(),
+                d.features.join(" "),
+                if d.files_exist() {
+                    ""
+                } else {
+                    " (its files are missing)"
+                },
+                if chosen.as_ref() == Some(path) {
+                    " <- firmware = \"uefi\""
+                } else {
+                    ""
+                }
+            );
+        }
+        if chosen.is_none() {
+            println!("  {arch:<8} missing: no UEFI firmware for `{machine}`");
+            fixes.push(format!("apt-get install {}", package_for(arch)));
+        }
+    }
+    match kennel_machine::tpm::swtpm_version() {
+        Some(v) => println!("  {:<8} {}", "swtpm", visible(&v)),
+        None => {
+            println!("  {:<8} missing (`tpm` tests SKIP)", "swtpm");
+            fixes.push(format!(
+                "apt-get install {}",
+                kennel_machine::tpm::SWTPM_PACKAGES
+            ));
         }
     }
 }

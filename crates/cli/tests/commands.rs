@@ -225,6 +225,36 @@ fn doctor_names_the_fix_for_a_qemu_that_is_not_there() {
         stdout.contains("apt-get install qemu-system-x86"),
         "{stdout}"
     );
+    assert!(stdout.contains("swtpm    missing"), "{stdout}");
+    assert!(
+        stdout.contains("apt-get install swtpm swtpm-tools"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn doctor_lists_the_uefi_firmware_per_architecture_and_swtpm() {
+    if !Path::new("/usr/share/qemu/firmware/60-edk2-x86_64.json").is_file() {
+        return kennel_testkit::missing("UEFI firmware (apt-get install ovmf qemu-efi-aarch64)");
+    }
+    let out = kennel(&["doctor"], &[]);
+
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("Firmware (UEFI):"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "/usr/share/qemu/firmware/60-edk2-x86_64.json /usr/share/OVMF/OVMF_CODE_4M.fd"
+        ),
+        "{stdout}"
+    );
+    let chosen: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.ends_with("<- firmware = \"uefi\""))
+        .collect();
+    assert_eq!(chosen.len(), 2, "one per architecture:\n{stdout}");
+    if kennel_config::which("swtpm").is_some() {
+        assert!(stdout.contains("swtpm    TPM emulator version"), "{stdout}");
+    }
 }
 
 #[test]

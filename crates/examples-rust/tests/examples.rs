@@ -351,3 +351,28 @@ fn a_line_on_the_screen_is_read_by_ocr(t: &mut Test) -> kennel::Result<()> {
 }
 
 kennel::main!();
+
+/// The built-in guest under UEFI (OVMF) with a TPM 2.0: the firmware measured
+/// itself into PCR 0 before the kernel ran. Mirrors
+/// `examples/firmware/tpm.toml` (docs/firmware.md).
+#[kennel::test(tags = ["guest", "firmware", "tpm", "arch:x86_64"], timeout = "240s")]
+fn uefi_measures_itself_into_the_tpm(t: &mut Test) -> kennel::Result<()> {
+    let mut vm = t
+        .machine()
+        .guest_busybox()
+        .memory("512M")
+        .firmware(Firmware::Uefi)
+        .tpm(TpmVersion::V2_0)
+        .launch()?;
+
+    assert_eq!(
+        vm.run_ok("test -d /sys/firmware/efi && echo efi")?.trim(),
+        "efi"
+    );
+    let pcr0 = vm.run_ok("cat /sys/class/tpm/tpm0/pcr-sha256/0")?;
+    let pcr0 = pcr0.trim();
+    assert_eq!(pcr0.len(), 64, "{pcr0}");
+    assert!(pcr0.chars().any(|c| c != '0'), "PCR 0 was never extended");
+    assert_eq!(vm.shutdown()?, 0);
+    Ok(())
+}

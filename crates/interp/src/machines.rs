@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use kennel_machine::firmware::Firmware;
+use kennel_machine::tpm::TpmVersion;
 use kennel_machine::{Accel, DisplayDevice, LogSink, MachineConfig, Transcript};
 use kennel_spec::{MachineSpec, RenderError, Value, Vars};
 use kennel_vm::{BuiltinGuest, ChannelKind, MachineDesc};
@@ -22,6 +24,18 @@ pub(crate) enum DescError {
     /// A `${...}` in it does not render.
     #[error(transparent)]
     Render(#[from] RenderError),
+    /// `firmware` or `tpm` names no firmware or TPM (a case's own value).
+    #[error("machine `{machine}`: unknown {key} {value:?} (expected one of {expected})")]
+    Unknown {
+        /// The machine's name.
+        machine: String,
+        /// `firmware` or `tpm`.
+        key: &'static str,
+        /// The value, rendered.
+        value: String,
+        /// The names there are.
+        expected: String,
+    },
     /// `guest` names a guest kennel does not have.
     #[error("machine `{machine}`: unknown guest {guest:?} (kennel has \"busybox\")")]
     UnknownGuest {
@@ -67,6 +81,20 @@ pub(crate) fn desc(
         }
     };
     desc.channel = spec.channel.as_deref().and_then(ChannelKind::from_name);
+    let unknown = |key: &'static str, value: &str, names: &[&str]| DescError::Unknown {
+        machine: spec.name.clone(),
+        key,
+        value: value.to_owned(),
+        expected: names.join(", "),
+    };
+    if let Some(f) = &spec.firmware {
+        desc.firmware =
+            Some(Firmware::from_name(f).ok_or_else(|| unknown("firmware", f, &Firmware::NAMES))?);
+    }
+    if let Some(t) = &spec.tpm {
+        desc.tpm =
+            Some(TpmVersion::from_name(t).ok_or_else(|| unknown("tpm", t, &TpmVersion::NAMES))?);
+    }
     desc.wait_ready = spec.expect_exit.is_none();
     Ok(desc)
 }

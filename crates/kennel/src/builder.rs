@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use kennel_machine::firmware::Firmware;
+use kennel_machine::tpm::TpmVersion;
 use kennel_machine::{Accel, DisplayDevice, MachineConfig, Transcript};
 use kennel_vm::{BuiltinGuest, ChannelKind, Deadlines, MachineDesc, Workspace};
 
@@ -171,6 +173,24 @@ impl MachineBuilder {
     /// output, its timing). See `docs/warm-starts.md`.
     pub fn warm(mut self, warm: bool) -> Self {
         self.desc.cold = (!warm).then(|| "the test asked with `.warm(false)`".to_owned());
+        self
+    }
+
+    /// The machine's firmware, as `firmware = "uefi"` does: [`Firmware::Uefi`]
+    /// from QEMU's firmware descriptors (the code read-only, a copy of the
+    /// variable store of the test's own; the machine boots rather than starts
+    /// warm), or [`Firmware::Bios`], QEMU's default. See `docs/firmware.md`.
+    pub fn firmware(mut self, firmware: Firmware) -> Self {
+        self.desc.firmware = Some(firmware);
+        self
+    }
+
+    /// A TPM emulated by swtpm, as `tpm = "2.0"` does: started with the
+    /// machine and killed with it, its state in the test's scratch folder,
+    /// its log `swtpm.log` in the test's log folder. Without swtpm installed
+    /// the test SKIPs.
+    pub fn tpm(mut self, version: TpmVersion) -> Self {
+        self.desc.tpm = Some(version);
         self
     }
 

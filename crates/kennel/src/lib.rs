@@ -69,6 +69,8 @@ mod vm;
 pub use builder::MachineBuilder;
 pub use error::{Error, ErrorKind, Result};
 pub use harness::TAGS_ENV;
+pub use kennel_machine::firmware::Firmware;
+pub use kennel_machine::tpm::TpmVersion;
 pub use kennel_machine::{CommandError, DisplayDevice, Value};
 pub use kennel_screen::{MatchSpec, Rect};
 pub use kennel_vm::{
@@ -107,8 +109,9 @@ pub use kennel_macros::test;
 /// What a test file needs: `use kennel::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        ChannelKind, CommandError, CommandStatus, DisplayDevice, Error, ErrorKind, MachineBuilder,
-        MatchSpec, Migration, Output, Rect, Result, ScreenMatch, Test, Transport, Value, Vm,
+        ChannelKind, CommandError, CommandStatus, DisplayDevice, Error, ErrorKind, Firmware,
+        MachineBuilder, MatchSpec, Migration, Output, Rect, Result, ScreenMatch, Test, TpmVersion,
+        Transport, Value, Vm,
     };
     pub use serde_json::json;
 }

@@ -163,6 +163,9 @@ impl MachineConfig {
     ///   `setup.socket_dir` that QEMU connects to;
     /// - `-machine`, `-accel` (the chosen one), `-smp`, `-m`, `-kernel`,
     ///   `-initrd`, `-dtb`, `-append`, `-incoming` as configured;
+    /// - UEFI's pflash drives ([`crate::firmware::Pflash::args`], `smm=on`
+    ///   added to `-machine` when the firmware needs it), the TPM's chardev,
+    ///   backend and device ([`crate::tpm::TpmConfig::qemu_args`]);
     /// - the tablet's devices ([`TABLET_ARGS`]) when asked for;
     /// - the configuration's own arguments, last and as they are;
     /// - under a [`MachineConfig::wrapper`], the wrapper's words first;
@@ -213,6 +216,12 @@ impl MachineConfig {
             args.extend(connection.front_end());
         }
         args.extend(self.machine_args(setup.accel));
+        if let Some(pflash) = &self.pflash {
+            args.extend(pflash.args());
+        }
+        if let Some(tpm) = &self.tpm {
+            args.extend(tpm.qemu_args(&self.target_arch(), setup.socket_dir));
+        }
         if self.tablet {
             args.extend(TABLET_ARGS.map(String::from));
         }
@@ -245,8 +254,12 @@ impl MachineConfig {
     /// the kernel, initrd, device tree and kernel command line, `-incoming`.
     fn machine_args(&self, accel: &str) -> Vec<String> {
         let mut args = Vec::new();
-        if let Some(t) = &self.machine_type {
-            args.extend(["-machine".into(), t.clone()]);
+        let smm = self.pflash.as_ref().and_then(|p| p.machine_option());
+        match (&self.machine_type, smm) {
+            (Some(t), Some(o)) => args.extend(["-machine".into(), format!("{t},{o}")]),
+            (Some(t), None) => args.extend(["-machine".into(), t.clone()]),
+            (None, Some(o)) => args.extend(["-machine".into(), o.to_string()]),
+            (None, None) => {}
         }
         args.extend(["-accel".into(), accel.to_string()]);
         if let Some(n) = self.cpus {

@@ -40,6 +40,11 @@ pub struct MachineConfig {
     pub append: Option<String>,
     /// `-dtb`.
     pub dtb: Option<PathBuf>,
+    /// UEFI firmware on pflash ([`crate::firmware::find`], its variables a
+    /// copy of the machine's own); `None`: QEMU's default firmware.
+    pub pflash: Option<crate::firmware::Pflash>,
+    /// A TPM emulated by swtpm, started with the machine and killed with it.
+    pub tpm: Option<crate::tpm::TpmConfig>,
     /// Capture the first serial console.
     pub console: bool,
     /// The video device (`-device`), if any; QEMU's display stays `none`.
@@ -93,6 +98,8 @@ impl MachineConfig {
             initrd: None,
             append: None,
             dtb: None,
+            pflash: None,
+            tpm: None,
             console: false,
             display: None,
             console_fail: vec!["Kernel panic - not syncing".into()],

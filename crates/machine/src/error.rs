@@ -23,6 +23,9 @@ pub enum MachineError {
         /// The binary found on `PATH` and how it differs from the run's QEMU.
         detail: String,
     },
+    /// The machine's TPM (swtpm) did not start.
+    #[error(transparent)]
+    Tpm(#[from] crate::tpm::TpmError),
     /// The private socket directory could not be made.
     #[error("cannot create the private socket directory")]
     SocketDir(#[source] std::io::Error),

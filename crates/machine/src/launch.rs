@@ -45,8 +45,17 @@ impl MachineConfig {
             .map(|c| Listener::bind(&c.path(sockdir.path())))
             .collect::<Result<Vec<_>, _>>()
             .map_err(MachineError::SocketDir)?;
+        // swtpm first, from this thread: QEMU connects to its socket at once.
+        let swtpm = match &self.tpm {
+            Some(tpm) => Some(tpm.start(
+                sockdir.path(),
+                self.launch_timeout.min(crate::tpm::SWTPM_START_LIMIT),
+            )?),
+            None => None,
+        };
         let child = spawn(&command)?;
         let mut machine = self.started(child, command.to_string(), binary, accel, sockdir);
+        machine.swtpm = swtpm;
         if listeners.is_empty() {
             return Ok(machine);
         }
@@ -103,6 +112,7 @@ impl MachineConfig {
             accel,
             sockdir,
             vnc: self.has_vnc(),
+            swtpm: None,
         }
     }
 

@@ -37,6 +37,7 @@ mod config;
 mod display;
 mod error;
 mod exit;
+pub mod firmware;
 pub mod fsutil;
 #[cfg(test)]
 mod fuzz;
@@ -51,6 +52,7 @@ pub mod process;
 pub mod same_qemu;
 mod screen;
 mod sockets;
+pub mod tpm;
 mod vnc;
 
 pub use accel::{host_arch, probe_kvm, Accel, AccelChoice, KvmProbe};

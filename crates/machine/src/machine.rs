@@ -41,9 +41,16 @@ pub struct Machine {
     /// It has a VNC server (a display), listening only when asked
     /// ([`Machine::vnc_listen`]).
     pub(crate) vnc: bool,
+    /// The machine's TPM, killed after QEMU (its `Drop`).
+    pub(crate) swtpm: Option<crate::tpm::Swtpm>,
 }
 
 impl Machine {
+    /// The process id of the machine's swtpm, when it has a TPM.
+    pub fn swtpm_pid(&self) -> Option<u32> {
+        self.swtpm.as_ref().map(|s| s.pid())
+    }
+
     /// The launch failed for `reason`: QEMU killed and reaped, its end and
     /// last output in the error.
     pub(crate) fn launch_failed(mut self, reason: String) -> MachineError {

@@ -12,6 +12,7 @@ mod check;
 mod convert;
 mod duration;
 mod error;
+mod firmware;
 #[cfg(test)]
 mod fuzz;
 mod input_steps;
@@ -36,6 +37,7 @@ pub type Value = serde_json::Value;
 pub use check::{machine_vars, step_vars, BUILTINS};
 pub use duration::{parse_duration, DurationError};
 pub use error::SpecError;
+pub use firmware::{FIRMWARES, TPMS};
 pub use load::{load_file, load_str, load_test, DEFAULT_TIMEOUT, MAIN_MACHINE, MAX_CASES};
 pub use model::{
     AssetHash, AssetSource, AssetSpec, DescCheck, ExitExpect, MachineSpec, QmpExpect, Requires,

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::check::{check_refs, BUILTINS};
 use crate::convert::{to_json, Ty, EXIT_CODE};
 use crate::error::{error_at_line, Source, SpecError};
+use crate::firmware::{FIRMWARES, TPMS};
 use crate::model::{
     AssetHash, AssetSource, AssetSpec, ExitExpect, MachineSpec, RequiresSpec, TestFile, TextCheck,
     CHANNELS, DISPLAYS,
@@ -476,6 +477,14 @@ impl Loader<'_> {
             display: match self.choice(raw.display.as_ref(), "display", &DISPLAYS)? {
                 Some((display, _)) => Some(display),
                 None => raw.display.as_ref().map(|d| d.get_ref().clone()),
+            },
+            firmware: match self.choice(raw.firmware.as_ref(), "firmware", &FIRMWARES)? {
+                Some((firmware, _)) => Some(firmware),
+                None => raw.firmware.as_ref().map(|d| d.get_ref().clone()),
+            },
+            tpm: match self.choice(raw.tpm.as_ref(), "tpm", &TPMS)? {
+                Some((tpm, _)) => Some(tpm),
+                None => raw.tpm.as_ref().map(|d| d.get_ref().clone()),
             },
             console: match &raw.console {
                 Some(console) => self.boolean(console, "console")?,

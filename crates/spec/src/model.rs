@@ -213,6 +213,10 @@ pub struct MachineSpec {
     pub channel: Option<String>,
     /// The video device, one of [`DISPLAYS`] (QEMU's display stays `none`).
     pub display: Option<String>,
+    /// The firmware, one of [`FIRMWARES`](crate::FIRMWARES) (`None`: QEMU's default).
+    pub firmware: Option<String>,
+    /// A TPM emulated by swtpm, one of [`TPMS`](crate::TPMS).
+    pub tpm: Option<String>,
     /// Capture the first serial console.
     pub console: Option<bool>,
     /// Strings failing the test when seen on the console (replaces the default).

@@ -72,6 +72,8 @@ pub(crate) struct RawMachine {
     pub cloud_init: Option<S<toml::Value>>,
     pub channel: Option<S<String>>,
     pub display: Option<S<String>>,
+    pub firmware: Option<S<String>>,
+    pub tpm: Option<S<String>>,
     pub console: Option<S<toml::Value>>,
     pub console_fail: Option<S<StringsOrVar>>,
     pub args: Option<S<StringsOrVar>>,

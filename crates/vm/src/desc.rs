@@ -54,6 +54,10 @@ pub struct MachineDesc {
     /// can (a built-in guest or a cloud-init guest without host resources in
     /// its own arguments, waited for).
     pub cold: Option<String>,
+    /// `firmware = "uefi"` (or `"bios"`, QEMU's default); `None`: QEMU's default.
+    pub firmware: Option<kennel_machine::firmware::Firmware>,
+    /// A TPM of this version, emulated by swtpm.
+    pub tpm: Option<kennel_machine::tpm::TpmVersion>,
 }
 
 impl MachineDesc {
@@ -67,6 +71,8 @@ impl MachineDesc {
             channel: None,
             wait_ready: true,
             cold: None,
+            firmware: None,
+            tpm: None,
         }
     }
 

@@ -81,6 +81,9 @@ pub enum PrepareError {
     /// The wrapper does not read as a command line.
     #[error("the wrapper {0:?} is not a valid shell command line")]
     Wrapper(String),
+    /// No UEFI firmware for the machine, or its variables could not be copied.
+    #[error(transparent)]
+    Firmware(Box<kennel_machine::firmware::FirmwareError>),
     /// No port could be found for the gdbstub.
     #[error("no free port for the gdbstub")]
     GdbPort(#[source] std::io::Error),

@@ -41,6 +41,12 @@ pub enum GuestProblem {
     /// No kernel to build the guest around (missing).
     #[error(transparent)]
     NoKernel(kennel_guest::GuestError),
+    /// A machine with `tpm` and no swtpm (missing).
+    #[error(
+        "no swtpm for `tpm` (apt-get install {})",
+        kennel_machine::tpm::SWTPM_PACKAGES
+    )]
+    NoSwtpm,
     /// Building failed (ERROR).
     #[error(transparent)]
     Failed(kennel_guest::GuestError),
@@ -99,11 +105,14 @@ fn agent_binary() -> Option<PathBuf> {
 /// Build (or find in the cache) the built-in guest for `arch`, with `kernel`
 /// when the test names one (a file, or a Debian `linux-image-*.deb`). With a
 /// `display`, the guest's console is on the screen too and a shell runs
-/// there ([`screen_modules`] drive it).
+/// there ([`screen_modules`] drive it). Under `uefi`, the x86 kernel is the
+/// bzImage as shipped (the firmware's loader runs its EFI stub), not the
+/// ELF `vmlinux` of a PVH boot.
 pub fn build(
     arch_name: &str,
     kernel: Option<&Path>,
     display: Option<DisplayDevice>,
+    uefi: bool,
 ) -> Result<BuiltGuest, GuestProblem> {
     let arch =
         Arch::from_name(arch_name).ok_or_else(|| GuestProblem::NoGuestFor(arch_name.to_owned()))?;
@@ -153,6 +162,7 @@ pub fn build(
         ));
         false
     };
+    spec.prefer_pvh = !uefi;
     if let Some(display) = display {
         spec.screen = true;
         spec.modules

@@ -22,6 +22,7 @@ mod console_shell;
 mod debug;
 mod desc;
 mod error;
+mod firmware;
 pub mod guest;
 mod input;
 mod log;

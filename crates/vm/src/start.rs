@@ -69,12 +69,16 @@ pub fn prepare(mut desc: MachineDesc, workspace: &Workspace) -> Result<Plan, VmE
         channel,
         wait_ready,
         cold,
+        firmware,
+        tpm,
     } = desc;
     let name = config.name.clone();
     let log = &workspace.log;
+    crate::firmware::machine_type(&mut config, firmware);
+    let uefi = firmware == Some(kennel_machine::firmware::Firmware::Uefi);
     let guest = match guest {
         Some(BuiltinGuest::Busybox) => {
-            let built = build_guest(&config, log)?;
+            let built = build_guest(&config, log, uefi)?;
             crate::guest::apply(&mut config, &built.image, built.agent);
             Some(built)
         }
@@ -83,6 +87,8 @@ pub fn prepare(mut desc: MachineDesc, workspace: &Workspace) -> Result<Plan, VmE
     if guest.is_none() && config.kernel.is_some() {
         config.console = true;
     }
+    let firmware_cold = crate::firmware::apply(&mut config, firmware, tpm, workspace)?;
+    let cold = cold.or(firmware_cold);
     if channel == Some(ChannelKind::Agent) && !guest.as_ref().is_some_and(|g| g.agent) {
         return Err(VmError::Prepare {
             machine: name,
@@ -111,13 +117,18 @@ pub fn prepare(mut desc: MachineDesc, workspace: &Workspace) -> Result<Plan, VmE
     })
 }
 
-fn build_guest(config: &MachineConfig, log: &crate::TestLog) -> Result<BuiltGuest, VmError> {
+fn build_guest(
+    config: &MachineConfig,
+    log: &crate::TestLog,
+    uefi: bool,
+) -> Result<BuiltGuest, VmError> {
     let name = &config.name;
     let started = Instant::now();
     match crate::guest::build(
         &config.target_arch(),
         config.kernel.as_deref(),
         config.display,
+        uefi,
     ) {
         Ok(g) => {
             log.line(&format!(

@@ -9,6 +9,7 @@ mod assets;
 mod cloud;
 mod deadlines;
 mod debug;
+mod firmware;
 mod guest;
 mod harness;
 mod host_faults;

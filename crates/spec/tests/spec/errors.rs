@@ -544,3 +544,25 @@ fn covers_are_loaded_as_written() {
 
     assert_eq!(test.covers, ["hw/net/virtio-net.c", "hw/net/"]);
 }
+
+#[test]
+fn firmware_and_tpm_must_be_known_and_the_errors_list_the_choices() {
+    let err = load_err("[machine]\nguest = \"busybox\"\nfirmware = \"efi\"\n");
+    assert_eq!(
+        err,
+        "tests/qmp/t.toml:3:12: unknown firmware \"efi\": expected one of `bios`, `uefi`"
+    );
+
+    let err = load_err("[machine]\nguest = \"busybox\"\ntpm = \"3\"\n");
+    assert_eq!(
+        err,
+        "tests/qmp/t.toml:3:7: unknown tpm \"3\": expected one of `2.0`, `1.2`"
+    );
+}
+
+#[test]
+fn firmware_and_tpm_load_as_written() {
+    let test = load("[machine]\nguest = \"busybox\"\nfirmware = \"uefi\"\ntpm = \"2.0\"\n");
+    assert_eq!(test.machines[0].firmware.as_deref(), Some("uefi"));
+    assert_eq!(test.machines[0].tpm.as_deref(), Some("2.0"));
+}

@@ -34,6 +34,8 @@ fn machine(name: &str, line: usize) -> MachineSpec {
         cloud_init: None,
         channel: None,
         display: None,
+        firmware: None,
+        tpm: None,
         console: None,
         console_fail: None,
         args: Vec::new(),

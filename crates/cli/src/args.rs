@@ -178,7 +178,7 @@ pub struct DebugFlags {
 #[derive(Debug, Args)]
 pub struct AttachArgs {
     /// The test (its folder `001-boots`, number or name) in the latest job; or the job folder,
-    /// then the test.
+    /// then the test; or the test's own log folder (a path).
     #[arg(value_name = "[JOB] TEST")]
     pub first: String,
     #[arg(hide = true)]
@@ -210,7 +210,7 @@ pub struct AttachArgs {
 /// `kennel resume`.
 #[derive(Debug, Args)]
 pub struct ResumeArgs {
-    /// The job folder (default: latest in the results directory).
+    /// The job folder (default: latest in the results directory), or one test's log folder.
     pub job: Option<PathBuf>,
     /// Where job folders are.
     #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = kennel_layout::DEFAULT_RESULTS_DIR)]

@@ -45,7 +45,10 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
         }),
         overrides: selected.overrides.clone(),
         timeout_factor: a.timeout_factor,
-        results_dir: a.results_dir.clone(),
+        // Absolute, so that every path a test prints or records (its log
+        // folder, the job's SSH key, the `kennel attach` lines) works from any folder.
+        results_dir: std::path::absolute(&a.results_dir)
+            .map_err(|e| CliError::usage(format!("--results-dir: {e}")))?,
         qemu: a.qemu.clone(),
         retries: a.retries,
         fail_fast: a.fail_fast,
@@ -65,6 +68,7 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
         timeout_factor: a.timeout_factor,
         cargo: a.selection.cargo,
         packages: a.selection.packages.clone(),
+        dir: std::env::current_dir().ok(),
     };
     let opts = JobOptions {
         record: Some(options.clone()),

@@ -30,6 +30,10 @@ pub struct RunOptions {
     pub cargo: bool,
     /// `--package`: the cargo packages (empty: the workspace).
     pub packages: Vec<String>,
+    /// The folder `kennel run` ran in (absolute): `kennel replay` runs the
+    /// tests from there, so that relative `paths` and test files mean what
+    /// they meant, from whatever folder it is typed in. `null` in older files.
+    pub dir: Option<PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -43,6 +47,7 @@ impl Default for RunOptions {
             timeout_factor: 1.0,
             cargo: false,
             packages: Vec::new(),
+            dir: None,
         }
     }
 }

@@ -72,13 +72,15 @@ pub struct Selection {
     #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
     pub params: Vec<String>,
     /// Run only shard K of N (1-based): every N-th test starting at the K-th, or with
-    /// --shard-history the K-th of N shards balanced by recorded durations.
+    /// --shard-history the K-th of N shards balanced by recorded durations. Without it,
+    /// `kennel run` takes the shard GitLab (CI_NODE_INDEX/CI_NODE_TOTAL) or a Kubernetes
+    /// Indexed Job (JOB_COMPLETION_INDEX/JOB_COMPLETIONS) names.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
     /// With --shard: balance the shards by the durations a previous job recorded
     /// (its job folder or its results.json), or a results folder recorded (each test's
     /// median of its last 5 runs in the last 50 jobs); tests not recorded count as average.
-    #[arg(long, value_name = "PATH", requires = "shard")]
+    #[arg(long, value_name = "PATH")]
     pub shard_history: Option<PathBuf>,
     /// Also build and run the Rust tests (`#[kennel::test]`) of cargo packages, one process each.
     #[arg(long)]
@@ -135,6 +137,9 @@ pub struct RunArgs {
     pub no_tests: NoTests,
     #[command(flatten)]
     pub debug: DebugFlags,
+    /// Where the shard came from when the CI's variables named it (not a flag).
+    #[arg(skip)]
+    pub shard_from: Option<String>,
 }
 
 /// What `kennel run` does when the paths, tags or shard select no test (nextest's `--no-tests`).

@@ -6,6 +6,7 @@ mod assets;
 mod attach;
 mod bisect;
 mod changed;
+mod ci_shard;
 mod doctor;
 mod exit;
 mod guest;

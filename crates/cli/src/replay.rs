@@ -73,6 +73,7 @@ pub fn replay(a: ReplayArgs) -> Result<Ending, CliError> {
         format: a.format,
         no_tests: crate::args::NoTests::Fail,
         debug: a.debug.clone(),
+        shard_from: None,
     };
     execute(selected, &run_args)
 }

@@ -14,7 +14,16 @@ use crate::exit::{CliError, Ending};
 use crate::select::{asset_policy, select, Selected};
 
 /// `kennel run`.
-pub fn run(a: RunArgs) -> Result<Ending, CliError> {
+pub fn run(mut a: RunArgs) -> Result<Ending, CliError> {
+    if a.selection.shard.is_none() {
+        let from_ci =
+            crate::ci_shard::from_ci(|name| std::env::var(name).ok()).map_err(CliError::usage)?;
+        if let Some(ci) = from_ci {
+            eprintln!("kennel: shard {} (from {})", ci.spec, ci.source);
+            a.selection.shard = Some(ci.spec);
+            a.shard_from = Some(ci.source);
+        }
+    }
     let selected = select(&a.selection, a.qemu.as_deref())?;
     execute(selected, &a)
 }
@@ -69,6 +78,7 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
         cargo: a.selection.cargo,
         packages: a.selection.packages.clone(),
         dir: std::env::current_dir().ok(),
+        shard_from: a.shard_from.clone(),
     };
     let opts = JobOptions {
         record: Some(options.clone()),

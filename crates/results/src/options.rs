@@ -34,6 +34,10 @@ pub struct RunOptions {
     /// tests from there, so that relative `paths` and test files mean what
     /// they meant, from whatever folder it is typed in. `null` in older files.
     pub dir: Option<PathBuf>,
+    /// Where `shard` came from when no `--shard` was given: the CI's
+    /// variables, as `CI_NODE_INDEX=2 CI_NODE_TOTAL=3` (GitLab) or
+    /// `JOB_COMPLETION_INDEX=1 JOB_COMPLETIONS=3` (a Kubernetes Indexed Job).
+    pub shard_from: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -48,6 +52,7 @@ impl Default for RunOptions {
             cargo: false,
             packages: Vec::new(),
             dir: None,
+            shard_from: None,
         }
     }
 }

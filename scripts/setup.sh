@@ -48,6 +48,8 @@ need=(
   # debugging (docs/debugging.md): QEMU's backtrace on a timeout, `--wrapper strace`
   "gdb:gdb"
   "strace:strace"
+  # `kennel man` is checked by rendering it (crates/cli/tests/manual.rs)
+  "man:man-db"
 )
 missing=()
 for entry in "${need[@]}"; do

@@ -43,17 +43,32 @@ pub enum Command {
     /// Make and accept the reference images of `screen` steps.
     #[command(subcommand)]
     Screen(ScreenCommand),
+    /// Print a shell completion script: `kennel completions bash > /etc/bash_completion.d/kennel`.
+    Completions(CompletionsArgs),
+    /// Print the manual page (`kennel man | man -l -`), or write one per command with --dir.
+    Man(ManArgs),
     /// Internal: run one test case in this process (started by `kennel run`).
     #[command(name = "__run-test", hide = true)]
     RunTest(RunTestArgs),
 }
 
 impl Command {
+    /// Whether the command works without the configuration (`kennel.toml`, the
+    /// `KENNEL_*` variables): one that prints kennel's own interface, which a
+    /// broken `kennel.toml` in the folder must not stop.
+    pub fn reads_no_config(&self) -> bool {
+        matches!(self, Command::Completions(_) | Command::Man(_))
+    }
+
     /// Whether the command only prints what it reads (a listing, a summary, a
     /// diagnosis), starting no machine and writing no results.
     pub fn only_prints(&self) -> bool {
         match self {
-            Command::List(_) | Command::Doctor(_) | Command::History(_) => true,
+            Command::List(_)
+            | Command::Doctor(_)
+            | Command::History(_)
+            | Command::Completions(_)
+            | Command::Man(_) => true,
             Command::Report(report) => report.action.is_none(),
             _ => false,
         }
@@ -210,6 +225,23 @@ pub struct AttachArgs {
     /// Where job folders are.
     #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = kennel_layout::DEFAULT_RESULTS_DIR)]
     pub results_dir: PathBuf,
+}
+
+/// `kennel completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `kennel man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `kennel.1` and a page for each command (`kennel-run.1`, ...) into DIR
+    /// instead of printing `kennel.1`.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// `kennel resume`.

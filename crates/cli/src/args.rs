@@ -43,6 +43,8 @@ pub enum Command {
     /// Make and accept the reference images of `screen` steps.
     #[command(subcommand)]
     Screen(ScreenCommand),
+    /// Start a project: kennel.toml, a first test, and optionally a CI file and a Rust test.
+    Init(InitArgs),
     /// Print a shell completion script: `kennel completions bash > /etc/bash_completion.d/kennel`.
     Completions(CompletionsArgs),
     /// Print the manual page (`kennel man | man -l -`), or write one per command with --dir.
@@ -57,7 +59,10 @@ impl Command {
     /// `KENNEL_*` variables): one that prints kennel's own interface, which a
     /// broken `kennel.toml` in the folder must not stop.
     pub fn reads_no_config(&self) -> bool {
-        matches!(self, Command::Completions(_) | Command::Man(_))
+        matches!(
+            self,
+            Command::Completions(_) | Command::Man(_) | Command::Init(_)
+        )
     }
 
     /// Whether the command only prints what it reads (a listing, a summary, a
@@ -225,6 +230,31 @@ pub struct AttachArgs {
     /// Where job folders are.
     #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = kennel_layout::DEFAULT_RESULTS_DIR)]
     pub results_dir: PathBuf,
+}
+
+/// `kennel init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The project's folder (made if missing).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Also a CI file running the tests in 4 shards and publishing the merged
+    /// junit.xml and report.html: `.gitlab-ci.yml` or `.github/workflows/kennel.yml`.
+    #[arg(long, value_enum, value_name = "CI")]
+    pub ci: Option<CiKind>,
+    /// Also a cargo test target with the Rust API (`tests/kennel_first.rs`; a
+    /// `Cargo.toml` when there is none, else the lines to add to it).
+    #[arg(long)]
+    pub rust: bool,
+}
+
+/// The CI `kennel init --ci` writes a file for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CiKind {
+    /// GitLab CI: `parallel:` jobs, a merge job.
+    Gitlab,
+    /// GitHub Actions: a matrix, a merge job.
+    Github,
 }
 
 /// `kennel completions`.

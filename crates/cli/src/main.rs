@@ -11,6 +11,7 @@ mod doctor;
 mod exit;
 mod guest;
 mod history;
+mod init;
 mod list;
 mod manual;
 mod project;
@@ -70,6 +71,7 @@ fn dispatch(cli: Cli) -> Result<Ending, CliError> {
         Command::Bisect(a) => bisect::bisect(a),
         Command::History(a) => history::history(a),
         Command::Screen(a) => screen::screen(a),
+        Command::Init(a) => init::init(a),
         Command::Completions(a) => manual::completions(a),
         Command::Man(a) => manual::man(a),
         Command::RunTest(a) => run_test::run_test(a),

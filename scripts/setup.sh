@@ -54,6 +54,8 @@ need=(
   "/usr/share/qemu/firmware/60-edk2-aarch64.json:qemu-efi-aarch64"
   "swtpm:swtpm"
   "swtpm_setup:swtpm-tools"
+  # `kennel man` is checked by rendering it (crates/cli/tests/manual.rs)
+  "man:man-db"
 )
 missing=()
 for entry in "${need[@]}"; do

@@ -43,17 +43,37 @@ pub enum Command {
     /// Make and accept the reference images of `screen` steps.
     #[command(subcommand)]
     Screen(ScreenCommand),
+    /// Start a project: kennel.toml, a first test, and optionally a CI file and a Rust test.
+    Init(InitArgs),
+    /// Print a shell completion script: `kennel completions bash > /etc/bash_completion.d/kennel`.
+    Completions(CompletionsArgs),
+    /// Print the manual page (`kennel man | man -l -`), or write one per command with --dir.
+    Man(ManArgs),
     /// Internal: run one test case in this process (started by `kennel run`).
     #[command(name = "__run-test", hide = true)]
     RunTest(RunTestArgs),
 }
 
 impl Command {
+    /// Whether the command works without the configuration (`kennel.toml`, the
+    /// `KENNEL_*` variables): one that prints kennel's own interface, which a
+    /// broken `kennel.toml` in the folder must not stop.
+    pub fn reads_no_config(&self) -> bool {
+        matches!(
+            self,
+            Command::Completions(_) | Command::Man(_) | Command::Init(_)
+        )
+    }
+
     /// Whether the command only prints what it reads (a listing, a summary, a
     /// diagnosis), starting no machine and writing no results.
     pub fn only_prints(&self) -> bool {
         match self {
-            Command::List(_) | Command::Doctor(_) | Command::History(_) => true,
+            Command::List(_)
+            | Command::Doctor(_)
+            | Command::History(_)
+            | Command::Completions(_)
+            | Command::Man(_) => true,
             Command::Report(report) => report.action.is_none(),
             _ => false,
         }
@@ -72,13 +92,15 @@ pub struct Selection {
     #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
     pub params: Vec<String>,
     /// Run only shard K of N (1-based): every N-th test starting at the K-th, or with
-    /// --shard-history the K-th of N shards balanced by recorded durations.
+    /// --shard-history the K-th of N shards balanced by recorded durations. Without it,
+    /// `kennel run` takes the shard GitLab (CI_NODE_INDEX/CI_NODE_TOTAL) or a Kubernetes
+    /// Indexed Job (JOB_COMPLETION_INDEX/JOB_COMPLETIONS) names.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
     /// With --shard: balance the shards by the durations a previous job recorded
     /// (its job folder or its results.json), or a results folder recorded (each test's
     /// median of its last 5 runs in the last 50 jobs); tests not recorded count as average.
-    #[arg(long, value_name = "PATH", requires = "shard")]
+    #[arg(long, value_name = "PATH")]
     pub shard_history: Option<PathBuf>,
     /// Also build and run the Rust tests (`#[kennel::test]`) of cargo packages, one process each.
     #[arg(long)]
@@ -135,6 +157,9 @@ pub struct RunArgs {
     pub no_tests: NoTests,
     #[command(flatten)]
     pub debug: DebugFlags,
+    /// Where the shard came from when the CI's variables named it (not a flag).
+    #[arg(skip)]
+    pub shard_from: Option<String>,
 }
 
 /// What `kennel run` does when the paths, tags or shard select no test (nextest's `--no-tests`).
@@ -178,7 +203,7 @@ pub struct DebugFlags {
 #[derive(Debug, Args)]
 pub struct AttachArgs {
     /// The test (its folder `001-boots`, number or name) in the latest job; or the job folder,
-    /// then the test.
+    /// then the test; or the test's own log folder (a path).
     #[arg(value_name = "[JOB] TEST")]
     pub first: String,
     #[arg(hide = true)]
@@ -207,10 +232,52 @@ pub struct AttachArgs {
     pub results_dir: PathBuf,
 }
 
+/// `kennel init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The project's folder (made if missing).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Also a CI file running the tests in 4 shards and publishing the merged
+    /// junit.xml and report.html: `.gitlab-ci.yml` or `.github/workflows/kennel.yml`.
+    #[arg(long, value_enum, value_name = "CI")]
+    pub ci: Option<CiKind>,
+    /// Also a cargo test target with the Rust API (`tests/kennel_first.rs`; a
+    /// `Cargo.toml` when there is none, else the lines to add to it).
+    #[arg(long)]
+    pub rust: bool,
+}
+
+/// The CI `kennel init --ci` writes a file for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CiKind {
+    /// GitLab CI: `parallel:` jobs, a merge job.
+    Gitlab,
+    /// GitHub Actions: a matrix, a merge job.
+    Github,
+}
+
+/// `kennel completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `kennel man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `kennel.1` and a page for each command (`kennel-run.1`, ...) into DIR
+    /// instead of printing `kennel.1`.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
 /// `kennel resume`.
 #[derive(Debug, Args)]
 pub struct ResumeArgs {
-    /// The job folder (default: latest in the results directory).
+    /// The job folder (default: latest in the results directory), or one test's log folder.
     pub job: Option<PathBuf>,
     /// Where job folders are.
     #[arg(long, env = "KENNEL_RESULTS_DIR", default_value = kennel_layout::DEFAULT_RESULTS_DIR)]

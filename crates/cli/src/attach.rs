@@ -15,11 +15,14 @@ use crate::exit::{CliError, Ending};
 
 /// `kennel attach [JOB] TEST [--machine NAME] [--qmp|--hmp|--console|--shell]`.
 pub fn attach(a: AttachArgs) -> Result<Ending, CliError> {
-    let (job, test) = match (a.first, a.second) {
-        (job, Some(test)) => (PathBuf::from(job), test),
-        (test, None) => (ResultsRoot::new(&a.results_dir).latest(), test),
+    let dir = match (a.first, a.second) {
+        (job, Some(test)) => find_test(&JobDir::new(job), &test)?,
+        (folder, None) if is_test_folder(Path::new(&folder)) => PathBuf::from(folder),
+        (test, None) => find_test(
+            &JobDir::new(ResultsRoot::new(&a.results_dir).latest()),
+            &test,
+        )?,
     };
-    let dir = find_test(&JobDir::new(&job), &test)?;
     let machine = find_machine(&dir, a.machine.as_deref())?;
     let name = machine.name;
     if a.console {
@@ -56,12 +59,28 @@ pub fn attach(a: AttachArgs) -> Result<Ending, CliError> {
     Ok(Ending::Ok)
 }
 
-/// `kennel resume [JOB]`: let every paused test of the job finish.
+/// A test's own log folder (one `kennel attach` and `kennel resume` take
+/// directly): it has the test's `attach.json` or its `paused` file.
+fn is_test_folder(path: &Path) -> bool {
+    let dir = TestDir::new(path);
+    dir.attach_json().is_file() || dir.paused().is_file()
+}
+
+/// `kennel resume [JOB|TEST-FOLDER]`: let every paused test of the job finish
+/// (or the test of that folder).
 pub fn resume(a: ResumeArgs) -> Result<Ending, CliError> {
     let job = a
         .job
         .unwrap_or_else(|| ResultsRoot::new(&a.results_dir).latest());
-    let resumed = resume_job(&JobDir::new(&job));
+    let resumed = if is_test_folder(&job) {
+        let paused = TestDir::new(&job).paused();
+        match std::fs::remove_file(paused) {
+            Ok(()) => vec![job.clone()],
+            Err(_) => Vec::new(),
+        }
+    } else {
+        resume_job(&JobDir::new(&job))
+    };
     if resumed.is_empty() {
         eprintln!("kennel: no paused test in {}", job.display());
         return Ok(Ending::Failed);

@@ -115,6 +115,34 @@ fn guest_pieces(fixes: &mut Vec<String>) {
             }
         }
     }
+    match kennel_vm::guest::agent_binary() {
+        Some(agent) => println!("  {:<8} {}", "agent", agent.display()),
+        None => {
+            println!(
+                "  {:<8} missing: no kennel-agent beside kennel nor KENNEL_AGENT; guest commands \
+                 go through the console shell",
+                "agent"
+            );
+            fixes.push(
+                "install kennel-agent beside kennel (`cargo install --path crates/cli` installs \
+                 both), or set KENNEL_AGENT"
+                    .into(),
+            );
+        }
+    }
+    for foreign in kennel_guest::Arch::ALL.into_iter().filter(|a| *a != arch) {
+        let name = foreign.name();
+        match kennel_vm::guest::foreign_tree(foreign) {
+            Some(dir) => println!("  {name:<8} {}", dir.display()),
+            None => {
+                println!("  {name:<8} missing: no {name} guest kernel and busybox");
+                fixes.push(format!(
+                    "{name}: {}",
+                    kennel_vm::guest::foreign_fix(foreign)
+                ));
+            }
+        }
+    }
 }
 
 /// UEFI firmware per architecture, from the firmware descriptors of each

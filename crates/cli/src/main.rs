@@ -6,11 +6,14 @@ mod assets;
 mod attach;
 mod bisect;
 mod changed;
+mod ci_shard;
 mod doctor;
 mod exit;
 mod guest;
 mod history;
+mod init;
 mod list;
+mod manual;
 mod project;
 mod replay;
 mod report;
@@ -30,9 +33,13 @@ fn main() {
     if cli.command.only_prints() {
         die_quietly_on_a_closed_pipe();
     }
-    let result = project::read_config()
-        .map_err(CliError::usage)
-        .and_then(|_| dispatch(cli));
+    let result = if cli.command.reads_no_config() {
+        dispatch(cli)
+    } else {
+        project::read_config()
+            .map_err(CliError::usage)
+            .and_then(|_| dispatch(cli))
+    };
     if let Err(e) = &result {
         eprintln!("kennel: {}", visible(&e.to_string()));
     }
@@ -64,6 +71,9 @@ fn dispatch(cli: Cli) -> Result<Ending, CliError> {
         Command::Bisect(a) => bisect::bisect(a),
         Command::History(a) => history::history(a),
         Command::Screen(a) => screen::screen(a),
+        Command::Init(a) => init::init(a),
+        Command::Completions(a) => manual::completions(a),
+        Command::Man(a) => manual::man(a),
         Command::RunTest(a) => run_test::run_test(a),
     }
 }

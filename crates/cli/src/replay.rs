@@ -24,6 +24,15 @@ pub fn replay(a: ReplayArgs) -> Result<Ending, CliError> {
         .unwrap_or_else(|| ResultsRoot::new(&a.results_dir).latest());
     let job = load_results(&dir).map_err(|e| CliError::Usage(kennel_runner::error_chain(&e)))?;
     let recorded = job.options.clone().unwrap_or_default();
+    let results_dir = std::path::absolute(&a.results_dir)
+        .map_err(|e| CliError::usage(format!("--results-dir: {e}")))?;
+    let qemu = a
+        .qemu
+        .as_deref()
+        .map(std::path::absolute)
+        .transpose()
+        .map_err(|e| CliError::usage(format!("--qemu: {e}")))?;
+    in_recorded_dir(&recorded)?;
     let wanted: Vec<&TestResult> = job
         .tests
         .iter()
@@ -50,8 +59,8 @@ pub fn replay(a: ReplayArgs) -> Result<Ending, CliError> {
         selection,
         jobs: a.jobs,
         timeout_factor: recorded.timeout_factor,
-        results_dir: a.results_dir.clone(),
-        qemu: a.qemu.clone().or(recorded.qemu),
+        results_dir,
+        qemu: qemu.or(recorded.qemu),
         retries: a.retries,
         fail_fast: false,
         job_timeout: None,
@@ -64,8 +73,23 @@ pub fn replay(a: ReplayArgs) -> Result<Ending, CliError> {
         format: a.format,
         no_tests: crate::args::NoTests::Fail,
         debug: a.debug.clone(),
+        shard_from: None,
     };
     execute(selected, &run_args)
+}
+
+/// Work in the folder the job ran in, when it recorded one: its relative
+/// paths (test files, `--qemu`, cargo's workspace) are relative to it.
+fn in_recorded_dir(recorded: &RunOptions) -> Result<(), CliError> {
+    let Some(dir) = &recorded.dir else {
+        return Ok(());
+    };
+    std::env::set_current_dir(dir).map_err(|e| {
+        CliError::usage(format!(
+            "the job ran in {}, which kennel replay cannot enter: {e}",
+            dir.display()
+        ))
+    })
 }
 
 /// The files of the wanted tests, with the job's parameters and `--qemu-arch`

@@ -14,7 +14,16 @@ use crate::exit::{CliError, Ending};
 use crate::select::{asset_policy, select, Selected};
 
 /// `kennel run`.
-pub fn run(a: RunArgs) -> Result<Ending, CliError> {
+pub fn run(mut a: RunArgs) -> Result<Ending, CliError> {
+    if a.selection.shard.is_none() {
+        let from_ci =
+            crate::ci_shard::from_ci(|name| std::env::var(name).ok()).map_err(CliError::usage)?;
+        if let Some(ci) = from_ci {
+            eprintln!("kennel: shard {} (from {})", ci.spec, ci.source);
+            a.selection.shard = Some(ci.spec);
+            a.shard_from = Some(ci.source);
+        }
+    }
     let selected = select(&a.selection, a.qemu.as_deref())?;
     execute(selected, &a)
 }
@@ -45,7 +54,10 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
         }),
         overrides: selected.overrides.clone(),
         timeout_factor: a.timeout_factor,
-        results_dir: a.results_dir.clone(),
+        // Absolute, so that every path a test prints or records (its log
+        // folder, the job's SSH key, the `kennel attach` lines) works from any folder.
+        results_dir: std::path::absolute(&a.results_dir)
+            .map_err(|e| CliError::usage(format!("--results-dir: {e}")))?,
         qemu: a.qemu.clone(),
         retries: a.retries,
         fail_fast: a.fail_fast,
@@ -66,6 +78,8 @@ pub fn execute(selected: Selected, a: &RunArgs) -> Result<Ending, CliError> {
         timeout_factor: a.timeout_factor,
         cargo: a.selection.cargo,
         packages: a.selection.packages.clone(),
+        dir: std::env::current_dir().ok(),
+        shard_from: a.shard_from.clone(),
     };
     let opts = JobOptions {
         record: Some(options.clone()),

@@ -69,6 +69,11 @@ pub fn select(sel: &Selection, qemu: Option<&Path>) -> Result<Selected, CliError
             ));
         }
     }
+    if sel.shard.is_none() && sel.shard_history.is_some() {
+        return Err(CliError::usage(
+            "--shard-history needs a shard: --shard K/N, or a CI's shard variables",
+        ));
+    }
     if let Some(spec) = &sel.shard {
         let (k, n) = parse_shard(spec).map_err(CliError::usage)?;
         let before = planned.len();

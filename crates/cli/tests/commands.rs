@@ -425,3 +425,32 @@ fn list_into_a_pipe_closed_early_ends_quietly() {
     assert!(text(&whole.stdout).lines().count() > 1);
     assert_eq!(whole.status.signal(), None);
 }
+
+/// Issue 27, item 3: doctor names every architecture's guest pieces and the
+/// agent, where it found them.
+#[test]
+fn doctor_lists_every_architectures_guest_pieces_and_the_agent() {
+    let pieces = tempfile::tempdir().expect("guest dir");
+    for arch in ["aarch64", "ppc64"] {
+        let dir = pieces.path().join(arch);
+        std::fs::create_dir_all(&dir).expect("arch dir");
+        std::fs::write(dir.join("vmlinuz"), b"kernel").expect("vmlinuz");
+        std::fs::write(dir.join("busybox"), b"busybox").expect("busybox");
+    }
+
+    let out = kennel(
+        &["doctor"],
+        &[("KENNEL_GUEST_DIR", path_str(pieces.path()))],
+    );
+
+    let stdout = text(&out.stdout);
+    for arch in ["aarch64", "ppc64"] {
+        let line = format!("  {arch:<8} {}", pieces.path().join(arch).display());
+        assert!(stdout.contains(&line), "no `{line}` in:\n{stdout}");
+    }
+    let agent = Path::new(env!("CARGO_BIN_EXE_kennel")).with_file_name("kennel-agent");
+    assert!(
+        stdout.contains(&format!("  agent    {}", agent.display())),
+        "{stdout}"
+    );
+}

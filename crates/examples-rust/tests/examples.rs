@@ -1,6 +1,6 @@
 //! Rust versions of the declarative examples in `examples/`. Run with
 //! `cargo test -p kennel-examples` or `cargo nextest run -p kennel-examples`
-//! (the guest test needs `cargo build -p kennel-agent` first).
+//! (the guest test needs the agent: `cargo build -p kennel-cli` builds it).
 
 use kennel::prelude::*;
 

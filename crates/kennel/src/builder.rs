@@ -142,7 +142,7 @@ impl MachineBuilder {
     /// Boot the built-in guest (busybox, the host kernel, the kennel agent), as
     /// `guest = "busybox"` does: `launch` returns once the agent answers, and
     /// [`Vm::run`] runs commands in it. Needs `kennel-agent` built
-    /// (`cargo build -p kennel-agent`) or `$KENNEL_AGENT`; without it the test
+    /// (`cargo build -p kennel-cli` builds it beside `kennel`) or `$KENNEL_AGENT`; without it the test
     /// is skipped.
     pub fn guest_busybox(mut self) -> Self {
         self.desc.guest = Some(BuiltinGuest::Busybox);

@@ -100,7 +100,11 @@ fn write_job(
     let options = shards
         .first()
         .and_then(|s| s.1.options.clone())
-        .map(|o| RunOptions { shard: None, ..o });
+        .map(|o| RunOptions {
+            shard: None,
+            shard_from: None,
+            ..o
+        });
     for (dir, file, started) in shards {
         let _ = writeln!(
             log,

@@ -1,7 +1,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use kennel_config::text::visible;
+use kennel_config::text::{shell_word, visible};
 use kennel_runner::{EventKind, RunEvent, Status};
 
 use crate::{human_secs, Reporter};
@@ -136,9 +136,19 @@ impl<W: Write> Reporter for Terminal<W> {
                 } else {
                     ""
                 };
+                // The job folder is absolute (`kennel run` makes it so): the
+                // line works pasted in any folder.
+                let again = if failed > 0 && !interrupted {
+                    format!(
+                        "\nkennel: to run the failed tests again: kennel replay --failed {}",
+                        shell_word(&self.job_dir.to_string_lossy())
+                    )
+                } else {
+                    String::new()
+                };
                 writeln!(
                     out,
-                    "{intr}kennel: {} tests in {}{extra}\nkennel: {} passed, {failed} failed, {} skipped",
+                    "{intr}kennel: {} tests in {}{extra}\nkennel: {} passed, {failed} failed, {} skipped{again}",
                     summary.total,
                     human_secs(event.elapsed.as_secs_f64()),
                     summary.pass,

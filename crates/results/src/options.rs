@@ -33,6 +33,14 @@ pub struct RunOptions {
     pub cargo: bool,
     /// `--package`: the cargo packages (empty: the workspace).
     pub packages: Vec<String>,
+    /// The folder `kennel run` ran in (absolute): `kennel replay` runs the
+    /// tests from there, so that relative `paths` and test files mean what
+    /// they meant, from whatever folder it is typed in. `null` in older files.
+    pub dir: Option<PathBuf>,
+    /// Where `shard` came from when no `--shard` was given: the CI's
+    /// variables, as `CI_NODE_INDEX=2 CI_NODE_TOTAL=3` (GitLab) or
+    /// `JOB_COMPLETION_INDEX=1 JOB_COMPLETIONS=3` (a Kubernetes Indexed Job).
+    pub shard_from: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -47,6 +55,8 @@ impl Default for RunOptions {
             timeout_factor: 1.0,
             cargo: false,
             packages: Vec::new(),
+            dir: None,
+            shard_from: None,
         }
     }
 }

@@ -44,6 +44,7 @@ impl GdbStub {
         let file = self
             .symbols
             .as_ref()
+            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
             .map(|p| format!(" {}", shell_word(&p.to_string_lossy())))
             .unwrap_or_default();
         format!("gdb{file} -ex 'target remote {}'", self.address)

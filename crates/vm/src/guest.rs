@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use kennel_config::text::shell_word;
 use kennel_guest::{Arch, GuestImage, GuestSpec, KernelSource};
 use kennel_machine::{DisplayDevice, MachineConfig};
 
@@ -32,11 +33,7 @@ pub enum GuestProblem {
     #[error("no /bin/busybox for the built-in guest (apt-get install busybox-static)")]
     NoBusybox,
     /// The foreign architecture's pieces are not installed (missing).
-    #[error(
-        "no {} guest kernel and busybox (run scripts/fetch-foreign-guests.sh as root, or set \
-         KENNEL_GUEST_DIR)",
-        .0.name()
-    )]
+    #[error("no {} guest kernel and busybox ({})", .0.name(), foreign_fix(*.0))]
     NoForeignPieces(Arch),
     /// No kernel to build the guest around (missing).
     #[error(transparent)]
@@ -63,7 +60,7 @@ impl GuestProblem {
 /// else `build/guest/<arch>` in the working directory or one of its parents, or in
 /// the source tree that holds this program (`target/.../kennel`, or a test binary
 /// in `target/debug/deps`).
-fn foreign_tree(arch: Arch) -> Option<PathBuf> {
+pub fn foreign_tree(arch: Arch) -> Option<PathBuf> {
     let mut candidates = Vec::new();
     if let Some(d) = config().and_then(|c| c.guest_dir.as_ref()) {
         candidates.push(d.join(arch.name()));
@@ -80,6 +77,35 @@ fn foreign_tree(arch: Arch) -> Option<PathBuf> {
         .find(|d| d.join("vmlinuz").exists() && d.join("busybox").exists())
 }
 
+/// How to get the guest pieces of foreign architecture `arch`: the script of
+/// the source tree kennel was built from, with its absolute path when that tree
+/// is still there (an install from a checkout), and `KENNEL_GUEST_DIR` pointed
+/// at what it fetched, so that a project outside the tree finds them.
+pub fn foreign_fix(arch: Arch) -> String {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let script = source.join("scripts/fetch-foreign-guests.sh");
+    match (source.canonicalize(), script.is_file()) {
+        (Ok(tree), true) => {
+            let out = tree.join("build/guest");
+            format!(
+                "fetch them as root with `{} {}`, then `export KENNEL_GUEST_DIR={}`",
+                shell_word(
+                    &tree
+                        .join("scripts/fetch-foreign-guests.sh")
+                        .to_string_lossy()
+                ),
+                arch.name(),
+                shell_word(&out.to_string_lossy()),
+            )
+        }
+        _ => format!(
+            "run kennel's scripts/fetch-foreign-guests.sh {} as root with OUT=DIR, then \
+             `export KENNEL_GUEST_DIR=DIR`",
+            arch.name()
+        ),
+    }
+}
+
 /// The process's configuration; a broken one was reported by the front end.
 fn config() -> Option<&'static kennel_config::Config> {
     kennel_config::Config::get().ok()
@@ -87,7 +113,7 @@ fn config() -> Option<&'static kennel_config::Config> {
 
 /// The agent binary to put in host-architecture guests: `$KENNEL_AGENT`, or
 /// `kennel-agent` beside this kennel binary.
-fn agent_binary() -> Option<PathBuf> {
+pub fn agent_binary() -> Option<PathBuf> {
     if let Some(p) = config().and_then(|c| c.agent.clone()) {
         return Some(p);
     }
@@ -312,5 +338,16 @@ mod tests {
              -serial mon:stdio"
         );
         assert_eq!(config.target_arch(), "aarch64");
+    }
+
+    #[test]
+    fn the_fix_for_missing_foreign_pieces_names_the_script_the_arch_and_the_variable() {
+        let fix = super::foreign_fix(Arch::Ppc64);
+
+        assert!(
+            fix.contains("scripts/fetch-foreign-guests.sh ppc64"),
+            "{fix}"
+        );
+        assert!(fix.contains("export KENNEL_GUEST_DIR="), "{fix}");
     }
 }

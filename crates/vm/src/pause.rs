@@ -5,10 +5,11 @@
 //! private folder ([`kennel_machine::Machine::vnc_listen`]); it stops when
 //! the test goes on.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use kennel_layout::TestDir;
+use kennel_config::text::shell_word;
+use kennel_layout::{JobDir, TestDir};
 use kennel_results::{AttachRecord, AttachedMachine};
 
 use crate::debug::{tell, GdbStub};
@@ -50,10 +51,15 @@ pub(crate) fn record(logdir: &Path, vm: &Vm, gdb: Option<&GdbStub>) {
 /// How a person reaches machine `vm` of the test logging into `logdir`: its
 /// monitors, console and guest shell, with the `kennel attach` commands.
 pub fn how_to_reach(logdir: &Path, vm: &Vm) -> String {
-    let test = test_folder(logdir);
+    let logdir = absolute(logdir);
+    let logdir = logdir.as_path();
     let name = vm.name();
     let m = vm.machine_ref();
-    let attach = format!("kennel attach {test} --machine {name}");
+    let attach = format!(
+        "kennel attach {} --machine {}",
+        attach_target(logdir),
+        shell_word(name)
+    );
     let mut text = format!("  machine `{name}` (QEMU pid {}):\n", m.pid());
     if let Some((qmp, hmp)) = m.attach_sockets() {
         text.push_str(&format!(
@@ -94,6 +100,8 @@ pub fn how_to_reach(logdir: &Path, vm: &Vm) -> String {
 /// removed: Enter in `kennel run`'s terminal, or `kennel resume`. The
 /// machines stay up meanwhile; Ctrl-C in `kennel run` ends the job.
 pub fn pause_on_failure(logdir: &Path, reason: &str, machines: &[&Vm]) {
+    let logdir = absolute(logdir);
+    let logdir = logdir.as_path();
     let dir = TestDir::new(logdir);
     let mut text = format!("\nkennel: PAUSED {} on its failure:\n", logdir.display());
     for line in reason.lines().filter(|l| !l.trim().is_empty()).take(4) {
@@ -103,10 +111,11 @@ pub fn pause_on_failure(logdir: &Path, reason: &str, machines: &[&Vm]) {
         text.push_str(&how_to_reach(logdir, vm));
         text.push_str(&open_vnc(logdir, vm));
     }
-    text.push_str(
-        "  Press Enter in kennel's terminal (or run `kennel resume`) to let the test finish; \
+    text.push_str(&format!(
+        "  Press Enter in kennel's terminal (or run `{}`) to let the test finish; \
          Ctrl-C ends the job.\n",
-    );
+        resume_command(logdir)
+    ));
     if std::fs::write(dir.paused(), &text).is_err() {
         return;
     }
@@ -138,8 +147,9 @@ const VNC_SWITCH: Duration = Duration::from_secs(3);
 fn open_vnc(logdir: &Path, vm: &Vm) -> String {
     let name = vm.name();
     let attach = format!(
-        "kennel attach {} --machine {name} --vnc",
-        test_folder(logdir)
+        "kennel attach {} --machine {} --vnc",
+        attach_target(logdir),
+        shell_word(name)
     );
     match vm.machine_ref().vnc_listen(Instant::now() + VNC_SWITCH) {
         Ok(Some(socket)) => {
@@ -179,12 +189,34 @@ fn set_vnc(logdir: &Path, name: &str, socket: Option<String>) {
     }
 }
 
-/// The test's folder name (`001-boots`), as `kennel attach` takes it.
-fn test_folder(logdir: &Path) -> String {
-    logdir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
+/// `logdir` as an absolute path, so that a command naming it works from any
+/// folder (the working directory stays what it was: nothing follows links).
+fn absolute(logdir: &Path) -> PathBuf {
+    std::path::absolute(logdir).unwrap_or_else(|_| logdir.to_path_buf())
+}
+
+/// What `kennel attach` is given to find the test logging into the absolute
+/// `logdir`: its job folder and its folder's name (`/r/job-1 001-boots`) for a
+/// test of a job, else the test's folder itself (a Rust test under plain
+/// `cargo test` logs into a folder of its own). Shell-quoted.
+fn attach_target(logdir: &Path) -> String {
+    match (JobDir::of_test(logdir), logdir.file_name()) {
+        (Some(job), Some(test)) => format!(
+            "{} {}",
+            shell_word(&job.root().to_string_lossy()),
+            shell_word(&test.to_string_lossy())
+        ),
+        _ => shell_word(&logdir.to_string_lossy()).into_owned(),
+    }
+}
+
+/// The `kennel resume` command that ends the pause of the test logging into
+/// the absolute `logdir`: its job's, or its folder's when it is in no job.
+fn resume_command(logdir: &Path) -> String {
+    let target = JobDir::of_test(logdir)
+        .map(|job| job.root().to_path_buf())
+        .unwrap_or_else(|| logdir.to_path_buf());
+    format!("kennel resume {}", shell_word(&target.to_string_lossy()))
 }
 
 /// The controlling terminal, when this process's group is in its foreground.
@@ -215,4 +247,38 @@ fn enter_pressed(tty: &std::fs::File, wait: Duration) -> bool {
     reader
         .read(&mut buf)
         .is_ok_and(|n| buf[..n].contains(&b'\n'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_test_of_a_job_is_named_by_its_job_folder_and_its_folder_name() {
+        let logdir = Path::new("/r/my results/job-1/tests/001-boots");
+
+        assert_eq!(attach_target(logdir), "'/r/my results/job-1' 001-boots");
+        assert_eq!(
+            resume_command(logdir),
+            "kennel resume '/r/my results/job-1'"
+        );
+    }
+
+    #[test]
+    fn a_test_in_no_job_is_named_by_its_own_folder() {
+        let logdir = Path::new("/tmp/kennel-log-boots-x1");
+
+        assert_eq!(attach_target(logdir), "/tmp/kennel-log-boots-x1");
+        assert_eq!(
+            resume_command(logdir),
+            "kennel resume /tmp/kennel-log-boots-x1"
+        );
+    }
+
+    #[test]
+    fn a_relative_log_folder_is_made_absolute() {
+        let here = std::env::current_dir().expect("working directory");
+
+        assert_eq!(absolute(Path::new("r/job-1")), here.join("r/job-1"));
+    }
 }

@@ -301,7 +301,10 @@ fn a_paused_failing_test_can_be_attached_to_and_resumed_with_enter() {
     let screen = String::from_utf8_lossy(&ended.stdout);
     let answer = String::from_utf8_lossy(&attach.stdout);
     assert!(
-        screen.contains("kennel attach 001-hangs --machine main --qmp"),
+        screen.contains(&format!(
+            "kennel attach {}/job-",
+            path_str(&results.path().canonicalize().expect("results"))
+        )) && screen.contains(" 001-hangs --machine main --qmp"),
         "{screen}"
     );
     assert!(
@@ -312,6 +315,104 @@ fn a_paused_failing_test_can_be_attached_to_and_resumed_with_enter() {
     assert!(screen.contains("resumed"), "{screen}");
     assert!(screen.contains("FAIL"), "{screen}");
     assert_eq!(ended.status.code(), Some(1), "{screen}");
+    assert!(survivors_after(&marker, std::time::Duration::from_secs(2)).is_empty());
+}
+
+/// The command kennel printed in `screen`: from `start` up to and including
+/// `end` (or to the end of the line), on the first line holding both.
+fn printed_command(screen: &str, start: &str, end: Option<&str>) -> String {
+    screen
+        .lines()
+        .filter_map(|l| l.find(start).map(|at| l[at..].trim_end()))
+        .find_map(|l| match end {
+            Some(end) => l.find(end).map(|e| l[..e + end.len()].to_owned()),
+            None => Some(l.to_owned()),
+        })
+        .unwrap_or_else(|| panic!("no `{start}...` printed:\n{screen}"))
+}
+
+/// `sh -c LINE` in the folder `dir`, with `kennel` on the PATH as an install
+/// puts it, and `input` typed.
+fn pasted(line: &str, dir: &Path, input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let bin = Path::new(env!("CARGO_BIN_EXE_kennel"))
+        .parent()
+        .expect("bin dir");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut shell = Bounded::start(
+        Command::new("sh")
+            .args(["-c", line])
+            .current_dir(dir)
+            .env("PATH", path)
+            .env_remove("KENNEL_RESULTS_DIR")
+            .stdin(std::process::Stdio::piped()),
+    );
+    shell
+        .stdin()
+        .expect("stdin")
+        .write_all(input)
+        .expect("type");
+    shell.close_stdin();
+    shell.wait(RUN_BOUND)
+}
+
+/// Issue 27, item 7: with a relative `--results-dir`, the `kennel attach`,
+/// `kennel resume` and `kennel replay` lines a paused, failing job prints
+/// work pasted into a shell in another folder.
+#[test]
+fn printed_attach_resume_and_replay_lines_work_pasted_in_another_folder() {
+    let dir = test_dir(&[("hangs.toml", HANGS)]);
+    let here = tempfile::tempdir().expect("the run's folder");
+    let elsewhere = tempfile::tempdir().expect("another folder");
+    let marker = unique_marker();
+    let run = format!(
+        "{} run {} --pause-on-failure --results-dir relative-results",
+        env!("CARGO_BIN_EXE_kennel"),
+        path_str(dir.path()),
+    );
+    let terminal = Bounded::start(
+        Command::new("script")
+            .args(["-qfec", &run, "/dev/null"])
+            .current_dir(here.path())
+            .env("KENNEL_TEST_MARKER", &marker)
+            .stdin(std::process::Stdio::piped()),
+    );
+    let paused = terminal.stdout().wait_for("Press Enter", PAUSE_BOUND);
+    assert!(paused, "no pause came:\n{}", terminal.stdout().text());
+    let screen = terminal.stdout().text();
+
+    let attach = printed_command(&screen, "kennel attach ", Some(" --qmp"));
+    let attached = pasted(&attach, elsewhere.path(), b"query-status\n");
+    let resume = printed_command(&screen, "kennel resume ", Some("`")).replace('`', "");
+    let resumed = pasted(&resume, elsewhere.path(), b"");
+    let ended = terminal.wait(RUN_BOUND);
+    let screen = String::from_utf8_lossy(&ended.stdout).replace('\r', "");
+    let replay = printed_command(&screen, "kennel replay ", None);
+    let replayed = pasted(&replay, elsewhere.path(), b"");
+
+    let answer = String::from_utf8_lossy(&attached.stdout);
+    assert!(
+        answer.contains("\"status\": \"running\""),
+        "`{attach}` in another folder:\n{answer}\n{}",
+        String::from_utf8_lossy(&attached.stderr)
+    );
+    assert_eq!(resumed.status.code(), Some(0), "`{resume}`: {resumed:?}");
+    assert_eq!(ended.status.code(), Some(1), "{screen}");
+    let again = String::from_utf8_lossy(&replayed.stdout);
+    assert!(
+        again.contains("replaying 1 of 1 tests"),
+        "`{replay}`:\n{again}\n{}",
+        String::from_utf8_lossy(&replayed.stderr)
+    );
+    assert!(again.contains("FAIL"), "{again}");
+    assert!(here
+        .path()
+        .join("relative-results/latest/results.json")
+        .is_file());
     assert!(survivors_after(&marker, std::time::Duration::from_secs(2)).is_empty());
 }
 

@@ -128,6 +128,7 @@ pub fn kennel_while(args: &[&str], env: &[(&str, &str)], during: impl FnOnce(&Pa
             .env("KENNEL_TEST_MARKER", &marker)
             .env_remove("KENNEL_RESULTS_DIR")
             .env_remove("QEMU_TEST_QEMU_BINARY")
+            .envs(CI_SHARD_VARIABLES.iter().map(|v| (v, "")))
             .envs(env.iter().copied())
             .stdin(std::process::Stdio::null()),
     );
@@ -149,6 +150,15 @@ pub fn kennel_while(args: &[&str], env: &[(&str, &str)], during: impl FnOnce(&Pa
     );
     run
 }
+
+/// The variables a CI names a shard with: emptied (an empty one names none),
+/// so that a CI running this suite in shards does not shard its jobs.
+pub const CI_SHARD_VARIABLES: [&str; 4] = [
+    "CI_NODE_INDEX",
+    "CI_NODE_TOTAL",
+    "JOB_COMPLETION_INDEX",
+    "JOB_COMPLETIONS",
+];
 
 /// A folder holding the given `(file name, text)` test files.
 pub fn test_dir(files: &[(&str, &str)]) -> tempfile::TempDir {

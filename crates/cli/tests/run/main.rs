@@ -6,6 +6,7 @@
 //! them (test processes, QEMUs, fake QEMUs) is still alive after kennel exits.
 
 mod assets;
+mod ci_shards;
 mod cloud;
 mod deadlines;
 mod debug;

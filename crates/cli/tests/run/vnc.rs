@@ -72,7 +72,8 @@ fn a_paused_machine_with_a_display_has_vnc_on_a_private_socket_until_it_goes_on(
 
     let screen = String::from_utf8_lossy(&ended.stdout);
     assert!(
-        screen.contains("kennel attach 001-hangs-on-a-screen --machine main --vnc"),
+        screen.contains("kennel attach /") // the job folder, absolute
+            && screen.contains(" 001-hangs-on-a-screen --machine main --vnc"),
         "{screen}"
     );
     assert!(told.contains("vncviewer "), "{told}");

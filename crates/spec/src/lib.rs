@@ -8,6 +8,7 @@
 
 #![deny(missing_docs)]
 
+mod asset;
 mod check;
 mod convert;
 mod duration;
@@ -18,6 +19,7 @@ mod input_steps;
 pub mod keys;
 mod load;
 mod model;
+mod network;
 mod pattern;
 mod raw;
 mod screen;
@@ -41,6 +43,7 @@ pub use model::{
     RequiresSpec, ScreenCheck, Step, StepKind, TestFile, TextCheck, CHANNELS, DEFAULT_CONSOLE_FAIL,
     DISPLAYS,
 };
+pub use network::{LinkStep, NetworkSpec, MAX_NETWORKS};
 pub use pattern::compile_regex;
 pub use screen::DEFAULT_SCREEN_THRESHOLD;
 pub use tags::{TagFilter, TagFilterError};

@@ -29,6 +29,29 @@ pub(crate) struct RawFile {
     pub assets: IndexMap<String, S<RawAsset>>,
     #[serde(default)]
     pub step: Vec<S<RawStep>>,
+    #[serde(default)]
+    pub network: Vec<S<RawNetwork>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a network table like { name = \"lan\", capture = true }"
+)]
+pub(crate) struct RawNetwork {
+    pub name: Option<S<String>>,
+    pub capture: Option<S<toml::Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table like { machine = \"b\", network = \"lan\", up = false }"
+)]
+pub(crate) struct RawLink {
+    pub machine: Option<S<String>>,
+    pub network: Option<S<String>>,
+    pub up: Option<S<toml::Value>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -80,6 +103,8 @@ pub(crate) struct RawMachine {
     pub warm: Option<S<toml::Value>>,
     pub tablet: Option<S<toml::Value>>,
     pub expect_exit: Option<S<RawExit>>,
+    pub networks: Option<S<Vec<S<String>>>>,
+    pub nic_model: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -191,6 +216,7 @@ pub(crate) struct RawStep {
     pub r#type: Option<S<String>>,
     pub mouse: Option<S<RawMouse>>,
     pub screen_text: Option<S<String>>,
+    pub link: Option<S<RawLink>>,
     // qmp
     pub args: Option<S<toml::Value>>,
     pub returns: Option<S<toml::Value>>,
@@ -220,7 +246,7 @@ pub(crate) struct RawStep {
 }
 
 /// The keys naming a step's kind, in the order messages list them.
-pub(crate) const KIND_KEYS: [&str; 20] = [
+pub(crate) const KIND_KEYS: [&str; 21] = [
     "qmp",
     "hmp",
     "event",
@@ -241,12 +267,13 @@ pub(crate) const KIND_KEYS: [&str; 20] = [
     "type",
     "mouse",
     "screen_text",
+    "link",
 ];
 
 impl RawStep {
     /// The kind-specific keys present (kinds and their options), in a fixed order.
     pub(crate) fn present_keys(&self) -> Vec<&'static str> {
-        let keys: [(&'static str, bool); 40] = [
+        let keys: [(&'static str, bool); 41] = [
             ("qmp", self.qmp.is_some()),
             ("hmp", self.hmp.is_some()),
             ("event", self.event.is_some()),
@@ -265,6 +292,7 @@ impl RawStep {
             ("type", self.r#type.is_some()),
             ("mouse", self.mouse.is_some()),
             ("screen_text", self.screen_text.is_some()),
+            ("link", self.link.is_some()),
             ("args", self.args.is_some()),
             ("returns", self.returns.is_some()),
             ("returns_exact", self.returns_exact.is_some()),

@@ -54,6 +54,9 @@ pub struct MachineDesc {
     /// can (a built-in guest or a cloud-init guest without host resources in
     /// its own arguments, waited for).
     pub cold: Option<String>,
+    /// Its NICs on the test's networks ([`crate::network`]); none: QEMU's
+    /// own networking as its arguments give it (user-mode by default).
+    pub nics: Vec<crate::network::Nic>,
 }
 
 impl MachineDesc {
@@ -67,6 +70,7 @@ impl MachineDesc {
             channel: None,
             wait_ready: true,
             cold: None,
+            nics: Vec::new(),
         }
     }
 

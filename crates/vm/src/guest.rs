@@ -99,11 +99,13 @@ fn agent_binary() -> Option<PathBuf> {
 /// Build (or find in the cache) the built-in guest for `arch`, with `kernel`
 /// when the test names one (a file, or a Debian `linux-image-*.deb`). With a
 /// `display`, the guest's console is on the screen too and a shell runs
-/// there ([`screen_modules`] drive it).
+/// there ([`screen_modules`] drive it). `nic_modules` drive the machine's
+/// NICs on the test's networks ([`crate::network::guest_module`]).
 pub fn build(
     arch_name: &str,
     kernel: Option<&Path>,
     display: Option<DisplayDevice>,
+    nic_modules: &[&str],
 ) -> Result<BuiltGuest, GuestProblem> {
     let arch =
         Arch::from_name(arch_name).ok_or_else(|| GuestProblem::NoGuestFor(arch_name.to_owned()))?;
@@ -153,6 +155,13 @@ pub fn build(
         ));
         false
     };
+    if !nic_modules.is_empty() {
+        if !spec.modules.iter().any(|m| m == "virtio_pci") {
+            spec.modules.push("virtio_pci".into());
+        }
+        spec.modules
+            .extend(nic_modules.iter().map(|m| m.to_string()));
+    }
     if let Some(display) = display {
         spec.screen = true;
         spec.modules

@@ -25,6 +25,7 @@ mod error;
 pub mod guest;
 mod input;
 mod log;
+pub mod network;
 mod pause;
 mod start;
 mod vm;

@@ -60,17 +60,19 @@ pub fn prepare(desc: MachineDesc, workspace: &Workspace) -> Result<Plan, VmError
         channel,
         wait_ready,
         cold,
+        nics,
     } = desc;
     let name = config.name.clone();
     let log = &workspace.log;
     let guest = match guest {
         Some(BuiltinGuest::Busybox) => {
-            let built = build_guest(&config, log)?;
+            let built = build_guest(&config, &nics, log)?;
             crate::guest::apply(&mut config, &built.image, built.agent);
             Some(built)
         }
         None => None,
     };
+    let cold = cold.or_else(|| crate::network::wire(&mut config, &nics, guest.is_some()));
     if guest.is_none() && config.kernel.is_some() {
         config.console = true;
     }
@@ -101,13 +103,23 @@ pub fn prepare(desc: MachineDesc, workspace: &Workspace) -> Result<Plan, VmError
     })
 }
 
-fn build_guest(config: &MachineConfig, log: &crate::TestLog) -> Result<BuiltGuest, VmError> {
+fn build_guest(
+    config: &MachineConfig,
+    nics: &[crate::network::Nic],
+    log: &crate::TestLog,
+) -> Result<BuiltGuest, VmError> {
     let name = &config.name;
     let started = Instant::now();
+    let mut nic_modules: Vec<&str> = nics
+        .iter()
+        .filter_map(|n| crate::network::guest_module(&n.model))
+        .collect();
+    nic_modules.dedup();
     match crate::guest::build(
         &config.target_arch(),
         config.kernel.as_deref(),
         config.display,
+        &nic_modules,
     ) {
         Ok(g) => {
             log.line(&format!(

@@ -15,6 +15,7 @@ mod host_faults;
 mod hostile;
 mod input;
 mod modules;
+mod networks;
 mod one_qemu;
 mod peaks;
 mod qemu_tree;

@@ -78,5 +78,11 @@ pub(super) fn step_once(
         StepKind::Type(text) => input::type_text(on, text, &vars, time),
         StepKind::Mouse(action) => input::mouse(on, action, time),
         StepKind::ScreenText { text, region } => ocr::screen_text(on, text, *region, &vars, time),
+        StepKind::Link(link) => qmp::link(
+            On::new(&mut case.slots, &link.machine),
+            &link.network,
+            link.up,
+            time,
+        ),
     }
 }

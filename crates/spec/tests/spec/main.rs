@@ -5,6 +5,7 @@ mod input;
 mod load;
 mod malformed;
 mod matching;
+mod networks;
 mod screen;
 mod substitution;
 mod template;

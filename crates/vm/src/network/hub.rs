@@ -14,6 +14,11 @@ use super::pcap::PcapWriter;
 /// How often a port's thread looks whether the hub is stopping.
 const STOP_POLL: Duration = Duration::from_millis(200);
 
+/// How long a port waits for a machine whose socket is full (a paused
+/// guest's QEMU stops reading) before the frame is dropped: the hub never
+/// stalls for long behind one machine.
+const SEND_PATIENCE: Duration = Duration::from_secs(1);
+
 /// The largest frame a port takes (QEMU's socket backends send whole frames).
 const MAX_FRAME: usize = 65536;
 
@@ -84,6 +89,7 @@ impl Hub {
     pub fn add_port(&self, hub: &Path, machine: &Path) -> std::io::Result<()> {
         let socket = UnixDatagram::bind(hub)?;
         socket.set_read_timeout(Some(STOP_POLL))?;
+        socket.set_write_timeout(Some(SEND_PATIENCE))?;
         let port = Arc::new(Port {
             socket,
             path: hub.to_path_buf(),

@@ -132,6 +132,43 @@ fn foreign_guest_runs_commands_through_the_console(t: &mut Test) -> kennel::Resu
     Ok(())
 }
 
+/// Two built-in guests on a captured link of kennel's ping each other by the
+/// addresses they gave themselves; with `b`'s cable pulled the ping fails,
+/// and it works again once the cable is back. Mirrors
+/// `examples/network/two_guests_ping.toml`.
+#[kennel::test(tags = ["guest", "network"], timeout = "150s")]
+fn two_guests_ping_over_a_link_and_a_pulled_cable_cuts_them_off(
+    t: &mut Test,
+) -> kennel::Result<()> {
+    t.captured_network("lan")?;
+    let mut a = t
+        .machine()
+        .name("a")
+        .guest_busybox()
+        .network("lan")
+        .launch()?;
+    let mut b = t
+        .machine()
+        .name("b")
+        .guest_busybox()
+        .network("lan")
+        .launch()?;
+
+    let before = a.run("ping -c 3 -W 5 192.168.1.2")?;
+    b.set_link("lan", false)?;
+    let cut = a.run("ping -c 2 -W 1 192.168.1.2")?;
+    b.set_link("lan", true)?;
+    let after = a.run("ping -c 3 -W 5 192.168.1.2")?;
+
+    assert_eq!(before.status, CommandStatus::Exited(0), "{}", before.stdout);
+    assert_eq!(cut.status, CommandStatus::Exited(1), "{}", cut.stdout);
+    assert_eq!(after.status, CommandStatus::Exited(0), "{}", after.stdout);
+    assert!(t.logdir().join("lan.pcap").is_file());
+    assert_eq!(a.shutdown()?, 0);
+    assert_eq!(b.shutdown()?, 0);
+    Ok(())
+}
+
 /// A guest command killed by a signal says which signal, not an exit code.
 #[kennel::test(tags = ["guest"], timeout = "120s")]
 fn a_command_killed_by_a_signal_reports_the_signal(t: &mut Test) -> kennel::Result<()> {

@@ -16,11 +16,18 @@ pub const SCREEN_VT: &str = "/dev/tty1";
 /// The prompt of the shell on the console.
 pub const PROMPT: &str = "kennel# ";
 
+/// The kernel command-line word that gives a NIC an address:
+/// `kennel.ip=<mac>,<address>/<prefix>` (one per NIC). Init brings up the
+/// interface with that MAC address and adds the address to it.
+pub const IP_PARAM: &str = "kennel.ip";
+
 /// The guest's `/init`, run by the kernel from the initramfs (`rdinit=/init`)
 /// with busybox at `/bin/busybox` and `/bin/sh` linking to it.
 ///
 /// It installs busybox's applets, mounts `/proc`, `/sys`, `/dev` (devtmpfs)
-/// and `/dev/pts`, loads the modules in order, prints [`READY_MARKER`],
+/// and `/dev/pts`, loads the modules in order, brings up the loopback
+/// interface and gives each NIC named by an [`IP_PARAM`] word of the kernel
+/// command line its address, prints [`READY_MARKER`],
 /// starts the agent when there is one, and gives a shell on the console
 /// (`setsid cttyhack sh`, prompt [`PROMPT`]). It prints nothing else unless
 /// something fails. When the shell exits, init exits and the kernel panics,
@@ -89,6 +96,7 @@ impl InitScript {
                 module.replace(['"', '$', '`', '\\'], "_")
             ));
         }
+        s.push_str(&network_setup());
         s.push_str(&format!(
             "echo \"{READY_MARKER} ($(nproc) cpus, $(sed -n 's/MemTotal: *//p' /proc/meminfo))\"\n"
         ));
@@ -103,6 +111,25 @@ impl InitScript {
         s.push_str("exec setsid cttyhack sh\n");
         s
     }
+}
+
+/// The lines that bring up `lo` and the NICs the kernel command line gives
+/// addresses to ([`IP_PARAM`]).
+fn network_setup() -> String {
+    format!(
+        "ip link set lo up 2>/dev/null\n\
+         for word in $(cat /proc/cmdline); do\n\
+         \tcase \"$word\" in {IP_PARAM}=*,*)\n\
+         \t\tv=${{word#{IP_PARAM}=}}; mac=${{v%%,*}}; addr=${{v#*,}}\n\
+         \t\tfor dev in /sys/class/net/*; do\n\
+         \t\t\tif [ \"$(cat $dev/address)\" = \"$mac\" ]; then\n\
+         \t\t\t\tip addr add \"$addr\" dev ${{dev##*/}} && ip link set ${{dev##*/}} up \\\n\
+         \t\t\t\t\t|| echo \"kennel-guest: cannot give ${{dev##*/}} $addr\"\n\
+         \t\t\tfi\n\
+         \t\tdone;;\n\
+         \tesac\n\
+         done\n"
+    )
 }
 
 #[cfg(test)]
@@ -125,6 +152,16 @@ mod tests {
         assert!(at("insmod '/m/b.ko'") < at(READY_MARKER));
         assert!(at(READY_MARKER) < at("/sbin/kennel-agent &"));
         assert!(at("/sbin/kennel-agent &") < at("exec setsid cttyhack sh"));
+    }
+
+    #[test]
+    fn nics_get_their_addresses_from_the_command_line_before_the_marker() {
+        let text = InitScript::default().render();
+        let setup = text.find("for word in $(cat /proc/cmdline)");
+
+        assert!(setup.is_some(), "{text}");
+        assert!(text.contains("case \"$word\" in kennel.ip=*,*)"), "{text}");
+        assert!(setup < text.find(READY_MARKER));
     }
 
     #[test]

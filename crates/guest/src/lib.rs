@@ -51,6 +51,6 @@ pub use deb::extract_deb;
 pub use error::{BzImageError, ElfError, GuestError};
 pub use host::{host_pieces, HostPieces, MissingPiece, HOST_BOOT, HOST_BUSYBOX};
 pub use image::{GuestImage, GuestSpec, BUILDER_VERSION, SCREEN_MODE};
-pub use init::{InitScript, AGENT_PATH, PROMPT, READY_MARKER, SCREEN_VT};
+pub use init::{InitScript, AGENT_PATH, IP_PARAM, PROMPT, READY_MARKER, SCREEN_VT};
 pub use kernel::{find_newest_kernel, Kernel, KernelSource};
 pub use modules::{module_name, read_module, ModuleIndex, ModulePlan, ResolvedModule};

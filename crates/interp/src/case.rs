@@ -59,6 +59,9 @@ pub(crate) struct Case<'a> {
     pub started: StartRecord,
     /// How machines are launched.
     pub launching: Launching<'a>,
+    /// The test's networks (`[[network]]`): their hubs run until the case
+    /// is dropped, after its machines stopped.
+    pub networks: kennel_vm::network::Networks,
 }
 
 /// Run one case and say how it went. Never panics on bad input; every machine
@@ -129,7 +132,10 @@ impl<'a> Case<'a> {
                 Err(_) => LogSink::discard(),
             }
         };
+        let log = TestLog::create(&dir.test_log());
+        let networks = kennel_vm::network::Networks::new(&tmp, run.logdir, log.clone());
         Case {
+            networks,
             ctx: Context {
                 file,
                 params: &run.case.params,
@@ -142,7 +148,7 @@ impl<'a> Case<'a> {
             },
             slots: Slots::of(file),
             saved: HashMap::new(),
-            log: TestLog::create(&dir.test_log()),
+            log,
             started: StartRecord::default(),
             launching: Launching {
                 launcher,
@@ -175,6 +181,9 @@ impl<'a> Case<'a> {
             }
             Err(e) => return e.into_outcome(),
         }
+        if let Err(e) = self.start_networks() {
+            return e.into_outcome();
+        }
         if let Err(e) = self.launch_declared() {
             return e.into_outcome();
         }
@@ -184,6 +193,23 @@ impl<'a> Case<'a> {
             }
         }
         Outcome::pass()
+    }
+
+    /// Start the hubs of the test's networks, and number the machines that
+    /// join them in the order the file declares them.
+    fn start_networks(&mut self) -> Result<(), StepError> {
+        let file = self.ctx.file;
+        let failed =
+            |e: kennel_vm::network::NetworkError| StepError::Error(kennel_machine::error_chain(&e));
+        for network in &file.networks {
+            self.networks
+                .declare(&network.name, network.capture)
+                .map_err(failed)?;
+        }
+        for machine in file.machines.iter().filter(|m| !m.networks.is_empty()) {
+            self.networks.number(&machine.name).map_err(failed)?;
+        }
+        Ok(())
     }
 
     /// Launch the machines declared with `launch = true` (the default).
@@ -323,5 +349,6 @@ impl<'a> Case<'a> {
         for (_, vm) in self.slots.launched_mut() {
             vm.stop();
         }
+        self.networks.stop();
     }
 }

@@ -39,6 +39,17 @@ impl Case<'_> {
         if incoming {
             desc.incoming_migration();
         }
+        let model = spec
+            .nic_model
+            .as_deref()
+            .unwrap_or(kennel_vm::network::DEFAULT_NIC_MODEL);
+        for network in &spec.networks {
+            let nic = self
+                .networks
+                .join(network, name, model)
+                .map_err(|e| StepError::Error(kennel_machine::error_chain(&e)))?;
+            desc.nics.push(nic);
+        }
         let workspace = Workspace {
             scratch: self.ctx.tmp.clone(),
             log: self.log.clone(),

@@ -96,7 +96,7 @@ impl Case<'_> {
             .and_then(|m| m.arch.as_ref())
             .and_then(|a| a.render(&self.vars()).ok())
             .unwrap_or_else(|| kennel_machine::host_arch().to_string());
-        match kennel_vm::guest::build(&arch, None, None, false) {
+        match kennel_vm::guest::build(&arch, None, None, false, &[]) {
             Ok(g) => {
                 self.log.line(&format!(
                     "guest_kernel = {}, guest_initrd = {}",

@@ -10,7 +10,7 @@ use kennel_machine::{Accel, DisplayDevice, MachineConfig, Transcript};
 use kennel_vm::{BuiltinGuest, ChannelKind, Deadlines, MachineDesc, Workspace};
 
 use crate::error::{ErrorKind, Result};
-use crate::test::Logs;
+use crate::test::{Logs, SharedNetworks};
 use crate::vm::Vm;
 
 /// The options of one machine, as in a declarative `[machine]` table. Made by
@@ -23,6 +23,9 @@ pub struct MachineBuilder {
     deadlines: Deadlines,
     cloud_image: Option<String>,
     workspace: Workspace,
+    networks: Vec<String>,
+    nic_model: Option<String>,
+    shared: Option<SharedNetworks>,
 }
 
 impl MachineBuilder {
@@ -44,7 +47,33 @@ impl MachineBuilder {
             deadlines,
             cloud_image: None,
             workspace,
+            networks: Vec::new(),
+            nic_model: None,
+            shared: None,
         }
+    }
+
+    /// The test's networks, for [`MachineBuilder::network`].
+    pub(crate) fn on_networks(mut self, shared: Option<SharedNetworks>) -> Self {
+        self.shared = shared;
+        self
+    }
+
+    /// Join the test's network `name` (declared with
+    /// [`Test::network`](crate::Test::network)) with a NIC, as `networks =
+    /// ["lan"]` does: MAC `52:54:00:00:<network>:<machine>`, and in the
+    /// built-in guest the address `192.168.<network>.<machine>/24`. Without
+    /// networks the machine keeps QEMU's own (user-mode) networking.
+    pub fn network(mut self, name: impl Into<String>) -> Self {
+        self.networks.push(name.into());
+        self
+    }
+
+    /// The QEMU device of the machine's NICs on the test's networks
+    /// (`virtio-net-pci` by default; `e1000`...), as `nic_model` does.
+    pub fn nic_model(mut self, model: impl Into<String>) -> Self {
+        self.nic_model = Some(model.into());
+        self
     }
 
     /// The machine's name, used in messages and to prefix its log lines.
@@ -249,8 +278,12 @@ impl MachineBuilder {
             deadlines,
             cloud_image,
             workspace,
+            networks,
+            nic_model,
+            shared,
         } = self;
         let name = desc.config.name.clone();
+        desc.nics = join_networks(&name, &networks, nic_model.as_deref(), shared.as_ref())?;
         if let Some(text) = cloud_image {
             desc.image = Some(fetch_cloud_image(&name, &text, &workspace)?);
         }
@@ -293,6 +326,36 @@ impl MachineBuilder {
             workspace.scratch,
         ))
     }
+}
+
+/// Machine `name` joins `networks` of the test's `shared` ones with NICs of
+/// `model` (or the default).
+fn join_networks(
+    name: &str,
+    networks: &[String],
+    model: Option<&str>,
+    shared: Option<&SharedNetworks>,
+) -> Result<Vec<kennel_vm::network::Nic>> {
+    let model = model.unwrap_or(kennel_vm::network::DEFAULT_NIC_MODEL);
+    let mut nics = Vec::new();
+    for network in networks {
+        let Some(shared) = shared else {
+            return Err(
+                ErrorKind::Network(kennel_vm::network::NetworkError::Undeclared {
+                    machine: name.to_owned(),
+                    network: network.clone(),
+                })
+                .into(),
+            );
+        };
+        let nic = shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .join(network, name, model)
+            .map_err(ErrorKind::Network)?;
+        nics.push(nic);
+    }
+    Ok(nics)
 }
 
 /// The distribution's cloud image `text` names, from the asset cache or

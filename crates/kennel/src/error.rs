@@ -188,6 +188,11 @@ pub enum ErrorKind {
         /// The test's timeout.
         timeout: std::time::Duration,
     },
+    /// A network could not be declared or joined (a name declared twice, a
+    /// machine joining a network the test did not declare, a socket that
+    /// could not be made).
+    #[error("networks of the test")]
+    Network(#[source] kennel_vm::network::NetworkError),
     /// The test skipped itself ([`Test::skip`](crate::Test::skip)).
     #[error("skipped: {0}")]
     Skip(String),

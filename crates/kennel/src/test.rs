@@ -80,7 +80,11 @@ pub struct Test {
     tmp: Option<tempfile::TempDir>,
     logs: Logs,
     machines: usize,
+    networks: Option<SharedNetworks>,
 }
+
+/// The test's networks, shared with the machine builders that join them.
+pub(crate) type SharedNetworks = Arc<Mutex<kennel_vm::network::Networks>>;
 
 impl Test {
     /// A context for the test `name`, logging into `$KENNEL_TEST_LOGDIR` or else a
@@ -130,6 +134,7 @@ impl Test {
             tmp: None,
             logs,
             machines: 0,
+            networks: None,
         })
     }
 
@@ -182,6 +187,37 @@ impl Test {
             timeout: self.timeout,
         };
         MachineBuilder::new(name, self.logs.clone(), deadlines, workspace)
+            .on_networks(self.networks.clone())
+    }
+
+    /// Declare a network between the test's machines, as `[[network]]` does:
+    /// machines join it with [`MachineBuilder::network`]; its hub runs in
+    /// this process until the test ends. See `docs/networks.md`.
+    pub fn network(&mut self, name: &str) -> Result<()> {
+        self.declare_network(name, false)
+    }
+
+    /// [`Test::network`] with every frame captured to `<name>.pcap` in the
+    /// log folder, as `capture = true` does.
+    pub fn captured_network(&mut self, name: &str) -> Result<()> {
+        self.declare_network(name, true)
+    }
+
+    fn declare_network(&mut self, name: &str, capture: bool) -> Result<()> {
+        if self.networks.is_none() {
+            let sockets = self.tmp()?.to_path_buf();
+            let networks =
+                kennel_vm::network::Networks::new(&sockets, &self.logdir, self.logs.test.clone());
+            self.networks = Some(Arc::new(Mutex::new(networks)));
+        }
+        let Some(networks) = &self.networks else {
+            unreachable!("made above");
+        };
+        networks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .declare(name, capture)
+            .map_err(|e| ErrorKind::Network(e).into())
     }
 
     /// A parameter: the environment variable `KENNEL_PARAM_<NAME>` (upper
@@ -276,6 +312,12 @@ impl Test {
 
 impl Drop for Test {
     fn drop(&mut self) {
+        if let Some(networks) = self.networks.take() {
+            networks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .stop();
+        }
         if let Some(dir) = self.tmp.take() {
             // `KENNEL_KEEP_TMP`, read as the runner reads it (a malformed
             // configuration keeps nothing: the harness reports it).

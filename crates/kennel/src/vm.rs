@@ -185,6 +185,18 @@ impl Vm {
             .map_err(Error::from)
     }
 
+    /// Pull the machine's cable on the test's network `network` (`up =
+    /// false`) or put it back (`true`), as a `link` step does: QMP
+    /// `set_link` on its NIC there; the guest sees its link go down or up.
+    pub fn set_link(&mut self, network: &str, up: bool) -> Result<()> {
+        let state = if up { "in" } else { "out" };
+        self.logs
+            .line(&format!("[{}] cable on `{network}` {state}", self.name));
+        let name = kennel_vm::network::device_id(network);
+        self.qmp("set_link", serde_json::json!({ "name": name, "up": up }))
+            .map(|_| ())
+    }
+
     /// Execute a QMP command that must fail, and return QEMU's error (class and
     /// desc); succeeding is an [`ErrorKind::UnexpectedSuccess`].
     pub fn qmp_err(&mut self, command: &str, args: Value) -> Result<CommandError> {

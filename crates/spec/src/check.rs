@@ -359,7 +359,8 @@ fn step_refs(step: &Step) -> Names {
         | StepKind::Screendump(_)
         | StepKind::Screen(_)
         | StepKind::Keys(_)
-        | StepKind::Mouse(_) => {}
+        | StepKind::Mouse(_)
+        | StepKind::Link(_) => {}
         StepKind::Migrate(m) => names.value(&m.parameters),
     }
     names

@@ -8,6 +8,7 @@
 
 #![deny(missing_docs)]
 
+mod asset;
 mod check;
 mod convert;
 mod duration;
@@ -20,6 +21,7 @@ pub mod keys;
 mod load;
 pub mod migrate;
 mod model;
+mod network;
 mod pattern;
 mod raw;
 mod screen;
@@ -44,6 +46,7 @@ pub use model::{
     RequiresSpec, ScreenCheck, Step, StepKind, TestFile, TextCheck, CHANNELS, DEFAULT_CONSOLE_FAIL,
     DISPLAYS,
 };
+pub use network::{LinkStep, NetworkSpec, MAX_NETWORKS};
 pub use pattern::compile_regex;
 pub use screen::DEFAULT_SCREEN_THRESHOLD;
 pub use tags::{TagFilter, TagFilterError};

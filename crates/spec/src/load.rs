@@ -202,6 +202,7 @@ impl Loader<'_> {
             .as_ref()
             .map(|d| self.text_per_case(d, "description"))
             .transpose()?;
+        let networks = self.networks(&raw.network, raw.machine.as_ref(), &raw.machines)?;
         let mut machines = self.machines(raw.machine, raw.machines)?;
         apply_tag_defaults(&tags, &mut machines);
         let steps = self.steps(raw.step, &machines)?;
@@ -223,6 +224,7 @@ impl Loader<'_> {
             steps,
             variants,
             assets,
+            networks,
             typed: Vec::new(),
             source: None,
         })
@@ -503,6 +505,12 @@ impl Loader<'_> {
             warm: self.opt_boolean(raw.warm.as_ref(), "warm", true)?,
             tablet: self.opt_boolean(raw.tablet.as_ref(), "tablet", false)?,
             expect_exit,
+            networks: raw
+                .networks
+                .as_ref()
+                .map(|list| list.get_ref().iter().map(|n| n.get_ref().clone()).collect())
+                .unwrap_or_default(),
+            nic_model: self.nic_model(raw.nic_model.as_ref())?,
             name,
         })
     }

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
+pub use crate::asset::{AssetHash, AssetSource, AssetSpec};
 use crate::keys::{KeyCombo, MouseAction};
+use crate::network::{LinkStep, NetworkSpec};
 use crate::template::{RenderError, Templ, Template, Vars};
 use crate::version::VersionReq;
 use crate::Value;
@@ -46,6 +48,8 @@ pub struct TestFile {
     pub variants: IndexMap<String, Vec<Value>>,
     /// `[assets.<name>]`, in file order.
     pub assets: IndexMap<String, AssetSpec>,
+    /// `[[network]]`, in file order (a link's number is its place from 1).
+    pub networks: Vec<NetworkSpec>,
     /// Typed values (a number, boolean or duration: `timeout`, `cpus`,
     /// `poll`, ...) written as a string holding `${...}`, with their
     /// positions. Each is rendered per case with its variants and `-p`
@@ -236,6 +240,10 @@ pub struct MachineSpec {
     pub tablet: bool,
     /// QEMU must exit by itself like this; no step may target the machine.
     pub expect_exit: Option<ExitExpect>,
+    /// `networks = ["lan"]`: the test's networks it joins, a NIC on each.
+    pub networks: Vec<String>,
+    /// `nic_model`: the device of those NICs (`None`: `virtio-net-pci`).
+    pub nic_model: Option<String>,
 }
 
 /// The console patterns failing a test by default.
@@ -418,6 +426,8 @@ pub enum StepKind {
     },
     /// `migrate = { from, to, ... }`: one machine's state moved into another.
     Migrate(crate::migrate::MigrateSpec),
+    /// `link = { machine = "b", network = "lan", up = false }`.
+    Link(LinkStep),
 }
 
 /// Outcome a QMP step expects.
@@ -474,6 +484,7 @@ impl StepKind {
             StepKind::Mouse(_) => "mouse",
             StepKind::ScreenText { .. } => "screen_text",
             StepKind::Migrate(_) => "migrate",
+            StepKind::Link(_) => "link",
         }
     }
 }
@@ -506,6 +517,7 @@ impl Step {
             StepKind::Mouse(action) => format!("{name} {action}"),
             StepKind::Migrate(m) => format!("{name} {} to {}", m.from, m.to),
             StepKind::Running(running) => format!("{name} = {running}"),
+            StepKind::Link(link) => format!("{name} {link}"),
             StepKind::Screendump(file) => format!("{name} {file:?}"),
             StepKind::Screen(check) => {
                 let files: Vec<String> = check
@@ -534,70 +546,4 @@ fn shorten(s: &str) -> String {
         out.push_str("...");
         out
     }
-}
-
-/// `[assets.<name>]`: a file a test needs, declared with its hash.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AssetSpec {
-    /// The table's key; used as `${asset:<name>}`.
-    pub name: String,
-    /// Line of the table's header.
-    pub line: usize,
-    /// Where it comes from.
-    pub source: AssetSource,
-    /// Expected hash; `None` is an ERROR unless the run allows unverified
-    /// assets (for `cloud`, the distribution's checksum is the hash).
-    pub hash: Option<AssetHash>,
-    /// Decompress after download.
-    pub uncompress: bool,
-    /// A member to extract (from .tar*, .cpio*, .deb); may hold `${...}`
-    /// until [`AssetSpec::render`].
-    pub extract: Option<String>,
-}
-
-impl AssetSpec {
-    /// The asset with every `${...}` in `url`, `path`, `cloud` and `extract`
-    /// substituted (a variant, a `-p` parameter, a built-in).
-    pub fn render(&self, vars: &dyn Vars) -> Result<AssetSpec, RenderError> {
-        let text = |source: &str| {
-            Template::parse(source)
-                .map_err(|e| RenderError::invalid("", e.to_string()))?
-                .render(vars)
-        };
-        let source = match &self.source {
-            AssetSource::Url(url) => AssetSource::Url(text(url)?),
-            AssetSource::Path(path) => AssetSource::Path(Template::from_text(&path.render(vars)?)),
-            AssetSource::Cloud(image) => {
-                AssetSource::Cloud(Template::from_text(&image.render(vars)?))
-            }
-        };
-        Ok(AssetSpec {
-            source,
-            extract: self.extract.as_deref().map(text).transpose()?,
-            ..self.clone()
-        })
-    }
-}
-
-/// Where an asset comes from.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AssetSource {
-    /// `url = "..."` (http, https, file), as written: it may hold `${...}`
-    /// until [`AssetSpec::render`].
-    Url(String),
-    /// `path = "..."` (may use `${dir}`; relative paths are relative to the test's directory).
-    Path(Template),
-    /// `cloud = "debian 12 amd64 genericcloud"`: a distribution's cloud image,
-    /// resolved to a URL and checksum from the distribution's published
-    /// checksum files (may use variants and `-p` parameters).
-    Cloud(Template),
-}
-
-/// An asset's expected hash, lowercase hex.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AssetHash {
-    /// `sha256 = "..."`.
-    Sha256(String),
-    /// `sha512 = "..."`.
-    Sha512(String),
 }

@@ -29,6 +29,29 @@ pub(crate) struct RawFile {
     pub assets: IndexMap<String, S<RawAsset>>,
     #[serde(default)]
     pub step: Vec<S<RawStep>>,
+    #[serde(default)]
+    pub network: Vec<S<RawNetwork>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a network table like { name = \"lan\", capture = true }"
+)]
+pub(crate) struct RawNetwork {
+    pub name: Option<S<String>>,
+    pub capture: Option<S<toml::Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table like { machine = \"b\", network = \"lan\", up = false }"
+)]
+pub(crate) struct RawLink {
+    pub machine: Option<S<String>>,
+    pub network: Option<S<String>>,
+    pub up: Option<S<toml::Value>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -82,6 +105,8 @@ pub(crate) struct RawMachine {
     pub warm: Option<S<toml::Value>>,
     pub tablet: Option<S<toml::Value>>,
     pub expect_exit: Option<S<RawExit>>,
+    pub networks: Option<S<Vec<S<String>>>>,
+    pub nic_model: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -209,6 +234,7 @@ pub(crate) struct RawStep {
     pub mouse: Option<S<RawMouse>>,
     pub screen_text: Option<S<String>>,
     pub migrate: Option<S<RawMigrate>>,
+    pub link: Option<S<RawLink>>,
     // qmp
     pub args: Option<S<toml::Value>>,
     pub returns: Option<S<toml::Value>>,
@@ -260,6 +286,7 @@ pub(crate) const KIND_KEYS: [&str; 21] = [
     "mouse",
     "screen_text",
     "migrate",
+    "link",
 ];
 
 impl RawStep {
@@ -285,6 +312,7 @@ impl RawStep {
             ("mouse", self.mouse.is_some()),
             ("screen_text", self.screen_text.is_some()),
             ("migrate", self.migrate.is_some()),
+            ("link", self.link.is_some()),
             ("args", self.args.is_some()),
             ("returns", self.returns.is_some()),
             ("returns_exact", self.returns_exact.is_some()),

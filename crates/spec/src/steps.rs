@@ -41,15 +41,22 @@ impl Loader<'_> {
             Some(save) => self.save(save)?,
             None => Vec::new(),
         };
-        let on = match kind {
-            "migrate" => self.migrate_on(header, step)?,
+        let on = match (kind, &step.link) {
+            ("migrate", _) => self.migrate_on(header, step)?,
+            // A `link` step's machine is its own `machine` key.
+            ("link", Some(link)) => link
+                .get_ref()
+                .machine
+                .as_ref()
+                .map(|m| m.get_ref().clone())
+                .unwrap_or_default(),
             _ => self.resolve_on(header, step.on.as_ref(), machines)?,
         };
         let timeout = self.opt_duration(step.timeout.as_ref(), "timeout")?;
         let kind = match (kind, &step.screen, &step.migrate) {
             ("screen", Some(refs), _) => self.screen_step(step, refs, &on, header, machines)?,
             ("migrate", _, Some(migrate)) => self.migrate_step(migrate, machines)?,
-            _ => self.step_kind(kind, raw)?,
+            _ => self.step_kind(kind, raw, machines)?,
         };
         self.check_input_target(header, &kind, machines, &on)?;
         Ok(Step {
@@ -202,7 +209,12 @@ impl Loader<'_> {
     }
 
     /// What the step does: its kind's own loader.
-    fn step_kind(&self, kind: &str, raw: &S<RawStep>) -> Result<StepKind> {
+    fn step_kind(
+        &self,
+        kind: &str,
+        raw: &S<RawStep>,
+        machines: &[MachineSpec],
+    ) -> Result<StepKind> {
         let step = raw.get_ref();
         match kind {
             "qmp" => self.qmp_step(raw, self.kind_value(raw, kind, &step.qmp)?),
@@ -238,6 +250,7 @@ impl Loader<'_> {
             "keys" => self.keys_step(self.kind_value(raw, kind, &step.keys)?),
             "type" => self.type_step(self.kind_value(raw, kind, &step.r#type)?),
             "mouse" => self.mouse_step(self.kind_value(raw, kind, &step.mouse)?),
+            "link" => self.link_step(raw, self.kind_value(raw, kind, &step.link)?, machines),
             "screen_text" => {
                 self.screen_text_step(step, self.kind_value(raw, kind, &step.screen_text)?)
             }

@@ -58,6 +58,9 @@ pub struct MachineDesc {
     pub firmware: Option<kennel_machine::firmware::Firmware>,
     /// A TPM of this version, emulated by swtpm.
     pub tpm: Option<kennel_machine::tpm::TpmVersion>,
+    /// Its NICs on the test's networks ([`crate::network`]); none: QEMU's
+    /// own networking as its arguments give it (user-mode by default).
+    pub nics: Vec<crate::network::Nic>,
 }
 
 impl MachineDesc {
@@ -73,6 +76,7 @@ impl MachineDesc {
             cold: None,
             firmware: None,
             tpm: None,
+            nics: Vec::new(),
         }
     }
 

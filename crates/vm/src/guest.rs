@@ -133,12 +133,14 @@ pub fn agent_binary() -> Option<PathBuf> {
 /// `display`, the guest's console is on the screen too and a shell runs
 /// there ([`screen_modules`] drive it). Under `uefi`, the x86 kernel is the
 /// bzImage as shipped (the firmware's loader runs its EFI stub), not the
-/// ELF `vmlinux` of a PVH boot.
+/// ELF `vmlinux` of a PVH boot. `nic_modules` drive the machine's
+/// NICs on the test's networks ([`crate::network::guest_module`]).
 pub fn build(
     arch_name: &str,
     kernel: Option<&Path>,
     display: Option<DisplayDevice>,
     uefi: bool,
+    nic_modules: &[&str],
 ) -> Result<BuiltGuest, GuestProblem> {
     let arch =
         Arch::from_name(arch_name).ok_or_else(|| GuestProblem::NoGuestFor(arch_name.to_owned()))?;
@@ -189,6 +191,13 @@ pub fn build(
         false
     };
     spec.prefer_pvh = !uefi;
+    if !nic_modules.is_empty() {
+        if !spec.modules.iter().any(|m| m == "virtio_pci") {
+            spec.modules.push("virtio_pci".into());
+        }
+        spec.modules
+            .extend(nic_modules.iter().map(|m| m.to_string()));
+    }
     if let Some(display) = display {
         spec.screen = true;
         spec.modules

@@ -27,6 +27,7 @@ pub mod guest;
 mod input;
 mod log;
 pub mod migrate;
+pub mod network;
 mod pause;
 mod start;
 mod vm;

@@ -71,6 +71,7 @@ pub fn prepare(mut desc: MachineDesc, workspace: &Workspace) -> Result<Plan, VmE
         cold,
         firmware,
         tpm,
+        nics,
     } = desc;
     let name = config.name.clone();
     let log = &workspace.log;
@@ -78,12 +79,13 @@ pub fn prepare(mut desc: MachineDesc, workspace: &Workspace) -> Result<Plan, VmE
     let uefi = firmware == Some(kennel_machine::firmware::Firmware::Uefi);
     let guest = match guest {
         Some(BuiltinGuest::Busybox) => {
-            let built = build_guest(&config, log, uefi)?;
+            let built = build_guest(&config, &nics, log, uefi)?;
             crate::guest::apply(&mut config, &built.image, built.agent);
             Some(built)
         }
         None => None,
     };
+    let cold = cold.or_else(|| crate::network::wire(&mut config, &nics, guest.is_some()));
     if guest.is_none() && config.kernel.is_some() {
         config.console = true;
     }
@@ -119,16 +121,23 @@ pub fn prepare(mut desc: MachineDesc, workspace: &Workspace) -> Result<Plan, VmE
 
 fn build_guest(
     config: &MachineConfig,
+    nics: &[crate::network::Nic],
     log: &crate::TestLog,
     uefi: bool,
 ) -> Result<BuiltGuest, VmError> {
     let name = &config.name;
     let started = Instant::now();
+    let mut nic_modules: Vec<&str> = nics
+        .iter()
+        .filter_map(|n| crate::network::guest_module(&n.model))
+        .collect();
+    nic_modules.dedup();
     match crate::guest::build(
         &config.target_arch(),
         config.kernel.as_deref(),
         config.display,
         uefi,
+        &nic_modules,
     ) {
         Ok(g) => {
             log.line(&format!(

@@ -18,6 +18,7 @@ mod hostile;
 mod input;
 mod migrate;
 mod modules;
+mod networks;
 mod one_qemu;
 mod peaks;
 mod qemu_tree;

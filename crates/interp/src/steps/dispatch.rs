@@ -79,5 +79,11 @@ pub(super) fn step_once(
         StepKind::Mouse(action) => input::mouse(on, action, time),
         StepKind::ScreenText { text, region } => ocr::screen_text(on, text, *region, &vars, time),
         StepKind::Migrate(spec) => migrate::migrate(case, spec, time),
+        StepKind::Link(link) => qmp::link(
+            On::new(&mut case.slots, &link.machine),
+            &link.network,
+            link.up,
+            time,
+        ),
     }
 }

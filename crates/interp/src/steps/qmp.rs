@@ -35,6 +35,29 @@ pub(super) fn qmp(
     judge(&command, reply, &expect)
 }
 
+/// `link = { machine, network, up }`: QMP `set_link` on the machine's NIC on
+/// that network (the cable pulled or put back; the guest sees its link go
+/// down or up).
+pub(super) fn link(
+    mut on: On<'_, '_>,
+    network: &str,
+    up: bool,
+    time: &StepTime,
+) -> Result<Option<Value>, StepError> {
+    let args = serde_json::json!({ "name": kennel_vm::network::device_id(network), "up": up });
+    let m = on.machine()?;
+    match m.qmp_execute("set_link", Some(&args), time.deadline) {
+        Ok(Ok(_)) => Ok(None),
+        Ok(Err(e)) => Err(StepError::Error(format!(
+            "`set_link` on network `{network}` failed: {e}"
+        ))),
+        Err(QmpCallError::Exchange(QmpError::Timeout { .. })) => {
+            Err(time.timed_out("the reply to `set_link`".to_owned()))
+        }
+        Err(e) => Err(call_failed(m, e)),
+    }
+}
+
 /// The checks of an `hmp` step on the command's output.
 pub(super) struct HmpChecks<'s> {
     /// `contains`.

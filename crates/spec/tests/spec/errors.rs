@@ -26,7 +26,7 @@ fn unknown_top_level_key_is_named_with_the_expected_keys() {
     assert_eq!(
         err,
         "tests/qmp/t.toml:2:1: unknown field `timout`, expected one of `name`, `description`, \
-         `tags`, `covers`, `timeout`, `retries`, `exclusive`, `requires`, `machine`, `machines`, `variants`, `assets`, `step`"
+         `tags`, `covers`, `timeout`, `retries`, `exclusive`, `requires`, `machine`, `machines`, `variants`, `assets`, `step`, `network`"
     );
 }
 
@@ -108,7 +108,7 @@ fn step_without_kind_is_refused() {
         err,
         "tests/qmp/t.toml:2:1: step has no kind: expected one of `qmp`, `hmp`, `event`, `console`, \
          `console_regex`, `send`, `exec`, `run`, `output`, `running`, `launch`, `exit`, `shutdown`, `kill`, \
-         `screendump`, `screen`, `keys`, `type`, `mouse`, `screen_text`, `migrate`"
+         `screendump`, `screen`, `keys`, `type`, `mouse`, `screen_text`, `migrate`, `link`"
     );
 }
 

@@ -44,6 +44,8 @@ fn machine(name: &str, line: usize) -> MachineSpec {
         warm: true,
         tablet: false,
         expect_exit: None,
+        networks: Vec::new(),
+        nic_model: None,
     }
 }
 
@@ -89,6 +91,7 @@ fn contract_example_loads_to_the_expected_model() {
         retries: 0,
         exclusive: false,
         requires: RequiresSpec::default(),
+        networks: Vec::new(),
         machines: vec![MachineSpec {
             machine_type: Some(t("none")),
             args: vec![t("-nodefaults"), t("-S")],

@@ -6,6 +6,7 @@ mod load;
 mod malformed;
 mod matching;
 mod migrate;
+mod networks;
 mod screen;
 mod substitution;
 mod template;

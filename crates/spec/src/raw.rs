@@ -264,7 +264,7 @@ pub(crate) struct RawStep {
 }
 
 /// The keys naming a step's kind, in the order messages list them.
-pub(crate) const KIND_KEYS: [&str; 21] = [
+pub(crate) const KIND_KEYS: [&str; 22] = [
     "qmp",
     "hmp",
     "event",
@@ -292,7 +292,7 @@ pub(crate) const KIND_KEYS: [&str; 21] = [
 impl RawStep {
     /// The kind-specific keys present (kinds and their options), in a fixed order.
     pub(crate) fn present_keys(&self) -> Vec<&'static str> {
-        let keys: [(&'static str, bool); 41] = [
+        let keys: [(&'static str, bool); 42] = [
             ("qmp", self.qmp.is_some()),
             ("hmp", self.hmp.is_some()),
             ("event", self.event.is_some()),

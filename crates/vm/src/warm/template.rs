@@ -222,7 +222,12 @@ fn build(
 ) -> Result<Saved, Miss> {
     let started = Instant::now();
     let mut c = config.clone();
-    let plan = ram::plan(config);
+    let mut plan = ram::plan(config);
+    if let Plan::File { bytes, .. } = plan {
+        if let Some(why) = ram::no_room(dir, bytes) {
+            plan = Plan::Stream(why);
+        }
+    }
     if let Plan::File { bytes, id } = &plan {
         c.extra_args
             .extend(ram::backend_args(&dir.join(RAM), *bytes, id, true));

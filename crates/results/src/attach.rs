@@ -26,6 +26,7 @@ use crate::ResultsError;
 ///     hmp: None,
 ///     console_log: "console.log".into(),
 ///     gdb: None,
+///     vnc: None,
 /// };
 /// let mut record = AttachRecord::default();
 /// record.add(machine("main", 10));

@@ -30,6 +30,27 @@ timeout = "{timeout}"
     )
 }
 
+/// The text of `file` (`test.log`, `qmp.log`) of every test of `run`'s job, joined.
+fn joined_logs(run: &Run, file: &str) -> String {
+    std::fs::read_dir(run.job_dir().join("tests"))
+        .expect("tests/")
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path().join(file)).unwrap_or_default())
+        .collect()
+}
+
+/// `examples/migration/guest_migration.toml` named `name`, with `from` replaced by `to`.
+fn guest_example_as(name: &str, from: &str, to: &str) -> String {
+    let example =
+        std::fs::read_to_string(workspace().join("examples/migration/guest_migration.toml"))
+            .expect("the example");
+    assert!(example.contains(from), "{from:?} not in the example");
+    example.replace(from, to).replace(
+        "name = \"a running guest migrates and answers on the destination\"",
+        &format!("name = \"{name}\""),
+    )
+}
+
 #[test]
 fn a_running_guest_migrated_in_one_step_answers_on_the_destination() {
     let run = kennel(&["examples/migration"], &[]);
@@ -39,11 +60,7 @@ fn a_running_guest_migrated_in_one_step_answers_on_the_destination() {
     assert_eq!(guest["status"], "PASS", "{guest}");
     let bare = run.test("migration between two machines completes");
     assert_eq!(bare["status"], "PASS", "{bare}");
-    let logs = std::fs::read_dir(run.job_dir().join("tests"))
-        .expect("tests/")
-        .flatten()
-        .map(|e| std::fs::read_to_string(e.path().join("test.log")).unwrap_or_default())
-        .collect::<String>();
+    let logs = joined_logs(&run, "test.log");
     assert!(
         logs.contains("machine `b` boots (cold): `incoming`: it waits for an incoming migration"),
         "{logs}"
@@ -119,11 +136,7 @@ fn a_migration_that_never_completes_fails_at_the_deadline_and_is_cancelled() {
             && reason.contains("cancelled"),
         "{reason}"
     );
-    let qmp = std::fs::read_dir(run.job_dir().join("tests"))
-        .expect("tests/")
-        .flatten()
-        .map(|e| std::fs::read_to_string(e.path().join("qmp.log")).unwrap_or_default())
-        .collect::<String>();
+    let qmp = joined_logs(&run, "qmp.log");
     assert!(qmp.contains("\"execute\":\"migrate_cancel\""), "{qmp}");
 }
 
@@ -147,46 +160,28 @@ fn a_destination_described_differently_is_refused_at_load() {
 
 #[test]
 fn the_console_shell_moves_with_the_guest_too() {
-    let example =
-        std::fs::read_to_string(workspace().join("examples/migration/guest_migration.toml"))
-            .expect("the example");
-    let text = example
-        .replace(
-            "guest = \"busybox\"",
-            "guest = \"busybox\"\nchannel = \"console\"",
-        )
-        .replace(
-            "name = \"a running guest migrates and answers on the destination\"",
-            "name = \"console\"",
-        );
+    let text = guest_example_as(
+        "console",
+        "guest = \"busybox\"",
+        "guest = \"busybox\"\nchannel = \"console\"",
+    );
     let dir = test_dir(&[("t.toml", &text)]);
 
     let run = kennel(&[path_str(dir.path())], &[]);
 
     let test = run.test("console");
     assert_eq!(test["status"], "PASS", "{test}");
-    let log = std::fs::read_dir(run.job_dir().join("tests"))
-        .expect("tests/")
-        .flatten()
-        .map(|e| std::fs::read_to_string(e.path().join("test.log")).unwrap_or_default())
-        .collect::<String>();
+    let log = joined_logs(&run, "test.log");
     assert!(log.contains("its console channel answers on `b`"), "{log}");
 }
 
 #[test]
 fn a_postcopy_migration_moves_the_guest_and_says_so() {
-    let example =
-        std::fs::read_to_string(workspace().join("examples/migration/guest_migration.toml"))
-            .expect("the example");
-    let text = example
-        .replace(
-            "migrate = { from = \"a\", to = \"b\" }",
-            "migrate = { from = \"a\", to = \"b\", postcopy = true }",
-        )
-        .replace(
-            "name = \"a running guest migrates and answers on the destination\"",
-            "name = \"postcopy\"",
-        );
+    let text = guest_example_as(
+        "postcopy",
+        "migrate = { from = \"a\", to = \"b\" }",
+        "migrate = { from = \"a\", to = \"b\", postcopy = true }",
+    );
     let dir = test_dir(&[("t.toml", &text)]);
 
     let run = kennel(&[path_str(dir.path())], &[]);
@@ -199,11 +194,7 @@ fn a_postcopy_migration_moves_the_guest_and_says_so() {
         return;
     }
     assert_eq!(test["status"], "PASS", "{test}");
-    let log = std::fs::read_dir(run.job_dir().join("tests"))
-        .expect("tests/")
-        .flatten()
-        .map(|e| std::fs::read_to_string(e.path().join("test.log")).unwrap_or_default())
-        .collect::<String>();
+    let log = joined_logs(&run, "test.log");
     assert!(
         log.contains(" in postcopy") && log.contains("its agent channel answers on `b`"),
         "{log}"
